@@ -1,0 +1,78 @@
+/* error.c - status names, error records, misuse. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "filter/internal.h"
+
+const char *dmvf_strerror(int code)
+{
+    switch (code) {
+    case DMVF_OK: return "ok";
+    case DMVF_EINVAL: return "invalid argument";
+    case DMVF_ENOMEM: return "out of memory";
+    case DMVF_EMALFORMED: return "malformed input";
+    case DMVF_ETOOBIG: return "record too large";
+    case DMVF_EPOLICY: return "bad policy";
+    case DMVF_EKEYRING: return "bad keyring";
+    case DMVF_EPASSPHRASE: return "wrong passphrase";
+    case DMVF_EIO: return "I/O error";
+    case DMVF_EREFUSED: return "request refused";
+    case DMVF_ESPACE: return "output buffer too small";
+    case DMVF_ESTATE: return "handle in error state";
+    case DMVF_ETOKEN: return "bad token";
+    case DMVF_EGZIP: return "bad gzip input";
+    default: return "unknown error";
+    }
+}
+
+const char *dmvf_version(void)
+{
+    return "0.1.0";
+}
+
+static void fill(dmvf_error *err, int code, unsigned line, unsigned col, const char *fmt, va_list ap)
+{
+    err->code = code;
+    err->line = line;
+    err->column = col;
+    err->offset = 0;
+    err->record = UINT64_MAX;
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+}
+
+int dmvf__seterr(dmvf_error *err, int code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        fill(err, code, 0, 0, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+int dmvf__seterr_at(dmvf_error *err, int code, unsigned line, unsigned column, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        fill(err, code, line, column, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+void dmvf__misuse(const char *func, const char *what)
+{
+    fprintf(stderr, "dmvfilter: API misuse in %s: %s\n", func, what);
+    abort();
+}
+
+uint32_t dmvf__today(void)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return (uint32_t)(tm.tm_year + 1900) * 10000u + (uint32_t)(tm.tm_mon + 1) * 100u + (uint32_t)tm.tm_mday;
+}

@@ -1,0 +1,63 @@
+/*
+ * schema.h - the record contract as a tree of field positions.
+ *
+ * Built once (thread-safe) from the protoc-c descriptors of dmv.v1.DriverRecord,
+ * so it cannot disagree with schema/dmv/v1/record.proto; the marking classes
+ * (M, C, P) come from the table in schema.c. A position is a field at a path:
+ * Address appears three times (person.residence, person.mailing,
+ * vehicles.registered_address), each its own position with its own path.
+ * Repeated message fields have no index in paths: "vehicles.plate".
+ */
+#ifndef DMVF_SCHEMA_H
+#define DMVF_SCHEMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+
+enum dmvf_ftype {
+    DMVF_T_STRING = 1,
+    DMVF_T_BYTES,
+    DMVF_T_UINT32,
+    DMVF_T_INT32,
+    DMVF_T_ENUM,
+    DMVF_T_BOOL,
+    DMVF_T_MESSAGE
+};
+
+#define DMVF_CLASS_M 1u  /* marking-bearing */
+#define DMVF_CLASS_C 2u  /* marking-correlated */
+#define DMVF_CLASS_P 4u  /* highly restricted personal data */
+
+struct dmvf_snode;
+
+typedef struct dmvf_sfield {
+    const char *path;        /* "person.residence.postal_code" */
+    const char *name;        /* "postal_code" */
+    uint32_t number;
+    uint8_t type;            /* enum dmvf_ftype */
+    uint8_t repeated;
+    uint8_t klass;           /* DMVF_CLASS_* bits, inherited from enclosing messages */
+    uint8_t is_date;         /* uint32 YYYYMMDD */
+    uint16_t id;             /* index among all positions, 0..dmvf__schema_npaths()-1 */
+    const ProtobufCFieldDescriptor *fd;
+    const struct dmvf_snode *child;   /* for DMVF_T_MESSAGE */
+    const struct dmvf_snode *parent;  /* the node this field belongs to */
+} dmvf_sfield;
+
+typedef struct dmvf_snode {
+    const char *path;                 /* "" for the record itself, else the message field's path */
+    const ProtobufCMessageDescriptor *desc;
+    size_t nfields;
+    const dmvf_sfield *fields;        /* sorted by number */
+    uint32_t max_number;
+} dmvf_snode;
+
+const dmvf_snode *dmvf__schema_root(void);
+size_t dmvf__schema_npaths(void);
+const dmvf_sfield *dmvf__schema_field(size_t id);      /* by id, depth-first order */
+const dmvf_sfield *dmvf__schema_find(const char *path); /* by exact path, NULL if none */
+const char *dmvf__ftype_name(unsigned t);
+const char *dmvf__class_name(unsigned klass);          /* "M", "C", "P", "C,P", "" */
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * dmvfilter/filter.h - one request's release: decide, then rewrite records.
+ *
+ * Life of a request:
+ *
+ *   f = dmvf_filter_create(policy, keyring, &request, NULL, &err);
+ *   switch (dmvf_filter_decision(f)) { ... }      decided here, before any record
+ *   dmvf_filter_record(f, in, n, out, cap, &len, &err)   one bare DriverRecord, or
+ *   dmvf_filter_stream(f, &out, &in, end, &err)          a delimited stream
+ *   dmvf_filter_finish(f, &trailer)                        the figures
+ *   dmvf_filter_free(f)
+ *
+ * Ownership and threads: a dmvf_filter belongs to one thread at a time. It
+ * borrows the policy and keyring, which must outlive it and may be shared by
+ * any number of filters on any threads. The request struct is copied.
+ *
+ * Errors are sticky (as in BearSSL): after a record or stream error every
+ * further dmvf_filter_record/stream call returns DMVF_ESTATE until
+ * dmvf_filter_reset(). DMVF_ESPACE is not an error: grow or drain the output
+ * and call again with the same input. A NULL filter aborts.
+ *
+ * Canonical output: fields in field-number order, the last occurrence of a
+ * singular scalar wins, default values (0, false, "") omitted, varints minimal,
+ * unknown and redacted fields absent, so equal releases are equal bytes.
+ * A singular sub-message occurring twice is malformed (refused, not merged).
+ */
+#ifndef DMVFILTER_FILTER_H
+#define DMVFILTER_FILTER_H
+
+#include "common.h"
+#include "request.h"
+#include "policy.h"
+#include "keyring.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dmvf_filter dmvf_filter;
+
+typedef enum dmvf_decision {
+    DMVF_DECISION_RELEASE = 1,  /* records are rewritten and released */
+    DMVF_DECISION_DENY = 2,     /* nothing is released */
+    DMVF_DECISION_REVIEW = 3    /* held for a reviewer; nothing is released */
+} dmvf_decision;
+
+typedef enum dmvf_refusal {
+    DMVF_REFUSAL_REFUSED = 1,   /* the reply says refused */
+    DMVF_REFUSAL_NOT_FOUND = 2  /* the reply is exactly a genuine miss */
+} dmvf_refusal;
+
+typedef struct dmvf_filter_options {
+    size_t max_record_bytes;    /* 0 = default, 16 MiB */
+    int drop_malformed;         /* 1: a malformed record is dropped and counted */
+} dmvf_filter_options;
+
+#define DMVF_DEFAULT_MAX_RECORD_BYTES ((size_t)16 << 20)
+
+/* Decides the request and prepares its plan and keys. Returns a filter even
+ * when the request is refused (read the decision); NULL only on DMVF_ENOMEM,
+ * DMVF_EINVAL (a requested field path that is not in the schema) or
+ * DMVF_EKEYRING, with *err filled. opts and err may be NULL. */
+DMVF_API dmvf_filter *dmvf_filter_create(const dmvf_policy *policy, const dmvf_keyring *keyring,
+                                         const dmvf_request *req, const dmvf_filter_options *opts,
+                                         dmvf_error *err);
+/* Frees; NULL accepted. Wipes the per-request keys. */
+DMVF_API void dmvf_filter_free(dmvf_filter *f);
+
+DMVF_API dmvf_decision dmvf_filter_decision(const dmvf_filter *f);
+DMVF_API dmvf_refusal dmvf_filter_refusal(const dmvf_filter *f);
+/* The matched rule's name, or NULL when no rule matched. Owned by the policy. */
+DMVF_API const char *dmvf_filter_rule(const dmvf_filter *f);
+/* One line saying why the decision was made (for the DMV's own logs, never
+ * for the requester). Owned by the filter. */
+DMVF_API const char *dmvf_filter_reason(const dmvf_filter *f);
+/* The rule's record limit, 0 = none. Beyond it the request is refused. */
+DMVF_API uint64_t dmvf_filter_max_records(const dmvf_filter *f);
+/* Whether the rule asks that subjects be notified. */
+DMVF_API int dmvf_filter_notify_subject(const dmvf_filter *f);
+
+/* Rewrites one DriverRecord (bare message bytes, no length prefix) into
+ * out[0..cap). On DMVF_OK *out_len is the released length (possibly 0).
+ * Returns DMVF_EREFUSED if the decision is not RELEASE or the record limit is
+ * passed (the request is then refused: discard earlier output), DMVF_ESPACE
+ * if cap is too small (nothing counted; retry), DMVF_EMALFORMED/DMVF_ETOOBIG
+ * for bad input (sticky), or, with drop_malformed, DMVF_OK with *out_len 0
+ * and *dropped set to 1. dropped may be NULL. No allocation. */
+DMVF_API int dmvf_filter_record(dmvf_filter *f, const void *in, size_t in_len,
+                                void *out, size_t cap, size_t *out_len, int *dropped,
+                                dmvf_error *err);
+
+/* Streaming: a varint-length-delimited stream of DriverRecords in, the
+ * released records, delimited, out. Consumes as much input as it can; a
+ * record split across calls is kept internally (up to max_record_bytes).
+ * When the rule has a record limit, output is held until end so that a
+ * refused request releases nothing. Returns DMVF_OK when all given input is
+ * consumed and all output flushed (with end != 0: the request is complete),
+ * DMVF_ESPACE when out filled first (drain it and call again), or an error.
+ * A stream that ends inside a record is DMVF_EMALFORMED. */
+typedef struct dmvf_in_buffer { const void *src; size_t size; size_t pos; } dmvf_in_buffer;
+typedef struct dmvf_out_buffer { void *dst; size_t size; size_t pos; } dmvf_out_buffer;
+DMVF_API int dmvf_filter_stream(dmvf_filter *f, dmvf_out_buffer *out, dmvf_in_buffer *in,
+                                int end, dmvf_error *err);
+
+typedef struct dmvf_trailer {
+    const char *request_id;     /* owned by the filter; "" if none */
+    uint64_t records_in;
+    uint64_t records_out;
+    uint64_t records_dropped;
+    dmvf_decision decision;     /* for a not-found refusal: RELEASE, as a miss */
+    uint32_t key_epoch;
+    const char *policy_id;      /* owned by the policy */
+} dmvf_trailer;
+
+/* The figures of the request as the requester may see them: a refusal in the
+ * not-found form reports what a genuine miss reports (released, 0 records).
+ * dmvf_filter_counts gives the true counts for the DMV's own use. */
+DMVF_API int dmvf_filter_finish(dmvf_filter *f, dmvf_trailer *t);
+DMVF_API void dmvf_filter_counts(const dmvf_filter *f, uint64_t *in, uint64_t *out, uint64_t *dropped);
+
+/* Clears a sticky error and the counters; the decision stays. */
+DMVF_API void dmvf_filter_reset(dmvf_filter *f);
+
+/*
+ * Framed streams: Frame{request | record | trailer} messages, delimited. Each
+ * request frame starts a request (decided then), its record frames follow,
+ * an optional trailer frame or the next request or the end closes it. Output:
+ * for each request its released record frames, then a trailer frame. A
+ * request whose output must be withheld (record limit) is buffered.
+ * The handle belongs to one thread. Same return convention as
+ * dmvf_filter_stream.
+ */
+typedef struct dmvf_framed dmvf_framed;
+typedef struct dmvf_framed_stats {
+    uint64_t requests, released, refused, reviewed;
+    uint64_t records_in, records_out, records_dropped;
+} dmvf_framed_stats;
+/* Called once per finished request, before its trailer frame is written. */
+typedef void (*dmvf_framed_cb)(void *ud, const dmvf_filter *f, const dmvf_trailer *t);
+
+DMVF_API dmvf_framed *dmvf_framed_create(const dmvf_policy *policy, const dmvf_keyring *keyring,
+                                         const dmvf_filter_options *opts, dmvf_error *err);
+DMVF_API void dmvf_framed_free(dmvf_framed *fr);
+DMVF_API void dmvf_framed_set_callback(dmvf_framed *fr, dmvf_framed_cb cb, void *ud);
+DMVF_API int dmvf_framed_stream(dmvf_framed *fr, dmvf_out_buffer *out, dmvf_in_buffer *in,
+                                int end, dmvf_error *err);
+DMVF_API void dmvf_framed_stats_get(const dmvf_framed *fr, dmvf_framed_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

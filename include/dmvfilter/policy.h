@@ -1,0 +1,57 @@
+/*
+ * dmvfilter/policy.h - load, compile and explain a release policy.
+ *
+ * A policy is a YAML file (see README "Policy format"). Loading parses it with
+ * libyaml and compiles it into an immutable plan: one table per message
+ * position, field number -> action. A policy that is wrong in any way is
+ * refused as a whole with DMVF_EPOLICY and a message naming file:line:column
+ * and the reason (unknown field path or action, a rule reading a marking or
+ * marking-correlated field, a profile releasing a C field verbatim, an
+ * unreachable rule, a missing profile, ...).
+ *
+ * Threads: a loaded dmvf_policy is immutable; any number of threads may use
+ * one policy at once. dmvf_policy_free must not race with any other use.
+ */
+#ifndef DMVFILTER_POLICY_H
+#define DMVFILTER_POLICY_H
+
+#include <stdio.h>
+#include "common.h"
+#include "request.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dmvf_policy dmvf_policy;
+
+/* Loads and compiles the policy in file `path`. Returns the policy, owned by
+ * the caller (free with dmvf_policy_free), or NULL with *err filled
+ * (DMVF_EPOLICY, DMVF_EIO, DMVF_ENOMEM). err may be NULL. */
+DMVF_API dmvf_policy *dmvf_policy_load_file(const char *path, dmvf_error *err);
+
+/* The same from memory; `name` is used in messages (e.g. "<stdin>"). */
+DMVF_API dmvf_policy *dmvf_policy_load_buffer(const char *yaml, size_t len,
+                                               const char *name, dmvf_error *err);
+
+/* Frees a policy; NULL is accepted. */
+DMVF_API void dmvf_policy_free(dmvf_policy *p);
+
+/* The policy id: lowercase hex BLAKE2b-256 of the policy file's bytes
+ * (64 characters). Owned by the policy. */
+DMVF_API const char *dmvf_policy_id(const dmvf_policy *p);
+
+/* Writes, for the request, the rule that matches (or "no rule: deny"), every
+ * requirement and whether it is met, and what every field path of the
+ * schema becomes: the table a privacy officer signs off. Returns DMVF_OK or
+ * DMVF_EIO. */
+DMVF_API int dmvf_policy_explain(const dmvf_policy *p, const dmvf_request *req, FILE *out);
+
+/* Writes a summary of the compiled policy (rules, profiles, normalization)
+ * for `policy check`. Returns DMVF_OK or DMVF_EIO. */
+DMVF_API int dmvf_policy_describe(const dmvf_policy *p, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

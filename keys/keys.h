@@ -1,0 +1,40 @@
+/*
+ * keys.h - internal: the only interface through which the rest of dmvfilter
+ * uses key material. Raw key bytes never leave keys/.
+ *
+ * A dmvf_keyctx holds the keys derived for one request: per scope (the
+ * requester ORI) and the keyring's current epoch,
+ *   K_p(scope, epoch, path) = BLAKE2b-128(key = pseudonym_key[epoch],
+ *                                          "dmvf-pseud\0" || scope || "\0" || path)
+ * for each pseudonymized path (index pidx as in the plan), and
+ *   K_mac, K_enc(scope, epoch) = BLAKE2b-256(key = encryption_key[epoch],
+ *                                          "dmvf-siv\0" / "dmvf-enc\0" || scope)
+ * It lives in sodium_malloc memory and is wiped by dmvf__keyctx_free.
+ */
+#ifndef DMVF_KEYS_H
+#define DMVF_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dmvfilter/keyring.h"
+
+typedef struct dmvf_keyctx dmvf_keyctx;
+
+/* NULL on allocation failure. scope may be empty. */
+dmvf_keyctx *dmvf__keyctx_create(const dmvf_keyring *kr, const char *scope,
+                                 const char *const *paths, size_t npaths);
+void dmvf__keyctx_free(dmvf_keyctx *kc);
+uint32_t dmvf__keyctx_epoch(const dmvf_keyctx *kc);
+
+/* Pseudonym of value v under path index pidx: writes exactly
+ * DMVF_PSEUDONYM_LEN bytes: 'P', 4 lowercase hex digits of the epoch, '.',
+ * 26 characters of base32 (a-z2-7) of SipHash-2-4-128(K_p, v). */
+void dmvf__pseudonym(const dmvf_keyctx *kc, size_t pidx, const uint8_t *v, size_t n, uint8_t *out);
+
+/* Deterministic encryption token length for an n-byte value. */
+size_t dmvf__encrypt_len(size_t n);
+/* Writes dmvf__encrypt_len(n) bytes: 'E', 4 hex epoch, '.', base64url (no
+ * padding) of siv(24) || XChaCha20(K_enc, siv, v); siv = BLAKE2b-192(K_mac, v). */
+void dmvf__encrypt(const dmvf_keyctx *kc, const uint8_t *v, size_t n, uint8_t *out);
+
+#endif
