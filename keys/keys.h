@@ -37,4 +37,11 @@ size_t dmvf__encrypt_len(size_t n);
  * padding) of siv(24) || XChaCha20(K_enc, siv, v); siv = BLAKE2b-192(K_mac, v). */
 void dmvf__encrypt(const dmvf_keyctx *kc, const uint8_t *v, size_t n, uint8_t *out);
 
+/* Tests, golden files and the bundled example only: writes an unsealed
+ * keyring (mode 0600) whose keys all derive from `seed` (BLAKE2b), with
+ * nepochs epochs created at unix time 0, so outputs are reproducible.
+ * Fails with DMVF_EIO if the file exists. */
+int dmvf__keyring_create_seeded(const char *path, const uint8_t seed[32], uint32_t nepochs,
+                                dmvf_error *err);
+
 #endif

@@ -1,0 +1,19 @@
+/*
+ * reference.h - the slow, obviously-right path: protobuf-c unpack, transform
+ * the message objects by the plan, pack. Used by the tests to check the wire
+ * rewriter byte for byte; never on the hot path.
+ */
+#ifndef DMVF_REFERENCE_H
+#define DMVF_REFERENCE_H
+
+#include "filter/internal.h"
+#include "keys/keys.h"
+
+/* Same contract as dmvf__rewrite, except that the output is allocated with
+ * malloc into *out (free it). A singular sub-message that occurs more than
+ * once is DMVF_EMALFORMED (protobuf would merge; dmvfilter refuses). */
+int dmvf__reference_record(const dmvf_plan *plan, const dmvf_keyctx *kc,
+                           const uint8_t *in, size_t n, uint8_t **out, size_t *out_len,
+                           dmvf_error *err);
+
+#endif
