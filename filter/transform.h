@@ -13,7 +13,7 @@
 #include "keys/keys.h"
 
 /* Normalization of a string value by fp's table (a no-op when fp has none).
- * Returns 1 when the value is to be dropped; otherwise 0, with *v/*n
+ * Returns 1 when the value is to be dropped; otherwise 0, with v/n
  * repointed at the replacement when an entry matched. */
 int dmvf__normalize(const dmvf_fplan *fp, const uint8_t **v, size_t *n);
 

@@ -1,0 +1,281 @@
+/*
+ * framed.c - framed streams: requests and their records in one stream.
+ *
+ *   stream := frame*                          each varint-length-delimited
+ *   frame  := Frame { request = 1 }           starts a request (decided now)
+ *           | Frame { record = 2 }            a DriverRecord of the open request
+ *           | Frame { trailer = 3 }           closes the open request (optional)
+ *
+ * Output, per request: its released records as Frame{record}, then one
+ * Frame{trailer} with the figures the requester may see (filter.h). A
+ * request with a record limit has its output held until its trailer.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "filter/internal.h"
+#include "filter/rewrite.h"
+#include "filter/stream.h"
+#include "dmv/v1/request.pb-c.h"
+
+#define KEY_RECORD 0x12u   /* field 2, wire type 2 */
+#define KEY_TRAILER 0x1au  /* field 3, wire type 2 */
+
+struct dmvf_framed {
+    const dmvf_policy *policy;
+    const dmvf_keyring *keyring;
+    dmvf_filter_options opts;
+    dmvf__reader rd;
+    dmvf__outq oq;
+    dmvf_filter *cur;
+    dmvf_framed_cb cb;
+    void *ud;
+    dmvf_framed_stats st;
+    int sticky;
+};
+
+dmvf_framed *dmvf_framed_create(const dmvf_policy *policy, const dmvf_keyring *keyring,
+                                const dmvf_filter_options *opts, dmvf_error *err)
+{
+    DMVF_REQUIRE(policy != NULL, "policy is NULL");
+    dmvf_framed *fr = calloc(1, sizeof *fr);
+    if (!fr) {
+        dmvf__seterr(err, DMVF_ENOMEM, "out of memory creating a framed stream");
+        return NULL;
+    }
+    fr->policy = policy;
+    fr->keyring = keyring;
+    if (opts)
+        fr->opts = *opts;
+    if (!fr->opts.max_record_bytes)
+        fr->opts.max_record_bytes = DMVF_DEFAULT_MAX_RECORD_BYTES;
+    /* a frame is its record plus a few bytes of framing */
+    dmvf__reader_init(&fr->rd, fr->opts.max_record_bytes + 16);
+    fr->rd.what = "frame";
+    dmvf__outq_init(&fr->oq);
+    fr->oq.frame_key = KEY_RECORD;
+    return fr;
+}
+
+void dmvf_framed_free(dmvf_framed *fr)
+{
+    if (!fr)
+        return;
+    dmvf_filter_free(fr->cur);
+    dmvf__reader_free(&fr->rd);
+    dmvf__outq_free(&fr->oq);
+    free(fr);
+}
+
+void dmvf_framed_set_callback(dmvf_framed *fr, dmvf_framed_cb cb, void *ud)
+{
+    DMVF_REQUIRE(fr != NULL, "framed stream is NULL");
+    fr->cb = cb;
+    fr->ud = ud;
+}
+
+void dmvf_framed_stats_get(const dmvf_framed *fr, dmvf_framed_stats *st)
+{
+    DMVF_REQUIRE(fr != NULL && st != NULL, "NULL argument");
+    *st = fr->st;
+}
+
+static int fail_at(dmvf_framed *fr, dmvf_error *err, int code, uint64_t at, const char *msg)
+{
+    dmvf__seterr(err, code, "%s", msg);
+    if (err) {
+        err->offset = at;
+        err->record = fr->rd.index ? fr->rd.index - 1 : 0;
+    }
+    return fr->sticky = code;
+}
+
+/* Closes the open request: its trailer frame goes out, its held output is
+ * released (or was discarded by a refusal). */
+static int finish_request(dmvf_framed *fr, dmvf_error *err)
+{
+    dmvf_filter *f = fr->cur;
+    dmvf_trailer t;
+    if (dmvf_filter_finish(f, &t) != DMVF_OK)
+        return fail_at(fr, err, DMVF_ESTATE, fr->rd.consumed, "request ended in an error state");
+    uint64_t in, out, dropped;
+    dmvf_filter_counts(f, &in, &out, &dropped);
+    switch (dmvf_filter_decision(f)) {
+    case DMVF_DECISION_RELEASE: fr->st.released++; break;
+    case DMVF_DECISION_REVIEW: fr->st.reviewed++; break;
+    default: fr->st.refused++; break;
+    }
+    fr->st.records_in += in;
+    fr->st.records_out += out;
+    fr->st.records_dropped += dropped;
+    if (fr->cb)
+        fr->cb(fr->ud, f, &t);
+
+    Dmv__V1__Trailer tr = DMV__V1__TRAILER__INIT;
+    tr.request_id = (char *)t.request_id;
+    tr.records_in = t.records_in;
+    tr.records_out = t.records_out;
+    tr.records_dropped = t.records_dropped;
+    tr.decision = (Dmv__V1__Decision)t.decision;
+    tr.policy_id = (char *)t.policy_id;
+    tr.key_epoch = t.key_epoch;
+    size_t n = dmv__v1__trailer__get_packed_size(&tr);
+    uint8_t *buf = malloc(n + 16);
+    if (!buf)
+        return fail_at(fr, err, DMVF_ENOMEM, fr->rd.consumed, "out of memory for a trailer");
+    buf[0] = KEY_TRAILER;
+    uint8_t *o = dmvf__put_varint(buf + 1, n);
+    dmv__v1__trailer__pack(&tr, o);
+    int rc = dmvf__outq_append(&fr->oq, buf, (size_t)(o - buf) + n);
+    free(buf);
+    if (rc)
+        return fail_at(fr, err, DMVF_ENOMEM, fr->rd.consumed, "out of memory for a trailer");
+    fr->oq.hold = 0;
+    dmvf_filter_free(f);
+    fr->cur = NULL;
+    return DMVF_OK;
+}
+
+static int start_request(dmvf_framed *fr, const uint8_t *p, size_t n, uint64_t at, dmvf_error *err)
+{
+    Dmv__V1__Request *m = dmv__v1__request__unpack(NULL, n, p);
+    if (!m)
+        return fail_at(fr, err, DMVF_EMALFORMED, at, "request frame does not decode as dmv.v1.Request");
+    dmvf_request req;
+    memset(&req, 0, sizeof req);
+    req.request_id = m->request_id;
+    req.ori = m->ori;
+    req.agency_name = m->agency_name;
+    req.agency_kind = (dmvf_agency_kind)m->agency_kind;
+    req.jurisdiction = m->jurisdiction;
+    req.tags = (const char *const *)m->tags;
+    req.ntags = m->n_tags;
+    req.operator_id = m->operator_id;
+    req.purpose = m->purpose;
+    req.legal_process = (dmvf_legal_process)m->legal_process;
+    req.legal_reference = m->legal_reference;
+    req.query_kind = (dmvf_query_kind)m->query_kind;
+    req.fields = (const char *const *)m->fields;
+    req.nfields = m->n_fields;
+    req.channel = m->channel;
+    req.date = m->date;
+    fr->cur = dmvf_filter_create(fr->policy, fr->keyring, &req, &fr->opts, err);
+    dmv__v1__request__free_unpacked(m, NULL);
+    if (!fr->cur) {
+        if (err)
+            err->offset = at;
+        return fr->sticky = err ? err->code : DMVF_EINVAL;
+    }
+    fr->st.requests++;
+    fr->oq.mark = fr->oq.len;
+    fr->oq.hold = dmvf_filter_max_records(fr->cur) > 0;
+    return DMVF_OK;
+}
+
+static int one_record(dmvf_framed *fr, const uint8_t *p, size_t n, uint64_t at, dmvf_error *err)
+{
+    dmvf_filter *f = fr->cur;
+    if (dmvf_filter_decision(f) != DMVF_DECISION_RELEASE) {
+        dmvf__filter_count_refused(f);
+        return DMVF_OK;
+    }
+    for (;;) {
+        uint8_t *dst;
+        size_t room, olen = 0;
+        int dropped = 0;
+        dmvf__outq_reserve(&fr->oq, n, &dst, &room);
+        if (!dst)
+            return fail_at(fr, err, DMVF_ENOMEM, at, "out of memory for output");
+        int rc = dmvf_filter_record(f, p, n, dst, room, &olen, &dropped, err);
+        if (rc == DMVF_ESPACE) {
+            if (dmvf__outq_grow(&fr->oq))
+                return fail_at(fr, err, DMVF_ENOMEM, at, "out of memory for output");
+            continue;
+        }
+        if (rc == DMVF_EREFUSED) {
+            dmvf__outq_discard(&fr->oq); /* the record limit refused the request */
+            return DMVF_OK;
+        }
+        if (rc) {
+            if (err) {
+                err->offset += at;
+                err->record = fr->rd.index - 1;
+            }
+            return fr->sticky = rc;
+        }
+        if (!dropped)
+            dmvf__outq_commit(&fr->oq, olen);
+        return DMVF_OK;
+    }
+}
+
+int dmvf_framed_stream(dmvf_framed *fr, dmvf_out_buffer *out, dmvf_in_buffer *in,
+                       int end, dmvf_error *err)
+{
+    DMVF_REQUIRE(fr != NULL && out != NULL && in != NULL, "NULL argument");
+    if (fr->sticky)
+        return dmvf__seterr(err, DMVF_ESTATE, "framed stream is in an error state (%s)",
+                            dmvf_strerror(fr->sticky));
+    for (;;) {
+        if (dmvf__outq_flush(&fr->oq, out))
+            return DMVF_ESPACE;
+        const uint8_t *msg;
+        size_t len;
+        uint64_t at;
+        int rc = dmvf__reader_next(&fr->rd, in, end, &msg, &len, &at, err);
+        if (rc < 0)
+            return fr->sticky = err ? err->code : DMVF_EMALFORMED;
+        if (rc == 0)
+            break;
+
+        /* exactly one body field; unknown fields are ignored */
+        const uint8_t *p = msg, *e = msg + len, *body = NULL;
+        uint32_t blen = 0, bnum = 0;
+        unsigned nbody = 0;
+        while (p < e) {
+            uint32_t num, vlen;
+            unsigned wt;
+            const uint8_t *val;
+            size_t used = dmvf__wire_field(p, e, &num, &wt, &val, &vlen);
+            if (!used)
+                return fail_at(fr, err, DMVF_EMALFORMED, at + (uint64_t)(p - msg) + 1,
+                               "frame is not a valid dmv.v1.Frame");
+            if (num >= 1 && num <= 3) {
+                if (wt != 2)
+                    return fail_at(fr, err, DMVF_EMALFORMED, at, "frame body has the wrong wire type");
+                body = val;
+                blen = vlen;
+                bnum = num;
+                nbody++;
+            }
+            p += used;
+        }
+        if (nbody != 1)
+            return fail_at(fr, err, DMVF_EMALFORMED, at,
+                           nbody ? "frame carries more than one body" : "frame carries no body");
+        uint64_t body_at = at + dmvf__varint_size(len) + (uint64_t)(body - msg);
+        if (bnum == 1) {
+            if (fr->cur && (rc = finish_request(fr, err)) != DMVF_OK)
+                return rc;
+            if ((rc = start_request(fr, body, blen, body_at, err)) != DMVF_OK)
+                return rc;
+        } else if (bnum == 2) {
+            if (!fr->cur)
+                return fail_at(fr, err, DMVF_EMALFORMED, at, "record frame outside a request");
+            if ((rc = one_record(fr, body, blen, body_at, err)) != DMVF_OK)
+                return rc;
+        } else {
+            if (!fr->cur)
+                return fail_at(fr, err, DMVF_EMALFORMED, at, "trailer frame outside a request");
+            if ((rc = finish_request(fr, err)) != DMVF_OK)
+                return rc;
+        }
+    }
+    if (end && fr->cur) {
+        int rc = finish_request(fr, err);
+        if (rc)
+            return rc;
+    }
+    if (dmvf__outq_flush(&fr->oq, out))
+        return DMVF_ESPACE;
+    return DMVF_OK;
+}

@@ -1,0 +1,433 @@
+/*
+ * rewrite.c - the hot path: protobuf wire bytes in, released wire bytes out.
+ *
+ * The wire layout this file relies on (protobuf encoding):
+ *
+ *   message := field*                       (any order, fields may repeat)
+ *   field   := key value
+ *   key     := varint( number << 3 | wire_type )      at most 5 bytes
+ *   value   := varint                        wire_type 0, at most 10 bytes
+ *            | 8 bytes                       wire_type 1
+ *            | varint(len) len bytes         wire_type 2, prefix at most 5 bytes
+ *            | 4 bytes                       wire_type 5
+ *   (wire types 3 and 4, groups, and 6, 7 are malformed)
+ *
+ *   varint  := 1xxxxxxx* 0xxxxxxx            7 bits a byte, little end first
+ *
+ * The limits are those of protobuf-c's parser, so that the rewriter accepts
+ * exactly what the reference path (protobuf-c unpack) accepts.
+ *
+ * A message is rewritten in two passes over its bytes, with the node of the
+ * compiled plan for its position (plan.h):
+ *
+ *   scan:  walk every field once; check wire types of known fields; remember
+ *          for each known field number the first and last occurrence and the
+ *          count; validate the sub-messages that will not be rewritten.
+ *   emit:  for number = 1 .. max_number, in order: apply the action to the
+ *          last occurrence (singular) or to every occurrence in input order
+ *          (repeated); rewrite sub-messages recursively into the output and
+ *          fix their length prefix afterwards (one memmove when the length
+ *          needs more than one byte).
+ *
+ * The output is canonical (filter.h): number order, minimal varints, last
+ * occurrence wins, proto3 defaults omitted, unknown fields gone. The schema
+ * is not recursive, so recursion depth is bounded by the schema (3).
+ * No allocation: all state is on the stack, output goes to the caller's
+ * buffer.
+ */
+#include <string.h>
+#include "filter/rewrite.h"
+#include "filter/transform.h"
+
+#define MAXNUM 32  /* field numbers a schema message may use, exclusive */
+
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+
+typedef struct rw {
+    const dmvf_keyctx *kc;
+    const uint8_t *base;  /* start of the record: offsets in errors */
+    uint8_t *op;          /* output cursor */
+    uint8_t *oend;
+    dmvf_error *err;
+} rw;
+
+typedef struct field_info {
+    const uint8_t *first;  /* key of the first occurrence */
+    const uint8_t *val;    /* value of the last occurrence (after the length prefix for LEN) */
+    uint32_t len;          /* LEN: payload length; VARINT: encoded length */
+    uint32_t count;
+} field_info;
+
+/* ---- reading ---- */
+
+/* Reads a key as protobuf-c does; returns bytes used, 0 if malformed. */
+static inline size_t read_key(const uint8_t *p, const uint8_t *end, uint32_t *num, unsigned *wt)
+{
+    size_t max = (size_t)(end - p) < 5 ? (size_t)(end - p) : 5;
+    uint32_t tag = (uint32_t)(p[0] & 0x7f) >> 3;
+    unsigned shift = 4;
+    *wt = p[0] & 7u;
+    if (DMVF_LIKELY(!(p[0] & 0x80))) {
+        *num = tag;
+        return 1;
+    }
+    for (size_t i = 1; i < max; i++) {
+        if (p[i] & 0x80) {
+            tag |= (uint32_t)(p[i] & 0x7f) << shift;
+            shift += 7;
+        } else {
+            tag |= (uint32_t)p[i] << shift;
+            *num = tag;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+/* Length of the varint at p (at most 10 bytes), 0 if unterminated. */
+static inline size_t varint_len(const uint8_t *p, const uint8_t *end)
+{
+    size_t max = (size_t)(end - p) < 10 ? (size_t)(end - p) : 10;
+    for (size_t i = 0; i < max; i++)
+        if (!(p[i] & 0x80))
+            return i + 1;
+    return 0;
+}
+
+static inline uint64_t varint_value(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+    return v;
+}
+
+/* A length prefix as protobuf-c reads it: at most 5 bytes, 32-bit value. */
+static inline size_t read_len(const uint8_t *p, const uint8_t *end, uint32_t *len)
+{
+    size_t max = (size_t)(end - p) < 5 ? (size_t)(end - p) : 5;
+    uint32_t v = 0;
+    unsigned shift = 0;
+    for (size_t i = 0; i < max; i++) {
+        v |= (uint32_t)(p[i] & 0x7f) << shift;
+        shift += 7;
+        if (!(p[i] & 0x80)) {
+            *len = v;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+static int malformed(rw *r, const uint8_t *at, const char *what, uint32_t num)
+{
+    if (r->err) {
+        dmvf__seterr(r->err, DMVF_EMALFORMED, "%s (field %u)", what, (unsigned)num);
+        r->err->offset = (uint64_t)(at - r->base);
+    }
+    return DMVF_EMALFORMED;
+}
+
+static inline unsigned expected_wt(const dmvf_sfield *sf)
+{
+    return sf->type == DMVF_T_STRING || sf->type == DMVF_T_BYTES || sf->type == DMVF_T_MESSAGE
+        ? WT_LEN : WT_VARINT;
+}
+
+/* Steps over one field at p: sets *num, *wt, *val (value start after any
+ * length prefix), *vlen (payload length for LEN, encoded length for VARINT)
+ * and returns the pointer after the field, or NULL if malformed (reported). */
+static const uint8_t *next_field(rw *r, const uint8_t *p, const uint8_t *end,
+                                 uint32_t *num, unsigned *wt, const uint8_t **val, uint32_t *vlen)
+{
+    size_t k = read_key(p, end, num, wt);
+    if (DMVF_UNLIKELY(k == 0)) {
+        malformed(r, p, "bad field key", 0);
+        return NULL;
+    }
+    const uint8_t *q = p + k;
+    switch (*wt) {
+    case WT_VARINT: {
+        size_t n = varint_len(q, end);
+        if (DMVF_UNLIKELY(n == 0)) {
+            malformed(r, q, "unterminated varint", *num);
+            return NULL;
+        }
+        *val = q;
+        *vlen = (uint32_t)n;
+        return q + n;
+    }
+    case WT_LEN: {
+        uint32_t len;
+        size_t n = read_len(q, end, &len);
+        if (DMVF_UNLIKELY(n == 0)) {
+            malformed(r, q, "bad length prefix", *num);
+            return NULL;
+        }
+        if (DMVF_UNLIKELY((size_t)(end - q - (ptrdiff_t)n) < len)) {
+            malformed(r, q, "length runs past the end of its message", *num);
+            return NULL;
+        }
+        *val = q + n;
+        *vlen = len;
+        return q + n + len;
+    }
+    case WT_I64:
+        if (DMVF_UNLIKELY(end - q < 8)) {
+            malformed(r, q, "truncated 64-bit value", *num);
+            return NULL;
+        }
+        *val = q;
+        *vlen = 8;
+        return q + 8;
+    case WT_I32:
+        if (DMVF_UNLIKELY(end - q < 4)) {
+            malformed(r, q, "truncated 32-bit value", *num);
+            return NULL;
+        }
+        *val = q;
+        *vlen = 4;
+        return q + 4;
+    default:
+        malformed(r, p, *wt == 3 || *wt == 4 ? "groups are not supported" : "invalid wire type", *num);
+        return NULL;
+    }
+}
+
+/* Validates a message that is not rewritten (redacted): the same checks the
+ * reference path's parser makes, recursively into known sub-messages. */
+static int validate(rw *r, const dmvf_snode *node, const uint8_t *p, const uint8_t *end)
+{
+    uint32_t seen = 0; /* singular sub-messages seen, by number */
+    while (p < end) {
+        uint32_t num, vlen;
+        unsigned wt;
+        const uint8_t *val;
+        const uint8_t *at = p;
+        p = next_field(r, p, end, &num, &wt, &val, &vlen);
+        if (!p)
+            return DMVF_EMALFORMED;
+        if (num == 0 || num > node->max_number)
+            continue;
+        const dmvf_sfield *sf = NULL;
+        for (size_t i = 0; i < node->nfields; i++)
+            if (node->fields[i].number == num) {
+                sf = &node->fields[i];
+                break;
+            }
+        if (!sf)
+            continue;
+        if (wt != expected_wt(sf))
+            return malformed(r, at, "wrong wire type for a known field", num);
+        if (sf->type == DMVF_T_MESSAGE) {
+            if (!sf->repeated) {
+                if (seen & (1u << num))
+                    return malformed(r, at, "singular sub-message occurs twice", num);
+                seen |= 1u << num;
+            }
+            int rc = validate(r, sf->child, val, val + vlen);
+            if (rc)
+                return rc;
+        }
+    }
+    return DMVF_OK;
+}
+
+/* ---- writing ---- */
+
+static inline size_t varint_size(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static inline uint8_t *put_varint(uint8_t *o, uint64_t v)
+{
+    while (v >= 0x80) {
+        *o++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *o++ = (uint8_t)v;
+    return o;
+}
+
+#define NEED(r, n) do { if (DMVF_UNLIKELY((size_t)((r)->oend - (r)->op) < (size_t)(n))) return DMVF_ESPACE; } while (0)
+
+static int emit_varint_field(rw *r, uint32_t num, uint64_t v)
+{
+    NEED(r, 5 + 10);
+    r->op = put_varint(r->op, (uint64_t)num << 3 | WT_VARINT);
+    r->op = put_varint(r->op, v);
+    return DMVF_OK;
+}
+
+static int emit_bytes_field(rw *r, uint32_t num, const uint8_t *v, size_t n)
+{
+    NEED(r, 10 + n);
+    r->op = put_varint(r->op, (uint64_t)num << 3 | WT_LEN);
+    r->op = put_varint(r->op, n);
+    memcpy(r->op, v, n);
+    r->op += n;
+    return DMVF_OK;
+}
+
+/* A string/bytes value through its action. keep_empty: repeated elements
+ * are emitted even when empty. */
+static int emit_string(rw *r, const dmvf_fplan *fp, uint32_t num, const uint8_t *v, size_t n, int keep_empty)
+{
+    if (dmvf__normalize(fp, &v, &n))
+        return DMVF_OK; /* dropped */
+    if (fp->action == DMVF_ACT_RELEASE) {
+        if (n == 0 && !keep_empty)
+            return DMVF_OK;
+        return emit_bytes_field(r, num, v, n);
+    }
+    size_t bound = dmvf__xf_string_bound(fp, n);
+    size_t pre = varint_size(bound);
+    NEED(r, 5 + pre + bound);
+    uint8_t *key_at = r->op;
+    uint8_t *k_end = put_varint(key_at, (uint64_t)num << 3 | WT_LEN);
+    uint8_t *val_at = k_end + pre;
+    size_t m = dmvf__xf_string(fp, r->kc, v, n, val_at);
+    if (m == 0 && !keep_empty)
+        return DMVF_OK; /* r->op unchanged: nothing emitted */
+    size_t lsz = varint_size(m);
+    if (lsz != pre)
+        memmove(k_end + lsz, val_at, m);
+    put_varint(k_end, m);
+    r->op = k_end + lsz + m;
+    return DMVF_OK;
+}
+
+static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, const uint8_t *end);
+
+/* A sub-message: key, length fixed up after the body is written. */
+static int emit_message(rw *r, const dmvf_fplan *fp, uint32_t num, const uint8_t *v, size_t n)
+{
+    NEED(r, 5 + 1);
+    r->op = put_varint(r->op, (uint64_t)num << 3 | WT_LEN);
+    uint8_t *len_at = r->op++;
+    uint8_t *body = r->op;
+    int rc = rewrite_message(r, fp->child, v, v + n);
+    if (rc)
+        return rc;
+    size_t m = (size_t)(r->op - body);
+    size_t lsz = varint_size(m);
+    if (lsz > 1) {
+        NEED(r, lsz - 1);
+        memmove(body + lsz - 1, body, m);
+        r->op += lsz - 1;
+    }
+    put_varint(len_at, m);
+    return DMVF_OK;
+}
+
+static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, const uint8_t *end)
+{
+    field_info fi[MAXNUM];
+    const uint32_t maxn = node->max_number;
+    DMVF_REQUIRE(maxn < MAXNUM, "plan node has field numbers beyond the rewriter's table");
+    memset(fi, 0, sizeof(fi[0]) * (maxn + 1));
+
+    /* scan */
+    for (const uint8_t *q = p; q < end;) {
+        uint32_t num, vlen;
+        unsigned wt;
+        const uint8_t *val;
+        const uint8_t *at = q;
+        q = next_field(r, q, end, &num, &wt, &val, &vlen);
+        if (DMVF_UNLIKELY(!q))
+            return DMVF_EMALFORMED;
+        if (num > maxn || num == 0)
+            continue; /* unknown: redacted */
+        const dmvf_fplan *fp = &node->f[num];
+        const dmvf_sfield *sf = fp->sf;
+        if (!sf)
+            continue;
+        if (DMVF_UNLIKELY(wt != expected_wt(sf)))
+            return malformed(r, at, "wrong wire type for a known field", num);
+        field_info *f = &fi[num];
+        if (sf->type == DMVF_T_MESSAGE) {
+            if (!sf->repeated && f->count)
+                return malformed(r, at, "singular sub-message occurs twice", num);
+            if (fp->action != DMVF_ACT_DESCEND) {
+                int rc = validate(r, sf->child, val, val + vlen);
+                if (rc)
+                    return rc;
+            }
+        }
+        if (!f->count)
+            f->first = at;
+        f->val = val;
+        f->len = vlen;
+        f->count++;
+    }
+
+    /* emit, in field-number order */
+    for (uint32_t num = 1; num <= maxn; num++) {
+        const field_info *f = &fi[num];
+        const dmvf_fplan *fp = &node->f[num];
+        if (!f->count || fp->action == DMVF_ACT_REDACT)
+            continue;
+        const dmvf_sfield *sf = fp->sf;
+        int rc = DMVF_OK;
+        if (!sf->repeated) {
+            if (sf->type == DMVF_T_MESSAGE) {
+                rc = emit_message(r, fp, num, f->val, f->len);
+            } else if (sf->type == DMVF_T_STRING || sf->type == DMVF_T_BYTES) {
+                rc = emit_string(r, fp, num, f->val, f->len, 0);
+            } else {
+                uint64_t v = varint_value(f->val, f->len);
+                switch (sf->type) {
+                case DMVF_T_UINT32: v = (uint32_t)v; break;
+                case DMVF_T_BOOL: v = v != 0; break;
+                default: v = (uint64_t)(int64_t)(int32_t)(uint32_t)v; break; /* INT32, ENUM */
+                }
+                v = dmvf__xf_varint(fp, v);
+                if (v)
+                    rc = emit_varint_field(r, num, v);
+            }
+        } else {
+            /* every occurrence, in input order, from the first */
+            for (const uint8_t *q = f->first; q < end;) {
+                uint32_t n2, vlen;
+                unsigned wt;
+                const uint8_t *val;
+                q = next_field(r, q, end, &n2, &wt, &val, &vlen); /* already validated */
+                if (n2 != num)
+                    continue;
+                rc = sf->type == DMVF_T_MESSAGE ? emit_message(r, fp, num, val, vlen)
+                                                : emit_string(r, fp, num, val, vlen, 1);
+                if (rc)
+                    break;
+            }
+        }
+        if (rc)
+            return rc;
+    }
+    return DMVF_OK;
+}
+
+int dmvf__rewrite(const dmvf_plan *plan, const dmvf_keyctx *kc,
+                  const uint8_t *in, size_t n, uint8_t *out, size_t cap,
+                  size_t *out_len, dmvf_error *err)
+{
+    rw r = {kc, in, out, out + cap, err};
+    int rc = rewrite_message(&r, plan->root, in, in + n);
+    if (rc == DMVF_ESPACE)
+        dmvf__seterr(err, DMVF_ESPACE, "output buffer of %zu bytes too small", cap);
+    *out_len = rc ? 0 : (size_t)(r.op - out);
+    return rc;
+}
+
+size_t dmvf__wire_field(const uint8_t *p, const uint8_t *end, uint32_t *num, unsigned *wt,
+                        const uint8_t **val, uint32_t *vlen)
+{
+    rw r = {NULL, p, NULL, NULL, NULL};
+    const uint8_t *q = next_field(&r, p, end, num, wt, val, vlen);
+    return q ? (size_t)(q - p) : 0;
+}
