@@ -32,6 +32,8 @@ const char *dmvf_version(void)
 }
 
 static void fill(dmvf_error *err, int code, unsigned line, unsigned col, const char *fmt, va_list ap)
+    DMVF_PRINTF(5, 0);
+static void fill(dmvf_error *err, int code, unsigned line, unsigned col, const char *fmt, va_list ap)
 {
     err->code = code;
     err->line = line;

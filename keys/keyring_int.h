@@ -1,0 +1,54 @@
+/*
+ * keyring_int.h - internal to keys/: the in-memory layout of a loaded
+ * keyring, shared by keyring.c (files: load, create, rotate, seal) and
+ * crypto.c (derivation, pseudonyms, tokens, reveal).
+ *
+ * A loaded dmvf_keyring is ONE sodium_malloc block, made read-only after
+ * load (sodium_mprotect_readonly) and wiped by sodium_free:
+ *
+ *   +-----------------------------------------------+
+ *   | sealed, nepochs                               |
+ *   | sign_pk[32] | sign_sk[64] | audit_key[32]     |
+ *   | epochs[0]   {epoch, created, pk[32], ek[32]}  |  oldest
+ *   | ...                                           |
+ *   | epochs[n-1]                                   |  newest = current
+ *   +-----------------------------------------------+
+ *
+ * Epoch numbers are strictly increasing along the array, 1..65535.
+ */
+#ifndef DMVF_KEYRING_INT_H
+#define DMVF_KEYRING_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dmvfilter/keyring.h"
+
+#define DMVF__KEY_BYTES 32u
+#define DMVF__SIGN_PK_BYTES 32u
+#define DMVF__SIGN_SK_BYTES 64u
+#define DMVF__EPOCH_MAX 65535u
+
+typedef struct dmvf__kr_epoch {
+    uint64_t created;                          /* unix seconds */
+    uint32_t epoch;                            /* 1..65535 */
+    uint8_t pseudonym_key[DMVF__KEY_BYTES];
+    uint8_t encryption_key[DMVF__KEY_BYTES];
+} dmvf__kr_epoch;
+
+struct dmvf_keyring {
+    size_t nepochs;                            /* >= 1 */
+    int sealed;                                /* the file it came from was sealed */
+    uint8_t sign_pk[DMVF__SIGN_PK_BYTES];
+    uint8_t sign_sk[DMVF__SIGN_SK_BYTES];
+    uint8_t audit_key[DMVF__KEY_BYTES];
+    dmvf__kr_epoch epochs[];
+};
+
+/* sodium_malloc of n bytes rounded up to a multiple of 16, so that the block
+ * (placed at the end of its page) is aligned for any type. NULL on failure. */
+void *dmvf__secure_alloc(size_t n);
+
+/* The epoch entry numbered `epoch`, or NULL if the keyring has none. */
+const dmvf__kr_epoch *dmvf__keyring_find(const dmvf_keyring *k, uint32_t epoch);
+
+#endif
