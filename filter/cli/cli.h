@@ -1,0 +1,206 @@
+/*
+ * cli.h - what the parts of the dmvfilter command share.
+ *
+ *   main.c        dispatch, top-level help, --version, exit codes
+ *   args.c        flag scanning, request flags, passphrases, messages
+ *   io.c          input (plain or gzip, detected) and output (stdout or a
+ *                 temp file renamed on success, optionally gzip)
+ *   cmd_filter.c  `filter`
+ *   cmd_policy.c  `policy check|explain`
+ *   cmd_keys.c    `keys init|rotate|list`, `reveal`
+ *
+ * The command line uses the public API only (<dmvfilter/dmvfilter.h>),
+ * libc and zlib.
+ */
+#ifndef DMVF_CLI_H
+#define DMVF_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <zlib.h>
+#include <dmvfilter/dmvfilter.h>
+
+#if defined(__GNUC__)
+#  define DMVF_CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#  define DMVF_CLI_PRINTF(a, b)
+#endif
+
+/* Exit codes (sysexits.h where one fits). */
+enum {
+    DMVF_EXIT_RELEASED = 0,   /* released (also zero records) */
+    DMVF_EXIT_REFUSED = 3,    /* refused: deny, unmet requirement, record limit */
+    DMVF_EXIT_REVIEW = 4,     /* held for review */
+    DMVF_EXIT_USAGE = 64,     /* EX_USAGE: bad command line */
+    DMVF_EXIT_DATAERR = 65,   /* EX_DATAERR: bad input data */
+    DMVF_EXIT_SOFTWARE = 70,  /* EX_SOFTWARE: internal error */
+    DMVF_EXIT_NOMEM = 71,     /* EX_OSERR: out of memory */
+    DMVF_EXIT_IOERR = 74,     /* EX_IOERR: cannot open, read, write, rename */
+    DMVF_EXIT_POLICY = 78,    /* EX_CONFIG: bad policy */
+    DMVF_EXIT_KEYRING = 79    /* bad keyring: missing, too open, corrupt, wrong passphrase */
+};
+
+/* ---- messages (args.c) ---- */
+
+/* "dmvfilter: <message>\n" on stderr. */
+void dmvf__cli_err(const char *fmt, ...) DMVF_CLI_PRINTF(1, 2);
+/* The exit code for a library status code. */
+int dmvf__cli_exit_for(int code);
+
+/* ---- flag scanning (args.c) ---- */
+
+/* A cursor over one command's arguments (after the command words). */
+typedef struct dmvf_cli_args {
+    int argc;
+    char **argv;
+    int i;              /* index of the current argument */
+    const char *cmd;    /* "filter", "keys init", ... for messages */
+    const char *usage;  /* the usage line(s), printed on a usage error */
+    int bad;            /* a usage error was reported */
+    int no_more_flags;  /* "--" was seen */
+} dmvf_cli_args;
+
+void dmvf__cli_args_init(dmvf_cli_args *a, int argc, char **argv, const char *cmd,
+                         const char *usage);
+/* Reports a usage error (message, usage line, hint) and marks a->bad.
+ * Returns DMVF_EXIT_USAGE. */
+int dmvf__cli_usage_error(dmvf_cli_args *a, const char *fmt, ...) DMVF_CLI_PRINTF(2, 3);
+/* 1 when the current argument is "--" (flags end here; skip it). */
+int dmvf__cli_end_of_flags(dmvf_cli_args *a);
+/* 1 when the current argument is a positional one (not a flag; "-" is one). */
+int dmvf__cli_is_positional(const dmvf_cli_args *a);
+/* 1 when "--help" or "-h" appears among the flags (before any "--"). */
+int dmvf__cli_wants_help(int argc, char **argv);
+/* 1 when the current argument is the switch `name`. */
+int dmvf__cli_switch(dmvf_cli_args *a, const char *name);
+/* 1 when the current argument is `name VALUE` or `name=VALUE`; *val is set,
+ * and a->i moved past the value. A missing value is a usage error (a->bad
+ * set, *val NULL, still 1). */
+int dmvf__cli_value(dmvf_cli_args *a, const char *name, const char **val);
+/* Parses a byte size: digits with an optional K, M or G (binary) suffix. */
+int dmvf__cli_parse_size(const char *s, size_t *out);
+
+/* ---- request flags, shared by `filter` and `policy explain` (args.c) ---- */
+typedef struct dmvf_cli_request {
+    dmvf_request req;
+    const char **tags;       /* argc slots */
+    const char **fields;     /* argc slots */
+    char jurisdiction[3];
+    int have_ori, have_agency_kind;
+    int any;                 /* some request flag was given */
+} dmvf_cli_request;
+
+/* Returns DMVF_EXIT_NOMEM or 0. */
+int dmvf__cli_request_init(dmvf_cli_request *r, int argc);
+void dmvf__cli_request_free(dmvf_cli_request *r);
+/* 1 when the current argument is a request flag (consumed, a->bad on a bad
+ * value), 0 when it is not one. */
+int dmvf__cli_request_flag(dmvf_cli_args *a, dmvf_cli_request *r);
+/* The request flags, one per line, for --help texts. */
+#define DMVF_CLI_REQUEST_HELP \
+    "request flags (who asks, and why):\n" \
+    "  --ori ORI               requester ORI, 9 letters or digits\n" \
+    "  --agency-kind KIND      federal, state, local, tribal, foreign, court,\n" \
+    "                          research, commercial or internal\n" \
+    "  --agency-name S         the requesting agency's name\n" \
+    "  --tag T                 a requester tag, repeatable (e.g. immigration-enforcement)\n" \
+    "  --jurisdiction XX       the requester's two-letter jurisdiction (e.g. NY)\n" \
+    "  --purpose N             DPPA permissible use, 18 U.S.C. 2721(b)(N), 1..14\n" \
+    "  --legal-process KIND    none, administrative_subpoena, judicial_subpoena,\n" \
+    "                          court_order or judicial_warrant\n" \
+    "  --legal-reference S     the docket, order or warrant reference\n" \
+    "  --query-kind KIND       by_license, by_name_dob, by_plate, by_vin, by_name_only,\n" \
+    "                          by_address, by_attribute, partial_plate or list\n" \
+    "  --request-id ID         the request's id (echoed in trailers and logs)\n" \
+    "  --operator ID           the requester's operator user id\n" \
+    "  --field PATH            release only these field paths, repeatable\n" \
+    "                          (the release is the intersection with the profile)\n" \
+    "  --channel S             the channel the request came through (e.g. nlets)\n" \
+    "  --date YYYY-MM-DD       judge the request on this date (default: today, UTC)\n"
+
+/* ---- passphrases (args.c) ---- */
+
+/* The passphrase from --passphrase-file (first line, line end stripped) or,
+ * when file is NULL, the DMVFILTER_PASSPHRASE environment variable. *out is
+ * NULL when neither is given; free it with dmvf__cli_passphrase_free.
+ * Returns 0 or an exit code (message printed). */
+int dmvf__cli_passphrase(const char *file, char **out);
+void dmvf__cli_passphrase_free(char *p);
+
+/* Loads a keyring, printing the error naming the file. NULL with *code set
+ * to the exit code on failure. */
+dmvf_keyring *dmvf__cli_keyring_load(const char *path, const char *passphrase_file, int *code);
+/* Loads a policy, printing the error. NULL with *code set on failure. */
+dmvf_policy *dmvf__cli_policy_load(const char *path, int *code);
+
+/* ---- input (io.c) ---- */
+typedef struct dmvf_cli_src {
+    int fd;
+    const char *name;        /* for messages */
+    int gzip;                /* detected gzip */
+    z_stream zs;
+    int zinit;
+    int member_end;          /* inflate reached the end of a gzip member */
+    int raw_eof;
+    unsigned char *raw;      /* compressed bytes (gzip), or the bytes read ahead (plain) */
+    size_t raw_cap, raw_len, raw_pos;   /* plain: raw_pos..raw_len still to serve */
+    uint64_t raw_base;       /* compressed bytes before raw[0] */
+    uint64_t bytes_in;       /* bytes read from the file */
+    uint64_t bytes_out;      /* bytes handed out (inflated) */
+} dmvf_cli_src;
+
+/* Opens path (NULL or "-": stdin) and detects gzip from its first bytes.
+ * Returns 0 or an exit code (message printed). */
+int dmvf__cli_src_open(dmvf_cli_src *s, const char *path);
+/* Reads up to cap bytes into buf; *n is the count, *eof set at the end of
+ * the input (then *n may be 0). Returns 0 or an exit code (message printed). */
+int dmvf__cli_src_read(dmvf_cli_src *s, void *buf, size_t cap, size_t *n, int *eof);
+void dmvf__cli_src_close(dmvf_cli_src *s);
+
+/* ---- output (io.c) ---- */
+typedef struct dmvf_cli_sink {
+    int fd;
+    const char *path;        /* the named output, NULL for stdout */
+    int gzip;
+    z_stream zs;
+    int zinit;
+    unsigned char *zbuf;
+    size_t zcap;
+    uint64_t payload;        /* bytes given to dmvf__cli_sink_write since open/rewind */
+    uint64_t written;        /* bytes written to the file descriptor */
+} dmvf_cli_sink;
+
+/* Opens the output: stdout (path NULL or "-") or a 0600 temp file beside
+ * path. Returns 0 or an exit code (message printed). */
+int dmvf__cli_sink_open(dmvf_cli_sink *k, const char *path, int gzip);
+int dmvf__cli_sink_write(dmvf_cli_sink *k, const void *buf, size_t n);
+/* Throws away everything written so far (a refusal after output started):
+ * possible for a named output only. Returns 0 or an exit code. */
+int dmvf__cli_sink_rewind(dmvf_cli_sink *k);
+/* Finishes gzip, flushes, and for a named output fsyncs and renames the temp
+ * file over path. Returns 0 or an exit code (message printed); on failure
+ * the temp file is removed. */
+int dmvf__cli_sink_commit(dmvf_cli_sink *k);
+/* Removes the temp file (if any) and releases everything. Safe after commit. */
+void dmvf__cli_sink_abort(dmvf_cli_sink *k);
+
+/* Writes n bytes to fd, retrying on EINTR and partial writes. 0 or -1 (errno). */
+int dmvf__cli_write_all(int fd, const void *buf, size_t n);
+/* Ignores SIGPIPE; removes a pending temp output on SIGINT/SIGTERM/SIGHUP. */
+void dmvf__cli_signals(void);
+/* Flushes stdout; an error (EPIPE, disk full) is reported. 0 or exit code. */
+int dmvf__cli_flush_stdout(void);
+
+/* ---- commands ---- */
+int dmvf__cli_cmd_filter(int argc, char **argv);
+int dmvf__cli_cmd_policy(int argc, char **argv);
+int dmvf__cli_cmd_keys(int argc, char **argv);
+int dmvf__cli_cmd_reveal(int argc, char **argv);
+
+extern const char dmvf__cli_filter_help[];
+extern const char dmvf__cli_policy_help[];
+extern const char dmvf__cli_keys_help[];
+extern const char dmvf__cli_reveal_help[];
+
+#endif

@@ -1,0 +1,521 @@
+/*
+ * cmd_filter.c - `dmvfilter filter`: one request over a record stream, or a
+ * framed stream carrying its own requests.
+ *
+ * Order of work, each step with its own exit code, so that nothing is ever
+ * written before policy and keyring have loaded:
+ *
+ *   flags (64) -> policy (78) -> keyring (79) -> input (74)
+ *     -> filter: the decision (records format) -> output -> stream
+ *
+ * stderr is the DMV's side: it names the decision, the rule, the reason and
+ * the reply form, including when the requester is shown a plain miss.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli.h"
+
+#define BUF_SIZE ((size_t)1 << 20)
+
+const char dmvf__cli_filter_help[] =
+    "usage: dmvfilter filter --policy P --keyring K [--passphrase-file F] [--in F] [--out F]\n"
+    "         [--format records|framed] [--gzip] [--max-record-bytes N] [--drop-malformed]\n"
+    "         [--quiet] --ori ORI --agency-kind KIND [request flags]\n"
+    "\n"
+    "Filters a stream of records for one request (--format records, the default:\n"
+    "varint-delimited dmv.v1.DriverRecord, the request from the flags), or a framed\n"
+    "stream of dmv.v1.Frame carrying its own requests (--format framed: no request\n"
+    "flags). The decision is made before any record is read: a refused request\n"
+    "releases nothing.\n"
+    "\n"
+    "flags:\n"
+    "  --policy P              the release policy (YAML)\n"
+    "  --keyring K             the DMV keyring\n"
+    "  --passphrase-file F     the keyring passphrase is the first line of F\n"
+    "                          (default: env DMVFILTER_PASSPHRASE; none: unsealed)\n"
+    "  --in F                  input file (default: stdin); gzip is detected\n"
+    "  --out F                 output file (default: stdout), written aside and\n"
+    "                          renamed into place only when the run succeeds\n"
+    "  --format records|framed the input format (default: records)\n"
+    "  --gzip                  gzip the output\n"
+    "  --max-record-bytes N    refuse larger records (suffix K, M, G; default 16M)\n"
+    "  --drop-malformed        drop and count malformed records instead of failing\n"
+    "  --quiet                 no progress line, no summary (refusals and errors\n"
+    "                          are still reported)\n"
+    "\n"
+    DMVF_CLI_REQUEST_HELP
+    "  (--ori and --agency-kind are required with --format records)\n"
+    "\n"
+    "exit: 0 released, 3 refused, 4 held for review, 64 usage, 65 bad input,\n"
+    "      70 internal, 71 out of memory, 74 I/O, 78 bad policy, 79 bad keyring.\n"
+    "      framed: 0 if every request was released, else 3 if any was refused,\n"
+    "      else 4 if any was held for review.\n";
+
+static const char filter_usage[] =
+    "usage: dmvfilter filter --policy P --keyring K [--passphrase-file F] [--in F] [--out F]\n"
+    "         [--format records|framed] [--gzip] [--max-record-bytes N] [--drop-malformed]\n"
+    "         [--quiet] --ori ORI --agency-kind KIND [request flags]\n";
+
+typedef struct filter_cfg {
+    const char *policy, *keyring, *passfile, *in, *out;
+    int framed, gzip, drop_malformed, quiet;
+    size_t max_record_bytes;
+} filter_cfg;
+
+/* ---- progress on a terminal ---- */
+
+typedef struct progress {
+    int on, shown;
+    struct timespec start, last;
+} progress;
+
+static double elapsed(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void progress_start(progress *pg, int quiet)
+{
+    memset(pg, 0, sizeof *pg);
+    pg->on = !quiet && isatty(STDERR_FILENO);
+    clock_gettime(CLOCK_MONOTONIC, &pg->start);
+    pg->last = pg->start;
+}
+
+static void progress_tick(progress *pg, uint64_t records, uint64_t bytes)
+{
+    if (!pg->on)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (elapsed(&pg->last, &now) < 0.5)
+        return;
+    pg->last = now;
+    double t = elapsed(&pg->start, &now);
+    double mb = (double)bytes / 1e6;
+    fprintf(stderr, "\r  %llu records  %.1f MB  %.1f MB/s", (unsigned long long)records, mb,
+            t > 0 ? mb / t : 0.0);
+    pg->shown = 1;
+}
+
+static void progress_clear(progress *pg)
+{
+    if (pg->shown)
+        fputs("\r\033[K", stderr);
+    pg->shown = 0;
+}
+
+/* ---- messages ---- */
+
+static void rule_text(const dmvf_filter *f, char *buf, size_t cap)
+{
+    const char *rule = dmvf_filter_rule(f);
+    if (rule)
+        snprintf(buf, cap, "rule '%s'", rule);
+    else
+        snprintf(buf, cap, "no matching rule (default deny)");
+}
+
+/* Says on stderr why nothing was released and how the reply looks. */
+static void report_refusal(const char *prefix, const dmvf_filter *f, const char *why)
+{
+    char rule[300];
+    rule_text(f, rule, sizeof rule);
+    const char *reason = why ? why : dmvf_filter_reason(f);
+    /* the rule is named once: drop it from the reason when the reason starts with it */
+    size_t rn = strlen(rule);
+    if (reason && dmvf_filter_rule(f) && strncmp(reason, rule, rn) == 0 && reason[rn] == ':')
+        reason += rn + 1 + (reason[rn + 1] == ' ');
+    const char *what = dmvf_filter_decision(f) == DMVF_DECISION_REVIEW ? "held for review" : "refused";
+    dmvf__cli_err("%s%s by %s: %s; nothing released", prefix, what, rule, reason ? reason : "");
+    if (dmvf_filter_refusal(f) == DMVF_REFUSAL_NOT_FOUND)
+        dmvf__cli_err("%sreply form: not-found: the request was %s, although the requester "
+                      "sees a miss (no record found)", prefix, what);
+    else
+        dmvf__cli_err("%sreply form: refused: the requester is told the request was refused", prefix);
+}
+
+static void report_stream_error(const dmvf_cli_src *src, const char *what, const dmvf_error *err)
+{
+    const char *kind;
+    switch (err->code) {
+    case DMVF_EMALFORMED: kind = what; break;
+    case DMVF_ETOOBIG: kind = "record too large"; break;
+    default: kind = dmvf_strerror(err->code); break;
+    }
+    char rec[48] = "";
+    if (err->record != UINT64_MAX)
+        snprintf(rec, sizeof rec, " (record %llu)", (unsigned long long)err->record);
+    dmvf__cli_err("input: %s at %sbyte offset %llu%s: %s", kind, src->gzip ? "uncompressed " : "",
+                  (unsigned long long)err->offset, rec, err->msg[0] ? err->msg : dmvf_strerror(err->code));
+}
+
+/* ---- the stream pump, shared by both formats ---- */
+
+typedef int (*stream_fn)(void *h, dmvf_out_buffer *out, dmvf_in_buffer *in, int end, dmvf_error *err);
+typedef void (*count_fn)(void *h, uint64_t *records);
+
+static int stream_filter(void *h, dmvf_out_buffer *out, dmvf_in_buffer *in, int end, dmvf_error *err)
+{
+    return dmvf_filter_stream(h, out, in, end, err);
+}
+
+static int stream_framed(void *h, dmvf_out_buffer *out, dmvf_in_buffer *in, int end, dmvf_error *err)
+{
+    return dmvf_framed_stream(h, out, in, end, err);
+}
+
+static void count_filter(void *h, uint64_t *records)
+{
+    uint64_t out, dropped;
+    dmvf_filter_counts(h, records, &out, &dropped);
+}
+
+static void count_framed(void *h, uint64_t *records)
+{
+    dmvf_framed_stats st;
+    dmvf_framed_stats_get(h, &st);
+    *records = st.records_in;
+}
+
+/* Streams the whole input through h into the sink. Returns 0 on success, a
+ * library status in *status (with *err) when the library failed, or an exit
+ * code for an I/O or memory failure (message printed, *status 0). */
+static int pump(void *h, stream_fn fn, count_fn cnt, dmvf_cli_src *src, dmvf_cli_sink *sink,
+                size_t max_record, int quiet, int *status, dmvf_error *err)
+{
+    *status = DMVF_OK;
+    size_t out_cap = BUF_SIZE;
+    size_t out_limit = max_record <= (SIZE_MAX - BUF_SIZE) / 4 ? max_record * 4 + BUF_SIZE : SIZE_MAX / 2;
+    unsigned char *inbuf = malloc(BUF_SIZE);
+    unsigned char *outbuf = malloc(out_cap);
+    int rc = 0;
+    progress pg;
+    progress_start(&pg, quiet);
+    if (!inbuf || !outbuf) {
+        dmvf__cli_err("out of memory");
+        rc = DMVF_EXIT_NOMEM;
+        goto done;
+    }
+    for (;;) {
+        size_t n;
+        int eof;
+        rc = dmvf__cli_src_read(src, inbuf, BUF_SIZE, &n, &eof);
+        if (rc)
+            goto done;
+        dmvf_in_buffer in = {inbuf, n, 0};
+        int st;
+        for (;;) {
+            dmvf_out_buffer out = {outbuf, out_cap, 0};
+            size_t in_before = in.pos;
+            st = fn(h, &out, &in, eof, err);
+            if (out.pos > 0) {
+                rc = dmvf__cli_sink_write(sink, outbuf, out.pos);
+                if (rc)
+                    goto done;
+            }
+            if (st != DMVF_ESPACE)
+                break;
+            if (out.pos == 0 && in.pos == in_before) {
+                /* not even one record fits: grow the output, within bounds */
+                size_t want = out_cap * 2;
+                unsigned char *nb = want <= out_limit ? realloc(outbuf, want) : NULL;
+                if (!nb) {
+                    dmvf__cli_err("output buffer cannot grow past %zu bytes for one record", out_cap);
+                    rc = want <= out_limit ? DMVF_EXIT_NOMEM : DMVF_EXIT_SOFTWARE;
+                    goto done;
+                }
+                outbuf = nb;
+                out_cap = want;
+            }
+        }
+        if (st != DMVF_OK) {
+            *status = st;
+            goto done;
+        }
+        if (pg.on) {
+            uint64_t records;
+            cnt(h, &records);
+            progress_tick(&pg, records, src->bytes_out);
+        }
+        if (eof)
+            break;
+    }
+done:
+    progress_clear(&pg);
+    free(inbuf);
+    free(outbuf);
+    return rc;
+}
+
+/* ---- records format ---- */
+
+static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf_keyring *kr,
+                       const dmvf_request *req, dmvf_cli_src *src)
+{
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    dmvf_filter_options fo = {cfg->max_record_bytes, cfg->drop_malformed};
+    dmvf_filter *f = dmvf_filter_create(pol, kr, req, &fo, &err);
+    if (!f) {
+        dmvf__cli_err("request: %s", err.msg[0] ? err.msg : dmvf_strerror(err.code));
+        return err.code ? dmvf__cli_exit_for(err.code) : DMVF_EXIT_SOFTWARE;
+    }
+    dmvf_cli_sink sink;
+    int rc = dmvf__cli_sink_open(&sink, cfg->out, cfg->gzip);
+    if (rc) {
+        dmvf__cli_sink_abort(&sink);
+        dmvf_filter_free(f);
+        return rc;
+    }
+    dmvf_decision d = dmvf_filter_decision(f);
+    if (d != DMVF_DECISION_RELEASE) {
+        /* the reply to a refusal is an empty release, as a miss is */
+        report_refusal("", f, NULL);
+        rc = dmvf__cli_sink_commit(&sink);
+        dmvf_filter_free(f);
+        if (rc)
+            return rc;
+        return d == DMVF_DECISION_REVIEW ? DMVF_EXIT_REVIEW : DMVF_EXIT_REFUSED;
+    }
+
+    int st;
+    size_t maxrec = cfg->max_record_bytes ? cfg->max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
+    rc = pump(f, stream_filter, count_filter, src, &sink, maxrec, cfg->quiet, &st, &err);
+    if (rc) {
+        dmvf__cli_sink_abort(&sink);
+        dmvf_filter_free(f);
+        return rc;
+    }
+    if (st == DMVF_EREFUSED) {
+        /* the record limit was passed: the request is refused as a whole */
+        char why[64];
+        snprintf(why, sizeof why, "more than the record limit of %llu records",
+                 (unsigned long long)dmvf_filter_max_records(f));
+        report_refusal("", f, err.msg[0] ? err.msg : why);
+        rc = dmvf__cli_sink_rewind(&sink);
+        if (!rc)
+            rc = dmvf__cli_sink_commit(&sink);
+        else
+            dmvf__cli_sink_abort(&sink);
+        dmvf_filter_free(f);
+        return rc ? rc : DMVF_EXIT_REFUSED;
+    }
+    if (st != DMVF_OK) {
+        report_stream_error(src, "malformed record", &err);
+        dmvf__cli_sink_abort(&sink);
+        dmvf_filter_free(f);
+        return dmvf__cli_exit_for(st);
+    }
+    dmvf_trailer t;
+    memset(&t, 0, sizeof t);
+    st = dmvf_filter_finish(f, &t);
+    if (st != DMVF_OK) {
+        dmvf__cli_err("finishing the request failed: %s", dmvf_strerror(st));
+        dmvf__cli_sink_abort(&sink);
+        dmvf_filter_free(f);
+        return dmvf__cli_exit_for(st) ? dmvf__cli_exit_for(st) : DMVF_EXIT_SOFTWARE;
+    }
+    rc = dmvf__cli_sink_commit(&sink);
+    if (rc) {
+        dmvf_filter_free(f);
+        return rc;
+    }
+    if (!cfg->quiet) {
+        uint64_t in, out, dropped;
+        dmvf_filter_counts(f, &in, &out, &dropped);
+        char rule[300], drop[64] = "";
+        rule_text(f, rule, sizeof rule);
+        if (dropped)
+            snprintf(drop, sizeof drop, "; %llu malformed dropped", (unsigned long long)dropped);
+        dmvf__cli_err("released %llu of %llu records (%s, policy %.8s)%s",
+                      (unsigned long long)out, (unsigned long long)in, rule,
+                      dmvf_policy_id(pol), drop);
+    }
+    dmvf_filter_free(f);
+    return DMVF_EXIT_RELEASED;
+}
+
+/* ---- framed format ---- */
+
+typedef struct framed_ctx {
+    int quiet;
+} framed_ctx;
+
+static void framed_done(void *ud, const dmvf_filter *f, const dmvf_trailer *t)
+{
+    const framed_ctx *ctx = ud;
+    char prefix[200];
+    const char *id = t && t->request_id && t->request_id[0] ? t->request_id : "(no id)";
+    snprintf(prefix, sizeof prefix, "request %s: ", id);
+    uint64_t in, out, dropped;
+    dmvf_filter_counts(f, &in, &out, &dropped);
+    uint64_t max = dmvf_filter_max_records(f);
+    if (dmvf_filter_decision(f) != DMVF_DECISION_RELEASE) {
+        report_refusal(prefix, f, NULL);
+    } else if (max && in > max) {
+        char why[120];
+        snprintf(why, sizeof why, "%llu records, more than the record limit of %llu",
+                 (unsigned long long)in, (unsigned long long)max);
+        report_refusal(prefix, f, why);
+    } else if (!ctx->quiet) {
+        char rule[300], drop[64] = "";
+        rule_text(f, rule, sizeof rule);
+        if (dropped)
+            snprintf(drop, sizeof drop, "; %llu malformed dropped", (unsigned long long)dropped);
+        dmvf__cli_err("%sreleased %llu of %llu records (%s)%s", prefix, (unsigned long long)out,
+                      (unsigned long long)in, rule, drop);
+    }
+}
+
+static int run_framed(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf_keyring *kr,
+                      dmvf_cli_src *src)
+{
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    dmvf_filter_options fo = {cfg->max_record_bytes, cfg->drop_malformed};
+    dmvf_framed *fr = dmvf_framed_create(pol, kr, &fo, &err);
+    if (!fr) {
+        dmvf__cli_err("framed stream: %s", err.msg[0] ? err.msg : dmvf_strerror(err.code));
+        return err.code ? dmvf__cli_exit_for(err.code) : DMVF_EXIT_SOFTWARE;
+    }
+    framed_ctx ctx = {cfg->quiet};
+    dmvf_framed_set_callback(fr, framed_done, &ctx);
+    dmvf_cli_sink sink;
+    int rc = dmvf__cli_sink_open(&sink, cfg->out, cfg->gzip);
+    if (rc) {
+        dmvf__cli_sink_abort(&sink);
+        dmvf_framed_free(fr);
+        return rc;
+    }
+    int st;
+    size_t maxrec = cfg->max_record_bytes ? cfg->max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
+    rc = pump(fr, stream_framed, count_framed, src, &sink, maxrec, cfg->quiet, &st, &err);
+    if (!rc && st != DMVF_OK) {
+        report_stream_error(src, "malformed frame", &err);
+        rc = dmvf__cli_exit_for(st);
+        if (rc == DMVF_EXIT_RELEASED || rc == DMVF_EXIT_REFUSED)
+            rc = DMVF_EXIT_SOFTWARE;
+    }
+    if (rc) {
+        dmvf__cli_sink_abort(&sink);
+        dmvf_framed_free(fr);
+        return rc;
+    }
+    rc = dmvf__cli_sink_commit(&sink);
+    dmvf_framed_stats s;
+    dmvf_framed_stats_get(fr, &s);
+    dmvf_framed_free(fr);
+    if (rc)
+        return rc;
+    if (!cfg->quiet)
+        dmvf__cli_err("%llu requests: %llu released, %llu refused, %llu held for review; "
+                      "released %llu of %llu records (policy %.8s)",
+                      (unsigned long long)s.requests, (unsigned long long)s.released,
+                      (unsigned long long)s.refused, (unsigned long long)s.reviewed,
+                      (unsigned long long)s.records_out, (unsigned long long)s.records_in,
+                      dmvf_policy_id(pol));
+    if (s.refused)
+        return DMVF_EXIT_REFUSED;
+    if (s.reviewed)
+        return DMVF_EXIT_REVIEW;
+    return DMVF_EXIT_RELEASED;
+}
+
+/* ---- the command ---- */
+
+int dmvf__cli_cmd_filter(int argc, char **argv)
+{
+    if (dmvf__cli_wants_help(argc, argv)) {
+        fputs(dmvf__cli_filter_help, stdout);
+        return dmvf__cli_flush_stdout();
+    }
+    filter_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    dmvf_cli_request rq;
+    int rc = dmvf__cli_request_init(&rq, argc);
+    if (rc)
+        return rc;
+    dmvf_cli_args a;
+    dmvf__cli_args_init(&a, argc, argv, "filter", filter_usage);
+    for (a.i = 0; a.i < argc && !a.bad; a.i++) {
+        const char *v;
+        if (dmvf__cli_end_of_flags(&a))
+            continue;
+        if (dmvf__cli_is_positional(&a)) {
+            dmvf__cli_usage_error(&a, "unexpected argument '%s'", argv[a.i]);
+        } else if (dmvf__cli_value(&a, "--policy", &v)) {
+            cfg.policy = v;
+        } else if (dmvf__cli_value(&a, "--keyring", &v)) {
+            cfg.keyring = v;
+        } else if (dmvf__cli_value(&a, "--passphrase-file", &v)) {
+            cfg.passfile = v;
+        } else if (dmvf__cli_value(&a, "--in", &v)) {
+            cfg.in = v;
+        } else if (dmvf__cli_value(&a, "--out", &v)) {
+            cfg.out = v;
+        } else if (dmvf__cli_value(&a, "--format", &v)) {
+            if (v && strcmp(v, "framed") == 0)
+                cfg.framed = 1;
+            else if (v && strcmp(v, "records") == 0)
+                cfg.framed = 0;
+            else if (v)
+                dmvf__cli_usage_error(&a, "--format '%s': records or framed expected", v);
+        } else if (dmvf__cli_switch(&a, "--gzip")) {
+            cfg.gzip = 1;
+        } else if (dmvf__cli_value(&a, "--max-record-bytes", &v)) {
+            if (v && dmvf__cli_parse_size(v, &cfg.max_record_bytes) != 0)
+                dmvf__cli_usage_error(&a, "--max-record-bytes '%s': a positive size expected "
+                                      "(e.g. 65536, 64K, 16M)", v);
+        } else if (dmvf__cli_switch(&a, "--drop-malformed")) {
+            cfg.drop_malformed = 1;
+        } else if (dmvf__cli_switch(&a, "--quiet") || dmvf__cli_switch(&a, "-q")) {
+            cfg.quiet = 1;
+        } else if (dmvf__cli_request_flag(&a, &rq)) {
+            /* consumed */
+        } else {
+            dmvf__cli_usage_error(&a, "unknown flag '%s'", argv[a.i]);
+        }
+    }
+    if (!a.bad) {
+        if (!cfg.policy)
+            dmvf__cli_usage_error(&a, "--policy is required");
+        else if (!cfg.keyring)
+            dmvf__cli_usage_error(&a, "--keyring is required");
+        else if (cfg.framed && rq.any)
+            dmvf__cli_usage_error(&a, "request flags are not used with --format framed: "
+                                  "the stream carries its requests");
+        else if (!cfg.framed && !rq.have_ori)
+            dmvf__cli_usage_error(&a, "--ori is required");
+        else if (!cfg.framed && !rq.have_agency_kind)
+            dmvf__cli_usage_error(&a, "--agency-kind is required");
+    }
+    if (a.bad) {
+        dmvf__cli_request_free(&rq);
+        return DMVF_EXIT_USAGE;
+    }
+
+    dmvf_policy *pol = dmvf__cli_policy_load(cfg.policy, &rc);
+    if (!pol) {
+        dmvf__cli_request_free(&rq);
+        return rc;
+    }
+    dmvf_keyring *kr = dmvf__cli_keyring_load(cfg.keyring, cfg.passfile, &rc);
+    if (!kr) {
+        dmvf_policy_free(pol);
+        dmvf__cli_request_free(&rq);
+        return rc;
+    }
+    dmvf_cli_src src;
+    rc = dmvf__cli_src_open(&src, cfg.in);
+    if (!rc)
+        rc = cfg.framed ? run_framed(&cfg, pol, kr, &src) : run_records(&cfg, pol, kr, &rq.req, &src);
+    dmvf__cli_src_close(&src);
+    dmvf_keyring_free(kr);
+    dmvf_policy_free(pol);
+    dmvf__cli_request_free(&rq);
+    return rc;
+}

@@ -1,0 +1,493 @@
+/*
+ * io.c - the command line's input and output.
+ *
+ * Input: a file or stdin, read in bounded chunks. gzip is detected by the
+ * magic bytes 1f 8b at the start and inflated chunk by chunk (zlib,
+ * windowBits 15+32), member after member: a file made by concatenating gzip
+ * files inflates to the concatenation. Memory stays bounded whatever the
+ * input size.
+ *
+ *   file bytes --read()--> raw[] --inflate()--> caller's buffer
+ *                 ^ raw_base counts compressed bytes before raw[0], so an
+ *                   error names its compressed byte offset
+ *
+ * Output: stdout, or a temp file created (mode 0600: released data is
+ * sensitive) in the named file's directory, fsync'd and renamed over the
+ * name only on success; on failure the temp file is removed and the named
+ * file is not touched. A signal that ends the process removes it too.
+ * Writes retry on EINTR and partial writes; SIGPIPE is ignored so a closed
+ * pipe is an EPIPE error, not a silent death.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cli.h"
+
+#define RAW_CAP ((size_t)1 << 20)
+#define ZOUT_CAP ((size_t)256 << 10)
+
+/* ---- signals: a pending temp output is removed when the process is killed ---- */
+
+static char pending_tmp[4096];
+static volatile sig_atomic_t have_pending;
+
+static void on_fatal_signal(int sig)
+{
+    if (have_pending)
+        unlink(pending_tmp);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void dmvf__cli_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = on_fatal_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+static void set_pending(const char *tmp)
+{
+    have_pending = 0;
+    if (tmp) {
+        size_t n = strlen(tmp);
+        if (n < sizeof pending_tmp) {
+            memcpy(pending_tmp, tmp, n + 1);
+            have_pending = 1;
+        }
+    }
+}
+
+int dmvf__cli_flush_stdout(void)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        dmvf__cli_err("stdout: write failed: %s", strerror(errno));
+        return DMVF_EXIT_IOERR;
+    }
+    return 0;
+}
+
+int dmvf__cli_write_all(int fd, const void *buf, size_t n)
+{
+    const unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static ssize_t read_retry(int fd, void *buf, size_t cap)
+{
+    for (;;) {
+        ssize_t r = read(fd, buf, cap);
+        if (r >= 0 || errno != EINTR)
+            return r;
+    }
+}
+
+/* ---- input ---- */
+
+static int src_read_error(dmvf_cli_src *s)
+{
+    dmvf__cli_err("input %s: read failed: %s", s->name, strerror(errno));
+    return DMVF_EXIT_IOERR;
+}
+
+int dmvf__cli_src_open(dmvf_cli_src *s, const char *path)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    if (!path || strcmp(path, "-") == 0) {
+        s->fd = STDIN_FILENO;
+        s->name = "<stdin>";
+    } else {
+        s->name = path;
+        s->fd = open(path, O_RDONLY);
+        if (s->fd < 0) {
+            dmvf__cli_err("input %s: cannot open: %s", path, strerror(errno));
+            return DMVF_EXIT_IOERR;
+        }
+    }
+    s->raw_cap = RAW_CAP;
+    s->raw = malloc(s->raw_cap);
+    if (!s->raw) {
+        dmvf__cli_err("out of memory");
+        return DMVF_EXIT_NOMEM;
+    }
+    /* enough bytes to see the gzip magic, or the end */
+    while (s->raw_len < 2 && !s->raw_eof) {
+        ssize_t r = read_retry(s->fd, s->raw + s->raw_len, s->raw_cap - s->raw_len);
+        if (r < 0)
+            return src_read_error(s);
+        if (r == 0)
+            s->raw_eof = 1;
+        s->raw_len += (size_t)r;
+        s->bytes_in += (uint64_t)r;
+    }
+    if (s->raw_len >= 2 && s->raw[0] == 0x1f && s->raw[1] == 0x8b) {
+        s->gzip = 1;
+        memset(&s->zs, 0, sizeof s->zs);
+        int zr = inflateInit2(&s->zs, 15 + 32);
+        if (zr != Z_OK) {
+            dmvf__cli_err("gzip: cannot start inflating: %s", zr == Z_MEM_ERROR ? "out of memory" : "zlib error");
+            return zr == Z_MEM_ERROR ? DMVF_EXIT_NOMEM : DMVF_EXIT_SOFTWARE;
+        }
+        s->zinit = 1;
+        s->zs.next_in = s->raw;
+        s->zs.avail_in = (uInt)s->raw_len;
+    }
+    return 0;
+}
+
+static int gzip_error(dmvf_cli_src *s, const char *what)
+{
+    uint64_t off = s->raw_base + (uint64_t)(s->zs.next_in - s->raw);
+    dmvf__cli_err("input %s: gzip: %s at compressed byte offset %llu", s->name, what,
+                  (unsigned long long)off);
+    return DMVF_EXIT_DATAERR;
+}
+
+static int gzip_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n, int *eof)
+{
+    size_t have = 0;
+    if (cap > (size_t)UINT32_MAX)
+        cap = (size_t)UINT32_MAX;
+    for (;;) {
+        if (have == cap)
+            break;
+        if (s->zs.avail_in == 0 && !s->raw_eof) {
+            s->raw_base += s->raw_len;
+            s->raw_len = 0;
+            ssize_t r = read_retry(s->fd, s->raw, s->raw_cap);
+            if (r < 0)
+                return src_read_error(s);
+            if (r == 0)
+                s->raw_eof = 1;
+            s->raw_len = (size_t)r;
+            s->bytes_in += (uint64_t)r;
+            s->zs.next_in = s->raw;
+            s->zs.avail_in = (uInt)r;
+        }
+        if (s->member_end) {
+            if (s->zs.avail_in == 0) {
+                *eof = 1;     /* raw_eof: the last member ended with the file */
+                break;
+            }
+            /* another member follows */
+            if (inflateReset(&s->zs) != Z_OK)
+                return gzip_error(s, "cannot restart inflating");
+            s->member_end = 0;
+        }
+        s->zs.next_out = buf + have;
+        s->zs.avail_out = (uInt)(cap - have);
+        int zr = inflate(&s->zs, Z_NO_FLUSH);
+        have = cap - s->zs.avail_out;
+        if (zr == Z_STREAM_END) {
+            s->member_end = 1;
+            continue;
+        }
+        if (zr == Z_OK) {
+            if (have > 0 && s->zs.avail_in == 0)
+                break;      /* hand out what there is before blocking on a read */
+            continue;
+        }
+        if (zr == Z_BUF_ERROR) {
+            if (s->zs.avail_in == 0 && s->raw_eof)
+                return gzip_error(s, "unexpected end of compressed data");
+            continue;
+        }
+        if (zr == Z_MEM_ERROR) {
+            dmvf__cli_err("gzip: out of memory");
+            return DMVF_EXIT_NOMEM;
+        }
+        return gzip_error(s, s->zs.msg ? s->zs.msg : "corrupt compressed data");
+    }
+    *n = have;
+    s->bytes_out += have;
+    return 0;
+}
+
+int dmvf__cli_src_read(dmvf_cli_src *s, void *buf, size_t cap, size_t *n, int *eof)
+{
+    *n = 0;
+    *eof = 0;
+    if (s->gzip)
+        return gzip_read(s, buf, cap, n, eof);
+    if (s->raw_pos < s->raw_len) {
+        size_t k = s->raw_len - s->raw_pos;
+        if (k > cap)
+            k = cap;
+        memcpy(buf, s->raw + s->raw_pos, k);
+        s->raw_pos += k;
+        *n = k;
+        s->bytes_out += k;
+        return 0;
+    }
+    if (s->raw_eof) {
+        *eof = 1;
+        return 0;
+    }
+    ssize_t r = read_retry(s->fd, buf, cap);
+    if (r < 0)
+        return src_read_error(s);
+    if (r == 0) {
+        s->raw_eof = 1;
+        *eof = 1;
+        return 0;
+    }
+    *n = (size_t)r;
+    s->bytes_in += (uint64_t)r;
+    s->bytes_out += (uint64_t)r;
+    return 0;
+}
+
+void dmvf__cli_src_close(dmvf_cli_src *s)
+{
+    if (s->zinit)
+        inflateEnd(&s->zs);
+    s->zinit = 0;
+    if (s->fd > STDIN_FILENO)
+        close(s->fd);
+    s->fd = -1;
+    free(s->raw);
+    s->raw = NULL;
+}
+
+/* ---- output ---- */
+
+static char *tmp_path_for(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
+    const char *base = slash ? slash + 1 : path;
+    size_t n = dlen + 1 + strlen(base) + sizeof ".tmp.XXXXXX";
+    char *t = malloc(n);
+    if (!t)
+        return NULL;
+    memcpy(t, path, dlen);
+    snprintf(t + dlen, n - dlen, ".%s.tmp.XXXXXX", base);
+    return t;
+}
+
+static char *tmp_name;   /* the open temp file of the (single) sink */
+
+static int sink_write_fd(dmvf_cli_sink *k, const void *buf, size_t n)
+{
+    if (dmvf__cli_write_all(k->fd, buf, n) != 0) {
+        dmvf__cli_err("output %s: write failed: %s", k->path ? k->path : "<stdout>", strerror(errno));
+        return DMVF_EXIT_IOERR;
+    }
+    k->written += n;
+    return 0;
+}
+
+int dmvf__cli_sink_open(dmvf_cli_sink *k, const char *path, int gzip)
+{
+    memset(k, 0, sizeof *k);
+    k->fd = -1;
+    if (path && strcmp(path, "-") == 0)
+        path = NULL;
+    k->path = path;
+    k->gzip = gzip;
+    if (gzip) {
+        k->zcap = ZOUT_CAP;
+        k->zbuf = malloc(k->zcap);
+        if (!k->zbuf) {
+            dmvf__cli_err("out of memory");
+            return DMVF_EXIT_NOMEM;
+        }
+        int zr = deflateInit2(&k->zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+        if (zr != Z_OK) {
+            dmvf__cli_err("gzip: cannot start deflating");
+            return zr == Z_MEM_ERROR ? DMVF_EXIT_NOMEM : DMVF_EXIT_SOFTWARE;
+        }
+        k->zinit = 1;
+    }
+    if (!path) {
+        k->fd = STDOUT_FILENO;
+        return 0;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        dmvf__cli_err("output %s: is a directory", path);
+        return DMVF_EXIT_IOERR;
+    }
+    free(tmp_name);
+    tmp_name = tmp_path_for(path);
+    if (!tmp_name) {
+        dmvf__cli_err("out of memory");
+        return DMVF_EXIT_NOMEM;
+    }
+    k->fd = mkstemp(tmp_name);
+    if (k->fd < 0) {
+        dmvf__cli_err("output %s: cannot create a temp file beside it: %s", path, strerror(errno));
+        free(tmp_name);
+        tmp_name = NULL;
+        return DMVF_EXIT_IOERR;
+    }
+    /* mkstemp creates 0600 under any umask; keep it so */
+    if (fchmod(k->fd, S_IRUSR | S_IWUSR) != 0) {
+        dmvf__cli_err("output %s: chmod failed: %s", tmp_name, strerror(errno));
+        return DMVF_EXIT_IOERR;
+    }
+    set_pending(tmp_name);
+    return 0;
+}
+
+int dmvf__cli_sink_write(dmvf_cli_sink *k, const void *buf, size_t n)
+{
+    if (n == 0)
+        return 0;
+    k->payload += n;
+    if (!k->gzip)
+        return sink_write_fd(k, buf, n);
+    const unsigned char *p = buf;
+    while (n > 0) {
+        uInt chunk = n > (size_t)UINT32_MAX ? UINT32_MAX : (uInt)n;
+        k->zs.next_in = (unsigned char *)(uintptr_t)p;
+        k->zs.avail_in = chunk;
+        while (k->zs.avail_in > 0) {
+            k->zs.next_out = k->zbuf;
+            k->zs.avail_out = (uInt)k->zcap;
+            if (deflate(&k->zs, Z_NO_FLUSH) == Z_STREAM_ERROR) {
+                dmvf__cli_err("gzip: deflate failed");
+                return DMVF_EXIT_SOFTWARE;
+            }
+            size_t got = k->zcap - k->zs.avail_out;
+            int rc = sink_write_fd(k, k->zbuf, got);
+            if (rc)
+                return rc;
+        }
+        p += chunk;
+        n -= chunk;
+    }
+    return 0;
+}
+
+int dmvf__cli_sink_rewind(dmvf_cli_sink *k)
+{
+    if (k->written > 0) {
+        if (!k->path) {
+            dmvf__cli_err("output <stdout>: a refused request had output already written");
+            return DMVF_EXIT_SOFTWARE;
+        }
+        if (ftruncate(k->fd, 0) != 0 || lseek(k->fd, 0, SEEK_SET) != 0) {
+            dmvf__cli_err("output %s: cannot truncate: %s", tmp_name, strerror(errno));
+            return DMVF_EXIT_IOERR;
+        }
+    }
+    if (k->zinit && deflateReset(&k->zs) != Z_OK) {
+        dmvf__cli_err("gzip: cannot restart deflating");
+        return DMVF_EXIT_SOFTWARE;
+    }
+    k->written = 0;
+    k->payload = 0;
+    return 0;
+}
+
+static void fsync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash) {
+        strcpy(dir, ".");
+    } else {
+        size_t n = (size_t)(slash - path);
+        if (n == 0)
+            n = 1;                  /* "/file" */
+        if (n >= sizeof dir)
+            return;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);            /* best effort: the rename itself succeeded */
+        close(fd);
+    }
+}
+
+int dmvf__cli_sink_commit(dmvf_cli_sink *k)
+{
+    int rc = 0;
+    if (k->zinit) {
+        int zr;
+        do {
+            k->zs.next_in = NULL;
+            k->zs.avail_in = 0;
+            k->zs.next_out = k->zbuf;
+            k->zs.avail_out = (uInt)k->zcap;
+            zr = deflate(&k->zs, Z_FINISH);
+            if (zr == Z_STREAM_ERROR) {
+                dmvf__cli_err("gzip: deflate failed");
+                rc = DMVF_EXIT_SOFTWARE;
+                break;
+            }
+            rc = sink_write_fd(k, k->zbuf, k->zcap - k->zs.avail_out);
+        } while (rc == 0 && zr != Z_STREAM_END);
+    }
+    if (rc == 0 && k->path) {
+        if (fsync(k->fd) != 0) {
+            dmvf__cli_err("output %s: fsync failed: %s", k->path, strerror(errno));
+            rc = DMVF_EXIT_IOERR;
+        } else {
+            int fd = k->fd;
+            k->fd = -1;
+            if (close(fd) != 0) {
+                dmvf__cli_err("output %s: close failed: %s", k->path, strerror(errno));
+                rc = DMVF_EXIT_IOERR;
+            } else if (rename(tmp_name, k->path) != 0) {
+                dmvf__cli_err("output %s: cannot rename %s over it: %s", k->path, tmp_name,
+                              strerror(errno));
+                rc = DMVF_EXIT_IOERR;
+            } else {
+                set_pending(NULL);
+                free(tmp_name);
+                tmp_name = NULL;
+                fsync_dir_of(k->path);
+            }
+        }
+    }
+    dmvf__cli_sink_abort(k);
+    return rc;
+}
+
+void dmvf__cli_sink_abort(dmvf_cli_sink *k)
+{
+    if (k->path && k->fd >= 0) {
+        close(k->fd);
+        k->fd = -1;
+    }
+    if (k->path && tmp_name) {
+        unlink(tmp_name);
+        set_pending(NULL);
+        free(tmp_name);
+        tmp_name = NULL;
+    }
+    if (k->zinit)
+        deflateEnd(&k->zs);
+    k->zinit = 0;
+    free(k->zbuf);
+    k->zbuf = NULL;
+}
