@@ -67,6 +67,8 @@ static inline size_t read_key(const uint8_t *p, const uint8_t *end, uint32_t *nu
     uint32_t tag = (uint32_t)(p[0] & 0x7f) >> 3;
     unsigned shift = 4;
     *wt = p[0] & 7u;
+    if (DMVF_UNLIKELY((p[0] & 0xf8) == 0))
+        return 0; /* field number 0 in a one-byte key, as protobuf-c refuses it */
     if (DMVF_LIKELY(!(p[0] & 0x80))) {
         *num = tag;
         return 1;
@@ -102,17 +104,20 @@ static inline uint64_t varint_value(const uint8_t *p, size_t n)
     return v;
 }
 
-/* A length prefix as protobuf-c reads it: at most 5 bytes, 32-bit value. */
+/* A length prefix as protobuf-c reads it: at most 5 bytes, a value that
+ * fits in 32 bits. */
 static inline size_t read_len(const uint8_t *p, const uint8_t *end, uint32_t *len)
 {
     size_t max = (size_t)(end - p) < 5 ? (size_t)(end - p) : 5;
-    uint32_t v = 0;
+    uint64_t v = 0;
     unsigned shift = 0;
     for (size_t i = 0; i < max; i++) {
-        v |= (uint32_t)(p[i] & 0x7f) << shift;
+        v |= (uint64_t)(p[i] & 0x7f) << shift;
         shift += 7;
         if (!(p[i] & 0x80)) {
-            *len = v;
+            if (v > UINT32_MAX)
+                return 0;
+            *len = (uint32_t)v;
             return i + 1;
         }
     }
@@ -379,7 +384,9 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
             if (sf->type == DMVF_T_MESSAGE) {
                 rc = emit_message(r, fp, num, f->val, f->len);
             } else if (sf->type == DMVF_T_STRING || sf->type == DMVF_T_BYTES) {
-                rc = emit_string(r, fp, num, f->val, f->len, 0);
+                /* an explicit default is absent: it is not transformed */
+                if (f->len)
+                    rc = emit_string(r, fp, num, f->val, f->len, 0);
             } else {
                 uint64_t v = varint_value(f->val, f->len);
                 switch (sf->type) {
@@ -387,8 +394,7 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
                 case DMVF_T_BOOL: v = v != 0; break;
                 default: v = (uint64_t)(int64_t)(int32_t)(uint32_t)v; break; /* INT32, ENUM */
                 }
-                v = dmvf__xf_varint(fp, v);
-                if (v)
+                if (v && (v = dmvf__xf_varint(fp, v)) != 0)
                     rc = emit_varint_field(r, num, v);
             }
         } else {

@@ -1,0 +1,562 @@
+/*
+ * policy_compile.c - from the parsed policy to plan trees.
+ *
+ * Order of checks (the first failure is reported):
+ *   1. extends: unknown parents, cycles; then each profile's entries are
+ *      merged with its ancestors' (the nearer profile wins on the same key).
+ *   2. rules, in order: the profile exists, marking: release only for
+ *      agency_kind [internal], no rule is shadowed by an earlier one.
+ *   3. profiles: one used by a rule without marking: release (or by no rule
+ *      at all) may give M and C positions no action but redact.
+ *   4. one plan per (profile, marking released) that a release rule uses.
+ *
+ * A plan is one allocation (dmvf_plan, then its nodes, then the field
+ * tables, then pseudo_paths), so dmvf__plan_free is free().
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "filter/policy_int.h"
+
+#define MC (DMVF_CLASS_M | DMVF_CLASS_C)
+
+static int byname_cmp(const void *a, const void *b)
+{
+    const dmvf_profile_def *x = *(const dmvf_profile_def *const *)a, *y = *(const dmvf_profile_def *const *)b;
+    return strcmp(x->name, y->name);
+}
+
+static int name_cmp(const void *key, const void *b)
+{
+    return strcmp((const char *)key, (*(const dmvf_profile_def *const *)b)->name);
+}
+
+static dmvf_profile_def *find_profile(dmvf_policy *p, const char *name)
+{
+    if (!p->nprofiles)
+        return NULL;
+    dmvf_profile_def **hit = bsearch(name, p->byname, p->nprofiles, sizeof *p->byname, name_cmp);
+    return hit ? *hit : NULL;
+}
+
+/* ------------------------------------------------------------------ extends */
+
+static int link_extends(dmvf_policy *p, dmvf_error *err)
+{
+    p->byname = dmvf__arena_alloc(&p->arena, (p->nprofiles ? p->nprofiles : 1) * sizeof *p->byname);
+    if (!p->byname)
+        return dmvf__seterr(err, DMVF_ENOMEM, "%s: out of memory", p->name);
+    for (size_t i = 0; i < p->nprofiles; i++)
+        p->byname[i] = &p->profiles[i];
+    if (p->nprofiles)
+        qsort(p->byname, p->nprofiles, sizeof *p->byname, byname_cmp);
+    for (size_t i = 0; i < p->nprofiles; i++) {
+        dmvf_profile_def *pr = &p->profiles[i];
+        if (!pr->extends)
+            continue;
+        pr->parent = find_profile(p, pr->extends);
+        if (!pr->parent)
+            return dmvf__perr(err, p->name, pr->eline, pr->ecol, "profile '%s' extends unknown profile '%s'",
+                              pr->name, pr->extends);
+    }
+    /* each profile is walked once: linear in the number of profiles */
+    for (size_t i = 0; i < p->nprofiles; i++) {
+        dmvf_profile_def *q = &p->profiles[i];
+        while (q && q->state == 0) {
+            q->state = 1;
+            q->walk = i;
+            q = q->parent;
+        }
+        if (q && q->state == 1 && q->walk == i) {
+            /* q is on a cycle: report it at its member written first */
+            dmvf_profile_def *first = q, *m = q;
+            do {
+                if (m->eline < first->eline || (m->eline == first->eline && m->ecol < first->ecol))
+                    first = m;
+                m = m->parent;
+            } while (m != q);
+            char chain[400];
+            size_t o = 0;
+            m = first;
+            do {
+                int w = snprintf(chain + o, sizeof chain - o, "%s -> ", m->name);
+                if (w < 0 || (size_t)w >= sizeof chain - o)
+                    break;
+                o += (size_t)w;
+                m = m->parent;
+            } while (m != first);
+            snprintf(chain + o, sizeof chain - o, "%s", first->name);
+            return dmvf__perr(err, p->name, first->eline, first->ecol, "profile '%s': extends cycle %s",
+                              first->name, chain);
+        }
+        for (q = &p->profiles[i]; q && q->state == 1; q = q->parent)
+            q->state = 2;
+    }
+    return DMVF_OK;
+}
+
+/* Merges one profile whose parent (if any) is merged already. */
+static int merge_one(dmvf_policy *p, dmvf_profile_def *pr, dmvf_error *err)
+{
+    size_t base = pr->parent ? pr->parent->nmerged : 0;
+    pr->merged = dmvf__arena_alloc(&p->arena, (base + pr->nown + 1) * sizeof *pr->merged);
+    if (!pr->merged)
+        return dmvf__seterr(err, DMVF_ENOMEM, "%s: out of memory", p->name);
+    size_t n = 0;
+    for (size_t i = 0; i < base; i++)
+        pr->merged[n++] = pr->parent->merged[i];
+    for (size_t i = 0; i < pr->nown; i++) {
+        const dmvf_pentry *e = &pr->own[i];
+        size_t j;
+        for (j = 0; j < base; j++)
+            if (strcmp(pr->merged[j]->key, e->key) == 0)
+                break;
+        if (j < base)
+            pr->merged[j] = e;
+        else
+            pr->merged[n++] = e;
+    }
+    pr->nmerged = n;
+    if (pr->has_default) {
+        pr->def_origin = pr->name;
+    } else if (pr->parent) {
+        pr->def_action = pr->parent->def_action;
+        pr->def_origin = pr->parent->def_origin;
+        pr->def_line = pr->parent->def_line;
+    } else {
+        pr->def_action = DMVF_ACT_REDACT;
+        pr->def_origin = NULL;
+    }
+    pr->merged_done = 1;
+    return DMVF_OK;
+}
+
+/* Merges every profile, ancestors first, without recursion (extends chains
+ * may be as long as the number of profiles). */
+static int merge_all(dmvf_policy *p, dmvf_error *err)
+{
+    dmvf_profile_def **stack = malloc((p->nprofiles ? p->nprofiles : 1) * sizeof *stack);
+    if (!stack)
+        return dmvf__seterr(err, DMVF_ENOMEM, "%s: out of memory", p->name);
+    int rc = DMVF_OK;
+    for (size_t i = 0; i < p->nprofiles && rc == DMVF_OK; i++) {
+        size_t n = 0;
+        for (dmvf_profile_def *q = &p->profiles[i]; q && !q->merged_done; q = q->parent)
+            stack[n++] = q;
+        while (n && rc == DMVF_OK)
+            rc = merge_one(p, stack[--n], err);
+    }
+    free(stack);
+    return rc;
+}
+
+void dmvf__profile_resolve(const dmvf_profile_def *pr, const dmvf_sfield *sf, dmvf_resolution *r)
+{
+    const dmvf_pentry *exact = NULL, *best = NULL;
+    size_t bestlen = 0;
+    for (size_t i = 0; i < pr->nmerged; i++) {
+        const dmvf_pentry *e = pr->merged[i];
+        if (!e->prefix) {
+            if (e->sf == sf)
+                exact = e;
+            continue;
+        }
+        size_t kl = strlen(e->key);
+        if (kl > bestlen && strncmp(sf->path, e->key, kl) == 0 && sf->path[kl] == '.') {
+            best = e;
+            bestlen = kl;
+        }
+    }
+    if (exact) {
+        r->why = DMVF_WHY_EXACT;
+        r->entry = exact;
+        r->action = exact->act.action;
+    } else if (sf->klass & MC) {
+        r->why = DMVF_WHY_MARKING;
+        r->entry = best;
+        r->action = DMVF_ACT_REDACT;
+    } else if (best) {
+        r->why = DMVF_WHY_PREFIX;
+        r->entry = best;
+        r->action = best->act.action;
+    } else {
+        r->why = DMVF_WHY_DEFAULT;
+        r->entry = NULL;
+        r->action = pr->def_action;
+    }
+}
+
+const dmvf_pnorm *dmvf__policy_norm(const dmvf_policy *p, const dmvf_sfield *sf)
+{
+    for (size_t i = 0; i < p->nnorms; i++)
+        if (p->norms[i].sf == sf)
+            return &p->norms[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ rules */
+
+static int list_subset(const dmvf_strlist *a, const dmvf_strlist *b)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        size_t j;
+        for (j = 0; j < b->n; j++)
+            if (strcmp(a->v[i], b->v[j]) == 0)
+                break;
+        if (j == b->n)
+            return 0;
+    }
+    return 1;
+}
+
+static int all_prefixed(const dmvf_strlist *a, const dmvf_strlist *prefixes)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        size_t j;
+        for (j = 0; j < prefixes->n; j++)
+            if (strncmp(a->v[i], prefixes->v[j], strlen(prefixes->v[j])) == 0)
+                break;
+        if (j == prefixes->n)
+            return 0;
+    }
+    return 1;
+}
+
+/* Whether every requester that j matches is matched by i. */
+static int covers(const dmvf_rule *i, const dmvf_rule *j)
+{
+    if ((i->keys & DMVF_MK_ORI) && (!(j->keys & DMVF_MK_ORI) || !list_subset(&j->ori, &i->ori)))
+        return 0;
+    if (i->keys & DMVF_MK_ORI_PREFIX) {
+        int ok = ((j->keys & DMVF_MK_ORI) && all_prefixed(&j->ori, &i->ori_prefix)) ||
+                 ((j->keys & DMVF_MK_ORI_PREFIX) && all_prefixed(&j->ori_prefix, &i->ori_prefix));
+        if (!ok)
+            return 0;
+    }
+    if ((i->keys & DMVF_MK_AGENCY) && (!(j->keys & DMVF_MK_AGENCY) || (j->agency & ~i->agency)))
+        return 0;
+    if ((i->keys & DMVF_MK_TAGS) && (!(j->keys & DMVF_MK_TAGS) || !list_subset(&j->tags, &i->tags)))
+        return 0;
+    if ((i->keys & DMVF_MK_JURISDICTION) &&
+        (!(j->keys & DMVF_MK_JURISDICTION) || !list_subset(&j->jurisdiction, &i->jurisdiction)))
+        return 0;
+    return 1;
+}
+
+static int check_rules(dmvf_policy *p, dmvf_error *err)
+{
+    for (size_t k = 0; k < p->nrules; k++) {
+        dmvf_rule *r = &p->rules[k];
+        if (!r->has_refusal)
+            r->refusal = p->refusal;
+        if (r->profile_name) {
+            r->profile = find_profile(p, r->profile_name);
+            if (!r->profile)
+                return dmvf__perr(err, p->name, r->pline, r->pcol,
+                                  "rule '%s': missing profile '%s' (no profile of that name)", r->name,
+                                  r->profile_name);
+        } else if (r->decision == DMVF_DECISION_RELEASE) {
+            return dmvf__perr(err, p->name, r->line, r->col,
+                              "rule '%s' releases but names no profile (missing profile)", r->name);
+        }
+        if (r->marking_release && r->agency != (1u << DMVF_AGENCY_INTERNAL))
+            return dmvf__perr(err, p->name, r->mline, r->mcol,
+                              "rule '%s': marking: release is for the DMV's own internal use only; the rule's "
+                              "match must be exactly agency_kind: [internal]", r->name);
+        for (size_t i = 0; i < k; i++) {
+            const dmvf_rule *e = &p->rules[i];
+            if (!covers(e, r))
+                continue;
+            if (!e->keys)
+                return dmvf__perr(err, p->name, r->line, r->col,
+                                  "rule '%s' is unreachable: rule '%s' (line %u) before it matches every "
+                                  "requester", r->name, e->name, e->line);
+            return dmvf__perr(err, p->name, r->line, r->col,
+                              "rule '%s' is unreachable: rule '%s' (line %u) before it matches every "
+                              "requester it matches", r->name, e->name, e->line);
+        }
+        if (r->profile) {
+            if (r->marking_release)
+                r->profile->used_release = 1;
+            else
+                r->profile->used_suppressed = 1;
+        }
+    }
+    return DMVF_OK;
+}
+
+/* ------------------------------------------------------------------ marking */
+
+static const char *act_desc(const dmvf_fplan *a, char *buf, size_t cap)
+{
+    if (a->action == DMVF_ACT_GENERALIZE)
+        snprintf(buf, cap, "generalize %s", dmvf__generalize_name(a->gen));
+    else
+        snprintf(buf, cap, "%s", dmvf__action_name(a->action));
+    return buf;
+}
+
+static int check_marking(dmvf_policy *p, dmvf_error *err)
+{
+    for (size_t i = 0; i < p->nprofiles; i++) {
+        const dmvf_profile_def *pr = &p->profiles[i];
+        int suppressed = pr->used_suppressed || !pr->used_release;
+        for (size_t k = 0; k < pr->nmerged; k++) {
+            const dmvf_pentry *e = pr->merged[k];
+            if (!(e->sf->klass & MC) || e->act.action == DMVF_ACT_REDACT)
+                continue;
+            char ad[48], from[160] = "";
+            const char *what = (e->sf->klass & DMVF_CLASS_M) ? "marking field" : "marking-correlated field";
+            if (strcmp(e->origin, pr->name) != 0)
+                snprintf(from, sizeof from, " (entry of profile '%s', which '%s' extends)", e->origin, pr->name);
+            if (suppressed)
+                return dmvf__perr(err, p->name, e->line, e->col,
+                                  "profile '%s' would release %s %s (action %s); only a rule with marking: "
+                                  "release may%s", pr->name, what, e->text, act_desc(&e->act, ad, sizeof ad), from);
+            if (e->prefix)
+                return dmvf__perr(err, p->name, e->line, e->col,
+                                  "profile '%s': %s is a %s message; even with marking: release its fields are "
+                                  "released only when named one by one%s", pr->name, e->text,
+                                  (e->sf->klass & DMVF_CLASS_M) ? "marking" : "marking-correlated", from);
+        }
+    }
+    return DMVF_OK;
+}
+
+/* ------------------------------------------------------------------ plans */
+
+typedef struct bctx {
+    dmvf_pnode *nodes;
+    size_t nn;
+    dmvf_fplan *fp;
+    size_t nf;
+    const char **paths;
+    size_t np;
+    const dmvf_fplan *const *leaf;
+    uint32_t growth;
+} bctx;
+
+static void count_nodes(const dmvf_snode *sn, size_t *nn, size_t *nf)
+{
+    (*nn)++;
+    *nf += (size_t)sn->max_number + 1;
+    for (size_t i = 0; i < sn->nfields; i++)
+        if (sn->fields[i].type == DMVF_T_MESSAGE)
+            count_nodes(sn->fields[i].child, nn, nf);
+}
+
+static const dmvf_pnode *build_node(bctx *b, const dmvf_snode *sn, int *any)
+{
+    dmvf_pnode *pn = &b->nodes[b->nn++];
+    dmvf_fplan *f = &b->fp[b->nf];
+    b->nf += (size_t)sn->max_number + 1;
+    pn->schema = sn;
+    pn->max_number = sn->max_number;
+    pn->f = f;
+    for (size_t i = 0; i <= sn->max_number; i++)
+        f[i].action = DMVF_ACT_REDACT;
+    for (size_t i = 0; i < sn->nfields; i++) {
+        const dmvf_sfield *sf = &sn->fields[i];
+        dmvf_fplan *e = &f[sf->number];
+        if (sf->type == DMVF_T_MESSAGE) {
+            int sub = 0;
+            const dmvf_pnode *c = build_node(b, sf->child, &sub);
+            if (sub) {
+                e->action = DMVF_ACT_DESCEND;
+                e->child = c;
+                *any = 1;
+            }
+        } else {
+            const dmvf_fplan *t = b->leaf[sf->id];
+            if (t && t->action != DMVF_ACT_REDACT) {
+                *e = *t;
+                e->child = NULL;
+                if (e->action != DMVF_ACT_PSEUDONYMIZE)
+                    e->pidx = 0;
+                else {
+                    e->pidx = (uint16_t)b->np;
+                    b->paths[b->np++] = sf->path;
+                }
+                if (e->action == DMVF_ACT_CONSTANT && e->clen > b->growth)
+                    b->growth = e->clen;
+                for (uint32_t k = 0; k < e->nnorm; k++)
+                    if (!e->norm[k].drop && e->norm[k].to_len > b->growth)
+                        b->growth = e->norm[k].to_len;
+                *any = 1;
+            }
+        }
+        e->sf = sf;
+    }
+    return pn;
+}
+
+static size_t al8(size_t n)
+{
+    return (n + 7) & ~(size_t)7;
+}
+
+/* leaf[id] (NULL: redact) for every leaf position -> a plan, or NULL (no memory). */
+static dmvf_plan *plan_build(const dmvf_fplan *const *leaf, int marking_release)
+{
+    const dmvf_snode *root = dmvf__schema_root();
+    size_t nn = 0, nf = 0, np = 0, npaths = dmvf__schema_npaths();
+    count_nodes(root, &nn, &nf);
+    for (size_t id = 0; id < npaths; id++)
+        if (leaf[id] && leaf[id]->action == DMVF_ACT_PSEUDONYMIZE &&
+            dmvf__schema_field(id)->type != DMVF_T_MESSAGE)
+            np++;
+    size_t o_nodes = al8(sizeof(dmvf_plan));
+    size_t o_fp = o_nodes + al8(nn * sizeof(dmvf_pnode));
+    size_t o_paths = o_fp + al8(nf * sizeof(dmvf_fplan));
+    size_t total = o_paths + np * sizeof(const char *);
+    unsigned char *blk = calloc(1, total);
+    if (!blk)
+        return NULL;
+    dmvf_plan *plan = (dmvf_plan *)blk;
+    bctx b = {(dmvf_pnode *)(blk + o_nodes), 0, (dmvf_fplan *)(blk + o_fp), 0,
+              (const char **)(blk + o_paths), 0, leaf, 64};
+    int any = 0;
+    plan->root = build_node(&b, root, &any);
+    plan->npseudo = b.np;
+    plan->pseudo_paths = b.np ? b.paths : NULL;
+    plan->marking_release = marking_release;
+    plan->max_token_growth = b.growth;
+    return plan;
+}
+
+void dmvf__plan_free(dmvf_plan *plan)
+{
+    free(plan);
+}
+
+static int compile_plan(dmvf_policy *p, dmvf_profile_def *pr, int mr, dmvf_error *err)
+{
+    size_t npaths = dmvf__schema_npaths();
+    dmvf_fplan *tmp = calloc(npaths, sizeof *tmp);
+    const dmvf_fplan **leaf = calloc(npaths, sizeof *leaf);
+    if (!tmp || !leaf) {
+        free(tmp);
+        free(leaf);
+        return dmvf__seterr(err, DMVF_ENOMEM, "%s: out of memory", p->name);
+    }
+    for (size_t id = 0; id < npaths; id++) {
+        const dmvf_sfield *sf = dmvf__schema_field(id);
+        if (sf->type == DMVF_T_MESSAGE)
+            continue;
+        dmvf_resolution r;
+        dmvf__profile_resolve(pr, sf, &r);
+        if (r.action == DMVF_ACT_REDACT || (!mr && (sf->klass & MC)))
+            continue;
+        if (r.entry)
+            tmp[id] = r.entry->act;
+        else
+            tmp[id].action = r.action;
+        const dmvf_pnorm *nm = mr ? NULL : dmvf__policy_norm(p, sf);
+        if (nm) {
+            tmp[id].nnorm = (uint32_t)nm->n;
+            tmp[id].norm = nm->e;
+        }
+        leaf[id] = &tmp[id];
+    }
+    pr->plan[mr] = plan_build(leaf, mr);
+    free(tmp);
+    free(leaf);
+    if (!pr->plan[mr])
+        return dmvf__seterr(err, DMVF_ENOMEM, "%s: out of memory", p->name);
+    return DMVF_OK;
+}
+
+int dmvf__policy_compile(dmvf_policy *p, dmvf_error *err)
+{
+    int rc = link_extends(p, err);
+    if (rc)
+        return rc;
+    if ((rc = merge_all(p, err)))
+        return rc;
+    if ((rc = check_rules(p, err)) || (rc = check_marking(p, err)))
+        return rc;
+    for (size_t k = 0; k < p->nrules; k++) {
+        dmvf_rule *r = &p->rules[k];
+        if (r->decision != DMVF_DECISION_RELEASE)
+            continue;
+        int mr = r->marking_release ? 1 : 0;
+        if (!r->profile->plan[mr] && (rc = compile_plan(p, r->profile, mr, err)))
+            return rc;
+        r->plan = r->profile->plan[mr];
+    }
+    return DMVF_OK;
+}
+
+void dmvf__policy_release_plans(dmvf_policy *p)
+{
+    for (size_t i = 0; i < p->nprofiles; i++) {
+        dmvf__plan_free(p->profiles[i].plan[0]);
+        dmvf__plan_free(p->profiles[i].plan[1]);
+        p->profiles[i].plan[0] = p->profiles[i].plan[1] = NULL;
+    }
+}
+
+/* ------------------------------------------------------------------ restrict */
+
+static void collect(const dmvf_pnode *pn, const dmvf_fplan **leaf)
+{
+    for (uint32_t n = 0; n <= pn->max_number; n++) {
+        const dmvf_fplan *e = &pn->f[n];
+        if (!e->sf)
+            continue;
+        if (e->action == DMVF_ACT_DESCEND)
+            collect(e->child, leaf);
+        else if (e->sf->type != DMVF_T_MESSAGE)
+            leaf[e->sf->id] = e;
+    }
+}
+
+static int covered(const char *path, const char *const *want, const size_t *wlen, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(path, want[i], wlen[i]) == 0 && (path[wlen[i]] == '\0' || path[wlen[i]] == '.'))
+            return 1;
+    return 0;
+}
+
+dmvf_plan *dmvf__plan_restrict(const dmvf_plan *base, const char *const *fields, size_t n, dmvf_error *err)
+{
+    DMVF_REQUIRE(base != NULL, "base plan is NULL");
+    DMVF_REQUIRE(fields != NULL || n == 0, "fields is NULL");
+    size_t npaths = dmvf__schema_npaths();
+    size_t *wlen = calloc(n ? n : 1, sizeof *wlen);
+    const dmvf_fplan **leaf = calloc(npaths, sizeof *leaf);
+    dmvf_plan *plan = NULL;
+    if (!wlen || !leaf) {
+        dmvf__seterr(err, DMVF_ENOMEM, "out of memory restricting the plan");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *f = fields[i];
+        size_t len = f ? strlen(f) : 0;
+        int star = len >= 2 && f[len - 2] == '.' && f[len - 1] == '*';
+        char buf[128];
+        const dmvf_sfield *sf = NULL;
+        if (f && len < sizeof buf) {
+            memcpy(buf, f, len + 1);
+            if (star)
+                buf[len - 2] = '\0';
+            sf = dmvf__schema_find(buf);
+        }
+        if (!sf || (star && sf->type != DMVF_T_MESSAGE)) {
+            dmvf__seterr(err, DMVF_EINVAL, "requested field '%s' is not in the schema", f ? f : "(null)");
+            goto out;
+        }
+        wlen[i] = star ? len - 2 : len;
+    }
+    collect(base->root, leaf);
+    for (size_t id = 0; id < npaths; id++)
+        if (leaf[id] && !covered(dmvf__schema_field(id)->path, fields, wlen, n))
+            leaf[id] = NULL;
+    plan = plan_build(leaf, base->marking_release);
+    if (!plan)
+        dmvf__seterr(err, DMVF_ENOMEM, "out of memory restricting the plan");
+out:
+    free(wlen);
+    free(leaf);
+    return plan;
+}

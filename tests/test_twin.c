@@ -1,0 +1,434 @@
+/*
+ * test_twin.c - the license-marking suppression invariant (DESIGN.md).
+ *
+ * For records r and their twins r' (dmvf-gen --twins: identical except in M
+ * and C fields, class "DP"/"D" and the "FLA" restriction), and for every
+ * requester the example policy releases to without "marking: release", the
+ * released bytes of r and r' must be identical. Also: the pairs really
+ * differ (in bytes and in marking), they differ only where twins may, the
+ * output is deterministic, and for the DMV's own internal use (marking
+ * released) the same comparison does see differences, so it can fail.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "dmvfilter/dmvfilter.h"
+#include "keys/keys.h"
+#include "filter/schema.h"
+#include "dmv/v1/record.pb-c.h"
+#include "check.h"
+
+typedef struct span { const uint8_t *p; size_t n; } span;
+
+typedef struct stream {
+    uint8_t *data;
+    size_t size;
+    span *rec;
+    size_t n;
+} stream;
+
+static char g_dir[200];
+
+static void cleanup(void)
+{
+    if (!g_dir[0])
+        return;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", g_dir);
+}
+
+static int run_gen(const char *args)
+{
+    const char *gen = getenv("DMVF_GEN");
+    char cmd[4096];
+    if (!gen) {
+        fprintf(stderr, "DMVF_GEN is not set\n");
+        return -1;
+    }
+    snprintf(cmd, sizeof cmd, "'%s' %s", gen, args);
+    return system(cmd);
+}
+
+static int read_stream(const char *path, stream *s)
+{
+    memset(s, 0, sizeof *s);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t cap = 1 << 20;
+    s->data = malloc(cap);
+    size_t got;
+    while (s->data && (got = fread(s->data + s->size, 1, cap - s->size, f)) > 0) {
+        s->size += got;
+        if (s->size == cap)
+            s->data = realloc(s->data, cap *= 2);
+    }
+    fclose(f);
+    if (!s->data)
+        return -1;
+    size_t rcap = 1024, pos = 0;
+    s->rec = malloc(rcap * sizeof *s->rec);
+    while (pos < s->size) {
+        uint64_t len = 0;
+        unsigned shift = 0;
+        for (;;) {
+            if (pos >= s->size || shift > 63)
+                return -1;
+            uint8_t c = s->data[pos++];
+            len |= (uint64_t)(c & 0x7f) << shift;
+            shift += 7;
+            if (!(c & 0x80))
+                break;
+        }
+        if (len > s->size - pos)
+            return -1;
+        if (s->n == rcap)
+            s->rec = realloc(s->rec, (rcap *= 2) * sizeof *s->rec);
+        s->rec[s->n++] = (span){s->data + pos, (size_t)len};
+        pos += (size_t)len;
+    }
+    return 0;
+}
+
+static void free_stream(stream *s)
+{
+    free(s->data);
+    free(s->rec);
+}
+
+/* Output buffer that grows on DMVF_ESPACE. */
+typedef struct obuf { uint8_t *p; size_t cap, len; } obuf;
+
+static int filter_one(dmvf_filter *f, span in, obuf *o, dmvf_error *err)
+{
+    if (dmvf_filter_max_records(f))
+        dmvf_filter_reset(f);  /* each record is judged as its own request */
+    for (;;) {
+        int dropped = 0;
+        int rc = dmvf_filter_record(f, in.p, in.n, o->p, o->cap, &o->len, &dropped, err);
+        if (rc != DMVF_ESPACE)
+            return rc;
+        o->cap = o->cap ? o->cap * 2 : 4096;
+        o->p = realloc(o->p, o->cap);
+        if (!o->p)
+            return DMVF_ENOMEM;
+    }
+}
+
+/* ---- requesters ---- */
+
+typedef struct requester {
+    const char *name;
+    dmvf_request req;
+    int marking_released;   /* the rule says marking: release: differences expected */
+} requester;
+
+static const char *const immigration_tags[] = {"immigration-enforcement"};
+
+static void make_requesters(requester *r, size_t *n)
+{
+    size_t k = 0;
+    memset(r, 0, 4 * sizeof *r);
+
+    r[k].name = "in-state police";
+    r[k].req.request_id = "twin-police";
+    r[k].req.ori = "NY0303000";
+    r[k].req.agency_kind = DMVF_AGENCY_LOCAL;
+    r[k].req.jurisdiction = "NY";
+    r[k].req.purpose = 1;
+    r[k].req.legal_process = DMVF_LEGAL_NONE;
+    r[k].req.query_kind = DMVF_QUERY_BY_LICENSE;
+    r[k].req.date = 20250601;
+    k++;
+
+    r[k].name = "immigration enforcement";
+    r[k].req.request_id = "twin-ice";
+    r[k].req.ori = "DCICE0100";
+    r[k].req.agency_kind = DMVF_AGENCY_FEDERAL;
+    r[k].req.jurisdiction = "DC";
+    r[k].req.tags = immigration_tags;
+    r[k].req.ntags = 1;
+    r[k].req.purpose = 1;
+    r[k].req.legal_process = DMVF_LEGAL_JUDICIAL_WARRANT;
+    r[k].req.legal_reference = "1:25-mj-00042";
+    r[k].req.query_kind = DMVF_QUERY_BY_LICENSE;
+    r[k].req.date = 20250601;
+    k++;
+
+    r[k].name = "researchers";
+    r[k].req.request_id = "twin-research";
+    r[k].req.ori = "NYUNIV001";
+    r[k].req.agency_kind = DMVF_AGENCY_RESEARCH;
+    r[k].req.jurisdiction = "NY";
+    r[k].req.purpose = 5;
+    r[k].req.query_kind = DMVF_QUERY_LIST;
+    r[k].req.date = 20250601;
+    k++;
+
+    r[k].name = "dmv internal";
+    r[k].req.request_id = "twin-internal";
+    r[k].req.ori = "NYDMV0000";
+    r[k].req.agency_kind = DMVF_AGENCY_INTERNAL;
+    r[k].req.jurisdiction = "NY";
+    r[k].req.query_kind = DMVF_QUERY_BY_LICENSE;
+    r[k].req.date = 20250601;
+    r[k].marking_released = 1;
+    k++;
+    *n = k;
+}
+
+/* ---- the generator's side of the contract: twins differ only where allowed ---- */
+
+static const char *norm_class(const char *s) { return strcmp(s, "DP") == 0 ? "D" : s; }
+
+static int same_shared(const ProtobufCMessage *a, const ProtobufCMessage *b, const dmvf_snode *node)
+{
+    for (size_t i = 0; i < node->nfields; i++) {
+        const dmvf_sfield *sf = &node->fields[i];
+        const ProtobufCFieldDescriptor *fd = sf->fd;
+        if (sf->klass & (DMVF_CLASS_M | DMVF_CLASS_C))
+            continue;
+        const char *pa = (const char *)a + fd->offset, *pb = (const char *)b + fd->offset;
+        if (sf->repeated) {
+            size_t na = *(const size_t *)((const char *)a + fd->quantifier_offset);
+            size_t nb = *(const size_t *)((const char *)b + fd->quantifier_offset);
+            if (sf->type == DMVF_T_STRING) {
+                char *const *sa = *(char *const *const *)pa, *const *sb = *(char *const *const *)pb;
+                int drop = strcmp(sf->path, "license.restrictions") == 0;
+                size_t x = 0, y = 0;
+                for (;;) {
+                    while (drop && x < na && strcmp(sa[x], "FLA") == 0) x++;
+                    while (drop && y < nb && strcmp(sb[y], "FLA") == 0) y++;
+                    if (x == na || y == nb)
+                        break;
+                    if (strcmp(sa[x++], sb[y++]) != 0)
+                        return 0;
+                }
+                if (x != na || y != nb)
+                    return 0;
+            } else if (sf->type == DMVF_T_MESSAGE) {
+                if (na != nb)
+                    return 0;
+                for (size_t k = 0; k < na; k++)
+                    if (!same_shared((*(ProtobufCMessage *const *const *)pa)[k],
+                                     (*(ProtobufCMessage *const *const *)pb)[k], sf->child))
+                        return 0;
+            } else {
+                return 0;
+            }
+            continue;
+        }
+        switch (sf->type) {
+        case DMVF_T_STRING: {
+            const char *sa = *(const char *const *)pa, *sb = *(const char *const *)pb;
+            if (strcmp(sf->path, "license.class_code") == 0) {
+                sa = norm_class(sa);
+                sb = norm_class(sb);
+            }
+            if (strcmp(sa, sb) != 0)
+                return 0;
+            break;
+        }
+        case DMVF_T_BYTES: {
+            const ProtobufCBinaryData *x = (const void *)pa, *y = (const void *)pb;
+            if (x->len != y->len || (x->len && memcmp(x->data, y->data, x->len) != 0))
+                return 0;
+            break;
+        }
+        case DMVF_T_MESSAGE: {
+            const ProtobufCMessage *x = *(ProtobufCMessage *const *)pa, *y = *(ProtobufCMessage *const *)pb;
+            if (!x != !y || (x && !same_shared(x, y, sf->child)))
+                return 0;
+            break;
+        }
+        default:
+            if (*(const uint32_t *)pa != *(const uint32_t *)pb)
+                return 0;
+            break;
+        }
+    }
+    return 1;
+}
+
+static int is_marked(const Dmv__V1__DriverRecord *r)
+{
+    return r->marking && r->marking->compliance == DMV__V1__MARKING__COMPLIANCE__COMPLIANCE_NONCOMPLIANT;
+}
+
+/* Checks the generated pairs themselves; returns how many pairs flip marking. */
+static size_t check_pairs(const char *what, const stream *a, const stream *b, size_t *differ)
+{
+    size_t flips = 0, bad = 0, unpack_fail = 0;
+    *differ = 0;
+    for (size_t i = 0; i < a->n && i < b->n; i++) {
+        if (a->rec[i].n != b->rec[i].n || memcmp(a->rec[i].p, b->rec[i].p, a->rec[i].n) != 0)
+            (*differ)++;
+        Dmv__V1__DriverRecord *x = dmv__v1__driver_record__unpack(NULL, a->rec[i].n, a->rec[i].p);
+        Dmv__V1__DriverRecord *y = dmv__v1__driver_record__unpack(NULL, b->rec[i].n, b->rec[i].p);
+        if (!x || !y) {
+            unpack_fail++;
+        } else {
+            if (!same_shared(&x->base, &y->base, dmvf__schema_root())) {
+                if (bad++ < 3)
+                    fprintf(stderr, "%s: pair %zu differs outside M/C fields\n", what, i);
+            }
+            flips += is_marked(x) != is_marked(y);
+        }
+        if (x) dmv__v1__driver_record__free_unpacked(x, NULL);
+        if (y) dmv__v1__driver_record__free_unpacked(y, NULL);
+    }
+    CHECK_EQ_INT(unpack_fail, 0);
+    CHECK_EQ_INT(bad, 0);
+    return flips;
+}
+
+static void hexdump(const char *label, const uint8_t *p, size_t n)
+{
+    fprintf(stderr, "  %s (%zu bytes):", label, n);
+    for (size_t i = 0; i < n && i < 96; i++)
+        fprintf(stderr, " %02x", p[i]);
+    fprintf(stderr, n > 96 ? " ...\n" : "\n");
+}
+
+/* Runs every pair of a/b through every requester. */
+static void twin_run(const char *what, const stream *a, const stream *b,
+                     const dmvf_policy *pol, const dmvf_keyring *kr,
+                     const requester *rq, size_t nrq)
+{
+    obuf oa = {0}, ob = {0}, oc = {0};
+    for (size_t k = 0; k < nrq; k++) {
+        dmvf_error err;
+        dmvf_filter *f = dmvf_filter_create(pol, kr, &rq[k].req, NULL, &err);
+        CHECK_MSG(f != NULL, "%s: filter for %s: %s", what, rq[k].name, err.msg);
+        if (!f)
+            continue;
+        CHECK_MSG(dmvf_filter_decision(f) == DMVF_DECISION_RELEASE, "%s: %s not released: %s",
+                  what, rq[k].name, dmvf_filter_reason(f));
+        dmvf_filter *f2 = dmvf_filter_create(pol, kr, &rq[k].req, NULL, &err);
+        CHECK(f2 != NULL);
+        size_t mismatch = 0, errors = 0, nondet = 0, empty = 0;
+        for (size_t i = 0; i < a->n && i < b->n && f2; i++) {
+            int ra = filter_one(f, a->rec[i], &oa, &err);
+            if (ra != DMVF_OK && errors++ < 3)
+                fprintf(stderr, "%s: %s: record %zu: %s: %s\n", what, rq[k].name, i,
+                        dmvf_strerror(ra), err.msg);
+            int rb = filter_one(f, b->rec[i], &ob, &err);
+            if (rb != DMVF_OK && errors++ < 3)
+                fprintf(stderr, "%s: %s: twin %zu: %s: %s\n", what, rq[k].name, i,
+                        dmvf_strerror(rb), err.msg);
+            if (ra != DMVF_OK || rb != DMVF_OK) {
+                dmvf_filter_reset(f);
+                continue;
+            }
+            empty += oa.len == 0;
+            if (oa.len != ob.len || memcmp(oa.p, ob.p, oa.len) != 0) {
+                if (mismatch++ < 2 && !rq[k].marking_released) {
+                    fprintf(stderr, "%s: %s: pair %zu released different bytes\n", what, rq[k].name, i);
+                    hexdump("record", oa.p, oa.len);
+                    hexdump("twin  ", ob.p, ob.len);
+                }
+            }
+            /* determinism: the same record again, through this filter and a fresh one */
+            if (i % 7 == 0) {
+                int rc = filter_one(f, a->rec[i], &oc, &err);
+                if (rc != DMVF_OK || oc.len != oa.len || memcmp(oc.p, oa.p, oa.len) != 0)
+                    nondet++;
+                rc = filter_one(f2, a->rec[i], &oc, &err);
+                if (rc != DMVF_OK || oc.len != oa.len || memcmp(oc.p, oa.p, oa.len) != 0)
+                    nondet++;
+            }
+        }
+        CHECK_MSG(errors == 0, "%s: %s: %zu filter errors", what, rq[k].name, errors);
+        CHECK_MSG(nondet == 0, "%s: %s: %zu nondeterministic outputs", what, rq[k].name, nondet);
+        CHECK_MSG(empty == 0, "%s: %s: %zu records released as nothing", what, rq[k].name, empty);
+        if (rq[k].marking_released)
+            CHECK_MSG(mismatch > 0, "%s: %s releases marking, yet no pair differs: the comparison is blind",
+                      what, rq[k].name);
+        else
+            CHECK_MSG(mismatch == 0, "%s: %s: %zu of %zu pairs released different bytes",
+                      what, rq[k].name, mismatch, a->n);
+        printf("%s: %-24s %zu pairs, %zu differ in output\n", what, rq[k].name, a->n, mismatch);
+        dmvf_filter_free(f2);
+        dmvf_filter_free(f);
+    }
+    free(oa.p);
+    free(ob.p);
+    free(oc.p);
+}
+
+static void twin_set(const char *what, const char *genargs, size_t expect,
+                     const dmvf_policy *pol, const dmvf_keyring *kr,
+                     const requester *rq, size_t nrq)
+{
+    char args[2048], pa[300], pb[300];
+    snprintf(pa, sizeof pa, "%s/%s.a", g_dir, what);
+    snprintf(pb, sizeof pb, "%s/%s.b", g_dir, what);
+    snprintf(args, sizeof args, "%s --out '%s' --twins '%s'", genargs, pa, pb);
+    int rc = run_gen(args);
+    CHECK_MSG(rc == 0, "%s: dmvf-gen %s failed (%d)", what, args, rc);
+    if (rc != 0)
+        return;
+    stream a, b;
+    CHECK(read_stream(pa, &a) == 0);
+    CHECK(read_stream(pb, &b) == 0);
+    CHECK_EQ_INT(a.n, expect);
+    CHECK_EQ_INT(b.n, expect);
+
+    size_t differ;
+    size_t flips = check_pairs(what, &a, &b, &differ);
+    /* marking flips in about half the pairs; almost every pair differs somewhere */
+    CHECK_MSG(flips > expect / 4, "%s: only %zu of %zu pairs flip marking", what, flips, expect);
+    CHECK_MSG(differ > expect * 9 / 10, "%s: only %zu of %zu pairs differ in input", what, differ, expect);
+    printf("%s: %zu pairs, %zu differ in input, %zu flip marking\n", what, expect, differ, flips);
+
+    twin_run(what, &a, &b, pol, kr, rq, nrq);
+    free_stream(&a);
+    free_stream(&b);
+}
+
+int main(void)
+{
+    const char *src = getenv("DMVF_SRC");
+    CHECK_MSG(src != NULL && getenv("DMVF_GEN") != NULL, "DMVF_SRC and DMVF_GEN must be set");
+    if (!src || !getenv("DMVF_GEN"))
+        CHECK_DONE();
+
+    snprintf(g_dir, sizeof g_dir, "/tmp/dmvf-twin-XXXXXX");
+    if (!mkdtemp(g_dir)) {
+        g_dir[0] = 0;
+        CHECK_MSG(0, "mkdtemp failed");
+        CHECK_DONE();
+    }
+    atexit(cleanup);
+
+    char path[512];
+    dmvf_error err;
+    snprintf(path, sizeof path, "%s/examples/policy.yaml", src);
+    dmvf_policy *pol = dmvf_policy_load_file(path, &err);
+    CHECK_MSG(pol != NULL, "policy: %s", pol ? "" : err.msg);
+
+    uint8_t seed[32];
+    for (int i = 0; i < 32; i++)
+        seed[i] = (uint8_t)(i * 7 + 1);
+    snprintf(path, sizeof path, "%s/keyring", g_dir);
+    CHECK_EQ_INT(dmvf__keyring_create_seeded(path, seed, 2, &err), DMVF_OK);
+    dmvf_keyring *kr = dmvf_keyring_load(path, NULL, &err);
+    CHECK_MSG(kr != NULL, "keyring: %s", kr ? "" : err.msg);
+
+    if (pol && kr) {
+        requester rq[4];
+        size_t nrq;
+        make_requesters(rq, &nrq);
+        twin_set("plain", "--count 3000 --seed 11", 3000, pol, kr, rq, nrq);
+        twin_set("photo", "--count 200 --seed 12 --photo", 200, pol, kr, rq, nrq);
+        twin_set("marked", "--count 500 --seed 13 --marked 0.5", 500, pol, kr, rq, nrq);
+        twin_set("wild", "--count 500 --seed 14 --wild", 500, pol, kr, rq, nrq);
+    }
+    dmvf_keyring_free(kr);
+    dmvf_policy_free(pol);
+    CHECK_DONE();
+}
