@@ -79,8 +79,10 @@ static int link_extends(dmvf_policy *p, dmvf_error *err)
             m = first;
             do {
                 int w = snprintf(chain + o, sizeof chain - o, "%s -> ", m->name);
-                if (w < 0 || (size_t)w >= sizeof chain - o)
+                if (w < 0 || (size_t)w >= sizeof chain - o - 80) {
+                    o += (size_t)snprintf(chain + o, sizeof chain - o, "... -> ");
                     break;
+                }
                 o += (size_t)w;
                 m = m->parent;
             } while (m != first);
@@ -308,6 +310,10 @@ static int check_marking(dmvf_policy *p, dmvf_error *err)
             const char *what = (e->sf->klass & DMVF_CLASS_M) ? "marking field" : "marking-correlated field";
             if (strcmp(e->origin, pr->name) != 0)
                 snprintf(from, sizeof from, " (entry of profile '%s', which '%s' extends)", e->origin, pr->name);
+            else if (pr->used_release && pr->used_suppressed)
+                snprintf(from, sizeof from, " (a rule without marking: release uses this profile too)");
+            else if (!pr->used_release && !pr->used_suppressed)
+                snprintf(from, sizeof from, " (no rule uses this profile, so it is checked as suppressed)");
             if (suppressed)
                 return dmvf__perr(err, p->name, e->line, e->col,
                                   "profile '%s' would release %s %s (action %s); only a rule with marking: "

@@ -1061,14 +1061,25 @@ static int parse_top(ld *L, const yaml_node_t *root)
     return DMVF_OK;
 }
 
-static int yaml_fail(dmvf_policy *p, const yaml_parser_t *ps, dmvf_error *err)
+static int yaml_fail(dmvf_policy *p, const yaml_parser_t *ps, const char *yaml, size_t len, dmvf_error *err)
 {
     if (ps->error == YAML_MEMORY_ERROR)
         return dmvf__seterr(err, DMVF_ENOMEM, "%s: out of memory while parsing YAML", p->name);
     const char *problem = ps->problem ? ps->problem : "unknown error";
-    if (ps->error == YAML_READER_ERROR)
-        return dmvf__perr(err, p->name, 1, 1, "YAML error: %s at byte offset %zu", problem,
+    if (ps->error == YAML_READER_ERROR) {
+        /* the reader reports a byte offset: turn it into a line and column */
+        unsigned line = 1, col = 1;
+        for (size_t i = 0; i < ps->problem_offset && i < len; i++) {
+            if (yaml[i] == '\n') {
+                line++;
+                col = 1;
+            } else if (((unsigned char)yaml[i] & 0xc0) != 0x80) {
+                col++;
+            }
+        }
+        return dmvf__perr(err, p->name, line, col, "YAML error: %s (byte offset %zu)", problem,
                           ps->problem_offset);
+    }
     unsigned line = (unsigned)ps->problem_mark.line + 1, col = (unsigned)ps->problem_mark.column + 1;
     if (ps->context)
         return dmvf__perr(err, p->name, line, col, "YAML syntax error: %s (%s at line %u, column %u)", problem,
@@ -1086,7 +1097,7 @@ static int load_yaml(dmvf_policy *p, const char *yaml, size_t len, dmvf_error *e
         return dmvf__seterr(err, DMVF_ENOMEM, "%s: out of memory", p->name);
     yaml_parser_set_input_string(&ps, (const unsigned char *)yaml, len);
     if (!yaml_parser_load(&ps, &doc)) {
-        rc = yaml_fail(p, &ps, err);
+        rc = yaml_fail(p, &ps, yaml, len, err);
         yaml_parser_delete(&ps);
         return rc;
     }
@@ -1094,7 +1105,7 @@ static int load_yaml(dmvf_policy *p, const char *yaml, size_t len, dmvf_error *e
     if (!root) {
         rc = dmvf__perr(err, p->name, 1, 1, "empty policy (expected a mapping with version and rules)");
     } else if (!yaml_parser_load(&ps, &doc2)) {
-        rc = yaml_fail(p, &ps, err);
+        rc = yaml_fail(p, &ps, yaml, len, err);
     } else {
         yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
         if (r2)

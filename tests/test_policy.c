@@ -660,6 +660,8 @@ static void test_buffers(void)
         dmvf_policy_free(p);
     }
     expect_fail("", 1, 1, "empty policy");
+    expect_fail("version: 1\nrules: []\n# caf\xc3\xa9 \xff\n", 3, 8, "invalid");
+    expect_fail("version: 1\nrules: *nope\n", 2, 8, "found undefined alias");
     expect_fail("rules: []\n", 1, 1, "missing required key 'version'");
     expect_fail("version: 1\n", 1, 1, "missing required key 'rules'");
     expect_fail("- 1\n", 1, 1, "the policy must be a mapping");
