@@ -61,6 +61,8 @@ typedef struct dmvf_fplan {
     uint8_t gen;             /* enum dmvf_generalize for GENERALIZE */
     uint8_t mask_first;
     uint8_t mask_last;
+    uint8_t type;            /* sf->type, 0 when not in the schema (hot-path copy) */
+    uint8_t repeated;        /* sf->repeated (hot-path copy) */
     uint16_t pidx;           /* PSEUDONYMIZE: index into dmvf_plan.pseudo_paths */
     uint32_t nnorm;
     const dmvf_norm_entry *norm;

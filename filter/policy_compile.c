@@ -391,6 +391,8 @@ static const dmvf_pnode *build_node(bctx *b, const dmvf_snode *sn, int *any)
             }
         }
         e->sf = sf;
+        e->type = sf->type;
+        e->repeated = sf->repeated;
     }
     return pn;
 }

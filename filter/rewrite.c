@@ -142,7 +142,7 @@ static inline unsigned expected_wt(const dmvf_sfield *sf)
 /* Steps over one field at p: sets *num, *wt, *val (value start after any
  * length prefix), *vlen (payload length for LEN, encoded length for VARINT)
  * and returns the pointer after the field, or NULL if malformed (reported). */
-static const uint8_t *next_field(rw *r, const uint8_t *p, const uint8_t *end,
+static inline __attribute__((always_inline)) const uint8_t *next_field(rw *r, const uint8_t *p, const uint8_t *end,
                                  uint32_t *num, unsigned *wt, const uint8_t **val, uint32_t *vlen)
 {
     size_t k = read_key(p, end, num, wt);
@@ -215,11 +215,15 @@ static int validate(rw *r, const dmvf_snode *node, const uint8_t *p, const uint8
         if (num == 0 || num > node->max_number)
             continue;
         const dmvf_sfield *sf = NULL;
-        for (size_t i = 0; i < node->nfields; i++)
-            if (node->fields[i].number == num) {
-                sf = &node->fields[i];
-                break;
-            }
+        if (num <= node->nfields && node->fields[num - 1].number == num) {
+            sf = &node->fields[num - 1]; /* numbered 1..n, the usual case */
+        } else {
+            for (size_t i = 0; i < node->nfields; i++)
+                if (node->fields[i].number == num) {
+                    sf = &node->fields[i];
+                    break;
+                }
+        }
         if (!sf)
             continue;
         if (wt != expected_wt(sf))
@@ -313,25 +317,143 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
 /* A sub-message: key, length fixed up after the body is written. */
 static int emit_message(rw *r, const dmvf_fplan *fp, uint32_t num, const uint8_t *v, size_t n)
 {
-    NEED(r, 5 + 1);
+    /* the body is rarely longer than its input: reserve the input's prefix size */
+    size_t guess = varint_size(n);
+    NEED(r, 5 + guess);
     r->op = put_varint(r->op, (uint64_t)num << 3 | WT_LEN);
-    uint8_t *len_at = r->op++;
-    uint8_t *body = r->op;
+    uint8_t *len_at = r->op;
+    uint8_t *body = r->op += guess;
     int rc = rewrite_message(r, fp->child, v, v + n);
     if (rc)
         return rc;
     size_t m = (size_t)(r->op - body);
     size_t lsz = varint_size(m);
-    if (lsz > 1) {
-        NEED(r, lsz - 1);
-        memmove(body + lsz - 1, body, m);
-        r->op += lsz - 1;
+    if (lsz != guess) {
+        if (lsz > guess)
+            NEED(r, lsz - guess);
+        memmove(len_at + lsz, body, m);
+        r->op = len_at + lsz + m;
     }
     put_varint(len_at, m);
     return DMVF_OK;
 }
 
+/* The canonical value of a varint field of type t, as protobuf-c stores it. */
+static inline uint64_t canon_varint(unsigned t, uint64_t v)
+{
+    switch (t) {
+    case DMVF_T_UINT32: return (uint32_t)v;
+    case DMVF_T_BOOL: return v != 0;
+    default: return (uint64_t)(int64_t)(int32_t)(uint32_t)v; /* INT32, ENUM */
+    }
+}
+
+static int rewrite_slow(rw *r, const dmvf_pnode *node, const uint8_t *p, const uint8_t *end);
+
+#define FLUSH_RUN() do { \
+    if (run_end != run) { \
+        size_t n_ = (size_t)(run_end - run); \
+        NEED(r, n_); \
+        memcpy(r->op, run, n_); \
+        r->op += n_; \
+        run = run_end; \
+    } \
+} while (0)
+
+/*
+ * One pass, for input whose known fields come in non-decreasing number
+ * order with only repeated fields occurring more than once: what any
+ * protobuf encoder writes. Released fields whose bytes are already
+ * canonical (minimal key and length, canonical non-default value, no
+ * normalization) are copied as runs, one memcpy for adjacent ones. On the
+ * first field out of order the output of this message is rolled back and
+ * the two-pass canonicalizer takes over; both give the same bytes.
+ */
 static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, const uint8_t *end)
+{
+    uint8_t *const out0 = r->op;
+    const uint8_t *const start = p;
+    const uint8_t *run = p, *run_end = p; /* input bytes to copy as they are */
+    const uint32_t maxn = node->max_number;
+    uint32_t last = 0;
+    while (p < end) {
+        uint32_t num, vlen;
+        unsigned wt;
+        const uint8_t *val;
+        const uint8_t *at = p;
+        p = next_field(r, p, end, &num, &wt, &val, &vlen);
+        if (DMVF_UNLIKELY(!p))
+            return DMVF_EMALFORMED;
+        if (num > maxn || num == 0 || !node->f[num].type)
+            continue; /* unknown: redacted */
+        const dmvf_fplan *fp = &node->f[num];
+        const unsigned type = fp->type;
+        const unsigned want = type <= DMVF_T_BYTES || type == DMVF_T_MESSAGE ? WT_LEN : WT_VARINT;
+        if (DMVF_UNLIKELY(wt != want))
+            return malformed(r, at, "wrong wire type for a known field", num);
+        if (DMVF_UNLIKELY(num < last || (num == last && !fp->repeated))) {
+            r->op = out0; /* not in canonical order: start over, two passes */
+            return rewrite_slow(r, node, start, end);
+        }
+        last = num;
+        int rc = DMVF_OK;
+        switch (fp->action) {
+        case DMVF_ACT_REDACT:
+            if (type == DMVF_T_MESSAGE && (rc = validate(r, fp->sf->child, val, val + vlen)) != DMVF_OK)
+                return rc;
+            continue;
+        case DMVF_ACT_DESCEND:
+            FLUSH_RUN();
+            rc = emit_message(r, fp, num, val, vlen);
+            break;
+        case DMVF_ACT_RELEASE:
+            if (DMVF_UNLIKELY(type == DMVF_T_MESSAGE))
+                continue; /* plans release messages by descending; never copy one blind */
+            if (fp->nnorm == 0) {
+                size_t ksz = num < 16 ? 1 : varint_size((uint64_t)num << 3 | wt);
+                int canon;
+                if (wt == WT_LEN) {
+                    canon = (vlen || fp->repeated) && (size_t)(val - at) == ksz + (vlen < 128 ? 1 : varint_size(vlen));
+                } else if ((size_t)(val - at) != ksz || val[vlen - 1] == 0) {
+                    canon = 0; /* key or value not minimal, or an explicit 0 */
+                } else if (vlen < 5) {
+                    canon = type != DMVF_T_BOOL || val[0] == 1; /* < 2^28: canonical for every type */
+                } else {
+                    uint64_t v = varint_value(val, vlen);
+                    canon = v == canon_varint(type, v);
+                }
+                if (canon) {
+                    if (run_end != at) {
+                        FLUSH_RUN();
+                        run = at;
+                    }
+                    run_end = p;
+                    continue;
+                }
+            }
+            /* fall through - released, but re-encoded */
+        default:
+            FLUSH_RUN();
+            if (wt == WT_LEN) {
+                if (vlen || fp->repeated)
+                    rc = emit_string(r, fp, num, val, vlen, fp->repeated);
+            } else {
+                uint64_t v = canon_varint(type, varint_value(val, vlen));
+                if (v && (v = dmvf__xf_varint(fp, v)) != 0)
+                    rc = emit_varint_field(r, num, v);
+            }
+            break;
+        }
+        if (rc)
+            return rc;
+        run = run_end = p;
+    }
+    FLUSH_RUN();
+    return DMVF_OK;
+}
+
+/* Two passes: any field order, duplicates; the general canonicalizer. */
+static int rewrite_slow(rw *r, const dmvf_pnode *node, const uint8_t *p, const uint8_t *end)
 {
     field_info fi[MAXNUM];
     const uint32_t maxn = node->max_number;
@@ -388,22 +510,19 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
                 if (f->len)
                     rc = emit_string(r, fp, num, f->val, f->len, 0);
             } else {
-                uint64_t v = varint_value(f->val, f->len);
-                switch (sf->type) {
-                case DMVF_T_UINT32: v = (uint32_t)v; break;
-                case DMVF_T_BOOL: v = v != 0; break;
-                default: v = (uint64_t)(int64_t)(int32_t)(uint32_t)v; break; /* INT32, ENUM */
-                }
+                uint64_t v = canon_varint(sf->type, varint_value(f->val, f->len));
                 if (v && (v = dmvf__xf_varint(fp, v)) != 0)
                     rc = emit_varint_field(r, num, v);
             }
         } else {
             /* every occurrence, in input order, from the first */
             for (const uint8_t *q = f->first; q < end;) {
-                uint32_t n2, vlen;
-                unsigned wt;
-                const uint8_t *val;
+                uint32_t n2 = 0, vlen = 0;
+                unsigned wt = 0;
+                const uint8_t *val = NULL;
                 q = next_field(r, q, end, &n2, &wt, &val, &vlen); /* already validated */
+                if (!q)
+                    return DMVF_EMALFORMED;
                 if (n2 != num)
                     continue;
                 rc = sf->type == DMVF_T_MESSAGE ? emit_message(r, fp, num, val, vlen)
