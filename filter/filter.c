@@ -261,7 +261,7 @@ int dmvf_filter_stream(dmvf_filter *f, dmvf_out_buffer *out, dmvf_in_buffer *in,
             }
             if (rc) {
                 if (err && rc != DMVF_EREFUSED)
-                    err->offset += at;
+                    err->offset += at + dmvf__varint_size(len); /* into the stream */
                 return rc;
             }
             if (!dropped)

@@ -28,6 +28,10 @@
 
 #include "schema.h"
 
+/* The most elements one repeated field may have in one message; more is
+ * DMVF_ETOOBIG, in the rewriter and the reference path alike. */
+#define DMVF_MAX_REPEATED 10000u
+
 enum dmvf_action {
     DMVF_ACT_REDACT = 0,
     DMVF_ACT_RELEASE,

@@ -95,6 +95,7 @@ static int prescan(const scan *s, const dmvf_snode *node, const dmvf_pnode *pn,
                    const uint8_t *p, const uint8_t *end)
 {
     uint64_t seen = 0; /* singular message fields met, by index in node->fields */
+    uint32_t count[64] = {0}; /* elements of repeated fields, by index in node->fields */
     const char *where = *node->path ? node->path : "record";
 
     while (p < end) {
@@ -107,7 +108,7 @@ static int prescan(const scan *s, const dmvf_snode *node, const dmvf_pnode *pn,
             if (!(p[k] & 0x80))
                 break;
         }
-        if (k == kmax || (p[0] & 0xf8) == 0)
+        if (k == kmax || (key >> 3) == 0) /* field 0 is invalid however it is spelled */
             return scan_fail(s, DMVF_EMALFORMED, at, where, "bad field key", 0);
         p += k + 1;
         uint32_t num = (uint32_t)(key >> 3);
@@ -163,6 +164,8 @@ static int prescan(const scan *s, const dmvf_snode *node, const dmvf_pnode *pn,
                         sf->type == DMVF_T_MESSAGE ? WT_LEN : WT_VARINT;
         if (wt != want) /* protobuf-c would take a bool of any wire type */
             return scan_fail(s, DMVF_EMALFORMED, at, sf->path, "wrong wire type for a known field", num);
+        if (sf->repeated && ++count[sf - node->fields] > DMVF_MAX_REPEATED)
+            return scan_fail(s, DMVF_ETOOBIG, at, sf->path, "repeated field has too many elements", num);
         if (wt != WT_LEN)
             continue;
         const dmvf_fplan *fp = fplan_of(pn, num);

@@ -68,7 +68,7 @@ static inline size_t read_key(const uint8_t *p, const uint8_t *end, uint32_t *nu
     unsigned shift = 4;
     *wt = p[0] & 7u;
     if (DMVF_UNLIKELY((p[0] & 0xf8) == 0))
-        return 0; /* field number 0 in a one-byte key, as protobuf-c refuses it */
+        return 0; /* field number 0 */
     if (DMVF_LIKELY(!(p[0] & 0x80))) {
         *num = tag;
         return 1;
@@ -80,7 +80,7 @@ static inline size_t read_key(const uint8_t *p, const uint8_t *end, uint32_t *nu
         } else {
             tag |= (uint32_t)p[i] << shift;
             *num = tag;
-            return i + 1;
+            return tag ? i + 1 : 0; /* field 0 is invalid however it is spelled */
         }
     }
     return 0;
@@ -131,6 +131,16 @@ static int malformed(rw *r, const uint8_t *at, const char *what, uint32_t num)
         r->err->offset = (uint64_t)(at - r->base);
     }
     return DMVF_EMALFORMED;
+}
+
+static int too_many(rw *r, const uint8_t *at, uint32_t num)
+{
+    if (r->err) {
+        dmvf__seterr(r->err, DMVF_ETOOBIG, "repeated field %u has more than %u elements",
+                     (unsigned)num, DMVF_MAX_REPEATED);
+        r->err->offset = (uint64_t)(at - r->base);
+    }
+    return DMVF_ETOOBIG;
 }
 
 static inline unsigned expected_wt(const dmvf_sfield *sf)
@@ -204,6 +214,7 @@ static inline __attribute__((always_inline)) const uint8_t *next_field(rw *r, co
 static int validate(rw *r, const dmvf_snode *node, const uint8_t *p, const uint8_t *end)
 {
     uint32_t seen = 0; /* singular sub-messages seen, by number */
+    uint32_t count[MAXNUM] = {0};
     while (p < end) {
         uint32_t num, vlen;
         unsigned wt;
@@ -228,6 +239,8 @@ static int validate(rw *r, const dmvf_snode *node, const uint8_t *p, const uint8
             continue;
         if (wt != expected_wt(sf))
             return malformed(r, at, "wrong wire type for a known field", num);
+        if (sf->repeated && ++count[num] > DMVF_MAX_REPEATED)
+            return too_many(r, at, num);
         if (sf->type == DMVF_T_MESSAGE) {
             if (!sf->repeated) {
                 if (seen & (1u << num))
@@ -375,7 +388,7 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
     const uint8_t *const start = p;
     const uint8_t *run = p, *run_end = p; /* input bytes to copy as they are */
     const uint32_t maxn = node->max_number;
-    uint32_t last = 0;
+    uint32_t last = 0, elems = 0;
     while (p < end) {
         uint32_t num, vlen;
         unsigned wt;
@@ -394,6 +407,12 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
         if (DMVF_UNLIKELY(num < last || (num == last && !fp->repeated))) {
             r->op = out0; /* not in canonical order: start over, two passes */
             return rewrite_slow(r, node, start, end);
+        }
+        if (num == last) {
+            if (DMVF_UNLIKELY(++elems > DMVF_MAX_REPEATED))
+                return too_many(r, at, num);
+        } else {
+            elems = 1;
         }
         last = num;
         int rc = DMVF_OK;
@@ -478,6 +497,8 @@ static int rewrite_slow(rw *r, const dmvf_pnode *node, const uint8_t *p, const u
         if (DMVF_UNLIKELY(wt != expected_wt(sf)))
             return malformed(r, at, "wrong wire type for a known field", num);
         field_info *f = &fi[num];
+        if (sf->repeated && f->count >= DMVF_MAX_REPEATED)
+            return too_many(r, at, num);
         if (sf->type == DMVF_T_MESSAGE) {
             if (!sf->repeated && f->count)
                 return malformed(r, at, "singular sub-message occurs twice", num);

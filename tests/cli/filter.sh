@@ -241,8 +241,10 @@ expect_rc 74 "output directory does not exist" "$cli" filter "${F[@]}" "${police
 expect_rc 74 "output is a directory" "$cli" filter "${F[@]}" "${police[@]}" --in "$T/rec.bin" --out "$T/o"
 for _ in 1 2 3 4 5 6 7 8; do cat "$T/rec.bin"; done >"$T/rec8.bin"
 for _ in 1 2 3 4 5 6 7 8; do cat "$T/rec8.bin"; done >"$T/rec64.bin"
-# (the researcher: no record limit, so output streams while input is read)
-"$cli" filter "${F[@]}" "${research[@]}" --in "$T/rec64.bin" 2>"$T/err" | head -c 1 >/dev/null
+# (the researcher: no record limit, so output streams while input is read;
+# ~40,000 records give several MB of output, more than any pipe buffer holds)
+for _ in $(seq 16); do cat "$T/rec64.bin"; done >"$T/rec1k.bin"
+"$cli" filter "${F[@]}" "${research[@]}" --in "$T/rec1k.bin" 2>"$T/err" | head -c 1 >/dev/null
 rc=${PIPESTATUS[0]}
 [ "$rc" -eq 74 ] && ok "closed pipe on stdout (EPIPE) exits 74" || bad "EPIPE exit $rc, want 74"
 
