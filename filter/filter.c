@@ -73,6 +73,8 @@ dmvf_filter *dmvf_filter_create(const dmvf_policy *policy, const dmvf_keyring *k
     }
     f->policy = policy;
     f->keyring = keyring;
+    dmvf__keyring_acquire(keyring); /* released by dmvf_filter_free */
+    dmvf__policy_acquire(policy);
     f->max_record_bytes = opts && opts->max_record_bytes ? opts->max_record_bytes
                                                          : DMVF_DEFAULT_MAX_RECORD_BYTES;
     f->drop_malformed = opts ? opts->drop_malformed : 0;
@@ -125,6 +127,8 @@ void dmvf_filter_free(dmvf_filter *f)
     dmvf__reader_free(&f->rd);
     dmvf__outq_free(&f->oq);
     free(f->request_id);
+    dmvf__keyring_release(f->keyring);
+    dmvf__policy_release(f->policy);
     free(f);
 }
 
@@ -326,4 +330,9 @@ void dmvf_filter_reset(dmvf_filter *f)
 void dmvf__filter_count_refused(dmvf_filter *f)
 {
     f->in++;
+}
+
+const char *dmvf__filter_request_id(const dmvf_filter *f)
+{
+    return f->request_id;
 }

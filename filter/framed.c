@@ -9,12 +9,17 @@
  * Output, per request: its released records as Frame{record}, then one
  * Frame{trailer} with the figures the requester may see (filter.h). A
  * request with a record limit has its output held until its trailer.
+ *
+ * Limits: a frame is at most max_record_bytes + 16 bytes; a request carries
+ * at most max_frames record frames (DMVF_ETOOBIG past it: the request gets
+ * no trailer and the stream stops).
  */
 #include <stdlib.h>
 #include <string.h>
 #include "filter/internal.h"
 #include "filter/rewrite.h"
 #include "filter/stream.h"
+#include "keys/keys.h"
 #include "dmv/v1/request.pb-c.h"
 
 #define KEY_RECORD 0x12u   /* field 2, wire type 2 */
@@ -30,6 +35,8 @@ struct dmvf_framed {
     dmvf_framed_cb cb;
     void *ud;
     dmvf_framed_stats st;
+    uint64_t frames;            /* record frames of the open request */
+    uint64_t max_frames;        /* the most one request may carry */
     int sticky;
 };
 
@@ -44,10 +51,13 @@ dmvf_framed *dmvf_framed_create(const dmvf_policy *policy, const dmvf_keyring *k
     }
     fr->policy = policy;
     fr->keyring = keyring;
+    dmvf__keyring_acquire(keyring); /* released by dmvf_framed_free */
+    dmvf__policy_acquire(policy);
     if (opts)
         fr->opts = *opts;
     if (!fr->opts.max_record_bytes)
         fr->opts.max_record_bytes = DMVF_DEFAULT_MAX_RECORD_BYTES;
+    fr->max_frames = DMVF_DEFAULT_MAX_REQUEST_FRAMES;
     /* a frame is its record plus a few bytes of framing */
     dmvf__reader_init(&fr->rd, fr->opts.max_record_bytes + 16);
     fr->rd.what = "frame";
@@ -63,6 +73,8 @@ void dmvf_framed_free(dmvf_framed *fr)
     dmvf_filter_free(fr->cur);
     dmvf__reader_free(&fr->rd);
     dmvf__outq_free(&fr->oq);
+    dmvf__keyring_release(fr->keyring);
+    dmvf__policy_release(fr->policy);
     free(fr);
 }
 
@@ -71,6 +83,12 @@ void dmvf_framed_set_callback(dmvf_framed *fr, dmvf_framed_cb cb, void *ud)
     DMVF_REQUIRE(fr != NULL, "framed stream is NULL");
     fr->cb = cb;
     fr->ud = ud;
+}
+
+void dmvf_framed_set_max_request_frames(dmvf_framed *fr, uint64_t n)
+{
+    DMVF_REQUIRE(fr != NULL, "framed stream is NULL");
+    fr->max_frames = n ? n : DMVF_DEFAULT_MAX_REQUEST_FRAMES;
 }
 
 void dmvf_framed_stats_get(const dmvf_framed *fr, dmvf_framed_stats *st)
@@ -135,9 +153,29 @@ static int finish_request(dmvf_framed *fr, dmvf_error *err)
     return DMVF_OK;
 }
 
+/* protobuf-c's allocator, noting in *ud that an allocation failed: an
+ * unpack that fails for want of memory is not a malformed frame. */
+static void *pb_alloc(void *ud, size_t n)
+{
+    void *p = malloc(n);
+    if (!p)
+        *(int *)ud = 1;
+    return p;
+}
+
+static void pb_free(void *ud, void *p)
+{
+    (void)ud;
+    free(p);
+}
+
 static int start_request(dmvf_framed *fr, const uint8_t *p, size_t n, uint64_t at, dmvf_error *err)
 {
-    Dmv__V1__Request *m = dmv__v1__request__unpack(NULL, n, p);
+    int oom = 0;
+    ProtobufCAllocator pa = { pb_alloc, pb_free, &oom };
+    Dmv__V1__Request *m = dmv__v1__request__unpack(&pa, n, p);
+    if (!m && oom)
+        return fail_at(fr, err, DMVF_ENOMEM, at, "out of memory decoding a request frame");
     if (!m)
         return fail_at(fr, err, DMVF_EMALFORMED, at, "request frame does not decode as dmv.v1.Request");
     dmvf_request req;
@@ -159,13 +197,14 @@ static int start_request(dmvf_framed *fr, const uint8_t *p, size_t n, uint64_t a
     req.channel = m->channel;
     req.date = m->date;
     fr->cur = dmvf_filter_create(fr->policy, fr->keyring, &req, &fr->opts, err);
-    dmv__v1__request__free_unpacked(m, NULL);
+    dmv__v1__request__free_unpacked(m, &pa);
     if (!fr->cur) {
         if (err)
             err->offset = at;
         return fr->sticky = err ? err->code : DMVF_EINVAL;
     }
     fr->st.requests++;
+    fr->frames = 0;
     fr->oq.mark = fr->oq.len;
     fr->oq.hold = dmvf_filter_max_records(fr->cur) > 0;
     return DMVF_OK;
@@ -174,6 +213,14 @@ static int start_request(dmvf_framed *fr, const uint8_t *p, size_t n, uint64_t a
 static int one_record(dmvf_framed *fr, const uint8_t *p, size_t n, uint64_t at, dmvf_error *err)
 {
     dmvf_filter *f = fr->cur;
+    if (++fr->frames > fr->max_frames) {
+        char m[200];
+        const char *id = dmvf__filter_request_id(f);
+        snprintf(m, sizeof m, "request '%s' carries more than %llu record frames (the limit per request)",
+                 id, (unsigned long long)fr->max_frames);
+        dmvf__outq_discard(&fr->oq); /* its held output, if any */
+        return fail_at(fr, err, DMVF_ETOOBIG, at, m);
+    }
     if (dmvf_filter_decision(f) != DMVF_DECISION_RELEASE) {
         dmvf__filter_count_refused(f);
         return DMVF_OK;

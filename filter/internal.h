@@ -42,6 +42,11 @@ typedef struct dmvf_verdict {
     char reason[256];               /* one line, for the DMV */
 } dmvf_verdict;
 
+/* Use counting for the handles that borrow a policy: dmvf_policy_free
+ * aborts (misuse) while any is alive. Thread-safe. */
+void dmvf__policy_acquire(const dmvf_policy *p);
+void dmvf__policy_release(const dmvf_policy *p);
+
 /* Evaluates the rules in order: the first whose match fits the requester
  * decides; then its requirements (purpose, legal process, query kind,
  * certification date) are checked; any unmet requirement refuses with the

@@ -15,6 +15,7 @@
 #ifndef DMVF_POLICY_INT_H
 #define DMVF_POLICY_INT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "filter/internal.h"
@@ -111,6 +112,7 @@ typedef struct dmvf_rule {
 } dmvf_rule;
 
 struct dmvf_policy {
+    atomic_size_t users;            /* filter and framed handles borrowing it */
     char id[65];
     const char *name;               /* file name used in messages */
     const char *jurisdiction;       /* NULL if not given */

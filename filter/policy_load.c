@@ -1063,7 +1063,8 @@ static int parse_top(ld *L, const yaml_node_t *root)
 
 static int yaml_fail(dmvf_policy *p, const yaml_parser_t *ps, const char *yaml, size_t len, dmvf_error *err)
 {
-    if (ps->error == YAML_MEMORY_ERROR)
+    /* libyaml fails without naming an error only when an allocation failed */
+    if (ps->error == YAML_MEMORY_ERROR || ps->error == YAML_NO_ERROR)
         return dmvf__seterr(err, DMVF_ENOMEM, "%s: out of memory while parsing YAML", p->name);
     const char *problem = ps->problem ? ps->problem : "unknown error";
     if (ps->error == YAML_READER_ERROR) {
@@ -1137,6 +1138,8 @@ dmvf_policy *dmvf_policy_load_buffer(const char *yaml, size_t len, const char *n
         return NULL;
     }
     dmvf_policy *p = calloc(1, sizeof *p);
+    if (p)
+        atomic_init(&p->users, 0);
     if (!p) {
         dmvf__seterr(err, DMVF_ENOMEM, "%s: out of memory", name);
         return NULL;
@@ -1187,10 +1190,28 @@ dmvf_policy *dmvf_policy_load_file(const char *path, dmvf_error *err)
     return p;
 }
 
+void dmvf__policy_acquire(const dmvf_policy *p)
+{
+    atomic_fetch_add_explicit(&((dmvf_policy *)p)->users, 1, memory_order_relaxed);
+}
+
+void dmvf__policy_release(const dmvf_policy *p)
+{
+    size_t was = atomic_fetch_sub_explicit(&((dmvf_policy *)p)->users, 1, memory_order_release);
+    DMVF_REQUIRE(was > 0, "policy released more often than it was acquired");
+}
+
 void dmvf_policy_free(dmvf_policy *p)
 {
     if (!p)
         return;
+    size_t n = atomic_load_explicit(&p->users, memory_order_acquire);
+    if (n) {
+        char what[128];
+        snprintf(what, sizeof what,
+                 "policy is still used by %zu filter or framed stream handle(s): free them first", n);
+        dmvf__misuse(__func__, what);
+    }
     dmvf__policy_release_plans(p);
     dmvf__arena_free(&p->arena);
     free(p);

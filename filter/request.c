@@ -19,6 +19,7 @@ static const char *const query_names[] = {
 
 static int lookup(const char *const *names, size_t n, const char *s, int *out)
 {
+    DMVF_REQUIRE(out != NULL, "out is NULL");
     if (!s)
         return DMVF_EINVAL;
     for (size_t i = 1; i < n; i++) {

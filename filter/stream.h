@@ -63,5 +63,7 @@ uint8_t *dmvf__put_varint(uint8_t *o, uint64_t v);
 /* Framed streams count the records of a refused request here. */
 struct dmvf_filter;
 void dmvf__filter_count_refused(struct dmvf_filter *f);
+/* The request id the filter was created with ("" if none), for messages. */
+const char *dmvf__filter_request_id(const struct dmvf_filter *f);
 
 #endif

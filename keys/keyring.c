@@ -73,6 +73,16 @@ static void pb_secure_free(void *ud, void *p)
 
 static ProtobufCAllocator secure_allocator = { pb_secure_alloc, pb_secure_free, NULL };
 
+/* The same, noting in *ud that an allocation failed, so that a failed
+ * unpack can be told apart from a corrupt message. */
+static void *pb_secure_alloc_noting(void *ud, size_t n)
+{
+    void *p = dmvf__secure_alloc(n);
+    if (!p)
+        *(int *)ud = 1;
+    return p;
+}
+
 static dmvf_keyring *keyring_alloc(size_t nepochs)
 {
     dmvf_keyring *k;
@@ -144,10 +154,36 @@ int dmvf_keyring_is_sealed(const dmvf_keyring *k)
     return k->sealed;
 }
 
+void dmvf__keyring_acquire(const dmvf_keyring *k)
+{
+    if (k && k->users)
+        atomic_fetch_add_explicit(k->users, 1, memory_order_relaxed);
+}
+
+void dmvf__keyring_release(const dmvf_keyring *k)
+{
+    if (k && k->users) {
+        size_t was = atomic_fetch_sub_explicit(k->users, 1, memory_order_release);
+        DMVF_REQUIRE(was > 0, "keyring released more often than it was acquired");
+    }
+}
+
 void dmvf_keyring_free(dmvf_keyring *k)
 {
-    if (k)
-        sodium_free(k); /* wipes, read-only or not */
+    if (!k)
+        return;
+    if (k->users) {
+        size_t n = atomic_load_explicit(k->users, memory_order_acquire);
+        if (n) {
+            char what[120];
+            snprintf(what, sizeof what,
+                     "keyring is still used by %zu filter or framed stream handle%s: "
+                     "free them first", n, n == 1 ? "" : "s");
+            dmvf__misuse(__func__, what);
+        }
+        free(k->users);
+    }
+    sodium_free(k); /* wipes, read-only or not */
 }
 
 /* ---- reading ---- */
@@ -255,7 +291,11 @@ static int parse_keyring(const char *path, const uint8_t *data, size_t len, int 
     size_t i;
 
     *out = NULL;
-    m = dmv__v1__keyring__unpack(&secure_allocator, len, data);
+    int oom = 0;
+    ProtobufCAllocator noting = { pb_secure_alloc_noting, pb_secure_free, &oom };
+    m = dmv__v1__keyring__unpack(&noting, len, data);
+    if (!m && oom)
+        return dmvf__seterr(err, DMVF_ENOMEM, "out of memory loading keyring %s", path);
     if (!m)
         return dmvf__seterr(err, DMVF_EKEYRING,
                             "keyring %s is corrupt: its contents are not a valid Keyring message",
@@ -300,6 +340,13 @@ static int parse_keyring(const char *path, const uint8_t *data, size_t len, int 
         rc = dmvf__seterr(err, DMVF_ENOMEM, "out of memory loading keyring %s", path);
         goto done;
     }
+    k->users = malloc(sizeof *k->users);
+    if (!k->users) {
+        sodium_free(k);
+        rc = dmvf__seterr(err, DMVF_ENOMEM, "out of memory loading keyring %s", path);
+        goto done;
+    }
+    atomic_init(k->users, 0);
     k->sealed = sealed;
     memcpy(k->sign_pk, m->sign_public_key.data, DMVF__SIGN_PK_BYTES);
     memcpy(k->sign_sk, m->sign_secret_key.data, DMVF__SIGN_SK_BYTES);
@@ -748,13 +795,13 @@ int dmvf_keyring_rotate(const char *path, const char *passphrase, dmvf_error *er
         return rc;
     last = old->epochs[old->nepochs - 1].epoch;
     if (last >= DMVF__EPOCH_MAX) {
-        sodium_free(old);
+        dmvf_keyring_free(old);
         return dmvf__seterr(err, DMVF_EKEYRING, "keyring %s is at the last epoch (%u)", path,
                             DMVF__EPOCH_MAX);
     }
     k = keyring_alloc(old->nepochs + 1);
     if (!k) {
-        sodium_free(old);
+        dmvf_keyring_free(old);
         return dmvf__seterr(err, DMVF_ENOMEM, "out of memory rotating keyring %s", path);
     }
     k->sealed = old->sealed;
@@ -764,7 +811,7 @@ int dmvf_keyring_rotate(const char *path, const char *passphrase, dmvf_error *er
     memcpy(k->epochs, old->epochs, old->nepochs * sizeof old->epochs[0]);
     fresh_epoch(&k->epochs[old->nepochs], last + 1);
     rc = save(k, path, old->sealed ? passphrase : NULL, 0, err);
-    sodium_free(old);
+    dmvf_keyring_free(old);
     sodium_free(k);
     return rc;
 }

@@ -15,10 +15,19 @@
  *   +-----------------------------------------------+
  *
  * Epoch numbers are strictly increasing along the array, 1..65535.
+ *
+ * The one writable thing a loaded keyring has is its use count, which lives
+ * outside the read-only block (`users` points to it; NULL for the transient
+ * keyrings that create and rotate build): every filter and framed stream
+ * created with the keyring holds one use until it is freed, and
+ * dmvf_keyring_free aborts while any is held (a keyring freed under a live
+ * filter would leave it reading unmapped key memory).
  */
 #ifndef DMVF_KEYRING_INT_H
 #define DMVF_KEYRING_INT_H
 
+#include "keys/keys.h"
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "dmvfilter/keyring.h"
@@ -36,6 +45,7 @@ typedef struct dmvf__kr_epoch {
 } dmvf__kr_epoch;
 
 struct dmvf_keyring {
+    atomic_size_t *users;                      /* live borrowers; NULL if not loaded */
     size_t nepochs;                            /* >= 1 */
     int sealed;                                /* the file it came from was sealed */
     uint8_t sign_pk[DMVF__SIGN_PK_BYTES];
@@ -50,5 +60,6 @@ void *dmvf__secure_alloc(size_t n);
 
 /* The epoch entry numbered `epoch`, or NULL if the keyring has none. */
 const dmvf__kr_epoch *dmvf__keyring_find(const dmvf_keyring *k, uint32_t epoch);
+
 
 #endif

@@ -37,6 +37,12 @@ size_t dmvf__encrypt_len(size_t n);
  * padding) of siv(24) || XChaCha20(K_enc, siv, v); siv = BLAKE2b-192(K_mac, v). */
 void dmvf__encrypt(const dmvf_keyctx *kc, const uint8_t *v, size_t n, uint8_t *out);
 
+/* Use counting, for the filter and framed-stream handles that borrow a
+ * keyring: dmvf_keyring_free aborts (misuse) while any is alive. Both accept
+ * NULL; thread-safe. */
+void dmvf__keyring_acquire(const dmvf_keyring *k);
+void dmvf__keyring_release(const dmvf_keyring *k);
+
 /* Tests, golden files and the bundled example only: writes an unsealed
  * keyring (mode 0600) whose keys all derive from `seed` (BLAKE2b), with
  * nepochs epochs created at unix time 0, so outputs are reproducible.

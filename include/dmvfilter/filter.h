@@ -12,7 +12,9 @@
  *
  * Ownership and threads: a dmvf_filter belongs to one thread at a time. It
  * borrows the policy and keyring, which must outlive it and may be shared by
- * any number of filters on any threads. The request struct is copied.
+ * any number of filters on any threads. The request struct is copied. The
+ * keyring counts its borrowers: dmvf_keyring_free while a filter or framed
+ * stream created with it is alive aborts (misuse), so free filters first.
  *
  * Errors are sticky (as in BearSSL): after a record or stream error every
  * further dmvf_filter_record/stream call returns DMVF_ESTATE until
@@ -49,12 +51,26 @@ typedef enum dmvf_refusal {
     DMVF_REFUSAL_NOT_FOUND = 2  /* the reply is exactly a genuine miss */
 } dmvf_refusal;
 
+/* Limits on input (each a clear error when passed, never a crash or an
+ * unbounded allocation):
+ *   record size         max_record_bytes; DMVF_ETOOBIG
+ *   repeated elements   at most 10,000 in one repeated field of one message;
+ *                       DMVF_ETOOBIG
+ *   nesting             bounded by the schema (3 levels): a deeper message
+ *                       cannot be well-formed
+ *   frames per request  framed streams: at most DMVF_DEFAULT_MAX_REQUEST_FRAMES
+ *                       record frames in one request (settable per handle with
+ *                       dmvf_framed_set_max_request_frames); DMVF_ETOOBIG, and
+ *                       the request gets no trailer
+ *   policy size         1 MiB (dmvf_policy_load_*); DMVF_EPOLICY
+ * Options are read at create time. */
 typedef struct dmvf_filter_options {
     size_t max_record_bytes;    /* 0 = default, 16 MiB */
     int drop_malformed;         /* 1: a malformed record is dropped and counted */
 } dmvf_filter_options;
 
 #define DMVF_DEFAULT_MAX_RECORD_BYTES ((size_t)16 << 20)
+#define DMVF_DEFAULT_MAX_REQUEST_FRAMES ((uint64_t)10000000)
 
 /* Decides the request and prepares its plan and keys. Returns a filter even
  * when the request is refused (read the decision); NULL only on DMVF_ENOMEM,
@@ -127,8 +143,11 @@ DMVF_API void dmvf_filter_reset(dmvf_filter *f);
  * an optional trailer frame or the next request or the end closes it. Output:
  * for each request its released record frames, then a trailer frame. A
  * request whose output must be withheld (record limit) is buffered.
- * The handle belongs to one thread. Same return convention as
- * dmvf_filter_stream.
+ * The handle belongs to one thread and borrows the policy and keyring as a
+ * filter does. Same return convention as dmvf_filter_stream; errors are
+ * sticky (DMVF_ESTATE afterwards; create a new handle). A stream that fails
+ * leaves the open request without a trailer frame: only requests whose
+ * trailer was written are complete.
  */
 typedef struct dmvf_framed dmvf_framed;
 typedef struct dmvf_framed_stats {
@@ -142,6 +161,9 @@ DMVF_API dmvf_framed *dmvf_framed_create(const dmvf_policy *policy, const dmvf_k
                                          const dmvf_filter_options *opts, dmvf_error *err);
 DMVF_API void dmvf_framed_free(dmvf_framed *fr);
 DMVF_API void dmvf_framed_set_callback(dmvf_framed *fr, dmvf_framed_cb cb, void *ud);
+/* The most record frames one request may carry; 0 restores the default
+ * (DMVF_DEFAULT_MAX_REQUEST_FRAMES). Applies from the next record frame. */
+DMVF_API void dmvf_framed_set_max_request_frames(dmvf_framed *fr, uint64_t n);
 DMVF_API int dmvf_framed_stream(dmvf_framed *fr, dmvf_out_buffer *out, dmvf_in_buffer *in,
                                 int end, dmvf_error *err);
 DMVF_API void dmvf_framed_stats_get(const dmvf_framed *fr, dmvf_framed_stats *st);

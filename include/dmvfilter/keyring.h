@@ -15,6 +15,11 @@
  * Threads: a loaded dmvf_keyring is immutable and shareable; it must outlive
  * every filter created with it. Create/rotate are not thread-safe with respect
  * to the same file.
+ *
+ * Misuse: every dmvf_filter and dmvf_framed created with a keyring holds a
+ * use of it until freed; dmvf_keyring_free with uses held prints the count
+ * and aborts (a filter would otherwise read freed key memory). A NULL keyring
+ * where one is required aborts too.
  */
 #ifndef DMVFILTER_KEYRING_H
 #define DMVFILTER_KEYRING_H
@@ -42,7 +47,8 @@ DMVF_API int dmvf_keyring_rotate(const char *path, const char *passphrase, dmvf_
  * Returns NULL with *err on failure. */
 DMVF_API dmvf_keyring *dmvf_keyring_load(const char *path, const char *passphrase, dmvf_error *err);
 
-/* Frees and wipes; NULL accepted. */
+/* Frees and wipes; NULL accepted. Aborts while a filter or framed stream
+ * created with k is still alive (free those first). */
 DMVF_API void dmvf_keyring_free(dmvf_keyring *k);
 
 /* The current (newest) epoch number, >= 1. */

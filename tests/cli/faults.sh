@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# faults.sh - `dmvfilter filter` under I/O and allocation faults, and a gzip
+# bomb. Faults come from tests/faultshim.c, compiled here into the temp
+# directory and preloaded (LD_PRELOAD):
+#
+#   short writes, 1-byte reads, EINTR on reads   same bytes as a clean run, exit 0
+#   ENOSPC, EIO, EPIPE on write                   exit 74 naming the cause; --out
+#   EIO on read; fsync, rename, close failing     never appears (an older file of
+#                                                 that name is left as it was), no
+#                                                 temp file is left; on stdout a
+#                                                 framed stream has no trailer for
+#                                                 a request that did not finish
+#   the Nth allocation failing, for every N       exit 0 with the same bytes, or a
+#                                                 clean failure naming memory; never
+#                                                 a signal; no output file
+#   /dev/full as --out, a real closed pipe        the same without the shim
+#   a gzip bomb (~1000:1)                         memory stays bounded
+#
+# Under AddressSanitizer the sanitizer runtime is preloaded first and the
+# allocation faults are skipped (the sanitizer's allocator cannot be failed
+# from outside).
+set -u
+: "${DMVF_CLI:?}" "${DMVF_GEN:?}" "${DMVF_SRC:?}"
+cli=$DMVF_CLI gen=$DMVF_GEN
+policy=$DMVF_SRC/examples/policy.yaml
+T=$(mktemp -d "${TMPDIR:-/tmp}/dmvf-cli-faults.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+unset DMVFILTER_PASSPHRASE
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   - $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL - $*"; }
+check() { # check DESCRIPTION [!] CMD...
+    local desc=$1 neg=0; shift
+    if [ "$1" = "!" ]; then neg=1; shift; fi
+    "$@"
+    if [ $(( $? == 0 )) -ne "$neg" ]; then ok "$desc"; else bad "$desc"; fi
+}
+# expect_rc WANT DESCRIPTION CMD... : stdout to $T/stdout, stderr to $T/err
+expect_rc() {
+    local want=$1 desc=$2; shift 2
+    "$@" >"$T/stdout" 2>"$T/err"
+    local rc=$?
+    if [ "$rc" -eq "$want" ]; then
+        ok "$desc (exit $rc)"
+    else
+        bad "$desc: exit $rc, want $want"
+        sed 's/^/      /' "$T/err" | head -5
+    fi
+}
+said() { # said DESCRIPTION REGEX: stderr of the last expect_rc matches
+    if grep -qE "$2" "$T/err"; then ok "$1"; else bad "$1: stderr: $(head -3 "$T/err")"; fi
+}
+absent() { # absent DESCRIPTION FILE: the file and any temp file beside it are absent
+    if [ ! -e "$2" ] && ! ls -A "$(dirname "$2")" | grep -q '\.tmp\.'; then
+        ok "$1: no output file"
+    else
+        bad "$1: output file or temp file left behind"
+    fi
+}
+
+# A wrapper script (scripts/valgrind.sh) cannot take a preloaded library.
+if [ "$(head -c 4 "$cli" | od -An -tx1 | tr -d ' \n')" != 7f454c46 ]; then
+    echo "skip: $cli is not an ELF executable (a wrapper?): preloading is not possible"
+    exit 0
+fi
+if ! cc -shared -fPIC -O1 -o "$T/faultshim.so" "$DMVF_SRC/tests/faultshim.c" -ldl 2>"$T/cc.err"; then
+    cat "$T/cc.err"
+    bad "compile tests/faultshim.c"
+    exit 1
+fi
+asan=$(ldd "$cli" 2>/dev/null | awk '/libasan/ {print $3; exit}')
+PRE=$T/faultshim.so
+[ -n "$asan" ] && PRE="$asan:$T/faultshim.so"
+shim() { # shim VAR=VALUE... -- CMD... : CMD with the shim preloaded
+    local envs=()
+    while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+    shift
+    env "${envs[@]}" LD_PRELOAD="$PRE" "$@"
+}
+
+# frames FILE: checks a (possibly cut) framed output: every trailer frame
+# counts exactly the record frames before it since the previous trailer.
+# Prints the number of trailers; exit 1 when a trailer does not match.
+frames() {
+    python3 - "$1" <<'EOF'
+import sys
+d = open(sys.argv[1], "rb").read()
+def varint(b, i):
+    v = s = 0
+    while True:
+        if i >= len(b): return None, i
+        c = b[i]; i += 1; v |= (c & 0x7f) << s; s += 7
+        if not c & 0x80: return v, i
+i = recs = trailers = 0
+while i < len(d):
+    n, j = varint(d, i)
+    if n is None or j + n > len(d): break          # a cut frame at the end
+    body = d[j:j + n]; i = j + n
+    if body[0] == 0x12: recs += 1; continue
+    if body[0] != 0x1a: sys.exit("unexpected frame key %#x" % body[0])
+    ln, k = varint(body, 1); t = body[k:k + ln]; k = 0; out = 0
+    while k < len(t):
+        key, k = varint(t, k)
+        if key & 7 == 0:
+            v, k = varint(t, k)
+            if key >> 3 == 3: out = v
+        elif key & 7 == 2:
+            l, k = varint(t, k); k += l
+        else: sys.exit("unexpected wire type in trailer")
+    if out != recs: print(trailers); sys.exit("trailer %d says %d records, %d were sent" % (trailers, out, recs))
+    trailers += 1; recs = 0
+print(trailers)
+EOF
+}
+
+police=(--ori NY0300000 --agency-kind local --jurisdiction NY --purpose 1
+        --query-kind by_license --request-id f-police --date 2026-11-22)
+research=(--ori NYUNIV000 --agency-kind research --purpose 5 --query-kind list
+          --request-id f-research --date 2026-11-22)
+
+# ---- setup: keyring, records, framed requests, clean outputs ----
+expect_rc 0 "keys init" "$cli" keys init --keyring "$T/kr" --unsealed
+"$gen" --count 40 --seed 21 --marked 0.4 --out "$T/rec.bin" || bad "generate records"
+"$gen" --count 2000 --seed 22 --out "$T/big.bin" || bad "generate 2000 records"
+"$gen" --count 20000 --seed 24 --out "$T/huge.bin" || bad "generate 20000 records"
+"$gen" --framed --count 40 --requests 2 --request-id fr --seed 23 --date 20261122 \
+    --out "$T/framed.bin" || bad "generate framed"
+gzip -c "$T/rec.bin" >"$T/rec.gz"
+F=(--policy "$policy" --keyring "$T/kr" --quiet)
+expect_rc 0 "clean police run" "$cli" filter "${F[@]}" "${police[@]}" --in "$T/rec.bin" --out "$T/ref.police"
+expect_rc 0 "clean research run" "$cli" filter "${F[@]}" "${research[@]}" --in "$T/big.bin" --out "$T/ref.research"
+expect_rc 0 "clean framed run" "$cli" filter "${F[@]}" --format framed --in "$T/framed.bin" --out "$T/ref.framed"
+check "clean framed run has 2 trailers" [ "$(frames "$T/ref.framed")" = 2 ]
+expect_rc 0 "clean gzip run" "$cli" filter "${F[@]}" "${police[@]}" --gzip --in "$T/rec.bin" --out "$T/ref.gz"
+mkdir -p "$T/o"
+
+# ---- faults a correct program rides through ----
+for mode in short; do
+    expect_rc 0 "$mode writes to stdout" shim DMVF_FAULT_WRITE=$mode -- \
+        "$cli" filter "${F[@]}" "${research[@]}" --in "$T/big.bin"
+    check "$mode writes to stdout: same bytes" cmp -s "$T/stdout" "$T/ref.research"
+    expect_rc 0 "$mode writes to --out" shim DMVF_FAULT_WRITE=$mode -- \
+        "$cli" filter "${F[@]}" "${research[@]}" --in "$T/big.bin" --out "$T/o/short.out"
+    check "$mode writes to --out: same bytes" cmp -s "$T/o/short.out" "$T/ref.research"
+    expect_rc 0 "$mode writes, framed" shim DMVF_FAULT_WRITE=$mode -- \
+        "$cli" filter "${F[@]}" --format framed --in "$T/framed.bin"
+    check "$mode writes, framed: same bytes" cmp -s "$T/stdout" "$T/ref.framed"
+    expect_rc 0 "$mode writes, gzip" shim DMVF_FAULT_WRITE=$mode -- \
+        "$cli" filter "${F[@]}" "${police[@]}" --gzip --in "$T/rec.bin"
+    check "$mode writes, gzip: same bytes" cmp -s "$T/stdout" "$T/ref.gz"
+done
+rm -f "$T/o/short.out"
+for mode in one eintr; do
+    expect_rc 0 "reads: $mode" shim DMVF_FAULT_READ=$mode -- \
+        "$cli" filter "${F[@]}" "${police[@]}" <"$T/rec.bin"
+    check "reads: $mode: same bytes" cmp -s "$T/stdout" "$T/ref.police"
+    expect_rc 0 "reads: $mode, gzip input" shim DMVF_FAULT_READ=$mode -- \
+        "$cli" filter "${F[@]}" "${police[@]}" <"$T/rec.gz"
+    check "reads: $mode, gzip input: same bytes" cmp -s "$T/stdout" "$T/ref.police"
+    expect_rc 0 "reads: $mode, framed" shim DMVF_FAULT_READ=$mode -- \
+        "$cli" filter "${F[@]}" --format framed <"$T/framed.bin"
+    check "reads: $mode, framed: same bytes" cmp -s "$T/stdout" "$T/ref.framed"
+done
+
+# ---- write failures: exit 74, the cause named, no output file ----
+rsize=$(stat -c %s "$T/ref.research")
+for err in enospc:0 enospc:1 enospc:4096 enospc:$((rsize / 2)) enospc:$((rsize - 1)) eio:1000 epipe:1000; do
+    case $err in enospc*) why="No space left on device";; eio*) why="Input/output error";; *) why="Broken pipe";; esac
+    expect_rc 74 "write fails ($err) on --out" shim DMVF_FAULT_WRITE=$err -- \
+        "$cli" filter "${F[@]}" "${research[@]}" --in "$T/big.bin" --out "$T/o/w.out"
+    said "write fails ($err): says why" "write failed: $why"
+    absent "write fails ($err)" "$T/o/w.out"
+done
+# an older file of the same name is left as it was
+echo OLD >"$T/o/keep.out"
+expect_rc 74 "write fails over an existing file" shim DMVF_FAULT_WRITE=enospc:5000 -- \
+    "$cli" filter "${F[@]}" "${research[@]}" --in "$T/big.bin" --out "$T/o/keep.out"
+check "the existing file is untouched" [ "$(cat "$T/o/keep.out")" = OLD ]
+check "no temp file beside it" ! ls -A "$T/o" | grep -q '\.tmp\.'
+# gzip output failing part way
+expect_rc 74 "write fails with --gzip" shim DMVF_FAULT_WRITE=enospc:100 -- \
+    "$cli" filter "${F[@]}" "${research[@]}" --gzip --in "$T/big.bin" --out "$T/o/wz.out"
+absent "write fails with --gzip" "$T/o/wz.out"
+# a real full device
+expect_rc 74 "--out /dev/full" "$cli" filter "${F[@]}" "${research[@]}" --in "$T/big.bin" --out /dev/full
+said "--out /dev/full: says why" "No space left on device"
+
+# framed on stdout, cut at many points: a request that did not finish has no trailer
+fsize=$(stat -c %s "$T/ref.framed")
+cuts_ok=1
+for n in 0 1 50 $((fsize / 3)) $((fsize / 2)) $((fsize - 40)) $((fsize - 1)); do
+    shim DMVF_FAULT_WRITE=enospc:$n -- "$cli" filter "${F[@]}" --format framed \
+        --in "$T/framed.bin" >"$T/cut" 2>"$T/err"
+    rc=$?
+    t=$(frames "$T/cut" 2>"$T/frames.err")
+    if [ "$rc" -ne 74 ] || [ -s "$T/frames.err" ] || [ "${t:-9}" -ge 2 ]; then
+        cuts_ok=0
+        bad "framed stdout cut at $n bytes: exit $rc, $t trailers $(cat "$T/frames.err")"
+    fi
+done
+[ "$cuts_ok" = 1 ] && ok "framed stdout cut at 7 points: exit 74, no trailer for an unfinished request"
+
+# a real closed pipe: EPIPE, not death by SIGPIPE (the output, ~2.4 MB, is
+# more than a pipe holds)
+"$cli" filter "${F[@]}" "${research[@]}" --in "$T/huge.bin" 2>"$T/err" | head -c 10 >/dev/null
+rc=${PIPESTATUS[0]}
+check "closed pipe: exit 74 (not killed by SIGPIPE: $rc)" [ "$rc" -eq 74 ]
+said "closed pipe: says why" "Broken pipe"
+
+# ---- read failures ----
+expect_rc 74 "read fails (EIO) part way" shim DMVF_FAULT_READ=eio:5000 -- \
+    "$cli" filter "${F[@]}" "${police[@]}" --out "$T/o/r.out" <"$T/rec.bin"
+said "read fails: says why" "read failed: Input/output error"
+absent "read fails" "$T/o/r.out"
+expect_rc 74 "read fails (EIO) in gzip input" shim DMVF_FAULT_READ=eio:300 -- \
+    "$cli" filter "${F[@]}" "${police[@]}" --out "$T/o/rz.out" <"$T/rec.gz"
+absent "read fails in gzip input" "$T/o/rz.out"
+expect_rc 74 "read fails (EIO), framed" shim DMVF_FAULT_READ=eio:3000 -- \
+    "$cli" filter "${F[@]}" --format framed --out "$T/o/rf.out" <"$T/framed.bin"
+absent "read fails, framed" "$T/o/rf.out"
+
+# ---- committing the output fails ----
+for what in FSYNC RENAME CLOSE; do
+    expect_rc 74 "$what fails" shim DMVF_FAULT_$what=eio -- \
+        "$cli" filter "${F[@]}" "${police[@]}" --in "$T/rec.bin" --out "$T/o/c.out"
+    said "$what fails: says why" "Input/output error"
+    absent "$what fails" "$T/o/c.out"
+    echo OLD >"$T/o/keep2.out"
+    shim DMVF_FAULT_$what=eio -- "$cli" filter "${F[@]}" "${police[@]}" --in "$T/rec.bin" \
+        --out "$T/o/keep2.out" >/dev/null 2>&1
+    check "$what fails: an existing file is untouched" [ "$(cat "$T/o/keep2.out")" = OLD ]
+    rm -f "$T/o/keep2.out"
+done
+
+# ---- every allocation failing in turn ----
+torture() { # torture NAME REF CLI-ARGS...
+    local name=$1 ref=$2; shift 2
+    rm -f "$T/count"
+    shim DMVF_FAULT_MALLOC_COUNT="$T/count" -- "$cli" "$@" --out "$T/o/t.out" >/dev/null 2>&1
+    if ! cmp -s "$T/o/t.out" "$ref"; then bad "$name: counted run differs"; return; fi
+    rm -f "$T/o/t.out"
+    local total
+    total=$(cat "$T/count" 2>/dev/null || echo 0)
+    if [ "$total" -lt 20 ]; then bad "$name: only $total allocations counted"; return; fi
+    # every N at both ends (start-up, the stream, the commit), every 11th in
+    # between (policy parsing, which test_alloc_fail covers N by N);
+    # DMVF_FAULTS_FULL=1 takes every N
+    local n rc okruns=0 failruns=0 badruns=0 runs=0
+    for ((n = 1; n <= total; n++)); do
+        if [ -z "${DMVF_FAULTS_FULL:-}" ] && [ "$n" -gt 40 ] && [ "$n" -lt $((total - 80)) ] &&
+            [ $((n % 11)) -ne 0 ]; then
+            continue
+        fi
+        runs=$((runs + 1))
+        shim DMVF_FAULT_MALLOC=$n -- "$cli" "$@" --out "$T/o/t.out" >/dev/null 2>"$T/err"
+        rc=$?
+        if [ "$rc" -eq 0 ]; then
+            if cmp -s "$T/o/t.out" "$ref"; then okruns=$((okruns + 1)); else
+                badruns=$((badruns + 1)); echo "      N=$n: exit 0 with different output"; fi
+        elif [ "$rc" -ge 128 ] || [ "$rc" -eq 70 ]; then
+            badruns=$((badruns + 1)); echo "      N=$n: exit $rc: $(head -2 "$T/err")"
+        elif [ -e "$T/o/t.out" ] || ls -A "$T/o" | grep -q '\.tmp\.'; then
+            badruns=$((badruns + 1)); echo "      N=$n: exit $rc and an output file was left"
+        elif ! grep -qiE "out of memory|cannot allocate memory" "$T/err"; then
+            badruns=$((badruns + 1)); echo "      N=$n: exit $rc, the message does not say memory: $(head -2 "$T/err")"
+        else
+            failruns=$((failruns + 1))
+        fi
+        rm -f "$T/o/t.out"
+    done
+    echo "      $name: $total allocations, $runs failed in turn: $okruns runs succeeded, $failruns failed cleanly, $badruns bad"
+    if [ "$badruns" -eq 0 ] && [ "$failruns" -gt 0 ]; then
+        ok "$name: every allocation failing in turn: clean failure or the same bytes"
+    else
+        bad "$name: $badruns runs misbehaved under allocation failure"
+    fi
+}
+if [ -n "$asan" ]; then
+    echo "skip: allocation faults under AddressSanitizer"
+else
+    torture "records" "$T/ref.police" filter "${F[@]}" "${police[@]}" --in "$T/rec.bin"
+    torture "framed" "$T/ref.framed" filter "${F[@]}" --format framed --in "$T/framed.bin"
+fi
+
+# ---- a gzip bomb: 64 records of 8 MiB of zeros (in a redacted photo), ~1000:1 ----
+python3 - "$T/bomb.gz" <<'EOF'
+import sys, zlib
+def varint(n):
+    out = bytearray()
+    while n >= 0x80: out.append((n & 0x7f) | 0x80); n >>= 7
+    out.append(n); return bytes(out)
+img = 8 << 20
+photo = b"\x0a" + varint(img)                     # Photo.image, 8 MiB of zeros
+head = b"\x0a\x04BOMB" + b"\x32" + varint(len(photo) + img) + photo
+rec = varint(len(head) + img) + head
+co = zlib.compressobj(9, zlib.DEFLATED, 31)
+zeros = bytes(1 << 20)
+with open(sys.argv[1], "wb") as f:
+    for _ in range(64):
+        f.write(co.compress(rec))
+        for _ in range(8): f.write(co.compress(zeros))
+    f.write(co.flush())
+EOF
+zsize=$(stat -c %s "$T/bomb.gz")
+python3 - "$cli" "$T" "${F[@]}" "${research[@]}" <<'EOF' >"$T/bomb.txt"
+import resource, subprocess, sys
+cli, t, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+p = subprocess.run([cli, "filter", *args, "--in", t + "/bomb.gz", "--out", t + "/o/bomb.out"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.stderr.write(p.stderr.decode())
+EOF
+read -r brc brss <"$T/bomb.txt"
+echo "      gzip bomb: $zsize bytes inflating to 512 MiB: exit $brc, peak RSS ${brss} KiB"
+check "gzip bomb: released (no cap yet) or refused as bad input, no crash" [ "$brc" -eq 0 -o "$brc" -eq 65 ]
+if [ -n "$asan" ]; then
+    echo "skip: peak memory under AddressSanitizer"
+else
+    check "gzip bomb: peak memory below 128 MiB (${brss} KiB)" [ "$brss" -lt 131072 ]
+fi
+rm -f "$T/o/bomb.out"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
