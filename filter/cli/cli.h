@@ -4,13 +4,16 @@
  *   main.c        dispatch, top-level help, --version, exit codes
  *   args.c        flag scanning, request flags, passphrases, messages
  *   io.c          input (plain or gzip, detected) and output (stdout or a
- *                 temp file renamed on success, optionally gzip)
+ *                 temp file renamed on success, optionally gzip); pipe sizes
+ *   progress.c    the progress line on a terminal
+ *   parallel.c    the records pipeline: chunks rewritten on worker threads,
+ *                 written in input order, optionally as gzip members
  *   cmd_filter.c  `filter`
  *   cmd_policy.c  `policy check|explain`
  *   cmd_keys.c    `keys init|rotate|list`, `reveal`
  *
  * The command line uses the public API only (<dmvfilter/dmvfilter.h>),
- * libc and zlib.
+ * libc, POSIX threads and zlib.
  */
 #ifndef DMVF_CLI_H
 #define DMVF_CLI_H
@@ -18,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <zlib.h>
 #include <dmvfilter/dmvfilter.h>
 
@@ -148,6 +152,8 @@ typedef struct dmvf_cli_src {
     uint64_t raw_base;       /* compressed bytes before raw[0] */
     uint64_t bytes_in;       /* bytes read from the file */
     uint64_t bytes_out;      /* bytes handed out (inflated) */
+    int defer_errors;        /* 1: keep a read error's message in errmsg */
+    char errmsg[600];        /* the kept message, "" if none */
 } dmvf_cli_src;
 
 /* Opens path (NULL or "-": stdin) and detects gzip from its first bytes.
@@ -156,12 +162,18 @@ int dmvf__cli_src_open(dmvf_cli_src *s, const char *path);
 /* Reads up to cap bytes into buf; *n is the count, *eof set at the end of
  * the input (then *n may be 0). Returns 0 or an exit code (message printed). */
 int dmvf__cli_src_read(dmvf_cli_src *s, void *buf, size_t cap, size_t *n, int *eof);
+/* Prints the message of a read error kept while defer_errors was set (a
+ * pipeline reads ahead of what it has written: an earlier failure may have
+ * to be reported instead), then forgets it. */
+void dmvf__cli_src_report(dmvf_cli_src *s);
 void dmvf__cli_src_close(dmvf_cli_src *s);
 
 /* ---- output (io.c) ---- */
 typedef struct dmvf_cli_sink {
     int fd;
     const char *path;        /* the named output, NULL for stdout */
+    int direct;              /* the named output is not a regular file (a device,
+                                a FIFO): written in place, never replaced */
     int gzip;
     z_stream zs;
     int zinit;
@@ -171,8 +183,10 @@ typedef struct dmvf_cli_sink {
     uint64_t written;        /* bytes written to the file descriptor */
 } dmvf_cli_sink;
 
-/* Opens the output: stdout (path NULL or "-") or a 0600 temp file beside
- * path. Returns 0 or an exit code (message printed). */
+/* Opens the output: stdout (path NULL or "-"), a 0600 temp file beside
+ * path, or, when path names something that is not a regular file (e.g.
+ * /dev/null, a FIFO), that file itself. Returns 0 or an exit code (message
+ * printed). */
 int dmvf__cli_sink_open(dmvf_cli_sink *k, const char *path, int gzip);
 int dmvf__cli_sink_write(dmvf_cli_sink *k, const void *buf, size_t n);
 /* Throws away everything written so far (a refusal after output started):
@@ -191,6 +205,58 @@ int dmvf__cli_write_all(int fd, const void *buf, size_t n);
 void dmvf__cli_signals(void);
 /* Flushes stdout; an error (EPIPE, disk full) is reported. 0 or exit code. */
 int dmvf__cli_flush_stdout(void);
+/* When fd is a pipe, asks for a large pipe buffer (1 MiB) so that a pipe
+ * moves data in large pieces; failure is ignored. */
+void dmvf__cli_pipe_grow(int fd);
+
+/* ---- progress on a terminal (progress.c) ---- */
+typedef struct dmvf_cli_progress {
+    int on, shown;
+    struct timespec start, last;
+} dmvf_cli_progress;
+
+/* On when not quiet and stderr is a terminal. */
+void dmvf__cli_progress_start(dmvf_cli_progress *pg, int quiet);
+/* Redraws the line, at most twice a second. */
+void dmvf__cli_progress_tick(dmvf_cli_progress *pg, uint64_t records, uint64_t bytes);
+/* Erases the line if it was drawn. */
+void dmvf__cli_progress_clear(dmvf_cli_progress *pg);
+
+/* ---- the records pipeline (parallel.c) ---- */
+
+/* The default chunk: a chunk ends at the first record boundary at or after
+ * this many bytes of (decompressed) input. The hidden environment variable
+ * DMVF_CHUNK_BYTES (a size, e.g. 4K) overrides it, for tests. */
+#define DMVF_CLI_CHUNK_BYTES ((size_t)1 << 20)
+/* --threads: the most, and the most taken by default. */
+#define DMVF_CLI_MAX_THREADS 256
+#define DMVF_CLI_AUTO_THREADS_MAX 32
+
+typedef struct dmvf_cli_par {
+    /* in */
+    const dmvf_policy *policy;
+    const dmvf_keyring *keyring;
+    const dmvf_request *req;
+    dmvf_filter_options fo;    /* as f was created with */
+    unsigned threads;          /* workers; 1 runs everything on the calling thread */
+    size_t chunk_bytes;        /* 0: DMVF_CLI_CHUNK_BYTES */
+    int gzip;                  /* one gzip member per chunk with output */
+    int quiet;
+    /* out */
+    int status;                /* library status of the first failing chunk, DMVF_OK */
+    dmvf_error err;            /* its error; offset and record count from the stream start */
+    uint64_t records_in, records_out, records_dropped;
+} dmvf_cli_par;
+
+/* The number of cores this process may run on (at least 1). */
+unsigned dmvf__cli_cores(void);
+/* Streams the whole records input through the released request f (no
+ * record limit) into sink, which must have been opened without gzip.
+ * Returns 0 when every chunk was read, rewritten and written (then p->status
+ * is DMVF_OK), 0 with p->status/p->err set when the library failed on a
+ * chunk (nothing of that chunk or after it was written), or an exit code
+ * (message printed) for a read, write, memory or thread failure. */
+int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_cli_sink *sink);
 
 /* ---- commands ---- */
 int dmvf__cli_cmd_filter(int argc, char **argv);

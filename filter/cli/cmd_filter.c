@@ -8,6 +8,12 @@
  *   flags (64) -> policy (78) -> keyring (79) -> input (74)
  *     -> filter: the decision (records format) -> output -> stream
  *
+ * A released records request without a record limit goes through the
+ * chunked pipeline (parallel.c) on --threads workers; its output is the
+ * same bytes for every thread count. A request with a record limit (its
+ * output is held until the end) and framed streams (requests in sequence)
+ * are streamed on one thread by pump().
+ *
  * stderr is the DMV's side: it names the decision, the rule, the reason and
  * the reply form, including when the requester is shown a plain miss.
  */
@@ -23,7 +29,7 @@
 const char dmvf__cli_filter_help[] =
     "usage: dmvfilter filter --policy P --keyring K [--passphrase-file F] [--in F] [--out F]\n"
     "         [--format records|framed] [--gzip] [--max-record-bytes N] [--drop-malformed]\n"
-    "         [--quiet] --ori ORI --agency-kind KIND [request flags]\n"
+    "         [--threads N] [--quiet] --ori ORI --agency-kind KIND [request flags]\n"
     "\n"
     "Filters a stream of records for one request (--format records, the default:\n"
     "varint-delimited dmv.v1.DriverRecord, the request from the flags), or a framed\n"
@@ -39,10 +45,17 @@ const char dmvf__cli_filter_help[] =
     "  --in F                  input file (default: stdin); gzip is detected\n"
     "  --out F                 output file (default: stdout), written aside and\n"
     "                          renamed into place only when the run succeeds\n"
+    "                          (a device or a FIFO is written in place)\n"
     "  --format records|framed the input format (default: records)\n"
-    "  --gzip                  gzip the output\n"
+    "  --gzip                  gzip the output (records format: one gzip member per\n"
+    "                          1 MiB chunk of input, which any gunzip reads whole)\n"
     "  --max-record-bytes N    refuse larger records (suffix K, M, G; default 16M)\n"
     "  --drop-malformed        drop and count malformed records instead of failing\n"
+    "  --threads N             rewrite records on N threads, 1..256 (default: the cores\n"
+    "                          available, at most 32); the input is cut into chunks\n"
+    "                          written in input order, so the output is the same\n"
+    "                          bytes for every N. A request with a record limit\n"
+    "                          (max_records) and --format framed run on one thread.\n"
     "  --quiet                 no progress line, no summary (refusals and errors\n"
     "                          are still reported)\n"
     "\n"
@@ -57,56 +70,14 @@ const char dmvf__cli_filter_help[] =
 static const char filter_usage[] =
     "usage: dmvfilter filter --policy P --keyring K [--passphrase-file F] [--in F] [--out F]\n"
     "         [--format records|framed] [--gzip] [--max-record-bytes N] [--drop-malformed]\n"
-    "         [--quiet] --ori ORI --agency-kind KIND [request flags]\n";
+    "         [--threads N] [--quiet] --ori ORI --agency-kind KIND [request flags]\n";
 
 typedef struct filter_cfg {
     const char *policy, *keyring, *passfile, *in, *out;
     int framed, gzip, drop_malformed, quiet;
     size_t max_record_bytes;
+    unsigned threads;           /* 0: the cores available */
 } filter_cfg;
-
-/* ---- progress on a terminal ---- */
-
-typedef struct progress {
-    int on, shown;
-    struct timespec start, last;
-} progress;
-
-static double elapsed(const struct timespec *a, const struct timespec *b)
-{
-    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
-}
-
-static void progress_start(progress *pg, int quiet)
-{
-    memset(pg, 0, sizeof *pg);
-    pg->on = !quiet && isatty(STDERR_FILENO);
-    clock_gettime(CLOCK_MONOTONIC, &pg->start);
-    pg->last = pg->start;
-}
-
-static void progress_tick(progress *pg, uint64_t records, uint64_t bytes)
-{
-    if (!pg->on)
-        return;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (elapsed(&pg->last, &now) < 0.5)
-        return;
-    pg->last = now;
-    double t = elapsed(&pg->start, &now);
-    double mb = (double)bytes / 1e6;
-    fprintf(stderr, "\r  %llu records  %.1f MB  %.1f MB/s", (unsigned long long)records, mb,
-            t > 0 ? mb / t : 0.0);
-    pg->shown = 1;
-}
-
-static void progress_clear(progress *pg)
-{
-    if (pg->shown)
-        fputs("\r\033[K", stderr);
-    pg->shown = 0;
-}
 
 /* ---- messages ---- */
 
@@ -138,7 +109,10 @@ static void report_refusal(const char *prefix, const dmvf_filter *f, const char 
         dmvf__cli_err("%sreply form: refused: the requester is told the request was refused", prefix);
 }
 
-static void report_stream_error(const dmvf_cli_src *src, const char *what, const dmvf_error *err)
+/* "input: <what> at byte offset N (<unit> I): why"; unit is "record" (the
+ * records format: the record index) or "frame" (framed: the frame index). */
+static void report_stream_error(const dmvf_cli_src *src, const char *what, const char *unit,
+                                const dmvf_error *err)
 {
     const char *kind;
     switch (err->code) {
@@ -148,7 +122,7 @@ static void report_stream_error(const dmvf_cli_src *src, const char *what, const
     }
     char rec[48] = "";
     if (err->record != UINT64_MAX)
-        snprintf(rec, sizeof rec, " (record %llu)", (unsigned long long)err->record);
+        snprintf(rec, sizeof rec, " (%s %llu)", unit, (unsigned long long)err->record);
     dmvf__cli_err("input: %s at %sbyte offset %llu%s: %s", kind, src->gzip ? "uncompressed " : "",
                   (unsigned long long)err->offset, rec, err->msg[0] ? err->msg : dmvf_strerror(err->code));
 }
@@ -193,8 +167,8 @@ static int pump(void *h, stream_fn fn, count_fn cnt, dmvf_cli_src *src, dmvf_cli
     unsigned char *inbuf = malloc(BUF_SIZE);
     unsigned char *outbuf = malloc(out_cap);
     int rc = 0;
-    progress pg;
-    progress_start(&pg, quiet);
+    dmvf_cli_progress pg;
+    dmvf__cli_progress_start(&pg, quiet);
     if (!inbuf || !outbuf) {
         dmvf__cli_err("out of memory");
         rc = DMVF_EXIT_NOMEM;
@@ -239,13 +213,13 @@ static int pump(void *h, stream_fn fn, count_fn cnt, dmvf_cli_src *src, dmvf_cli
         if (pg.on) {
             uint64_t records;
             cnt(h, &records);
-            progress_tick(&pg, records, src->bytes_out);
+            dmvf__cli_progress_tick(&pg, records, src->bytes_out);
         }
         if (eof)
             break;
     }
 done:
-    progress_clear(&pg);
+    dmvf__cli_progress_clear(&pg);
     free(inbuf);
     free(outbuf);
     return rc;
@@ -264,14 +238,16 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
         dmvf__cli_err("request: %s", err.msg[0] ? err.msg : dmvf_strerror(err.code));
         return err.code ? dmvf__cli_exit_for(err.code) : DMVF_EXIT_SOFTWARE;
     }
+    dmvf_decision d = dmvf_filter_decision(f);
+    /* the pipeline gzips chunk by chunk itself; the other paths let the sink do it */
+    int chunked = d == DMVF_DECISION_RELEASE && dmvf_filter_max_records(f) == 0;
     dmvf_cli_sink sink;
-    int rc = dmvf__cli_sink_open(&sink, cfg->out, cfg->gzip);
+    int rc = dmvf__cli_sink_open(&sink, cfg->out, cfg->gzip && !chunked);
     if (rc) {
         dmvf__cli_sink_abort(&sink);
         dmvf_filter_free(f);
         return rc;
     }
-    dmvf_decision d = dmvf_filter_decision(f);
     if (d != DMVF_DECISION_RELEASE) {
         /* the reply to a refusal is an empty release, as a miss is */
         report_refusal("", f, NULL);
@@ -283,8 +259,32 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
     }
 
     int st;
-    size_t maxrec = cfg->max_record_bytes ? cfg->max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
-    rc = pump(f, stream_filter, count_filter, src, &sink, maxrec, cfg->quiet, &st, &err);
+    uint64_t n_in = 0, n_out = 0, n_dropped = 0;
+    if (chunked) {
+        dmvf_cli_par par;
+        memset(&par, 0, sizeof par);
+        par.policy = pol;
+        par.keyring = kr;
+        par.req = req;
+        par.fo = fo;
+        par.threads = cfg->threads;
+        if (!par.threads) {
+            unsigned cores = dmvf__cli_cores();
+            par.threads = cores < DMVF_CLI_AUTO_THREADS_MAX ? cores : DMVF_CLI_AUTO_THREADS_MAX;
+        }
+        par.gzip = cfg->gzip;
+        par.quiet = cfg->quiet;
+        rc = dmvf__cli_par_run(&par, f, src, &sink);
+        st = par.status;
+        err = par.err;
+        n_in = par.records_in;
+        n_out = par.records_out;
+        n_dropped = par.records_dropped;
+    } else {
+        size_t maxrec = cfg->max_record_bytes ? cfg->max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
+        rc = pump(f, stream_filter, count_filter, src, &sink, maxrec, cfg->quiet, &st, &err);
+        dmvf_filter_counts(f, &n_in, &n_out, &n_dropped);
+    }
     if (rc) {
         dmvf__cli_sink_abort(&sink);
         dmvf_filter_free(f);
@@ -305,7 +305,7 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
         return rc ? rc : DMVF_EXIT_REFUSED;
     }
     if (st != DMVF_OK) {
-        report_stream_error(src, "malformed record", &err);
+        report_stream_error(src, "malformed record", "record", &err);
         dmvf__cli_sink_abort(&sink);
         dmvf_filter_free(f);
         return dmvf__cli_exit_for(st);
@@ -325,14 +325,12 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
         return rc;
     }
     if (!cfg->quiet) {
-        uint64_t in, out, dropped;
-        dmvf_filter_counts(f, &in, &out, &dropped);
         char rule[300], drop[64] = "";
         rule_text(f, rule, sizeof rule);
-        if (dropped)
-            snprintf(drop, sizeof drop, "; %llu malformed dropped", (unsigned long long)dropped);
+        if (n_dropped)
+            snprintf(drop, sizeof drop, "; %llu malformed dropped", (unsigned long long)n_dropped);
         dmvf__cli_err("released %llu of %llu records (%s, policy %.8s)%s",
-                      (unsigned long long)out, (unsigned long long)in, rule,
+                      (unsigned long long)n_out, (unsigned long long)n_in, rule,
                       dmvf_policy_id(pol), drop);
     }
     dmvf_filter_free(f);
@@ -395,7 +393,7 @@ static int run_framed(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf_
     size_t maxrec = cfg->max_record_bytes ? cfg->max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
     rc = pump(fr, stream_framed, count_framed, src, &sink, maxrec, cfg->quiet, &st, &err);
     if (!rc && st != DMVF_OK) {
-        report_stream_error(src, "malformed frame", &err);
+        report_stream_error(src, "malformed frame", "frame", &err);
         rc = dmvf__cli_exit_for(st);
         if (rc == DMVF_EXIT_RELEASED || rc == DMVF_EXIT_REFUSED)
             rc = DMVF_EXIT_SOFTWARE;
@@ -472,6 +470,14 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
                                       "(e.g. 65536, 64K, 16M)", v);
         } else if (dmvf__cli_switch(&a, "--drop-malformed")) {
             cfg.drop_malformed = 1;
+        } else if (dmvf__cli_value(&a, "--threads", &v)) {
+            char *end = NULL;
+            long n = v && v[0] >= '0' && v[0] <= '9' ? strtol(v, &end, 10) : -1;
+            if (v && (n < 1 || n > DMVF_CLI_MAX_THREADS || *end != '\0'))
+                dmvf__cli_usage_error(&a, "--threads '%s': a number of threads 1..%d expected", v,
+                                      DMVF_CLI_MAX_THREADS);
+            else if (v)
+                cfg.threads = (unsigned)n;
         } else if (dmvf__cli_switch(&a, "--quiet") || dmvf__cli_switch(&a, "-q")) {
             cfg.quiet = 1;
         } else if (dmvf__cli_request_flag(&a, &rq)) {

@@ -16,11 +16,19 @@
  * name only on success; on failure the temp file is removed and the named
  * file is not touched. A signal that ends the process removes it too.
  * Writes retry on EINTR and partial writes; SIGPIPE is ignored so a closed
- * pipe is an EPIPE error, not a silent death.
+ * pipe is an EPIPE error, not a silent death. A named output that exists and
+ * is not a regular file (a device such as /dev/null, a FIFO) is written in
+ * place: a device node is never replaced by a file.
+ *
+ * Pipes: input and output pipes are asked for a 1 MiB buffer (F_SETPIPE_SZ,
+ * failure ignored) and are read and written in pieces of up to 1 MiB, so
+ * that a pipe costs about what a file costs.
  */
+#define _GNU_SOURCE     /* F_SETPIPE_SZ */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,7 +36,8 @@
 #include "cli.h"
 
 #define RAW_CAP ((size_t)1 << 20)
-#define ZOUT_CAP ((size_t)256 << 10)
+#define ZOUT_CAP ((size_t)1 << 20)
+#define PIPE_WANT (1 << 20)
 
 /* ---- signals: a pending temp output is removed when the process is killed ---- */
 
@@ -97,6 +106,22 @@ int dmvf__cli_write_all(int fd, const void *buf, size_t n)
     return 0;
 }
 
+void dmvf__cli_pipe_grow(int fd)
+{
+#if defined(F_SETPIPE_SZ) && defined(F_GETPIPE_SZ)
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode))
+        return;
+    int cur = fcntl(fd, F_GETPIPE_SZ);
+    /* the most a user may ask for is /proc/sys/fs/pipe-max-size: try less on refusal */
+    for (int want = PIPE_WANT; cur >= 0 && want > cur; want /= 4)
+        if (fcntl(fd, F_SETPIPE_SZ, want) >= 0)
+            break;
+#else
+    (void)fd;
+#endif
+}
+
 static ssize_t read_retry(int fd, void *buf, size_t cap)
 {
     for (;;) {
@@ -108,10 +133,33 @@ static ssize_t read_retry(int fd, void *buf, size_t cap)
 
 /* ---- input ---- */
 
+/* A read failure's message: printed, or kept when s->defer_errors. */
+static int src_fail(dmvf_cli_src *s, int code, const char *fmt, ...) DMVF_CLI_PRINTF(3, 4);
+static int src_fail(dmvf_cli_src *s, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (s->defer_errors) {
+        vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+    } else {
+        char m[600];
+        vsnprintf(m, sizeof m, fmt, ap);
+        dmvf__cli_err("%s", m);
+    }
+    va_end(ap);
+    return code;
+}
+
+void dmvf__cli_src_report(dmvf_cli_src *s)
+{
+    if (s->errmsg[0])
+        dmvf__cli_err("%s", s->errmsg);
+    s->errmsg[0] = '\0';
+}
+
 static int src_read_error(dmvf_cli_src *s)
 {
-    dmvf__cli_err("input %s: read failed: %s", s->name, strerror(errno));
-    return DMVF_EXIT_IOERR;
+    return src_fail(s, DMVF_EXIT_IOERR, "input %s: read failed: %s", s->name, strerror(errno));
 }
 
 int dmvf__cli_src_open(dmvf_cli_src *s, const char *path)
@@ -129,6 +177,7 @@ int dmvf__cli_src_open(dmvf_cli_src *s, const char *path)
             return DMVF_EXIT_IOERR;
         }
     }
+    dmvf__cli_pipe_grow(s->fd);
     s->raw_cap = RAW_CAP;
     s->raw = malloc(s->raw_cap);
     if (!s->raw) {
@@ -163,9 +212,8 @@ int dmvf__cli_src_open(dmvf_cli_src *s, const char *path)
 static int gzip_error(dmvf_cli_src *s, const char *what)
 {
     uint64_t off = s->raw_base + (uint64_t)(s->zs.next_in - s->raw);
-    dmvf__cli_err("input %s: gzip: %s at compressed byte offset %llu", s->name, what,
-                  (unsigned long long)off);
-    return DMVF_EXIT_DATAERR;
+    return src_fail(s, DMVF_EXIT_DATAERR, "input %s: gzip: %s at compressed byte offset %llu",
+                    s->name, what, (unsigned long long)off);
 }
 
 static int gzip_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n, int *eof)
@@ -217,10 +265,8 @@ static int gzip_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n,
                 return gzip_error(s, "unexpected end of compressed data");
             continue;
         }
-        if (zr == Z_MEM_ERROR) {
-            dmvf__cli_err("gzip: out of memory");
-            return DMVF_EXIT_NOMEM;
-        }
+        if (zr == Z_MEM_ERROR)
+            return src_fail(s, DMVF_EXIT_NOMEM, "gzip: out of memory");
         return gzip_error(s, s->zs.msg ? s->zs.msg : "corrupt compressed data");
     }
     *n = have;
@@ -326,12 +372,25 @@ int dmvf__cli_sink_open(dmvf_cli_sink *k, const char *path, int gzip)
     }
     if (!path) {
         k->fd = STDOUT_FILENO;
+        dmvf__cli_pipe_grow(k->fd);
         return 0;
     }
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         dmvf__cli_err("output %s: is a directory", path);
         return DMVF_EXIT_IOERR;
+    }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* a device or a FIFO: written in place (renaming over it would
+           replace the node with a file) */
+        k->direct = 1;
+        k->fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (k->fd < 0) {
+            dmvf__cli_err("output %s: cannot open: %s", path, strerror(errno));
+            return DMVF_EXIT_IOERR;
+        }
+        dmvf__cli_pipe_grow(k->fd);
+        return 0;
     }
     free(tmp_name);
     tmp_name = tmp_path_for(path);
@@ -388,8 +447,9 @@ int dmvf__cli_sink_write(dmvf_cli_sink *k, const void *buf, size_t n)
 int dmvf__cli_sink_rewind(dmvf_cli_sink *k)
 {
     if (k->written > 0) {
-        if (!k->path) {
-            dmvf__cli_err("output <stdout>: a refused request had output already written");
+        if (!k->path || k->direct) {
+            dmvf__cli_err("output %s: a refused request had output already written",
+                          k->path ? k->path : "<stdout>");
             return DMVF_EXIT_SOFTWARE;
         }
         if (ftruncate(k->fd, 0) != 0 || lseek(k->fd, 0, SEEK_SET) != 0) {
@@ -447,7 +507,14 @@ int dmvf__cli_sink_commit(dmvf_cli_sink *k)
             rc = sink_write_fd(k, k->zbuf, k->zcap - k->zs.avail_out);
         } while (rc == 0 && zr != Z_STREAM_END);
     }
-    if (rc == 0 && k->path) {
+    if (rc == 0 && k->path && k->direct) {
+        int fd = k->fd;
+        k->fd = -1;
+        if (close(fd) != 0) {
+            dmvf__cli_err("output %s: close failed: %s", k->path, strerror(errno));
+            rc = DMVF_EXIT_IOERR;
+        }
+    } else if (rc == 0 && k->path) {
         if (fsync(k->fd) != 0) {
             dmvf__cli_err("output %s: fsync failed: %s", k->path, strerror(errno));
             rc = DMVF_EXIT_IOERR;
@@ -479,7 +546,7 @@ void dmvf__cli_sink_abort(dmvf_cli_sink *k)
         close(k->fd);
         k->fd = -1;
     }
-    if (k->path && tmp_name) {
+    if (k->path && !k->direct && tmp_name) {
         unlink(tmp_name);
         set_pending(NULL);
         free(tmp_name);

@@ -1,0 +1,709 @@
+/*
+ * parallel.c - the records pipeline: the input cut into chunks of whole
+ * records, each chunk rewritten on a worker thread, the results written in
+ * input order.
+ *
+ *            reader (calling thread)              workers (N)          writer
+ *   input --> read, cut at record ----> slot ring ---> dmvf_filter_stream --> in sequence
+ *             boundaries                (2N+2)         [+ one gzip member]    order, to
+ *                                                                            the sink
+ *   slot:  FREE --reader--> FILLED --worker--> BUSY --> DONE --writer--> FREE
+ *
+ * The cut. A chunk ends at the first record boundary at or after chunk_bytes
+ * (1 MiB) of decompressed input counted from its start:
+ *
+ *   | varint len | record | varint len | record | ... | varint len | record |
+ *   ^ chunk start                         chunk_bytes ^               ^ cut
+ *
+ * so where chunks end depends on the bytes alone, never on read sizes,
+ * timing or the thread count, and the output is the same bytes for every
+ * thread count: plain, or with gzip one member (deflate, windowBits 15+16)
+ * per chunk that released something, concatenated in order (a multi-member
+ * gzip file, which every gunzip reads as the concatenation); an empty release
+ * is one empty member. Only the last chunk can end inside a record, and a
+ * length prefix that cannot be cut at (bad varint, 0, over the record limit)
+ * ends the reading: the chunk holding it is the last, and the library then
+ * reports the error at the same place as for one unbroken stream.
+ *
+ * Workers. Each worker owns a dmvf_filter for the same request (policy and
+ * keyring are shared, immutable). Per chunk: dmvf_filter_stream(end = 1) on
+ * whole records, dmvf_filter_counts, dmvf_filter_reset. Chunk buffers are
+ * kept and reused: no allocation per record, none per chunk once the ring is
+ * warm.
+ *
+ * Errors. The writer takes chunks in sequence order; the first failing chunk
+ * in that order decides: its error's byte offset gets the chunk's base offset
+ * added and its record index the records of all earlier chunks, so messages
+ * are those of one unbroken stream; nothing of that chunk or after it is
+ * written and the reader stops. A read error (I/O, corrupt gzip) is
+ * attached to a last chunk holding what was read before it, and is reported
+ * only when everything before it succeeded.
+ *
+ * With one worker there are no threads: the calling thread reads, rewrites
+ * and writes each chunk in turn, through the same code.
+ */
+#define _GNU_SOURCE     /* sched_getaffinity, CPU_COUNT */
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+
+/* Reads ask for what is missing up to the cut, and never less than
+ * min(chunk, TAIL_READ): the bytes read past a cut are copied into the next
+ * chunk, so that tail read is kept moderate. */
+#define MIN_READ ((size_t)4 << 10)
+#define TAIL_READ ((size_t)256 << 10)
+#define ZPIECE ((size_t)1 << 30)   /* the most handed to zlib at once (uInt) */
+
+enum { SLOT_FREE, SLOT_FILLED, SLOT_BUSY, SLOT_DONE };
+
+typedef struct chunk {
+    int state;
+    uint64_t base;              /* offset of in[0] in the decompressed input */
+    unsigned char *in;
+    size_t in_cap, in_len;
+    int end;                    /* 1: whole records (the stream's end for the library) */
+    int read_rc;                /* a read failure right after this chunk: its exit code */
+    unsigned char *out;
+    size_t out_cap, out_len;
+    unsigned char *gz;
+    size_t gz_cap, gz_len;
+    int status;                 /* library status */
+    int exit_rc;                /* a failure outside the library: exit code ... */
+    const char *why;            /* ... and its message */
+    dmvf_error err;
+    uint64_t rin, rout, rdropped;
+} chunk;
+
+typedef struct pipeline pipeline;
+
+typedef struct worker {
+    pipeline *pl;
+    dmvf_filter *f;
+    int own;                    /* f was created here */
+    z_stream zs;
+    int zinit;
+    pthread_t th;
+    int started;
+} worker;
+
+struct pipeline {
+    dmvf_cli_par *p;
+    dmvf_cli_sink *sink;
+    size_t chunk_bytes, max_record, min_read;
+    unsigned nworkers, nslots;
+    int threaded;
+    chunk *slots;
+    worker *workers;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_reader, cv_worker, cv_writer;
+    pthread_t writer;
+    int writer_started;
+    uint64_t submitted, next_work, next_write;
+    uint64_t fail_seq;          /* lowest failing sequence a worker has seen */
+    int reader_done, stop;
+    /* the writer's side */
+    uint64_t in, out, dropped;
+    uint64_t members;
+    int rc;                     /* exit code: read, write, memory, zlib failure */
+    int read_failed;            /* rc is a read failure kept in the source */
+    dmvf_cli_progress pg;
+};
+
+unsigned dmvf__cli_cores(void)
+{
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0)
+            return (unsigned)n;
+    }
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1u;
+}
+
+/* ---- buffers ---- */
+
+static int grow(unsigned char **buf, size_t *cap, size_t want)
+{
+    if (*cap >= want)
+        return 0;
+    size_t n = *cap ? *cap : 65536;
+    while (n < want)
+        n = n > SIZE_MAX / 2 ? want : n * 2;
+    unsigned char *b = realloc(*buf, n);
+    if (!b)
+        return -1;
+    *buf = b;
+    *cap = n;
+    return 0;
+}
+
+/* ---- a worker's chunk ---- */
+
+static void chunk_fail(chunk *c, int rc, const char *why)
+{
+    c->exit_rc = rc;
+    c->why = why;
+}
+
+/* One gzip member of src[0..n) appended at dst[*len..): 0, or -1 with the
+ * exit code in *rc. */
+static int deflate_member(z_stream *zs, int *zinit, const unsigned char *src, size_t n,
+                          unsigned char **dst, size_t *cap, size_t *len, int *rc)
+{
+    if (!*zinit) {
+        memset(zs, 0, sizeof *zs);
+        int zr = deflateInit2(zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+        if (zr != Z_OK) {
+            *rc = zr == Z_MEM_ERROR ? DMVF_EXIT_NOMEM : DMVF_EXIT_SOFTWARE;
+            return -1;
+        }
+        *zinit = 1;
+    } else if (deflateReset(zs) != Z_OK) {
+        *rc = DMVF_EXIT_SOFTWARE;
+        return -1;
+    }
+    uLong bound = deflateBound(zs, (uLong)(n < ZPIECE ? n : ZPIECE));
+    if (grow(dst, cap, *len + (size_t)bound + 64) != 0) {
+        *rc = DMVF_EXIT_NOMEM;
+        return -1;
+    }
+    size_t pos = 0;
+    for (;;) {
+        size_t piece = n - pos < ZPIECE ? n - pos : ZPIECE;
+        int flush = pos + piece == n ? Z_FINISH : Z_NO_FLUSH;
+        zs->next_in = (unsigned char *)(uintptr_t)(src + pos);
+        zs->avail_in = (uInt)piece;
+        int zr;
+        do {
+            if (*cap - *len < 65536 && grow(dst, cap, *len + 65536) != 0) {
+                *rc = DMVF_EXIT_NOMEM;
+                return -1;
+            }
+            size_t room = *cap - *len < ZPIECE ? *cap - *len : ZPIECE;
+            zs->next_out = *dst + *len;
+            zs->avail_out = (uInt)room;
+            zr = deflate(zs, flush);
+            if (zr == Z_STREAM_ERROR) {
+                *rc = DMVF_EXIT_SOFTWARE;
+                return -1;
+            }
+            *len += room - zs->avail_out;
+        } while (zs->avail_in > 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
+        pos += piece;
+        if (flush == Z_FINISH)
+            return 0;
+    }
+}
+
+static void process_chunk(worker *w, chunk *c)
+{
+    pipeline *pl = w->pl;
+    c->status = DMVF_OK;
+    c->exit_rc = 0;
+    c->why = NULL;
+    c->out_len = c->gz_len = 0;
+    c->rin = c->rout = c->rdropped = 0;
+    memset(&c->err, 0, sizeof c->err);
+    dmvf_in_buffer in = {c->in, c->in_len, 0};
+    if (grow(&c->out, &c->out_cap, c->in_len + 4096) != 0) {
+        chunk_fail(c, DMVF_EXIT_NOMEM, "out of memory");
+        return;
+    }
+    for (;;) {
+        dmvf_out_buffer o = {c->out + c->out_len, c->out_cap - c->out_len, 0};
+        int st = dmvf_filter_stream(w->f, &o, &in, c->end, &c->err);
+        c->out_len += o.pos;
+        if (st != DMVF_ESPACE) {
+            c->status = st;
+            break;
+        }
+        /* the filter holds more output: make room and go on */
+        if (grow(&c->out, &c->out_cap, c->out_cap + 1) != 0) {
+            chunk_fail(c, DMVF_EXIT_NOMEM, "out of memory");
+            break;
+        }
+    }
+    dmvf_filter_counts(w->f, &c->rin, &c->rout, &c->rdropped);
+    dmvf_filter_reset(w->f);
+    if (c->status != DMVF_OK || c->exit_rc || !pl->p->gzip || c->out_len == 0)
+        return;
+    int rc;
+    if (deflate_member(&w->zs, &w->zinit, c->out, c->out_len, &c->gz, &c->gz_cap, &c->gz_len,
+                       &rc) != 0)
+        chunk_fail(c, rc, rc == DMVF_EXIT_NOMEM ? "gzip: out of memory" : "gzip: deflate failed");
+}
+
+/* ---- the writer's chunk: 0 to go on, 1 to stop ---- */
+
+static int write_chunk(pipeline *pl, chunk *c)
+{
+    if (c->exit_rc) {
+        dmvf__cli_progress_clear(&pl->pg);
+        dmvf__cli_err("%s", c->why ? c->why : "internal error");
+        pl->rc = c->exit_rc;
+        return 1;
+    }
+    if (c->status != DMVF_OK) {
+        dmvf_cli_par *p = pl->p;
+        p->status = c->status;
+        p->err = c->err;
+        p->err.offset += c->base;
+        if (p->err.record != UINT64_MAX)
+            p->err.record += pl->in;
+        return 1;
+    }
+    int rc = 0;
+    if (pl->p->gzip) {
+        if (c->gz_len) {
+            rc = dmvf__cli_sink_write(pl->sink, c->gz, c->gz_len);
+            pl->members++;
+        }
+    } else if (c->out_len) {
+        rc = dmvf__cli_sink_write(pl->sink, c->out, c->out_len);
+    }
+    if (rc) {
+        pl->rc = rc;
+        return 1;
+    }
+    pl->in += c->rin;
+    pl->out += c->rout;
+    pl->dropped += c->rdropped;
+    dmvf__cli_progress_tick(&pl->pg, pl->in, c->base + c->in_len);
+    if (c->read_rc) {
+        pl->rc = c->read_rc;
+        pl->read_failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- threads ---- */
+
+static void stop_all(pipeline *pl)
+{
+    pl->stop = 1;
+    pthread_cond_broadcast(&pl->cv_reader);
+    pthread_cond_broadcast(&pl->cv_worker);
+    pthread_cond_broadcast(&pl->cv_writer);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    pipeline *pl = w->pl;
+    pthread_mutex_lock(&pl->mu);
+    for (;;) {
+        while (!pl->stop && pl->next_work == pl->submitted && !pl->reader_done)
+            pthread_cond_wait(&pl->cv_worker, &pl->mu);
+        if (pl->stop || pl->next_work == pl->submitted)
+            break;
+        uint64_t seq = pl->next_work++;
+        chunk *c = &pl->slots[seq % pl->nslots];
+        c->state = SLOT_BUSY;
+        int skip = seq > pl->fail_seq;   /* an earlier chunk failed: this one is never written */
+        pthread_mutex_unlock(&pl->mu);
+        if (!skip)
+            process_chunk(w, c);
+        pthread_mutex_lock(&pl->mu);
+        if (!skip && (c->status != DMVF_OK || c->exit_rc) && seq < pl->fail_seq)
+            pl->fail_seq = seq;
+        c->state = SLOT_DONE;
+        pthread_cond_broadcast(&pl->cv_writer);
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return NULL;
+}
+
+static void *writer_main(void *arg)
+{
+    pipeline *pl = arg;
+    pthread_mutex_lock(&pl->mu);
+    for (;;) {
+        chunk *c = &pl->slots[pl->next_write % pl->nslots];
+        while (!pl->stop && !(pl->next_write < pl->submitted && c->state == SLOT_DONE) &&
+               !(pl->reader_done && pl->next_write == pl->submitted))
+            pthread_cond_wait(&pl->cv_writer, &pl->mu);
+        if (pl->stop || pl->next_write == pl->submitted)
+            break;
+        pthread_mutex_unlock(&pl->mu);
+        int halt = write_chunk(pl, c);
+        pthread_mutex_lock(&pl->mu);
+        if (halt) {
+            stop_all(pl);
+            break;
+        }
+        c->state = SLOT_FREE;
+        pl->next_write++;
+        pthread_cond_broadcast(&pl->cv_reader);
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return NULL;
+}
+
+/* The slot for sequence seq, once free; NULL when the pipeline stopped. */
+static chunk *acquire(pipeline *pl, uint64_t seq)
+{
+    chunk *c = &pl->slots[seq % pl->nslots];
+    if (!pl->threaded)
+        return pl->stop ? NULL : c;
+    pthread_mutex_lock(&pl->mu);
+    while (!pl->stop && c->state != SLOT_FREE)
+        pthread_cond_wait(&pl->cv_reader, &pl->mu);
+    int stopped = pl->stop;
+    pthread_mutex_unlock(&pl->mu);
+    return stopped ? NULL : c;
+}
+
+/* Hands a filled chunk on: to the workers, or (one worker) rewrites and
+ * writes it now. */
+static void submit(pipeline *pl, chunk *c)
+{
+    if (!pl->threaded) {
+        pl->submitted++;
+        process_chunk(&pl->workers[0], c);
+        if (write_chunk(pl, c))
+            pl->stop = 1;
+        pl->next_write++;
+        return;
+    }
+    pthread_mutex_lock(&pl->mu);
+    c->state = SLOT_FILLED;
+    pl->submitted++;
+    pthread_cond_broadcast(&pl->cv_worker);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+static void reader_finish(pipeline *pl)
+{
+    if (!pl->threaded) {
+        pl->reader_done = 1;
+        return;
+    }
+    pthread_mutex_lock(&pl->mu);
+    pl->reader_done = 1;
+    pthread_cond_broadcast(&pl->cv_worker);
+    pthread_cond_broadcast(&pl->cv_writer);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+/* ---- the reader ---- */
+
+/* A varint length prefix in p[0..n): 1 with *len and *pre set, 0 when
+ * incomplete, -1 when it runs past 10 bytes. */
+static int parse_prefix(const unsigned char *p, size_t n, uint64_t *len, size_t *pre)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n && i < 10; i++) {
+        v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if (!(p[i] & 0x80)) {
+            *len = v;
+            *pre = i + 1;
+            return 1;
+        }
+    }
+    return n >= 10 ? -1 : 0;
+}
+
+static void read_input(pipeline *pl, dmvf_cli_src *src)
+{
+    uint64_t seq = 0, base = 0;
+    chunk *c = acquire(pl, seq);
+    size_t len = 0;     /* bytes in c->in */
+    size_t scan = 0;    /* c->in[0..scan) is whole records */
+    while (c) {
+        /* whole records; cut as soon as the chunk is long enough */
+        size_t need = 0;
+        int bad = 0;
+        while (scan < len) {
+            uint64_t l;
+            size_t pre;
+            int pr = parse_prefix(c->in + scan, len - scan, &l, &pre);
+            if (pr < 0 || (pr > 0 && (l == 0 || l > pl->max_record))) {
+                bad = 1;
+                break;
+            }
+            if (pr == 0)
+                break;
+            if (len - scan - pre < l) {
+                need = scan + pre + (size_t)l;
+                break;
+            }
+            scan += pre + (size_t)l;
+            if (scan >= pl->chunk_bytes)
+                break;
+        }
+        if (bad) {
+            /* the library reports this prefix; nothing after it is read */
+            c->base = base;
+            c->in_len = len;
+            c->end = 1;
+            c->read_rc = 0;
+            submit(pl, c);
+            break;
+        }
+        if (scan >= pl->chunk_bytes) {
+            c->base = base;
+            c->in_len = scan;
+            c->end = 1;
+            c->read_rc = 0;
+            submit(pl, c);
+            /* the bytes past the cut start the next chunk; c->in stays as it
+               is until the reader takes this slot again */
+            chunk *n = acquire(pl, ++seq);
+            if (!n)
+                break;
+            size_t carry = len - scan;
+            if (grow(&n->in, &n->in_cap, carry + pl->min_read) != 0) {
+                n->in_len = 0;
+                n->end = 0;
+                n->base = base + scan;
+                n->read_rc = DMVF_EXIT_NOMEM;
+                snprintf(src->errmsg, sizeof src->errmsg, "out of memory");
+                submit(pl, n);
+                break;
+            }
+            memcpy(n->in, c->in + scan, carry);
+            base += scan;
+            c = n;
+            len = carry;
+            scan = 0;
+            continue;
+        }
+        /* read more: at least what completes the record, up to the cut */
+        size_t target = pl->chunk_bytes > need ? pl->chunk_bytes : need;
+        size_t want = target > len ? target - len : 0;
+        if (want < pl->min_read)
+            want = pl->min_read;
+        if (grow(&c->in, &c->in_cap, len + want) != 0) {
+            c->base = base;
+            c->in_len = len;
+            c->end = 0;
+            c->read_rc = DMVF_EXIT_NOMEM;
+            snprintf(src->errmsg, sizeof src->errmsg, "out of memory");
+            submit(pl, c);
+            break;
+        }
+        size_t got;
+        int eof;
+        int rc = dmvf__cli_src_read(src, c->in + len, want, &got, &eof);
+        if (rc) {
+            /* what was read before the failure is still rewritten (and may
+               fail first); then the read failure is reported */
+            c->base = base;
+            c->in_len = len;
+            c->end = 0;
+            c->read_rc = rc;
+            submit(pl, c);
+            break;
+        }
+        len += got;
+        if (eof) {
+            if (len > 0) {
+                c->base = base;
+                c->in_len = len;
+                c->end = 1;
+                c->read_rc = 0;
+                submit(pl, c);
+            }
+            break;
+        }
+    }
+    reader_finish(pl);
+}
+
+/* ---- setup ---- */
+
+static size_t chunk_bytes_from_env(size_t dflt)
+{
+    const char *e = getenv("DMVF_CHUNK_BYTES");
+    size_t v;
+    if (e && e[0] && dmvf__cli_parse_size(e, &v) == 0)
+        return v;
+    return dflt;
+}
+
+static void pipeline_free(pipeline *pl)
+{
+    if (pl->workers) {
+        for (unsigned i = 0; i < pl->nworkers; i++) {
+            worker *w = &pl->workers[i];
+            if (w->own)
+                dmvf_filter_free(w->f);
+            if (w->zinit)
+                deflateEnd(&w->zs);
+        }
+        free(pl->workers);
+    }
+    if (pl->slots) {
+        for (unsigned i = 0; i < pl->nslots; i++) {
+            free(pl->slots[i].in);
+            free(pl->slots[i].out);
+            free(pl->slots[i].gz);
+        }
+        free(pl->slots);
+    }
+}
+
+/* The mutex and condition variables: 0, or -1 with none left behind. */
+static int sync_init(pipeline *pl)
+{
+    if (pthread_mutex_init(&pl->mu, NULL) != 0)
+        return -1;
+    if (pthread_cond_init(&pl->cv_reader, NULL) != 0)
+        goto no_reader;
+    if (pthread_cond_init(&pl->cv_worker, NULL) != 0)
+        goto no_worker;
+    if (pthread_cond_init(&pl->cv_writer, NULL) != 0)
+        goto no_writer;
+    return 0;
+no_writer:
+    pthread_cond_destroy(&pl->cv_worker);
+no_worker:
+    pthread_cond_destroy(&pl->cv_reader);
+no_reader:
+    pthread_mutex_destroy(&pl->mu);
+    return -1;
+}
+
+static void sync_destroy(pipeline *pl)
+{
+    pthread_cond_destroy(&pl->cv_reader);
+    pthread_cond_destroy(&pl->cv_worker);
+    pthread_cond_destroy(&pl->cv_writer);
+    pthread_mutex_destroy(&pl->mu);
+}
+
+/* Starts the workers and the writer; on failure the caller stops and
+ * joins those that started. */
+static int start_threads(pipeline *pl)
+{
+    for (unsigned i = 0; i < pl->nworkers; i++) {
+        if (pthread_create(&pl->workers[i].th, NULL, worker_main, &pl->workers[i]) != 0)
+            return -1;
+        pl->workers[i].started = 1;
+    }
+    if (pthread_create(&pl->writer, NULL, writer_main, pl) != 0)
+        return -1;
+    pl->writer_started = 1;
+    return 0;
+}
+
+static void join_threads(pipeline *pl)
+{
+    for (unsigned i = 0; i < pl->nworkers; i++)
+        if (pl->workers[i].started)
+            pthread_join(pl->workers[i].th, NULL);
+    if (pl->writer_started)
+        pthread_join(pl->writer, NULL);
+}
+
+int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_cli_sink *sink)
+{
+    pipeline pl;
+    memset(&pl, 0, sizeof pl);
+    pl.p = p;
+    pl.sink = sink;
+    p->status = DMVF_OK;
+    memset(&p->err, 0, sizeof p->err);
+    p->records_in = p->records_out = p->records_dropped = 0;
+    pl.chunk_bytes = chunk_bytes_from_env(p->chunk_bytes ? p->chunk_bytes : DMVF_CLI_CHUNK_BYTES);
+    pl.min_read = pl.chunk_bytes < TAIL_READ ? pl.chunk_bytes : TAIL_READ;
+    if (pl.min_read < MIN_READ)
+        pl.min_read = MIN_READ;
+    pl.max_record = p->fo.max_record_bytes ? p->fo.max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
+    pl.nworkers = p->threads ? p->threads : 1;
+    pl.threaded = pl.nworkers > 1;
+    pl.nslots = pl.threaded ? 2 * pl.nworkers + 2 : 2;
+    pl.fail_seq = UINT64_MAX;
+
+    int rc = 0;
+    pl.slots = calloc(pl.nslots, sizeof *pl.slots);
+    pl.workers = calloc(pl.nworkers, sizeof *pl.workers);
+    if (!pl.slots || !pl.workers) {
+        dmvf__cli_err("out of memory");
+        pipeline_free(&pl);
+        return DMVF_EXIT_NOMEM;
+    }
+    for (unsigned i = 0; i < pl.nworkers; i++) {
+        worker *w = &pl.workers[i];
+        w->pl = &pl;
+        if (i == 0) {
+            w->f = f;
+            continue;
+        }
+        dmvf_error err;
+        memset(&err, 0, sizeof err);
+        w->f = dmvf_filter_create(p->policy, p->keyring, p->req, &p->fo, &err);
+        if (!w->f) {
+            dmvf__cli_err("request: %s", err.msg[0] ? err.msg : dmvf_strerror(err.code));
+            pipeline_free(&pl);
+            return err.code ? dmvf__cli_exit_for(err.code) : DMVF_EXIT_SOFTWARE;
+        }
+        w->own = 1;
+        if (dmvf_filter_decision(w->f) != DMVF_DECISION_RELEASE || dmvf_filter_max_records(w->f) != 0) {
+            dmvf__cli_err("request: decided differently on a second filter: %s",
+                          dmvf_filter_reason(w->f));
+            pipeline_free(&pl);
+            return DMVF_EXIT_SOFTWARE;
+        }
+    }
+
+    if (pl.threaded) {
+        int running = sync_init(&pl) == 0;
+        if (running && start_threads(&pl) != 0) {
+            pthread_mutex_lock(&pl.mu);
+            stop_all(&pl);
+            pthread_mutex_unlock(&pl.mu);
+            join_threads(&pl);
+            sync_destroy(&pl);
+            running = 0;
+        }
+        if (!running) {
+            dmvf__cli_err("cannot start %u threads; try --threads 1", pl.nworkers);
+            pipeline_free(&pl);
+            return DMVF_EXIT_SOFTWARE;
+        }
+    }
+    dmvf__cli_progress_start(&pl.pg, p->quiet);
+    src->defer_errors = 1;
+    read_input(&pl, src);
+    if (pl.threaded)
+        join_threads(&pl);
+    dmvf__cli_progress_clear(&pl.pg);
+    src->defer_errors = 0;
+
+    rc = pl.rc;
+    if (rc && pl.read_failed)
+        dmvf__cli_src_report(src);
+    if (!rc && p->status == DMVF_OK && p->gzip && pl.members == 0) {
+        /* an empty release is still a gzip file: one empty member */
+        static const unsigned char nothing[1];
+        z_stream zs;
+        int zinit = 0, zrc = 0;
+        unsigned char *gz = NULL;
+        size_t cap = 0, len = 0;
+        if (deflate_member(&zs, &zinit, nothing, 0, &gz, &cap, &len, &zrc) != 0) {
+            dmvf__cli_err("%s", zrc == DMVF_EXIT_NOMEM ? "gzip: out of memory" : "gzip: deflate failed");
+            rc = zrc;
+        } else {
+            rc = dmvf__cli_sink_write(sink, gz, len);
+        }
+        if (zinit)
+            deflateEnd(&zs);
+        free(gz);
+    }
+    p->records_in = pl.in;
+    p->records_out = pl.out;
+    p->records_dropped = pl.dropped;
+    if (pl.threaded)
+        sync_destroy(&pl);
+    pipeline_free(&pl);
+    return rc;
+}
