@@ -2,7 +2,9 @@
  * gen.c - dmvf-gen: deterministic synthetic DMV records for tests and benchmarks.
  *
  * Writes a varint-length-delimited stream of dmv.v1.DriverRecord (or of
- * dmv.v1.Frame with --framed). The same flags and seed give the same bytes on
+ * dmv.v1.Frame with --framed), or the same records as JSON Lines or CSV
+ * (--format jsonl|csv, for the peer benchmarks; layout at "Text formats"
+ * below). The same flags and seed give the same bytes on
  * every machine: all randomness comes from xoshiro256** streams seeded by
  * splitmix64 from (seed, record index, stream), never from rand() or the clock.
  *
@@ -1424,6 +1426,319 @@ static void out_close(out *o)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Text formats for the peers (--format jsonl|csv).                           */
+/*
+ * The same records as the protobuf stream, walked through the schema tree
+ * (filter/schema.h) in field-number order:
+ *
+ *   JSON Lines: one object per line; keys are the proto field names; a
+ *     sub-message is a nested object, a repeated field an array. As in the
+ *     proto3 JSON mapping, a field holding its default (0, false, "", empty
+ *     bytes, empty repeated) is omitted, enums are their value names
+ *     ("SEX_FEMALE"), bytes are base64 (RFC 4648, padded).
+ *   CSV (RFC 4180): a header row, then one row per record with one column
+ *     per leaf position; repeated fields are flattened with their index
+ *     (person.aliases.0, vehicles.1.registered_address.city), up to a fixed
+ *     number of elements per field (csv_cap). A cell is empty where the JSON
+ *     omits the field. Cells holding a comma, a quote or a line break are
+ *     quoted, quotes doubled; lines end in LF.
+ */
+
+static void bb_byte(bbuf *b, char c)
+{
+    bb_reserve(b, 1);
+    b->p[b->n++] = (uint8_t)c;
+}
+
+static void bb_str(bbuf *b, const char *s) { bb_put(b, s, strlen(s)); }
+
+static void bb_u64(bbuf *b, uint64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
+    bb_put(b, tmp, (size_t)n);
+}
+
+static void bb_i64(bbuf *b, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
+    bb_put(b, tmp, (size_t)n);
+}
+
+static void bb_base64(bbuf *b, const uint8_t *p, size_t n)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    bb_reserve(b, (n + 2) / 3 * 4);
+    uint8_t *o = b->p + b->n;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *o++ = (uint8_t)al[v >> 18];
+        *o++ = (uint8_t)al[(v >> 12) & 63];
+        *o++ = (uint8_t)al[(v >> 6) & 63];
+        *o++ = (uint8_t)al[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+        *o++ = (uint8_t)al[v >> 18];
+        *o++ = (uint8_t)al[(v >> 12) & 63];
+        *o++ = i + 1 < n ? (uint8_t)al[(v >> 6) & 63] : '=';
+        *o++ = '=';
+    }
+    b->n = (size_t)(o - b->p);
+}
+
+/* A singular scalar's value is its default (and so omitted). */
+static int is_default(const dmvf_sfield *sf, const void *p)
+{
+    switch (sf->type) {
+    case DMVF_T_STRING: {
+        const char *s = *(const char *const *)p;
+        return !s || !*s;
+    }
+    case DMVF_T_BYTES: return ((const ProtobufCBinaryData *)p)->len == 0;
+    case DMVF_T_UINT32:
+    case DMVF_T_INT32:
+    case DMVF_T_ENUM: return *(const int32_t *)p == 0;
+    case DMVF_T_BOOL: return !*(const protobuf_c_boolean *)p;
+    default: abort();
+    }
+}
+
+/* A non-default scalar as text (strings and bytes are left to the caller). */
+static void text_number(bbuf *b, const dmvf_sfield *sf, const void *p, int quote_enum)
+{
+    switch (sf->type) {
+    case DMVF_T_UINT32: bb_u64(b, *(const uint32_t *)p); break;
+    case DMVF_T_INT32: bb_i64(b, *(const int32_t *)p); break;
+    case DMVF_T_BOOL: bb_str(b, "true"); break;
+    case DMVF_T_ENUM: {
+        int32_t v = *(const int32_t *)p;
+        const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(sf->fd->descriptor, v);
+        if (!ev) {
+            bb_i64(b, v);        /* a value the schema does not name: its number */
+        } else {
+            if (quote_enum)
+                bb_byte(b, '"');
+            bb_str(b, ev->name);
+            if (quote_enum)
+                bb_byte(b, '"');
+        }
+        break;
+    }
+    default: abort();
+    }
+}
+
+static void json_string(bbuf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    bb_byte(b, '"');
+    for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
+        unsigned char c = *u;
+        if (c == '"' || c == '\\') {
+            bb_byte(b, '\\');
+            bb_byte(b, (char)c);
+        } else if (c < 0x20) {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            bb_put(b, e, sizeof e);
+        } else {
+            bb_byte(b, (char)c);
+        }
+    }
+    bb_byte(b, '"');
+}
+
+static void json_message(bbuf *b, const ProtobufCMessage *m, const dmvf_snode *node)
+{
+    const char *base = (const char *)m;
+    int first = 1;
+    bb_byte(b, '{');
+    for (size_t i = 0; i < node->nfields; i++) {
+        const dmvf_sfield *sf = &node->fields[i];
+        const ProtobufCFieldDescriptor *fd = sf->fd;
+        const void *p = base + fd->offset;
+        size_t n = 0;
+        if (sf->repeated) {
+            n = *(const size_t *)(base + fd->quantifier_offset);
+            if (n == 0)
+                continue;
+        } else if (sf->type == DMVF_T_MESSAGE) {
+            if (!*(const ProtobufCMessage *const *)p)
+                continue;
+        } else if (is_default(sf, p)) {
+            continue;
+        }
+        if (!first)
+            bb_byte(b, ',');
+        first = 0;
+        json_string(b, sf->name);
+        bb_byte(b, ':');
+        if (sf->repeated) {
+            bb_byte(b, '[');
+            for (size_t k = 0; k < n; k++) {
+                if (k)
+                    bb_byte(b, ',');
+                if (sf->type == DMVF_T_STRING) {
+                    const char *s = (*(char *const *const *)p)[k];
+                    json_string(b, s ? s : "");
+                } else if (sf->type == DMVF_T_MESSAGE) {
+                    json_message(b, (*(ProtobufCMessage *const *const *)p)[k], sf->child);
+                } else {
+                    abort();     /* the schema repeats only strings and messages */
+                }
+            }
+            bb_byte(b, ']');
+        } else if (sf->type == DMVF_T_MESSAGE) {
+            json_message(b, *(const ProtobufCMessage *const *)p, sf->child);
+        } else if (sf->type == DMVF_T_STRING) {
+            json_string(b, *(const char *const *)p);
+        } else if (sf->type == DMVF_T_BYTES) {
+            const ProtobufCBinaryData *bd = p;
+            bb_byte(b, '"');
+            bb_base64(b, bd->data, bd->len);
+            bb_byte(b, '"');
+        } else {
+            text_number(b, sf, p, 1);
+        }
+    }
+    bb_byte(b, '}');
+}
+
+/* Columns per repeated field in CSV: the most elements the realistic
+ * generator writes (restrictions: two plus the "FLA" marking). */
+static size_t csv_cap(const dmvf_sfield *sf)
+{
+    static const struct { const char *path; size_t cap; } caps[] = {
+        {"person.aliases", 2}, {"license.restrictions", 3}, {"license.endorsements", 2},
+        {"documents", 2}, {"vehicles", 2}, {"history", 3},
+    };
+    for (size_t i = 0; i < N_(caps); i++)
+        if (strcmp(sf->path, caps[i].path) == 0)
+            return caps[i].cap;
+    return 2;
+}
+
+static void csv_cell(bbuf *b, const char *s, size_t n)
+{
+    int quote = 0;
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (!quote) {
+        bb_put(b, s, n);
+        return;
+    }
+    bb_byte(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            bb_byte(b, '"');
+        bb_byte(b, s[i]);
+    }
+    bb_byte(b, '"');
+}
+
+static void csv_sep(bbuf *b, int *first)
+{
+    if (!*first)
+        bb_byte(b, ',');
+    *first = 0;
+}
+
+static void csv_name(char *dst, size_t cap, const char *prefix, const char *name, long index)
+{
+    const char *dot = *prefix ? "." : "";
+    if (index < 0)
+        snprintf(dst, cap, "%s%s%s", prefix, dot, name);
+    else
+        snprintf(dst, cap, "%s%s%s.%ld", prefix, dot, name, index);
+}
+
+/* The header (m NULL, header set) or one row: the same walk, so the cells
+ * line up with the columns. m NULL without header: an absent message, all
+ * of its cells empty. */
+static void csv_walk(bbuf *b, const ProtobufCMessage *m, const dmvf_snode *node,
+                     const char *prefix, int header, int *first)
+{
+    const char *base = (const char *)m;
+    for (size_t i = 0; i < node->nfields; i++) {
+        const dmvf_sfield *sf = &node->fields[i];
+        const ProtobufCFieldDescriptor *fd = sf->fd;
+        const void *p = base ? base + fd->offset : NULL;
+        char col[512];
+        if (sf->repeated) {
+            size_t cap = csv_cap(sf), n = p ? *(const size_t *)(base + fd->quantifier_offset) : 0;
+            if (n > cap) {
+                fprintf(stderr, "dmvf-gen: --format csv: %s has %zu elements, more than its %zu columns\n",
+                        sf->path, n, cap);
+                exit(EX_SOFTWARE);
+            }
+            for (size_t k = 0; k < cap; k++) {
+                csv_name(col, sizeof col, prefix, sf->name, (long)k);
+                if (sf->type == DMVF_T_MESSAGE) {
+                    const ProtobufCMessage *c = k < n ? (*(ProtobufCMessage *const *const *)p)[k] : NULL;
+                    csv_walk(b, c, sf->child, col, header, first);
+                    continue;
+                }
+                if (sf->type != DMVF_T_STRING)
+                    abort();     /* the schema repeats only strings and messages */
+                csv_sep(b, first);
+                if (header) {
+                    csv_cell(b, col, strlen(col));
+                } else if (k < n) {
+                    const char *s = (*(char *const *const *)p)[k];
+                    csv_cell(b, s ? s : "", s ? strlen(s) : 0);
+                }
+            }
+            continue;
+        }
+        csv_name(col, sizeof col, prefix, sf->name, -1);
+        if (sf->type == DMVF_T_MESSAGE) {
+            csv_walk(b, p ? *(const ProtobufCMessage *const *)p : NULL, sf->child, col, header, first);
+            continue;
+        }
+        csv_sep(b, first);
+        if (header) {
+            csv_cell(b, col, strlen(col));
+        } else if (p && !is_default(sf, p)) {
+            if (sf->type == DMVF_T_STRING) {
+                const char *s = *(const char *const *)p;
+                csv_cell(b, s, strlen(s));
+            } else if (sf->type == DMVF_T_BYTES) {
+                const ProtobufCBinaryData *bd = p;
+                bb_base64(b, bd->data, bd->len);
+            } else {
+                text_number(b, sf, p, 0);
+            }
+        }
+    }
+}
+
+enum { FMT_PB = 0, FMT_JSONL, FMT_CSV };
+
+/* One record as a line of JSON or a CSV row (with its line break). */
+static void text_record(int format, const ProtobufCMessage *rec, bbuf *b)
+{
+    b->n = 0;
+    if (format == FMT_JSONL) {
+        json_message(b, rec, dmvf__schema_root());
+        bb_byte(b, '\n');
+    } else {
+        int first = 1;
+        csv_walk(b, rec, dmvf__schema_root(), "", 0, &first);
+        bb_byte(b, '\n');
+    }
+}
+
+static void csv_header(bbuf *b)
+{
+    int first = 1;
+    b->n = 0;
+    csv_walk(b, NULL, dmvf__schema_root(), "", 1, &first);
+    bb_byte(b, '\n');
+}
+
+/* ------------------------------------------------------------------------ */
 /* Command line.                                                              */
 
 static void usage(FILE *f)
@@ -1432,14 +1747,24 @@ static void usage(FILE *f)
 "usage: dmvf-gen [options]\n"
 "\n"
 "Writes deterministic synthetic dmv.v1.DriverRecord messages as a\n"
-"varint-length-delimited stream (the dmvfilter native format). The same\n"
-"options and seed always give the same bytes.\n"
+"varint-length-delimited stream (the dmvfilter native format), or the same\n"
+"records as JSON Lines or CSV (--format). The same options and seed always\n"
+"give the same bytes.\n"
 "\n"
 "Records:\n"
 "  --count N            number of records (default 1000)\n"
 "  --seed S             64-bit seed (default 1)\n"
 "  --marked F           fraction of marked licenses, 0..1 (default 0.10)\n"
 "  --photo              give every record a Photo (~20 KB image, 128-byte template)\n"
+"  --format pb|jsonl|csv\n"
+"                       pb (default): the delimited protobuf stream; jsonl: the\n"
+"                       same records as JSON Lines (proto field names, nested\n"
+"                       objects and arrays, defaults omitted, enums by name,\n"
+"                       bytes base64); csv: a header, then one row per record,\n"
+"                       columns flattened (person.family_name, vehicles.0.plate,\n"
+"                       license.restrictions.2), empty where JSON omits a field.\n"
+"                       Same records for the same seed in every format; not with\n"
+"                       --wild, --canary, --framed or --self-check\n"
 "  --out F              write to file F (default: standard output; \"-\" too)\n"
 "  --twins F2           also write each record's twin to F2: identical except that\n"
 "                       every M and C field is re-drawn, presence included (marked\n"
@@ -1489,7 +1814,7 @@ static void usage(FILE *f)
 typedef struct opts {
     uint64_t count, seed, requests;
     double marked;
-    int photo, wild, canary, framed, self_check, stats;
+    int photo, wild, canary, framed, self_check, stats, format;
     const char *out, *twins, *manifest;
     const char *request_id, *ori, *jurisdiction, *legal_reference;
     dmvf_agency_kind agency_kind;
@@ -1524,7 +1849,7 @@ static void parse_args(int argc, char **argv, opts *o)
 {
     enum { O_COUNT = 256, O_SEED, O_MARKED, O_PHOTO, O_OUT, O_TWINS, O_WILD, O_CANARY,
            O_MANIFEST, O_FRAMED, O_REQUESTS, O_REQID, O_ORI, O_AGENCY, O_JUR, O_TAG,
-           O_PURPOSE, O_LEGAL, O_LEGALREF, O_QUERY, O_DATE, O_SELF, O_STATS, O_HELP };
+           O_PURPOSE, O_LEGAL, O_LEGALREF, O_QUERY, O_DATE, O_SELF, O_STATS, O_FORMAT, O_HELP };
     static const struct option lo[] = {
         {"count", required_argument, 0, O_COUNT}, {"seed", required_argument, 0, O_SEED},
         {"marked", required_argument, 0, O_MARKED}, {"photo", no_argument, 0, O_PHOTO},
@@ -1540,6 +1865,7 @@ static void parse_args(int argc, char **argv, opts *o)
         {"legal-reference", required_argument, 0, O_LEGALREF},
         {"query-kind", required_argument, 0, O_QUERY}, {"date", required_argument, 0, O_DATE},
         {"self-check", no_argument, 0, O_SELF}, {"stats", no_argument, 0, O_STATS},
+        {"format", required_argument, 0, O_FORMAT},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
     };
     memset(o, 0, sizeof *o);
@@ -1616,6 +1942,16 @@ static void parse_args(int argc, char **argv, opts *o)
         }
         case O_SELF: o->self_check = 1; break;
         case O_STATS: o->stats = 1; break;
+        case O_FORMAT:
+            if (strcmp(optarg, "pb") == 0)
+                o->format = FMT_PB;
+            else if (strcmp(optarg, "jsonl") == 0)
+                o->format = FMT_JSONL;
+            else if (strcmp(optarg, "csv") == 0)
+                o->format = FMT_CSV;
+            else
+                die_usage("bad --format (pb, jsonl or csv)", optarg);
+            break;
         case O_HELP: usage(stdout); exit(0);
         default:
             die_usage("unknown or incomplete option", argv[optind - 1]);
@@ -1631,6 +1967,17 @@ static void parse_args(int argc, char **argv, opts *o)
         die_usage("--canary and --twins do not combine", o->twins);
     if (o->requests > 1 && !o->framed)
         die_usage("--requests needs --framed", "--requests");
+    if (o->format != FMT_PB) {
+        const char *f = o->format == FMT_JSONL ? "jsonl" : "csv";
+        if (o->wild)
+            die_usage("--wild writes protobuf only; not with --format", f);
+        if (o->canary)
+            die_usage("--canary writes protobuf only; not with --format", f);
+        if (o->framed)
+            die_usage("--framed writes protobuf only; not with --format", f);
+        if (o->self_check)
+            die_usage("--self-check checks protobuf only; not with --format", f);
+    }
 }
 
 static void write_request(out *o, const opts *op, uint64_t k)
@@ -1691,6 +2038,12 @@ int main(int argc, char **argv)
     uint64_t marked = 0, twin_marked = 0, flipped = 0, record_bytes = 0, failures = 0;
     uint64_t next_request = 0;
     bbuf enc = {0};
+    if (op.format == FMT_CSV) {
+        csv_header(&enc);
+        out_write(o, enc.p, enc.n);
+        if (ot)
+            out_write(ot, enc.p, enc.n);
+    }
     for (uint64_t i = 0; i < op.count; i++) {
         /* a request frame starts each of the K slices (several when a slice is empty) */
         while (op.framed && next_request < op.requests && i == next_request * op.count / op.requests) {
@@ -1738,6 +2091,18 @@ int main(int argc, char **argv)
                 twin_marked += (uint64_t)tmk;
                 flipped += (uint64_t)(tmk != is_marked);
             }
+        }
+
+        if (op.format != FMT_PB) {
+            text_record(op.format, &rec->base, &enc);
+            out_write(o, enc.p, enc.n);
+            record_bytes += enc.n;
+            if (twin) {
+                text_record(op.format, &twin->base, &enc);
+                out_write(ot, enc.p, enc.n);
+            }
+            arena_reset();
+            continue;
         }
 
         wild w;

@@ -29,6 +29,7 @@ static void quote(const uint8_t *v, size_t n, char *buf, size_t cap)
     buf[o] = '\0';
 }
 
+/* buf holds at least 128 bytes: "constant " and a quoted value of at most 95 */
 static void act_str(const dmvf_fplan *a, const dmvf_sfield *sf, char *buf, size_t cap)
 {
     char q[96];
@@ -232,7 +233,7 @@ static int explain_table(const dmvf_policy *p, const dmvf_rule *r, const dmvf_re
     for (size_t id = 0; id < npaths; id++) {
         const dmvf_sfield *sf = dmvf__schema_field(id);
         const dmvf_fplan *g = got[id];
-        char act[96], why[400];
+        char act[128], why[400];
         const char *cls = *dmvf__class_name(sf->klass) ? dmvf__class_name(sf->klass) : "-";
         if (sf->type == DMVF_T_MESSAGE) {
             int d = g && g->action == DMVF_ACT_DESCEND;

@@ -152,12 +152,23 @@ typedef struct dmvf_cli_src {
     uint64_t raw_base;       /* compressed bytes before raw[0] */
     uint64_t bytes_in;       /* bytes read from the file */
     uint64_t bytes_out;      /* bytes handed out (inflated) */
+    uint64_t max_inflate;    /* gzip: the most bytes the input may inflate to;
+                                0: the default rule (below) */
     int defer_errors;        /* 1: keep a read error's message in errmsg */
     char errmsg[600];        /* the kept message, "" if none */
 } dmvf_cli_src;
 
+/* A gzip input is refused (DMVF_EXIT_DATAERR, "inflates past") when its
+ * inflated bytes exceed max_inflate or, when max_inflate is 0, exceed both
+ * DMVF_CLI_INFLATE_FLOOR and DMVF_CLI_INFLATE_RATIO times the compressed
+ * bytes consumed so far: a small file that inflates to many GB (a gzip bomb)
+ * is stopped early, while ordinary inputs of any size pass. */
+#define DMVF_CLI_INFLATE_FLOOR ((uint64_t)1 << 30)
+#define DMVF_CLI_INFLATE_RATIO 1000u
+
 /* Opens path (NULL or "-": stdin) and detects gzip from its first bytes.
- * Returns 0 or an exit code (message printed). */
+ * Set max_inflate after it (it is zeroed here). Returns 0 or an exit code
+ * (message printed). */
 int dmvf__cli_src_open(dmvf_cli_src *s, const char *path);
 /* Reads up to cap bytes into buf; *n is the count, *eof set at the end of
  * the input (then *n may be 0). Returns 0 or an exit code (message printed). */
@@ -174,6 +185,8 @@ typedef struct dmvf_cli_sink {
     const char *path;        /* the named output, NULL for stdout */
     int direct;              /* the named output is not a regular file (a device,
                                 a FIFO): written in place, never replaced */
+    int anon;                /* the named output is written to an unnamed
+                                O_TMPFILE file, linked into place at commit */
     int gzip;
     z_stream zs;
     int zinit;
@@ -183,25 +196,30 @@ typedef struct dmvf_cli_sink {
     uint64_t written;        /* bytes written to the file descriptor */
 } dmvf_cli_sink;
 
-/* Opens the output: stdout (path NULL or "-"), a 0600 temp file beside
- * path, or, when path names something that is not a regular file (e.g.
- * /dev/null, a FIFO), that file itself. Returns 0 or an exit code (message
- * printed). */
+/* Opens the output: stdout (path NULL or "-"), a 0600 temp file in path's
+ * directory, or, when path names something that is not a regular file (e.g.
+ * /dev/null, a FIFO), that file itself. The temp file is an unnamed
+ * O_TMPFILE file where the file system supports it (a killed process leaves
+ * nothing behind), else a hidden .NAME.tmp.XXXXXX file beside path.
+ * Returns 0 or an exit code (message printed). */
 int dmvf__cli_sink_open(dmvf_cli_sink *k, const char *path, int gzip);
 int dmvf__cli_sink_write(dmvf_cli_sink *k, const void *buf, size_t n);
 /* Throws away everything written so far (a refusal after output started):
  * possible for a named output only. Returns 0 or an exit code. */
 int dmvf__cli_sink_rewind(dmvf_cli_sink *k);
-/* Finishes gzip, flushes, and for a named output fsyncs and renames the temp
- * file over path. Returns 0 or an exit code (message printed); on failure
- * the temp file is removed. */
+/* Finishes gzip, flushes, and for a named output fsyncs the temp file and
+ * puts it in place: an unnamed file is linked to a fresh hidden name beside
+ * path, a named one has one already; that name is renamed over path, and
+ * the directory is fsync'd. Returns 0 or an exit code (message printed); on
+ * failure the temp file is removed and path is left as it was. */
 int dmvf__cli_sink_commit(dmvf_cli_sink *k);
 /* Removes the temp file (if any) and releases everything. Safe after commit. */
 void dmvf__cli_sink_abort(dmvf_cli_sink *k);
 
 /* Writes n bytes to fd, retrying on EINTR and partial writes. 0 or -1 (errno). */
 int dmvf__cli_write_all(int fd, const void *buf, size_t n);
-/* Ignores SIGPIPE; removes a pending temp output on SIGINT/SIGTERM/SIGHUP. */
+/* Ignores SIGPIPE; removes a pending named temp output on
+ * SIGINT/SIGTERM/SIGHUP (an unnamed one vanishes with the process). */
 void dmvf__cli_signals(void);
 /* Flushes stdout; an error (EPIPE, disk full) is reported. 0 or exit code. */
 int dmvf__cli_flush_stdout(void);

@@ -17,6 +17,7 @@
  * stderr is the DMV's side: it names the decision, the rule, the reason and
  * the reply form, including when the requester is shown a plain miss.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +29,9 @@
 
 const char dmvf__cli_filter_help[] =
     "usage: dmvfilter filter --policy P --keyring K [--passphrase-file F] [--in F] [--out F]\n"
-    "         [--format records|framed] [--gzip] [--max-record-bytes N] [--drop-malformed]\n"
-    "         [--threads N] [--quiet] --ori ORI --agency-kind KIND [request flags]\n"
+    "         [--format records|framed] [--gzip] [--max-record-bytes N] [--max-inflate N]\n"
+    "         [--max-request-frames N] [--drop-malformed] [--threads N] [--quiet]\n"
+    "         --ori ORI --agency-kind KIND [request flags]\n"
     "\n"
     "Filters a stream of records for one request (--format records, the default:\n"
     "varint-delimited dmv.v1.DriverRecord, the request from the flags), or a framed\n"
@@ -50,6 +52,12 @@ const char dmvf__cli_filter_help[] =
     "  --gzip                  gzip the output (records format: one gzip member per\n"
     "                          1 MiB chunk of input, which any gunzip reads whole)\n"
     "  --max-record-bytes N    refuse larger records (suffix K, M, G; default 16M)\n"
+    "  --max-inflate N         refuse a gzip input that inflates past N bytes (suffix\n"
+    "                          K, M, G; default: refuse one that inflates past both\n"
+    "                          1G and 1000 times the compressed bytes read so far,\n"
+    "                          a gzip bomb); exit 65, nothing written to --out\n"
+    "  --max-request-frames N  --format framed: refuse a request carrying more than\n"
+    "                          N record frames (default 10000000); exit 65\n"
     "  --drop-malformed        drop and count malformed records instead of failing\n"
     "  --threads N             rewrite records on N threads, 1..256 (default: the cores\n"
     "                          available, at most 32); the input is cut into chunks\n"
@@ -69,13 +77,16 @@ const char dmvf__cli_filter_help[] =
 
 static const char filter_usage[] =
     "usage: dmvfilter filter --policy P --keyring K [--passphrase-file F] [--in F] [--out F]\n"
-    "         [--format records|framed] [--gzip] [--max-record-bytes N] [--drop-malformed]\n"
-    "         [--threads N] [--quiet] --ori ORI --agency-kind KIND [request flags]\n";
+    "         [--format records|framed] [--gzip] [--max-record-bytes N] [--max-inflate N]\n"
+    "         [--max-request-frames N] [--drop-malformed] [--threads N] [--quiet]\n"
+    "         --ori ORI --agency-kind KIND [request flags]\n";
 
 typedef struct filter_cfg {
     const char *policy, *keyring, *passfile, *in, *out;
     int framed, gzip, drop_malformed, quiet;
     size_t max_record_bytes;
+    uint64_t max_inflate;       /* 0: the default rule (cli.h) */
+    uint64_t max_request_frames; /* 0: the library's default */
     unsigned threads;           /* 0: the cores available */
 } filter_cfg;
 
@@ -117,7 +128,7 @@ static void report_stream_error(const dmvf_cli_src *src, const char *what, const
     const char *kind;
     switch (err->code) {
     case DMVF_EMALFORMED: kind = what; break;
-    case DMVF_ETOOBIG: kind = "record too large"; break;
+    case DMVF_ETOOBIG: kind = strcmp(unit, "frame") == 0 ? "over a limit" : "record too large"; break;
     default: kind = dmvf_strerror(err->code); break;
     }
     char rec[48] = "";
@@ -382,6 +393,8 @@ static int run_framed(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf_
     }
     framed_ctx ctx = {cfg->quiet};
     dmvf_framed_set_callback(fr, framed_done, &ctx);
+    if (cfg->max_request_frames)
+        dmvf_framed_set_max_request_frames(fr, cfg->max_request_frames);
     dmvf_cli_sink sink;
     int rc = dmvf__cli_sink_open(&sink, cfg->out, cfg->gzip);
     if (rc) {
@@ -424,6 +437,20 @@ static int run_framed(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf_
 }
 
 /* ---- the command ---- */
+
+/* A positive decimal count. 0, or -1 when s is not one. */
+static int parse_count(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || s[0] < '0' || s[0] > '9')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end != '\0' || v == 0)
+        return -1;
+    *out = v;
+    return 0;
+}
 
 int dmvf__cli_cmd_filter(int argc, char **argv)
 {
@@ -468,6 +495,17 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
             if (v && dmvf__cli_parse_size(v, &cfg.max_record_bytes) != 0)
                 dmvf__cli_usage_error(&a, "--max-record-bytes '%s': a positive size expected "
                                       "(e.g. 65536, 64K, 16M)", v);
+        } else if (dmvf__cli_value(&a, "--max-inflate", &v)) {
+            size_t n;
+            if (v && dmvf__cli_parse_size(v, &n) != 0)
+                dmvf__cli_usage_error(&a, "--max-inflate '%s': a positive size expected "
+                                      "(e.g. 1048576, 512M, 4G)", v);
+            else if (v)
+                cfg.max_inflate = n;
+        } else if (dmvf__cli_value(&a, "--max-request-frames", &v)) {
+            if (v && parse_count(v, &cfg.max_request_frames) != 0)
+                dmvf__cli_usage_error(&a, "--max-request-frames '%s': a positive number "
+                                      "of frames expected", v);
         } else if (dmvf__cli_switch(&a, "--drop-malformed")) {
             cfg.drop_malformed = 1;
         } else if (dmvf__cli_value(&a, "--threads", &v)) {
@@ -494,6 +532,8 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
         else if (cfg.framed && rq.any)
             dmvf__cli_usage_error(&a, "request flags are not used with --format framed: "
                                   "the stream carries its requests");
+        else if (!cfg.framed && cfg.max_request_frames)
+            dmvf__cli_usage_error(&a, "--max-request-frames is used with --format framed only");
         else if (!cfg.framed && !rq.have_ori)
             dmvf__cli_usage_error(&a, "--ori is required");
         else if (!cfg.framed && !rq.have_agency_kind)
@@ -517,6 +557,7 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
     }
     dmvf_cli_src src;
     rc = dmvf__cli_src_open(&src, cfg.in);
+    src.max_inflate = cfg.max_inflate;
     if (!rc)
         rc = cfg.framed ? run_framed(&cfg, pol, kr, &src) : run_records(&cfg, pol, kr, &rq.req, &src);
     dmvf__cli_src_close(&src);

@@ -12,9 +12,14 @@
  *                   error names its compressed byte offset
  *
  * Output: stdout, or a temp file created (mode 0600: released data is
- * sensitive) in the named file's directory, fsync'd and renamed over the
- * name only on success; on failure the temp file is removed and the named
- * file is not touched. A signal that ends the process removes it too.
+ * sensitive) in the named file's directory, fsync'd and put in place under
+ * the name only on success; on failure the temp file is removed and the
+ * named file is not touched. The temp file is unnamed where the file system
+ * allows (open(dir, O_TMPFILE)): even SIGKILL leaves nothing behind, and at
+ * commit it is linked (linkat through /proc/self/fd) to a hidden name and
+ * renamed over the target. Elsewhere it is a hidden .NAME.tmp.XXXXXX file
+ * (mkstemp) renamed over the target, which SIGINT, SIGTERM and SIGHUP
+ * remove, and only SIGKILL can leave behind.
  * Writes retry on EINTR and partial writes; SIGPIPE is ignored so a closed
  * pipe is an EPIPE error, not a silent death. A named output that exists and
  * is not a regular file (a device such as /dev/null, a FIFO) is written in
@@ -209,11 +214,43 @@ int dmvf__cli_src_open(dmvf_cli_src *s, const char *path)
     return 0;
 }
 
+/* The compressed bytes inflate has consumed. */
+static uint64_t gzip_consumed(const dmvf_cli_src *s)
+{
+    return s->raw_base + (uint64_t)(s->zs.next_in - s->raw);
+}
+
 static int gzip_error(dmvf_cli_src *s, const char *what)
 {
-    uint64_t off = s->raw_base + (uint64_t)(s->zs.next_in - s->raw);
+    uint64_t off = gzip_consumed(s);
     return src_fail(s, DMVF_EXIT_DATAERR, "input %s: gzip: %s at compressed byte offset %llu",
                     s->name, what, (unsigned long long)off);
+}
+
+/* The inflate limit: DMVF_EXIT_DATAERR when total inflated bytes are past
+ * it (see dmvf__cli_src_open in cli.h), else 0. */
+static int gzip_check_limit(dmvf_cli_src *s, uint64_t total)
+{
+    uint64_t consumed = gzip_consumed(s);
+    uint64_t ratio = consumed ? total / consumed : total;
+    if (s->max_inflate) {
+        if (total <= s->max_inflate)
+            return 0;
+        return src_fail(s, DMVF_EXIT_DATAERR,
+                        "input %s: gzip: input inflates past %llu bytes, the --max-inflate limit "
+                        "(ratio %llu:1) at compressed byte offset %llu",
+                        s->name, (unsigned long long)s->max_inflate, (unsigned long long)ratio,
+                        (unsigned long long)consumed);
+    }
+    if (total <= DMVF_CLI_INFLATE_FLOOR || consumed > UINT64_MAX / DMVF_CLI_INFLATE_RATIO ||
+        total <= consumed * DMVF_CLI_INFLATE_RATIO)
+        return 0;
+    return src_fail(s, DMVF_EXIT_DATAERR,
+                    "input %s: gzip: input inflates past %llu bytes and %u times its compressed "
+                    "size (ratio %llu:1) at compressed byte offset %llu; --max-inflate N sets "
+                    "another limit",
+                    s->name, (unsigned long long)DMVF_CLI_INFLATE_FLOOR, DMVF_CLI_INFLATE_RATIO,
+                    (unsigned long long)ratio, (unsigned long long)consumed);
 }
 
 static int gzip_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n, int *eof)
@@ -221,6 +258,12 @@ static int gzip_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n,
     size_t have = 0;
     if (cap > (size_t)UINT32_MAX)
         cap = (size_t)UINT32_MAX;
+    if (s->max_inflate) {
+        /* inflate at most one byte past the limit: enough to see it passed */
+        uint64_t room = s->bytes_out < s->max_inflate ? s->max_inflate - s->bytes_out : 0;
+        if (cap > 0 && room < (uint64_t)cap - 1)
+            cap = (size_t)room + 1;
+    }
     for (;;) {
         if (have == cap)
             break;
@@ -251,6 +294,8 @@ static int gzip_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n,
         s->zs.avail_out = (uInt)(cap - have);
         int zr = inflate(&s->zs, Z_NO_FLUSH);
         have = cap - s->zs.avail_out;
+        if ((zr == Z_OK || zr == Z_STREAM_END) && gzip_check_limit(s, s->bytes_out + have))
+            return DMVF_EXIT_DATAERR;
         if (zr == Z_STREAM_END) {
             s->member_end = 1;
             continue;
@@ -336,7 +381,87 @@ static char *tmp_path_for(const char *path)
     return t;
 }
 
-static char *tmp_name;   /* the open temp file of the (single) sink */
+/* The (single) sink's temp name: the named temp file it writes, or, for an
+ * unnamed O_TMPFILE file, the template of the hidden name it is linked to at
+ * commit before being renamed over the target. */
+static char *tmp_name;
+
+/* The directory part of path ("." when it has none). 0, or -1 when it does
+ * not fit in cap. */
+static int dir_of(const char *path, char *dir, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        if (cap < 2)
+            return -1;
+        strcpy(dir, ".");
+        return 0;
+    }
+    size_t n = (size_t)(slash - path);
+    if (n == 0)
+        n = 1;                      /* "/file" */
+    if (n >= cap)
+        return -1;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return 0;
+}
+
+/* "/proc/self/fd/N": the name through which an unnamed file is reached. */
+static void proc_fd_path(int fd, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "/proc/self/fd/%d", fd);
+}
+
+/* Opens an unnamed file (O_TMPFILE, mode 0600) in path's directory.
+ * Returns the descriptor; -2 when the file system, the kernel or a missing
+ * /proc (the file is linked through /proc/self/fd at commit) rules it out,
+ * so a named temp file is to be used instead; -1 with errno on failure. */
+static int open_unnamed(const char *path)
+{
+#ifdef O_TMPFILE
+    char dir[4096];
+    if (dir_of(path, dir, sizeof dir) != 0)
+        return -2;
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, S_IRUSR | S_IWUSR);
+    if (fd < 0) {
+        /* EISDIR: a kernel without O_TMPFILE; EOPNOTSUPP, EINVAL: a file system without it */
+        if (errno == EOPNOTSUPP || errno == ENOTSUP || errno == EISDIR || errno == EINVAL)
+            return -2;
+        return -1;
+    }
+    char proc[64];
+    struct stat st;
+    proc_fd_path(fd, proc, sizeof proc);
+    if (stat(proc, &st) != 0) {
+        close(fd);
+        return -2;
+    }
+    return fd;
+#else
+    (void)path;
+    return -2;
+#endif
+}
+
+/* Replaces the trailing XXXXXX of name with letters and digits, different
+ * from call to call. */
+static void fill_unique(char *name)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    static uint64_t counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 40) ^
+                 (++counter * 0x9e3779b97f4a7c15u);
+    /* splitmix64 */
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+    x ^= x >> 31;
+    char *p = name + strlen(name) - 6;
+    for (int i = 0; i < 6; i++, x /= 62)
+        p[i] = abc[x % 62];
+}
 
 static int sink_write_fd(dmvf_cli_sink *k, const void *buf, size_t n)
 {
@@ -398,6 +523,22 @@ int dmvf__cli_sink_open(dmvf_cli_sink *k, const char *path, int gzip)
         dmvf__cli_err("out of memory");
         return DMVF_EXIT_NOMEM;
     }
+    k->fd = open_unnamed(path);
+    if (k->fd >= 0) {
+        /* nothing to remove if the process dies: the file has no name yet */
+        k->anon = 1;
+        if (fchmod(k->fd, S_IRUSR | S_IWUSR) != 0) {
+            dmvf__cli_err("output %s: chmod failed: %s", path, strerror(errno));
+            return DMVF_EXIT_IOERR;
+        }
+        return 0;
+    }
+    if (k->fd == -1) {
+        dmvf__cli_err("output %s: cannot create a temp file beside it: %s", path, strerror(errno));
+        free(tmp_name);
+        tmp_name = NULL;
+        return DMVF_EXIT_IOERR;
+    }
     k->fd = mkstemp(tmp_name);
     if (k->fd < 0) {
         dmvf__cli_err("output %s: cannot create a temp file beside it: %s", path, strerror(errno));
@@ -453,7 +594,8 @@ int dmvf__cli_sink_rewind(dmvf_cli_sink *k)
             return DMVF_EXIT_SOFTWARE;
         }
         if (ftruncate(k->fd, 0) != 0 || lseek(k->fd, 0, SEEK_SET) != 0) {
-            dmvf__cli_err("output %s: cannot truncate: %s", tmp_name, strerror(errno));
+            dmvf__cli_err("output %s: cannot truncate: %s", k->anon ? k->path : tmp_name,
+                          strerror(errno));
             return DMVF_EXIT_IOERR;
         }
     }
@@ -468,24 +610,71 @@ int dmvf__cli_sink_rewind(dmvf_cli_sink *k)
 
 static void fsync_dir_of(const char *path)
 {
-    const char *slash = strrchr(path, '/');
     char dir[4096];
-    if (!slash) {
-        strcpy(dir, ".");
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n == 0)
-            n = 1;                  /* "/file" */
-        if (n >= sizeof dir)
-            return;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
+    if (dir_of(path, dir, sizeof dir) != 0)
+        return;
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd >= 0) {
         (void)fsync(fd);            /* best effort: the rename itself succeeded */
         close(fd);
     }
+}
+
+/* Puts the unnamed file k->fd (fsync'd) in place as k->path: it is reopened
+ * read-only through /proc, the writing descriptor is closed (a close error,
+ * as NFS may report, fails the commit with nothing linked), the file is
+ * linked to a fresh hidden name beside path and renamed over path. The
+ * link and the rename run with SIGINT, SIGTERM and SIGHUP blocked, so that
+ * only SIGKILL between the two can leave the hidden name behind. */
+static int commit_unnamed(dmvf_cli_sink *k)
+{
+    char proc[64];
+    proc_fd_path(k->fd, proc, sizeof proc);
+    int ro = open(proc, O_RDONLY | O_CLOEXEC);
+    if (ro < 0) {
+        dmvf__cli_err("output %s: cannot reopen the temp file through %s: %s", k->path, proc,
+                      strerror(errno));
+        return DMVF_EXIT_IOERR;
+    }
+    int fd = k->fd;
+    k->fd = -1;
+    if (close(fd) != 0) {
+        dmvf__cli_err("output %s: close failed: %s", k->path, strerror(errno));
+        close(ro);
+        return DMVF_EXIT_IOERR;
+    }
+    proc_fd_path(ro, proc, sizeof proc);
+
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    int rc = 0, linked = 0;
+    for (int tries = 0; tries < 100 && !linked; tries++) {
+        fill_unique(tmp_name);
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp_name, AT_SYMLINK_FOLLOW) == 0)
+            linked = 1;
+        else if (errno != EEXIST)
+            break;
+    }
+    if (!linked) {
+        dmvf__cli_err("output %s: cannot link the temp file into its directory: %s", k->path,
+                      strerror(errno));
+        rc = DMVF_EXIT_IOERR;
+    } else if (rename(tmp_name, k->path) != 0) {
+        dmvf__cli_err("output %s: cannot rename %s over it: %s", k->path, tmp_name, strerror(errno));
+        unlink(tmp_name);
+        rc = DMVF_EXIT_IOERR;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    close(ro);
+    if (rc == 0)
+        fsync_dir_of(k->path);
+    free(tmp_name);
+    tmp_name = NULL;
+    return rc;
 }
 
 int dmvf__cli_sink_commit(dmvf_cli_sink *k)
@@ -518,6 +707,8 @@ int dmvf__cli_sink_commit(dmvf_cli_sink *k)
         if (fsync(k->fd) != 0) {
             dmvf__cli_err("output %s: fsync failed: %s", k->path, strerror(errno));
             rc = DMVF_EXIT_IOERR;
+        } else if (k->anon) {
+            rc = commit_unnamed(k);
         } else {
             int fd = k->fd;
             k->fd = -1;
@@ -547,7 +738,8 @@ void dmvf__cli_sink_abort(dmvf_cli_sink *k)
         k->fd = -1;
     }
     if (k->path && !k->direct && tmp_name) {
-        unlink(tmp_name);
+        if (!k->anon)
+            unlink(tmp_name);       /* an unnamed file went with its descriptor */
         set_pending(NULL);
         free(tmp_name);
         tmp_name = NULL;

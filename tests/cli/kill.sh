@@ -12,7 +12,9 @@
 # land mid-stream. DMVF_KILL_SEED and DMVF_KILL_ROUNDS override the seed (a
 # fixed one by default: the same points every run) and the number of kills.
 # Temp files a kill leaves beside the target (.NAME.tmp.XXXXXX) are counted
-# and reported; they never carry the target's name.
+# and reported; they never carry the target's name. Where the target's
+# directory supports O_TMPFILE the output is written to an unnamed file, so
+# a kill must leave no temp file at all.
 set -u
 : "${DMVF_CLI:?}" "${DMVF_GEN:?}" "${DMVF_SRC:?}"
 cli=$DMVF_CLI gen=$DMVF_GEN
@@ -99,6 +101,16 @@ if err or tr != 20: bad("clean framed run: %d trailers %s" % (tr, err or "")); s
 print("      clean runs: " + ", ".join("%s %.2fs" % (m, d) for m, d in dur.items()))
 
 OLD = b"an older release, complete\n"
+def tmpfile_supported(d):
+    try:
+        fd = os.open(d, os.O_TMPFILE | os.O_WRONLY, 0o600)
+    except (AttributeError, OSError):
+        return False
+    os.close(fd)
+    return True
+no_temps = tmpfile_supported(T + "/o")
+print("      O_TMPFILE in the output directory: %s" % ("yes: a kill must leave no temp file" if no_temps
+      else "no: temp files a kill leaves are only counted"))
 names = list(modes)
 stats = {"killed": 0, "finished": 0, "absent": 0, "complete": 0, "old": 0, "temps": 0, "stdout-cut": 0}
 for r in range(rounds):
@@ -125,6 +137,8 @@ for r in range(rounds):
     stats["temps"] += len(temps)
     if len(temps) != len(others):
         bad(what + ": unexpected files left: %s" % others); continue
+    if temps and no_temps:
+        bad(what + ": a temp file was left although O_TMPFILE is supported: %s" % temps); continue
     if m == "framed-stdout":
         d = open(target, "rb").read()
         tr, err = trailers_consistent(d)

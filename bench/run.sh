@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# bench/run.sh [--quick] [options] - runs every benchmark scenario side by
+# side in one run and prints one table (also written as Markdown).
+#
+#   bench/run.sh            full run: 1 M records (photo: 50 k), peers on
+#                           100 k, 5 runs each, memory at 1 M and 10 M;
+#                           writes bench/results.md (about 10-15 minutes)
+#   bench/run.sh --quick    smoke test: 100 k records (photo: 5 k), peers on
+#                           20 k, 3 runs, memory at 100 k and 1 M; writes
+#                           bench/data/results-quick.md (about 1-2 minutes)
+#
+# options: --runs N  --records N  --peer-records N  --build DIR (default
+#          build-bench)  --out FILE  --no-memory  --no-peers
+#
+# Steps: bench/setup.sh (Miller, jq, GNU time, fast-redact if missing) ->
+# Release build (dmvfilter, dmvf-gen, copylimit, refpath, pipeio) -> data
+# under bench/data/ (kept while the generator is unchanged) -> one checking
+# pass (outputs compared and verified) -> N rounds, each running every
+# scenario once, in the same order -> bench/stats.py makes the table.
+# Wall time is taken around each command; peak RSS and CPU time by GNU time
+# around the measured process only (in a pipe, the filter, not its ends).
+# Exit status: 0, or 1 when a step or a scenario failed (its stderr shown).
+set -uo pipefail
+export LC_ALL=C
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$root"
+
+quick=0 runs= records= peer_records= build=build-bench out= memory=1 peers=1
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) quick=1 ;;
+    --runs) runs=$2; shift ;;
+    --records) records=$2; shift ;;
+    --peer-records) peer_records=$2; shift ;;
+    --build) build=$2; shift ;;
+    --out) out=$2; shift ;;
+    --no-memory) memory=0 ;;
+    --no-peers) peers=0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
+    esac
+    shift
+done
+if [ $quick = 1 ]; then
+    runs=${runs:-3} records=${records:-100000} peer_records=${peer_records:-20000}
+    mem_small=100000 mem_large=1000000 out=${out:-bench/data/results-quick.md}
+else
+    runs=${runs:-5} records=${records:-1000000} peer_records=${peer_records:-100000}
+    mem_small=1000000 mem_large=10000000 out=${out:-bench/results.md}
+fi
+photo_records=$(( records / 20 > 0 ? records / 20 : 1 ))
+[ "$peer_records" -gt "$records" ] && peer_records=$records
+
+say() { printf '== %s\n' "$*" >&2; }
+die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
+
+# ---- setup and build ----
+"$here/setup.sh" || die "setup failed"
+
+say "Release build in $build"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDMVF_WERROR=OFF >/dev/null ||
+    die "cmake configure failed"
+cmake --build "$build" -j2 --target dmvfilter_cli dmvf-gen dmvfilter_internal >/dev/null ||
+    die "build failed"
+if ! cmake --build "$build" -j2 --target copylimit refpath pipeio >/dev/null 2>&1; then
+    # bench/CMakeLists.txt not added to the build yet: the same sources by hand
+    say "bench targets not in the CMake build; compiling them directly"
+    cflags=(-std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -Iinclude -I"$build/gen")
+    cc "${cflags[@]}" bench/bio.c bench/copylimit.c -lz -o "$build/copylimit" || die "copylimit"
+    cc "${cflags[@]}" bench/bio.c bench/refpath.c "$build/libdmvfilter_internal.a" \
+        $(pkg-config --libs libsodium libprotobuf-c yaml-0.1) -lz -lpthread -o "$build/refpath" ||
+        die "refpath"
+    cc -std=c11 -O2 bench/pipeio.c -o "$build/pipeio" || die "pipeio"
+fi
+CLI=$build/dmvfilter GEN=$build/dmvf-gen COPY=$build/copylimit REF=$build/refpath PIPE=$build/pipeio
+POL=bench/policy.yaml SPEC=bench/peers/police.json
+
+threads=0
+if "$CLI" filter --help 2>&1 | grep -q -- --threads; then threads=1; fi
+
+# ---- data ----
+data=bench/data
+mkdir -p "$data"
+stamp=$(cat bench/gen.c schema/dmv/v1/record.proto filter/schema.c | sha256sum | cut -c1-16)
+if [ "$(cat "$data/STAMP" 2>/dev/null)" != "$stamp" ]; then
+    rm -f "$data"/*.pb "$data"/*.gz "$data"/*.jsonl "$data"/*.csv
+    echo "$stamp" > "$data/STAMP"
+fi
+gen() { # gen FILE dmvf-gen-args...
+    local f=$1; shift
+    [ -s "$f" ] && return 0
+    say "generating $f"
+    "$GEN" "$@" --out "$f.tmp" && mv "$f.tmp" "$f" || die "dmvf-gen $* failed"
+}
+REC=$data/records-$records.pb
+PHOTO=$data/photo-$photo_records.pb
+PEER=$data/peers-$peer_records
+KR=$data/keyring
+gen "$REC" --count "$records" --seed 1
+gen "$PHOTO" --count "$photo_records" --seed 2 --photo
+# the peers' records are the first peer_records of $REC (same seed, same index)
+for fmt in pb jsonl csv; do gen "$PEER.$fmt" --count "$peer_records" --seed 1 --format "$fmt"; done
+if [ ! -s "$REC.gz" ]; then
+    say "gzip -6 $REC"
+    gzip -6 -c "$REC" > "$REC.gz.tmp" && mv "$REC.gz.tmp" "$REC.gz" || die "gzip failed"
+fi
+[ -f "$KR" ] || "$CLI" keys init --keyring "$KR" --unsealed >/dev/null || die "keys init failed"
+python3 bench/check_formats.py schema/dmv/v1/record.proto "$PEER.pb" "$PEER.jsonl" "$PEER.csv" 2000 >&2 ||
+    die "the peers' JSON Lines / CSV do not hold the same records as the protobuf"
+
+size() { stat -c %s "$1"; }
+rec_bytes=$(size "$REC") photo_bytes=$(size "$PHOTO")
+
+# ---- the requests (bench/policy.yaml) ----
+DATE="--date 2026-11-22"
+POLICE="--ori NY0300000 --agency-kind local --jurisdiction NY --purpose 1 --query-kind by_license $DATE"
+ICE="--ori DCICE0100 --agency-kind federal --tag immigration-enforcement --legal-process administrative_subpoena --query-kind by_license $DATE"
+RESEARCH="--ori NYUNIV000 --agency-kind research --purpose 5 --query-kind list $DATE"
+MINIMAL="--ori NYBENCH01 --agency-kind commercial --query-kind list $DATE"
+T1=""
+[ $threads = 1 ] && T1="--threads 1"
+F="$CLI filter --policy $POL --keyring $KR --quiet"
+
+# ---- peers' command lines ----
+redact_list=$(python3 -c 'import json,sys; print(",".join(json.load(open(sys.argv[1]))["redact"]))' "$SPEC")
+MLR_UNSET=$(python3 - "$SPEC" <<'EOF'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+fields = []
+for p in spec["redact"]:
+    k = p.split(".")
+    fields.append("$" + k[0] + "".join('["%s"]' % x for x in k[1:]))
+hashes = "".join("; $%s = sha256($%s)" % (k, k) for k in spec["pseudonymize"])
+print("unset " + ", ".join(fields) + hashes)
+EOF
+)
+CSV_COLS=$(python3 - "$SPEC" "$PEER.csv" <<'EOF'
+import csv, json, sys
+red = json.load(open(sys.argv[1]))["redact"]
+header = next(csv.reader(open(sys.argv[2], encoding="utf-8", newline="")))
+print(",".join(c for c in header if any(c == p or c.startswith(p + ".") for p in red)))
+EOF
+)
+JQ_DEL=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("del(" + ", ".join("."+p for p in s["redact"]) + ")" + "".join(" | .%s = \"[PSEUDONYMIZED]\"" % k for k in s["pseudonymize"]))' "$SPEC")
+MLR_HASH=$(python3 -c 'import json,sys; print(" then ".join("put %s" % chr(39) + "$%s = sha256($%s)" % (k, k) + chr(39) for k in json.load(open(sys.argv[1]))["pseudonymize"]))' "$SPEC")
+
+# ---- scenarios ----
+# id | group | label | records | bytes | kind (wall, hot, refused) | command | check
+# In a command, {T} is GNU time around the measured process and $O the
+# output folder (emptied before every run).
+work=$data/run
+O=$work/out
+meta=$work/scenarios.tsv raw=$work/raw.tsv
+rm -rf "$work"; mkdir -p "$O"
+: > "$meta"; : > "$raw"
+ids=()
+declare -A CMD CHECK KIND RECS
+add() {
+    local id=$1 group=$2 label=$3 recs=$4 bytes=$5 kind=$6 cmd=$7 check=${8:-}
+    ids+=("$id"); CMD[$id]=$cmd; CHECK[$id]=$check; KIND[$id]=$kind; RECS[$id]=$recs
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$group" "$label" "$recs" "$bytes" "$kind" "$cmd" >> "$meta"
+}
+add police dmvfilter "police profile, file→file, 1 thread" "$records" "$rec_bytes" wall \
+    "{T} $F $T1 --in $REC --out \$O/out.pb $POLICE" "pb $records"
+add ice dmvfilter "immigration request, refused" "$records" "$rec_bytes" refused \
+    "{T} $F $T1 --in $REC --out \$O/out.pb $ICE" "pb 0"
+add research dmvfilter "research profile (generalize + pseudonymize + encrypt)" "$records" "$rec_bytes" wall \
+    "{T} $F $T1 --in $REC --out \$O/out.pb $RESEARCH" "pb $records"
+add minimal dmvfilter "minimal profile" "$records" "$rec_bytes" wall \
+    "{T} $F $T1 --in $REC --out \$O/out.pb $MINIMAL" "pb $records"
+add photo dmvfilter "police profile, photo records (~20 KB each)" "$photo_records" "$photo_bytes" wall \
+    "{T} $F $T1 --in $PHOTO --out \$O/out.pb $POLICE" "pb $photo_records"
+add gzin dmvfilter "police profile, gzip input" "$records" "$rec_bytes" wall \
+    "{T} $F $T1 --in $REC.gz --out \$O/out.pb $POLICE" "pb $records"
+add gzout dmvfilter "police profile, gzip output" "$records" "$rec_bytes" wall \
+    "{T} $F $T1 --in $REC --out \$O/out.pb.gz --gzip $POLICE" "pbgz $records"
+if [ $threads = 1 ]; then
+    add threads2 dmvfilter "police profile, file→file, 2 threads" "$records" "$rec_bytes" wall \
+        "{T} $F --threads 2 --in $REC --out \$O/out.pb $POLICE" "pb $records"
+fi
+add pipe dmvfilter "police profile, pipe→pipe" "$records" "$rec_bytes" wall \
+    "$PIPE src $REC | {T} $F $T1 $POLICE | $PIPE sink"
+add copy baseline "copy limit, file→file" "$records" "$rec_bytes" wall \
+    "{T} $COPY --quiet --in $REC --out \$O/out.pb" "pb $records"
+add copypipe baseline "copy limit, pipe→pipe" "$records" "$rec_bytes" wall \
+    "$PIPE src $REC | {T} $COPY --quiet | $PIPE sink"
+add copygzin baseline "copy limit, gzip input" "$records" "$rec_bytes" wall \
+    "{T} $COPY --quiet --in $REC.gz --out \$O/out.pb" "pb $records"
+add copygzout baseline "copy limit, gzip output" "$records" "$rec_bytes" wall \
+    "{T} $COPY --quiet --in $REC --out \$O/out.pb.gz --gzip" "pbgz $records"
+add copyphoto baseline "copy limit, photo records" "$photo_records" "$photo_bytes" wall \
+    "{T} $COPY --quiet --in $PHOTO --out \$O/out.pb" "pb $photo_records"
+add ref baseline "protobuf-c reference path (refpath), police, file→file" "$records" "$rec_bytes" wall \
+    "{T} $REF --quiet --policy $POL --keyring $KR --in $REC --out \$O/out.pb $POLICE" "pb $records"
+add rw baseline "wire rewriter in-process (refpath --rewriter), police, file→file" "$records" "$rec_bytes" wall \
+    "{T} $REF --rewriter --quiet --policy $POL --keyring $KR --in $REC --out \$O/out.pb $POLICE" "pb $records"
+add refhot baseline "protobuf-c reference path, hot loop only (in memory)" "$records" "$rec_bytes" hot \
+    "{T} $REF --hot --policy $POL --keyring $KR --in $REC $POLICE"
+add rwhot baseline "wire rewriter, hot loop only (in memory)" "$records" "$rec_bytes" hot \
+    "{T} $REF --hot --rewriter --policy $POL --keyring $KR --in $REC $POLICE"
+if [ $peers = 1 ]; then
+    add mlrjson peer "Miller, JSON Lines (put unset … + sha256)" "$peer_records" "$(size "$PEER.jsonl")" wall \
+        "{T} mlr --ijsonl --ojsonl put '$MLR_UNSET' $PEER.jsonl > \$O/out.jsonl" "jsonl $peer_records"
+    add mlrcsv peer "Miller, CSV (cut -x + sha256)" "$peer_records" "$(size "$PEER.csv")" wall \
+        "{T} mlr --icsv --ocsv cut -x -f '$CSV_COLS' then $MLR_HASH $PEER.csv > \$O/out.csv" "csv $peer_records"
+    add jq peer "jq, JSON Lines (del + replacement)" "$peer_records" "$(size "$PEER.jsonl")" wall \
+        "{T} jq -c '$JQ_DEL' $PEER.jsonl > \$O/out.jsonl" "jsonl $peer_records"
+    add node peer "node + fast-redact, JSON Lines, streaming" "$peer_records" "$(size "$PEER.jsonl")" wall \
+        "{T} node bench/peers/redact.js $SPEC $PEER.jsonl \$O/out.jsonl" "jsonl $peer_records"
+fi
+
+# ---- running one ----
+rss_file=$work/rss err_file=$work/stderr TAB=$'\t'
+TIME="/usr/bin/time -f %M\\ %U\\ %S -o $rss_file"
+count_frames() { # count_frames FILE [gz]: frames in a delimited stream
+    local n
+    if [ "${2:-}" = gz ]; then n=$(zcat "$1" | "$COPY" 2>&1 >/dev/null); else n=$("$COPY" --in "$1" 2>&1 >/dev/null); fi
+    echo "$n" | sed -n 's/^copylimit: \([0-9]*\) frames.*/\1/p'
+}
+check() { # check ID: the output of the run just made is right
+    local what=${CHECK[$1]} fmt n got
+    [ -z "$what" ] && return 0
+    fmt=${what% *} n=${what#* }
+    case $fmt in
+    pb) got=$( [ -s "$O/out.pb" ] && count_frames "$O/out.pb" || echo 0) ;;
+    pbgz) got=$(count_frames "$O/out.pb.gz" gz) ;;
+    jsonl) python3 bench/peers/verify.py "$SPEC" jsonl "$O/out.jsonl" "$n" || return 1; got=$n ;;
+    csv) python3 bench/peers/verify.py "$SPEC" csv "$O/out.csv" "$n" || return 1; got=$n ;;
+    esac
+    [ "$got" = "$n" ] || { echo "bench/run.sh: $1: $got records out, expected $n" >&2; return 1; }
+}
+run_one() { # run_one ID ROUND
+    local id=$1 round=$2 cmd rc t0 t1 secs rss
+    cmd=${CMD[$id]//\{T\}/$TIME}
+    rm -rf "$O"; mkdir -p "$O"; rm -f "$rss_file"
+    sync
+    t0=$EPOCHREALTIME
+    O=$O bash -o pipefail -c "$cmd" 2> "$err_file"
+    rc=$?
+    t1=$EPOCHREALTIME
+    local want=0
+    [ "${KIND[$id]}" = refused ] && want=3
+    if [ $rc -ne $want ]; then
+        echo "bench/run.sh: $id failed (exit $rc, expected $want): $cmd" >&2
+        cat "$err_file" >&2
+        exit 1
+    fi
+    secs=$(python3 -c "print(f'{$t1 - $t0:.6f}')")
+    if [ "${KIND[$id]}" = hot ]; then
+        secs=$(sed -n 's/.*, \([0-9.]*\) seconds$/\1/p' "$err_file")
+        [ -n "$secs" ] || { echo "bench/run.sh: $id: no hot-loop time on stderr" >&2; cat "$err_file" >&2; exit 1; }
+    fi
+    rss=$(tail -n 1 "$rss_file" 2>/dev/null || echo "0 0 0")
+    if [ "$round" = 0 ]; then
+        check "$id" || { cat "$err_file" >&2; exit 1; }
+    else
+        printf '%s\t%s\t%s\t%s\n' "$id" "$round" "$secs" "${rss// /$TAB}" >> "$raw"
+    fi
+    printf '   %-10s round %s  %8.3f s  %s KB\n' "$id" "$round" "$secs" "${rss%% *}" >&2
+}
+
+# ---- the checking pass: outputs verified, and the three paths agree ----
+say "checking: CLI, reference path and rewriter give the same bytes (police, $peer_records records)"
+$F $T1 --in "$PEER.pb" --out "$work/cli.pb" $POLICE &&
+"$REF" --quiet --policy $POL --keyring "$KR" --in "$PEER.pb" --out "$work/ref.pb" $POLICE &&
+"$REF" --rewriter --quiet --policy $POL --keyring "$KR" --in "$PEER.pb" --out "$work/rw.pb" $POLICE ||
+    die "a checking run failed"
+cmp "$work/cli.pb" "$work/ref.pb" && cmp "$work/cli.pb" "$work/rw.pb" ||
+    die "the CLI, the reference path and the rewriter disagree"
+rm -f "$work"/*.pb
+say "checking: one run of every scenario, its output verified"
+for id in "${ids[@]}"; do run_one "$id" 0; done
+
+# ---- the rounds ----
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+started=$EPOCHREALTIME
+for ((r = 1; r <= runs; r++)); do
+    say "round $r of $runs"
+    for id in "${ids[@]}"; do run_one "$id" "$r"; done
+done
+rm -rf "$O"
+
+# ---- memory: the same request over 1 M and 10 M records, generated into a pipe ----
+mem=$work/memory.tsv
+: > "$mem"
+if [ $memory = 1 ]; then
+    for n in $mem_small $mem_large; do
+        say "memory: $n records (dmvf-gen | dmvfilter | pipeio sink)"
+        rm -f "$rss_file"
+        t0=$EPOCHREALTIME
+        bash -o pipefail -c "$GEN --count $n --seed 3 | $TIME $F $T1 $POLICE | $PIPE sink" 2> "$err_file" ||
+            { cat "$err_file" >&2; die "memory run failed"; }
+        t1=$EPOCHREALTIME
+        printf '%s\t%s\t%s\n' "$n" "$(cut -d' ' -f1 "$rss_file")" "$(python3 -c "print(f'{$t1 - $t0:.3f}')")" >> "$mem"
+    done
+fi
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- the machine and the versions ----
+env=$work/env.tsv
+{
+    printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+    printf 'mode\t%s\n' "$([ $quick = 1 ] && echo quick || echo full)"
+    printf 'runs\t%s\n' "$runs"
+    printf 'cpu\t%s\n' "$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+    printf 'cores\t%s\n' "$(nproc)"
+    printf 'kernel\t%s\n' "$(uname -sr)"
+    printf 'memory\t%s\n' "$(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
+    printf 'load\t%s at the start, %s at the end (1, 5, 15 min)\n' "$load_start" "$load_end"
+    printf 'rounds\t%s s\n' "$(python3 -c "print(f'{$EPOCHREALTIME - $started:.0f}')")"
+    printf 'compiler\t%s\n' "$(cc --version | head -1)"
+    printf 'build\t%s (CMAKE_BUILD_TYPE=Release)\n' "$build"
+    printf 'commit\t%s%s\n' "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
+        "$([ -n "$(git status --porcelain 2>/dev/null)" ] && echo ' (with uncommitted changes)')"
+    printf 'threads\t%s\n' "$([ $threads = 1 ] && echo 'dmvfilter filter --threads: yes' || echo 'dmvfilter filter has no --threads: 2-thread scenario skipped')"
+    printf 'peers\tmlr %s, %s, node %s, fast-redact %s\n' "$(mlr --version | awk '{print $2}')" "$(jq --version)" \
+        "$(node --version)" "$(node -p "require('./bench/node_modules/fast-redact/package.json').version")"
+    printf 'records\t%s (%s bytes, %.1f bytes a record); photo %s; peers %s\n' "$records" "$rec_bytes" \
+        "$(python3 -c "print($rec_bytes / $records)")" "$photo_records" "$peer_records"
+} > "$env"
+
+python3 bench/stats.py --scenarios "$meta" --raw "$raw" --memory "$mem" --env "$env" --out "$out" ||
+    die "stats failed"
+say "table written to $out"
