@@ -82,7 +82,7 @@ dmvf_filter *dmvf_filter_create(const dmvf_policy *policy, const dmvf_keyring *k
     if (!f->request_id)
         goto nomem;
     dmvf__policy_decide(policy, req, &f->v);
-    snprintf(f->reason, sizeof f->reason, "%s", f->v.reason);
+    dmvf__escape_copy(f->reason, sizeof f->reason, f->v.reason);
 
     if (f->v.decision == DMVF_DECISION_RELEASE) {
         f->plan = f->v.plan;
@@ -197,8 +197,10 @@ int dmvf_filter_record(dmvf_filter *f, const void *in, size_t in_len,
                             dmvf_strerror(f->sticky));
     if (f->v.decision != DMVF_DECISION_RELEASE)
         return dmvf__seterr(err, DMVF_EREFUSED, "request not released: %s", f->reason);
-    if (f->v.max_records && f->in - f->dropped >= f->v.max_records)
+    if (f->v.max_records && f->in - f->dropped >= f->v.max_records) {
+        f->in++; /* the record that passes the limit was received too */
         return refuse_for_limit(f, err);
+    }
     if (in_len > f->max_record_bytes) {
         dmvf__seterr(err, DMVF_ETOOBIG, "record of %zu bytes exceeds the limit of %zu bytes",
                      in_len, f->max_record_bytes);
@@ -319,7 +321,7 @@ void dmvf_filter_reset(dmvf_filter *f)
     if (f->limit_refused) {
         f->limit_refused = 0;
         f->v.decision = DMVF_DECISION_RELEASE;
-        snprintf(f->reason, sizeof f->reason, "%s", f->v.reason);
+        dmvf__escape_copy(f->reason, sizeof f->reason, f->v.reason);
     }
     dmvf__reader_reset(&f->rd);
     dmvf__outq_discard(&f->oq);

@@ -24,6 +24,9 @@ int dmvf__seterr(dmvf_error *err, int code, const char *fmt, ...) DMVF_PRINTF(3,
 /* Same with a policy location. */
 int dmvf__seterr_at(dmvf_error *err, int code, unsigned line, unsigned column,
                     const char *fmt, ...) DMVF_PRINTF(5, 6);
+/* Copies src into dst[cap] with bytes below 0x20 and 0x7f written as \xNN,
+ * so that text from requests and policies cannot break a one-line message. */
+void dmvf__escape_copy(char *dst, size_t cap, const char *src);
 /* Programmer misuse: prints and aborts. */
 void dmvf__misuse(const char *func, const char *what) __attribute__((noreturn));
 #define DMVF_REQUIRE(cond, what) do { if (!(cond)) dmvf__misuse(__func__, what); } while (0)

@@ -147,6 +147,10 @@ static int want_nonempty(ld *L, const yaml_node_t *n, const char *what)
         return rc;
     if (!*S(n))
         return fail(L, n, "%s is empty", what);
+    /* names end up in one-line messages and logs: no control characters */
+    for (const unsigned char *c = (const unsigned char *)S(n); *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return fail(L, n, "%s holds a control character", what);
     return DMVF_OK;
 }
 

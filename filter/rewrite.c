@@ -439,7 +439,9 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
                     canon = type != DMVF_T_BOOL || val[0] == 1; /* < 2^28: canonical for every type */
                 } else {
                     uint64_t v = varint_value(val, vlen);
-                    canon = v == canon_varint(type, v);
+                    /* minimal, and no bits past the 64th in a tenth byte */
+                    canon = v == canon_varint(type, v) && varint_size(v) == vlen &&
+                            (vlen < 10 || val[9] == 1);
                 }
                 if (canon) {
                     if (run_end != at) {

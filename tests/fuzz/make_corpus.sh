@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# tests/fuzz/make_corpus.sh [BUILD] - regenerates the committed seed corpora
+# (tests/fuzz/corpus/<target>/) and the generated part of the record
+# dictionaries, from dmvf-gen, the golden files, the policies under
+# tests/data/policies and fuzz_mkseeds. Deterministic: the same tree gives
+# the same files. BUILD is a fuzz build directory (default build-fuzz, made
+# by tests/fuzz/run.sh); dmvf-gen and fuzz_mkseeds are taken from it.
+# Review the diff before committing; keep each corpus to a few dozen files.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${1:-$root/build-fuzz}
+gen=$build/dmvf-gen
+mkseeds=$build/tests/fuzz/fuzz_mkseeds
+for x in "$gen" "$mkseeds"; do
+    [ -x "$x" ] || { echo "make_corpus.sh: $x is missing: build first (tests/fuzz/run.sh --build-only)" >&2; exit 1; }
+done
+corpus=$here/corpus
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for t in rewrite framed gzip policy keyring; do
+    rm -rf "${corpus:?}/$t"
+    mkdir -p "$corpus/$t"
+done
+
+# ---- rewrite: bare records ----
+"$gen" --count 12 --seed 101 --out "$tmp/plain.pb"
+"$gen" --count 4 --seed 103 --marked 1 --out "$tmp/marked.pb"
+"$gen" --wild --count 10 --seed 102 --out "$tmp/wild.pb"
+"$gen" --canary --count 4 --seed 104 --manifest "$tmp/manifest" --out "$tmp/canary.pb"
+"$gen" --photo --count 1 --seed 105 --out "$tmp/photo.pb"
+python3 - "$tmp" "$corpus/rewrite" "$root/tests/data/golden/records.bin" <<'EOF'
+import sys
+tmp, out, golden = sys.argv[1:4]
+def records(path):
+    b = open(path, 'rb').read(); i = 0
+    while i < len(b):
+        n = s = 0
+        while True:
+            c = b[i]; i += 1; n |= (c & 0x7f) << s; s += 7
+            if c < 0x80: break
+        yield b[i:i + n]; i += n
+def put(name, data):
+    open(f"{out}/{name}", 'wb').write(data)
+for k, r in enumerate(records(f"{tmp}/plain.pb")): put(f"gen-{k:02d}", r)
+for k, r in enumerate(records(f"{tmp}/marked.pb")): put(f"gen-marked-{k:02d}", r)
+for k, r in enumerate(records(f"{tmp}/wild.pb")): put(f"gen-wild-{k:02d}", r)
+for k, r in enumerate(records(f"{tmp}/canary.pb")): put(f"gen-canary-{k:02d}", r)
+for k, r in enumerate(records(golden)):
+    if k < 8: put(f"golden-{k:02d}", r)
+# the photo record, cut to its first 4 KiB (the image is what makes it long)
+for r in records(f"{tmp}/photo.pb"): put("gen-photo-cut", r[:4096])
+put("empty", b"")
+EOF
+
+# ---- framed: request and record frames ----
+f() { local name=$1; shift; "$gen" --framed --date 20260101 "$@" --out "$corpus/framed/$name"; }
+f police-2 --count 2 --seed 201 --agency-kind state
+f police-local-3 --count 3 --seed 202
+f police-wild --count 2 --seed 203 --wild
+f police-by-plate --count 1 --seed 204 --query-kind by_plate
+f police-out-of-state --count 1 --seed 205 --jurisdiction CA
+f police-no-purpose --count 1 --seed 206 --purpose 0
+f police-3-requests --count 6 --seed 207 --requests 3
+f police-marked --count 2 --seed 208 --marked 1
+f ice-warrant --count 1 --seed 209 --agency-kind federal --ori DCICE0000 --tag immigration-enforcement \
+    --legal-process judicial_warrant
+f ice-warrant-over-limit --count 2 --seed 210 --agency-kind federal --ori DCICE0000 \
+    --tag immigration-enforcement --legal-process judicial_warrant
+f ice-no-process --count 1 --seed 211 --agency-kind federal --ori DCICE0000 --tag immigration-enforcement
+f ice-list --count 2 --seed 212 --agency-kind federal --ori DCICE0000 --tag immigration-enforcement \
+    --legal-process court_order --query-kind list
+f research --count 2 --seed 213 --agency-kind research --ori NYRES0001 --purpose 5
+f internal --count 2 --seed 214 --agency-kind internal --ori NYDMV0001 --marked 1
+f commercial-no-rule --count 1 --seed 215 --agency-kind commercial --ori XX0000000
+"$gen" --framed --date 20300101 --count 1 --seed 216 --agency-kind state --out "$corpus/framed/police-after-certification"
+python3 - "$corpus/framed" "$tmp/plain.pb" <<'EOF'
+import sys
+out, plain = sys.argv[1:3]
+def varint(n):
+    b = bytearray()
+    while True:
+        c = n & 0x7f; n >>= 7
+        b.append(c | (0x80 if n else 0))
+        if not n: return bytes(b)
+def field(num, wt, payload):
+    key = varint(num << 3 | wt)
+    return key + (varint(len(payload)) + payload if wt == 2 else payload)
+def s(num, text): return field(num, 2, text.encode())
+def u(num, v): return field(num, 0, varint(v))
+def frame(num, body): m = field(num, 2, body); return varint(len(m)) + m
+b = open(plain, 'rb').read(); recs = []; i = 0
+while i < len(b):
+    n = sh = 0
+    while True:
+        c = b[i]; i += 1; n |= (c & 0x7f) << sh; sh += 7
+        if c < 0x80: break
+    recs.append(b[i:i + n]); i += n
+police = s(1, "req-1") + s(2, "NY0303000") + u(4, 2) + s(5, "NY") + u(8, 1) + u(11, 1) + u(14, 20260101)
+def put(name, data): open(f"{out}/{name}", 'wb').write(data)
+# requested fields: release is the intersection
+put("police-fields", frame(1, police + s(12, "person.family_name") + s(12, "license.*") + s(12, "vehicles"))
+    + frame(2, recs[0]) + frame(2, recs[1]))
+# a requested field the schema does not have
+put("police-bad-field", frame(1, police + s(12, "person.nope")) + frame(2, recs[0]))
+# explicit trailer frames between requests, and an unknown frame field
+put("trailers", frame(1, police) + frame(2, recs[2]) + frame(3, b"") + frame(1, s(1, "req-2") + u(4, 9) + s(5, "NY"))
+    + frame(2, recs[3]) + frame(3, s(1, "ignored")))
+m = field(2, 2, recs[4]) + u(15, 7)
+put("unknown-frame-field", frame(1, police) + varint(len(m)) + m)
+# malformed: a record outside a request, two bodies, a trailer first, a cut record
+put("record-first", frame(2, recs[0]))
+m = field(1, 2, police) + field(2, 2, recs[0])
+put("two-bodies", varint(len(m)) + m)
+put("trailer-first", frame(3, b"") + frame(1, police))
+whole = frame(1, police) + frame(2, recs[5])
+put("cut", whole[:-7])
+put("empty", b"")
+EOF
+
+# ---- gzip: compressed record streams, as the command line reads them ----
+"$gen" --framed --date 20260101 --count 2 --seed 301 --agency-kind state --out "$tmp/framed.pb"
+python3 - "$corpus/gzip" "$tmp" <<'EOF'
+import sys, gzip, zlib, struct
+out, tmp = sys.argv[1:3]
+plain = open(f"{tmp}/plain.pb", 'rb').read()
+marked = open(f"{tmp}/marked.pb", 'rb').read()
+framed = open(f"{tmp}/framed.pb", 'rb').read()
+def records(b):
+    i = 0; r = []
+    while i < len(b):
+        j = i; n = sh = 0
+        while True:
+            c = b[j]; j += 1; n |= (c & 0x7f) << sh; sh += 7
+            if c < 0x80: break
+        r.append(b[i:j + n]); i = j + n
+    return r
+few = b"".join(records(plain)[:3])
+def gz(data, level=6, flags=0, extra=b"", name=b"", comment=b"", hcrc=False):
+    h = b"\x1f\x8b\x08" + bytes([flags | (2 if hcrc else 0)]) + b"\x00\x00\x00\x00\x00\x03"
+    if flags & 4: h += struct.pack("<H", len(extra)) + extra
+    if flags & 8: h += name + b"\x00"
+    if flags & 16: h += comment + b"\x00"
+    if hcrc: h += struct.pack("<H", zlib.crc32(h) & 0xffff)
+    c = zlib.compressobj(level, zlib.DEFLATED, -15)
+    body = c.compress(data) + c.flush()
+    return h + body + struct.pack("<II", zlib.crc32(data), len(data) & 0xffffffff)
+def put(name, data): open(f"{out}/{name}", 'wb').write(data)
+put("records", gz(few))
+put("records-stored", gz(few, level=0))
+put("records-best", gz(b"".join(records(plain)[:6]), level=9))
+put("marked", gz(marked))
+put("two-members", gz(few) + gz(b"".join(records(marked)[:1])))
+put("three-members-empty-middle", gz(few[:200]) + gz(b"") + gz(few[200:]))
+put("member-split-in-record", gz(few[:100]) + gz(few[100:]))
+put("header-fields", gz(few, flags=4 | 8 | 16, extra=b"XY\x02\x00ab", name=b"records.pb", comment=b"dmv", hcrc=True))
+put("then-zlib-member", gz(few) + zlib.compress(b"".join(records(marked)[:1])))
+put("trailing-zero", gz(few) + b"\x00")
+put("trailing-garbage", gz(few) + b"garbage")
+put("truncated", gz(few)[:-9])
+put("bad-crc", gz(few)[:-8] + b"\x00\x00\x00\x00" + gz(few)[-4:])
+put("empty-member", gz(b""))
+put("magic-only", b"\x1f\x8b")
+put("framed-in-gzip", gz(framed))
+put("not-gzip", few)
+put("broken-stream-inside", gz(few[:-5]))
+# a small bomb: many zero bytes as a record stream (one huge length prefix)
+put("zeros", gz(b"\x00" * 100000, level=9))
+EOF
+
+# ---- policy: the example and every test policy ----
+cp "$root/examples/policy.yaml" "$corpus/policy/example.yaml"
+for p in "$root"/tests/data/policies/good/*.yaml; do cp "$p" "$corpus/policy/good-$(basename "$p")"; done
+for p in "$root"/tests/data/policies/bad/*.yaml; do cp "$p" "$corpus/policy/bad-$(basename "$p")"; done
+
+# ---- keyring ----
+"$mkseeds" keyrings "$corpus/keyring"
+
+# ---- the record dictionaries: values, then the schema's field keys ----
+record_values() {
+    cat <<'DICT'
+# Values the policy and the marking normalization act on.
+"DP"
+"D"
+"FLA"
+"TVDL"
+"AB60"
+"DAC"
+"DPC"
+"FEDERAL LIMITS APPLY"
+"NY"
+"10027"
+"\x00"
+"\xc3\xbc"
+"\xf0\x9f\x9a\x97"
+"\xff\xff\xff\xff\x0f"
+"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"
+"\x80\x80\x80\x80\x00"
+"\xe5\xf8\xba\x09"
+DICT
+}
+framed_values() {
+    cat <<'DICT'
+# Frame bodies (dmv.v1.Frame: 1 request, 2 record, 3 trailer) and request values.
+"\x0a"
+"\x12"
+"\x1a"
+"\x20\x09"
+"\x20\x02"
+"\x20\x01"
+"\x40\x01"
+"\x48\x05"
+"\x58\x09"
+"\x70\xe5\xf8\xba\x09"
+"immigration-enforcement"
+"NY0303000"
+"DCICE0000"
+"NYDMV0001"
+"person.family_name"
+"license.*"
+"vehicles"
+"marking"
+DICT
+}
+{
+    echo "# Generated by tests/fuzz/make_corpus.sh: do not edit."
+    record_values
+    echo "# The record schema's field keys at every position (fuzz_mkseeds record-dict)."
+    "$mkseeds" record-dict
+} > "$here/rewrite.dict"
+{
+    echo "# Generated by tests/fuzz/make_corpus.sh: do not edit."
+    framed_values
+    record_values
+    echo "# The record schema's field keys (fuzz_mkseeds record-dict)."
+    "$mkseeds" record-dict
+} > "$here/framed.dict"
+
+for t in rewrite framed gzip policy keyring; do
+    printf '%-8s %3d files, %6d bytes\n' "$t" "$(ls "$corpus/$t" | wc -l)" "$(cat "$corpus/$t"/* | wc -c)"
+done
