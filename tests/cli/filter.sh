@@ -10,27 +10,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/dmvf-cli-filter.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 unset DMVFILTER_PASSPHRASE
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   - $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $*"; }
-check() { # check DESCRIPTION [!] CMD...
-    local desc=$1 neg=0; shift
-    if [ "$1" = "!" ]; then neg=1; shift; fi
-    "$@"
-    if [ $(( $? == 0 )) -ne "$neg" ]; then ok "$desc"; else bad "$desc"; fi
-}
-# expect_rc WANT DESCRIPTION CMD... : stdout to $T/stdout, stderr to $T/err
-expect_rc() {
-    local want=$1 desc=$2; shift 2
-    "$@" >"$T/stdout" 2>"$T/err"
-    local rc=$?
-    if [ "$rc" -eq "$want" ]; then
-        ok "$desc (exit $rc)"
-    else
-        bad "$desc: exit $rc, want $want"
-        sed 's/^/      /' "$T/err" | head -5
-    fi
-}
+. "$DMVF_SRC/tests/cli_lib.sh"
 absent() { # absent DESCRIPTION FILE: the file and any temp file beside it are absent
     if [ ! -e "$2" ] && ! ls -A "$(dirname "$2")" | grep -q '\.tmp\.'; then
         ok "$1: no output file"
