@@ -80,6 +80,8 @@ typedef struct dmvf_fplan {
 typedef struct dmvf_pnode {
     const dmvf_snode *schema;
     uint32_t max_number;
+    int whole;               /* every known field released verbatim (sub-messages
+                                whole too): canonical input is its own output */
     const dmvf_fplan *f;     /* max_number + 1 entries, indexed by field number */
 } dmvf_pnode;
 

@@ -394,6 +394,13 @@ static const dmvf_pnode *build_node(bctx *b, const dmvf_snode *sn, int *any)
         e->type = sf->type;
         e->repeated = sf->repeated;
     }
+    pn->whole = 1;
+    for (size_t i = 0; i < sn->nfields; i++) {
+        const dmvf_fplan *e = &f[sn->fields[i].number];
+        int verbatim = e->action == DMVF_ACT_RELEASE && e->nnorm == 0 && e->type != DMVF_T_MESSAGE;
+        if (!verbatim && !(e->action == DMVF_ACT_DESCEND && e->child->whole))
+            pn->whole = 0;
+    }
     return pn;
 }
 

@@ -325,7 +325,75 @@ static int emit_string(rw *r, const dmvf_fplan *fp, uint32_t num, const uint8_t 
     return DMVF_OK;
 }
 
+/* The canonical value of a varint field of type t, as protobuf-c stores it. */
+static inline uint64_t canon_varint(unsigned t, uint64_t v)
+{
+    switch (t) {
+    case DMVF_T_UINT32: return (uint32_t)v;
+    case DMVF_T_BOOL: return v != 0;
+    default: return (uint64_t)(int64_t)(int32_t)(uint32_t)v; /* INT32, ENUM */
+    }
+}
+
 static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, const uint8_t *end);
+
+/* For a node released whole: 1 when the message's bytes are already exactly
+ * what the rewriter would write (every field known, in order, canonically
+ * encoded, no default singular value, sub-messages likewise), so they can be
+ * copied as they are. 0 sends the message through the rewriter, which then
+ * also reports anything malformed. */
+static int whole_ok(const dmvf_pnode *node, const uint8_t *p, const uint8_t *end)
+{
+    uint32_t last = 0, elems = 0;
+    while (p < end) {
+        uint32_t num;
+        unsigned wt = p[0] & 7u;
+        if (p[0] < 0x80) {
+            num = p[0] >> 3;
+            p += 1;
+        } else {
+            if (end - p < 2 || p[1] == 0 || p[1] >= 0x80)
+                return 0; /* keys of the schema fit two minimal bytes */
+            num = (uint32_t)(p[0] & 0x7f) >> 3 | (uint32_t)p[1] << 4;
+            p += 2;
+        }
+        if (num == 0 || num > node->max_number)
+            return 0;
+        const dmvf_fplan *fp = &node->f[num];
+        if (!fp->type || num < last || (num == last && !fp->repeated))
+            return 0;
+        if (num == last) {
+            if (++elems > DMVF_MAX_REPEATED)
+                return 0;
+        } else {
+            elems = 1;
+        }
+        last = num;
+        if (fp->type <= DMVF_T_BYTES || fp->type == DMVF_T_MESSAGE) {
+            uint32_t len;
+            size_t k;
+            if (wt != WT_LEN || p >= end || (k = read_len(p, end, &len)) == 0 ||
+                k != varint_size(len) || (size_t)(end - p - (ptrdiff_t)k) < len)
+                return 0;
+            p += k;
+            if (len == 0 && !fp->repeated)
+                return 0; /* an explicit empty singular value is omitted */
+            if (fp->type == DMVF_T_MESSAGE && !whole_ok(fp->child, p, p + len))
+                return 0;
+            p += len;
+        } else {
+            size_t vlen;
+            if (wt != WT_VARINT || (vlen = varint_len(p, end)) == 0 || p[vlen - 1] == 0)
+                return 0; /* unterminated, not minimal, or an explicit 0 */
+            if (fp->type == DMVF_T_BOOL ? vlen != 1 || p[0] != 1
+                                       : vlen >= 5 && (varint_value(p, vlen) != canon_varint(fp->type, varint_value(p, vlen)) ||
+                                                       (vlen == 10 && p[9] != 1)))
+                return 0;
+            p += vlen;
+        }
+    }
+    return 1;
+}
 
 /* A sub-message: key, length fixed up after the body is written. */
 static int emit_message(rw *r, const dmvf_fplan *fp, uint32_t num, const uint8_t *v, size_t n)
@@ -349,16 +417,6 @@ static int emit_message(rw *r, const dmvf_fplan *fp, uint32_t num, const uint8_t
     }
     put_varint(len_at, m);
     return DMVF_OK;
-}
-
-/* The canonical value of a varint field of type t, as protobuf-c stores it. */
-static inline uint64_t canon_varint(unsigned t, uint64_t v)
-{
-    switch (t) {
-    case DMVF_T_UINT32: return (uint32_t)v;
-    case DMVF_T_BOOL: return v != 0;
-    default: return (uint64_t)(int64_t)(int32_t)(uint32_t)v; /* INT32, ENUM */
-    }
 }
 
 static int rewrite_slow(rw *r, const dmvf_pnode *node, const uint8_t *p, const uint8_t *end);
@@ -422,6 +480,15 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
                 return rc;
             continue;
         case DMVF_ACT_DESCEND:
+            if (fp->child->whole && (size_t)(val - at) == varint_size((uint64_t)num << 3 | WT_LEN) + varint_size(vlen) &&
+                whole_ok(fp->child, val, val + vlen)) {
+                if (run_end != at) { /* already its own output: part of the copy run */
+                    FLUSH_RUN();
+                    run = at;
+                }
+                run_end = p;
+                continue;
+            }
             FLUSH_RUN();
             rc = emit_message(r, fp, num, val, vlen);
             break;
