@@ -13,8 +13,9 @@
  * Ownership and threads: a dmvf_filter belongs to one thread at a time. It
  * borrows the policy and keyring, which must outlive it and may be shared by
  * any number of filters on any threads. The request struct is copied. The
- * keyring counts its borrowers: dmvf_keyring_free while a filter or framed
- * stream created with it is alive aborts (misuse), so free filters first.
+ * keyring and the policy count their borrowers: dmvf_keyring_free or
+ * dmvf_policy_free while a filter or framed stream created with it is alive
+ * aborts (misuse), so free filters first.
  *
  * Errors are sticky (as in BearSSL): after a record or stream error every
  * further dmvf_filter_record/stream call returns DMVF_ESTATE until

@@ -10,7 +10,9 @@
  * unreachable rule, a missing profile, ...).
  *
  * Threads: a loaded dmvf_policy is immutable; any number of threads may use
- * one policy at once. dmvf_policy_free must not race with any other use.
+ * one policy at once. dmvf_policy_free must not race with any other use, and
+ * aborts (misuse) while a filter or framed stream created with the policy is
+ * still alive.
  */
 #ifndef DMVFILTER_POLICY_H
 #define DMVFILTER_POLICY_H
