@@ -38,6 +38,7 @@
 #include <string.h>
 #include "filter/rewrite.h"
 #include "filter/transform.h"
+#include "filter/varint.h"
 
 #define MAXNUM 32  /* field numbers a schema message may use, exclusive */
 
@@ -257,41 +258,22 @@ static int validate(rw *r, const dmvf_snode *node, const uint8_t *p, const uint8
 
 /* ---- writing ---- */
 
-static inline size_t varint_size(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static inline uint8_t *put_varint(uint8_t *o, uint64_t v)
-{
-    while (v >= 0x80) {
-        *o++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *o++ = (uint8_t)v;
-    return o;
-}
 
 #define NEED(r, n) do { if (DMVF_UNLIKELY((size_t)((r)->oend - (r)->op) < (size_t)(n))) return DMVF_ESPACE; } while (0)
 
 static int emit_varint_field(rw *r, uint32_t num, uint64_t v)
 {
     NEED(r, 5 + 10);
-    r->op = put_varint(r->op, (uint64_t)num << 3 | WT_VARINT);
-    r->op = put_varint(r->op, v);
+    r->op = dmvf__put_varint(r->op, (uint64_t)num << 3 | WT_VARINT);
+    r->op = dmvf__put_varint(r->op, v);
     return DMVF_OK;
 }
 
 static int emit_bytes_field(rw *r, uint32_t num, const uint8_t *v, size_t n)
 {
     NEED(r, 10 + n);
-    r->op = put_varint(r->op, (uint64_t)num << 3 | WT_LEN);
-    r->op = put_varint(r->op, n);
+    r->op = dmvf__put_varint(r->op, (uint64_t)num << 3 | WT_LEN);
+    r->op = dmvf__put_varint(r->op, n);
     memcpy(r->op, v, n);
     r->op += n;
     return DMVF_OK;
@@ -309,18 +291,18 @@ static int emit_string(rw *r, const dmvf_fplan *fp, uint32_t num, const uint8_t 
         return emit_bytes_field(r, num, v, n);
     }
     size_t bound = dmvf__xf_string_bound(fp, n);
-    size_t pre = varint_size(bound);
+    size_t pre = dmvf__varint_size(bound);
     NEED(r, 5 + pre + bound);
     uint8_t *key_at = r->op;
-    uint8_t *k_end = put_varint(key_at, (uint64_t)num << 3 | WT_LEN);
+    uint8_t *k_end = dmvf__put_varint(key_at, (uint64_t)num << 3 | WT_LEN);
     uint8_t *val_at = k_end + pre;
     size_t m = dmvf__xf_string(fp, r->kc, v, n, val_at);
     if (m == 0 && !keep_empty)
         return DMVF_OK; /* r->op unchanged: nothing emitted */
-    size_t lsz = varint_size(m);
+    size_t lsz = dmvf__varint_size(m);
     if (lsz != pre)
         memmove(k_end + lsz, val_at, m);
-    put_varint(k_end, m);
+    dmvf__put_varint(k_end, m);
     r->op = k_end + lsz + m;
     return DMVF_OK;
 }
@@ -373,7 +355,7 @@ static int whole_ok(const dmvf_pnode *node, const uint8_t *p, const uint8_t *end
             uint32_t len;
             size_t k;
             if (wt != WT_LEN || p >= end || (k = read_len(p, end, &len)) == 0 ||
-                k != varint_size(len) || (size_t)(end - p - (ptrdiff_t)k) < len)
+                k != dmvf__varint_size(len) || (size_t)(end - p - (ptrdiff_t)k) < len)
                 return 0;
             p += k;
             if (len == 0 && !fp->repeated)
@@ -399,23 +381,23 @@ static int whole_ok(const dmvf_pnode *node, const uint8_t *p, const uint8_t *end
 static int emit_message(rw *r, const dmvf_fplan *fp, uint32_t num, const uint8_t *v, size_t n)
 {
     /* the body is rarely longer than its input: reserve the input's prefix size */
-    size_t guess = varint_size(n);
+    size_t guess = dmvf__varint_size(n);
     NEED(r, 5 + guess);
-    r->op = put_varint(r->op, (uint64_t)num << 3 | WT_LEN);
+    r->op = dmvf__put_varint(r->op, (uint64_t)num << 3 | WT_LEN);
     uint8_t *len_at = r->op;
     uint8_t *body = r->op += guess;
     int rc = rewrite_message(r, fp->child, v, v + n);
     if (rc)
         return rc;
     size_t m = (size_t)(r->op - body);
-    size_t lsz = varint_size(m);
+    size_t lsz = dmvf__varint_size(m);
     if (lsz != guess) {
         if (lsz > guess)
             NEED(r, lsz - guess);
         memmove(len_at + lsz, body, m);
         r->op = len_at + lsz + m;
     }
-    put_varint(len_at, m);
+    dmvf__put_varint(len_at, m);
     return DMVF_OK;
 }
 
@@ -480,7 +462,7 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
                 return rc;
             continue;
         case DMVF_ACT_DESCEND:
-            if (fp->child->whole && (size_t)(val - at) == varint_size((uint64_t)num << 3 | WT_LEN) + varint_size(vlen) &&
+            if (fp->child->whole && (size_t)(val - at) == dmvf__varint_size((uint64_t)num << 3 | WT_LEN) + dmvf__varint_size(vlen) &&
                 whole_ok(fp->child, val, val + vlen)) {
                 if (run_end != at) { /* already its own output: part of the copy run */
                     FLUSH_RUN();
@@ -496,10 +478,10 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
             if (DMVF_UNLIKELY(type == DMVF_T_MESSAGE))
                 continue; /* plans release messages by descending; never copy one blind */
             if (fp->nnorm == 0) {
-                size_t ksz = num < 16 ? 1 : varint_size((uint64_t)num << 3 | wt);
+                size_t ksz = num < 16 ? 1 : dmvf__varint_size((uint64_t)num << 3 | wt);
                 int canon;
                 if (wt == WT_LEN) {
-                    canon = (vlen || fp->repeated) && (size_t)(val - at) == ksz + (vlen < 128 ? 1 : varint_size(vlen));
+                    canon = (vlen || fp->repeated) && (size_t)(val - at) == ksz + (vlen < 128 ? 1 : dmvf__varint_size(vlen));
                 } else if ((size_t)(val - at) != ksz || val[vlen - 1] == 0) {
                     canon = 0; /* key or value not minimal, or an explicit 0 */
                 } else if (vlen < 5) {
@@ -507,7 +489,7 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
                 } else {
                     uint64_t v = varint_value(val, vlen);
                     /* minimal, and no bits past the 64th in a tenth byte */
-                    canon = v == canon_varint(type, v) && varint_size(v) == vlen &&
+                    canon = v == canon_varint(type, v) && dmvf__varint_size(v) == vlen &&
                             (vlen < 10 || val[9] == 1);
                 }
                 if (canon) {

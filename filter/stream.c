@@ -10,25 +10,6 @@
 #include <string.h>
 #include "filter/stream.h"
 
-size_t dmvf__varint_size(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-uint8_t *dmvf__put_varint(uint8_t *o, uint64_t v)
-{
-    while (v >= 0x80) {
-        *o++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *o++ = (uint8_t)v;
-    return o;
-}
 
 void dmvf__reader_init(dmvf__reader *rd, size_t max)
 {
@@ -67,19 +48,10 @@ static int fail(dmvf__reader *rd, dmvf_error *err, int code, uint64_t at, const 
     return -1;
 }
 
-/* Parses a prefix in p[0..n): 1 with len/pre set, 0 if incomplete, -1 if bad. */
-static int parse_prefix(const uint8_t *p, size_t n, uint64_t *len, size_t *pre)
+int dmvf_stream_prefix(const void *p, size_t n, uint64_t *len, size_t *pre)
 {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n && i < 10; i++) {
-        v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-        if (!(p[i] & 0x80)) {
-            *len = v;
-            *pre = i + 1;
-            return 1;
-        }
-    }
-    return n >= 10 ? -1 : 0;
+    DMVF_REQUIRE((p != NULL || n == 0) && len != NULL && pre != NULL, "NULL argument");
+    return dmvf__varint_prefix(p, n, len, pre);
 }
 
 static int check_len(dmvf__reader *rd, uint64_t len, uint64_t at, dmvf_error *err)
@@ -103,7 +75,7 @@ int dmvf__reader_next(dmvf__reader *rd, dmvf_in_buffer *in, int end,
             return 0;
         uint64_t l;
         size_t pre;
-        int pr = parse_prefix(p, avail, &l, &pre);
+        int pr = dmvf__varint_prefix(p, avail, &l, &pre);
         if (pr < 0)
             return fail(rd, err, DMVF_EMALFORMED, rd->consumed, "has a bad length prefix");
         if (pr > 0) {
@@ -145,7 +117,7 @@ int dmvf__reader_next(dmvf__reader *rd, dmvf_in_buffer *in, int end,
             avail--;
             uint64_t l;
             size_t pre;
-            int pr = parse_prefix(rd->acc, rd->acc_len, &l, &pre);
+            int pr = dmvf__varint_prefix(rd->acc, rd->acc_len, &l, &pre);
             uint64_t at = rd->consumed - rd->acc_len;
             if (pr < 0)
                 return fail(rd, err, DMVF_EMALFORMED, at, "has a bad length prefix");

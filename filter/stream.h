@@ -6,6 +6,7 @@
 #define DMVF_STREAM_H
 
 #include "filter/internal.h"
+#include "filter/varint.h"
 
 /* Reads varint-length-delimited messages out of caller chunks. A message
  * wholly inside the chunk is returned in place; one split across chunks is
@@ -57,8 +58,6 @@ int dmvf__outq_flush(dmvf__outq *q, dmvf_out_buffer *out);
 /* Drops everything queued from `mark` on (the held request's output). */
 void dmvf__outq_discard(dmvf__outq *q);
 
-size_t dmvf__varint_size(uint64_t v);
-uint8_t *dmvf__put_varint(uint8_t *o, uint64_t v);
 
 /* Framed streams count the records of a refused request here. */
 struct dmvf_filter;

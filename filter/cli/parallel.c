@@ -395,21 +395,6 @@ static void reader_finish(pipeline *pl)
 
 /* ---- the reader ---- */
 
-/* A varint length prefix in p[0..n): 1 with *len and *pre set, 0 when
- * incomplete, -1 when it runs past 10 bytes. */
-static int parse_prefix(const unsigned char *p, size_t n, uint64_t *len, size_t *pre)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n && i < 10; i++) {
-        v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-        if (!(p[i] & 0x80)) {
-            *len = v;
-            *pre = i + 1;
-            return 1;
-        }
-    }
-    return n >= 10 ? -1 : 0;
-}
 
 static void read_input(pipeline *pl, dmvf_cli_src *src)
 {
@@ -424,7 +409,7 @@ static void read_input(pipeline *pl, dmvf_cli_src *src)
         while (scan < len) {
             uint64_t l;
             size_t pre;
-            int pr = parse_prefix(c->in + scan, len - scan, &l, &pre);
+            int pr = dmvf_stream_prefix(c->in + scan, len - scan, &l, &pre);
             if (pr < 0 || (pr > 0 && (l == 0 || l > pl->max_record))) {
                 bad = 1;
                 break;

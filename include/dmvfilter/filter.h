@@ -119,6 +119,14 @@ typedef struct dmvf_out_buffer { void *dst; size_t size; size_t pos; } dmvf_out_
 DMVF_API int dmvf_filter_stream(dmvf_filter *f, dmvf_out_buffer *out, dmvf_in_buffer *in,
                                 int end, dmvf_error *err);
 
+/* For callers that cut a delimited stream into pieces (a parallel pipeline):
+ * reads the length prefix at p[0..n) exactly as dmvf_filter_stream does.
+ * Returns 1 with *len (the record's length) and *pre (the prefix's bytes),
+ * 0 when p[0..n) ends inside the prefix, -1 when the prefix is malformed
+ * (more than 10 bytes). Whether *len is acceptable (not 0, not over the
+ * record limit) is the caller's to check. Thread-safe. */
+DMVF_API int dmvf_stream_prefix(const void *p, size_t n, uint64_t *len, size_t *pre);
+
 typedef struct dmvf_trailer {
     const char *request_id;     /* owned by the filter; "" if none */
     uint64_t records_in;
