@@ -25,47 +25,7 @@
 #include "keys/keys.h"
 #include "filter/schema.h"
 #include "check.h"
-
-static char g_dir[200];
-
-static void cleanup(void)
-{
-    if (!g_dir[0])
-        return;
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", g_dir);
-}
-
-static int run_gen(const char *args)
-{
-    const char *gen = getenv("DMVF_GEN");
-    char cmd[4096];
-    if (!gen)
-        return -1;
-    snprintf(cmd, sizeof cmd, "'%s' %s", gen, args);
-    return system(cmd);
-}
-
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, len = 0, got;
-    uint8_t *p = malloc(cap + 1);
-    while (p && (got = fread(p + len, 1, cap - len, f)) > 0) {
-        len += got;
-        if (len == cap)
-            p = realloc(p, (cap *= 2) + 1);
-    }
-    fclose(f);
-    if (p)
-        p[len] = 0;
-    *n = len;
-    return p;
-}
+#include "fixture.h"
 
 /* ---- the manifest ---- */
 
@@ -398,32 +358,12 @@ static void canary_set(const char *what, const char *genargs, const dmvf_policy 
 
 int main(void)
 {
-    const char *src = getenv("DMVF_SRC");
-    CHECK_MSG(src != NULL && getenv("DMVF_GEN") != NULL, "DMVF_SRC and DMVF_GEN must be set");
-    if (!src || !getenv("DMVF_GEN"))
-        CHECK_DONE();
-
-    snprintf(g_dir, sizeof g_dir, "/tmp/dmvf-canary-XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        g_dir[0] = 0;
-        CHECK_MSG(0, "mkdtemp failed");
-        CHECK_DONE();
-    }
-    atexit(cleanup);
-
-    char path[512];
-    dmvf_error err;
-    snprintf(path, sizeof path, "%s/examples/policy.yaml", src);
-    dmvf_policy *pol = dmvf_policy_load_file(path, &err);
-    CHECK_MSG(pol != NULL, "policy: %s", pol ? "" : err.msg);
-
     uint8_t seed[32];
     for (int i = 0; i < 32; i++)
         seed[i] = (uint8_t)(0xC0 + i);
-    snprintf(path, sizeof path, "%s/keyring", g_dir);
-    CHECK_EQ_INT(dmvf__keyring_create_seeded(path, seed, 1, &err), DMVF_OK);
-    dmvf_keyring *kr = dmvf_keyring_load(path, NULL, &err);
-    CHECK_MSG(kr != NULL, "keyring: %s", kr ? "" : err.msg);
+    dmvf_policy *pol;
+    dmvf_keyring *kr;
+    fixture_open("canary", seed, 1, &pol, &kr);
 
     if (pol && kr) {
         canary_set("canonical", "--count 3 --seed 21 --self-check", pol, kr);

@@ -19,6 +19,7 @@
 #include "filter/schema.h"
 #include "dmv/v1/record.pb-c.h"
 #include "check.h"
+#include "fixture.h"
 
 typedef struct span { const uint8_t *p; size_t n; } span;
 
@@ -28,30 +29,6 @@ typedef struct stream {
     span *rec;
     size_t n;
 } stream;
-
-static char g_dir[200];
-
-static void cleanup(void)
-{
-    if (!g_dir[0])
-        return;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", g_dir);
-}
-
-static int run_gen(const char *args)
-{
-    const char *gen = getenv("DMVF_GEN");
-    char cmd[4096];
-    if (!gen) {
-        fprintf(stderr, "DMVF_GEN is not set\n");
-        return -1;
-    }
-    snprintf(cmd, sizeof cmd, "'%s' %s", gen, args);
-    return system(cmd);
-}
 
 static int read_stream(const char *path, stream *s)
 {
@@ -392,32 +369,12 @@ static void twin_set(const char *what, const char *genargs, size_t expect,
 
 int main(void)
 {
-    const char *src = getenv("DMVF_SRC");
-    CHECK_MSG(src != NULL && getenv("DMVF_GEN") != NULL, "DMVF_SRC and DMVF_GEN must be set");
-    if (!src || !getenv("DMVF_GEN"))
-        CHECK_DONE();
-
-    snprintf(g_dir, sizeof g_dir, "/tmp/dmvf-twin-XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        g_dir[0] = 0;
-        CHECK_MSG(0, "mkdtemp failed");
-        CHECK_DONE();
-    }
-    atexit(cleanup);
-
-    char path[512];
-    dmvf_error err;
-    snprintf(path, sizeof path, "%s/examples/policy.yaml", src);
-    dmvf_policy *pol = dmvf_policy_load_file(path, &err);
-    CHECK_MSG(pol != NULL, "policy: %s", pol ? "" : err.msg);
-
     uint8_t seed[32];
     for (int i = 0; i < 32; i++)
         seed[i] = (uint8_t)(i * 7 + 1);
-    snprintf(path, sizeof path, "%s/keyring", g_dir);
-    CHECK_EQ_INT(dmvf__keyring_create_seeded(path, seed, 2, &err), DMVF_OK);
-    dmvf_keyring *kr = dmvf_keyring_load(path, NULL, &err);
-    CHECK_MSG(kr != NULL, "keyring: %s", kr ? "" : err.msg);
+    dmvf_policy *pol;
+    dmvf_keyring *kr;
+    fixture_open("twin", seed, 2, &pol, &kr);
 
     if (pol && kr) {
         requester rq[4];
