@@ -21,3 +21,26 @@ expect_rc() {
         sed 's/^/      /' "$T/err" | head -5
     fi
 }
+
+# make_bomb FILE COUNT : a gzip bomb: COUNT records, each with an 8 MiB photo of
+# zeros (redacted by every profile), compressed ~1000:1 as one gzip member
+make_bomb() {
+    python3 - "$1" "$2" <<'PY'
+import sys, zlib
+def varint(n):
+    out = bytearray()
+    while n >= 0x80: out.append((n & 0x7f) | 0x80); n >>= 7
+    out.append(n); return bytes(out)
+img = 8 << 20
+photo = b"\x0a" + varint(img)                     # Photo.image, 8 MiB of zeros
+head = b"\x0a\x04BOMB" + b"\x32" + varint(len(photo) + img) + photo
+rec = varint(len(head) + img) + head
+co = zlib.compressobj(9, zlib.DEFLATED, 31)
+zeros = bytes(1 << 20)
+with open(sys.argv[1], "wb") as f:
+    for _ in range(int(sys.argv[2])):
+        f.write(co.compress(rec))
+        for _ in range(8): f.write(co.compress(zeros))
+    f.write(co.flush())
+PY
+}
