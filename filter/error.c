@@ -22,6 +22,7 @@ const char *dmvf_strerror(int code)
     case DMVF_ESTATE: return "handle in error state";
     case DMVF_ETOKEN: return "bad token";
     case DMVF_EGZIP: return "bad gzip input";
+    case DMVF_ETAMPER: return "does not verify (tampered, truncated or reordered)";
     default: return "unknown error";
     }
 }

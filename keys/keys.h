@@ -37,6 +37,18 @@ size_t dmvf__encrypt_len(size_t n);
  * padding) of siv(24) || XChaCha20(K_enc, siv, v); siv = BLAKE2b-192(K_mac, v). */
 void dmvf__encrypt(const dmvf_keyctx *kc, const uint8_t *v, size_t n, uint8_t *out);
 
+/* sign.c: the keyring's long-term keys.
+ * Audit chain: out = BLAKE2b-256(key = audit_key, "dmvf-audit-v1\0" || prev || item). */
+void dmvf__audit_chain(const dmvf_keyring *kr, const uint8_t prev[32], const uint8_t *item,
+                       size_t n, uint8_t out[32]);
+/* Ed25519 signature with the keyring's signing key over the BLAKE2b-512
+ * digest of ctx (with its NUL) || msg. ctx names the purpose, e.g.
+ * "dmvf-checkpoint-v1", "dmvf-trailer-v1", "dmvf-seal-v1". */
+void dmvf__sign(const dmvf_keyring *kr, const char *ctx, const uint8_t *msg, size_t n, uint8_t sig[64]);
+/* 0 when sig is pub's signature of (ctx, msg) as dmvf__sign makes it, else -1. */
+int dmvf__sign_verify(const uint8_t pub[32], const char *ctx, const uint8_t *msg, size_t n,
+                      const uint8_t sig[64]);
+
 /* Use counting, for the filter and framed-stream handles that borrow a
  * keyring: dmvf_keyring_free aborts (misuse) while any is alive. Both accept
  * NULL; thread-safe. */

@@ -38,6 +38,7 @@ int dmvf__cli_exit_for(int code)
     case DMVF_EPASSPHRASE: return DMVF_EXIT_KEYRING;
     case DMVF_EIO: return DMVF_EXIT_IOERR;
     case DMVF_EREFUSED: return DMVF_EXIT_REFUSED;
+    case DMVF_ETAMPER: return DMVF_EXIT_TAMPER;
     default: return DMVF_EXIT_SOFTWARE;
     }
 }

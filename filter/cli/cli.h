@@ -36,6 +36,7 @@ enum {
     DMVF_EXIT_RELEASED = 0,   /* released (also zero records) */
     DMVF_EXIT_REFUSED = 3,    /* refused: deny, unmet requirement, record limit */
     DMVF_EXIT_REVIEW = 4,     /* held for review */
+    DMVF_EXIT_TAMPER = 5,     /* an audit log or signed release does not verify */
     DMVF_EXIT_USAGE = 64,     /* EX_USAGE: bad command line */
     DMVF_EXIT_DATAERR = 65,   /* EX_DATAERR: bad input data */
     DMVF_EXIT_SOFTWARE = 70,  /* EX_SOFTWARE: internal error */

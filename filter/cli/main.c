@@ -28,6 +28,7 @@ static const char top_help[] =
     "   0  released (also a release of zero records); other commands: success\n"
     "   3  refused (deny, unmet requirement, record limit)\n"
     "   4  held for review\n"
+    "   5  does not verify (audit log or signed release tampered, truncated, reordered)\n"
     "  64  bad usage (unknown flag, missing or bad flag value)\n"
     "  65  bad input (malformed record, record too large, corrupt gzip, bad token)\n"
     "  70  internal error\n"

@@ -40,7 +40,8 @@ enum {
     DMVF_ESPACE = 10,     /* the caller's output buffer is too small: grow it, retry */
     DMVF_ESTATE = 11,     /* the handle is in an error state: reset it first */
     DMVF_ETOKEN = 12,     /* a token does not decrypt under this keyring and scope */
-    DMVF_EGZIP = 13       /* gzip input is corrupt or inflates past its limit */
+    DMVF_EGZIP = 13,      /* gzip input is corrupt or inflates past its limit */
+    DMVF_ETAMPER = 14     /* an audit log or signed release does not verify */
 };
 
 /* Filled by failing calls when the caller passes one. All fields are valid

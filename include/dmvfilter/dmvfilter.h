@@ -16,6 +16,9 @@
 #include "policy.h"
 #include "keyring.h"
 #include "filter.h"
+#include "audit.h"
+#include "notices.h"
+#include "review.h"
 
 #define DMVF_VERSION_MAJOR 0
 #define DMVF_VERSION_MINOR 1

@@ -68,6 +68,19 @@ typedef enum dmvf_refusal {
 typedef struct dmvf_filter_options {
     size_t max_record_bytes;    /* 0 = default, 16 MiB */
     int drop_malformed;         /* 1: a malformed record is dropped and counted */
+    int count_fields;           /* 1: count per field path the values seen and
+                                   what became of them (for the audit log;
+                                   costs a second walk over each record) */
+    int collect_subjects;       /* 1: keep each record's record_id: of released
+                                   records, and, for a request that is not
+                                   released, of the records it would have
+                                   read (dmvf_filter_stream then consumes the
+                                   input, writes nothing and returns DMVF_OK),
+                                   so that subjects can be notified */
+    int hold_for_review;        /* 1: a REVIEW decision rewrites records as a
+                                   release would (the would-be release, for
+                                   the review spool); the caller must not
+                                   release them */
 } dmvf_filter_options;
 
 #define DMVF_DEFAULT_MAX_RECORD_BYTES ((size_t)16 << 20)
@@ -143,8 +156,53 @@ typedef struct dmvf_trailer {
 DMVF_API int dmvf_filter_finish(dmvf_filter *f, dmvf_trailer *t);
 DMVF_API void dmvf_filter_counts(const dmvf_filter *f, uint64_t *in, uint64_t *out, uint64_t *dropped);
 
-/* Clears a sticky error and the counters; the decision stays. */
+/* Clears a sticky error and the record counters; the decision stays, and
+ * field counts and subjects keep accumulating for the request. */
 DMVF_API void dmvf_filter_reset(dmvf_filter *f);
+
+/* Field counts (options.count_fields): per field path of the schema and
+ * action, the number of values the request's records held there. A value
+ * inside a redacted sub-message counts as redacted at its own path. */
+typedef enum dmvf_field_action {
+    DMVF_FIELD_REDACT = 0,
+    DMVF_FIELD_RELEASE = 1,
+    DMVF_FIELD_MASK = 2,
+    DMVF_FIELD_GENERALIZE = 3,
+    DMVF_FIELD_PSEUDONYMIZE = 4,
+    DMVF_FIELD_ENCRYPT = 5,
+    DMVF_FIELD_CONSTANT = 6
+} dmvf_field_action;
+#define DMVF_FIELD_CLASS_M 1u   /* marking-bearing */
+#define DMVF_FIELD_CLASS_C 2u   /* marking-correlated */
+#define DMVF_FIELD_CLASS_P 4u   /* highly restricted personal data */
+typedef struct dmvf_field_count {
+    const char *path;           /* static storage */
+    dmvf_field_action action;
+    unsigned klass;             /* DMVF_FIELD_CLASS_* bits, 0 = ordinary */
+    uint64_t values;
+} dmvf_field_count;
+/* Writes up to cap entries (paths in schema order, only values > 0) and
+ * returns how many there are in all; out may be NULL with cap 0. */
+DMVF_API size_t dmvf_filter_field_counts(const dmvf_filter *f, dmvf_field_count *out,
+                                         size_t cap);
+
+/* Subjects (options.collect_subjects): the record_ids, in the order read.
+ * Returns the count; dmvf_filter_subject gives the i-th (owned by f, valid
+ * until it is freed; not NUL-terminated). Empty record_ids are skipped. */
+DMVF_API size_t dmvf_filter_subject_count(const dmvf_filter *f);
+DMVF_API const char *dmvf_filter_subject(const dmvf_filter *f, size_t i, size_t *len);
+
+/* Adds src's field counts and subjects (appended) to dst: a pipeline's
+ * workers are gathered into the filter that is audited. Both must have
+ * been created for the same request with the same options. Record counters
+ * are not merged. DMVF_OK or DMVF_ENOMEM. */
+DMVF_API int dmvf_filter_merge(dmvf_filter *dst, const dmvf_filter *src, dmvf_error *err);
+
+/* The request the filter was created for (a copy, owned by f). */
+DMVF_API const dmvf_request *dmvf_filter_request(const dmvf_filter *f);
+/* The policy id of the filter's policy and its keyring's current epoch. */
+DMVF_API const char *dmvf_filter_policy_id(const dmvf_filter *f);
+DMVF_API uint32_t dmvf_filter_key_epoch(const dmvf_filter *f);
 
 /*
  * Framed streams: Frame{request | record | trailer} messages, delimited. Each
@@ -165,11 +223,29 @@ typedef struct dmvf_framed_stats {
 } dmvf_framed_stats;
 /* Called once per finished request, before its trailer frame is written. */
 typedef void (*dmvf_framed_cb)(void *ud, const dmvf_filter *f, const dmvf_trailer *t);
+/* The audit hook: called when a request has been decided, before any of its
+ * output is written (t == NULL), and when it is finished, before its trailer
+ * frame is written (t set). A non-zero return fails the stream with
+ * DMVF_EIO (sticky): nothing more of that request is written, and it gets
+ * no trailer. */
+typedef int (*dmvf_framed_audit_cb)(void *ud, dmvf_filter *f, const dmvf_trailer *t);
 
 DMVF_API dmvf_framed *dmvf_framed_create(const dmvf_policy *policy, const dmvf_keyring *keyring,
                                          const dmvf_filter_options *opts, dmvf_error *err);
 DMVF_API void dmvf_framed_free(dmvf_framed *fr);
 DMVF_API void dmvf_framed_set_callback(dmvf_framed *fr, dmvf_framed_cb cb, void *ud);
+DMVF_API void dmvf_framed_set_audit(dmvf_framed *fr, dmvf_framed_audit_cb cb, void *ud);
+/* Signed releases: every framed output is signed with the keyring's Ed25519
+ * key. Each trailer carries the BLAKE2b-256 digest of all output bytes before
+ * it and a signature; after the last request a Seal frame signs the digest of
+ * everything before it, so that a missing, changed, reordered or appended
+ * byte fails dmvf_release_verify. Nothing is emitted for an empty input but
+ * the Seal. */
+/* Checks a framed release with the public key alone. Returns DMVF_OK,
+ * DMVF_ETAMPER (err says which frame, at which byte offset, and why) or
+ * DMVF_EMALFORMED; *requests (may be NULL) receives the number of requests. */
+DMVF_API int dmvf_release_verify(const void *data, size_t len, const uint8_t pub[32],
+                                 uint64_t *requests, dmvf_error *err);
 /* The most record frames one request may carry; 0 restores the default
  * (DMVF_DEFAULT_MAX_REQUEST_FRAMES). Applies from the next record frame. */
 DMVF_API void dmvf_framed_set_max_request_frames(dmvf_framed *fr, uint64_t n);

@@ -69,6 +69,24 @@ DMVF_API int dmvf_keyring_reveal(const dmvf_keyring *k, const char *scope,
                                  const char *token, size_t token_len,
                                  uint8_t *out, size_t cap, size_t *out_len, dmvf_error *err);
 
+/* The keyring's Ed25519 public key (signed releases, audit checkpoints). */
+#define DMVF_PUBLIC_KEY_LEN 32u
+#define DMVF_SIGNATURE_LEN 64u
+DMVF_API void dmvf_keyring_public_key(const dmvf_keyring *k, uint8_t out[32]);
+
+/* Public key files: one line "dmvfilter-ed25519 " + 64 hex digits + "\n".
+ * dmvf_public_key_write creates path (fails if it exists; "-" = stdout),
+ * dmvf_public_key_read parses one (DMVF_EINVAL when malformed, DMVF_EIO). */
+DMVF_API int dmvf_public_key_write(const char *path, const uint8_t pub[32], dmvf_error *err);
+DMVF_API int dmvf_public_key_read(const char *path, uint8_t pub[32], dmvf_error *err);
+
+/* Subject hashes for the audit log: BLAKE2b-128 keyed with a key derived
+ * from the audit key, over the record_id. Equal ids give equal hashes under
+ * one keyring; the log never holds the ids in clear. */
+#define DMVF_SUBJECT_HASH_LEN 16u
+DMVF_API void dmvf_keyring_subject_hash(const dmvf_keyring *k, const void *id, size_t len,
+                                        uint8_t out[16]);
+
 #ifdef __cplusplus
 }
 #endif

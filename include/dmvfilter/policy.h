@@ -53,6 +53,40 @@ DMVF_API int dmvf_policy_explain(const dmvf_policy *p, const dmvf_request *req, 
  * for `policy check`. Returns DMVF_OK or DMVF_EIO. */
 DMVF_API int dmvf_policy_describe(const dmvf_policy *p, FILE *out);
 
+/* Accountability settings from the policy's top-level sections (README
+ * "Policy format"). Relative paths are resolved against the directory of
+ * the policy file (the working directory for a policy loaded from memory).
+ * Strings are owned by the policy; NULL when not given.
+ *
+ *   audit:   {dir: D, required: true, subjects: true, rotate_bytes: 64M,
+ *             rotate_seconds: 86400, compress: true}
+ *   notices: {queue: F, due_days: 3, business_days: true,
+ *             holidays: [2026-12-25, ...]}
+ *   review:  {spool: D, public_key: F}
+ */
+typedef struct dmvf_policy_audit {
+    const char *dir;
+    int required;               /* filtering without an audit log is refused */
+    int subjects;               /* log keyed hashes of released record_ids */
+    uint64_t rotate_bytes;      /* 0: the default */
+    uint64_t rotate_seconds;    /* 0: the default */
+    int compress;
+} dmvf_policy_audit;
+typedef struct dmvf_policy_notices {
+    const char *queue;
+    unsigned due_days;          /* default 3 */
+    int business_days;          /* skip Saturdays, Sundays and holidays */
+    const uint32_t *holidays;   /* YYYYMMDD, sorted */
+    size_t nholidays;
+} dmvf_policy_notices;
+typedef struct dmvf_policy_review {
+    const char *spool;
+    const char *public_key;
+} dmvf_policy_review;
+DMVF_API void dmvf_policy_audit_settings(const dmvf_policy *p, dmvf_policy_audit *out);
+DMVF_API void dmvf_policy_notice_settings(const dmvf_policy *p, dmvf_policy_notices *out);
+DMVF_API void dmvf_policy_review_settings(const dmvf_policy *p, dmvf_policy_review *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,160 @@
+/*
+ * dmvfilter/audit.h - the tamper-evident audit log: write-ahead entries for
+ * every request, verification, queries and the transparency report.
+ *
+ * A log is a directory (schema/dmv/v1/audit.proto has the format): segment
+ * files of length-delimited items, each chained to the one before by a
+ * BLAKE2b-256 MAC under the keyring's audit key; signed checkpoints
+ * (Ed25519, the keyring's signing key) close every writer session and every
+ * segment; HEAD holds a copy of the newest checkpoint.
+ *
+ * Writing, per request:
+ *
+ *   a = dmvf_audit_open(dir, keyring, &opts, &err);       once per process
+ *   dmvf_audit_request(a, f, &seq, &err);    the decision: before any output
+ *   ... rewrite records ...
+ *   dmvf_audit_release(a, f, &counts, seq, &err);   before the output is
+ *                                    committed (renamed, trailer written)
+ *   dmvf_audit_close(a, &err);       signed checkpoint, HEAD; frees a
+ *
+ * Each entry is written with one write() and fsync'd before the call
+ * returns; when a call fails nothing may be released (fail closed). Several
+ * processes may append to one log at once: appends take an exclusive lock
+ * (flock on DIR/LOCK) and continue the chain from the file, not from memory.
+ *
+ * Threads: a dmvf_audit belongs to one thread at a time. The reading
+ * functions (verify, query, report) are thread-safe and take no lock.
+ * Misuse (a NULL handle) aborts.
+ */
+#ifndef DMVFILTER_AUDIT_H
+#define DMVFILTER_AUDIT_H
+
+#include <stdio.h>
+#include "common.h"
+#include "filter.h"
+#include "keyring.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dmvf_audit dmvf_audit;
+
+typedef struct dmvf_audit_options {
+    uint64_t rotate_bytes;    /* start a new segment past this size; 0 = 64 MiB */
+    uint64_t rotate_seconds;  /* ... or when the segment is older; 0 = 1 day */
+    int compress;             /* rotated segments are zlib-compressed (.log.z) */
+    int subjects;             /* RELEASE entries list keyed hashes of the
+                                 released records' record_ids (needs a filter
+                                 created with collect_subjects) */
+} dmvf_audit_options;
+
+/* Opens the log in dir, creating dir (mode 0700) and the first segment when
+ * missing. Checks the active segment's tail: its chain must verify under the
+ * keyring's audit key, else DMVF_ETAMPER (nothing is appended to a log that
+ * does not verify). Returns NULL with *err on failure (DMVF_EIO, DMVF_ETAMPER,
+ * DMVF_ENOMEM). opts may be NULL. The keyring must outlive the handle. */
+DMVF_API dmvf_audit *dmvf_audit_open(const char *dir, const dmvf_keyring *kr,
+                                     const dmvf_audit_options *opts, dmvf_error *err);
+
+/* Writes a signed checkpoint and HEAD, closes and frees. NULL accepted
+ * (returns DMVF_OK). The handle is freed also on failure. */
+DMVF_API int dmvf_audit_close(dmvf_audit *a, dmvf_error *err);
+
+/* REQUEST entry for filter f: time, the request (requester, purpose, legal
+ * process and reference, query kind, fields), rule, policy id, key epoch,
+ * the true decision and reply form, the reason, whether subjects are to be
+ * notified. *seq (may be NULL) receives its sequence number. fsync'd. */
+DMVF_API int dmvf_audit_request(dmvf_audit *a, const dmvf_filter *f, uint64_t *seq,
+                                dmvf_error *err);
+
+/* What a request released. counts: the records in/out/dropped of the whole
+ * request (a pipeline sums its workers'); field counts and subjects come
+ * from f (dmvf_filter_merge gathers a pipeline's workers into one filter).
+ * notices: how many subject notices were queued for it. ref: the REQUEST
+ * entry's seq. fsync'd. */
+typedef struct dmvf_audit_counts {
+    uint64_t records_in, records_out, records_dropped;
+    uint32_t notices;
+} dmvf_audit_counts;
+DMVF_API int dmvf_audit_release(dmvf_audit *a, const dmvf_filter *f, const dmvf_audit_counts *c,
+                                uint64_t ref, dmvf_error *err);
+
+/* Review steps and notice bookkeeping. kind: DMVF_AUDIT_REVIEW_HOLD,
+ * _REVIEW_APPROVE, _REVIEW_DENY, _NOTICE_SENT. The event carries the
+ * request (may be NULL), the review id, who acted, a note, counts (approve:
+ * what was released) and, for approve, the field counts of the release. */
+typedef enum dmvf_audit_kind {
+    DMVF_AUDIT_REQUEST = 1,
+    DMVF_AUDIT_RELEASE = 2,
+    DMVF_AUDIT_REVIEW_HOLD = 3,
+    DMVF_AUDIT_REVIEW_APPROVE = 4,
+    DMVF_AUDIT_REVIEW_DENY = 5,
+    DMVF_AUDIT_NOTICE_SENT = 6
+} dmvf_audit_kind;
+
+typedef struct dmvf_audit_event {
+    dmvf_audit_kind kind;
+    const dmvf_request *request;    /* may be NULL */
+    const char *rule, *policy_id;   /* may be NULL */
+    const char *review_id, *actor, *note;  /* may be NULL */
+    uint64_t ref;                   /* the entry this one follows up */
+    dmvf_audit_counts counts;
+    const dmvf_field_count *fields; /* nfields entries, may be NULL */
+    size_t nfields;
+    const uint8_t *subjects;        /* nsubjects * DMVF_SUBJECT_HASH_LEN bytes, may be NULL */
+    size_t nsubjects;
+} dmvf_audit_event;
+DMVF_API int dmvf_audit_event_write(dmvf_audit *a, const dmvf_audit_event *ev, uint64_t *seq,
+                                    dmvf_error *err);
+
+/* ---- reading ---- */
+
+/* Checks a whole log: every segment present and in order, every item's
+ * chain (with kr: the audit key), every checkpoint's signature (with kr's
+ * public key, or pub when kr is NULL: then the chain MACs cannot be checked
+ * and only what checkpoints cover is verified), HEAD reached, sequence
+ * numbers consecutive. Writes a summary (segments, entries, checkpoints,
+ * what was checked) to out (may be NULL). Returns DMVF_OK only when intact;
+ * DMVF_ETAMPER with err->msg naming the file, byte offset and entry seq of
+ * the first fault (an edit, reordering, deletion, insertion or truncation),
+ * DMVF_EIO, DMVF_ENOMEM. One of kr and pub must be given. */
+DMVF_API int dmvf_audit_verify(const char *dir, const dmvf_keyring *kr, const uint8_t *pub,
+                               FILE *out, dmvf_error *err);
+
+/* Entries matching every given criterion, one JSON object per line, oldest
+ * first. Fields left 0/NULL match everything. subject: a record_id in clear,
+ * hashed with kr's audit key (kr required then) and matched against the
+ * entries' subject lists. */
+typedef struct dmvf_audit_query {
+    const char *ori;           /* exact requester ORI */
+    const char *agency;        /* substring of the agency name */
+    const char *tag;           /* the request carries this tag */
+    uint64_t from_ns, to_ns;   /* time window [from, to); 0 = open */
+    int decision;              /* DMVF_DECISION_*; 0 = any */
+    int kind;                  /* DMVF_AUDIT_*; 0 = any */
+    const char *subject;       /* record_id */
+    const char *request_id;
+} dmvf_audit_query;
+DMVF_API int dmvf_audit_query_run(const char *dir, const dmvf_audit_query *q,
+                                  const dmvf_keyring *kr, FILE *out, dmvf_error *err);
+
+/* The transparency report over entries with from_ns <= time < to_ns:
+ * per agency (ORI and name), per agency kind, per tag, per purpose, per
+ * legal process: requests, releases, refusals, reviews (held, approved,
+ * denied), records released, and fields released by class (P, C, ordinary).
+ * HTML is one self-contained page (inline CSS and SVG charts). */
+typedef enum dmvf_report_format {
+    DMVF_REPORT_MD = 1,
+    DMVF_REPORT_CSV,
+    DMVF_REPORT_JSON,
+    DMVF_REPORT_HTML
+} dmvf_report_format;
+DMVF_API int dmvf_audit_report(const char *dir, uint64_t from_ns, uint64_t to_ns,
+                               dmvf_report_format fmt, const char *title, FILE *out,
+                               dmvf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
