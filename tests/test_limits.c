@@ -203,7 +203,7 @@ static void test_repeated(void)
 static void test_record_size(void)
 {
     dmvf_error err;
-    dmvf_filter_options o = {64, 0};
+    dmvf_filter_options o = {.max_record_bytes = 64};
     dmvf_filter *f = dmvf_filter_create(pol, kr, &police, &o, &err);
     CHECK(f != NULL);
     if (!f)
@@ -407,7 +407,7 @@ static void test_frames_per_request(void)
     dmvf_framed_free(fr);
 
     /* a frame larger than max_record_bytes + 16 is refused */
-    dmvf_filter_options o = {32, 0};
+    dmvf_filter_options o = {.max_record_bytes = 32};
     fr = dmvf_framed_create(pol, kr, &o, NULL);
     buf big = {0}, frame = {0}, rec = {0};
     framed_input(&big, "big", 0);

@@ -243,7 +243,7 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
 {
     dmvf_error err;
     memset(&err, 0, sizeof err);
-    dmvf_filter_options fo = {cfg->max_record_bytes, cfg->drop_malformed};
+    dmvf_filter_options fo = {.max_record_bytes = cfg->max_record_bytes, .drop_malformed = cfg->drop_malformed};
     dmvf_filter *f = dmvf_filter_create(pol, kr, req, &fo, &err);
     if (!f) {
         dmvf__cli_err("request: %s", err.msg[0] ? err.msg : dmvf_strerror(err.code));
@@ -385,7 +385,7 @@ static int run_framed(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf_
 {
     dmvf_error err;
     memset(&err, 0, sizeof err);
-    dmvf_filter_options fo = {cfg->max_record_bytes, cfg->drop_malformed};
+    dmvf_filter_options fo = {.max_record_bytes = cfg->max_record_bytes, .drop_malformed = cfg->drop_malformed};
     dmvf_framed *fr = dmvf_framed_create(pol, kr, &fo, &err);
     if (!fr) {
         dmvf__cli_err("framed stream: %s", err.msg[0] ? err.msg : dmvf_strerror(err.code));

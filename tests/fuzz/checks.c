@@ -1171,7 +1171,7 @@ static size_t count_input_records(const uint8_t *p, size_t n, uint64_t *counts, 
 static int framed_run(const uint8_t *data, size_t n, uint64_t *rng, fbuf *ob, dmvf_error *err,
                       fr_log *lg, dmvf_framed_stats *st)
 {
-    dmvf_filter_options opts = {FZ_MAX_RECORD, 0};
+    dmvf_filter_options opts = {.max_record_bytes = FZ_MAX_RECORD};
     dmvf_framed *fr = dmvf_framed_create(G.example, G.kr, &opts, err);
     if (!fr) {
         fail("framed: dmvf_framed_create: %s", err->msg);
@@ -1239,7 +1239,7 @@ int dmvf__fuzz_framed(const uint8_t *data, size_t n)
 static int plain_run(const uint8_t *data, size_t n, uint64_t *rng, fbuf *ob, dmvf_error *err,
                      uint64_t *out_count)
 {
-    dmvf_filter_options opts = {FZ_MAX_RECORD, 0};
+    dmvf_filter_options opts = {.max_record_bytes = FZ_MAX_RECORD};
     dmvf_request r = req_police();
     dmvf_filter *f = dmvf_filter_create(G.example, G.kr, &r, &opts, err);
     if (!f) {
