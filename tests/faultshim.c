@@ -22,6 +22,10 @@
  *   DMVF_FAULT_RENAME=eio         rename() fails with EIO
  *   DMVF_FAULT_CLOSE=eio          close() of a descriptor opened for writing
  *                                 closes it, then reports EIO (as NFS may)
+ *   DMVF_FAULT_KILL_AT=N          the process is killed (SIGKILL) just before its
+ *                                 Nth durable step: a write() (not to stderr),
+ *                                 fsync(), rename() or linkat(), as a crash
+ *                                 would stop it between any two of them
  *   DMVF_FAULT_MALLOC=N           the Nth malloc/calloc/realloc returns NULL
  *   DMVF_FAULT_MALLOC_COUNT=FILE  at exit, write the number of allocations
  *                                 made to FILE
@@ -39,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 
 #define EXPORTED __attribute__((visibility("default")))
@@ -48,6 +53,8 @@ static ssize_t (*real_read)(int, void *, size_t);
 static int (*real_fsync)(int);
 static int (*real_rename)(const char *, const char *);
 static int (*real_close)(int);
+static int (*real_linkat)(int, const char *, int, const char *, int);
+static unsigned long long kill_at, steps;
 
 /* ---- configuration, read once ---- */
 
@@ -75,6 +82,9 @@ static void init(void)
     real_fsync = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
     real_rename = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
     real_close = (int (*)(int))dlsym(RTLD_NEXT, "close");
+    real_linkat = (int (*)(int, const char *, int, const char *, int))dlsym(RTLD_NEXT, "linkat");
+    const char *k = getenv("DMVF_FAULT_KILL_AT");
+    kill_at = k ? strtoull(k, NULL, 10) : 0;
     const char *w = getenv("DMVF_FAULT_WRITE"), *r = getenv("DMVF_FAULT_READ");
     if (w) {
         if (strcmp(w, "short") == 0) {
@@ -105,9 +115,18 @@ static void init(void)
 
 /* ---- I/O ---- */
 
+/* One more durable step; the Nth is never taken. */
+static void step(void)
+{
+    if (kill_at && ++steps == kill_at)
+        raise(SIGKILL);
+}
+
 EXPORTED ssize_t write(int fd, const void *buf, size_t n)
 {
     init();
+    if (fd != 2)
+        step();
     if (fd == 2 || wmode == W_NONE || n == 0)
         return real_write(fd, buf, n);
     if (wmode == W_SHORT) {
@@ -155,6 +174,7 @@ EXPORTED ssize_t read(int fd, void *buf, size_t n)
 EXPORTED int fsync(int fd)
 {
     init();
+    step();
     if (fsync_eio) {
         errno = EIO;
         return -1;
@@ -165,11 +185,19 @@ EXPORTED int fsync(int fd)
 EXPORTED int rename(const char *from, const char *to)
 {
     init();
+    step();
     if (rename_eio) {
         errno = EIO;
         return -1;
     }
     return real_rename(from, to);
+}
+
+EXPORTED int linkat(int dfd, const char *from, int ndfd, const char *to, int flags)
+{
+    init();
+    step();
+    return real_linkat(dfd, from, ndfd, to, flags);
 }
 
 EXPORTED int close(int fd)

@@ -277,6 +277,43 @@ unsigned dmvf__cli_cores(void);
  * (message printed) for a read, write, memory or thread failure. */
 int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_cli_sink *sink);
 
+/* ---- accountability: audit log, notices, review holds (account.c) ---- */
+typedef struct dmvf_cli_acct_flags {
+    const char *audit_dir;      /* --audit */
+    int audit_subjects;         /* --audit-subjects */
+    const char *notices;        /* --notices */
+    const char *review_spool;   /* --review-spool */
+    const char *review_pub;     /* --review-public-key */
+} dmvf_cli_acct_flags;
+
+typedef struct dmvf_cli_acct {
+    dmvf_audit *audit;          /* NULL: not audited */
+    const char *dir;
+    int subjects;
+    const char *notices;        /* the notice queue, NULL: none */
+    dmvf_policy_notices ns;
+    const char *spool, *review_pub;
+} dmvf_cli_acct;
+
+/* Settings from the policy and the flags; opens the audit log. Returns 0 or
+ * an exit code (message printed). */
+int dmvf__cli_acct_open(dmvf_cli_acct *ac, const dmvf_cli_acct_flags *fl, const dmvf_policy *pol,
+                        const dmvf_keyring *kr);
+/* Writes the closing checkpoint. 0 or an exit code. */
+int dmvf__cli_acct_close(dmvf_cli_acct *ac);
+/* The filter options the accountability needs. */
+void dmvf__cli_acct_options(const dmvf_cli_acct *ac, dmvf_filter_options *fo);
+/* Each returns 0 or an exit code (message printed, nothing may be released). */
+int dmvf__cli_acct_request(dmvf_cli_acct *ac, const dmvf_filter *f, uint64_t *seq);
+int dmvf__cli_acct_notify(dmvf_cli_acct *ac, const dmvf_filter *f, uint32_t *queued);
+int dmvf__cli_acct_release(dmvf_cli_acct *ac, const dmvf_filter *f, const dmvf_audit_counts *c,
+                           uint64_t seq);
+int dmvf__cli_acct_event(dmvf_cli_acct *ac, const dmvf_filter *f, dmvf_audit_kind kind,
+                         const dmvf_audit_counts *c, uint64_t seq, const char *review_id,
+                         const char *note);
+int dmvf__cli_acct_hold(dmvf_cli_acct *ac, const dmvf_filter *f, const void *release, size_t len,
+                        const dmvf_audit_counts *c, uint64_t seq, char id[DMVF_REVIEW_ID_LEN + 1]);
+
 /* ---- commands ---- */
 int dmvf__cli_cmd_filter(int argc, char **argv);
 int dmvf__cli_cmd_policy(int argc, char **argv);

@@ -31,7 +31,8 @@ const char dmvf__cli_filter_help[] =
     "usage: dmvfilter filter --policy P --keyring K [--passphrase-file F] [--in F] [--out F]\n"
     "         [--format records|framed] [--gzip] [--max-record-bytes N] [--max-inflate N]\n"
     "         [--max-request-frames N] [--drop-malformed] [--threads N] [--quiet]\n"
-    "         --ori ORI --agency-kind KIND [request flags]\n"
+    "         [--audit DIR] [--audit-subjects] [--notices F] [--review-spool DIR]\n"
+    "         [--review-public-key F] --ori ORI --agency-kind KIND [request flags]\n"
     "\n"
     "Filters a stream of records for one request (--format records, the default:\n"
     "varint-delimited dmv.v1.DriverRecord, the request from the flags), or a framed\n"
@@ -67,11 +68,22 @@ const char dmvf__cli_filter_help[] =
     "  --quiet                 no progress line, no summary (refusals and errors\n"
     "                          are still reported)\n"
     "\n"
+    "accountability (defaults from the policy's audit, notices and review sections):\n"
+    "  --audit DIR             log every request to the audit log in DIR before\n"
+    "                          anything is released (created if missing); if the log\n"
+    "                          cannot be written, nothing is released\n"
+    "  --audit-subjects        also log keyed hashes of the released record_ids\n"
+    "  --notices F             the subject notice queue (rules with notify_subject)\n"
+    "  --review-spool DIR      where requests held for review are sealed\n"
+    "  --review-public-key F   the reviewers' public key (dmvfilter review keygen)\n"
+    "\n"
     DMVF_CLI_REQUEST_HELP
     "  (--ori and --agency-kind are required with --format records)\n"
     "\n"
     "exit: 0 released, 3 refused, 4 held for review, 64 usage, 65 bad input,\n"
-    "      70 internal, 71 out of memory, 74 I/O, 78 bad policy, 79 bad keyring.\n"
+    "      5 the audit log does not verify, 70 internal, 71 out of memory, 74 I/O\n"
+    "      (also: the audit log, notice queue or review spool cannot be written),\n"
+    "      78 bad policy, 79 bad keyring.\n"
     "      framed: 0 if every request was released, else 3 if any was refused,\n"
     "      else 4 if any was held for review.\n";
 
@@ -79,7 +91,8 @@ static const char filter_usage[] =
     "usage: dmvfilter filter --policy P --keyring K [--passphrase-file F] [--in F] [--out F]\n"
     "         [--format records|framed] [--gzip] [--max-record-bytes N] [--max-inflate N]\n"
     "         [--max-request-frames N] [--drop-malformed] [--threads N] [--quiet]\n"
-    "         --ori ORI --agency-kind KIND [request flags]\n";
+    "         [--audit DIR] [--audit-subjects] [--notices F] [--review-spool DIR]\n"
+    "         [--review-public-key F] --ori ORI --agency-kind KIND [request flags]\n";
 
 typedef struct filter_cfg {
     const char *policy, *keyring, *passfile, *in, *out;
@@ -88,6 +101,7 @@ typedef struct filter_cfg {
     uint64_t max_inflate;       /* 0: the default rule (cli.h) */
     uint64_t max_request_frames; /* 0: the library's default */
     unsigned threads;           /* 0: the cores available */
+    dmvf_cli_acct_flags acct;
 } filter_cfg;
 
 /* ---- messages ---- */
@@ -166,11 +180,46 @@ static void count_framed(void *h, uint64_t *records)
     *records = st.records_in;
 }
 
-/* Streams the whole input through h into the sink. Returns 0 on success, a
- * library status in *status (with *err) when the library failed, or an exit
- * code for an I/O or memory failure (message printed, *status 0). */
+/* Output kept in memory (a would-be release held for review), at most max. */
+typedef struct membuf {
+    unsigned char *p;
+    size_t len, cap, max;
+} membuf;
+
+#define HOLD_MAX ((size_t)256 << 20)
+
+static int membuf_add(membuf *m, const void *b, size_t n)
+{
+    if (n > m->max - m->len) {
+        dmvf__cli_err("the would-be release is larger than %zu MiB, too large to hold for review; "
+                      "nothing released", m->max >> 20);
+        return DMVF_EXIT_DATAERR;
+    }
+    if (m->len + n > m->cap) {
+        size_t want = m->cap ? m->cap : 65536;
+        while (want < m->len + n)
+            want *= 2;
+        unsigned char *np = realloc(m->p, want);
+        if (!np) {
+            dmvf__cli_err("out of memory");
+            return DMVF_EXIT_NOMEM;
+        }
+        m->p = np;
+        m->cap = want;
+    }
+    if (n)
+        memcpy(m->p + m->len, b, n);
+    m->len += n;
+    return 0;
+}
+
+/* Streams the whole input through h into the sink (or, sink NULL, into mem;
+ * both NULL: output is discarded, for a refused request that only collects
+ * its subjects). Returns 0 on success, a library status in *status (with
+ * *err) when the library failed, or an exit code for an I/O or memory
+ * failure (message printed, *status 0). */
 static int pump(void *h, stream_fn fn, count_fn cnt, dmvf_cli_src *src, dmvf_cli_sink *sink,
-                size_t max_record, int quiet, int *status, dmvf_error *err)
+                membuf *mem, size_t max_record, int quiet, int *status, dmvf_error *err)
 {
     *status = DMVF_OK;
     size_t out_cap = BUF_SIZE;
@@ -198,7 +247,8 @@ static int pump(void *h, stream_fn fn, count_fn cnt, dmvf_cli_src *src, dmvf_cli
             size_t in_before = in.pos;
             st = fn(h, &out, &in, eof, err);
             if (out.pos > 0) {
-                rc = dmvf__cli_sink_write(sink, outbuf, out.pos);
+                rc = sink ? dmvf__cli_sink_write(sink, outbuf, out.pos)
+                          : mem ? membuf_add(mem, outbuf, out.pos) : 0;
                 if (rc)
                     goto done;
             }
@@ -238,35 +288,111 @@ done:
 
 /* ---- records format ---- */
 
+/* A request that is not released: with notify_subject its records are read
+ * (nothing released) so that the subjects it asked for are notified; held
+ * for review, its would-be release is sealed into the review spool. The
+ * reply is an empty release, as a miss is. */
+static int refuse_records(const filter_cfg *cfg, dmvf_cli_acct *ac, dmvf_filter *f, uint64_t seq,
+                          dmvf_cli_src *src, dmvf_cli_sink *sink)
+{
+    dmvf_decision d = dmvf_filter_decision(f);
+    int hold = d == DMVF_DECISION_REVIEW;
+    int rc = 0;
+    dmvf_audit_counts c;
+    memset(&c, 0, sizeof c);
+    membuf mem = {NULL, 0, 0, HOLD_MAX};
+    if (hold || dmvf_filter_notify_subject(f)) {
+        dmvf_error err;
+        memset(&err, 0, sizeof err);
+        int st;
+        size_t maxrec = cfg->max_record_bytes ? cfg->max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
+        rc = pump(f, stream_filter, count_filter, src, NULL, hold ? &mem : NULL, maxrec, cfg->quiet,
+                  &st, &err);
+        if (!rc && st == DMVF_EREFUSED && hold) {
+            /* the held release passed the rule's record limit: it would be refused */
+            mem.len = 0;
+            st = DMVF_OK;
+        }
+        if (!rc && st != DMVF_OK) {
+            report_stream_error(src, "malformed record", "record", &err);
+            rc = dmvf__cli_exit_for(st);
+        }
+        if (!rc) {
+            dmvf_filter_counts(f, &c.records_in, &c.records_out, &c.records_dropped);
+            if (!hold)
+                c.records_out = 0;
+            rc = dmvf__cli_acct_notify(ac, f, &c.notices);
+        }
+        if (!rc && hold) {
+            char id[DMVF_REVIEW_ID_LEN + 1];
+            rc = dmvf__cli_acct_hold(ac, f, mem.p, mem.len, &c, seq, id);
+            if (!rc && !cfg->quiet)
+                dmvf__cli_err("held for review as %s (%llu records would be released)", id,
+                              (unsigned long long)c.records_out);
+        } else if (!rc && c.notices) {
+            rc = dmvf__cli_acct_event(ac, f, DMVF_AUDIT_RELEASE, &c, seq, NULL,
+                                      "refused: nothing released; subjects notified");
+        }
+        free(mem.p);
+        if (rc) {
+            dmvf__cli_sink_abort(sink);
+            return rc;
+        }
+    }
+    report_refusal("", f, NULL);
+    rc = dmvf__cli_sink_commit(sink);
+    if (rc)
+        return rc;
+    return d == DMVF_DECISION_REVIEW ? DMVF_EXIT_REVIEW : DMVF_EXIT_REFUSED;
+}
+
 static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf_keyring *kr,
-                       const dmvf_request *req, dmvf_cli_src *src)
+                       const dmvf_request *req, dmvf_cli_src *src, dmvf_cli_acct *ac)
 {
     dmvf_error err;
     memset(&err, 0, sizeof err);
-    dmvf_filter_options fo = {.max_record_bytes = cfg->max_record_bytes, .drop_malformed = cfg->drop_malformed};
+    dmvf_filter_options fo = {.max_record_bytes = cfg->max_record_bytes,
+                              .drop_malformed = cfg->drop_malformed};
+    dmvf__cli_acct_options(ac, &fo);
     dmvf_filter *f = dmvf_filter_create(pol, kr, req, &fo, &err);
+    if (f) {
+        /* what the rule asks for decides two options: decide, then make the filter */
+        dmvf_filter_options want = fo;
+        if (dmvf_filter_notify_subject(f))
+            want.collect_subjects = 1;
+        if (dmvf_filter_decision(f) == DMVF_DECISION_REVIEW)
+            want.hold_for_review = want.collect_subjects = 1;
+        if (want.collect_subjects != fo.collect_subjects || want.hold_for_review != fo.hold_for_review) {
+            dmvf_filter_free(f);
+            fo = want;
+            f = dmvf_filter_create(pol, kr, req, &fo, &err);
+        }
+    }
     if (!f) {
         dmvf__cli_err("request: %s", err.msg[0] ? err.msg : dmvf_strerror(err.code));
         return err.code ? dmvf__cli_exit_for(err.code) : DMVF_EXIT_SOFTWARE;
+    }
+    /* write-ahead: the request is in the log before a byte of output exists */
+    uint64_t seq;
+    int rc = dmvf__cli_acct_request(ac, f, &seq);
+    if (rc) {
+        dmvf_filter_free(f);
+        return rc;
     }
     dmvf_decision d = dmvf_filter_decision(f);
     /* the pipeline gzips chunk by chunk itself; the other paths let the sink do it */
     int chunked = d == DMVF_DECISION_RELEASE && dmvf_filter_max_records(f) == 0;
     dmvf_cli_sink sink;
-    int rc = dmvf__cli_sink_open(&sink, cfg->out, cfg->gzip && !chunked);
+    rc = dmvf__cli_sink_open(&sink, cfg->out, cfg->gzip && !chunked);
     if (rc) {
         dmvf__cli_sink_abort(&sink);
         dmvf_filter_free(f);
         return rc;
     }
     if (d != DMVF_DECISION_RELEASE) {
-        /* the reply to a refusal is an empty release, as a miss is */
-        report_refusal("", f, NULL);
-        rc = dmvf__cli_sink_commit(&sink);
+        rc = refuse_records(cfg, ac, f, seq, src, &sink);
         dmvf_filter_free(f);
-        if (rc)
-            return rc;
-        return d == DMVF_DECISION_REVIEW ? DMVF_EXIT_REVIEW : DMVF_EXIT_REFUSED;
+        return rc;
     }
 
     int st;
@@ -293,7 +419,7 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
         n_dropped = par.records_dropped;
     } else {
         size_t maxrec = cfg->max_record_bytes ? cfg->max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
-        rc = pump(f, stream_filter, count_filter, src, &sink, maxrec, cfg->quiet, &st, &err);
+        rc = pump(f, stream_filter, count_filter, src, &sink, NULL, maxrec, cfg->quiet, &st, &err);
         dmvf_filter_counts(f, &n_in, &n_out, &n_dropped);
     }
     if (rc) {
@@ -306,6 +432,16 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
         char why[64];
         snprintf(why, sizeof why, "more than the record limit of %llu records",
                  (unsigned long long)dmvf_filter_max_records(f));
+        dmvf_audit_counts c = {n_in, 0, n_dropped, 0};
+        rc = dmvf__cli_acct_notify(ac, f, &c.notices);
+        if (!rc)
+            rc = dmvf__cli_acct_event(ac, f, DMVF_AUDIT_RELEASE, &c, seq, NULL,
+                                      "refused: more than the record limit; nothing released");
+        if (rc) {
+            dmvf__cli_sink_abort(&sink);
+            dmvf_filter_free(f);
+            return rc;
+        }
         report_refusal("", f, err.msg[0] ? err.msg : why);
         rc = dmvf__cli_sink_rewind(&sink);
         if (!rc)
@@ -330,6 +466,16 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
         dmvf_filter_free(f);
         return dmvf__cli_exit_for(st) ? dmvf__cli_exit_for(st) : DMVF_EXIT_SOFTWARE;
     }
+    /* notices and the release entry are on disk before the output is */
+    dmvf_audit_counts c = {n_in, n_out, n_dropped, 0};
+    rc = dmvf__cli_acct_notify(ac, f, &c.notices);
+    if (!rc)
+        rc = dmvf__cli_acct_release(ac, f, &c, seq);
+    if (rc) {
+        dmvf__cli_sink_abort(&sink);
+        dmvf_filter_free(f);
+        return rc;
+    }
     rc = dmvf__cli_sink_commit(&sink);
     if (rc) {
         dmvf_filter_free(f);
@@ -352,7 +498,38 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
 
 typedef struct framed_ctx {
     int quiet;
+    dmvf_cli_acct *ac;
+    uint64_t seq;               /* the open request's audit entry */
+    int rc;                     /* the exit code of a failed audit step */
 } framed_ctx;
+
+/* The audit hook: the request entry before any of its output, notices and
+ * the release entry before its trailer. */
+static int framed_audit(void *ud, dmvf_filter *f, const dmvf_trailer *t)
+{
+    framed_ctx *ctx = ud;
+    if (!t) {
+        ctx->rc = dmvf__cli_acct_request(ctx->ac, f, &ctx->seq);
+        return ctx->rc;
+    }
+    dmvf_audit_counts c;
+    memset(&c, 0, sizeof c);
+    dmvf_filter_counts(f, &c.records_in, &c.records_out, &c.records_dropped);
+    uint64_t max = dmvf_filter_max_records(f);
+    int released = dmvf_filter_decision(f) == DMVF_DECISION_RELEASE && !(max && c.records_in > max);
+    if (!released)
+        c.records_out = 0;
+    ctx->rc = dmvf__cli_acct_notify(ctx->ac, f, &c.notices);
+    if (!ctx->rc && released)
+        ctx->rc = dmvf__cli_acct_release(ctx->ac, f, &c, ctx->seq);
+    else if (!ctx->rc && dmvf_filter_decision(f) == DMVF_DECISION_RELEASE)
+        ctx->rc = dmvf__cli_acct_event(ctx->ac, f, DMVF_AUDIT_RELEASE, &c, ctx->seq, NULL,
+                                       "refused: more than the record limit; nothing released");
+    else if (!ctx->rc && c.notices)
+        ctx->rc = dmvf__cli_acct_event(ctx->ac, f, DMVF_AUDIT_RELEASE, &c, ctx->seq, NULL,
+                                       "refused: nothing released; subjects notified");
+    return ctx->rc;
+}
 
 static void framed_done(void *ud, const dmvf_filter *f, const dmvf_trailer *t)
 {
@@ -381,18 +558,23 @@ static void framed_done(void *ud, const dmvf_filter *f, const dmvf_trailer *t)
 }
 
 static int run_framed(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf_keyring *kr,
-                      dmvf_cli_src *src)
+                      dmvf_cli_src *src, dmvf_cli_acct *ac)
 {
     dmvf_error err;
     memset(&err, 0, sizeof err);
     dmvf_filter_options fo = {.max_record_bytes = cfg->max_record_bytes, .drop_malformed = cfg->drop_malformed};
+    dmvf__cli_acct_options(ac, &fo);
+    if (ac->notices)
+        fo.collect_subjects = 1;    /* requests of rules with notify_subject */
     dmvf_framed *fr = dmvf_framed_create(pol, kr, &fo, &err);
     if (!fr) {
         dmvf__cli_err("framed stream: %s", err.msg[0] ? err.msg : dmvf_strerror(err.code));
         return err.code ? dmvf__cli_exit_for(err.code) : DMVF_EXIT_SOFTWARE;
     }
-    framed_ctx ctx = {cfg->quiet};
+    framed_ctx ctx = {cfg->quiet, ac, 0, 0};
     dmvf_framed_set_callback(fr, framed_done, &ctx);
+    if (ac->audit || ac->notices)
+        dmvf_framed_set_audit(fr, framed_audit, &ctx);
     if (cfg->max_request_frames)
         dmvf_framed_set_max_request_frames(fr, cfg->max_request_frames);
     dmvf_cli_sink sink;
@@ -404,8 +586,10 @@ static int run_framed(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf_
     }
     int st;
     size_t maxrec = cfg->max_record_bytes ? cfg->max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
-    rc = pump(fr, stream_framed, count_framed, src, &sink, maxrec, cfg->quiet, &st, &err);
-    if (!rc && st != DMVF_OK) {
+    rc = pump(fr, stream_framed, count_framed, src, &sink, NULL, maxrec, cfg->quiet, &st, &err);
+    if (!rc && st != DMVF_OK && ctx.rc) {
+        rc = ctx.rc;    /* an audit step failed; its message is printed */
+    } else if (!rc && st != DMVF_OK) {
         report_stream_error(src, "malformed frame", "frame", &err);
         rc = dmvf__cli_exit_for(st);
         if (rc == DMVF_EXIT_RELEASED || rc == DMVF_EXIT_REFUSED)
@@ -516,6 +700,16 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
                                       DMVF_CLI_MAX_THREADS);
             else if (v)
                 cfg.threads = (unsigned)n;
+        } else if (dmvf__cli_value(&a, "--audit", &v)) {
+            cfg.acct.audit_dir = v;
+        } else if (dmvf__cli_switch(&a, "--audit-subjects")) {
+            cfg.acct.audit_subjects = 1;
+        } else if (dmvf__cli_value(&a, "--notices", &v)) {
+            cfg.acct.notices = v;
+        } else if (dmvf__cli_value(&a, "--review-spool", &v)) {
+            cfg.acct.review_spool = v;
+        } else if (dmvf__cli_value(&a, "--review-public-key", &v)) {
+            cfg.acct.review_pub = v;
         } else if (dmvf__cli_switch(&a, "--quiet") || dmvf__cli_switch(&a, "-q")) {
             cfg.quiet = 1;
         } else if (dmvf__cli_request_flag(&a, &rq)) {
@@ -555,12 +749,23 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
         dmvf__cli_request_free(&rq);
         return rc;
     }
+    dmvf_cli_acct ac;
+    rc = dmvf__cli_acct_open(&ac, &cfg.acct, pol, kr);
+    if (rc) {
+        dmvf_keyring_free(kr);
+        dmvf_policy_free(pol);
+        dmvf__cli_request_free(&rq);
+        return rc;
+    }
     dmvf_cli_src src;
     rc = dmvf__cli_src_open(&src, cfg.in);
     src.max_inflate = cfg.max_inflate;
     if (!rc)
-        rc = cfg.framed ? run_framed(&cfg, pol, kr, &src) : run_records(&cfg, pol, kr, &rq.req, &src);
+        rc = cfg.framed ? run_framed(&cfg, pol, kr, &src, &ac) : run_records(&cfg, pol, kr, &rq.req, &src, &ac);
     dmvf__cli_src_close(&src);
+    int crc = dmvf__cli_acct_close(&ac);
+    if (!rc || rc == DMVF_EXIT_REFUSED || rc == DMVF_EXIT_REVIEW)
+        rc = crc ? crc : rc;
     dmvf_keyring_free(kr);
     dmvf_policy_free(pol);
     dmvf__cli_request_free(&rq);

@@ -689,6 +689,16 @@ int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_c
     p->records_dropped = pl.dropped;
     if (pl.threaded)
         sync_destroy(&pl);
+    /* the audit reads field counts and subjects from f: gather the workers' */
+    int gather = p->fo.count_fields || p->fo.collect_subjects;
+    for (unsigned i = 1; gather && !rc && p->status == DMVF_OK && i < pl.nworkers; i++) {
+        dmvf_error merr;
+        memset(&merr, 0, sizeof merr);
+        if (dmvf_filter_merge(f, pl.workers[i].f, &merr) != DMVF_OK) {
+            dmvf__cli_err("gathering the workers' counts: %s", merr.msg[0] ? merr.msg : "out of memory");
+            rc = DMVF_EXIT_NOMEM;
+        }
+    }
     pipeline_free(&pl);
     return rc;
 }
