@@ -62,4 +62,29 @@ void dmvf__keyring_release(const dmvf_keyring *k);
 int dmvf__keyring_create_seeded(const char *path, const uint8_t seed[32], uint32_t nepochs,
                                 dmvf_error *err);
 
+/* review_keys.c: the review queue's reviewer keys (X25519, crypto_box_seal).
+ * dmvf_review_keygen (dmvfilter/review.h) is defined there too. A loaded
+ * secret key lives in sodium_malloc memory (read-only) and is wiped by
+ * dmvf__review_key_free. */
+#define DMVF__REVIEW_KEY_LEN 32u
+#define DMVF__REVIEW_SEAL_OVERHEAD 48u   /* crypto_box_SEALBYTES */
+typedef struct dmvf__review_key dmvf__review_key;
+/* Reads a "dmvfilter-x25519-public <64 hex>\n" file: DMVF_OK, DMVF_EIO,
+ * DMVF_EINVAL (not such a file). */
+int dmvf__review_public_read(const char *path, uint8_t pk[32], dmvf_error *err);
+/* Loads a reviewer secret key file; NULL with *err: DMVF_EKEYRING (missing,
+ * not a regular file, group/other bits set, corrupt), DMVF_EPASSPHRASE
+ * (sealed and no or a wrong passphrase), DMVF_ENOMEM. */
+dmvf__review_key *dmvf__review_key_load(const char *path, const char *passphrase,
+                                        dmvf_error *err);
+void dmvf__review_key_free(dmvf__review_key *k);   /* NULL accepted */
+void dmvf__review_key_public(const dmvf__review_key *k, uint8_t pk[32]);
+/* crypto_box_seal of m[0..n) to pk into out[0..n + DMVF__REVIEW_SEAL_OVERHEAD).
+ * 0, or -1 (pk is not a usable public key). */
+int dmvf__review_seal(const uint8_t pk[32], const uint8_t *m, size_t n, uint8_t *out);
+/* crypto_box_seal_open of c[0..n) into out[0..n - DMVF__REVIEW_SEAL_OVERHEAD).
+ * 0, or -1 when c does not open under k (altered, truncated, or sealed to
+ * another key). */
+int dmvf__review_open(const dmvf__review_key *k, const uint8_t *c, size_t n, uint8_t *out);
+
 #endif

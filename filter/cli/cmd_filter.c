@@ -361,8 +361,9 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
         if (dmvf_filter_notify_subject(f))
             want.collect_subjects = 1;
         if (dmvf_filter_decision(f) == DMVF_DECISION_REVIEW)
-            want.hold_for_review = want.collect_subjects = 1;
-        if (want.collect_subjects != fo.collect_subjects || want.hold_for_review != fo.hold_for_review) {
+            want.hold_for_review = want.collect_subjects = want.count_fields = 1;
+        if (want.collect_subjects != fo.collect_subjects || want.hold_for_review != fo.hold_for_review ||
+            want.count_fields != fo.count_fields) {
             dmvf_filter_free(f);
             fo = want;
             f = dmvf_filter_create(pol, kr, req, &fo, &err);

@@ -8,12 +8,41 @@
  * enough to list it), ID.sealed (the sealed ReviewBody), and, once decided,
  * ID.approved or ID.denied (a line: date, reviewer, note). Files are 0600,
  * written aside and renamed into place. IDs are 32 lowercase hex digits.
+ * An item without ID.meta (a hold that did not finish) is not listed.
+ *
+ * Life of an item:
+ *
+ *   dmvf_review_hold(spool, pub, f, release, len, &counts, seq, id, &err)
+ *        by `dmvfilter filter` for a REVIEW decision; the caller then audits
+ *        DMVF_AUDIT_REVIEW_HOLD (review_id = id, ref = seq)
+ *   dmvf_review_list(spool, stdout, 0, &err)             anyone who can read the spool
+ *   dmvf_review_show(spool, id, sk, pass, stdout, 0, &err)     a reviewer
+ *   dmvf_review_approve(spool, id, sk, pass, who, note, out, a, kr, &n, &err)
+ *   dmvf_review_deny(spool, id, sk, pass, who, note, a, &err)
+ *
+ * What is protected how: the sealed body (request, would-be release,
+ * counts, field counts, record_ids) opens only with the reviewer secret
+ * key, and any change to it makes it fail to open (DMVF_ETAMPER). The .meta
+ * is in clear and NOT authenticated: show, approve and deny check that its
+ * review id, request and record count equal the sealed body's (and that the
+ * body's review id is the item's: a .sealed moved between items is caught)
+ * and refuse otherwise with DMVF_ETAMPER. Its rule, policy id and audit seq
+ * are taken on trust (the body has no copy of them).
  *
  * Reviewer keys: "dmvfilter-x25519-public " + 64 hex + "\n" (public) and a
- * secret key file of mode 0600 (refused when group/other can read it),
- * optionally sealed with a passphrase like a keyring.
+ * secret key file of mode 0600 (refused when group/other have any
+ * permission bit: DMVF_EKEYRING), optionally sealed with a passphrase like
+ * a keyring (Argon2id -> secretbox). A sealed key without its passphrase,
+ * or with a wrong one, is DMVF_EPASSPHRASE. A key other than the one the
+ * item was sealed to is DMVF_EKEYRING.
  *
- * Threads: thread-safe; no handle.
+ * Deciding: an item is decided once. Approve and deny take an exclusive
+ * lock (flock on ID.sealed), so that two reviewers deciding at once cannot
+ * both succeed; a decided item returns DMVF_EINVAL. An id that is not 32
+ * lowercase hex digits, or names no item, is DMVF_EINVAL.
+ *
+ * Threads: thread-safe; no handle. Misuse (a NULL path where one is
+ * required) aborts.
  */
 #ifndef DMVFILTER_REVIEW_H
 #define DMVFILTER_REVIEW_H
@@ -28,9 +57,16 @@ extern "C" {
 #endif
 
 #define DMVF_REVIEW_ID_LEN 32u
+/* The most bytes one packed ReviewBody (mostly the would-be release) may
+ * have: a hold over it fails with DMVF_ETOOBIG, and a .sealed file over it
+ * (plus the 48-byte seal) is refused when read (DMVF_ETAMPER: no hold
+ * writes one). */
+#define DMVF_REVIEW_MAX_BODY ((size_t)256 << 20)
 
 /* Creates a reviewer key pair: secret_path (0600; sealed when passphrase is
- * not NULL) and public_path. Fails if either exists. */
+ * not NULL) and public_path (0644). Fails with DMVF_EIO if either exists
+ * (nothing is written then), DMVF_EINVAL for an empty passphrase or equal
+ * paths. */
 DMVF_API int dmvf_review_keygen(const char *secret_path, const char *public_path,
                                 const char *passphrase, dmvf_error *err);
 
@@ -38,11 +74,76 @@ DMVF_API int dmvf_review_keygen(const char *secret_path, const char *public_path
  * hold_for_review, count_fields and collect_subjects), release the would-be
  * release (delimited DriverRecords, len bytes), c its counts, request_seq
  * the audit REQUEST entry (0 when not audited). Writes ID.sealed then
- * ID.meta, fsync'd. id_out receives the id (DMVF_REVIEW_ID_LEN + NUL). */
+ * ID.meta, fsync'd. id_out receives the id (DMVF_REVIEW_ID_LEN + NUL).
+ * The spool directory is created (0700) when missing (not its parents).
+ * Returns DMVF_OK; DMVF_EINVAL when f's decision is not REVIEW, or when the
+ * release is not a delimited stream of exactly c->records_out records;
+ * DMVF_ETOOBIG over DMVF_REVIEW_MAX_BODY; DMVF_EIO; DMVF_ENOMEM. The
+ * REVIEW_HOLD audit entry is the caller's to write (after this returns,
+ * with the id). No subject hashes are stored (the filter does not lend its
+ * keyring): the record_ids travel inside the sealed body only, and are
+ * hashed for the audit log at approval. */
 DMVF_API int dmvf_review_hold(const char *spool, const char *reviewer_public_path,
                               const dmvf_filter *f, const void *release, size_t len,
                               const dmvf_audit_counts *c, uint64_t request_seq,
                               char id_out[DMVF_REVIEW_ID_LEN + 1], dmvf_error *err);
+
+/* Lists the spool's items, oldest first. Text (json 0): one header line,
+ * then per item: id, time held (UTC, ISO 8601), state, records, ORI, rule,
+ * agency name. JSON (json 1): one object per line, {"id", "time",
+ * "time_ns", "state", "records", "ori", "agency", "rule", "request_id"}.
+ * state: "pending", "approved", "denied", or "damaged" (the .meta does not
+ * decode, or names another id: the item is still listed, and the call
+ * returns DMVF_ETAMPER naming the first such file after listing them all).
+ * Needs no key. Also DMVF_EIO (no such spool, out not writable), DMVF_ENOMEM. */
+DMVF_API int dmvf_review_list(const char *spool, FILE *out, int json, dmvf_error *err);
+
+/* Opens item id with the reviewer secret key (passphrase NULL for an
+ * unsealed key file) and writes what a reviewer decides on: the state, the
+ * request in full, rule, policy id, audit seq, and a summary of the
+ * would-be release: records, bytes, per field path the action, class and
+ * number of values, the number of subjects. Never the record contents,
+ * unless records is non-zero: then every would-be released record follows
+ * as a text dump, one "path: value" line per field (strings quoted and
+ * escaped, bytes as their length). Returns DMVF_OK, DMVF_EINVAL (bad or
+ * unknown id), DMVF_ETAMPER, DMVF_EKEYRING, DMVF_EPASSPHRASE, DMVF_EIO,
+ * DMVF_ENOMEM. */
+DMVF_API int dmvf_review_show(const char *spool, const char *id, const char *secret_key_path,
+                              const char *passphrase, FILE *out, int records, dmvf_error *err);
+
+/* Approves item id: writes exactly the would-be release (the delimited
+ * DriverRecords that were held) to out_path ("-": standard output; a path
+ * that is not a regular file, such as /dev/null or a FIFO, is written in
+ * place, never replaced), marks
+ * ID.approved ("DATE\tREVIEWER\tNOTE\n", control bytes escaped as \xNN),
+ * and, when a is not NULL, audits DMVF_AUDIT_REVIEW_APPROVE: the request,
+ * rule, policy id, review id, reviewer (actor), note, ref = the held
+ * request's REQUEST seq, the counts, the field counts and the subjects
+ * (record_ids hashed with kr: kr is required when a is given).
+ *
+ * Order (write-ahead): the release is written to a temporary file beside
+ * out_path and fsync'd; then the audit entry is written and fsync'd; then
+ * the file is renamed into place (standard output, a device or a FIFO:
+ * written only now);
+ * then the item is marked. Any failure before the rename leaves no output
+ * and the item pending. reviewer must not be empty; note may be NULL.
+ * *records (may be NULL) receives the number of records released.
+ * Returns DMVF_OK, DMVF_EINVAL (bad or unknown id, already decided, empty
+ * reviewer), DMVF_ETAMPER, DMVF_EKEYRING, DMVF_EPASSPHRASE, DMVF_EIO,
+ * DMVF_ENOMEM, or the audit log's error. */
+DMVF_API int dmvf_review_approve(const char *spool, const char *id, const char *secret_key_path,
+                                 const char *passphrase, const char *reviewer, const char *note,
+                                 const char *out_path, dmvf_audit *a, const dmvf_keyring *kr,
+                                 uint64_t *records, dmvf_error *err);
+
+/* Denies item id: nothing is released. Opens the item with the reviewer
+ * secret key (only a reviewer decides, and the .meta is checked against
+ * the body as for approve), audits DMVF_AUDIT_REVIEW_DENY when a is not
+ * NULL (request, rule, policy id, review id, reviewer, note, ref), then
+ * marks ID.denied. Same returns as dmvf_review_approve. */
+DMVF_API int dmvf_review_deny(const char *spool, const char *id, const char *secret_key_path,
+                              const char *passphrase, const char *reviewer, const char *note,
+                              dmvf_audit *a, dmvf_error *err);
 
 #ifdef __cplusplus
 }

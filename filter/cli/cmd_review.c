@@ -1,0 +1,406 @@
+/*
+ * cmd_review.c - `dmvfilter review keygen|list|show|approve|deny`: the
+ * review queue, for the reviewers who decide on requests that a rule holds
+ * with `decision: review`.
+ *
+ * Key bytes never pass through here: the library generates and loads the
+ * reviewer keys; this file only handles passphrases (wiped after use),
+ * paths and the messages.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+const char dmvf__cli_review_help[] =
+    "usage: dmvfilter review keygen --secret-key F --public-key F [--passphrase-file F]\n"
+    "       dmvfilter review list (--spool DIR | --policy P) [--json]\n"
+    "       dmvfilter review show ID (--spool DIR | --policy P) --secret-key F [--records]\n"
+    "       dmvfilter review approve ID (--spool DIR | --policy P) --secret-key F\n"
+    "                --reviewer NAME [--note S] --out F [--audit DIR --keyring K]\n"
+    "       dmvfilter review deny ID (--spool DIR | --policy P) --secret-key F\n"
+    "                --reviewer NAME [--note S] [--audit DIR --keyring K]\n"
+    "\n"
+    "A request whose rule says `decision: review` releases nothing: `dmvfilter\n"
+    "filter` seals the request and its would-be release to the reviewers' public\n"
+    "key and stores them in the spool directory (policy: review: {spool, public_key}).\n"
+    "\n"
+    "  keygen   creates the reviewers' X25519 key pair: the secret key file (mode\n"
+    "           0600, sealed with a passphrase when one is given) and the public\n"
+    "           key file that `filter` seals to\n"
+    "  list     lists held items, oldest first: id, time held (UTC), state\n"
+    "           (pending, approved, denied; damaged for an altered .meta), records,\n"
+    "           ORI, rule and agency; --json: one JSON object per line. No key needed.\n"
+    "  show     opens an item with the secret key and prints the request in full\n"
+    "           and what the release would be: records, bytes, per field path the\n"
+    "           action and number of values. --records also prints every record\n"
+    "           that would be released, one 'path: value' line per field.\n"
+    "  approve  releases the item: writes exactly the held release (delimited\n"
+    "           DriverRecords) to --out ('-' = stdout), after the audit entry\n"
+    "           (REVIEW_APPROVE) is on disk, then marks the item approved\n"
+    "  deny     refuses the item: audits REVIEW_DENY, marks it denied; nothing\n"
+    "           is released\n"
+    "An item is decided once: a second approve or deny is refused.\n"
+    "\n"
+    "flags:\n"
+    "  --spool DIR             the review spool directory\n"
+    "  --policy P              take the spool (review.spool) and the audit log\n"
+    "                          (audit.dir) from the policy; with audit.required,\n"
+    "                          approve and deny without an audit log are refused\n"
+    "  --secret-key F          the reviewer secret key file\n"
+    "  --public-key F          (keygen) the public key file to create\n"
+    "  --passphrase-file F     the secret key's passphrase is the first line of F\n"
+    "                          (default: env DMVFILTER_REVIEW_PASSPHRASE; keygen:\n"
+    "                          none = an unsealed key file)\n"
+    "  --reviewer NAME         who decides (recorded in the marker and the audit log)\n"
+    "  --note S                why (recorded likewise)\n"
+    "  --out F                 (approve) where the release goes; written aside and\n"
+    "                          renamed into place\n"
+    "  --audit DIR             the audit log to record the decision in\n"
+    "  --keyring K             the keyring of that audit log (also hashes the\n"
+    "                          released record ids for it)\n"
+    "  --keyring-passphrase-file F   the keyring's passphrase (default: env\n"
+    "                          DMVFILTER_PASSPHRASE)\n"
+    "  --json                  (list) JSON lines\n"
+    "  --records               (show) print the would-be released records\n"
+    "\n"
+    "exit: 0 done, 5 tampered (a .sealed that does not open, a .meta that does\n"
+    "      not match its sealed item), 64 usage (also: unknown id, item already\n"
+    "      decided, audit required by the policy but not given), 65 bad input,\n"
+    "      71 out of memory, 74 I/O (e.g. a key file exists, no such spool),\n"
+    "      78 bad policy, 79 bad key (missing, readable by others, wrong\n"
+    "      passphrase, not the key the item was sealed to; or a bad keyring).\n";
+
+static int help(void)
+{
+    fputs(dmvf__cli_review_help, stdout);
+    return dmvf__cli_flush_stdout();
+}
+
+typedef struct review_cfg {
+    const char *id, *spool, *policy, *secret, *public_key, *passfile;
+    const char *reviewer, *note, *out, *audit, *keyring, *kr_passfile;
+    int json, records;
+} review_cfg;
+
+enum {
+    F_ID = 1 << 0, F_SPOOL = 1 << 1, F_SECRET = 1 << 2, F_PUBLIC = 1 << 3,
+    F_DECIDE = 1 << 4, F_OUT = 1 << 5, F_AUDIT = 1 << 6, F_JSON = 1 << 7,
+    F_RECORDS = 1 << 8
+};
+
+static int scan(dmvf_cli_args *a, review_cfg *c, unsigned allow)
+{
+    memset(c, 0, sizeof *c);
+    for (a->i = 0; a->i < a->argc && !a->bad; a->i++) {
+        const char *v;
+        if (dmvf__cli_end_of_flags(a))
+            continue;
+        if (dmvf__cli_is_positional(a)) {
+            if ((allow & F_ID) && !c->id)
+                c->id = a->argv[a->i];
+            else
+                dmvf__cli_usage_error(a, "unexpected argument '%s'", a->argv[a->i]);
+        } else if ((allow & F_SPOOL) && dmvf__cli_value(a, "--spool", &v)) {
+            c->spool = v;
+        } else if ((allow & F_SPOOL) && dmvf__cli_value(a, "--policy", &v)) {
+            c->policy = v;
+        } else if ((allow & F_SECRET) && dmvf__cli_value(a, "--secret-key", &v)) {
+            c->secret = v;
+        } else if ((allow & F_SECRET) && dmvf__cli_value(a, "--passphrase-file", &v)) {
+            c->passfile = v;
+        } else if ((allow & F_PUBLIC) && dmvf__cli_value(a, "--public-key", &v)) {
+            c->public_key = v;
+        } else if ((allow & F_DECIDE) && dmvf__cli_value(a, "--reviewer", &v)) {
+            c->reviewer = v;
+        } else if ((allow & F_DECIDE) && dmvf__cli_value(a, "--note", &v)) {
+            c->note = v;
+        } else if ((allow & F_OUT) && dmvf__cli_value(a, "--out", &v)) {
+            c->out = v;
+        } else if ((allow & F_AUDIT) && dmvf__cli_value(a, "--audit", &v)) {
+            c->audit = v;
+        } else if ((allow & F_AUDIT) && dmvf__cli_value(a, "--keyring-passphrase-file", &v)) {
+            c->kr_passfile = v;
+        } else if ((allow & F_AUDIT) && dmvf__cli_value(a, "--keyring", &v)) {
+            c->keyring = v;
+        } else if ((allow & F_JSON) && dmvf__cli_switch(a, "--json")) {
+            c->json = 1;
+        } else if ((allow & F_RECORDS) && dmvf__cli_switch(a, "--records")) {
+            c->records = 1;
+        } else {
+            dmvf__cli_usage_error(a, "unknown flag '%s'", a->argv[a->i]);
+        }
+    }
+    if (a->bad)
+        return DMVF_EXIT_USAGE;
+    /* a flag given an empty value is a mistake, never "the default" */
+    const char *vals[] = {c->spool, c->policy, c->secret, c->public_key, c->reviewer,
+                          c->out, c->audit, c->keyring, c->passfile, c->kr_passfile};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
+        if (vals[i] && !vals[i][0])
+            return dmvf__cli_usage_error(a, "a flag has an empty value");
+    if ((allow & F_ID) && !c->id)
+        return dmvf__cli_usage_error(a, "the review id is required");
+    if ((allow & F_SPOOL) && c->spool && c->policy)
+        return dmvf__cli_usage_error(a, "--spool and --policy exclude each other");
+    if ((allow & F_SPOOL) && !c->spool && !c->policy)
+        return dmvf__cli_usage_error(a, "--spool DIR (or --policy P) is required");
+    if ((allow & F_SECRET) && !c->secret)
+        return dmvf__cli_usage_error(a, "--secret-key is required");
+    if ((allow & F_DECIDE) && !c->reviewer)
+        return dmvf__cli_usage_error(a, "--reviewer is required");
+    if ((allow & F_OUT) && !c->out)
+        return dmvf__cli_usage_error(a, "--out is required");
+    return 0;
+}
+
+/* The reviewer key's passphrase: --passphrase-file, else the environment
+ * variable DMVFILTER_REVIEW_PASSPHRASE, else none (NULL). */
+static int review_passphrase(const char *file, char **out)
+{
+    *out = NULL;
+    if (file)
+        return dmvf__cli_passphrase(file, out);
+    const char *env = getenv("DMVFILTER_REVIEW_PASSPHRASE");
+    if (!env)
+        return 0;
+    *out = strdup(env);
+    if (!*out) {
+        dmvf__cli_err("out of memory");
+        return DMVF_EXIT_NOMEM;
+    }
+    return 0;
+}
+
+static int failure(const char *what, int st, const dmvf_error *err)
+{
+    const char *msg = err->msg[0] ? err->msg : dmvf_strerror(st);
+    dmvf__cli_err("%s: %s", what, msg);
+    int code = dmvf__cli_exit_for(st);
+    return code ? code : DMVF_EXIT_SOFTWARE;
+}
+
+/* The spool, and for deciding the audit log, from the flags or the policy.
+ * *pol is loaded when --policy was given (free it). */
+static int resolve(dmvf_cli_args *a, review_cfg *c, int deciding, dmvf_policy **pol)
+{
+    *pol = NULL;
+    if (c->policy) {
+        int code;
+        *pol = dmvf__cli_policy_load(c->policy, &code);
+        if (!*pol)
+            return code;
+        dmvf_policy_review rv;
+        dmvf_policy_review_settings(*pol, &rv);
+        c->spool = rv.spool;
+        if (!c->spool)
+            return dmvf__cli_usage_error(a, "policy %s has no review spool (review: {spool: DIR}); "
+                                         "give --spool", c->policy);
+        if (deciding) {
+            dmvf_policy_audit au;
+            dmvf_policy_audit_settings(*pol, &au);
+            if (!c->audit)
+                c->audit = au.dir;
+            if (au.required && !c->audit)
+                return dmvf__cli_usage_error(a, "policy %s requires an audit log (audit.required): "
+                                             "give --audit DIR --keyring K", c->policy);
+        }
+    }
+    if (deciding && c->audit && !c->keyring)
+        return dmvf__cli_usage_error(a, "--keyring is required to write the audit log %s",
+                                     c->audit);
+    if (deciding && !c->audit && c->keyring)
+        return dmvf__cli_usage_error(a, "--keyring is only used with an audit log (--audit DIR)");
+    return 0;
+}
+
+static int review_keygen(int argc, char **argv)
+{
+    dmvf_cli_args a;
+    review_cfg c;
+    dmvf__cli_args_init(&a, argc, argv, "review keygen",
+                        "usage: dmvfilter review keygen --secret-key F --public-key F "
+                        "[--passphrase-file F]\n");
+    if (scan(&a, &c, F_SECRET | F_PUBLIC))
+        return DMVF_EXIT_USAGE;
+    if (!c.public_key)
+        return dmvf__cli_usage_error(&a, "--public-key is required");
+    char *pass = NULL;
+    int rc = review_passphrase(c.passfile, &pass);
+    if (rc)
+        return rc;
+    if (pass && !pass[0]) {
+        dmvf__cli_passphrase_free(pass);
+        return dmvf__cli_usage_error(&a, "the passphrase is empty");
+    }
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    int st = dmvf_review_keygen(c.secret, c.public_key, pass, &err);
+    int sealed = pass != NULL;
+    dmvf__cli_passphrase_free(pass);
+    if (st != DMVF_OK)
+        return failure("review keygen", st, &err);
+    printf("reviewer keys: secret %s (%s, mode 0600), public %s\n", c.secret,
+           sealed ? "sealed" : "unsealed", c.public_key);
+    return dmvf__cli_flush_stdout();
+}
+
+static int review_list(int argc, char **argv)
+{
+    dmvf_cli_args a;
+    review_cfg c;
+    dmvf__cli_args_init(&a, argc, argv, "review list",
+                        "usage: dmvfilter review list (--spool DIR | --policy P) [--json]\n");
+    if (scan(&a, &c, F_SPOOL | F_JSON))
+        return DMVF_EXIT_USAGE;
+    dmvf_policy *pol;
+    int rc = resolve(&a, &c, 0, &pol);
+    if (rc) {
+        dmvf_policy_free(pol);
+        return rc;
+    }
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    int st = dmvf_review_list(c.spool, stdout, c.json, &err);
+    dmvf_policy_free(pol);
+    if (st != DMVF_OK)
+        return failure("review list", st, &err);
+    return dmvf__cli_flush_stdout();
+}
+
+static int review_show(int argc, char **argv)
+{
+    dmvf_cli_args a;
+    review_cfg c;
+    dmvf__cli_args_init(&a, argc, argv, "review show",
+                        "usage: dmvfilter review show ID (--spool DIR | --policy P) --secret-key F "
+                        "[--passphrase-file F] [--records]\n");
+    if (scan(&a, &c, F_ID | F_SPOOL | F_SECRET | F_RECORDS))
+        return DMVF_EXIT_USAGE;
+    dmvf_policy *pol;
+    int rc = resolve(&a, &c, 0, &pol);
+    char *pass = NULL;
+    if (!rc)
+        rc = review_passphrase(c.passfile, &pass);
+    if (rc) {
+        dmvf_policy_free(pol);
+        return rc;
+    }
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    int st = dmvf_review_show(c.spool, c.id, c.secret, pass, stdout, c.records, &err);
+    dmvf__cli_passphrase_free(pass);
+    dmvf_policy_free(pol);
+    if (st != DMVF_OK)
+        return failure("review show", st, &err);
+    return dmvf__cli_flush_stdout();
+}
+
+static int review_decide(int argc, char **argv, int approve)
+{
+    dmvf_cli_args a;
+    review_cfg c;
+    dmvf__cli_args_init(&a, argc, argv, approve ? "review approve" : "review deny",
+                        approve ? "usage: dmvfilter review approve ID (--spool DIR | --policy P) "
+                                  "--secret-key F --reviewer NAME [--note S] --out F\n"
+                                  "                [--audit DIR --keyring K]\n"
+                                : "usage: dmvfilter review deny ID (--spool DIR | --policy P) "
+                                  "--secret-key F --reviewer NAME [--note S]\n"
+                                  "                [--audit DIR --keyring K]\n");
+    if (scan(&a, &c, F_ID | F_SPOOL | F_SECRET | F_DECIDE | F_AUDIT | (approve ? F_OUT : 0)))
+        return DMVF_EXIT_USAGE;
+    dmvf_policy *pol;
+    int rc = resolve(&a, &c, 1, &pol);
+    if (rc) {
+        dmvf_policy_free(pol);
+        return rc;
+    }
+    dmvf_keyring *kr = NULL;
+    dmvf_audit *au = NULL;
+    char *pass = NULL;
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    if (c.keyring && !(kr = dmvf__cli_keyring_load(c.keyring, c.kr_passfile, &rc)))
+        goto done;
+    if (c.audit) {
+        dmvf_audit_options ao;
+        memset(&ao, 0, sizeof ao);
+        if (pol) {
+            dmvf_policy_audit ps;
+            dmvf_policy_audit_settings(pol, &ps);
+            ao.rotate_bytes = ps.rotate_bytes;
+            ao.rotate_seconds = ps.rotate_seconds;
+            ao.compress = ps.compress;
+            ao.subjects = ps.subjects;
+        }
+        au = dmvf_audit_open(c.audit, kr, &ao, &err);
+        if (!au) {
+            rc = failure("audit log", err.code ? err.code : DMVF_EIO, &err);
+            goto done;
+        }
+    }
+    if ((rc = review_passphrase(c.passfile, &pass)))
+        goto done;
+    uint64_t n = 0;
+    int st = approve ? dmvf_review_approve(c.spool, c.id, c.secret, pass, c.reviewer, c.note,
+                                           c.out, au, kr, &n, &err)
+                     : dmvf_review_deny(c.spool, c.id, c.secret, pass, c.reviewer, c.note, au,
+                                        &err);
+    dmvf__cli_passphrase_free(pass);
+    pass = NULL;
+    if (st != DMVF_OK) {
+        rc = failure(approve ? "review approve" : "review deny", st, &err);
+        goto done;
+    }
+    if (au) {
+        dmvf_audit *closing = au;
+        au = NULL;
+        memset(&err, 0, sizeof err);
+        if ((st = dmvf_audit_close(closing, &err)) != DMVF_OK) {
+            rc = failure("audit log (the decision is recorded; its checkpoint is not)", st, &err);
+            goto done;
+        }
+    }
+    if (approve) {
+        FILE *msg = strcmp(c.out, "-") == 0 ? stderr : stdout;
+        fprintf(msg, "review %s approved by %s: %llu record%s released to %s\n", c.id,
+                c.reviewer, (unsigned long long)n, n == 1 ? "" : "s",
+                strcmp(c.out, "-") == 0 ? "standard output" : c.out);
+    } else {
+        printf("review %s denied by %s: nothing released\n", c.id, c.reviewer);
+    }
+    rc = dmvf__cli_flush_stdout();
+done:
+    if (au) {
+        dmvf_error e2;
+        (void)dmvf_audit_close(au, &e2);
+    }
+    dmvf_keyring_free(kr);
+    dmvf_policy_free(pol);
+    return rc;
+}
+
+int dmvf__cli_cmd_review(int argc, char **argv)
+{
+    if (argc < 1) {
+        fputs("dmvfilter review: a subcommand is required (keygen, list, show, approve, deny)\n"
+              "Try 'dmvfilter review --help'.\n", stderr);
+        return DMVF_EXIT_USAGE;
+    }
+    const char *sub = argv[0];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0 ||
+        dmvf__cli_wants_help(argc - 1, argv + 1))
+        return help();
+    if (strcmp(sub, "keygen") == 0)
+        return review_keygen(argc - 1, argv + 1);
+    if (strcmp(sub, "list") == 0)
+        return review_list(argc - 1, argv + 1);
+    if (strcmp(sub, "show") == 0)
+        return review_show(argc - 1, argv + 1);
+    if (strcmp(sub, "approve") == 0)
+        return review_decide(argc - 1, argv + 1, 1);
+    if (strcmp(sub, "deny") == 0)
+        return review_decide(argc - 1, argv + 1, 0);
+    fprintf(stderr, "dmvfilter review: unknown subcommand '%s' (keygen, list, show, approve, "
+                    "deny)\nTry 'dmvfilter review --help'.\n", sub);
+    return DMVF_EXIT_USAGE;
+}
