@@ -22,9 +22,12 @@
  * processes may append to one log at once: appends take an exclusive lock
  * (flock on DIR/LOCK) and continue the chain from the file, not from memory.
  *
- * Threads: a dmvf_audit belongs to one thread at a time. The reading
- * functions (verify, query, report) are thread-safe and take no lock.
- * Misuse (a NULL handle) aborts.
+ * Threads: a dmvf_audit belongs to one thread at a time, and to the
+ * process that opened it (after fork, open a new handle in the child: a
+ * shared one would share its lock). The reading functions (verify, query,
+ * report) are thread-safe; they take DIR/LOCK shared only for a moment, to
+ * snapshot HEAD and the segments' sizes, and then read without blocking
+ * writers. Misuse (a NULL handle) aborts.
  */
 #ifndef DMVFILTER_AUDIT_H
 #define DMVFILTER_AUDIT_H
@@ -72,7 +75,9 @@ DMVF_API int dmvf_audit_request(dmvf_audit *a, const dmvf_filter *f, uint64_t *s
  * request (a pipeline sums its workers'); field counts and subjects come
  * from f (dmvf_filter_merge gathers a pipeline's workers into one filter).
  * notices: how many subject notices were queued for it. ref: the REQUEST
- * entry's seq. fsync'd. */
+ * entry's seq. The entry repeats the request and the verdict (rule, policy
+ * id, key epoch, decision), so that it reads on its own (a query by
+ * subject shows who received the record). fsync'd. */
 typedef struct dmvf_audit_counts {
     uint64_t records_in, records_out, records_dropped;
     uint32_t notices;
@@ -83,7 +88,10 @@ DMVF_API int dmvf_audit_release(dmvf_audit *a, const dmvf_filter *f, const dmvf_
 /* Review steps and notice bookkeeping. kind: DMVF_AUDIT_REVIEW_HOLD,
  * _REVIEW_APPROVE, _REVIEW_DENY, _NOTICE_SENT. The event carries the
  * request (may be NULL), the review id, who acted, a note, counts (approve:
- * what was released) and, for approve, the field counts of the release. */
+ * what was released) and, for approve, the field counts of the release.
+ * decision: DMVF_DECISION_*, or 0 for the kind's own (hold: review,
+ * approve: release, deny: deny, others: none). Subjects are sorted and
+ * de-duplicated before they are written. */
 typedef enum dmvf_audit_kind {
     DMVF_AUDIT_REQUEST = 1,
     DMVF_AUDIT_RELEASE = 2,
@@ -104,6 +112,7 @@ typedef struct dmvf_audit_event {
     size_t nfields;
     const uint8_t *subjects;        /* nsubjects * DMVF_SUBJECT_HASH_LEN bytes, may be NULL */
     size_t nsubjects;
+    int decision;                   /* DMVF_DECISION_*; 0: the kind's own (above) */
 } dmvf_audit_event;
 DMVF_API int dmvf_audit_event_write(dmvf_audit *a, const dmvf_audit_event *ev, uint64_t *seq,
                                     dmvf_error *err);
@@ -118,14 +127,32 @@ DMVF_API int dmvf_audit_event_write(dmvf_audit *a, const dmvf_audit_event *ev, u
  * what was checked) to out (may be NULL). Returns DMVF_OK only when intact;
  * DMVF_ETAMPER with err->msg naming the file, byte offset and entry seq of
  * the first fault (an edit, reordering, deletion, insertion or truncation),
- * DMVF_EIO, DMVF_ENOMEM. One of kr and pub must be given. */
+ * DMVF_EIO, DMVF_ENOMEM. One of kr and pub must be given (both: pub checks
+ * the signatures). Entries after the log's last checkpoint (a writer that
+ * did not close) are reported, not a fault; without kr no signature covers
+ * them yet, and the summary names them as unchecked. Known limit: a log
+ * cut back to an older checkpoint *and* given that checkpoint's HEAD again
+ * verifies; only a copy of HEAD kept elsewhere can tell. On failure the
+ * summary is one "NOT intact" line. */
 DMVF_API int dmvf_audit_verify(const char *dir, const dmvf_keyring *kr, const uint8_t *pub,
                                FILE *out, dmvf_error *err);
 
 /* Entries matching every given criterion, one JSON object per line, oldest
  * first. Fields left 0/NULL match everything. subject: a record_id in clear,
- * hashed with kr's audit key (kr required then) and matched against the
- * entries' subject lists. */
+ * hashed with kr's audit key (kr required then, else DMVF_EINVAL) and
+ * matched against the entries' subject lists. ori, agency, tag and
+ * request_id match entries that carry a request (REQUEST, RELEASE, review
+ * steps); agency ignores ASCII case. Parsing only: run dmvf_audit_verify
+ * to know the entries are genuine. Output keys: seq, time (RFC 3339 UTC,
+ * nanoseconds), time_ns, kind ("request", "release", "review-hold",
+ * "review-approve", "review-deny", "notice-sent"), ref, decision
+ * ("release", "deny", "review", "unspecified"), not_found_reply, request
+ * {request_id, ori, agency_name, agency_kind, jurisdiction, tags,
+ * operator_id, purpose, legal_process, legal_reference, query_kind, fields,
+ * channel, date}, rule, policy_id, key_epoch, reason, records_in/out/
+ * dropped, fields [{path, action, class, values}], subjects (hex),
+ * review_id, actor, note, notices, notify_subject. Strings are escaped so
+ * that every line is valid JSON whatever bytes the log holds. */
 typedef struct dmvf_audit_query {
     const char *ori;           /* exact requester ORI */
     const char *agency;        /* substring of the agency name */
@@ -139,11 +166,24 @@ typedef struct dmvf_audit_query {
 DMVF_API int dmvf_audit_query_run(const char *dir, const dmvf_audit_query *q,
                                   const dmvf_keyring *kr, FILE *out, dmvf_error *err);
 
-/* The transparency report over entries with from_ns <= time < to_ns:
- * per agency (ORI and name), per agency kind, per tag, per purpose, per
- * legal process: requests, releases, refusals, reviews (held, approved,
- * denied), records released, and fields released by class (P, C, ordinary).
- * HTML is one self-contained page (inline CSS and SVG charts). */
+/* The transparency report over entries with from_ns <= time < to_ns
+ * (to_ns 0: no end): totals, then per agency (ORI and name), per agency
+ * kind, per tag, per purpose, per legal process: requests, releases,
+ * refusals (and how many were shown as not found), reviews (held,
+ * approved, denied), incomplete requests, records released, and field
+ * values released by class (P, C, ordinary) and redacted. The counting
+ * rules are printed in the report's footer (README "The transparency
+ * report"). Formats: md (tables), csv (one RFC 4180 table with a
+ * "breakdown" column, CRLF), json, html (one self-contained page: inline
+ * CSS and SVG charts, no scripts, no links). Every string from the log is
+ * escaped for its format. No clock is read: the same log and window give
+ * the same bytes. title NULL or "": "Transparency report".
+ * Parsing only (run dmvf_audit_verify to know the log is genuine); nothing
+ * is written to out before the whole log has been read. Returns DMVF_OK;
+ * DMVF_EINVAL (unknown fmt, or to_ns != 0 and to_ns <= from_ns);
+ * DMVF_EIO (dir missing, or holding no audit-*.log segment, or writing to
+ * out failed); DMVF_EMALFORMED (a segment does not parse: file, offset);
+ * DMVF_ENOMEM. Misuse (dir or out NULL) aborts. */
 typedef enum dmvf_report_format {
     DMVF_REPORT_MD = 1,
     DMVF_REPORT_CSV,
