@@ -21,6 +21,19 @@
  * returns; when a call fails nothing may be released (fail closed). Several
  * processes may append to one log at once: appends take an exclusive lock
  * (flock on DIR/LOCK) and continue the chain from the file, not from memory.
+ * The writing calls return DMVF_OK, DMVF_EIO (cannot write or fsync; after
+ * an fsync failure, or a partial write that could not be undone, the handle
+ * fails every later call: open a new one), DMVF_ETAMPER (bytes another
+ * writer appended do not verify, or the segment shrank: nothing more is
+ * appended), DMVF_ETOOBIG (an entry past 1 GiB), DMVF_ENOMEM, DMVF_EINVAL
+ * (a NULL tag or field string in the request).
+ *
+ * Rotation: at an append, a segment rotate_bytes long or rotate_seconds old
+ * gets a closing checkpoint (and HEAD), the next segment is started and,
+ * with compress, the closed one is rewritten as .log.z. Entries after the
+ * newest checkpoint are vouched for by their chain alone: cutting them off
+ * cannot be told from a writer that never wrote them, so a long-running
+ * writer should rotate often (rotate_seconds) or close and reopen.
  *
  * Threads: a dmvf_audit belongs to one thread at a time, and to the
  * process that opened it (after fork, open a new handle in the child: a
@@ -56,7 +69,18 @@ typedef struct dmvf_audit_options {
  * missing. Checks the active segment's tail: its chain must verify under the
  * keyring's audit key, else DMVF_ETAMPER (nothing is appended to a log that
  * does not verify). Returns NULL with *err on failure (DMVF_EIO, DMVF_ETAMPER,
- * DMVF_ENOMEM). opts may be NULL. The keyring must outlive the handle. */
+ * DMVF_ENOMEM). opts may be NULL. The keyring must outlive the handle (it
+ * counts the handle as a borrower, as filters do).
+ * What the open reads: the newest segment whole (every chain MAC, seq
+ * order) and HEAD (a checkpoint signed by this keyring that must lie in that
+ * segment or an older one). DMVF_ETAMPER, naming the file and byte offset,
+ * for: a segment that ends inside an item (a crash mid-write or a cut: the
+ * log must be verified and inspected by a person), an item whose chain does
+ * not match, a segment written with another keyring, HEAD missing while
+ * checkpoints exist, HEAD's checkpoint not in the log, the newest segment
+ * only compressed. When a writer stopped between a checkpoint and HEAD
+ * (HEAD older than the segment's newest checkpoint, or missing when that
+ * checkpoint is the log's first and last item) HEAD is written now. */
 DMVF_API dmvf_audit *dmvf_audit_open(const char *dir, const dmvf_keyring *kr,
                                      const dmvf_audit_options *opts, dmvf_error *err);
 
@@ -130,10 +154,14 @@ DMVF_API int dmvf_audit_event_write(dmvf_audit *a, const dmvf_audit_event *ev, u
  * DMVF_EIO, DMVF_ENOMEM. One of kr and pub must be given (both: pub checks
  * the signatures). Entries after the log's last checkpoint (a writer that
  * did not close) are reported, not a fault; without kr no signature covers
- * them yet, and the summary names them as unchecked. Known limit: a log
- * cut back to an older checkpoint *and* given that checkpoint's HEAD again
- * verifies; only a copy of HEAD kept elsewhere can tell. On failure the
- * summary is one "NOT intact" line. */
+ * them yet, and the summary names them as unchecked. The states a killed
+ * writer can leave verify too: a directory with LOCK and no segment yet (an
+ * empty log), HEAD older than the newest checkpoint, and HEAD missing when
+ * the log's only checkpoint is its last item (the writer stopped between
+ * the two; the next writer's open writes HEAD). Known limit: a log cut back
+ * to an older checkpoint *and* given that checkpoint's HEAD again verifies;
+ * only a copy of HEAD kept elsewhere can tell. On failure the summary is
+ * one "NOT intact" line. */
 DMVF_API int dmvf_audit_verify(const char *dir, const dmvf_keyring *kr, const uint8_t *pub,
                                FILE *out, dmvf_error *err);
 
