@@ -1,5 +1,6 @@
 /*
- * cmd_keys.c - `dmvfilter keys init|rotate|list` and `dmvfilter reveal`.
+ * cmd_keys.c - `dmvfilter keys init|rotate|list|export-public` and
+ * `dmvfilter reveal`.
  *
  * Key bytes never pass through here: the library creates, rotates and loads
  * keyrings; this file only handles passphrases (wiped after use), epoch
@@ -15,6 +16,7 @@ const char dmvf__cli_keys_help[] =
     "usage: dmvfilter keys init --keyring FILE (--unsealed | --passphrase-file F)\n"
     "       dmvfilter keys rotate --keyring FILE [--passphrase-file F]\n"
     "       dmvfilter keys list --keyring FILE [--passphrase-file F]\n"
+    "       dmvfilter keys export-public --keyring FILE [--passphrase-file F] [--out F]\n"
     "\n"
     "  init     creates a keyring with one epoch; sealed with a passphrase\n"
     "           (--passphrase-file F: its first line; or env DMVFILTER_PASSPHRASE),\n"
@@ -22,12 +24,17 @@ const char dmvf__cli_keys_help[] =
     "  rotate   adds an epoch, which becomes current; old epochs stay for reveal\n"
     "  list     lists epochs, their creation time (UTC), the current one, and\n"
     "           whether the keyring is sealed; never key bytes\n"
+    "  export-public  writes the keyring's Ed25519 public key (one line,\n"
+    "           'dmvfilter-ed25519 <64 hex digits>') to --out F (created; it must\n"
+    "           not exist) or stdout: what a recipient needs to run\n"
+    "           `dmvfilter verify` on a framed release\n"
     "\n"
     "flags:\n"
     "  --keyring FILE          the keyring file\n"
     "  --passphrase-file F     the passphrase is the first line of F\n"
     "                          (default: env DMVFILTER_PASSPHRASE)\n"
     "  --unsealed              (init) write the keyring unsealed\n"
+    "  --out F                 (export-public) the public key file (default: stdout)\n"
     "\n"
     "exit: 0 ok, 64 usage, 71 out of memory, 74 I/O (e.g. the file exists),\n"
     "      79 bad keyring (missing, too open, corrupt, wrong passphrase).\n";
@@ -38,6 +45,8 @@ static const char rotate_usage[] =
     "usage: dmvfilter keys rotate --keyring FILE [--passphrase-file F]\n";
 static const char list_usage[] =
     "usage: dmvfilter keys list --keyring FILE [--passphrase-file F]\n";
+static const char export_usage[] =
+    "usage: dmvfilter keys export-public --keyring FILE [--passphrase-file F] [--out F]\n";
 
 const char dmvf__cli_reveal_help[] =
     "usage: dmvfilter reveal --keyring FILE [--passphrase-file F] --ori ORI [TOKEN...]\n"
@@ -215,10 +224,61 @@ static int keys_list(int argc, char **argv)
     return dmvf__cli_flush_stdout();
 }
 
+/* keys export-public: its own flag loop (it alone takes --out). */
+static int keys_export_public(int argc, char **argv)
+{
+    if (dmvf__cli_wants_help(argc, argv))
+        return help(dmvf__cli_keys_help);
+    dmvf_cli_args a;
+    dmvf__cli_args_init(&a, argc, argv, "keys export-public", export_usage);
+    const char *keyring = NULL, *passfile = NULL, *out = NULL;
+    for (a.i = 0; a.i < a.argc && !a.bad; a.i++) {
+        const char *v;
+        if (dmvf__cli_end_of_flags(&a))
+            continue;
+        if (dmvf__cli_is_positional(&a))
+            dmvf__cli_usage_error(&a, "unexpected argument '%s'", a.argv[a.i]);
+        else if (dmvf__cli_value(&a, "--keyring", &v))
+            keyring = v;
+        else if (dmvf__cli_value(&a, "--passphrase-file", &v))
+            passfile = v;
+        else if (dmvf__cli_value(&a, "--out", &v))
+            out = v;
+        else
+            dmvf__cli_usage_error(&a, "unknown flag '%s'", a.argv[a.i]);
+    }
+    if (!a.bad && !keyring)
+        dmvf__cli_usage_error(&a, "--keyring is required");
+    if (!a.bad && out && !out[0])
+        dmvf__cli_usage_error(&a, "--out: empty value");
+    if (a.bad)
+        return DMVF_EXIT_USAGE;
+    int rc;
+    dmvf_keyring *k = dmvf__cli_keyring_load(keyring, passfile, &rc);
+    if (!k)
+        return rc;
+    uint8_t pub[DMVF_PUBLIC_KEY_LEN];
+    dmvf_keyring_public_key(k, pub);
+    dmvf_keyring_free(k);
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    const char *path = out ? out : "-";
+    if (strcmp(path, "-") == 0 && (rc = dmvf__cli_flush_stdout()) != 0)
+        return rc;
+    int st = dmvf_public_key_write(path, pub, &err);
+    if (st != DMVF_OK) {
+        dmvf__cli_err("public key %s", err.msg[0] ? err.msg : dmvf_strerror(st));
+        return st == DMVF_ENOMEM ? DMVF_EXIT_NOMEM : DMVF_EXIT_IOERR;
+    }
+    if (strcmp(path, "-") != 0)
+        printf("%s: public key of keyring %s written\n", path, keyring);
+    return dmvf__cli_flush_stdout();
+}
+
 int dmvf__cli_cmd_keys(int argc, char **argv)
 {
     if (argc < 1) {
-        fputs("dmvfilter keys: a subcommand is required (init, rotate, list)\n"
+        fputs("dmvfilter keys: a subcommand is required (init, rotate, list, export-public)\n"
               "Try 'dmvfilter keys --help'.\n", stderr);
         return DMVF_EXIT_USAGE;
     }
@@ -231,7 +291,9 @@ int dmvf__cli_cmd_keys(int argc, char **argv)
         return keys_rotate(argc - 1, argv + 1);
     if (strcmp(sub, "list") == 0)
         return keys_list(argc - 1, argv + 1);
-    fprintf(stderr, "dmvfilter keys: unknown subcommand '%s' (init, rotate, list)\n"
+    if (strcmp(sub, "export-public") == 0)
+        return keys_export_public(argc - 1, argv + 1);
+    fprintf(stderr, "dmvfilter keys: unknown subcommand '%s' (init, rotate, list, export-public)\n"
                     "Try 'dmvfilter keys --help'.\n", sub);
     return DMVF_EXIT_USAGE;
 }

@@ -70,17 +70,30 @@ typedef struct dmvf_filter_options {
     int drop_malformed;         /* 1: a malformed record is dropped and counted */
     int count_fields;           /* 1: count per field path the values seen and
                                    what became of them (for the audit log;
-                                   costs a second walk over each record) */
+                                   costs a second walk over each record);
+                                   see dmvf_filter_field_counts */
     int collect_subjects;       /* 1: keep each record's record_id: of released
                                    records, and, for a request that is not
                                    released, of the records it would have
                                    read (dmvf_filter_stream then consumes the
-                                   input, writes nothing and returns DMVF_OK),
-                                   so that subjects can be notified */
+                                   input, writes nothing and returns DMVF_OK;
+                                   dmvf_filter_record returns DMVF_OK with
+                                   *out_len 0), so that subjects can be
+                                   notified. Such records are checked as a
+                                   release checks them: a malformed one is an
+                                   error, or dropped with drop_malformed */
     int hold_for_review;        /* 1: a REVIEW decision rewrites records as a
                                    release would (the would-be release, for
-                                   the review spool); the caller must not
-                                   release them */
+                                   the review spool) with the rule's profile,
+                                   requested fields, record limit and keys
+                                   (so a keyring may be required, as for a
+                                   release); the caller must not release
+                                   them. dmvf_filter_decision still says
+                                   REVIEW. A review rule without a profile
+                                   holds an empty release: records are read
+                                   (and their subjects kept), none is
+                                   written. Framed streams never write held
+                                   records */
 } dmvf_filter_options;
 
 #define DMVF_DEFAULT_MAX_RECORD_BYTES ((size_t)16 << 20)
@@ -110,11 +123,17 @@ DMVF_API int dmvf_filter_notify_subject(const dmvf_filter *f);
 
 /* Rewrites one DriverRecord (bare message bytes, no length prefix) into
  * out[0..cap). On DMVF_OK *out_len is the released length (possibly 0).
- * Returns DMVF_EREFUSED if the decision is not RELEASE or the record limit is
- * passed (the request is then refused: discard earlier output), DMVF_ESPACE
- * if cap is too small (nothing counted; retry), DMVF_EMALFORMED/DMVF_ETOOBIG
- * for bad input (sticky), or, with drop_malformed, DMVF_OK with *out_len 0
- * and *dropped set to 1. dropped may be NULL. No allocation. */
+ * Returns DMVF_EREFUSED if the decision is not RELEASE (nor a REVIEW held
+ * with hold_for_review) or the record limit is passed (the request is then
+ * refused: discard earlier output; the decision becomes DENY, a held REVIEW
+ * stays REVIEW), DMVF_ESPACE if cap is too small (nothing counted; retry),
+ * DMVF_EMALFORMED/DMVF_ETOOBIG for bad input (sticky), or, with
+ * drop_malformed, DMVF_OK with *out_len 0 and *dropped set to 1. dropped
+ * may be NULL. With collect_subjects, a record of a request that is not
+ * released (refused, or past the record limit) is checked, counted as
+ * received and its record_id kept: DMVF_OK with *out_len 0 instead of
+ * DMVF_EREFUSED (the call that passes the limit still says DMVF_EREFUSED).
+ * No allocation, except for the subjects kept (DMVF_ENOMEM, sticky). */
 DMVF_API int dmvf_filter_record(dmvf_filter *f, const void *in, size_t in_len,
                                 void *out, size_t cap, size_t *out_len, int *dropped,
                                 dmvf_error *err);
@@ -125,7 +144,12 @@ DMVF_API int dmvf_filter_record(dmvf_filter *f, const void *in, size_t in_len,
  * When the rule has a record limit, output is held until end so that a
  * refused request releases nothing. Returns DMVF_OK when all given input is
  * consumed and all output flushed (with end != 0: the request is complete),
- * DMVF_ESPACE when out filled first (drain it and call again), or an error.
+ * DMVF_ESPACE when out filled first (drain it and call again), or an error:
+ * DMVF_EREFUSED as dmvf_filter_record says (input is consumed up to and
+ * including the record that passed the limit; with collect_subjects a
+ * further call reads the rest for its subjects and returns DMVF_OK).
+ * A request that is not released with collect_subjects: all input is
+ * consumed, nothing is written, DMVF_OK.
  * A stream that ends inside a record is DMVF_EMALFORMED. */
 typedef struct dmvf_in_buffer { const void *src; size_t size; size_t pos; } dmvf_in_buffer;
 typedef struct dmvf_out_buffer { void *dst; size_t size; size_t pos; } dmvf_out_buffer;
@@ -156,13 +180,24 @@ typedef struct dmvf_trailer {
 DMVF_API int dmvf_filter_finish(dmvf_filter *f, dmvf_trailer *t);
 DMVF_API void dmvf_filter_counts(const dmvf_filter *f, uint64_t *in, uint64_t *out, uint64_t *dropped);
 
-/* Clears a sticky error and the record counters; the decision stays, and
- * field counts and subjects keep accumulating for the request. */
+/* Clears a sticky error and the record counters; the decision stays (a
+ * refusal for passing the record limit is undone), and field counts and
+ * subjects keep accumulating for the request. */
 DMVF_API void dmvf_filter_reset(dmvf_filter *f);
 
 /* Field counts (options.count_fields): per field path of the schema and
  * action, the number of values the request's records held there. A value
- * inside a redacted sub-message counts as redacted at its own path. */
+ * is what protobuf-c would hold: a singular scalar once (its last
+ * occurrence) unless it has the default value (0, false, ""), every element
+ * of a repeated field; a sub-message is not a value, its leaves are. A value
+ * inside a redacted sub-message counts as redacted at its own path, and so
+ * does one that normalization drops (or empties, for a singular field).
+ * Fields the schema does not know are not counted. Only records that are
+ * rewritten count (released, or held with hold_for_review; not dropped
+ * ones): a refused request counts nothing, and passing the record limit
+ * clears the counts (nothing was released). So for every path, the values
+ * counted under an action other than REDACT are the values at that path in
+ * the output. The action is the plan's (after any requested fields). */
 typedef enum dmvf_field_action {
     DMVF_FIELD_REDACT = 0,
     DMVF_FIELD_RELEASE = 1,
@@ -186,21 +221,30 @@ typedef struct dmvf_field_count {
 DMVF_API size_t dmvf_filter_field_counts(const dmvf_filter *f, dmvf_field_count *out,
                                          size_t cap);
 
-/* Subjects (options.collect_subjects): the record_ids, in the order read.
- * Returns the count; dmvf_filter_subject gives the i-th (owned by f, valid
- * until it is freed; not NUL-terminated). Empty record_ids are skipped. */
+/* Subjects (options.collect_subjects): the record_ids (field 1 of each
+ * DriverRecord, its last occurrence), in the order read (a merge appends):
+ * of the records released (or held), not of dropped ones; for a request
+ * that is not released, of every record read, including the one that
+ * passed the record limit. Duplicates are kept. Returns the count;
+ * dmvf_filter_subject gives the i-th (owned by f, valid until it is freed,
+ * even while more are added; not NUL-terminated; i >= the count aborts).
+ * Empty record_ids are skipped. */
 DMVF_API size_t dmvf_filter_subject_count(const dmvf_filter *f);
 DMVF_API const char *dmvf_filter_subject(const dmvf_filter *f, size_t i, size_t *len);
 
 /* Adds src's field counts and subjects (appended) to dst: a pipeline's
  * workers are gathered into the filter that is audited. Both must have
  * been created for the same request with the same options. Record counters
- * are not merged. DMVF_OK or DMVF_ENOMEM. */
+ * are not merged; src is unchanged (src == dst doubles dst). DMVF_OK, or
+ * DMVF_ENOMEM with dst's subjects unchanged. */
 DMVF_API int dmvf_filter_merge(dmvf_filter *dst, const dmvf_filter *src, dmvf_error *err);
 
-/* The request the filter was created for (a copy, owned by f). */
+/* The request the filter was created for (a deep copy, owned by f: its
+ * strings, tags and fields stay valid until f is freed; NULL strings stay
+ * NULL). */
 DMVF_API const dmvf_request *dmvf_filter_request(const dmvf_filter *f);
-/* The policy id of the filter's policy and its keyring's current epoch. */
+/* The policy id of the filter's policy and its keyring's current epoch (the
+ * trailer's key_epoch; 0 when the filter has no keyring). */
 DMVF_API const char *dmvf_filter_policy_id(const dmvf_filter *f);
 DMVF_API uint32_t dmvf_filter_key_epoch(const dmvf_filter *f);
 
@@ -208,7 +252,8 @@ DMVF_API uint32_t dmvf_filter_key_epoch(const dmvf_filter *f);
  * Framed streams: Frame{request | record | trailer} messages, delimited. Each
  * request frame starts a request (decided then), its record frames follow,
  * an optional trailer frame or the next request or the end closes it. Output:
- * for each request its released record frames, then a trailer frame. A
+ * for each request its released record frames, then a signed trailer frame;
+ * after the last request a seal frame (signed releases, below). A
  * request whose output must be withheld (record limit) is buffered.
  * The handle belongs to one thread and borrows the policy and keyring as a
  * filter does. Same return convention as dmvf_filter_stream; errors are
@@ -221,31 +266,80 @@ typedef struct dmvf_framed_stats {
     uint64_t requests, released, refused, reviewed;
     uint64_t records_in, records_out, records_dropped;
 } dmvf_framed_stats;
-/* Called once per finished request, before its trailer frame is written. */
+/* Called once per finished request, before its trailer frame is written
+ * (after the audit hook's second call). */
 typedef void (*dmvf_framed_cb)(void *ud, const dmvf_filter *f, const dmvf_trailer *t);
 /* The audit hook: called when a request has been decided, before any of its
  * output is written (t == NULL), and when it is finished, before its trailer
- * frame is written (t set). A non-zero return fails the stream with
- * DMVF_EIO (sticky): nothing more of that request is written, and it gets
- * no trailer. */
+ * frame is written (t set; before the dmvf_framed_cb callback, which is not
+ * called when the hook fails). A non-zero return fails the stream with
+ * DMVF_EIO (sticky): nothing more of that request is written (held output
+ * is dropped), it gets no trailer and the release gets no seal. A request
+ * with a record limit holds its output until its trailer; one without
+ * streams its record frames as they come, all after the first call: that
+ * call is the write-ahead point. */
 typedef int (*dmvf_framed_audit_cb)(void *ud, dmvf_filter *f, const dmvf_trailer *t);
 
+/* keyring is required (NULL aborts): the output is signed with it. */
 DMVF_API dmvf_framed *dmvf_framed_create(const dmvf_policy *policy, const dmvf_keyring *keyring,
                                          const dmvf_filter_options *opts, dmvf_error *err);
 DMVF_API void dmvf_framed_free(dmvf_framed *fr);
 DMVF_API void dmvf_framed_set_callback(dmvf_framed *fr, dmvf_framed_cb cb, void *ud);
+/* Sets (cb NULL: clears) the audit hook; set it before the first
+ * dmvf_framed_stream call. */
 DMVF_API void dmvf_framed_set_audit(dmvf_framed *fr, dmvf_framed_audit_cb cb, void *ud);
 /* Signed releases: every framed output is signed with the keyring's Ed25519
  * key. Each trailer carries the BLAKE2b-256 digest of all output bytes before
- * it and a signature; after the last request a Seal frame signs the digest of
- * everything before it, so that a missing, changed, reordered or appended
- * byte fails dmvf_release_verify. Nothing is emitted for an empty input but
- * the Seal. */
+ * it (length prefixes included) and a signature ("dmvf-trailer-v1" over the
+ * Trailer packed with signature empty); after the last request (end given
+ * and all input consumed) a Seal frame carries the number of trailers, the
+ * digest of everything before it, the public key and a signature
+ * ("dmvf-seal-v1"), so that a missing, changed, reordered or appended byte
+ * fails dmvf_release_verify. Nothing is emitted for an empty input but the
+ * Seal. A stream that fails emits no seal. Signatures are deterministic:
+ * equal input, policy and keyring give equal bytes (a not-found refusal's
+ * trailer is still exactly a genuine miss's). After the seal, a call with
+ * more input returns DMVF_ESTATE (not sticky; the release stays complete);
+ * a call without input flushes what is left. A Seal frame in the input is
+ * DMVF_EMALFORMED.
+ * Records-format output (dmvf_filter_stream) is not signed. */
+
 /* Checks a framed release with the public key alone. Returns DMVF_OK,
- * DMVF_ETAMPER (err says which frame, at which byte offset, and why) or
- * DMVF_EMALFORMED; *requests (may be NULL) receives the number of requests. */
+ * DMVF_ETAMPER (err says which frame, at which byte offset, and why: a
+ * digest or signature that does not match, a seal that is missing, not
+ * last, made with another key or counting other requests, a request frame,
+ * record frames after the last trailer, a trailer whose records_out is not
+ * the number of record frames before it, a trailer or seal not in the
+ * canonical encoding, bytes after the seal, a release cut inside a frame)
+ * or DMVF_EMALFORMED (bytes that are not a release frame: a bad length
+ * prefix or body field; err->offset is the frame's offset, err->record its
+ * 0-based index), DMVF_ENOMEM. *requests (may be NULL) receives the number
+ * of requests (0 unless DMVF_OK). Thread-safe; data is only read. */
 DMVF_API int dmvf_release_verify(const void *data, size_t len, const uint8_t pub[32],
                                  uint64_t *requests, dmvf_error *err);
+
+/* The same check over a release that arrives in pieces, in bounded memory:
+ * record frames are hashed as they pass; only one trailer or seal frame is
+ * held (at most DMVF_RELEASE_MAX_META bytes; a larger one is malformed).
+ *
+ *   v = dmvf_release_verifier_create(pub, &err);      NULL: DMVF_ENOMEM
+ *   dmvf_release_verifier_update(v, p, n, &err);       per piece, any sizes
+ *   dmvf_release_verifier_final(v, &requests, &err);   the verdict
+ *   dmvf_release_verifier_free(v);                     NULL accepted
+ *
+ * update returns DMVF_OK while the bytes so far are a good beginning of a
+ * release, else the error as dmvf_release_verify gives it; errors are
+ * sticky (every later update and final return the same code and message).
+ * Only final's DMVF_OK says the release verifies. A verifier belongs to one
+ * thread; a NULL verifier or pub aborts. */
+#define DMVF_RELEASE_MAX_META ((size_t)16 << 20)
+typedef struct dmvf_release_verifier dmvf_release_verifier;
+DMVF_API dmvf_release_verifier *dmvf_release_verifier_create(const uint8_t pub[32], dmvf_error *err);
+DMVF_API int dmvf_release_verifier_update(dmvf_release_verifier *v, const void *data, size_t len,
+                                          dmvf_error *err);
+DMVF_API int dmvf_release_verifier_final(dmvf_release_verifier *v, uint64_t *requests,
+                                         dmvf_error *err);
+DMVF_API void dmvf_release_verifier_free(dmvf_release_verifier *v);
 /* The most record frames one request may carry; 0 restores the default
  * (DMVF_DEFAULT_MAX_REQUEST_FRAMES). Applies from the next record frame. */
 DMVF_API void dmvf_framed_set_max_request_frames(dmvf_framed *fr, uint64_t n);

@@ -319,7 +319,7 @@ EOF
 # shape.py DIR: for every DIR/FORMAT.NAME.so (the stdout of a failing run
 # without --out) with its DIR/FORMAT.NAME.most, writes DIR/FORMAT.NAME.shape:
 # empty when the file holds only whole delimited messages, at most MOST
-# records ("-": any number) and, framed, no trailer; else why not
+# records ("-": any number) and, framed, no trailer and no seal; else why not
 cat >"$T/shape.py" <<'EOF'
 import glob, os, sys
 def shape(fmt, d, most):
@@ -339,6 +339,8 @@ def shape(fmt, d, most):
             return "a half message on stdout"
         if fmt == "framed" and n and d[i] == 0x1a:
             return "a trailer on stdout after a failure"
+        if fmt == "framed" and n and d[i] == 0x22:
+            return "a seal on stdout after a failure"
         if fmt == "records" or (n and d[i] == 0x12):
             records += 1
         i += n
@@ -353,7 +355,8 @@ for so in glob.glob(os.path.join(sys.argv[1], "*.so")):
         fh.write(shape(fmt, open(so, "rb").read(), most))
 EOF
 
-# frames FILE: one line per frame: "record HEX" or "trailer in out dropped"
+# frames FILE: one line per frame: "record HEX", "trailer in out dropped" or
+# "seal" (a signed release ends with one)
 frames() {
     python3 - "$1" <<'EOF'
 import sys
@@ -381,6 +384,8 @@ while i < len(d):
                 l, j = varint(f, j)
                 j += l
         print("trailer", t.get(2, 0), t.get(3, 0), t.get(4, 0))
+    elif f[0] == 0x22:
+        print("seal")
     else:
         print("record", f.hex())
 EOF
@@ -484,7 +489,8 @@ for name in nest_unknown_person nest_residence nest_known_looking; do
     done
 done
 
-# ---- an empty stream is a genuine miss ----
+# ---- an empty stream is a genuine miss (framed: a signed release of no
+# request, the seal alone) ----
 for fmt in records framed; do
     ext=rec
     [ "$fmt" = framed ] && ext=frm
@@ -494,7 +500,11 @@ for fmt in records framed; do
     rc=$?
     [ "$rc" -eq 0 ] || errs+=("exit $rc, want 0")
     [ -e "$T/out/released.bin" ] || errs+=("no output file")
-    [ -s "$T/out/released.bin" ] && errs+=("the output is not empty")
+    if [ "$fmt" = records ]; then
+        [ -s "$T/out/released.bin" ] && errs+=("the output is not empty")
+    elif [ "$(frames "$T/out/released.bin" 2>/dev/null)" != seal ]; then
+        errs+=("the output is not the seal alone")
+    fi
     [ "$(ls -A "$T/out" | wc -l)" -le 1 ] || errs+=("a temp file is left")
     [ -s "$T/so" ] && errs+=("stdout is not empty")
     if [ "$fmt" = records ] && ! grep -q "released 0 of 0 records" "$T/se"; then

@@ -60,8 +60,10 @@ shim() { # shim VAR=VALUE... -- CMD... : CMD with the shim preloaded
 }
 
 # frames FILE: checks a (possibly cut) framed output: every trailer frame
-# counts exactly the record frames before it since the previous trailer.
-# Prints the number of trailers; exit 1 when a trailer does not match.
+# counts exactly the record frames before it since the previous trailer; a
+# seal frame (a signed release ends with one) is last and whole.
+# Prints the number of trailers, then "sealed" when the seal is there; exit
+# 1 when a trailer does not match or a frame follows the seal.
 frames() {
     python3 - "$1" <<'EOF'
 import sys
@@ -72,11 +74,13 @@ def varint(b, i):
         if i >= len(b): return None, i
         c = b[i]; i += 1; v |= (c & 0x7f) << s; s += 7
         if not c & 0x80: return v, i
-i = recs = trailers = 0
+i = recs = trailers = sealed = 0
 while i < len(d):
     n, j = varint(d, i)
     if n is None or j + n > len(d): break          # a cut frame at the end
     body = d[j:j + n]; i = j + n
+    if sealed: sys.exit("a frame after the seal")
+    if body[0] == 0x22: sealed = 1; continue
     if body[0] == 0x12: recs += 1; continue
     if body[0] != 0x1a: sys.exit("unexpected frame key %#x" % body[0])
     ln, k = varint(body, 1); t = body[k:k + ln]; k = 0; out = 0
@@ -90,7 +94,23 @@ while i < len(d):
         else: sys.exit("unexpected wire type in trailer")
     if out != recs: print(trailers); sys.exit("trailer %d says %d records, %d were sent" % (trailers, out, recs))
     trailers += 1; recs = 0
-print(trailers)
+print(trailers, "sealed" if sealed else "-")
+EOF
+}
+# seal_at FILE: the byte offset of the seal frame of a framed output, or -1
+seal_at() {
+    python3 - "$1" <<'EOF'
+import sys
+d = open(sys.argv[1], "rb").read()
+i = 0
+while i < len(d):
+    n = s = 0; at = i
+    while True:
+        c = d[i]; i += 1; n |= (c & 0x7f) << s; s += 7
+        if not c & 0x80: break
+    if d[i] == 0x22: print(at); sys.exit(0)
+    i += n
+print(-1)
 EOF
 }
 
@@ -111,7 +131,7 @@ F=(--policy "$policy" --keyring "$T/kr" --quiet)
 expect_rc 0 "clean police run" "$cli" filter "${F[@]}" "${police[@]}" --in "$T/rec.bin" --out "$T/ref.police"
 expect_rc 0 "clean research run" "$cli" filter "${F[@]}" "${research[@]}" --in "$T/big.bin" --out "$T/ref.research"
 expect_rc 0 "clean framed run" "$cli" filter "${F[@]}" --format framed --in "$T/framed.bin" --out "$T/ref.framed"
-check "clean framed run has 2 trailers" [ "$(frames "$T/ref.framed")" = 2 ]
+check "clean framed run has 2 trailers and the seal" [ "$(frames "$T/ref.framed")" = "2 sealed" ]
 expect_rc 0 "clean gzip run" "$cli" filter "${F[@]}" "${police[@]}" --gzip --in "$T/rec.bin" --out "$T/ref.gz"
 mkdir -p "$T/o"
 
@@ -166,20 +186,27 @@ absent "write fails with --gzip" "$T/o/wz.out"
 expect_rc 74 "--out /dev/full" "$cli" filter "${F[@]}" "${research[@]}" --in "$T/big.bin" --out /dev/full
 said "--out /dev/full: says why" "No space left on device"
 
-# framed on stdout, cut at many points: a request that did not finish has no trailer
+# framed on stdout, cut at many points: a request that did not finish has no
+# trailer, and a cut release has no seal (cuts before the seal frame: fewer
+# than 2 trailers; cuts inside it: both trailers, no seal)
 fsize=$(stat -c %s "$T/ref.framed")
+sat=$(seal_at "$T/ref.framed")
+check "the seal is the last frame" [ "$sat" -gt 0 -a "$((fsize - sat))" -lt 200 ]
 cuts_ok=1
-for n in 0 1 50 $((fsize / 3)) $((fsize / 2)) $((fsize - 40)) $((fsize - 1)); do
+for n in 0 1 50 $((sat / 3)) $((sat / 2)) $((sat - 40)) $((sat - 1)) $((fsize - 40)) $((fsize - 1)); do
     shim DMVF_FAULT_WRITE=enospc:$n -- "$cli" filter "${F[@]}" --format framed \
         --in "$T/framed.bin" >"$T/cut" 2>"$T/err"
     rc=$?
     t=$(frames "$T/cut" 2>"$T/frames.err")
-    if [ "$rc" -ne 74 ] || [ -s "$T/frames.err" ] || [ "${t:-9}" -ge 2 ]; then
+    most=1
+    [ "$n" -ge "$sat" ] && most=2
+    if [ "$rc" -ne 74 ] || [ -s "$T/frames.err" ] || [ "${t%% *}" -gt "$most" ] \
+        || [ "${t#* }" != - ]; then
         cuts_ok=0
-        bad "framed stdout cut at $n bytes: exit $rc, $t trailers $(cat "$T/frames.err")"
+        bad "framed stdout cut at $n bytes: exit $rc, frames: $t $(cat "$T/frames.err")"
     fi
 done
-[ "$cuts_ok" = 1 ] && ok "framed stdout cut at 7 points: exit 74, no trailer for an unfinished request"
+[ "$cuts_ok" = 1 ] && ok "framed stdout cut at 9 points: exit 74, no trailer for an unfinished request, no seal"
 
 # a real closed pipe: EPIPE, not death by SIGPIPE (the output, ~2.4 MB, is
 # more than a pipe holds)

@@ -62,12 +62,15 @@ def varint(b, i):
         if not c & 0x80: return v, i
 
 def trailers_consistent(d):
-    """(trailers, error): each trailer must count the record frames before it."""
-    i = recs = tr = 0
+    """(trailers, error): each trailer must count the record frames before it;
+    a seal (the end of a signed release) is last."""
+    i = recs = tr = sealed = 0
     while i < len(d):
         n, j = varint(d, i)
         if n is None or j + n > len(d): break
         body = d[j:j + n]; i = j + n
+        if sealed: return tr, "a frame after the seal"
+        if body[0] == 0x22: sealed = 1; continue
         if body[0] == 0x12: recs += 1; continue
         if body[0] != 0x1a: return tr, "unexpected frame key %#x" % body[0]
         ln, k = varint(body, 1); t = body[k:k + ln]; k = 0; out = 0

@@ -1051,13 +1051,24 @@ static void on_request(void *ud, const dmvf_filter *f, const dmvf_trailer *t)
     (void)t;
 }
 
-/* Checks the output of a framed stream that succeeded. */
+/* Checks the output of a framed stream that succeeded: the frames, and that
+ * it is a signed release that verifies under the keyring's public key (one
+ * seal, last). */
 static void check_framed_output(const uint8_t *p, size_t n, const fr_log *lg, const dmvf_framed_stats *st)
 {
-    const uint8_t *e = p + n;
-    size_t req = 0;
+    const uint8_t *e = p + n, *start = p;
+    size_t req = 0, seals = 0;
     uint64_t records = 0, total = 0;
     char what[64];
+    uint8_t pub[32];
+    dmvf_error verr;
+    uint64_t vreq = 0;
+    dmvf_keyring_public_key(G.kr, pub);
+    if (dmvf_release_verify(start, n, pub, &vreq, &verr) != DMVF_OK)
+        fail("framed output: the release does not verify: %s", verr.msg);
+    else if (vreq != lg->n)
+        fail("framed output: the release verifies with %llu requests, %zu finished",
+             (unsigned long long)vreq, lg->n);
     while (p < e) {
         uint64_t len, key, blen;
         size_t k = get_varint(p, e, &len);
@@ -1074,6 +1085,7 @@ static void check_framed_output(const uint8_t *p, size_t n, const fr_log *lg, co
         }
         int body = fm->body_case;
         uint64_t tout = body == DMV__V1__FRAME__BODY_TRAILER ? fm->trailer->records_out : 0;
+        uint64_t sreq = body == DMV__V1__FRAME__BODY_SEAL ? fm->seal->requests : 0;
         dmv__v1__frame__free_unpacked(fm, NULL);
         /* exactly one field: the body */
         size_t kk = get_varint(f, fe, &key);
@@ -1082,7 +1094,16 @@ static void check_framed_output(const uint8_t *p, size_t n, const fr_log *lg, co
             fail("framed output: a frame is not exactly one body field");
             return;
         }
-        if (body == DMV__V1__FRAME__BODY_RECORD) {
+        if (seals) {
+            fail("framed output: a frame after the seal");
+            return;
+        }
+        if (body == DMV__V1__FRAME__BODY_SEAL) {
+            seals++;
+            if (sreq != lg->n)
+                fail("framed output: the seal counts %llu requests, %zu finished",
+                     (unsigned long long)sreq, lg->n);
+        } else if (body == DMV__V1__FRAME__BODY_RECORD) {
             if (req >= lg->n) {
                 fail("framed output: a record frame after the last request's trailer");
                 return;
@@ -1108,6 +1129,8 @@ static void check_framed_output(const uint8_t *p, size_t n, const fr_log *lg, co
     }
     if (records)
         fail("framed output: records after the last trailer");
+    if (seals != 1)
+        fail("framed output: %zu seal frames (one, last, expected)", seals);
     if (req != lg->n || req != st->requests)
         fail("framed output: %zu trailers, %zu requests finished, %llu counted", req, lg->n,
              (unsigned long long)st->requests);
@@ -1193,6 +1216,40 @@ static int framed_run(const uint8_t *data, size_t n, uint64_t *rng, fbuf *ob, dm
     return rc;
 }
 
+/* The input read as a signed release (dmvf_release_verify, the reader of
+ * framed output): whole and through the incremental verifier in pieces
+ * drawn from rng, the two must agree on status, offset and message; the
+ * status is a verdict (OK, ETAMPER, EMALFORMED), never anything else. */
+static void check_verify_input(const uint8_t *data, size_t n, uint64_t *rng)
+{
+    uint8_t pub[32];
+    dmvf_keyring_public_key(G.kr, pub);
+    dmvf_error e1, e2;
+    memset(&e1, 0, sizeof e1);
+    memset(&e2, 0, sizeof e2);
+    uint64_t q1 = 0, q2 = 0;
+    int r1 = dmvf_release_verify(data, n, pub, &q1, &e1);
+    dmvf_release_verifier *v = dmvf_release_verifier_create(pub, &e2);
+    if (!v) {
+        fail("verify: dmvf_release_verifier_create: %s", e2.msg);
+        return;
+    }
+    int r2 = DMVF_OK;
+    for (size_t off = 0; off < n && r2 == DMVF_OK;) {
+        size_t k = dmvf__fuzz_piece(rng, n - off);
+        r2 = dmvf_release_verifier_update(v, data + off, k, &e2);
+        off += k;
+    }
+    if (r2 == DMVF_OK)
+        r2 = dmvf_release_verifier_final(v, &q2, &e2);
+    dmvf_release_verifier_free(v);
+    if (r1 != DMVF_OK && r1 != DMVF_ETAMPER && r1 != DMVF_EMALFORMED)
+        fail("verify: unexpected status %s: %s", dmvf_strerror(r1), e1.msg);
+    if (r1 != r2 || q1 != q2 || (r1 && (e1.offset != e2.offset || strcmp(e1.msg, e2.msg) != 0)))
+        fail("verify: whole gives %s (%s), pieces %s (%s)", dmvf_strerror(r1), e1.msg,
+             dmvf_strerror(r2), e2.msg);
+}
+
 int dmvf__fuzz_framed(const uint8_t *data, size_t n)
 {
     need_init();
@@ -1209,6 +1266,7 @@ int dmvf__fuzz_framed(const uint8_t *data, size_t n)
     int r1 = framed_run(data, n, NULL, &o1, &e1, &l1, &s1);
     int r2 = framed_run(data, n, &rng, &o2, &e2, &l2, &s2);
     compare_runs("framed", r1, &e1, &o1, r2, &e2, &o2);
+    check_verify_input(data, n, &rng);
     if (r1 == DMVF_OK) {
         check_framed_output(NONNULL(o1.p), o1.n, &l1, &s1);
         /* the true counts (dmvf_filter_counts) see every record frame */

@@ -14,7 +14,9 @@
  *   rewrite   one bare DriverRecord through dmvf__rewrite under every plan
  *             of the shared set (below) against dmvf__reference_record
  *   framed    a framed stream through dmvf_framed_stream, fed whole and in
- *             chunks sized from the input's hash
+ *             chunks sized from the input's hash; its output must verify
+ *             as a signed release, and the input itself goes through
+ *             dmvf_release_verify whole and in pieces (same verdict)
  *   gzip      the command line's input path: gzip detection and the
  *             multi-member inflate loop of filter/cli/io.c (copied in
  *             gzread.c), its output through dmvf_filter_stream
