@@ -18,6 +18,7 @@ say "keyring (unsealed, mode 0600) and 4 sample records, one of them a marked li
 "$cli" keys init --keyring "$out/keyring" --unsealed || exit
 "$cli" keys list --keyring "$out/keyring"
 "$gen" --count 4 --seed 11 --marked 0.5 --out "$out/records.bin" --stats || exit
+"$gen" --count 1 --seed 13 --marked 1 --out "$out/one.bin" 2>/dev/null || exit
 
 say "what the DMV holds (first record)"
 scripts/pbdump --first 1 "$out/records.bin"
@@ -25,12 +26,18 @@ scripts/pbdump --first 1 "$out/records.bin"
 say "policy check examples/policy.yaml"
 "$cli" policy check examples/policy.yaml || exit
 
+say "reviewers' key pair (X25519) for the review queue; the keyring's public key for verifiers"
+"$cli" review keygen --secret-key "$out/reviewers.key" --public-key "$out/reviewers.pub" || exit
+"$cli" keys export-public --keyring "$out/keyring" --out "$out/dmv.pub" || exit
+cat "$out/dmv.pub"
+
 run() { # run NAME FLAGS...
     local name=$1; shift
     say "$name"
-    echo "\$ dmvfilter filter --policy examples/policy.yaml --keyring $out/keyring --in $out/records.bin --out $out/$name.bin $*"
-    "$cli" filter --policy examples/policy.yaml --keyring "$out/keyring" \
-        --in "$out/records.bin" --out "$out/$name.bin" "$@"
+    local in=${IN:-$out/records.bin}
+    echo "\$ dmvfilter filter --policy examples/policy.yaml --keyring $out/keyring --audit $out/audit --in $in --out $out/$name.bin $*"
+    "$cli" filter --policy examples/policy.yaml --keyring "$out/keyring" --audit "$out/audit" \
+        --in "$in" --out "$out/$name.bin" "$@"
     local rc=$?
     echo "exit status $rc; $(stat -c %s "$out/$name.bin" 2>/dev/null || echo 0) bytes released"
     [ -s "$out/$name.bin" ] && scripts/pbdump --first 1 "$out/$name.bin"
@@ -44,6 +51,39 @@ run immigration-no-court-order --ori DCICE0100 --agency-kind federal \
     --query-kind by_license --request-id demo-ice-1 --date 2026-11-22
 run researcher --ori NYUNIV000 --agency-kind research --purpose 5 --query-kind list \
     --request-id demo-research-1 --date 2026-11-22
+
+IN=$out/one.bin run immigration-court-order --ori DCICE0100 --agency-kind federal \
+    --tag immigration-enforcement --legal-process court_order --legal-reference "SDNY 26-mc-104" \
+    --query-kind by_license --request-id demo-ice-2 --date 2026-11-20
+IN=$out/one.bin run foreign-agency --ori CA0000001 --agency-kind foreign --query-kind by_license \
+    --request-id demo-foreign-1 --date 2026-11-22
+
+say "subject notices due (the court-ordered immigration request; 3 business days, Thanksgiving skipped)"
+"$cli" notices due --policy examples/policy.yaml --today 2026-11-24 | sed -n 1,3p
+
+say "the review queue: the foreign agency's request, sealed to the reviewers' key"
+"$cli" review list --spool "$out/review"
+id=$("$cli" review list --spool "$out/review" --json | sed -n 's/.*"id": *"\([0-9a-f]*\)".*/\1/p' | head -1)
+if [ -n "$id" ]; then
+    "$cli" review approve "$id" --spool "$out/review" --secret-key "$out/reviewers.key" \
+        --reviewer "j.doe (DMV privacy office)" --note "treaty request, checked" \
+        --out "$out/foreign-approved.bin" --audit "$out/audit" --keyring "$out/keyring"
+    echo "approved: $(stat -c %s "$out/foreign-approved.bin" 2>/dev/null || echo 0) bytes released"
+fi
+
+say "a framed stream (requests carried in the stream), signed; verified with the public key alone"
+"$gen" --framed --count 3 --seed 12 --request-id demo-framed --ori NY0300000 --agency-kind local \
+    --out "$out/framed-in.bin" 2>/dev/null || exit
+"$cli" filter --policy examples/policy.yaml --keyring "$out/keyring" --format framed --quiet \
+    --audit "$out/audit" --in "$out/framed-in.bin" --out "$out/framed.bin"
+"$cli" verify --public-key "$out/dmv.pub" --in "$out/framed.bin"
+
+say "the audit log: verify, query, and the transparency report"
+"$cli" audit verify "$out/audit" --keyring "$out/keyring"
+"$cli" audit query "$out/audit" --kind request | cut -c1-160 | sed -n 1,3p
+"$cli" audit report "$out/audit" --from 2020-01-01 --to 2099-12-31 --format md | sed -n 1,24p
+"$cli" audit report "$out/audit" --from 2020-01-01 --to 2099-12-31 --format html --out "$out/report.html" \
+    && echo "report.html: one self-contained page, $(stat -c %s "$out/report.html") bytes"
 
 say "the researcher's encrypted license number, revealed with the keyring (DMV use only)"
 tok=$(scripts/pbdump --first 1 "$out/researcher.bin" | sed -n 's/.*number: "\(E[^"]*\)".*/\1/p' | head -1)

@@ -39,7 +39,9 @@ typedef struct dmvf_verdict {
     dmvf_decision decision;
     dmvf_refusal refusal;           /* how a DENY looks to the requester */
     const char *rule_name;          /* NULL when no rule matched */
-    const dmvf_plan *plan;          /* set when decision is RELEASE */
+    const dmvf_plan *plan;          /* set when decision is RELEASE, and for
+                                       REVIEW when the rule has a profile (the
+                                       would-be release, options.hold_for_review) */
     uint64_t max_records;           /* 0 = no limit */
     int notify_subject;
     char reason[256];               /* one line, for the DMV */

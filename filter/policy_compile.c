@@ -4,11 +4,13 @@
  * Order of checks (the first failure is reported):
  *   1. extends: unknown parents, cycles; then each profile's entries are
  *      merged with its ancestors' (the nearer profile wins on the same key).
- *   2. rules, in order: the profile exists, marking: release only for
- *      agency_kind [internal], no rule is shadowed by an earlier one.
+ *   2. rules, in order: the profile exists, notify_subject has a notices
+ *      section and decision review a review section, marking: release only
+ *      for agency_kind [internal], no rule is shadowed by an earlier one.
  *   3. profiles: one used by a rule without marking: release (or by no rule
  *      at all) may give M and C positions no action but redact.
- *   4. one plan per (profile, marking released) that a release rule uses.
+ *   4. one plan per (profile, marking released) that a release rule, or a
+ *      review rule with a profile (its would-be release), uses.
  *
  * A plan is one allocation (dmvf_plan, then its nodes, then the field
  * tables, then pseudo_paths), so dmvf__plan_free is free().
@@ -260,6 +262,15 @@ static int check_rules(dmvf_policy *p, dmvf_error *err)
             return dmvf__perr(err, p->name, r->line, r->col,
                               "rule '%s' releases but names no profile (missing profile)", r->name);
         }
+        /* accountability a rule relies on must have somewhere to go: fail closed */
+        if (r->notify_subject && !p->has_notices)
+            return dmvf__perr(err, p->name, r->nsline, r->nscol,
+                              "rule '%s' notifies subjects but the policy has no notices: {queue: ...} section",
+                              r->name);
+        if (r->decision == DMVF_DECISION_REVIEW && !p->has_review)
+            return dmvf__perr(err, p->name, r->dline, r->dcol,
+                              "rule '%s' decides review but the policy has no review section: held requests "
+                              "need review: {spool, public_key}", r->name);
         if (r->marking_release && r->agency != (1u << DMVF_AGENCY_INTERNAL))
             return dmvf__perr(err, p->name, r->mline, r->mcol,
                               "rule '%s': marking: release is for the DMV's own internal use only; the rule's "
@@ -491,7 +502,8 @@ int dmvf__policy_compile(dmvf_policy *p, dmvf_error *err)
         return rc;
     for (size_t k = 0; k < p->nrules; k++) {
         dmvf_rule *r = &p->rules[k];
-        if (r->decision != DMVF_DECISION_RELEASE)
+        /* a review rule's profile is its would-be release (hold_for_review) */
+        if (r->decision == DMVF_DECISION_DENY || !r->profile)
             continue;
         int mr = r->marking_release ? 1 : 0;
         if (!r->profile->plan[mr] && (rc = compile_plan(p, r->profile, mr, err)))

@@ -222,7 +222,9 @@ void dmvf__policy_decide(const dmvf_policy *p, const dmvf_request *req, dmvf_ver
         return;
     }
     if (r->decision == DMVF_DECISION_REVIEW) {
+        /* the would-be release (options.hold_for_review); NULL without a profile */
         v->decision = DMVF_DECISION_REVIEW;
+        v->plan = r->plan;
         snprintf(v->reason, sizeof v->reason, "rule '%s': held for review", r->name);
         return;
     }

@@ -311,16 +311,72 @@ int dmvf_policy_explain(const dmvf_policy *p, const dmvf_request *req, FILE *out
     fprintf(out, "notify subject: %s\n", v.notify_subject ? "yes" : "no");
     fprintf(out, "reason: %s\n", v.reason);
     int rc = DMVF_OK;
-    if (v.decision == DMVF_DECISION_RELEASE)
+    if (v.decision == DMVF_DECISION_RELEASE) {
         rc = explain_table(p, r, req, out);
-    else
+    } else if (v.decision == DMVF_DECISION_REVIEW && r && r->plan) {
+        fprintf(out, "nothing is released until a reviewer approves; the held release is:\n");
+        rc = explain_table(p, r, req, out);
+    } else if (v.decision == DMVF_DECISION_REVIEW) {
+        fprintf(out, "nothing is released for this request; the rule names no profile, so the held release "
+                     "is empty.\n");
+    } else {
         fprintf(out, "nothing is released for this request.\n");
+    }
     if (fflush(out) != 0 || ferror(out))
         rc = DMVF_EIO;
     return rc;
 }
 
 /* ------------------------------------------------------------------ describe */
+
+static void size_str(uint64_t v, char *buf, size_t cap)
+{
+    static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    unsigned u = 0;
+    while (u < 4 && v >= 1024 && v % 1024 == 0) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, cap, "%llu %s", (unsigned long long)v, unit[u]);
+}
+
+/* The audit, notices and review sections, one line each. */
+static void describe_sections(const dmvf_policy *p, FILE *out)
+{
+    char b[64];
+    if (!p->has_audit) {
+        fprintf(out, "audit: (no section: the audit log is where the command line puts it, if anywhere)\n");
+    } else {
+        const dmvf_policy_audit *a = &p->audit;
+        fprintf(out, "audit: dir %s; %s; subjects %s", a->dir ? a->dir : "(not given: --audit)",
+                a->required ? "required (no release without the log)" : "optional",
+                a->subjects ? "logged as keyed hashes" : "not logged");
+        if (a->rotate_bytes) {
+            size_str(a->rotate_bytes, b, sizeof b);
+            fprintf(out, "; rotate at %s", b);
+        }
+        if (a->rotate_seconds)
+            fprintf(out, "; rotate every %llu s", (unsigned long long)a->rotate_seconds);
+        fprintf(out, "; %s\n", a->compress ? "compressed" : "not compressed");
+    }
+    if (!p->has_notices) {
+        fprintf(out, "notices: (no section: no rule may notify subjects)\n");
+    } else {
+        const dmvf_policy_notices *n = &p->notices;
+        fprintf(out, "notices: queue %s; due in %u %s", n->queue, n->due_days,
+                n->business_days ? "business days (Saturdays, Sundays and holidays skipped)" : "calendar days");
+        if (n->nholidays) {
+            fprintf(out, "; holidays");
+            for (size_t i = 0; i < n->nholidays; i++)
+                fprintf(out, "%s %s", i ? "," : "", dmvf__date_str(n->holidays[i], b));
+        }
+        fputc('\n', out);
+    }
+    if (!p->has_review)
+        fprintf(out, "review: (no section: no rule may decide review)\n");
+    else
+        fprintf(out, "review: spool %s; public key %s\n", p->review.spool, p->review.public_key);
+}
 
 int dmvf_policy_describe(const dmvf_policy *p, FILE *out)
 {
@@ -385,6 +441,7 @@ int dmvf_policy_describe(const dmvf_policy *p, FILE *out)
     }
     fprintf(out, "marking: M and C fields are redacted except under a rule with marking: release; unknown "
                  "fields are always redacted.\n");
+    describe_sections(p, out);
     if (fflush(out) != 0 || ferror(out))
         return DMVF_EIO;
     return DMVF_OK;

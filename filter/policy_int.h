@@ -108,7 +108,9 @@ typedef struct dmvf_rule {
     dmvf_profile_def *profile;
     int marking_release;
     unsigned mline, mcol;
-    const dmvf_plan *plan;          /* decision release */
+    const dmvf_plan *plan;          /* decision release; review with a profile */
+    unsigned dline, dcol;           /* its decision's value */
+    unsigned nsline, nscol;         /* its notify_subject's value */
 } dmvf_rule;
 
 struct dmvf_policy {
@@ -124,6 +126,12 @@ struct dmvf_policy {
     dmvf_pnorm *norms;
     size_t nrules;
     dmvf_rule *rules;
+    /* accountability sections (policy.h); paths resolved against base_dir */
+    const char *base_dir;           /* "" (as given) or the policy file's directory with '/' */
+    int has_audit, has_notices, has_review;
+    dmvf_policy_audit audit;
+    dmvf_policy_notices notices;
+    dmvf_policy_review review;
     dmvf_arena arena;
 };
 

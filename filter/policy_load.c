@@ -928,6 +928,8 @@ static int parse_rule(ld *L, const yaml_node_t *v, size_t idx, dmvf_rule *r)
                 return fail(L, x, "unknown decision '%s' in rule '%s' (expected release, deny, review)", S(x),
                             r->name);
             has_decision = 1;
+            r->dline = LN(x);
+            r->dcol = CN(x);
         } else if (strcmp(key, "purposes") == 0) {
             if ((rc = want_seq(L, x, "purposes", 1)))
                 return rc;
@@ -964,6 +966,8 @@ static int parse_rule(ld *L, const yaml_node_t *v, size_t idx, dmvf_rule *r)
                 return rc;
             if (parse_bool(S(x), &r->notify_subject))
                 return fail(L, x, "notify_subject must be true or false, not '%s'", S(x));
+            r->nsline = LN(x);
+            r->nscol = CN(x);
         } else if (strcmp(key, "refusal") == 0) {
             if ((rc = want_scalar(L, x, "refusal")))
                 return rc;
@@ -1017,6 +1021,198 @@ static int parse_rules(ld *L, const yaml_node_t *v)
     return DMVF_OK;
 }
 
+/* ------------------------------------------------------------------ accountability sections */
+
+/* A file or directory path: absolute as written, relative to the policy
+ * file's directory (base_dir) otherwise. */
+static int want_path(ld *L, const yaml_node_t *n, const char *what, const char **out)
+{
+    int rc = want_nonempty(L, n, what);
+    if (rc)
+        return rc;
+    const char *s = S(n), *base = L->p->base_dir;
+    size_t bl = s[0] == '/' ? 0 : strlen(base), sl = n->data.scalar.length;
+    char *r = dmvf__arena_alloc(&L->p->arena, bl + sl + 1);
+    if (!r)
+        return nomem(L);
+    memcpy(r, base, bl);
+    memcpy(r + bl, s, sl + 1);
+    *out = r;
+    return DMVF_OK;
+}
+
+static int want_bool(ld *L, const yaml_node_t *n, const char *what, int *out)
+{
+    int rc = want_scalar(L, n, what);
+    if (rc)
+        return rc;
+    if (parse_bool(S(n), out))
+        return fail(L, n, "%s must be true or false, not '%s'", what, S(n));
+    return DMVF_OK;
+}
+
+/* "65536", "64K", "64M", "1G", "1T" (binary multiples; "KiB", "MiB", ...
+ * spelled out are accepted too), at least 1. */
+static int parse_size(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    for (; s[i] >= '0' && s[i] <= '9'; i++) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (i == 0)
+        return -1;
+    unsigned shift = 0;
+    switch (s[i]) {
+    case '\0': break;
+    case 'K': case 'k': shift = 10; break;
+    case 'M': case 'm': shift = 20; break;
+    case 'G': case 'g': shift = 30; break;
+    case 'T': case 't': shift = 40; break;
+    default: return -1;
+    }
+    if (shift) {
+        i++;
+        if (strcmp(s + i, "") != 0 && strcmp(s + i, "iB") != 0 && strcmp(s + i, "B") != 0)
+            return -1;
+        if (v > (UINT64_MAX >> shift))
+            return -1;
+        v <<= shift;
+    }
+    if (v == 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_audit(ld *L, const yaml_node_t *v)
+{
+    int rc = want_map(L, v, "audit");
+    if (rc)
+        return rc;
+    dmvf_policy *p = L->p;
+    for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
+        yaml_node_t *k = N_(L, a->key), *x = N_(L, a->value);
+        const char *key = S(k);
+        uint64_t n;
+        if (strcmp(key, "dir") == 0) {
+            rc = want_path(L, x, "audit dir", &p->audit.dir);
+        } else if (strcmp(key, "required") == 0) {
+            rc = want_bool(L, x, "audit required", &p->audit.required);
+        } else if (strcmp(key, "subjects") == 0) {
+            rc = want_bool(L, x, "audit subjects", &p->audit.subjects);
+        } else if (strcmp(key, "compress") == 0) {
+            rc = want_bool(L, x, "audit compress", &p->audit.compress);
+        } else if (strcmp(key, "rotate_bytes") == 0) {
+            if ((rc = want_scalar(L, x, "audit rotate_bytes")))
+                return rc;
+            if (parse_size(S(x), &n))
+                return fail(L, x, "audit rotate_bytes must be a size of at least 1 byte such as 1048576, 512K, "
+                            "64M or 1G, not '%s'", S(x));
+            p->audit.rotate_bytes = n;
+        } else if (strcmp(key, "rotate_seconds") == 0) {
+            if ((rc = want_scalar(L, x, "audit rotate_seconds")))
+                return rc;
+            if (parse_int(S(x), 0, 0, UINT64_MAX, NULL, &n) || n < 1)
+                return fail(L, x, "audit rotate_seconds must be an integer >= 1, not '%s'", S(x));
+            p->audit.rotate_seconds = n;
+        } else {
+            return fail(L, k, "unknown key '%s' in audit (expected dir, required, subjects, rotate_bytes, "
+                        "rotate_seconds, compress)", key);
+        }
+        if (rc)
+            return rc;
+    }
+    p->has_audit = 1;
+    return DMVF_OK;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int parse_notices(ld *L, const yaml_node_t *v)
+{
+    int rc = want_map(L, v, "notices");
+    if (rc)
+        return rc;
+    dmvf_policy *p = L->p;
+    p->notices.due_days = 3;
+    for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
+        yaml_node_t *k = N_(L, a->key), *x = N_(L, a->value);
+        const char *key = S(k);
+        uint64_t n;
+        if (strcmp(key, "queue") == 0) {
+            rc = want_path(L, x, "notices queue", &p->notices.queue);
+        } else if (strcmp(key, "due_days") == 0) {
+            if ((rc = want_scalar(L, x, "notices due_days")))
+                return rc;
+            if (parse_int(S(x), 0, 0, UINT64_MAX, NULL, &n) || n < 1 || n > 60)
+                return fail(L, x, "notices due_days must be an integer in 1..60, not '%s'", S(x));
+            p->notices.due_days = (unsigned)n;
+        } else if (strcmp(key, "business_days") == 0) {
+            rc = want_bool(L, x, "notices business_days", &p->notices.business_days);
+        } else if (strcmp(key, "holidays") == 0) {
+            if ((rc = want_seq(L, x, "notices holidays", 0)))
+                return rc;
+            size_t cnt = seq_len(x);
+            uint32_t *h = dmvf__arena_alloc(&p->arena, (cnt ? cnt : 1) * sizeof *h);
+            if (!h)
+                return nomem(L);
+            for (size_t i = 0; i < cnt; i++) {
+                yaml_node_t *y = N_(L, x->data.sequence.items.start[i]);
+                if ((rc = want_scalar(L, y, "a holiday")))
+                    return rc;
+                if (!(h[i] = parse_date(S(y))))
+                    return fail(L, y, "bad date '%s' in notices holidays (expected YYYY-MM-DD)", S(y));
+            }
+            if (cnt)
+                qsort(h, cnt, sizeof *h, u32_cmp);
+            p->notices.holidays = h;
+            p->notices.nholidays = cnt;
+        } else {
+            return fail(L, k, "unknown key '%s' in notices (expected queue, due_days, business_days, holidays)",
+                        key);
+        }
+        if (rc)
+            return rc;
+    }
+    if (!p->notices.queue)
+        return fail(L, v, "notices has no queue (the file subject notices are appended to)");
+    p->has_notices = 1;
+    return DMVF_OK;
+}
+
+static int parse_review(ld *L, const yaml_node_t *v)
+{
+    int rc = want_map(L, v, "review");
+    if (rc)
+        return rc;
+    dmvf_policy *p = L->p;
+    for (yaml_node_pair_t *a = v->data.mapping.pairs.start; a < v->data.mapping.pairs.top; a++) {
+        yaml_node_t *k = N_(L, a->key), *x = N_(L, a->value);
+        const char *key = S(k);
+        if (strcmp(key, "spool") == 0)
+            rc = want_path(L, x, "review spool", &p->review.spool);
+        else if (strcmp(key, "public_key") == 0)
+            rc = want_path(L, x, "review public_key", &p->review.public_key);
+        else
+            return fail(L, k, "unknown key '%s' in review (expected spool, public_key)", key);
+        if (rc)
+            return rc;
+    }
+    if (!p->review.spool)
+        return fail(L, v, "review has no spool (the directory requests held for review are sealed into)");
+    if (!p->review.public_key)
+        return fail(L, v, "review has no public_key (the reviewers' public key file, dmvfilter review keygen)");
+    p->has_review = 1;
+    return DMVF_OK;
+}
+
 /* ------------------------------------------------------------------ top level */
 
 static int parse_top(ld *L, const yaml_node_t *root)
@@ -1055,9 +1251,15 @@ static int parse_top(ld *L, const yaml_node_t *root)
             rc = parse_marking(L, v);
         } else if (strcmp(key, "rules") == 0) {
             rc = parse_rules(L, v);
+        } else if (strcmp(key, "audit") == 0) {
+            rc = parse_audit(L, v);
+        } else if (strcmp(key, "notices") == 0) {
+            rc = parse_notices(L, v);
+        } else if (strcmp(key, "review") == 0) {
+            rc = parse_review(L, v);
         } else {
             return fail(L, k, "unknown key '%s' at top level (expected version, jurisdiction, refusal, "
-                        "profiles, marking, rules)", key);
+                        "profiles, marking, rules, audit, notices, review)", key);
         }
         if (rc)
             return rc;
@@ -1128,11 +1330,11 @@ static int load_yaml(dmvf_policy *p, const char *yaml, size_t len, dmvf_error *e
 
 /* ------------------------------------------------------------------ public */
 
-dmvf_policy *dmvf_policy_load_buffer(const char *yaml, size_t len, const char *name, dmvf_error *err)
+/* dir: what relative paths in the policy are resolved against: "" (as
+ * given) or a directory ending in '/'; dlen its length. */
+static dmvf_policy *load_buffer(const char *yaml, size_t len, const char *name, const char *dir, size_t dlen,
+                                dmvf_error *err)
 {
-    DMVF_REQUIRE(yaml || len == 0, "yaml is NULL");
-    if (!name)
-        name = "<policy>";
     if (len > DMVF_POLICY_MAX_BYTES) {
         dmvf__perr(err, name, 0, 0, "policy is %zu bytes; the limit is 1 MiB", len);
         return NULL;
@@ -1150,7 +1352,9 @@ dmvf_policy *dmvf_policy_load_buffer(const char *yaml, size_t len, const char *n
     }
     p->refusal = DMVF_REFUSAL_REFUSED;
     p->name = dmvf__arena_strndup(&p->arena, name, strlen(name));
-    if (!p->name) {
+    p->base_dir = dmvf__arena_strndup(&p->arena, dir, dlen);
+    if (!p->name || !p->base_dir) {
+        dmvf__arena_free(&p->arena);
         free(p);
         dmvf__seterr(err, DMVF_ENOMEM, "%s: out of memory", name);
         return NULL;
@@ -1163,6 +1367,14 @@ dmvf_policy *dmvf_policy_load_buffer(const char *yaml, size_t len, const char *n
         return NULL;
     }
     return p;
+}
+
+dmvf_policy *dmvf_policy_load_buffer(const char *yaml, size_t len, const char *name, dmvf_error *err)
+{
+    DMVF_REQUIRE(yaml || len == 0, "yaml is NULL");
+    if (!name)
+        name = "<policy>";
+    return load_buffer(yaml, len, name, "", 0, err);
 }
 
 dmvf_policy *dmvf_policy_load_file(const char *path, dmvf_error *err)
@@ -1188,8 +1400,11 @@ dmvf_policy *dmvf_policy_load_file(const char *path, dmvf_error *err)
         dmvf__seterr(err, DMVF_EIO, "%s: cannot read policy", path);
     else if (n > DMVF_POLICY_MAX_BYTES)
         dmvf__perr(err, path, 0, 0, "policy is larger than 1 MiB");
-    else
-        p = dmvf_policy_load_buffer(buf, n, path, err);
+    else {
+        /* relative paths inside are relative to the file's directory */
+        const char *slash = strrchr(path, '/');
+        p = load_buffer(buf, n, path, path, slash ? (size_t)(slash - path) + 1 : 0, err);
+    }
     free(buf);
     return p;
 }
@@ -1225,4 +1440,26 @@ const char *dmvf_policy_id(const dmvf_policy *p)
 {
     DMVF_REQUIRE(p != NULL, "policy is NULL");
     return p->id;
+}
+
+/* ------------------------------------------------------------------ settings */
+
+void dmvf_policy_audit_settings(const dmvf_policy *p, dmvf_policy_audit *out)
+{
+    DMVF_REQUIRE(p != NULL && out != NULL, "NULL argument");
+    *out = p->audit;
+}
+
+void dmvf_policy_notice_settings(const dmvf_policy *p, dmvf_policy_notices *out)
+{
+    DMVF_REQUIRE(p != NULL && out != NULL, "NULL argument");
+    *out = p->notices;
+    if (!p->has_notices)
+        out->due_days = 3;
+}
+
+void dmvf_policy_review_settings(const dmvf_policy *p, dmvf_policy_review *out)
+{
+    DMVF_REQUIRE(p != NULL && out != NULL, "NULL argument");
+    *out = p->review;
 }

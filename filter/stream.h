@@ -59,9 +59,10 @@ int dmvf__outq_flush(dmvf__outq *q, dmvf_out_buffer *out);
 void dmvf__outq_discard(dmvf__outq *q);
 
 
-/* Framed streams count the records of a refused request here. */
+/* Framed streams count the records of a refused request here (and, with
+ * collect_subjects, keep their record_ids). */
 struct dmvf_filter;
-void dmvf__filter_count_refused(struct dmvf_filter *f);
+void dmvf__filter_count_refused(struct dmvf_filter *f, const uint8_t *rec, size_t n);
 /* The request id the filter was created with ("" if none), for messages. */
 const char *dmvf__filter_request_id(const struct dmvf_filter *f);
 

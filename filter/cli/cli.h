@@ -10,7 +10,11 @@
  *                 written in input order, optionally as gzip members
  *   cmd_filter.c  `filter`
  *   cmd_policy.c  `policy check|explain`
- *   cmd_keys.c    `keys init|rotate|list`, `reveal`
+ *   cmd_keys.c    `keys init|rotate|list|export-public`, `reveal`
+ *   cmd_review.c  `review keygen|list|show|approve|deny` (the review queue)
+ *   cmd_notices.c `notices due|sent` (the subject notice queue)
+ *   cmd_verify.c  `verify` (signed framed releases)
+ *   cmd_audit.c   `audit verify|query|report` (the audit log)
  *
  * The command line uses the public API only (<dmvfilter/dmvfilter.h>),
  * libc, POSIX threads and zlib.
@@ -319,10 +323,18 @@ int dmvf__cli_cmd_filter(int argc, char **argv);
 int dmvf__cli_cmd_policy(int argc, char **argv);
 int dmvf__cli_cmd_keys(int argc, char **argv);
 int dmvf__cli_cmd_reveal(int argc, char **argv);
+int dmvf__cli_cmd_review(int argc, char **argv);
+int dmvf__cli_cmd_notices(int argc, char **argv);
+int dmvf__cli_cmd_verify(int argc, char **argv);
+int dmvf__cli_cmd_audit(int argc, char **argv);
 
 extern const char dmvf__cli_filter_help[];
 extern const char dmvf__cli_policy_help[];
 extern const char dmvf__cli_keys_help[];
 extern const char dmvf__cli_reveal_help[];
+extern const char dmvf__cli_review_help[];
+extern const char dmvf__cli_notices_help[];
+extern const char dmvf__cli_verify_help[];
+extern const char dmvf__cli_audit_help[];
 
 #endif

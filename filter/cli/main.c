@@ -19,7 +19,15 @@ static const char top_help[] =
     "  keys init       create a keyring (sealed with a passphrase, or --unsealed)\n"
     "  keys rotate     add a key epoch, which becomes current\n"
     "  keys list       list a keyring's epochs (never key bytes)\n"
+    "  keys export-public  write the keyring's public key (for verify)\n"
     "  reveal          decrypt 'encrypt' tokens issued to a requester\n"
+    "  review          the review queue: keygen, list, show, approve, deny\n"
+    "  notices due     list the subject notices not yet marked sent\n"
+    "  notices sent    mark subject notices sent\n"
+    "  verify          check a signed framed release with the public key alone\n"
+    "  audit verify    check the audit log (chain, signatures, HEAD); 5 if not intact\n"
+    "  audit query     print audit entries as JSON Lines, by requester, time, subject\n"
+    "  audit report    the transparency report over a time window\n"
     "  help [COMMAND]  the help of a command\n"
     "\n"
     "Every command takes --help. `dmvfilter --version` prints the version.\n"
@@ -51,6 +59,14 @@ static int help_for(const char *cmd)
         fputs(dmvf__cli_keys_help, stdout);
     } else if (strcmp(cmd, "reveal") == 0) {
         fputs(dmvf__cli_reveal_help, stdout);
+    } else if (strcmp(cmd, "review") == 0) {
+        fputs(dmvf__cli_review_help, stdout);
+    } else if (strcmp(cmd, "notices") == 0) {
+        fputs(dmvf__cli_notices_help, stdout);
+    } else if (strcmp(cmd, "verify") == 0) {
+        fputs(dmvf__cli_verify_help, stdout);
+    } else if (strcmp(cmd, "audit") == 0) {
+        fputs(dmvf__cli_audit_help, stdout);
     } else {
         dmvf__cli_err("unknown command '%s'; try 'dmvfilter --help'", cmd);
         return DMVF_EXIT_USAGE;
@@ -83,6 +99,14 @@ int main(int argc, char **argv)
         return dmvf__cli_cmd_keys(argc - 2, argv + 2);
     if (strcmp(cmd, "reveal") == 0)
         return dmvf__cli_cmd_reveal(argc - 2, argv + 2);
+    if (strcmp(cmd, "review") == 0)
+        return dmvf__cli_cmd_review(argc - 2, argv + 2);
+    if (strcmp(cmd, "notices") == 0)
+        return dmvf__cli_cmd_notices(argc - 2, argv + 2);
+    if (strcmp(cmd, "verify") == 0)
+        return dmvf__cli_cmd_verify(argc - 2, argv + 2);
+    if (strcmp(cmd, "audit") == 0)
+        return dmvf__cli_cmd_audit(argc - 2, argv + 2);
     if (cmd[0] == '-')
         dmvf__cli_err("unknown flag '%s'; try 'dmvfilter --help'", cmd);
     else

@@ -55,14 +55,25 @@ DMVF_API int dmvf_policy_describe(const dmvf_policy *p, FILE *out);
 
 /* Accountability settings from the policy's top-level sections (README
  * "Policy format"). Relative paths are resolved against the directory of
- * the policy file (the working directory for a policy loaded from memory).
- * Strings are owned by the policy; NULL when not given.
+ * the policy file (the working directory for a policy loaded from memory:
+ * they are returned as written). Strings are owned by the policy; NULL when
+ * not given. Every section and key is optional, except as said below.
  *
  *   audit:   {dir: D, required: true, subjects: true, rotate_bytes: 64M,
  *             rotate_seconds: 86400, compress: true}
  *   notices: {queue: F, due_days: 3, business_days: true,
  *             holidays: [2026-12-25, ...]}
  *   review:  {spool: D, public_key: F}
+ *
+ * Booleans are true or false (default false). rotate_bytes is a size of at
+ * least 1 byte: digits with an optional K, M, G or T (binary multiples;
+ * "MiB" and "MB" mean the same); rotate_seconds an integer >= 1; due_days
+ * 1..60 (default 3); holidays YYYY-MM-DD dates, returned sorted (duplicates
+ * kept). A notices section needs a queue, a review section a spool and a
+ * public_key. A rule with notify_subject: true needs a notices section and
+ * a rule with decision: review a review section: without them the policy
+ * does not load (DMVF_EPOLICY), so nothing they require can be skipped.
+ * The policy id stays the hash of the file's bytes.
  */
 typedef struct dmvf_policy_audit {
     const char *dir;

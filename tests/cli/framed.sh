@@ -13,7 +13,8 @@ unset DMVFILTER_PASSPHRASE
 
 . "$DMVF_SRC/tests/cli_lib.sh"
 # frames FILE : one line per frame of a framed stream: "request ID", "record",
-# or "trailer ID in out decision"; each frame is decoded with protoc
+# "trailer ID in out decision", or "seal REQUESTS"; each frame is decoded with
+# protoc
 frames() {
     python3 - "$DMVF_SRC/schema" "$1" <<'EOF'
 import re, subprocess, sys
@@ -42,6 +43,9 @@ while i < len(data):
     elif t.startswith("trailer"):
         print("trailer", field(t, "request_id"), field(t, "records_in"), field(t, "records_out"),
               field(t, "decision"))
+    elif t.startswith("seal"):
+        r = field(t, "requests")
+        print("seal", "0" if r == "-" else r)
     else:
         print("empty")
     i += n
@@ -68,7 +72,9 @@ check "two trailers" [ "$(grep -c '^trailer' "$T/two.txt")" -eq 2 ]
 check "trailers name the requests" grep -q '^trailer pol-1 ' "$T/two.txt"
 check "second trailer" grep -q '^trailer pol-2 ' "$T/two.txt"
 check "ten released records" [ "$(grep -c '^record' "$T/two.txt")" -eq 10 ]
-check "a trailer ends the stream" [ "$(tail -n 1 "$T/two.txt" | cut -d' ' -f1)" = trailer ]
+check "a trailer ends the last request" [ "$(tail -n 2 "$T/two.txt" | head -n 1 | cut -d' ' -f1)" = trailer ]
+check "a seal counting two requests ends the release" [ "$(tail -n 1 "$T/two.txt")" = "seal 2" ]
+check "one seal" [ "$(grep -c '^seal' "$T/two.txt")" -eq 1 ]
 check "trailers count 5 in, 5 out" [ "$(grep -c '^trailer pol-[12] 5 5 DECISION_RELEASE' "$T/two.txt")" -eq 2 ]
 check "stderr: a line per request" [ "$(grep -c '^dmvfilter: request pol-[12]: released 5 of 5' "$T/two.err")" -eq 2 ]
 check "stderr: summary" grep -q "2 requests: 2 released, 0 refused" "$T/two.err"
@@ -89,6 +95,7 @@ expect_rc 3 "framed: one refused request gives 3" "$cli" filter "${F[@]}" --in "
 cp "$T/err" "$T/mixed.err"
 frames "$T/mixed.out" >"$T/mixed.txt" 2>/dev/null
 check "three trailers" [ "$(grep -c '^trailer' "$T/mixed.txt")" -eq 3 ]
+check "the seal counts three requests" [ "$(tail -n 1 "$T/mixed.txt")" = "seal 3" ]
 check "the refused request releases no record" grep -qE '^trailer ice (-|[0-9]+) (-|0) ' "$T/mixed.txt"
 check "still ten released records" [ "$(grep -c '^record' "$T/mixed.txt")" -eq 10 ]
 check "stderr names the refused request" grep -q "request ice: refused by rule" "$T/mixed.err"
@@ -102,12 +109,14 @@ expect_rc 65 "framed: stream cut inside a frame" "$cli" filter "${F[@]}" --in "$
 check "no output file after the failure" [ ! -e "$T/cut.out" ]
 check "no temp file after the failure" [ -z "$(ls -A "$T" | grep '\.tmp\.')" ]
 expect_rc 0 "framed: empty input" "$cli" filter "${F[@]}" --in /dev/null --out "$T/empty.out"
-check "framed: empty input gives an empty output" test -e "$T/empty.out" -a ! -s "$T/empty.out"
+frames "$T/empty.out" >"$T/empty.txt" 2>/dev/null
+check "framed: empty input gives the seal alone" [ "$(cat "$T/empty.txt")" = "seal 0" ]
 
 # ---- held for review: exit 4 (records and framed) ----
 cat >"$T/review.yaml" <<'EOF'
 version: 1
 jurisdiction: NY
+review: {spool: review-spool, public_key: reviewers.pub}
 profiles:
   basic:
     default: redact
@@ -124,6 +133,9 @@ rules:
     profile: basic
 EOF
 expect_rc 0 "review policy checks" "$cli" policy check "$T/review.yaml"
+# the policy's review section names reviewers.pub (beside the policy)
+expect_rc 0 "reviewer keys" "$cli" review keygen --secret-key "$T/reviewers.key" \
+    --public-key "$T/reviewers.pub"
 "$gen" --count 4 --seed 8 --out "$T/rec.bin"
 expect_rc 4 "records: held for review" "$cli" filter --policy "$T/review.yaml" --keyring "$T/kr" \
     --ori NYINS0000 --agency-kind commercial --in "$T/rec.bin" --out "$T/review.out"
