@@ -144,7 +144,7 @@ check "show: no records without --records" ! grep -q "^record 1:" "$T/stdout"
 expect_rc 0 "show --records" "$cli" review show "$id" "${S[@]}" --records
 check "show --records: six records" [ "$(grep -c '^record [0-9]*:' "$T/stdout")" = 6 ]
 check "show --records: released fields" grep -q "person.family_name: \"" "$T/stdout"
-check "show --records: no redacted field" ! grep -qE "person\.ssn|marking\.|photo\." "$T/stdout"
+check "show --records: no redacted field value" ! grep -qE "(person\.ssn|marking\.[a-z_]+|photo\.[a-z_]+): " "$T/stdout"
 
 # approve
 expect_rc 64 "approve: --policy with required audit, no --keyring" "$cli" review approve "$id" \

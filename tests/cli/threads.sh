@@ -265,7 +265,8 @@ expect_rc 0 "under the record limit, --threads 1" "$cli" filter "${P0[@]}" "${po
 same "under the record limit: the same bytes" "$T/few.1" "$T/few.4"
 expect_rc 3 "refused request, --threads 4 --gzip" "$cli" filter "${F[@]}" --ori DCICE0100 \
     --agency-kind federal --tag immigration-enforcement --legal-process administrative_subpoena \
-    --query-kind by_license --date 2026-11-22 --threads 4 --gzip --in "$T/rec.bin" --out "$T/ice.gz"
+    --query-kind by_license --date 2026-11-22 --threads 4 --gzip --in "$T/rec.bin" --out "$T/ice.gz" \
+    --notices "$T/notices.jsonl"
 check "refusal with --gzip gunzips to nothing" [ "$(gzip -dc "$T/ice.gz" | wc -c)" -eq 0 ]
 expect_rc 0 "generate a framed stream" "$gen" --framed --count 30 --seed 14 --requests 2 \
     --request-id fr --ori NY0300000 --agency-kind local --jurisdiction NY --purpose 1 \
