@@ -15,9 +15,39 @@
  * notices and review sections, overridden by --audit, --notices,
  * --review-spool and --review-public-key.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "cli.h"
+
+/* Creates the directories leading to file path (mode 0700), as a spool's
+ * would be: a queue named by the policy may live in a directory not made
+ * yet. Existing directories are left as they are. 0 or -1 (errno). */
+static int make_parents(const char *path)
+{
+    char *d = strdup(path);
+    if (!d)
+        return -1;
+    char *slash = strrchr(d, '/');
+    int rc = 0;
+    if (slash && slash != d) {
+        *slash = '\0';
+        for (char *p = d + 1; rc == 0; p++) {
+            if (*p != '/' && *p != '\0')
+                continue;
+            char c = *p;
+            *p = '\0';
+            if (mkdir(d, 0700) != 0 && errno != EEXIST)
+                rc = -1;
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    free(d);
+    return rc;
+}
 
 int dmvf__cli_acct_open(dmvf_cli_acct *ac, const dmvf_cli_acct_flags *fl, const dmvf_policy *pol,
                         const dmvf_keyring *kr)
@@ -113,6 +143,11 @@ int dmvf__cli_acct_notify(dmvf_cli_acct *ac, const dmvf_filter *f, uint32_t *que
     const dmvf_request *rq = dmvf_filter_request(f);
     dmvf_error err;
     memset(&err, 0, sizeof err);
+    if (make_parents(ac->notices) != 0) {
+        dmvf__cli_err("notice queue %s: cannot create its directory: %s; nothing released",
+                      ac->notices, strerror(errno));
+        return DMVF_EXIT_IOERR;
+    }
     if (dmvf_notices_queue(ac->notices, f, &ac->ns, rq ? rq->date : 0, queued, &err) != DMVF_OK) {
         dmvf__cli_err("notice queue %s: %s; nothing released", ac->notices,
                       err.msg[0] ? err.msg : dmvf_strerror(err.code));
