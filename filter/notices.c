@@ -537,7 +537,7 @@ int dmvf_notices_queue(const char *queue, const dmvf_filter *f, const dmvf_polic
     qsort(v, m, sizeof *v, idx_cmp);
 
     /* the fields every notice of this call shares */
-    char dstr[11], duestr[11], d8[9];
+    char dstr[11], duestr[11], d8[12];   /* date is a valid YYYYMMDD: 8 digits */
     ymd_format(date, dstr);
     ymd_format(due, duestr);
     snprintf(d8, sizeof d8, "%08u", (unsigned)date);
