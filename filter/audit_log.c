@@ -75,23 +75,6 @@ static void seg_path(const dmvf_audit *a, char *out, size_t cap, uint64_t n, int
     snprintf(out, cap, "%s/%s", a->dir, name);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int lock(dmvf_audit *a, dmvf_error *err)
 {
     while (flock(a->lockfd, LOCK_EX) != 0) {
@@ -341,7 +324,7 @@ static int append_item(dmvf_audit *a, const Dmv__V1__AuditItem *item, uint8_t **
     memcpy(buf + pre + n, chain, 32);
     char name[64];
     dmvf__audit_seg_name(name, sizeof name, a->seg, 0);
-    if (write_all(a->fd, buf, total) != 0) {
+    if (dmvf__write_all(a->fd, buf, total) != 0) {
         int e = errno;
         /* undo a partial frame so the log stays whole */
         if (ftruncate(a->fd, (off_t)a->off) != 0 || fsync(a->fd) != 0)
@@ -378,7 +361,7 @@ static int write_head(dmvf_audit *a, const uint8_t *frame, size_t len, dmvf_erro
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return dmvf__seterr(err, DMVF_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    if (write_all(fd, frame, len) != 0 || fsync(fd) != 0) {
+    if (dmvf__write_all(fd, frame, len) != 0 || fsync(fd) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);
@@ -466,7 +449,7 @@ static int create_segment(dmvf_audit *a, uint64_t n, dmvf_error *err)
         free(buf);
         return dmvf__seterr(err, DMVF_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     }
-    if (write_all(fd, buf, total) != 0 || fsync(fd) != 0) {
+    if (dmvf__write_all(fd, buf, total) != 0 || fsync(fd) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);
@@ -548,7 +531,7 @@ static void compress_segment(dmvf_audit *a, uint64_t n)
             zs.next_out = ob;
             zs.avail_out = CH;
             zr = deflate(&zs, flush);
-            if (zr == Z_STREAM_ERROR || write_all(out, ob, CH - zs.avail_out) != 0) {
+            if (zr == Z_STREAM_ERROR || dmvf__write_all(out, ob, CH - zs.avail_out) != 0) {
                 ok = 0;
                 break;
             }

@@ -31,6 +31,13 @@ void dmvf__escape_copy(char *dst, size_t cap, const char *src);
 void dmvf__misuse(const char *func, const char *what) __attribute__((noreturn));
 #define DMVF_REQUIRE(cond, what) do { if (!(cond)) dmvf__misuse(__func__, what); } while (0)
 
+/* fileio.c: writes all n bytes, retrying EINTR and short writes (a write
+ * of 0 bytes is EIO). 0 or -1 with errno. */
+int dmvf__write_all(int fd, const void *buf, size_t n);
+/* fsyncs the directory holding path, so that a rename or link into it
+ * survives a crash. 0 or -1 with errno. */
+int dmvf__fsync_parent(const char *path);
+
 /* Today's date in UTC as YYYYMMDD. */
 uint32_t dmvf__today(void);
 

@@ -316,25 +316,6 @@ static void sb_json_c(sbuf *b, const char *s)
 /* files                                                              */
 /* ------------------------------------------------------------------ */
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (w == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int lock_fd(int fd, int how)
 {
     while (flock(fd, how) != 0) {
@@ -342,29 +323,6 @@ static int lock_fd(int fd, int how)
             return -1;
     }
     return 0;
-}
-
-static int fsync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) {
-        strcpy(dir, ".");
-    } else if (slash == path) {
-        strcpy(dir, "/");
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n >= sizeof dir)
-            return 0;   /* cannot name it; the data itself is synced */
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return -1;
-    int rc = fsync(dfd);
-    close(dfd);
-    return rc;
 }
 
 /* Opens the queue for appending (creating it 0600 when create is set),
@@ -405,7 +363,7 @@ static int open_for_append(const char *path, int create, int *fdp, uint64_t *siz
                             "it holds record_ids: chmod 600 it",
                             path, (unsigned)(st.st_mode & 07777));
     }
-    if (created && fsync_dir_of(path) != 0) {
+    if (created && dmvf__fsync_parent(path) != 0) {
         int e = errno;
         close(fd);
         return dmvf__seterr(err, DMVF_EIO, "notice queue %s: cannot sync its directory: %s", path,
@@ -440,7 +398,7 @@ static int append_sync(int fd, const char *path, uint64_t size, const sbuf *b, d
                                 "nothing appended: repair the file first",
                                 path, (unsigned long long)(size - 1));
     }
-    if (write_all(fd, b->p, b->len) != 0 || fsync(fd) != 0) {
+    if (dmvf__write_all(fd, b->p, b->len) != 0 || fsync(fd) != 0) {
         int e = errno;
         if (ftruncate(fd, (off_t)size) == 0)
             (void)fsync(fd);

@@ -133,41 +133,6 @@ static const char *nz(const char *s)
     return s ? s : "";
 }
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const uint8_t *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* fsyncs the directory that holds path (best effort). */
-static void sync_dir_of(const char *path)
-{
-    char dir[PATH_CAP];
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else if ((size_t)(slash - path) < sizeof dir)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    else
-        return;
-    int fd = open(dir, O_RDONLY | O_CLOEXEC | O_DIRECTORY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
 /* Writes data to a new 0600 temporary file beside target (".NAME.tmp.RANDOM"
  * in target's directory), fsync'd and closed; tmp receives its name. */
 static int write_temp(const char *target, const void *data, size_t len, char tmp[PATH_CAP],
@@ -184,7 +149,7 @@ static int write_temp(const char *target, const void *data, size_t len, char tmp
     if (fd < 0)
         return dmvf__seterr(err, DMVF_EIO, "cannot create a temporary file beside %s %s: %s",
                             what, target, strerror(errno));
-    if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+    if (dmvf__write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);
@@ -218,7 +183,7 @@ static int link_in_place(const char *tmp, const char *target, const char *what, 
     }
     unlink(tmp);
     if (rc == DMVF_OK)
-        sync_dir_of(target);
+        (void)dmvf__fsync_parent(target);
     return rc;
 }
 
@@ -291,7 +256,7 @@ static int ensure_spool(const char *spool, dmvf_error *err)
 {
     struct stat st;
     if (mkdir(spool, 0700) == 0) {
-        sync_dir_of(spool);
+        (void)dmvf__fsync_parent(spool);
         return DMVF_OK;
     }
     if (errno != EEXIST)
@@ -532,7 +497,7 @@ int dmvf_review_hold(const char *spool, const char *reviewer_public_path, const 
 done:
     if (rc != DMVF_OK && sealed_written) {
         unlink(spath);
-        sync_dir_of(spath);
+        (void)dmvf__fsync_parent(spath);
     }
     free_wiped(plain, plain_len);
     free(sealed);
@@ -1344,7 +1309,7 @@ int dmvf_review_approve(const char *spool, const char *id, const char *secret_ke
     }
     if (direct) {
         int fd = to_stdout ? STDOUT_FILENO : open(out_path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-        int bad = fd < 0 || write_all(fd, rel->data, rel->len) != 0;
+        int bad = fd < 0 || dmvf__write_all(fd, rel->data, rel->len) != 0;
         int e = errno;
         if (fd >= 0 && !to_stdout && close(fd) != 0 && !bad) {
             bad = 1;
@@ -1362,7 +1327,7 @@ int dmvf_review_approve(const char *spool, const char *id, const char *secret_ke
                           strerror(e));
         goto done;
     } else {
-        sync_dir_of(out_path);
+        (void)dmvf__fsync_parent(out_path);
     }
     rc = mark_item(spool, id, ST_APPROVED, reviewer, note, err);
     if (rc != DMVF_OK) {

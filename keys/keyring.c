@@ -618,49 +618,6 @@ done:
     return rc;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Flushes the directory holding path so that a rename or link survives a
- * crash. Best effort: some file systems refuse fsync on directories. */
-static void sync_parent(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    int fd;
-
-    if (!slash) {
-        dir = strdup(".");
-    } else if (slash == path) {
-        dir = strdup("/");
-    } else {
-        dir = malloc((size_t)(slash - path) + 1);
-        if (dir) {
-            memcpy(dir, path, (size_t)(slash - path));
-            dir[slash - path] = '\0';
-        }
-    }
-    if (!dir)
-        return;
-    fd = open(dir, O_RDONLY | O_CLOEXEC | O_DIRECTORY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 /* Writes data to path atomically. exclusive: fail with DMVF_EIO if path
  * exists (create); otherwise replace it (rotate). */
 static int write_atomic(const char *path, const uint8_t *data, size_t len, int exclusive,
@@ -680,7 +637,7 @@ static int write_atomic(const char *path, const uint8_t *data, size_t len, int e
         return dmvf__seterr(err, DMVF_EIO, "cannot create a temporary file beside keyring %s: %s",
                             path, strerror(e));
     }
-    if (fchmod(fd, 0600) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+    if (fchmod(fd, 0600) != 0 || dmvf__write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         e = errno;
         close(fd);
         unlink(tmp);
@@ -721,7 +678,7 @@ static int write_atomic(const char *path, const uint8_t *data, size_t len, int e
     }
     free(tmp);
     if (rc == DMVF_OK)
-        sync_parent(path);
+        (void)dmvf__fsync_parent(path);
     return rc;
 }
 

@@ -72,40 +72,6 @@ static int sodium_ready(dmvf_error *err)
 
 /* ---- writing files ---- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static void sync_parent(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else if ((size_t)(slash - path) < sizeof dir)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    else
-        return;
-    int fd = open(dir, O_RDONLY | O_CLOEXEC | O_DIRECTORY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
 /* Creates path with exactly data[0..len) and the given mode; fails with
  * DMVF_EIO if path exists. `what` names the file in messages. */
 static int create_file(const char *path, const uint8_t *data, size_t len, mode_t mode,
@@ -125,7 +91,7 @@ static int create_file(const char *path, const uint8_t *data, size_t len, mode_t
         return dmvf__seterr(err, DMVF_EIO, "cannot create a temporary file beside %s %s: %s",
                             what, path, strerror(e));
     }
-    if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+    if (fchmod(fd, mode) != 0 || dmvf__write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         e = errno;
         close(fd);
         unlink(tmp);
@@ -156,7 +122,7 @@ static int create_file(const char *path, const uint8_t *data, size_t len, mode_t
     unlink(tmp);
     free(tmp);
     if (rc == DMVF_OK)
-        sync_parent(path);
+        (void)dmvf__fsync_parent(path);
     return rc;
 }
 
@@ -259,7 +225,7 @@ int dmvf_review_keygen(const char *secret_path, const char *public_path, const c
         if (rc != DMVF_OK) {
             /* no half pair: the secret key written above goes again */
             unlink(secret_path);
-            sync_parent(secret_path);
+            (void)dmvf__fsync_parent(secret_path);
         }
     }
     sodium_free(k);

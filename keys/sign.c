@@ -90,20 +90,13 @@ int dmvf_public_key_write(const char *path, const uint8_t pub[32], dmvf_error *e
                                     : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return dmvf__seterr(err, DMVF_EIO, "%s: cannot create: %s", path, strerror(errno));
-    size_t off = 0;
-    while (off < (size_t)len) {
-        ssize_t w = write(fd, line + off, (size_t)len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = errno;
-            if (fd != STDOUT_FILENO) {
-                close(fd);
-                unlink(path);
-            }
-            return dmvf__seterr(err, DMVF_EIO, "%s: write failed: %s", path, strerror(e));
+    if (dmvf__write_all(fd, line, (size_t)len) != 0) {
+        int e = errno;
+        if (fd != STDOUT_FILENO) {
+            close(fd);
+            unlink(path);
         }
-        off += (size_t)w;
+        return dmvf__seterr(err, DMVF_EIO, "%s: write failed: %s", path, strerror(e));
     }
     if (fd != STDOUT_FILENO && (fsync(fd) != 0 || close(fd) != 0)) {
         int e = errno;

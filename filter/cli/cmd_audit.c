@@ -202,6 +202,37 @@ typedef struct audit_cfg {
     const char *format, *title, *out;
 } audit_cfg;
 
+/* ---- flags every subcommand shares ---- */
+
+/* The one DIR argument. 1 when the current argument is positional. */
+static int positional_dir(dmvf_cli_args *a, audit_cfg *c)
+{
+    if (!dmvf__cli_is_positional(a))
+        return 0;
+    if (c->dir)
+        dmvf__cli_usage_error(a, "unexpected argument '%s' (one DIR)", a->argv[a->i]);
+    else
+        c->dir = a->argv[a->i];
+    return 1;
+}
+
+/* DIR, --keyring K, --passphrase-file F. 1 when consumed. */
+static int dir_or_keyring(dmvf_cli_args *a, audit_cfg *c)
+{
+    const char *v;
+    if (positional_dir(a, c))
+        return 1;
+    if (dmvf__cli_value(a, "--keyring", &v)) {
+        c->keyring = v;
+        return 1;
+    }
+    if (dmvf__cli_value(a, "--passphrase-file", &v)) {
+        c->passfile = v;
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- verify ---- */
 
 static int audit_verify(int argc, char **argv)
@@ -214,15 +245,8 @@ static int audit_verify(int argc, char **argv)
         const char *v;
         if (dmvf__cli_end_of_flags(&a))
             continue;
-        if (dmvf__cli_is_positional(&a)) {
-            if (c.dir)
-                dmvf__cli_usage_error(&a, "unexpected argument '%s' (one DIR)", a.argv[a.i]);
-            else
-                c.dir = a.argv[a.i];
-        } else if (dmvf__cli_value(&a, "--keyring", &v)) {
-            c.keyring = v;
-        } else if (dmvf__cli_value(&a, "--passphrase-file", &v)) {
-            c.passfile = v;
+        if (dir_or_keyring(&a, &c)) {
+            /* consumed */
         } else if (dmvf__cli_value(&a, "--public-key", &v)) {
             c.pubkey = v;
         } else {
@@ -309,15 +333,8 @@ static int audit_query(int argc, char **argv)
         const char *v;
         if (dmvf__cli_end_of_flags(&a))
             continue;
-        if (dmvf__cli_is_positional(&a)) {
-            if (c.dir)
-                dmvf__cli_usage_error(&a, "unexpected argument '%s' (one DIR)", a.argv[a.i]);
-            else
-                c.dir = a.argv[a.i];
-        } else if (dmvf__cli_value(&a, "--keyring", &v)) {
-            c.keyring = v;
-        } else if (dmvf__cli_value(&a, "--passphrase-file", &v)) {
-            c.passfile = v;
+        if (dir_or_keyring(&a, &c)) {
+            /* consumed */
         } else if (dmvf__cli_value(&a, "--ori", &v)) {
             if (nonempty(&a, "--ori", v))
                 c.q.ori = v;
@@ -393,11 +410,8 @@ static int audit_report(int argc, char **argv)
         const char *v;
         if (dmvf__cli_end_of_flags(&a))
             continue;
-        if (dmvf__cli_is_positional(&a)) {
-            if (c.dir)
-                dmvf__cli_usage_error(&a, "unexpected argument '%s' (one DIR)", a.argv[a.i]);
-            else
-                c.dir = a.argv[a.i];
+        if (positional_dir(&a, &c)) {
+            /* consumed */
         } else if (dmvf__cli_value(&a, "--from", &v)) {
             if (v && when_flag(&a, "--from", v, 0, &from) == 0)
                 c.from_s = v;
