@@ -48,7 +48,7 @@
 #include <sysexits.h>
 #include <protobuf-c/protobuf-c.h>
 #include "dmvfilter/dmvfilter.h"
-#include "filter/schema.h"
+#include "filter/wire/schema.h"
 #include "dmv/v1/record.pb-c.h"
 #include "dmv/v1/request.pb-c.h"
 

@@ -27,9 +27,12 @@
 #include <sysexits.h>
 #include <time.h>
 #include "bench/bio.h"
-#include "filter/internal.h"
-#include "filter/reference.h"
-#include "filter/rewrite.h"
+#include "dmvfilter/dmvfilter.h"
+#include "filter/core/error.h"
+#include "filter/policy/decide.h"
+#include "filter/wire/plan.h"
+#include "filter/wire/reference.h"
+#include "filter/wire/rewrite.h"
 #include "keys/keys.h"
 
 #define MAX_FRAME ((size_t)16 << 20)

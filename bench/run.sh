@@ -83,7 +83,7 @@ if "$CLI" filter --help 2>&1 | grep -q -- --threads; then threads=1; fi
 # ---- data ----
 data=bench/data
 mkdir -p "$data"
-stamp=$(cat bench/gen.c schema/dmv/v1/record.proto filter/schema.c | sha256sum | cut -c1-16)
+stamp=$(cat bench/gen.c schema/dmv/v1/record.proto filter/wire/schema.c | sha256sum | cut -c1-16)
 if [ "$(cat "$data/STAMP" 2>/dev/null)" != "$stamp" ]; then
     rm -f "$data"/*.pb "$data"/*.gz "$data"/*.jsonl "$data"/*.csv
     echo "$stamp" > "$data/STAMP"

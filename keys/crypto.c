@@ -30,7 +30,8 @@
  */
 #include <string.h>
 #include <sodium.h>
-#include "filter/internal.h"
+#include "dmvfilter/dmvfilter.h"
+#include "filter/core/error.h"
 #include "keys/keys.h"
 #include "keys/keyring_int.h"
 

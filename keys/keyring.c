@@ -34,7 +34,9 @@
 #include <unistd.h>
 #include <sodium.h>
 #include "dmv/v1/keyring.pb-c.h"
-#include "filter/internal.h"
+#include "dmvfilter/dmvfilter.h"
+#include "filter/core/error.h"
+#include "filter/core/fileio.h"
 #include "keys/keys.h"
 #include "keys/keyring_int.h"
 

@@ -17,7 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sodium.h>
-#include "filter/internal.h"
+#include "dmvfilter/dmvfilter.h"
+#include "filter/core/error.h"
+#include "filter/core/fileio.h"
 #include "keys/keyring_int.h"
 
 #define PUB_PREFIX "dmvfilter-ed25519 "

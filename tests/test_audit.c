@@ -29,7 +29,7 @@
 #include <zlib.h>
 #include "check.h"
 #include "fixture.h"
-#include "filter/audit_int.h"
+#include "filter/account/audit_int.h"
 
 static dmvf_keyring *g_kr, *g_kr2;
 static uint8_t g_pub[32], g_pub2[32];

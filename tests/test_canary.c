@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include "dmvfilter/dmvfilter.h"
 #include "keys/keys.h"
-#include "filter/schema.h"
+#include "filter/wire/schema.h"
 #include "check.h"
 #include "fixture.h"
 

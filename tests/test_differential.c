@@ -30,9 +30,12 @@
 #include <string.h>
 #include <unistd.h>
 #include "check.h"
-#include "filter/internal.h"
-#include "filter/reference.h"
-#include "filter/rewrite.h"
+#include "dmvfilter/dmvfilter.h"
+#include "filter/core/error.h"
+#include "filter/policy/decide.h"
+#include "filter/wire/plan.h"
+#include "filter/wire/reference.h"
+#include "filter/wire/rewrite.h"
 #include "dmv/v1/record.pb-c.h"
 
 /* ---- growable byte buffers and corpora ---- */

@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include "dmvfilter/dmvfilter.h"
 #include "keys/keys.h"
-#include "filter/schema.h"
-#include "filter/plan.h"
+#include "filter/wire/schema.h"
+#include "filter/wire/plan.h"
 #include "dmv/v1/record.pb-c.h"
 #include "dmv/v1/request.pb-c.h"
 #include "check.h"

@@ -22,9 +22,12 @@
 #include <unistd.h>
 #include "check.h"
 #include "dmvfilter/dmvfilter.h"
-#include "filter/internal.h"
-#include "filter/reference.h"
-#include "filter/rewrite.h"
+#include "dmvfilter/dmvfilter.h"
+#include "filter/core/error.h"
+#include "filter/policy/decide.h"
+#include "filter/wire/plan.h"
+#include "filter/wire/reference.h"
+#include "filter/wire/rewrite.h"
 #include "keys/keys.h"
 #include "dmv/v1/request.pb-c.h"
 

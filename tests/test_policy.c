@@ -11,7 +11,10 @@
 #include <string.h>
 #include <sodium.h>
 #include "check.h"
-#include "filter/internal.h"
+#include "dmvfilter/dmvfilter.h"
+#include "filter/core/error.h"
+#include "filter/policy/decide.h"
+#include "filter/wire/plan.h"
 
 static char g_src[1024];
 

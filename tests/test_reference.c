@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "check.h"
-#include "filter/reference.h"
+#include "filter/wire/reference.h"
 #include "dmv/v1/record.pb-c.h"
 
 /* ---- plans by hand: one static table per message position ---- */

@@ -25,8 +25,9 @@
 #include <string.h>
 #include "check.h"
 #include "fixture.h"
-#include "filter/stream.h"
+#include "filter/release/stream_int.h"
 #include "dmv/v1/request.pb-c.h"
+#include "filter/release/filter_int.h"
 
 static dmvf_policy *pol;
 static dmvf_keyring *kr;

@@ -24,8 +24,8 @@
 #include <sys/stat.h>
 #include "check.h"
 #include "fixture.h"
-#include "filter/audit_int.h"
-#include "filter/report_int.h"
+#include "filter/account/audit_int.h"
+#include "filter/account/report_int.h"
 
 #define NFIG DMVF__FIG_COUNT
 #define NBD DMVF__BD_COUNT

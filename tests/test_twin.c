@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include "dmvfilter/dmvfilter.h"
 #include "keys/keys.h"
-#include "filter/schema.h"
+#include "filter/wire/schema.h"
 #include "dmv/v1/record.pb-c.h"
 #include "check.h"
 #include "fixture.h"

@@ -214,7 +214,7 @@ mv "$T/m" "$T/spool/$id5.meta"
 expect_rc 0 "the restored item shows" "$cli" review show "$id5" "${S[@]}"
 
 # audited decisions
-if grep -q "audit log not built" "$DMVF_SRC/filter/audit_log.c" 2>/dev/null; then
+if grep -q "audit log not built" "$DMVF_SRC/filter/account/audit_log.c" 2>/dev/null; then
     echo "SKIP: audited review steps (the audit log is not built yet)"
 else
     id6=$(hold R6)

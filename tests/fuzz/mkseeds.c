@@ -21,8 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sodium.h>
-#include "filter/internal.h"
-#include "filter/schema.h"
+#include "dmvfilter/dmvfilter.h"
+#include "filter/core/error.h"
+#include "filter/wire/schema.h"
 #include "keys/keys.h"
 #include "dmv/v1/keyring.pb-c.h"
 

@@ -110,10 +110,10 @@ for t in "${targets[@]}"; do
     echo "$last"
     # per-file edge coverage of the files this target is about
     case $t in
-    rewrite) files="filter/rewrite.c filter/reference.c filter/transform.c keys/crypto.c" ;;
-    framed) files="filter/framed.c filter/stream.c filter/filter.c filter/rewrite.c" ;;
-    gzip) files="tests/fuzz/gzread.c filter/stream.c filter/filter.c" ;;
-    policy) files="filter/policy_load.c filter/policy_compile.c filter/policy_decide.c filter/policy_explain.c" ;;
+    rewrite) files="filter/wire/rewrite.c filter/wire/reference.c filter/wire/transform.c keys/crypto.c" ;;
+    framed) files="filter/release/framed.c filter/release/stream.c filter/release/filter.c filter/wire/rewrite.c" ;;
+    gzip) files="tests/fuzz/gzread.c filter/release/stream.c filter/release/filter.c" ;;
+    policy) files="filter/policy/parse.c filter/policy/compile.c filter/policy/decide.c filter/policy/explain.c" ;;
     keyring) files="keys/keyring.c keys/crypto.c" ;;
     esac
     if [ $rc -eq 0 ]; then

@@ -1,0 +1,71 @@
+/*
+ * audit_int.h - what the audit log's reader shares with the report and the
+ * review queue inside the library.
+ */
+#ifndef DMVF_AUDIT_INT_H
+#define DMVF_AUDIT_INT_H
+
+#include "dmvfilter/dmvfilter.h"
+#include "filter/core/error.h"
+#include "dmv/v1/audit.pb-c.h"
+
+/* Calls fn for every entry of the log in dir, oldest first (parsing only:
+ * no MAC or signature is checked; dmvf_audit_verify does that). The entry
+ * is valid during the call only. Returns DMVF_OK, fn's non-zero return, or
+ * an error (DMVF_EIO; DMVF_EMALFORMED naming the file and byte offset). */
+typedef int (*dmvf__audit_entry_fn)(void *ud, const Dmv__V1__AuditEntry *e);
+int dmvf__audit_scan(const char *dir, dmvf__audit_entry_fn fn, void *ud, dmvf_error *err);
+
+/* ---- shared by the writer (audit_log.c) and the readers (audit_read.c) ---- */
+
+#define DMVF__AUDIT_CHAIN_LEN 32u
+#define DMVF__AUDIT_MAX_ITEM ((uint64_t)1 << 30)   /* larger: malformed */
+#define DMVF__AUDIT_CHECKPOINT_CTX "dmvf-checkpoint-v1"
+
+/* One item as framed in a segment: varint(len) || AuditItem || chain[32].
+ * buf holds the whole frame (len bytes); the item is buf[pre..pre+item_len),
+ * the chain the 32 bytes after it. off: the frame's byte offset in the
+ * (inflated) segment. Reused from item to item; free with _frame_free. */
+typedef struct dmvf__audit_frame {
+    uint8_t *buf;
+    size_t cap, len, pre, item_len;
+    uint64_t off;
+} dmvf__audit_frame;
+void dmvf__audit_frame_free(dmvf__audit_frame *fr);
+
+/* Reads the frames of one segment from fd (not closed here): plain, from
+ * byte off up to limit (UINT64_MAX: the end of the file), or zlib (z != 0,
+ * inflated in bounded steps from the start; off and limit ignored). NULL on
+ * ENOMEM. */
+typedef struct dmvf__audit_rd dmvf__audit_rd;
+dmvf__audit_rd *dmvf__audit_rd_new(int fd, int z, uint64_t off, uint64_t limit);
+void dmvf__audit_rd_free(dmvf__audit_rd *r);
+/* The next frame into *fr: DMVF_OK with fr->len > 0, or DMVF_OK with
+ * fr->len == 0 at a clean end. DMVF_EMALFORMED when the segment ends inside
+ * a frame, a length is 0, too long or not a varint, or the zlib stream is
+ * corrupt or followed by other bytes (fr->off: where the frame starts);
+ * DMVF_EIO; DMVF_ENOMEM. name (the file) starts the message. */
+int dmvf__audit_rd_next(dmvf__audit_rd *r, dmvf__audit_frame *fr, const char *name,
+                        dmvf_error *err);
+
+/* The segments in dir, ordered by number: which forms exist and the size
+ * of the plain one. DMVF_OK (also for none), DMVF_EIO, DMVF_ENOMEM. */
+typedef struct dmvf__audit_seg {
+    uint64_t n;                  /* 1, 2, ... from audit-NNNNNNNN.log[.z] */
+    int has_log, has_z;
+    uint64_t log_size;
+} dmvf__audit_seg;
+int dmvf__audit_segments(const char *dir, dmvf__audit_seg **segs, size_t *n, dmvf_error *err);
+/* "audit-NNNNNNNN.log" or, with z, "audit-NNNNNNNN.log.z". */
+void dmvf__audit_seg_name(char *out, size_t cap, uint64_t n, int z);
+
+/* Reads DIR/HEAD into *fr (a framed checkpoint item). DMVF_OK; DMVF_EIO
+ * with errno ENOENT when there is none; DMVF_EMALFORMED when it is not one
+ * frame. */
+int dmvf__audit_head_read(const char *dir, dmvf__audit_frame *fr, dmvf_error *err);
+
+/* The packed Checkpoint with its signature empty: what is signed. malloc'd
+ * into *out; DMVF_OK or DMVF_ENOMEM. */
+int dmvf__audit_checkpoint_signed_bytes(const Dmv__V1__Checkpoint *cp, uint8_t **out, size_t *n);
+
+#endif

@@ -1,0 +1,108 @@
+/* error.c - status names, error records, misuse. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "filter/core/error.h"
+
+const char *dmvf_strerror(int code)
+{
+    switch (code) {
+    case DMVF_OK: return "ok";
+    case DMVF_EINVAL: return "invalid argument";
+    case DMVF_ENOMEM: return "out of memory";
+    case DMVF_EMALFORMED: return "malformed input";
+    case DMVF_ETOOBIG: return "record too large";
+    case DMVF_EPOLICY: return "bad policy";
+    case DMVF_EKEYRING: return "bad keyring";
+    case DMVF_EPASSPHRASE: return "wrong passphrase";
+    case DMVF_EIO: return "I/O error";
+    case DMVF_EREFUSED: return "request refused";
+    case DMVF_ESPACE: return "output buffer too small";
+    case DMVF_ESTATE: return "handle in error state";
+    case DMVF_ETOKEN: return "bad token";
+    case DMVF_EGZIP: return "bad gzip input";
+    case DMVF_ETAMPER: return "does not verify (tampered, truncated or reordered)";
+    default: return "unknown error";
+    }
+}
+
+const char *dmvf_version(void)
+{
+    return "0.1.0";
+}
+
+void dmvf__escape_copy(char *dst, size_t cap, const char *src)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (const unsigned char *c = (const unsigned char *)src; *c && o + 1 < cap; c++) {
+        if (*c >= 0x20 && *c != 0x7f) {
+            dst[o++] = (char)*c;
+        } else if (o + 4 < cap) {
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[*c >> 4];
+            dst[o++] = hex[*c & 15];
+        } else {
+            break;
+        }
+    }
+    if (cap)
+        dst[o] = '\0';
+}
+
+static void fill(dmvf_error *err, int code, unsigned line, unsigned col, const char *fmt, va_list ap)
+    DMVF_PRINTF(5, 0);
+static void fill(dmvf_error *err, int code, unsigned line, unsigned col, const char *fmt, va_list ap)
+{
+    char raw[sizeof err->msg];
+    err->code = code;
+    err->line = line;
+    err->column = col;
+    err->offset = 0;
+    err->record = UINT64_MAX;
+    /* messages are one line: whatever input text they quote is escaped */
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    dmvf__escape_copy(err->msg, sizeof err->msg, raw);
+}
+
+int dmvf__seterr(dmvf_error *err, int code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        fill(err, code, 0, 0, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+int dmvf__seterr_at(dmvf_error *err, int code, unsigned line, unsigned column, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        fill(err, code, line, column, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+void dmvf__misuse(const char *func, const char *what)
+{
+    fprintf(stderr, "dmvfilter: API misuse in %s: %s\n", func, what);
+    abort();
+}
+
+int dmvf__perr(dmvf_error *err, const char *name, unsigned line, unsigned col, const char *fmt, ...)
+{
+    char buf[448];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (line)
+        return dmvf__seterr_at(err, DMVF_EPOLICY, line, col, "%s:%u:%u: %s", name, line, col, buf);
+    return dmvf__seterr_at(err, DMVF_EPOLICY, 0, 0, "%s: %s", name, buf);
+}

@@ -1,0 +1,42 @@
+/*
+ * core/error.h - the error record every layer fills, and programmer misuse.
+ *
+ * Bad input returns a DMVF_E* code with a message in a dmvf_error (common.h);
+ * misuse (a NULL handle, a call out of order) aborts with a message.
+ */
+#ifndef DMVF_CORE_ERROR_H
+#define DMVF_CORE_ERROR_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "dmvfilter/common.h"
+
+#if defined(__GNUC__)
+#  define DMVF_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#  define DMVF_LIKELY(x) __builtin_expect(!!(x), 1)
+#  define DMVF_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#  define DMVF_PRINTF(a, b)
+#  define DMVF_LIKELY(x) (x)
+#  define DMVF_UNLIKELY(x) (x)
+#endif
+
+/* Fills *err (if not NULL): code, message; line/column/offset 0, record
+ * UINT64_MAX. Returns code. */
+int dmvf__seterr(dmvf_error *err, int code, const char *fmt, ...) DMVF_PRINTF(3, 4);
+/* Same with a policy location. */
+int dmvf__seterr_at(dmvf_error *err, int code, unsigned line, unsigned column,
+                    const char *fmt, ...) DMVF_PRINTF(5, 6);
+/* Formats "name:line:col: msg" (or "name: msg" when line is 0) into *err as
+ * DMVF_EPOLICY; returns DMVF_EPOLICY. */
+int dmvf__perr(dmvf_error *err, const char *name, unsigned line, unsigned col,
+               const char *fmt, ...) DMVF_PRINTF(5, 6);
+/* Copies src into dst[cap] with bytes below 0x20 and 0x7f written as \xNN,
+ * so that text from requests and policies cannot break a one-line message. */
+void dmvf__escape_copy(char *dst, size_t cap, const char *src);
+/* Programmer misuse: prints and aborts. */
+void dmvf__misuse(const char *func, const char *what) __attribute__((noreturn));
+#define DMVF_REQUIRE(cond, what) do { if (!(cond)) dmvf__misuse(__func__, what); } while (0)
+
+#endif

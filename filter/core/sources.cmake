@@ -1,0 +1,7 @@
+# The core layer's sources (cmake/DmvfLayers.cmake builds them).
+set(DMVF_LAYER_SRCS_core
+  arena.c
+  date.c
+  enums.c
+  error.c
+  fileio.c)

@@ -1,0 +1,448 @@
+/*
+ * policy_explain.c - the policy in words: dmvf_policy_explain (one request:
+ * the rule, each requirement, and what every schema path becomes and why)
+ * and dmvf_policy_describe (the whole compiled policy, for `policy check`).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "filter/policy/policy_int.h"
+
+#define MC (DMVF_CLASS_M | DMVF_CLASS_C)
+
+/* A value as readable text: printable ASCII as is, other bytes as \xNN. */
+static void quote(const uint8_t *v, size_t n, char *buf, size_t cap)
+{
+    size_t o = 0;
+    buf[o++] = '"';
+    for (size_t i = 0; i < n && o + 8 < cap; i++) {
+        if (v[i] >= 0x20 && v[i] < 0x7f && v[i] != '"' && v[i] != '\\')
+            buf[o++] = (char)v[i];
+        else
+            o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", v[i]);
+        if (i + 1 < n && o + 8 >= cap) {
+            o += (size_t)snprintf(buf + o, cap - o, "...");
+            break;
+        }
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+}
+
+/* buf holds at least 128 bytes: "constant " and a quoted value of at most 95 */
+static void act_str(const dmvf_fplan *a, const dmvf_sfield *sf, char *buf, size_t cap)
+{
+    char q[96];
+    switch (a->action) {
+    case DMVF_ACT_MASK:
+        snprintf(buf, cap, "mask (keep first %u, last %u)", a->mask_first, a->mask_last);
+        return;
+    case DMVF_ACT_GENERALIZE:
+        snprintf(buf, cap, "generalize %s", dmvf__generalize_name(a->gen));
+        return;
+    case DMVF_ACT_CONSTANT:
+        switch (sf->type) {
+        case DMVF_T_STRING:
+        case DMVF_T_BYTES:
+            quote(a->cval, a->clen, q, sizeof q);
+            snprintf(buf, cap, "constant %s", q);
+            return;
+        case DMVF_T_INT32:
+            snprintf(buf, cap, "constant %lld", (long long)(int64_t)a->cnum);
+            return;
+        case DMVF_T_BOOL:
+            snprintf(buf, cap, "constant %s", a->cnum ? "true" : "false");
+            return;
+        case DMVF_T_ENUM: {
+            const ProtobufCEnumValue *ev =
+                protobuf_c_enum_descriptor_get_value(sf->fd->descriptor, (int)(int64_t)a->cnum);
+            snprintf(buf, cap, "constant %s", ev ? ev->name : "?");
+            return;
+        }
+        default:
+            snprintf(buf, cap, "constant %llu", (unsigned long long)a->cnum);
+            return;
+        }
+    default:
+        snprintf(buf, cap, "%s", dmvf__action_name(a->action));
+    }
+}
+
+static void norm_str(const dmvf_norm_entry *e, size_t n, char *buf, size_t cap)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && o < cap; i++) {
+        char f[64], t[64];
+        quote(e[i].from, e[i].from_len, f, sizeof f);
+        int w;
+        if (e[i].drop)
+            w = snprintf(buf + o, cap - o, "%sdrop %s", i ? ", " : "", f);
+        else {
+            quote(e[i].to, e[i].to_len, t, sizeof t);
+            w = snprintf(buf + o, cap - o, "%s%s->%s", i ? ", " : "", f, t);
+        }
+        if (w < 0)
+            break;
+        o += (size_t)w;
+    }
+}
+
+/* Every position of a plan by schema id; positions under a redacted
+ * message stay NULL (redacted). */
+static void index_plan(const dmvf_pnode *pn, const dmvf_fplan **by_id)
+{
+    for (uint32_t n = 0; n <= pn->max_number; n++) {
+        const dmvf_fplan *e = &pn->f[n];
+        if (!e->sf)
+            continue;
+        by_id[e->sf->id] = e;
+        if (e->action == DMVF_ACT_DESCEND)
+            index_plan(e->child, by_id);
+    }
+}
+
+static void strlist_str(const dmvf_strlist *l, char *buf, size_t cap)
+{
+    size_t o = 0;
+    o += (size_t)snprintf(buf, cap, "[");
+    for (size_t i = 0; i < l->n && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? ", " : "", l->v[i]);
+    if (o < cap)
+        snprintf(buf + o, cap - o, "]");
+}
+
+static void match_str(const dmvf_rule *r, char *buf, size_t cap)
+{
+    size_t o = 0;
+    char t[300];
+    buf[0] = '\0';
+    if (!r->keys) {
+        snprintf(buf, cap, "everyone");
+        return;
+    }
+#define ADD(...) do { if (o < cap) o += (size_t)snprintf(buf + o, cap - o, __VA_ARGS__); } while (0)
+    if (r->keys & DMVF_MK_ORI) {
+        strlist_str(&r->ori, t, sizeof t);
+        ADD("%sori %s", o ? " and " : "", t);
+    }
+    if (r->keys & DMVF_MK_ORI_PREFIX) {
+        strlist_str(&r->ori_prefix, t, sizeof t);
+        ADD("%sori prefix %s", o ? " and " : "", t);
+    }
+    if (r->keys & DMVF_MK_AGENCY) {
+        dmvf__bits_str(r->agency, dmvf__agency_bit_name, t, sizeof t);
+        ADD("%sagency kind %s", o ? " and " : "", t);
+    }
+    if (r->keys & DMVF_MK_TAGS) {
+        strlist_str(&r->tags, t, sizeof t);
+        ADD("%stags any of %s", o ? " and " : "", t);
+    }
+    if (r->keys & DMVF_MK_JURISDICTION) {
+        strlist_str(&r->jurisdiction, t, sizeof t);
+        ADD("%sjurisdiction %s", o ? " and " : "", t);
+    }
+#undef ADD
+}
+
+static void profile_head(const dmvf_profile_def *pr, char *buf, size_t cap)
+{
+    if (pr->parent)
+        snprintf(buf, cap, "%s (extends %s)", pr->name, pr->parent->name);
+    else
+        snprintf(buf, cap, "%s", pr->name);
+}
+
+/* ------------------------------------------------------------------ explain */
+
+static void why_str(const dmvf_policy *p, const dmvf_rule *r, const dmvf_sfield *sf, const dmvf_fplan *full,
+                    const dmvf_fplan *got, char *buf, size_t cap)
+{
+    dmvf_resolution res;
+    size_t o = 0;
+    dmvf__profile_resolve(r->profile, sf, &res);
+    const char *cls = (sf->klass & DMVF_CLASS_M) ? "marking" : "marking-correlated";
+    switch (res.why) {
+    case DMVF_WHY_EXACT:
+    case DMVF_WHY_PREFIX:
+        o = (size_t)snprintf(buf, cap, "profile %s: %s (line %u)", res.entry->origin, res.entry->text,
+                             res.entry->line);
+        break;
+    case DMVF_WHY_DEFAULT:
+        if (r->profile->def_origin)
+            o = (size_t)snprintf(buf, cap, "default %s (profile %s, line %u)",
+                                 dmvf__action_name(res.action), r->profile->def_origin, r->profile->def_line);
+        else
+            o = (size_t)snprintf(buf, cap, "default redact");
+        break;
+    default:
+        if (r->marking_release)
+            o = (size_t)snprintf(buf, cap, "%s: released only when named exactly", cls);
+        else
+            o = (size_t)snprintf(buf, cap, "%s: suppressed", cls);
+        if (res.entry && o < cap)
+            o += (size_t)snprintf(buf + o, cap - o, " (%s does not reach it)", res.entry->text);
+        break;
+    }
+    if (res.why != DMVF_WHY_MARKING && !r->marking_release && (sf->klass & MC) && res.action != DMVF_ACT_REDACT &&
+        o < cap)
+        o += (size_t)snprintf(buf + o, cap - o, "; %s: suppressed", cls);
+    if (full && full->action != DMVF_ACT_REDACT && (!got || got->action == DMVF_ACT_REDACT) && o < cap)
+        o += (size_t)snprintf(buf + o, cap - o, "; not requested: redacted");
+    if (got && got->action != DMVF_ACT_REDACT && got->nnorm && o < cap) {
+        char nb[200];
+        norm_str(got->norm, got->nnorm, nb, sizeof nb);
+        o += (size_t)snprintf(buf + o, cap - o, "; normalized: %s", nb);
+    }
+    (void)p;
+}
+
+static int explain_table(const dmvf_policy *p, const dmvf_rule *r, const dmvf_request *req, FILE *out)
+{
+    size_t npaths = dmvf__schema_npaths();
+    const dmvf_fplan **full = calloc(npaths, sizeof *full);
+    const dmvf_fplan **got = calloc(npaths, sizeof *got);
+    dmvf_plan *restricted = NULL;
+    int rc = DMVF_OK;
+    if (!full || !got) {
+        fprintf(out, "(out of memory: field table not written)\n");
+        goto done;
+    }
+    const dmvf_plan *plan = r->plan;
+    if (req->nfields) {
+        dmvf_error e;
+        restricted = dmvf__plan_restrict(r->plan, req->fields, req->nfields, &e);
+        if (!restricted) {
+            fprintf(out, "requested fields: %s: the request is refused as invalid\n", e.msg);
+            goto done;
+        }
+        plan = restricted;
+        fprintf(out, "requested fields:");
+        for (size_t i = 0; i < req->nfields; i++)
+            fprintf(out, " %s", req->fields[i]);
+        fprintf(out, " (release is the intersection with the profile)\n");
+    }
+    index_plan(r->plan->root, full);
+    index_plan(plan->root, got);
+
+    char head[160];
+    profile_head(r->profile, head, sizeof head);
+    fprintf(out, "\nprofile %s; marking %s\n", head,
+            r->marking_release ? "RELEASED (internal use)" : "suppressed, normalization applied");
+    fprintf(out, "%-40s %-5s %-32s %s\n", "field path", "class", "action", "why");
+    for (size_t id = 0; id < npaths; id++) {
+        const dmvf_sfield *sf = dmvf__schema_field(id);
+        const dmvf_fplan *g = got[id];
+        char act[128], why[400];
+        const char *cls = *dmvf__class_name(sf->klass) ? dmvf__class_name(sf->klass) : "-";
+        if (sf->type == DMVF_T_MESSAGE) {
+            int d = g && g->action == DMVF_ACT_DESCEND;
+            snprintf(act, sizeof act, "%s", d ? "descend" : "redact");
+            snprintf(why, sizeof why, "%s%s", d ? "message: fields below are released as listed"
+                                                : "message: nothing in it is released",
+                     sf->repeated ? " (each element)" : "");
+        } else {
+            if (g && g->action != DMVF_ACT_REDACT)
+                act_str(g, sf, act, sizeof act);
+            else
+                snprintf(act, sizeof act, "redact");
+            why_str(p, r, sf, full[id], g, why, sizeof why);
+        }
+        fprintf(out, "%-40s %-5s %-32s %s\n", sf->path, cls, act, why);
+    }
+    fprintf(out, "not in schema: redacted. Fields the schema does not know (unknown field numbers, fields "
+                 "added upstream) are always redacted; nothing is released because nobody named it.\n");
+done:
+    if (ferror(out))
+        rc = DMVF_EIO;
+    dmvf__plan_free(restricted);
+    free(full);
+    free(got);
+    return rc;
+}
+
+int dmvf_policy_explain(const dmvf_policy *p, const dmvf_request *req, FILE *out)
+{
+    DMVF_REQUIRE(p != NULL, "policy is NULL");
+    DMVF_REQUIRE(req != NULL, "request is NULL");
+    DMVF_REQUIRE(out != NULL, "out is NULL");
+    char d[11], tags[200] = "none";
+    size_t o = 0;
+    for (size_t i = 0; i < req->ntags && o < sizeof tags; i++)
+        o += (size_t)snprintf(tags + o, sizeof tags - o, "%s%s", i ? ", " : "", req->tags[i] ? req->tags[i] : "");
+    uint32_t date = req->date ? req->date : dmvf__today();
+
+    fprintf(out, "policy %s (id %s)\n", p->name, p->id);
+    fprintf(out, "request: ORI %s, agency kind %s, jurisdiction %s, tags %s, purpose %u%s, legal process %s, "
+                 "query kind %s, date %s%s\n",
+            req->ori && *req->ori ? req->ori : "(none)", dmvf_agency_kind_name(req->agency_kind),
+            req->jurisdiction && *req->jurisdiction ? req->jurisdiction : "(none)", tags, req->purpose,
+            req->purpose ? "" : " (none given)", dmvf_legal_process_name(req->legal_process),
+            dmvf_query_kind_name(req->query_kind), dmvf__date_str(date, d), req->date ? "" : " (today)");
+
+    dmvf_verdict v;
+    dmvf__policy_decide(p, req, &v);
+    const dmvf_rule *r = dmvf__policy_match(p, req);
+    if (!r) {
+        fprintf(out, "rule: none matches: deny\n");
+    } else {
+        char m[400];
+        match_str(r, m, sizeof m);
+        fprintf(out, "rule: '%s' (line %u), matches %s; decision %s\n", r->name, r->line, m,
+                dmvf__decision_name(r->decision));
+        if (r->decision == DMVF_DECISION_RELEASE) {
+            dmvf_reqcheck c[DMVF_NREQ];
+            dmvf__rule_requirements(r, req, c);
+            for (int i = 0; i < DMVF_NREQ; i++)
+                if (c[i].present)
+                    fprintf(out, "  requirement: %s: %s\n", c[i].text, c[i].met ? "met" : "NOT MET");
+                else
+                    fprintf(out, "  requirement: %s\n", c[i].text);
+        }
+    }
+    fprintf(out, "decision: %s\n", dmvf__decision_name(v.decision));
+    fprintf(out, "refusal form: %s%s\n", dmvf__refusal_name(v.refusal),
+            v.refusal == DMVF_REFUSAL_NOT_FOUND ? " (a refusal looks exactly like a genuine miss)"
+                                                : " (a refusal says refused)");
+    if (v.max_records)
+        fprintf(out, "max records: %llu\n", (unsigned long long)v.max_records);
+    else
+        fprintf(out, "max records: no limit\n");
+    fprintf(out, "notify subject: %s\n", v.notify_subject ? "yes" : "no");
+    fprintf(out, "reason: %s\n", v.reason);
+    int rc = DMVF_OK;
+    if (v.decision == DMVF_DECISION_RELEASE) {
+        rc = explain_table(p, r, req, out);
+    } else if (v.decision == DMVF_DECISION_REVIEW && r && r->plan) {
+        fprintf(out, "nothing is released until a reviewer approves; the held release is:\n");
+        rc = explain_table(p, r, req, out);
+    } else if (v.decision == DMVF_DECISION_REVIEW) {
+        fprintf(out, "nothing is released for this request; the rule names no profile, so the held release "
+                     "is empty.\n");
+    } else {
+        fprintf(out, "nothing is released for this request.\n");
+    }
+    if (fflush(out) != 0 || ferror(out))
+        rc = DMVF_EIO;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ describe */
+
+static void size_str(uint64_t v, char *buf, size_t cap)
+{
+    static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    unsigned u = 0;
+    while (u < 4 && v >= 1024 && v % 1024 == 0) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, cap, "%llu %s", (unsigned long long)v, unit[u]);
+}
+
+/* The audit, notices and review sections, one line each. */
+static void describe_sections(const dmvf_policy *p, FILE *out)
+{
+    char b[64];
+    if (!p->has_audit) {
+        fprintf(out, "audit: (no section: the audit log is where the command line puts it, if anywhere)\n");
+    } else {
+        const dmvf_policy_audit *a = &p->audit;
+        fprintf(out, "audit: dir %s; %s; subjects %s", a->dir ? a->dir : "(not given: --audit)",
+                a->required ? "required (no release without the log)" : "optional",
+                a->subjects ? "logged as keyed hashes" : "not logged");
+        if (a->rotate_bytes) {
+            size_str(a->rotate_bytes, b, sizeof b);
+            fprintf(out, "; rotate at %s", b);
+        }
+        if (a->rotate_seconds)
+            fprintf(out, "; rotate every %llu s", (unsigned long long)a->rotate_seconds);
+        fprintf(out, "; %s\n", a->compress ? "compressed" : "not compressed");
+    }
+    if (!p->has_notices) {
+        fprintf(out, "notices: (no section: no rule may notify subjects)\n");
+    } else {
+        const dmvf_policy_notices *n = &p->notices;
+        fprintf(out, "notices: queue %s; due in %u %s", n->queue, n->due_days,
+                n->business_days ? "business days (Saturdays, Sundays and holidays skipped)" : "calendar days");
+        if (n->nholidays) {
+            fprintf(out, "; holidays");
+            for (size_t i = 0; i < n->nholidays; i++)
+                fprintf(out, "%s %s", i ? "," : "", dmvf__date_str(n->holidays[i], b));
+        }
+        fputc('\n', out);
+    }
+    if (!p->has_review)
+        fprintf(out, "review: (no section: no rule may decide review)\n");
+    else
+        fprintf(out, "review: spool %s; public key %s\n", p->review.spool, p->review.public_key);
+}
+
+int dmvf_policy_describe(const dmvf_policy *p, FILE *out)
+{
+    DMVF_REQUIRE(p != NULL, "policy is NULL");
+    DMVF_REQUIRE(out != NULL, "out is NULL");
+    char b1[400], b2[200];
+    fprintf(out, "policy %s\n", p->name);
+    fprintf(out, "id: %s\n", p->id);
+    fprintf(out, "jurisdiction: %s\n", p->jurisdiction ? p->jurisdiction : "(not given)");
+    fprintf(out, "rules (first match decides; no match: deny, %s):\n", dmvf__refusal_name(p->refusal));
+    for (size_t i = 0; i < p->nrules; i++) {
+        const dmvf_rule *r = &p->rules[i];
+        match_str(r, b1, sizeof b1);
+        fprintf(out, "  %zu. '%s' (line %u): match %s; %s", i + 1, r->name, r->line, b1,
+                dmvf__decision_name(r->decision));
+        if (r->purposes) {
+            dmvf__bits_str(r->purposes, dmvf__purpose_bit_name, b2, sizeof b2);
+            fprintf(out, "; purposes %s", b2);
+        }
+        if (r->legal) {
+            dmvf__bits_str(r->legal, dmvf__legal_bit_name, b2, sizeof b2);
+            fprintf(out, "; legal process %s", b2);
+        }
+        if (r->queries) {
+            dmvf__bits_str(r->queries, dmvf__query_bit_name, b1, sizeof b1);
+            fprintf(out, "; query kinds %s", b1);
+        }
+        if (r->max_records)
+            fprintf(out, "; max records %llu", (unsigned long long)r->max_records);
+        if (r->certified_until)
+            fprintf(out, "; certified until %s", dmvf__date_str(r->certified_until, b2));
+        if (r->notify_subject)
+            fprintf(out, "; notify subject");
+        fprintf(out, "; refusal %s", dmvf__refusal_name(r->refusal));
+        if (r->profile)
+            fprintf(out, "; profile %s", r->profile->name);
+        fprintf(out, "; marking %s\n", r->marking_release ? "RELEASED" : "suppressed");
+    }
+    fprintf(out, "profiles:\n");
+    for (size_t i = 0; i < p->nprofiles; i++) {
+        const dmvf_profile_def *pr = &p->profiles[i];
+        profile_head(pr, b1, sizeof b1);
+        fprintf(out, "  %s (line %u): default %s; %s\n", b1, pr->line, dmvf__action_name(pr->def_action),
+                pr->used_release && !pr->used_suppressed ? "used with marking released"
+                : pr->used_suppressed || pr->used_release ? "used with marking suppressed"
+                                                          : "not used by any rule");
+        for (size_t k = 0; k < pr->nmerged; k++) {
+            const dmvf_pentry *e = pr->merged[k];
+            act_str(&e->act, e->sf, b2, sizeof b2);
+            fprintf(out, "    %-36s %s", e->text, b2);
+            if (strcmp(e->origin, pr->name) != 0)
+                fprintf(out, "  (from %s)", e->origin);
+            fputc('\n', out);
+        }
+    }
+    fprintf(out, "normalization (applied whenever marking is suppressed):\n");
+    if (!p->nnorms)
+        fprintf(out, "  (none)\n");
+    for (size_t i = 0; i < p->nnorms; i++) {
+        norm_str(p->norms[i].e, p->norms[i].n, b1, sizeof b1);
+        fprintf(out, "  %s: %s\n", p->norms[i].sf->path, b1);
+    }
+    fprintf(out, "marking: M and C fields are redacted except under a rule with marking: release; unknown "
+                 "fields are always redacted.\n");
+    describe_sections(p, out);
+    if (fflush(out) != 0 || ferror(out))
+        return DMVF_EIO;
+    return DMVF_OK;
+}

@@ -1,0 +1,108 @@
+/*
+ * plan.h - the compiled release plan the rewriter and the reference path run.
+ *
+ * A plan is a tree of nodes mirroring the schema tree (schema.h). Each node
+ * has a table indexed by field number (0..max_number); an entry's action says
+ * what happens to every occurrence of that field. Numbers the schema does not
+ * know have sf == NULL and are always redacted. A message field whose subtree
+ * releases nothing is REDACT; otherwise DESCEND with child set.
+ *
+ * Value semantics (identical in rewriter and reference):
+ *   RELEASE     value unchanged (after normalization, below).
+ *   MASK        strings: code points (UTF-8 lead bytes) beyond the first
+ *               mask_first and before the last mask_last become '*'.
+ *   GENERALIZE  uint32 dates: YEAR -> YYYY0000, MONTH -> YYYYMM00,
+ *               DECADE -> YYY00000 (decade); strings: ZIP3 -> first 3 bytes.
+ *   PSEUDONYMIZE strings: 32-byte token (keys.h dmvf__pseudonym), key index pidx.
+ *   ENCRYPT     strings: token (keys.h dmvf__encrypt).
+ *   CONSTANT    strings/bytes: cval/clen; numbers, enums, bools: cnum.
+ * Normalization (only when the plan does not release marking) runs first on
+ * string fields that have a table: an exact match of `from` is replaced by
+ * `to`, or, with drop set, the value is removed (for a repeated field: that
+ * element; for a singular one: the field).
+ * Proto3 defaults (0, false, empty string/bytes) are never emitted for
+ * singular fields; repeated string elements are kept even when empty.
+ */
+#ifndef DMVF_PLAN_H
+#define DMVF_PLAN_H
+
+#include "dmvfilter/common.h"
+#include "filter/wire/schema.h"
+
+/* The most elements one repeated field may have in one message; more is
+ * DMVF_ETOOBIG, in the rewriter and the reference path alike. */
+#define DMVF_MAX_REPEATED 10000u
+
+enum dmvf_action {
+    DMVF_ACT_REDACT = 0,
+    DMVF_ACT_RELEASE,
+    DMVF_ACT_MASK,
+    DMVF_ACT_GENERALIZE,
+    DMVF_ACT_PSEUDONYMIZE,
+    DMVF_ACT_ENCRYPT,
+    DMVF_ACT_CONSTANT,
+    DMVF_ACT_DESCEND
+};
+
+enum dmvf_generalize {
+    DMVF_GEN_YEAR = 1,
+    DMVF_GEN_MONTH,
+    DMVF_GEN_DECADE,
+    DMVF_GEN_ZIP3
+};
+
+typedef struct dmvf_norm_entry {
+    const uint8_t *from;
+    uint32_t from_len;
+    const uint8_t *to;       /* replacement; unused when drop */
+    uint32_t to_len;
+    uint8_t drop;
+} dmvf_norm_entry;
+
+struct dmvf_pnode;
+
+typedef struct dmvf_fplan {
+    uint8_t action;          /* enum dmvf_action */
+    uint8_t gen;             /* enum dmvf_generalize for GENERALIZE */
+    uint8_t mask_first;
+    uint8_t mask_last;
+    uint8_t type;            /* sf->type, 0 when not in the schema (hot-path copy) */
+    uint8_t repeated;        /* sf->repeated (hot-path copy) */
+    uint16_t pidx;           /* PSEUDONYMIZE: index into dmvf_plan.pseudo_paths */
+    uint32_t nnorm;
+    const dmvf_norm_entry *norm;
+    const uint8_t *cval;     /* CONSTANT for strings/bytes */
+    uint32_t clen;
+    uint64_t cnum;           /* CONSTANT for numbers (int32: sign-extended), bools */
+    const struct dmvf_pnode *child;   /* DESCEND */
+    const dmvf_sfield *sf;   /* NULL: not in the schema */
+} dmvf_fplan;
+
+typedef struct dmvf_pnode {
+    const dmvf_snode *schema;
+    uint32_t max_number;
+    int whole;               /* every known field released verbatim (sub-messages
+                                whole too): canonical input is its own output */
+    const dmvf_fplan *f;     /* max_number + 1 entries, indexed by field number */
+} dmvf_pnode;
+
+typedef struct dmvf_plan {
+    const dmvf_pnode *root;            /* for DriverRecord */
+    size_t npseudo;
+    const char *const *pseudo_paths;   /* paths pseudonymized, pidx order */
+    int marking_release;               /* the rule says marking: release */
+    uint32_t max_token_growth;         /* bytes a value may grow by (tokens, constants) */
+} dmvf_plan;
+
+/* leaf[id] (NULL: redact) for every leaf position of the schema -> a plan
+ * (one allocation), or NULL (no memory). */
+dmvf_plan *dmvf__plan_build(const dmvf_fplan *const *leaf, int marking_release);
+
+/* A copy of `base` in which every field not covered by one of the requested
+ * paths (exact, a message prefix, or "x.*") is REDACT. NULL with *err on an
+ * unknown path (DMVF_EINVAL) or no memory. Free with dmvf__plan_free. */
+dmvf_plan *dmvf__plan_restrict(const dmvf_plan *base, const char *const *fields, size_t n,
+                               dmvf_error *err);
+void dmvf__plan_free(dmvf_plan *plan);   /* NULL accepted */
+
+#endif
