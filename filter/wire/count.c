@@ -25,6 +25,7 @@
 #include "filter/wire/count.h"
 #include "filter/wire/rewrite.h"
 #include "filter/wire/transform.h"
+#include "filter/core/varint.h"
 
 _Static_assert(DMVF_FIELD_CLASS_M == DMVF_CLASS_M, "class bits differ");
 _Static_assert(DMVF_FIELD_CLASS_C == DMVF_CLASS_C, "class bits differ");
@@ -36,40 +37,9 @@ _Static_assert((int)DMVF_FIELD_REDACT == DMVF_ACT_REDACT && (int)DMVF_FIELD_RELE
                    DMVF__NACT == DMVF_ACT_DESCEND,
                "dmvf_field_action and enum dmvf_action differ");
 
-#define MAXNUM 32   /* field numbers a schema message uses, exclusive (as rewrite.c) */
 #define CHUNK_MIN 65536u
 
 /* ------------------------------------------------------------------ counting */
-
-static uint64_t varint_value(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n && i < 10; i++)
-        v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-    return v;
-}
-
-/* The value protobuf-c stores for a varint of type t (as rewrite.c). */
-static uint64_t canon_varint(unsigned t, uint64_t v)
-{
-    switch (t) {
-    case DMVF_T_UINT32: return (uint32_t)v;
-    case DMVF_T_BOOL: return v != 0;
-    default: return (uint64_t)(int64_t)(int32_t)(uint32_t)v;
-    }
-}
-
-static const dmvf_sfield *schema_field(const dmvf_snode *sn, uint32_t num)
-{
-    if (num == 0 || num > sn->max_number)
-        return NULL;
-    if (num <= sn->nfields && sn->fields[num - 1].number == num)
-        return &sn->fields[num - 1];
-    for (size_t i = 0; i < sn->nfields; i++)
-        if (sn->fields[i].number == num)
-            return &sn->fields[i];
-    return NULL;
-}
 
 /* One value of a leaf field. repeated: elements are values even when empty. */
 static void count_value(uint64_t *counts, const dmvf_sfield *sf, const dmvf_fplan *fp,
@@ -87,7 +57,7 @@ static void count_value(uint64_t *counts, const dmvf_sfield *sf, const dmvf_fpla
             if (dmvf__normalize(fp, &v, &n) || (!repeated && n == 0))
                 action = DMVF_ACT_REDACT; /* normalization removed it */
         }
-    } else if (canon_varint(sf->type, varint_value(val, vlen)) == 0 && !repeated) {
+    } else if (dmvf__ftype_canon(sf->type, dmvf__varint_value(val, vlen)) == 0 && !repeated) {
         return; /* the default: not a value */
     }
     counts[(size_t)sf->id * DMVF__NACT + action]++;
@@ -102,7 +72,7 @@ typedef struct last_occ {
 static void count_message(uint64_t *counts, const dmvf_snode *sn, const dmvf_pnode *pn,
                           const uint8_t *p, const uint8_t *end)
 {
-    last_occ last[MAXNUM];
+    last_occ last[DMVF_MAX_FIELD_NUMBER + 1];
     uint32_t seen = 0; /* bit n: singular scalar field n occurred */
     while (p < end) {
         uint32_t num, vlen;
@@ -112,12 +82,10 @@ static void count_message(uint64_t *counts, const dmvf_snode *sn, const dmvf_pno
         if (!used)
             break; /* cannot happen for an accepted record */
         p += used;
-        const dmvf_sfield *sf = schema_field(sn, num);
-        if (!sf || num >= MAXNUM)
+        const dmvf_sfield *sf = dmvf__schema_child(sn, num);
+        if (!sf)
             continue; /* unknown to the schema: not counted */
-        unsigned want = sf->type == DMVF_T_STRING || sf->type == DMVF_T_BYTES || sf->type == DMVF_T_MESSAGE
-                            ? 2u : 0u;
-        if (wt != want)
+        if (wt != dmvf__ftype_wire(sf->type))
             continue; /* cannot happen for an accepted record */
         const dmvf_fplan *fp = pn && num <= pn->max_number ? &pn->f[num] : NULL;
         if (sf->type == DMVF_T_MESSAGE) {
@@ -131,11 +99,11 @@ static void count_message(uint64_t *counts, const dmvf_snode *sn, const dmvf_pno
             seen |= 1u << num;
         }
     }
-    for (uint32_t num = 1; seen && num < MAXNUM; num++) {
+    for (uint32_t num = 1; seen && num <= DMVF_MAX_FIELD_NUMBER; num++) {
         if (!(seen & (1u << num)))
             continue;
         const dmvf_fplan *fp = pn && num <= pn->max_number ? &pn->f[num] : NULL;
-        count_value(counts, schema_field(sn, num), fp, last[num].val, last[num].len, 0);
+        count_value(counts, dmvf__schema_child(sn, num), fp, last[num].val, last[num].len, 0);
     }
 }
 
@@ -280,7 +248,7 @@ int dmvf__acct_merge(dmvf__acct *dst, const dmvf__acct *src)
 
 /* ------------------------------------------------------------------ plan_none */
 
-static dmvf_fplan g_none_f[MAXNUM];
+static dmvf_fplan g_none_f[DMVF_MAX_FIELD_NUMBER + 1];
 static dmvf_pnode g_none_root;
 static dmvf_plan g_none;
 static pthread_once_t g_none_once = PTHREAD_ONCE_INIT;
@@ -288,7 +256,6 @@ static pthread_once_t g_none_once = PTHREAD_ONCE_INIT;
 static void none_init(void)
 {
     const dmvf_snode *sn = dmvf__schema_root();
-    DMVF_REQUIRE(sn->max_number < MAXNUM, "schema field numbers beyond the table");
     for (size_t i = 0; i < sn->nfields; i++) {
         const dmvf_sfield *sf = &sn->fields[i];
         dmvf_fplan *e = &g_none_f[sf->number];

@@ -40,8 +40,6 @@
 #include "filter/wire/transform.h"
 #include "filter/core/varint.h"
 
-#define MAXNUM 32  /* field numbers a schema message may use, exclusive */
-
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
 typedef struct rw {
@@ -60,70 +58,6 @@ typedef struct field_info {
 } field_info;
 
 /* ---- reading ---- */
-
-/* Reads a key as protobuf-c does; returns bytes used, 0 if malformed. */
-static inline size_t read_key(const uint8_t *p, const uint8_t *end, uint32_t *num, unsigned *wt)
-{
-    size_t max = (size_t)(end - p) < 5 ? (size_t)(end - p) : 5;
-    uint32_t tag = (uint32_t)(p[0] & 0x7f) >> 3;
-    unsigned shift = 4;
-    *wt = p[0] & 7u;
-    if (DMVF_UNLIKELY((p[0] & 0xf8) == 0))
-        return 0; /* field number 0 */
-    if (DMVF_LIKELY(!(p[0] & 0x80))) {
-        *num = tag;
-        return 1;
-    }
-    for (size_t i = 1; i < max; i++) {
-        if (p[i] & 0x80) {
-            tag |= (uint32_t)(p[i] & 0x7f) << shift;
-            shift += 7;
-        } else {
-            tag |= (uint32_t)p[i] << shift;
-            *num = tag;
-            return tag ? i + 1 : 0; /* field 0 is invalid however it is spelled */
-        }
-    }
-    return 0;
-}
-
-/* Length of the varint at p (at most 10 bytes), 0 if unterminated. */
-static inline size_t varint_len(const uint8_t *p, const uint8_t *end)
-{
-    size_t max = (size_t)(end - p) < 10 ? (size_t)(end - p) : 10;
-    for (size_t i = 0; i < max; i++)
-        if (!(p[i] & 0x80))
-            return i + 1;
-    return 0;
-}
-
-static inline uint64_t varint_value(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-    return v;
-}
-
-/* A length prefix as protobuf-c reads it: at most 5 bytes, a value that
- * fits in 32 bits. */
-static inline size_t read_len(const uint8_t *p, const uint8_t *end, uint32_t *len)
-{
-    size_t max = (size_t)(end - p) < 5 ? (size_t)(end - p) : 5;
-    uint64_t v = 0;
-    unsigned shift = 0;
-    for (size_t i = 0; i < max; i++) {
-        v |= (uint64_t)(p[i] & 0x7f) << shift;
-        shift += 7;
-        if (!(p[i] & 0x80)) {
-            if (v > UINT32_MAX)
-                return 0;
-            *len = (uint32_t)v;
-            return i + 1;
-        }
-    }
-    return 0;
-}
 
 static int malformed(rw *r, const uint8_t *at, const char *what, uint32_t num)
 {
@@ -144,19 +78,13 @@ static int too_many(rw *r, const uint8_t *at, uint32_t num)
     return DMVF_ETOOBIG;
 }
 
-static inline unsigned expected_wt(const dmvf_sfield *sf)
-{
-    return sf->type == DMVF_T_STRING || sf->type == DMVF_T_BYTES || sf->type == DMVF_T_MESSAGE
-        ? WT_LEN : WT_VARINT;
-}
-
 /* Steps over one field at p: sets *num, *wt, *val (value start after any
  * length prefix), *vlen (payload length for LEN, encoded length for VARINT)
  * and returns the pointer after the field, or NULL if malformed (reported). */
 static inline __attribute__((always_inline)) const uint8_t *next_field(rw *r, const uint8_t *p, const uint8_t *end,
                                  uint32_t *num, unsigned *wt, const uint8_t **val, uint32_t *vlen)
 {
-    size_t k = read_key(p, end, num, wt);
+    size_t k = dmvf__key_read(p, end, num, wt);
     if (DMVF_UNLIKELY(k == 0)) {
         malformed(r, p, "bad field key", 0);
         return NULL;
@@ -164,7 +92,7 @@ static inline __attribute__((always_inline)) const uint8_t *next_field(rw *r, co
     const uint8_t *q = p + k;
     switch (*wt) {
     case WT_VARINT: {
-        size_t n = varint_len(q, end);
+        size_t n = dmvf__varint_len(q, end);
         if (DMVF_UNLIKELY(n == 0)) {
             malformed(r, q, "unterminated varint", *num);
             return NULL;
@@ -175,7 +103,7 @@ static inline __attribute__((always_inline)) const uint8_t *next_field(rw *r, co
     }
     case WT_LEN: {
         uint32_t len;
-        size_t n = read_len(q, end, &len);
+        size_t n = dmvf__len_read(q, end, &len);
         if (DMVF_UNLIKELY(n == 0)) {
             malformed(r, q, "bad length prefix", *num);
             return NULL;
@@ -215,7 +143,7 @@ static inline __attribute__((always_inline)) const uint8_t *next_field(rw *r, co
 static int validate(rw *r, const dmvf_snode *node, const uint8_t *p, const uint8_t *end)
 {
     uint32_t seen = 0; /* singular sub-messages seen, by number */
-    uint32_t count[MAXNUM] = {0};
+    uint32_t count[DMVF_MAX_FIELD_NUMBER + 1] = {0};
     while (p < end) {
         uint32_t num, vlen;
         unsigned wt;
@@ -226,19 +154,10 @@ static int validate(rw *r, const dmvf_snode *node, const uint8_t *p, const uint8
             return DMVF_EMALFORMED;
         if (num == 0 || num > node->max_number)
             continue;
-        const dmvf_sfield *sf = NULL;
-        if (num <= node->nfields && node->fields[num - 1].number == num) {
-            sf = &node->fields[num - 1]; /* numbered 1..n, the usual case */
-        } else {
-            for (size_t i = 0; i < node->nfields; i++)
-                if (node->fields[i].number == num) {
-                    sf = &node->fields[i];
-                    break;
-                }
-        }
+        const dmvf_sfield *sf = dmvf__schema_child(node, num);
         if (!sf)
             continue;
-        if (wt != expected_wt(sf))
+        if (wt != dmvf__ftype_wire(sf->type))
             return malformed(r, at, "wrong wire type for a known field", num);
         if (sf->repeated && ++count[num] > DMVF_MAX_REPEATED)
             return too_many(r, at, num);
@@ -307,14 +226,37 @@ static int emit_string(rw *r, const dmvf_fplan *fp, uint32_t num, const uint8_t 
     return DMVF_OK;
 }
 
-/* The canonical value of a varint field of type t, as protobuf-c stores it. */
-static inline uint64_t canon_varint(unsigned t, uint64_t v)
+/*
+ * The canonical-field rule: 1 when the field whose key is at `at`, read by
+ * next_field as (num, wt, val, vlen), is already exactly what the rewriter
+ * writes for it when its value is released unchanged, so that its bytes can
+ * be copied as they are:
+ *   - the key is minimal, and so is the length prefix (wire type 2) or the
+ *     varint (wire type 0);
+ *   - a singular string or bytes field is not empty (an explicit default is
+ *     omitted); an empty sub-message is written as it is, empty;
+ *   - a varint is not an explicit 0, a bool is 1, and the value is the one
+ *     protobuf-c keeps for its type (dmvf__ftype_canon), with no bits past
+ *     the 64th.
+ * Sub-messages are checked here for their key and length only; whole_ok
+ * checks their contents.
+ */
+static inline int canonical_field(const dmvf_fplan *fp, uint32_t num, unsigned wt, const uint8_t *at,
+                                  const uint8_t *val, uint32_t vlen)
 {
-    switch (t) {
-    case DMVF_T_UINT32: return (uint32_t)v;
-    case DMVF_T_BOOL: return v != 0;
-    default: return (uint64_t)(int64_t)(int32_t)(uint32_t)v; /* INT32, ENUM */
+    size_t ksz = num < 16 ? 1 : dmvf__varint_size((uint64_t)num << 3 | wt);
+    if (wt == WT_LEN) {
+        if (vlen == 0 && !fp->repeated && fp->type != DMVF_T_MESSAGE)
+            return 0;
+        return (size_t)(val - at) == ksz + (vlen < 128 ? 1 : dmvf__varint_size(vlen));
     }
+    if ((size_t)(val - at) != ksz || val[vlen - 1] == 0)
+        return 0; /* key or value not minimal, or an explicit 0 */
+    if (vlen < 5)
+        return fp->type != DMVF_T_BOOL || val[0] == 1; /* < 2^28: canonical for every type */
+    uint64_t v = dmvf__varint_value(val, vlen);
+    /* minimal, and no bits past the 64th in a tenth byte */
+    return v == dmvf__ftype_canon(fp->type, v) && dmvf__varint_size(v) == vlen && (vlen < 10 || val[9] == 1);
 }
 
 static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, const uint8_t *end);
@@ -328,21 +270,14 @@ static int whole_ok(const dmvf_pnode *node, const uint8_t *p, const uint8_t *end
 {
     uint32_t last = 0, elems = 0;
     while (p < end) {
-        uint32_t num;
-        unsigned wt = p[0] & 7u;
-        if (p[0] < 0x80) {
-            num = p[0] >> 3;
-            p += 1;
-        } else {
-            if (end - p < 2 || p[1] == 0 || p[1] >= 0x80)
-                return 0; /* keys of the schema fit two minimal bytes */
-            num = (uint32_t)(p[0] & 0x7f) >> 3 | (uint32_t)p[1] << 4;
-            p += 2;
-        }
-        if (num == 0 || num > node->max_number)
+        uint32_t num, vlen;
+        unsigned wt;
+        const uint8_t *at = p, *val;
+        size_t k = dmvf__key_read(p, end, &num, &wt);
+        if (k == 0 || num > node->max_number)
             return 0;
         const dmvf_fplan *fp = &node->f[num];
-        if (!fp->type || num < last || (num == last && !fp->repeated))
+        if (!fp->type || wt != dmvf__ftype_wire(fp->type) || num < last || (num == last && !fp->repeated))
             return 0;
         if (num == last) {
             if (++elems > DMVF_MAX_REPEATED)
@@ -351,28 +286,23 @@ static int whole_ok(const dmvf_pnode *node, const uint8_t *p, const uint8_t *end
             elems = 1;
         }
         last = num;
-        if (fp->type <= DMVF_T_BYTES || fp->type == DMVF_T_MESSAGE) {
-            uint32_t len;
-            size_t k;
-            if (wt != WT_LEN || p >= end || (k = read_len(p, end, &len)) == 0 ||
-                k != dmvf__varint_size(len) || (size_t)(end - p - (ptrdiff_t)k) < len)
+        p += k;
+        if (wt == WT_LEN) {
+            size_t n = dmvf__len_read(p, end, &vlen);
+            if (n == 0 || (size_t)(end - p - (ptrdiff_t)n) < vlen)
                 return 0;
-            p += k;
-            if (len == 0 && !fp->repeated)
-                return 0; /* an explicit empty singular value is omitted */
-            if (fp->type == DMVF_T_MESSAGE && !whole_ok(fp->child, p, p + len))
-                return 0;
-            p += len;
+            val = p + n;
         } else {
-            size_t vlen;
-            if (wt != WT_VARINT || (vlen = varint_len(p, end)) == 0 || p[vlen - 1] == 0)
-                return 0; /* unterminated, not minimal, or an explicit 0 */
-            if (fp->type == DMVF_T_BOOL ? vlen != 1 || p[0] != 1
-                                       : vlen >= 5 && (varint_value(p, vlen) != canon_varint(fp->type, varint_value(p, vlen)) ||
-                                                       (vlen == 10 && p[9] != 1)))
+            size_t n = dmvf__varint_len(p, end);
+            if (n == 0)
                 return 0;
-            p += vlen;
+            val = p;
+            vlen = (uint32_t)n;
         }
+        if (!canonical_field(fp, num, wt, at, val, vlen) ||
+            (fp->type == DMVF_T_MESSAGE && !whole_ok(fp->child, val, val + vlen)))
+            return 0;
+        p = val + vlen;
     }
     return 1;
 }
@@ -441,8 +371,7 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
             continue; /* unknown: redacted */
         const dmvf_fplan *fp = &node->f[num];
         const unsigned type = fp->type;
-        const unsigned want = type <= DMVF_T_BYTES || type == DMVF_T_MESSAGE ? WT_LEN : WT_VARINT;
-        if (DMVF_UNLIKELY(wt != want))
+        if (DMVF_UNLIKELY(wt != dmvf__ftype_wire(type)))
             return malformed(r, at, "wrong wire type for a known field", num);
         if (DMVF_UNLIKELY(num < last || (num == last && !fp->repeated))) {
             r->op = out0; /* not in canonical order: start over, two passes */
@@ -462,7 +391,7 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
                 return rc;
             continue;
         case DMVF_ACT_DESCEND:
-            if (fp->child->whole && (size_t)(val - at) == dmvf__varint_size((uint64_t)num << 3 | WT_LEN) + dmvf__varint_size(vlen) &&
+            if (fp->child->whole && canonical_field(fp, num, wt, at, val, vlen) &&
                 whole_ok(fp->child, val, val + vlen)) {
                 if (run_end != at) { /* already its own output: part of the copy run */
                     FLUSH_RUN();
@@ -477,29 +406,13 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
         case DMVF_ACT_RELEASE:
             if (DMVF_UNLIKELY(type == DMVF_T_MESSAGE))
                 continue; /* plans release messages by descending; never copy one blind */
-            if (fp->nnorm == 0) {
-                size_t ksz = num < 16 ? 1 : dmvf__varint_size((uint64_t)num << 3 | wt);
-                int canon;
-                if (wt == WT_LEN) {
-                    canon = (vlen || fp->repeated) && (size_t)(val - at) == ksz + (vlen < 128 ? 1 : dmvf__varint_size(vlen));
-                } else if ((size_t)(val - at) != ksz || val[vlen - 1] == 0) {
-                    canon = 0; /* key or value not minimal, or an explicit 0 */
-                } else if (vlen < 5) {
-                    canon = type != DMVF_T_BOOL || val[0] == 1; /* < 2^28: canonical for every type */
-                } else {
-                    uint64_t v = varint_value(val, vlen);
-                    /* minimal, and no bits past the 64th in a tenth byte */
-                    canon = v == canon_varint(type, v) && dmvf__varint_size(v) == vlen &&
-                            (vlen < 10 || val[9] == 1);
+            if (fp->nnorm == 0 && canonical_field(fp, num, wt, at, val, vlen)) {
+                if (run_end != at) {
+                    FLUSH_RUN();
+                    run = at;
                 }
-                if (canon) {
-                    if (run_end != at) {
-                        FLUSH_RUN();
-                        run = at;
-                    }
-                    run_end = p;
-                    continue;
-                }
+                run_end = p;
+                continue;
             }
             /* fall through - released, but re-encoded */
         default:
@@ -508,7 +421,7 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
                 if (vlen || fp->repeated)
                     rc = emit_string(r, fp, num, val, vlen, fp->repeated);
             } else {
-                uint64_t v = canon_varint(type, varint_value(val, vlen));
+                uint64_t v = dmvf__ftype_canon(type, dmvf__varint_value(val, vlen));
                 if (v && (v = dmvf__xf_varint(fp, v)) != 0)
                     rc = emit_varint_field(r, num, v);
             }
@@ -525,9 +438,8 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
 /* Two passes: any field order, duplicates; the general canonicalizer. */
 static int rewrite_slow(rw *r, const dmvf_pnode *node, const uint8_t *p, const uint8_t *end)
 {
-    field_info fi[MAXNUM];
+    field_info fi[DMVF_MAX_FIELD_NUMBER + 1];
     const uint32_t maxn = node->max_number;
-    DMVF_REQUIRE(maxn < MAXNUM, "plan node has field numbers beyond the rewriter's table");
     memset(fi, 0, sizeof(fi[0]) * (maxn + 1));
 
     /* scan */
@@ -545,7 +457,7 @@ static int rewrite_slow(rw *r, const dmvf_pnode *node, const uint8_t *p, const u
         const dmvf_sfield *sf = fp->sf;
         if (!sf)
             continue;
-        if (DMVF_UNLIKELY(wt != expected_wt(sf)))
+        if (DMVF_UNLIKELY(wt != dmvf__ftype_wire(sf->type)))
             return malformed(r, at, "wrong wire type for a known field", num);
         field_info *f = &fi[num];
         if (sf->repeated && f->count >= DMVF_MAX_REPEATED)
@@ -582,7 +494,7 @@ static int rewrite_slow(rw *r, const dmvf_pnode *node, const uint8_t *p, const u
                 if (f->len)
                     rc = emit_string(r, fp, num, f->val, f->len, 0);
             } else {
-                uint64_t v = canon_varint(sf->type, varint_value(f->val, f->len));
+                uint64_t v = dmvf__ftype_canon(sf->type, dmvf__varint_value(f->val, f->len));
                 if (v && (v = dmvf__xf_varint(fp, v)) != 0)
                     rc = emit_varint_field(r, num, v);
             }

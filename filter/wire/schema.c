@@ -88,6 +88,8 @@ static const dmvf_snode *build(const ProtobufCMessageDescriptor *desc, const cha
     node->nfields = n;
     node->fields = fields;
     node->max_number = n ? sorted[n - 1]->id : 0;
+    if (node->max_number > DMVF_MAX_FIELD_NUMBER)
+        abort(); /* every table indexed by field number is this large */
     for (size_t i = 0; i < n; i++) {
         const ProtobufCFieldDescriptor *fd = sorted[i];
         dmvf_sfield *f = &fields[i];

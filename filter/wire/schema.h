@@ -29,6 +29,13 @@ enum dmvf_ftype {
 #define DMVF_CLASS_C 2u  /* marking-correlated */
 #define DMVF_CLASS_P 4u  /* highly restricted personal data */
 
+/* The largest field number a message of the schema may use. Tables indexed
+ * by field number (the rewriter's, the counter's, a plan node's) have
+ * DMVF_MAX_FIELD_NUMBER + 1 entries, and per-message bit sets of field
+ * numbers fit a uint32_t. Checked once, when the schema tree is built: a
+ * schema that uses a larger number does not start (abort). */
+#define DMVF_MAX_FIELD_NUMBER 31u
+
 struct dmvf_snode;
 
 typedef struct dmvf_sfield {
@@ -54,6 +61,34 @@ typedef struct dmvf_snode {
 } dmvf_snode;
 
 const dmvf_snode *dmvf__schema_root(void);
+/* The field numbered num of node sn, or NULL when the node has none. */
+static inline const dmvf_sfield *dmvf__schema_child(const dmvf_snode *sn, uint32_t num)
+{
+    if (num == 0 || num > sn->max_number)
+        return NULL;
+    if (num <= sn->nfields && sn->fields[num - 1].number == num)
+        return &sn->fields[num - 1]; /* numbered 1..n, the usual case */
+    for (size_t i = 0; i < sn->nfields; i++)
+        if (sn->fields[i].number == num)
+            return &sn->fields[i];
+    return NULL;
+}
+/* The wire type a field of type t (enum dmvf_ftype) is encoded with:
+ * 2 (length-delimited) for strings, bytes and messages, else 0 (varint). */
+static inline unsigned dmvf__ftype_wire(unsigned t)
+{
+    return t == DMVF_T_STRING || t == DMVF_T_BYTES || t == DMVF_T_MESSAGE ? 2u : 0u;
+}
+/* The value protobuf-c stores for a varint v of type t: uint32 truncated,
+ * bool 0/1, int32 and enums sign-extended from 32 bits. */
+static inline uint64_t dmvf__ftype_canon(unsigned t, uint64_t v)
+{
+    switch (t) {
+    case DMVF_T_UINT32: return (uint32_t)v;
+    case DMVF_T_BOOL: return v != 0;
+    default: return (uint64_t)(int64_t)(int32_t)(uint32_t)v; /* INT32, ENUM */
+    }
+}
 size_t dmvf__schema_npaths(void);
 const dmvf_sfield *dmvf__schema_field(size_t id);      /* by id, depth-first order */
 const dmvf_sfield *dmvf__schema_find(const char *path); /* by exact path, NULL if none */
