@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dmvfilter/version.h"
 #include "filter/core/error.h"
 
 const char *dmvf_strerror(int code)
@@ -29,7 +30,7 @@ const char *dmvf_strerror(int code)
 
 const char *dmvf_version(void)
 {
-    return "0.1.0";
+    return DMVF_VERSION_STRING;
 }
 
 void dmvf__escape_copy(char *dst, size_t cap, const char *src)

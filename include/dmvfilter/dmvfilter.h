@@ -11,6 +11,7 @@
 #ifndef DMVFILTER_H
 #define DMVFILTER_H
 
+#include "dmvfilter/version.h"
 #include "common.h"
 #include "request.h"
 #include "policy.h"
@@ -19,9 +20,5 @@
 #include "audit.h"
 #include "notices.h"
 #include "review.h"
-
-#define DMVF_VERSION_MAJOR 0
-#define DMVF_VERSION_MINOR 1
-#define DMVF_VERSION_PATCH 0
 
 #endif
