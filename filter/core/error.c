@@ -90,6 +90,27 @@ int dmvf__seterr_at(dmvf_error *err, int code, unsigned line, unsigned column, c
     return code;
 }
 
+void dmvf__error_keep(dmvf_error *first, int code, const dmvf_error *e)
+{
+    if (e->code == code)
+        *first = *e;
+    else
+        dmvf__seterr(first, code, "%s", dmvf_strerror(code));
+}
+
+int dmvf__error_get(int code, const dmvf_error *first, dmvf_error *out)
+{
+    if (!out)
+        return code;
+    if (code) {
+        *out = *first;
+    } else {
+        memset(out, 0, sizeof *out);
+        out->record = UINT64_MAX;
+    }
+    return code;
+}
+
 void dmvf__misuse(const char *func, const char *what)
 {
     fprintf(stderr, "dmvfilter: API misuse in %s: %s\n", func, what);

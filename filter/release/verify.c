@@ -112,6 +112,12 @@ dmvf_release_verifier *dmvf_release_verifier_create(const uint8_t pub[32], dmvf_
     return v;
 }
 
+int dmvf_release_verifier_last_error(const dmvf_release_verifier *v, dmvf_error *out)
+{
+    DMVF_REQUIRE(v != NULL, "release verifier is NULL");
+    return dmvf__error_get(v->sticky, &v->first, out);
+}
+
 void dmvf_release_verifier_free(dmvf_release_verifier *v)
 {
     if (!v)

@@ -185,6 +185,11 @@ DMVF_API void dmvf_filter_counts(const dmvf_filter *f, uint64_t *in, uint64_t *o
  * subjects keep accumulating for the request. */
 DMVF_API void dmvf_filter_reset(dmvf_filter *f);
 
+/* The sticky error f holds, as later calls say only DMVF_ESTATE: its code
+ * (DMVF_OK when none, or after a reset) and, into *out (may be NULL), its
+ * record as the failing call gave it (also when that call had no err). */
+DMVF_API int dmvf_filter_last_error(const dmvf_filter *f, dmvf_error *out);
+
 /* Field counts (options.count_fields): per field path of the schema and
  * action, the number of values the request's records held there. A value
  * is what protobuf-c would hold: a singular scalar once (its last
@@ -340,12 +345,18 @@ DMVF_API int dmvf_release_verifier_update(dmvf_release_verifier *v, const void *
 DMVF_API int dmvf_release_verifier_final(dmvf_release_verifier *v, uint64_t *requests,
                                          dmvf_error *err);
 DMVF_API void dmvf_release_verifier_free(dmvf_release_verifier *v);
+/* The first error v holds (the one update and final repeat): its code,
+ * DMVF_OK when none, and its record into *out (may be NULL). */
+DMVF_API int dmvf_release_verifier_last_error(const dmvf_release_verifier *v, dmvf_error *out);
 /* The most record frames one request may carry; 0 restores the default
  * (DMVF_DEFAULT_MAX_REQUEST_FRAMES). Applies from the next record frame. */
 DMVF_API void dmvf_framed_set_max_request_frames(dmvf_framed *fr, uint64_t n);
 DMVF_API int dmvf_framed_stream(dmvf_framed *fr, dmvf_out_buffer *out, dmvf_in_buffer *in,
                                 int end, dmvf_error *err);
 DMVF_API void dmvf_framed_stats_get(const dmvf_framed *fr, dmvf_framed_stats *st);
+/* The sticky error fr holds, as later calls say only DMVF_ESTATE: its code
+ * (DMVF_OK when none) and its record into *out (may be NULL). */
+DMVF_API int dmvf_framed_last_error(const dmvf_framed *fr, dmvf_error *out);
 
 #ifdef __cplusplus
 }
