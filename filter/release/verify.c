@@ -1,6 +1,6 @@
 /*
  * release_verify.c - checks a signed framed release with the public key
- * alone (the writer is framed.c; the contract is in filter.h).
+ * alone (the writer is framed.c; the contract is in verify.h).
  *
  *   release := frame* seal-frame            nothing after the seal
  *   frame   := varint(L) key varint(B) body   L = 1 + size(varint(B)) + B,
