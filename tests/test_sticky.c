@@ -29,6 +29,9 @@ static const dmvf_request nobody = {.request_id = "sticky-2", .date = 20261122};
 
 /* A DriverRecord: record_id "R1", person { family_name "DOE" }. */
 static const unsigned char good_rec[] = {0x0a, 0x02, 'R', '1', 0x12, 0x05, 0x0a, 0x03, 'D', 'O', 'E'};
+/* The same as a delimited stream of one record. */
+static const unsigned char good_delim[] = {0x0b, 0x0a, 0x02, 'R', '1', 0x12, 0x05, 0x0a, 0x03,
+                                           'D', 'O', 'E'};
 /* Not a record: a key with an unterminated varint. */
 static const unsigned char bad_rec[] = {0xff, 0xff, 0xff};
 
@@ -78,10 +81,7 @@ static void filter_last_error(void)
     CHECK_EQ_INT(dmvf_filter_last_error(f, NULL), DMVF_EMALFORMED);
 
     /* several failing calls later it is still the first */
-    unsigned char delim[sizeof good_rec + 1];
-    delim[0] = sizeof good_rec;
-    memcpy(delim + 1, good_rec, sizeof good_rec);
-    dmvf_in_buffer in = {delim, sizeof delim, 0};
+    dmvf_in_buffer in = {good_delim, sizeof good_delim, 0};
     dmvf_out_buffer ob = {out, sizeof out, 0};
     dmvf_trailer t;
     for (int i = 0; i < 3; i++) {
@@ -110,17 +110,17 @@ static void filter_last_error(void)
     /* a stream error after the reset is kept anew, as the stream gave it:
      * the second record's length prefix runs past the end */
     dmvf_filter_reset(f);
-    unsigned char two[sizeof delim + 3];
-    memcpy(two, delim, sizeof delim);
-    two[sizeof delim] = 0x20;
-    two[sizeof delim + 1] = 0x0a;
-    two[sizeof delim + 2] = 0x02;
+    unsigned char two[sizeof good_delim + 3];
+    memcpy(two, good_delim, sizeof good_delim);
+    two[sizeof good_delim] = 0x20;
+    two[sizeof good_delim + 1] = 0x0a;
+    two[sizeof good_delim + 2] = 0x02;
     dmvf_in_buffer tin = {two, sizeof two, 0};
     ob.pos = 0;
     CHECK_EQ_INT(dmvf_filter_stream(f, &ob, &tin, 1, &err), DMVF_EMALFORMED);
     CHECK_EQ_INT(dmvf_filter_last_error(f, &first), DMVF_EMALFORMED);
     CHECK(same_error(&first, &err));
-    CHECK_EQ_INT(first.offset, sizeof delim);
+    CHECK_EQ_INT(first.offset, sizeof good_delim);
     CHECK_EQ_INT(first.record, 1);
     for (int i = 0; i < 2; i++) {
         in.pos = 0;
@@ -144,10 +144,7 @@ static void filter_no_err(void)
     CHECK(f != NULL);
     if (!f)
         return;
-    unsigned char delim[sizeof good_rec + 1];
-    delim[0] = sizeof good_rec;
-    memcpy(delim + 1, good_rec, sizeof good_rec);
-    dmvf_in_buffer in = {delim, sizeof delim, 0};
+    dmvf_in_buffer in = {good_delim, sizeof good_delim, 0};
     dmvf_out_buffer ob = {out, sizeof out, 0};
     CHECK_EQ_INT(dmvf_filter_stream(f, &ob, &in, 1, NULL), DMVF_ETOOBIG);
     CHECK_EQ_INT(dmvf_filter_last_error(f, &got), DMVF_ETOOBIG);
