@@ -67,7 +67,7 @@ cmake --build "$build" -j2 --target dmvfilter_cli dmvf-gen dmvfilter_internal >/
 if ! cmake --build "$build" -j2 --target copylimit refpath pipeio >/dev/null 2>&1; then
     # bench/CMakeLists.txt not added to the build yet: the same sources by hand
     say "bench targets not in the CMake build; compiling them directly"
-    cflags=(-std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -Iinclude -I"$build/gen")
+    cflags=(-std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -Iinclude -I"$build/include" -I"$build/gen")
     cc "${cflags[@]}" bench/bio.c bench/copylimit.c -lz -o "$build/copylimit" || die "copylimit"
     cc "${cflags[@]}" bench/bio.c bench/refpath.c "$build/libdmvfilter_internal.a" \
         $(pkg-config --libs libsodium libprotobuf-c yaml-0.1) -lz -lpthread -o "$build/refpath" ||

@@ -1,10 +1,11 @@
 # The library's layers, bottom first. Each layer is one OBJECT library whose
-# include path holds only what it may see: the public headers, the generated
-# schema code, its own folder, and the exported headers (every header not
-# named *_int.h) of the layers below it. So a file that includes a header of
-# a higher layer, or another layer's private *_int.h, does not build
-# ("No such file or directory"); scripts/check-layers says the same with the
-# file and line, without a build.
+# include path holds only what it may see: the public headers (and the
+# generated dmvfilter/version.h), the generated schema code, its own folder,
+# and the exported headers (every header not named *_int.h) of the layers
+# below it. So a file that includes a header of a higher layer, or another
+# layer's private *_int.h, does not build ("No such file or directory");
+# scripts/check-layers says the same with the file and line, without a
+# build.
 #
 #   core    filter/core     errors, arena, file I/O, text, dates, varint, enums
 #   keys    keys            the only code that touches raw key bytes
@@ -67,7 +68,8 @@ function(dmvf_add_layers prefix)
     add_library(${t} OBJECT ${srcs})
     target_compile_options(${t} PRIVATE ${DMVF_WARN} ${A_OPTIONS})
     target_compile_definitions(${t} PRIVATE DMVF_BUILDING _POSIX_C_SOURCE=200809L _DEFAULT_SOURCE ${A_DEFINITIONS})
-    target_include_directories(${t} PRIVATE ${CMAKE_SOURCE_DIR}/include ${DMVF_VIEW_DIR}/${layer} ${DMVF_GEN_DIR})
+    target_include_directories(${t} PRIVATE ${CMAKE_SOURCE_DIR}/include ${DMVF_BUILD_INCLUDE_DIR}
+      ${DMVF_VIEW_DIR}/${layer} ${DMVF_GEN_DIR})
     target_link_libraries(${t} PUBLIC ${A_LIBS} ${prev})
     add_dependencies(${t} dmvf_schema)
     list(APPEND objs $<TARGET_OBJECTS:${t}>)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dmvfilter/version.h"
 #include "filter/core/error.h"
 
 const char *dmvf_strerror(int code)
@@ -29,7 +30,7 @@ const char *dmvf_strerror(int code)
 
 const char *dmvf_version(void)
 {
-    return "0.1.0";
+    return DMVF_VERSION_STRING;
 }
 
 void dmvf__escape_copy(char *dst, size_t cap, const char *src)
@@ -85,6 +86,27 @@ int dmvf__seterr_at(dmvf_error *err, int code, unsigned line, unsigned column, c
         va_start(ap, fmt);
         fill(err, code, line, column, fmt, ap);
         va_end(ap);
+    }
+    return code;
+}
+
+void dmvf__error_keep(dmvf_error *first, int code, const dmvf_error *e)
+{
+    if (e->code == code)
+        *first = *e;
+    else
+        dmvf__seterr(first, code, "%s", dmvf_strerror(code));
+}
+
+int dmvf__error_get(int code, const dmvf_error *first, dmvf_error *out)
+{
+    if (!out)
+        return code;
+    if (code) {
+        *out = *first;
+    } else {
+        memset(out, 0, sizeof *out);
+        out->record = UINT64_MAX;
     }
     return code;
 }

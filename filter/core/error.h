@@ -35,6 +35,15 @@ int dmvf__perr(dmvf_error *err, const char *name, unsigned line, unsigned col,
 /* Copies src into dst[cap] with bytes below 0x20 and 0x7f written as \xNN,
  * so that text from requests and policies cannot break a one-line message. */
 void dmvf__escape_copy(char *dst, size_t cap, const char *src);
+/* Sticky errors (common.h): a handle whose error has just become sticky with
+ * `code` keeps the record the failing call filled (e) as its `first`; when
+ * e holds another code (a path that filled none), a record naming code. */
+void dmvf__error_keep(dmvf_error *first, int code, const dmvf_error *e);
+/* For a handle's *_last_error: copies `first`, the
+ * error the handle keeps, into *out when code is not DMVF_OK, else clears
+ * *out (code DMVF_OK, msg "", record UINT64_MAX). out may be NULL. Returns
+ * code. */
+int dmvf__error_get(int code, const dmvf_error *first, dmvf_error *out);
 /* Programmer misuse: prints and aborts. */
 void dmvf__misuse(const char *func, const char *what) __attribute__((noreturn));
 #define DMVF_REQUIRE(cond, what) do { if (!(cond)) dmvf__misuse(__func__, what); } while (0)

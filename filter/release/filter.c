@@ -55,6 +55,7 @@ struct dmvf_filter {
     int mode, mode0;            /* MODE_*: now, and at create */
     int acct_on;                /* count_fields or collect_subjects */
     int sticky;                 /* error code, 0 if none */
+    dmvf_error first;           /* and its error (common.h: sticky errors) */
     int limit_refused;
     uint64_t in, out, dropped;
     dmvf__reader rd;
@@ -330,13 +331,10 @@ static int not_released(dmvf_filter *f, const uint8_t *in, size_t in_len, int *d
     return DMVF_OK;
 }
 
-int dmvf_filter_record(dmvf_filter *f, const void *in, size_t in_len,
-                       void *out, size_t cap, size_t *out_len, int *dropped,
-                       dmvf_error *err)
+static int filter_record(dmvf_filter *f, const void *in, size_t in_len,
+                         void *out, size_t cap, size_t *out_len, int *dropped,
+                         dmvf_error *err)
 {
-    DMVF_REQUIRE(f != NULL, "filter is NULL");
-    DMVF_REQUIRE(out_len != NULL, "out_len is NULL");
-    DMVF_REQUIRE(in != NULL || in_len == 0, "input is NULL");
     *out_len = 0;
     if (dropped)
         *dropped = 0;
@@ -384,10 +382,9 @@ int dmvf_filter_record(dmvf_filter *f, const void *in, size_t in_len,
     return DMVF_OK;
 }
 
-int dmvf_filter_stream(dmvf_filter *f, dmvf_out_buffer *out, dmvf_in_buffer *in,
-                       int end, dmvf_error *err)
+static int filter_stream(dmvf_filter *f, dmvf_out_buffer *out, dmvf_in_buffer *in,
+                         int end, dmvf_error *err)
 {
-    DMVF_REQUIRE(f != NULL && out != NULL && in != NULL, "NULL argument");
     if (f->sticky)
         return dmvf__seterr(err, DMVF_ESTATE, "filter is in an error state (%s): reset it",
                             dmvf_strerror(f->sticky));
@@ -425,7 +422,7 @@ int dmvf_filter_stream(dmvf_filter *f, dmvf_out_buffer *out, dmvf_in_buffer *in,
             int dropped = 0;
             if (!dst)
                 return f->sticky = dmvf__seterr(err, DMVF_ENOMEM, "out of memory for output");
-            rc = dmvf_filter_record(f, rec, len, dst, room, &olen, &dropped, err);
+            rc = filter_record(f, rec, len, dst, room, &olen, &dropped, err);
             if (rc == DMVF_ESPACE) {
                 if (dmvf__outq_grow(&f->oq))
                     return f->sticky = dmvf__seterr(err, DMVF_ENOMEM, "out of memory for output");
@@ -447,6 +444,47 @@ int dmvf_filter_stream(dmvf_filter *f, dmvf_out_buffer *out, dmvf_in_buffer *in,
             return DMVF_ESPACE;
     }
     return DMVF_OK;
+}
+
+/* The public record and stream calls: the call that makes the filter's
+ * error sticky leaves it in f->first, also when the caller gave no err
+ * (the inner calls then fill a local one). A stream's record error is
+ * kept as the stream says it, with its offset into the stream. */
+int dmvf_filter_record(dmvf_filter *f, const void *in, size_t in_len,
+                       void *out, size_t cap, size_t *out_len, int *dropped,
+                       dmvf_error *err)
+{
+    DMVF_REQUIRE(f != NULL, "filter is NULL");
+    DMVF_REQUIRE(out_len != NULL, "out_len is NULL");
+    DMVF_REQUIRE(in != NULL || in_len == 0, "input is NULL");
+    dmvf_error local;
+    dmvf_error *e = err ? err : &local;
+    int was = f->sticky;
+    local.code = DMVF_OK;
+    int rc = filter_record(f, in, in_len, out, cap, out_len, dropped, e);
+    if (DMVF_UNLIKELY(f->sticky != was))
+        dmvf__error_keep(&f->first, f->sticky, e);
+    return rc;
+}
+
+int dmvf_filter_stream(dmvf_filter *f, dmvf_out_buffer *out, dmvf_in_buffer *in,
+                       int end, dmvf_error *err)
+{
+    DMVF_REQUIRE(f != NULL && out != NULL && in != NULL, "NULL argument");
+    dmvf_error local;
+    dmvf_error *e = err ? err : &local;
+    int was = f->sticky;
+    local.code = DMVF_OK;
+    int rc = filter_stream(f, out, in, end, e);
+    if (DMVF_UNLIKELY(f->sticky != was))
+        dmvf__error_keep(&f->first, f->sticky, e);
+    return rc;
+}
+
+int dmvf_filter_last_error(const dmvf_filter *f, dmvf_error *out)
+{
+    DMVF_REQUIRE(f != NULL, "filter is NULL");
+    return dmvf__error_get(f->sticky, &f->first, out);
 }
 
 int dmvf_filter_finish(dmvf_filter *f, dmvf_trailer *t)
@@ -502,9 +540,9 @@ void dmvf_filter_reset(dmvf_filter *f)
  * filter's error sticky, so the request ends without a trailer. */
 void dmvf__filter_count_refused(dmvf_filter *f, const uint8_t *rec, size_t n)
 {
-    f->in++;
     if (f->acct.collect && !f->sticky && keep_subject(f, rec, n) != 0)
-        f->sticky = DMVF_ENOMEM;
+        (void)subject_nomem(f, &f->first);
+    f->in++;
 }
 
 const char *dmvf__filter_request_id(const dmvf_filter *f)

@@ -74,7 +74,8 @@ struct dmvf_framed {
     uint64_t trailers;          /* trailer frames queued (the seal's count) */
     crypto_generichash_state hs; /* every output byte queued and released so far */
     int sealed;                 /* the seal is queued: the release is complete */
-    int sticky;
+    int sticky;                 /* error code, 0 if none */
+    dmvf_error first;           /* and its error (common.h: sticky errors) */
 };
 
 dmvf_framed *dmvf_framed_create(const dmvf_policy *policy, const dmvf_keyring *keyring,
@@ -396,10 +397,9 @@ static int one_record(dmvf_framed *fr, const uint8_t *p, size_t n, uint64_t at, 
     }
 }
 
-int dmvf_framed_stream(dmvf_framed *fr, dmvf_out_buffer *out, dmvf_in_buffer *in,
-                       int end, dmvf_error *err)
+static int framed_stream(dmvf_framed *fr, dmvf_out_buffer *out, dmvf_in_buffer *in,
+                         int end, dmvf_error *err)
 {
-    DMVF_REQUIRE(fr != NULL && out != NULL && in != NULL, "NULL argument");
     if (fr->sticky)
         return dmvf__seterr(err, DMVF_ESTATE, "framed stream is in an error state (%s)",
                             dmvf_strerror(fr->sticky));
@@ -477,4 +477,27 @@ int dmvf_framed_stream(dmvf_framed *fr, dmvf_out_buffer *out, dmvf_in_buffer *in
     if (dmvf__outq_flush(&fr->oq, out))
         return DMVF_ESPACE;
     return DMVF_OK;
+}
+
+/* The call that makes the stream's error sticky leaves it in fr->first,
+ * also when the caller gave no err (the inner calls then fill a local
+ * one). */
+int dmvf_framed_stream(dmvf_framed *fr, dmvf_out_buffer *out, dmvf_in_buffer *in,
+                       int end, dmvf_error *err)
+{
+    DMVF_REQUIRE(fr != NULL && out != NULL && in != NULL, "NULL argument");
+    dmvf_error local;
+    dmvf_error *e = err ? err : &local;
+    int was = fr->sticky;
+    local.code = DMVF_OK;
+    int rc = framed_stream(fr, out, in, end, e);
+    if (fr->sticky != was)
+        dmvf__error_keep(&fr->first, fr->sticky, e);
+    return rc;
+}
+
+int dmvf_framed_last_error(const dmvf_framed *fr, dmvf_error *out)
+{
+    DMVF_REQUIRE(fr != NULL, "framed stream is NULL");
+    return dmvf__error_get(fr->sticky, &fr->first, out);
 }

@@ -1,6 +1,6 @@
 /*
  * release_verify.c - checks a signed framed release with the public key
- * alone (the writer is framed.c; the contract is in filter.h).
+ * alone (the writer is framed.c; the contract is in verify.h).
  *
  *   release := frame* seal-frame            nothing after the seal
  *   frame   := varint(L) key varint(B) body   L = 1 + size(varint(B)) + B,
@@ -110,6 +110,12 @@ dmvf_release_verifier *dmvf_release_verifier_create(const uint8_t pub[32], dmvf_
     crypto_generichash_init(&v->hs, NULL, 0, DIGEST_LEN);
     v->phase = PH_HEAD;
     return v;
+}
+
+int dmvf_release_verifier_last_error(const dmvf_release_verifier *v, dmvf_error *out)
+{
+    DMVF_REQUIRE(v != NULL, "release verifier is NULL");
+    return dmvf__error_get(v->sticky, &v->first, out);
 }
 
 void dmvf_release_verifier_free(dmvf_release_verifier *v)

@@ -26,7 +26,11 @@
  * fails every later call: open a new one), DMVF_ETAMPER (bytes another
  * writer appended do not verify, or the segment shrank: nothing more is
  * appended), DMVF_ETOOBIG (an entry past 1 GiB), DMVF_ENOMEM, DMVF_EINVAL
- * (a NULL tag or field string in the request).
+ * (a NULL tag or field string in the request). A handle failed so (fsync,
+ * undone partial write, DMVF_ETAMPER) returns DMVF_EIO "an earlier append
+ * failed" from every later writing call and from dmvf_audit_close, which
+ * then writes no checkpoint. This failed state is the audit handle's own,
+ * not common.h's sticky-error rule: the call that failed said why.
  *
  * Rotation: at an append, a segment rotate_bytes long or rotate_seconds old
  * gets a closing checkpoint (and HEAD), the next segment is started and,
@@ -80,18 +84,38 @@ typedef struct dmvf_audit_options {
  * checkpoints exist, HEAD's checkpoint not in the log, the newest segment
  * only compressed. When a writer stopped between a checkpoint and HEAD
  * (HEAD older than the segment's newest checkpoint, or missing when that
- * checkpoint is the log's first and last item) HEAD is written now. */
+ * checkpoint is the log's first and last item) HEAD is written now.
+ * @return  the handle, or NULL with *err filled: DMVF_EIO (cannot create
+ *          or open dir, LOCK or a segment, cannot lock, cannot write HEAD),
+ *          DMVF_ETAMPER (above), DMVF_ENOMEM.
+ * Threads: thread-safe (each call opens its own handle; several processes
+ *          may hold one on the same log).
+ * NULL:    dir and kr abort; opts NULL: the defaults; err may be NULL.
+ * Owns:    the caller owns the handle: dmvf_audit_close. It borrows kr
+ *          (counted) and copies dir and opts. */
 DMVF_API dmvf_audit *dmvf_audit_open(const char *dir, const dmvf_keyring *kr,
                                      const dmvf_audit_options *opts, dmvf_error *err);
 
-/* Writes a signed checkpoint and HEAD, closes and frees. NULL accepted
- * (returns DMVF_OK). The handle is freed also on failure. */
+/* Writes a signed checkpoint and HEAD (unless nothing was appended since
+ * the newest checkpoint), closes and frees.
+ * @return  DMVF_OK; DMVF_EIO (an earlier append failed, so no checkpoint
+ *          is written; or the checkpoint or HEAD cannot be written);
+ *          DMVF_ETAMPER (bytes another writer appended do not verify).
+ * Threads: a's thread.
+ * NULL:    a NULL is accepted (returns DMVF_OK); err may be NULL.
+ * Owns:    a is freed, also on failure; its borrow of the keyring ends. */
 DMVF_API int dmvf_audit_close(dmvf_audit *a, dmvf_error *err);
 
 /* REQUEST entry for filter f: time, the request (requester, purpose, legal
  * process and reference, query kind, fields), rule, policy id, key epoch,
  * the true decision and reply form, the reason, whether subjects are to be
- * notified. *seq (may be NULL) receives its sequence number. fsync'd. */
+ * notified. fsync'd.
+ * @return  DMVF_OK with *seq its sequence number; the writing calls'
+ *          errors (above): DMVF_EIO, DMVF_ETAMPER, DMVF_ETOOBIG,
+ *          DMVF_ENOMEM, DMVF_EINVAL.
+ * Threads: a's thread; f is only read.
+ * NULL:    a and f abort; seq and err may be NULL.
+ * Owns:    nothing is kept of f. */
 DMVF_API int dmvf_audit_request(dmvf_audit *a, const dmvf_filter *f, uint64_t *seq,
                                 dmvf_error *err);
 
@@ -101,7 +125,13 @@ DMVF_API int dmvf_audit_request(dmvf_audit *a, const dmvf_filter *f, uint64_t *s
  * notices: how many subject notices were queued for it. ref: the REQUEST
  * entry's seq. The entry repeats the request and the verdict (rule, policy
  * id, key epoch, decision), so that it reads on its own (a query by
- * subject shows who received the record). fsync'd. */
+ * subject shows who received the record). Subjects are written (as keyed
+ * hashes) only when the handle was opened with options.subjects. fsync'd.
+ * @return  DMVF_OK; the writing calls' errors (above): DMVF_EIO,
+ *          DMVF_ETAMPER, DMVF_ETOOBIG, DMVF_ENOMEM, DMVF_EINVAL.
+ * Threads: a's thread; f and c are only read.
+ * NULL:    a, f and c abort; err may be NULL.
+ * Owns:    nothing is kept of f or c. */
 typedef struct dmvf_audit_counts {
     uint64_t records_in, records_out, records_dropped;
     uint32_t notices;
@@ -138,6 +168,15 @@ typedef struct dmvf_audit_event {
     size_t nsubjects;
     int decision;                   /* DMVF_DECISION_*; 0: the kind's own (above) */
 } dmvf_audit_event;
+/* Writes the event as one entry, fsync'd. NULL strings are written as "".
+ * @return  DMVF_OK with *seq its sequence number; the writing calls'
+ *          errors (above): DMVF_EIO, DMVF_ETAMPER, DMVF_ETOOBIG,
+ *          DMVF_ENOMEM, DMVF_EINVAL (a NULL tag or field in ev->request).
+ * Threads: a's thread; ev is only read.
+ * NULL:    a and ev abort, and so do an unknown ev->kind and fields or
+ *          subjects NULL with a count > 0; ev->request and the strings may
+ *          be NULL; seq and err may be NULL.
+ * Owns:    nothing is kept of ev. */
 DMVF_API int dmvf_audit_event_write(dmvf_audit *a, const dmvf_audit_event *ev, uint64_t *seq,
                                     dmvf_error *err);
 
@@ -161,7 +200,12 @@ DMVF_API int dmvf_audit_event_write(dmvf_audit *a, const dmvf_audit_event *ev, u
  * the two; the next writer's open writes HEAD). Known limit: a log cut back
  * to an older checkpoint *and* given that checkpoint's HEAD again verifies;
  * only a copy of HEAD kept elsewhere can tell. On failure the summary is
- * one "NOT intact" line. */
+ * one "NOT intact" line (written when err is given: it quotes err->msg).
+ * @return  DMVF_OK when intact; DMVF_ETAMPER, DMVF_EIO, DMVF_ENOMEM (above).
+ * Threads: thread-safe.
+ * NULL:    dir aborts; kr or pub may be NULL, not both (aborts); out NULL:
+ *          no summary; err may be NULL.
+ * Owns:    nothing is kept. */
 DMVF_API int dmvf_audit_verify(const char *dir, const dmvf_keyring *kr, const uint8_t *pub,
                                FILE *out, dmvf_error *err);
 
@@ -191,6 +235,15 @@ typedef struct dmvf_audit_query {
     const char *subject;       /* record_id */
     const char *request_id;
 } dmvf_audit_query;
+/* Runs query q over the log in dir, writing the matches to out.
+ * @return  DMVF_OK; DMVF_EINVAL (a subject query without kr); DMVF_EIO (dir
+ *          missing or unreadable, writing to out failed); DMVF_EMALFORMED
+ *          (a segment does not parse: file, offset); DMVF_ENOMEM.
+ * Threads: thread-safe; out is the caller's to serialize.
+ * NULL:    dir, q and out abort; kr may be NULL (needed only for a subject
+ *          query); q's strings may be NULL (match everything); err may be
+ *          NULL.
+ * Owns:    nothing is kept. */
 DMVF_API int dmvf_audit_query_run(const char *dir, const dmvf_audit_query *q,
                                   const dmvf_keyring *kr, FILE *out, dmvf_error *err);
 
@@ -207,11 +260,15 @@ DMVF_API int dmvf_audit_query_run(const char *dir, const dmvf_audit_query *q,
  * escaped for its format. No clock is read: the same log and window give
  * the same bytes. title NULL or "": "Transparency report".
  * Parsing only (run dmvf_audit_verify to know the log is genuine); nothing
- * is written to out before the whole log has been read. Returns DMVF_OK;
- * DMVF_EINVAL (unknown fmt, or to_ns != 0 and to_ns <= from_ns);
- * DMVF_EIO (dir missing, or holding no audit-*.log segment, or writing to
- * out failed); DMVF_EMALFORMED (a segment does not parse: file, offset);
- * DMVF_ENOMEM. Misuse (dir or out NULL) aborts. */
+ * is written to out before the whole log has been read.
+ * @return  DMVF_OK; DMVF_EINVAL (unknown fmt, or to_ns != 0 and to_ns <=
+ *          from_ns); DMVF_EIO (dir missing, or holding no audit-*.log
+ *          segment, or writing to out failed); DMVF_EMALFORMED (a segment
+ *          does not parse: file, offset); DMVF_ENOMEM.
+ * Threads: thread-safe; out is the caller's to serialize.
+ * NULL:    dir and out abort; title NULL: the default title; err may be
+ *          NULL.
+ * Owns:    nothing is kept. */
 typedef enum dmvf_report_format {
     DMVF_REPORT_MD = 1,
     DMVF_REPORT_CSV,

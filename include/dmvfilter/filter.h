@@ -10,17 +10,25 @@
  *   dmvf_filter_finish(f, &trailer)                        the figures
  *   dmvf_filter_free(f)
  *
- * Ownership and threads: a dmvf_filter belongs to one thread at a time. It
- * borrows the policy and keyring, which must outlive it and may be shared by
- * any number of filters on any threads. The request struct is copied. The
- * keyring and the policy count their borrowers: dmvf_keyring_free or
- * dmvf_policy_free while a filter or framed stream created with it is alive
- * aborts (misuse), so free filters first.
+ * Many requests in one stream, signed: framed.h. Checking a signed
+ * release: verify.h.
  *
- * Errors are sticky (as in BearSSL): after a record or stream error every
- * further dmvf_filter_record/stream call returns DMVF_ESTATE until
- * dmvf_filter_reset(). DMVF_ESPACE is not an error: grow or drain the output
- * and call again with the same input. A NULL filter aborts.
+ * Ownership and threads: a dmvf_filter belongs to one thread at a time.
+ * The functions that take a `const dmvf_filter *` only read it: several
+ * threads may call them on one filter at once, while no thread calls one
+ * that takes a `dmvf_filter *`. A filter borrows the policy and keyring,
+ * which must outlive it and may be shared by any number of filters on any
+ * threads. The request struct is copied. The keyring and the policy count
+ * their borrowers: dmvf_keyring_free or dmvf_policy_free while a filter or
+ * framed stream created with it is alive aborts (misuse), so free filters
+ * first. A NULL filter aborts, in every function but dmvf_filter_free.
+ *
+ * Errors are sticky, as common.h says for every handle: after a record or
+ * stream error (any but DMVF_ESPACE and DMVF_EREFUSED) every further
+ * dmvf_filter_record/stream call returns DMVF_ESTATE, and
+ * dmvf_filter_finish too, until dmvf_filter_reset(); the first error stays
+ * readable with dmvf_filter_last_error. DMVF_ESPACE is not an error: grow
+ * or drain the output and call again with the same input.
  *
  * Canonical output: fields in field-number order, the last occurrence of a
  * singular scalar wins, default values (0, false, "") omitted, varints minimal,
@@ -59,8 +67,9 @@ typedef enum dmvf_refusal {
  *                       DMVF_ETOOBIG
  *   nesting             bounded by the schema (3 levels): a deeper message
  *                       cannot be well-formed
- *   frames per request  framed streams: at most DMVF_DEFAULT_MAX_REQUEST_FRAMES
- *                       record frames in one request (settable per handle with
+ *   frames per request  framed streams (framed.h): at most
+ *                       DMVF_DEFAULT_MAX_REQUEST_FRAMES record frames in one
+ *                       request (settable per handle with
  *                       dmvf_framed_set_max_request_frames); DMVF_ETOOBIG, and
  *                       the request gets no trailer
  *   policy size         1 MiB (dmvf_policy_load_*); DMVF_EPOLICY
@@ -97,71 +106,156 @@ typedef struct dmvf_filter_options {
 } dmvf_filter_options;
 
 #define DMVF_DEFAULT_MAX_RECORD_BYTES ((size_t)16 << 20)
-#define DMVF_DEFAULT_MAX_REQUEST_FRAMES ((uint64_t)10000000)
 
-/* Decides the request and prepares its plan and keys. Returns a filter even
- * when the request is refused (read the decision); NULL only on DMVF_ENOMEM,
- * DMVF_EINVAL (a requested field path that is not in the schema) or
- * DMVF_EKEYRING, with *err filled. opts and err may be NULL. */
+/* Decides the request and prepares its plan and keys. A filter is returned
+ * even when the request is refused: read its decision.
+ * @return  the filter, or NULL with *err filled: DMVF_EINVAL (a requested
+ *          field path that is not in the schema; checked when records are
+ *          to be rewritten), DMVF_EKEYRING (the rule pseudonymizes or
+ *          encrypts and keyring is NULL), DMVF_ENOMEM.
+ * Threads: thread-safe (policy and keyring are only read; their borrower
+ *          counts are atomic).
+ * NULL:    policy and req abort; keyring NULL: no keys (see DMVF_EKEYRING);
+ *          opts NULL: all options 0 (the defaults); err may be NULL.
+ * Owns:    the caller owns the filter: dmvf_filter_free. It borrows policy
+ *          and keyring (counted, see above) and copies req deeply. */
 DMVF_API dmvf_filter *dmvf_filter_create(const dmvf_policy *policy, const dmvf_keyring *keyring,
                                          const dmvf_request *req, const dmvf_filter_options *opts,
                                          dmvf_error *err);
-/* Frees; NULL accepted. Wipes the per-request keys. */
+
+/* Frees the filter and wipes its per-request keys; returns its borrows of
+ * the policy and keyring.
+ * @return  nothing.
+ * Threads: f's thread.
+ * NULL:    f NULL is accepted (does nothing).
+ * Owns:    every string and subject obtained from f becomes invalid. */
 DMVF_API void dmvf_filter_free(dmvf_filter *f);
 
+/* The decision, made at create. Passing the record limit turns a RELEASE
+ * into a DENY (a held REVIEW stays REVIEW); dmvf_filter_reset undoes that.
+ * @return  DMVF_DECISION_RELEASE, _DENY or _REVIEW.
+ * Threads: reads f only.
+ * NULL:    f aborts.
+ * Owns:    nothing (a value). */
 DMVF_API dmvf_decision dmvf_filter_decision(const dmvf_filter *f);
+
+/* How a refusal looks to the requester (the trailer, dmvf_filter_finish):
+ * the matched rule's form, or the policy's default when no rule matched.
+ * It matters only when the decision is not RELEASE.
+ * @return  DMVF_REFUSAL_REFUSED or DMVF_REFUSAL_NOT_FOUND.
+ * Threads: reads f only.
+ * NULL:    f aborts.
+ * Owns:    nothing (a value). */
 DMVF_API dmvf_refusal dmvf_filter_refusal(const dmvf_filter *f);
-/* The matched rule's name, or NULL when no rule matched. Owned by the policy. */
+
+/* The matched rule's name (also when its requirements are not met and
+ * the decision is DENY).
+ * @return  the name, or NULL when no rule matched.
+ * Threads: reads f only.
+ * NULL:    f aborts.
+ * Owns:    the policy owns the string (valid while the policy is). */
 DMVF_API const char *dmvf_filter_rule(const dmvf_filter *f);
+
 /* One line saying why the decision was made (for the DMV's own logs, never
- * for the requester). Owned by the filter. */
+ * for the requester).
+ * @return  the line; never NULL.
+ * Threads: reads f only.
+ * NULL:    f aborts.
+ * Owns:    f owns the string, valid until dmvf_filter_free; its text
+ *          changes when the record limit is passed and on reset. */
 DMVF_API const char *dmvf_filter_reason(const dmvf_filter *f);
-/* The rule's record limit, 0 = none. Beyond it the request is refused. */
+
+/* The matched rule's record limit. Beyond it the request is refused.
+ * @return  the most records one request may release; 0 = no limit.
+ * Threads: reads f only.
+ * NULL:    f aborts.
+ * Owns:    nothing (a value). */
 DMVF_API uint64_t dmvf_filter_max_records(const dmvf_filter *f);
-/* Whether the rule asks that subjects be notified. */
+
+/* Whether the matched rule asks that subjects be notified (notices.h;
+ * create the filter with collect_subjects to have them).
+ * @return  1 yes, 0 no (also when no rule matched).
+ * Threads: reads f only.
+ * NULL:    f aborts.
+ * Owns:    nothing (a value). */
 DMVF_API int dmvf_filter_notify_subject(const dmvf_filter *f);
 
 /* Rewrites one DriverRecord (bare message bytes, no length prefix) into
- * out[0..cap). On DMVF_OK *out_len is the released length (possibly 0).
- * Returns DMVF_EREFUSED if the decision is not RELEASE (nor a REVIEW held
- * with hold_for_review) or the record limit is passed (the request is then
- * refused: discard earlier output; the decision becomes DENY, a held REVIEW
- * stays REVIEW), DMVF_ESPACE if cap is too small (nothing counted; retry),
- * DMVF_EMALFORMED/DMVF_ETOOBIG for bad input (sticky), or, with
- * drop_malformed, DMVF_OK with *out_len 0 and *dropped set to 1. dropped
- * may be NULL. With collect_subjects, a record of a request that is not
- * released (refused, or past the record limit) is checked, counted as
- * received and its record_id kept: DMVF_OK with *out_len 0 instead of
- * DMVF_EREFUSED (the call that passes the limit still says DMVF_EREFUSED).
- * No allocation, except for the subjects kept (DMVF_ENOMEM, sticky). */
+ * out[0..cap). No allocation, except for the subjects kept.
+ * @return  DMVF_OK with *out_len the released length (possibly 0);
+ *            with drop_malformed, also for a malformed record: *out_len 0,
+ *            *dropped 1, counted as received and dropped, and *err (when
+ *            given) says what was wrong with it;
+ *            with collect_subjects, also for a record of a request that is
+ *            not released (refused, or past the record limit): checked as
+ *            a release would check it, counted as received, its record_id
+ *            kept, *out_len 0.
+ *          DMVF_EREFUSED when the decision is not RELEASE (nor a REVIEW
+ *            held with hold_for_review) and there is no collect_subjects,
+ *            or when this record passes the record limit (collect_subjects
+ *            or not): the request is then refused: discard earlier output;
+ *            the decision becomes DENY, a held REVIEW stays REVIEW.
+ *          DMVF_ESPACE when cap is too small (nothing counted; grow out and
+ *            call again with the same record).
+ *          DMVF_EMALFORMED (bad input), DMVF_ETOOBIG (in_len over
+ *            max_record_bytes, or a repeated field too long), DMVF_ENOMEM
+ *            (keeping a subject): sticky (common.h); err->record is the
+ *            record's 0-based index in the request.
+ *          DMVF_ESTATE while f holds a sticky error.
+ * Threads: f's thread.
+ * NULL:    f and out_len abort; in may be NULL only with in_len 0 (else
+ *          aborts); out must point at cap bytes (not checked); dropped and
+ *          err may be NULL.
+ * Owns:    the caller owns in and out; a kept record_id is copied. */
 DMVF_API int dmvf_filter_record(dmvf_filter *f, const void *in, size_t in_len,
                                 void *out, size_t cap, size_t *out_len, int *dropped,
                                 dmvf_error *err);
+
+/* Caller-owned cursors for streaming (as zstd's): the call reads
+ * src[pos..size) and writes dst[pos..size), advancing pos. */
+typedef struct dmvf_in_buffer { const void *src; size_t size; size_t pos; } dmvf_in_buffer;
+typedef struct dmvf_out_buffer { void *dst; size_t size; size_t pos; } dmvf_out_buffer;
 
 /* Streaming: a varint-length-delimited stream of DriverRecords in, the
  * released records, delimited, out. Consumes as much input as it can; a
  * record split across calls is kept internally (up to max_record_bytes).
  * When the rule has a record limit, output is held until end so that a
- * refused request releases nothing. Returns DMVF_OK when all given input is
- * consumed and all output flushed (with end != 0: the request is complete),
- * DMVF_ESPACE when out filled first (drain it and call again), or an error:
- * DMVF_EREFUSED as dmvf_filter_record says (input is consumed up to and
- * including the record that passed the limit; with collect_subjects a
- * further call reads the rest for its subjects and returns DMVF_OK).
- * A request that is not released with collect_subjects: all input is
- * consumed, nothing is written, DMVF_OK.
- * A stream that ends inside a record is DMVF_EMALFORMED. */
-typedef struct dmvf_in_buffer { const void *src; size_t size; size_t pos; } dmvf_in_buffer;
-typedef struct dmvf_out_buffer { void *dst; size_t size; size_t pos; } dmvf_out_buffer;
+ * refused request releases nothing. end != 0 says in holds the last of the
+ * stream.
+ * @return  DMVF_OK when all given input is consumed and all output flushed
+ *            (with end != 0: the request is complete). A request that is
+ *            not released, with collect_subjects: all input is consumed,
+ *            nothing is written, DMVF_OK.
+ *          DMVF_ESPACE when out filled first: drain it and call again.
+ *          DMVF_EREFUSED as dmvf_filter_record says: a request that is not
+ *            released (without collect_subjects) at once, consuming
+ *            nothing; passing the record limit after consuming input up to
+ *            and including that record (with collect_subjects a further
+ *            call reads the rest for its subjects and returns DMVF_OK).
+ *          DMVF_EMALFORMED (a bad length prefix, an empty record, a bad
+ *            record, a stream that ends inside a record when end is
+ *            given), DMVF_ETOOBIG (a record over max_record_bytes),
+ *            DMVF_ENOMEM: sticky (common.h); err->offset is the byte
+ *            offset in the stream, err->record the record's 0-based index.
+ *          DMVF_ESTATE while f holds a sticky error.
+ * Threads: f's thread.
+ * NULL:    f, out and in abort; in->src must point at in->size bytes and
+ *          out->dst at out->size bytes (not checked); err may be NULL.
+ * Owns:    the caller owns both buffers; f keeps a copy of a partial record
+ *          and the output not yet flushed. */
 DMVF_API int dmvf_filter_stream(dmvf_filter *f, dmvf_out_buffer *out, dmvf_in_buffer *in,
                                 int end, dmvf_error *err);
 
 /* For callers that cut a delimited stream into pieces (a parallel pipeline):
  * reads the length prefix at p[0..n) exactly as dmvf_filter_stream does.
- * Returns 1 with *len (the record's length) and *pre (the prefix's bytes),
- * 0 when p[0..n) ends inside the prefix, -1 when the prefix is malformed
- * (more than 10 bytes). Whether *len is acceptable (not 0, not over the
- * record limit) is the caller's to check. Thread-safe. */
+ * Whether *len is acceptable (not 0, not over the record limit) is the
+ * caller's to check.
+ * @return  1 with *len (the record's length) and *pre (the prefix's bytes);
+ *          0 when p[0..n) ends inside the prefix; -1 when the prefix is
+ *          malformed (more than 10 bytes).
+ * Threads: thread-safe.
+ * NULL:    p may be NULL only with n 0; len and pre abort.
+ * Owns:    nothing is kept. */
 DMVF_API int dmvf_stream_prefix(const void *p, size_t n, uint64_t *len, size_t *pre);
 
 typedef struct dmvf_trailer {
@@ -176,14 +270,50 @@ typedef struct dmvf_trailer {
 
 /* The figures of the request as the requester may see them: a refusal in the
  * not-found form reports what a genuine miss reports (released, 0 records).
- * dmvf_filter_counts gives the true counts for the DMV's own use. */
+ * dmvf_filter_counts gives the true counts for the DMV's own use. finish
+ * changes nothing in f (it may be called again) and does not end a stream:
+ * dmvf_filter_stream with end does.
+ * @return  DMVF_OK with *t filled: a RELEASE with its record counts; a
+ *            DENY in the not-found form (a refusal for passing the record
+ *            limit included) as decision RELEASE with 0 records; any other
+ *            refusal or a REVIEW as its decision with 0 records. key_epoch
+ *            is the keyring's current epoch, 0 without a keyring.
+ *          DMVF_ESTATE while f holds a sticky error: *t is all zeros (its
+ *            strings NULL); dmvf_filter_last_error says which error.
+ * Threads: f's thread (finish only reads f).
+ * NULL:    f and t abort.
+ * Owns:    t->request_id is owned by f (valid until dmvf_filter_free),
+ *          t->policy_id by the policy. */
 DMVF_API int dmvf_filter_finish(dmvf_filter *f, dmvf_trailer *t);
+
+/* The true record counters, for the DMV's own use: *in the records taken
+ * (released, dropped, collected, and the one that passed the record
+ * limit), *out the records released (0 once the limit was passed),
+ * *dropped those dropped as malformed.
+ * @return  nothing.
+ * Threads: reads f only.
+ * NULL:    f aborts; in, out and dropped may be NULL (not written).
+ * Owns:    the caller owns *in, *out and *dropped. */
 DMVF_API void dmvf_filter_counts(const dmvf_filter *f, uint64_t *in, uint64_t *out, uint64_t *dropped);
 
-/* Clears a sticky error and the record counters; the decision stays (a
- * refusal for passing the record limit is undone), and field counts and
- * subjects keep accumulating for the request. */
+/* Clears a sticky error (dmvf_filter_last_error says DMVF_OK again), the
+ * record counters, a partial record and the output not yet flushed. The
+ * decision stays (a refusal for passing the record limit is undone), and
+ * field counts and subjects keep accumulating for the request.
+ * @return  nothing.
+ * Threads: f's thread.
+ * NULL:    f aborts.
+ * Owns:    subjects obtained before stay valid. */
 DMVF_API void dmvf_filter_reset(dmvf_filter *f);
+
+/* The first sticky error f holds (common.h), as later calls do not say it:
+ * they return DMVF_ESTATE.
+ * @return  its code, DMVF_OK when f holds none (never made one, or reset
+ *          since); *out receives its record (cleared when there is none).
+ * Threads: reads f only.
+ * NULL:    f aborts; out may be NULL (only the code is returned).
+ * Owns:    the caller owns *out (a copy). */
+DMVF_API int dmvf_filter_last_error(const dmvf_filter *f, dmvf_error *out);
 
 /* Field counts (options.count_fields): per field path of the schema and
  * action, the number of values the request's records held there. A value
@@ -216,8 +346,13 @@ typedef struct dmvf_field_count {
     unsigned klass;             /* DMVF_FIELD_CLASS_* bits, 0 = ordinary */
     uint64_t values;
 } dmvf_field_count;
-/* Writes up to cap entries (paths in schema order, only values > 0) and
- * returns how many there are in all; out may be NULL with cap 0. */
+
+/* Writes up to cap entries (paths in schema order, only values > 0).
+ * @return  how many entries there are in all (more than cap: call again
+ *          with room for them); 0 without count_fields.
+ * Threads: reads f only.
+ * NULL:    f aborts; out may be NULL only with cap 0 (else aborts).
+ * Owns:    the caller owns out; the paths are static storage. */
 DMVF_API size_t dmvf_filter_field_counts(const dmvf_filter *f, dmvf_field_count *out,
                                          size_t cap);
 
@@ -225,127 +360,56 @@ DMVF_API size_t dmvf_filter_field_counts(const dmvf_filter *f, dmvf_field_count 
  * DriverRecord, its last occurrence), in the order read (a merge appends):
  * of the records released (or held), not of dropped ones; for a request
  * that is not released, of every record read, including the one that
- * passed the record limit. Duplicates are kept. Returns the count;
- * dmvf_filter_subject gives the i-th (owned by f, valid until it is freed,
- * even while more are added; not NUL-terminated; i >= the count aborts).
- * Empty record_ids are skipped. */
+ * passed the record limit. Duplicates are kept; empty record_ids are
+ * skipped. */
+
+/* How many subjects f has kept.
+ * @return  the count; 0 without collect_subjects.
+ * Threads: reads f only.
+ * NULL:    f aborts.
+ * Owns:    nothing (a value). */
 DMVF_API size_t dmvf_filter_subject_count(const dmvf_filter *f);
+
+/* The i-th subject kept (i < dmvf_filter_subject_count).
+ * @return  its bytes, not NUL-terminated, with *len their count.
+ * Threads: reads f only.
+ * NULL:    f and len abort; i out of range aborts.
+ * Owns:    f owns the bytes, valid until dmvf_filter_free, even while more
+ *          subjects are added. */
 DMVF_API const char *dmvf_filter_subject(const dmvf_filter *f, size_t i, size_t *len);
 
 /* Adds src's field counts and subjects (appended) to dst: a pipeline's
  * workers are gathered into the filter that is audited. Both must have
- * been created for the same request with the same options. Record counters
- * are not merged; src is unchanged (src == dst doubles dst). DMVF_OK, or
- * DMVF_ENOMEM with dst's subjects unchanged. */
+ * been created for the same request with the same options (not checked).
+ * Record counters are not merged; src is unchanged (src == dst doubles
+ * dst).
+ * @return  DMVF_OK; DMVF_ENOMEM with dst unchanged (not sticky).
+ * Threads: dst's thread; no thread may write src meanwhile.
+ * NULL:    dst and src abort; err may be NULL.
+ * Owns:    dst copies what it takes from src. */
 DMVF_API int dmvf_filter_merge(dmvf_filter *dst, const dmvf_filter *src, dmvf_error *err);
 
-/* The request the filter was created for (a deep copy, owned by f: its
- * strings, tags and fields stay valid until f is freed; NULL strings stay
- * NULL). */
+/* The request the filter was created for (a deep copy; NULL strings stay
+ * NULL).
+ * @return  the request; never NULL.
+ * Threads: reads f only.
+ * NULL:    f aborts.
+ * Owns:    f owns it, its strings, tags and fields, until dmvf_filter_free. */
 DMVF_API const dmvf_request *dmvf_filter_request(const dmvf_filter *f);
-/* The policy id of the filter's policy and its keyring's current epoch (the
- * trailer's key_epoch; 0 when the filter has no keyring). */
+
+/* The policy id of the filter's policy (dmvf_policy_id).
+ * @return  64 hex characters; never NULL.
+ * Threads: reads f only.
+ * NULL:    f aborts.
+ * Owns:    the policy owns the string. */
 DMVF_API const char *dmvf_filter_policy_id(const dmvf_filter *f);
+
+/* The filter's keyring's current epoch (the trailer's key_epoch).
+ * @return  the epoch; 0 when the filter has no keyring.
+ * Threads: reads f only.
+ * NULL:    f aborts.
+ * Owns:    nothing (a value). */
 DMVF_API uint32_t dmvf_filter_key_epoch(const dmvf_filter *f);
-
-/*
- * Framed streams: Frame{request | record | trailer} messages, delimited. Each
- * request frame starts a request (decided then), its record frames follow,
- * an optional trailer frame or the next request or the end closes it. Output:
- * for each request its released record frames, then a signed trailer frame;
- * after the last request a seal frame (signed releases, below). A
- * request whose output must be withheld (record limit) is buffered.
- * The handle belongs to one thread and borrows the policy and keyring as a
- * filter does. Same return convention as dmvf_filter_stream; errors are
- * sticky (DMVF_ESTATE afterwards; create a new handle). A stream that fails
- * leaves the open request without a trailer frame: only requests whose
- * trailer was written are complete.
- */
-typedef struct dmvf_framed dmvf_framed;
-typedef struct dmvf_framed_stats {
-    uint64_t requests, released, refused, reviewed;
-    uint64_t records_in, records_out, records_dropped;
-} dmvf_framed_stats;
-/* Called once per finished request, before its trailer frame is written
- * (after the audit hook's second call). */
-typedef void (*dmvf_framed_cb)(void *ud, const dmvf_filter *f, const dmvf_trailer *t);
-/* The audit hook: called when a request has been decided, before any of its
- * output is written (t == NULL), and when it is finished, before its trailer
- * frame is written (t set; before the dmvf_framed_cb callback, which is not
- * called when the hook fails). A non-zero return fails the stream with
- * DMVF_EIO (sticky): nothing more of that request is written (held output
- * is dropped), it gets no trailer and the release gets no seal. A request
- * with a record limit holds its output until its trailer; one without
- * streams its record frames as they come, all after the first call: that
- * call is the write-ahead point. */
-typedef int (*dmvf_framed_audit_cb)(void *ud, dmvf_filter *f, const dmvf_trailer *t);
-
-/* keyring is required (NULL aborts): the output is signed with it. */
-DMVF_API dmvf_framed *dmvf_framed_create(const dmvf_policy *policy, const dmvf_keyring *keyring,
-                                         const dmvf_filter_options *opts, dmvf_error *err);
-DMVF_API void dmvf_framed_free(dmvf_framed *fr);
-DMVF_API void dmvf_framed_set_callback(dmvf_framed *fr, dmvf_framed_cb cb, void *ud);
-/* Sets (cb NULL: clears) the audit hook; set it before the first
- * dmvf_framed_stream call. */
-DMVF_API void dmvf_framed_set_audit(dmvf_framed *fr, dmvf_framed_audit_cb cb, void *ud);
-/* Signed releases: every framed output is signed with the keyring's Ed25519
- * key. Each trailer carries the BLAKE2b-256 digest of all output bytes before
- * it (length prefixes included) and a signature ("dmvf-trailer-v1" over the
- * Trailer packed with signature empty); after the last request (end given
- * and all input consumed) a Seal frame carries the number of trailers, the
- * digest of everything before it, the public key and a signature
- * ("dmvf-seal-v1"), so that a missing, changed, reordered or appended byte
- * fails dmvf_release_verify. Nothing is emitted for an empty input but the
- * Seal. A stream that fails emits no seal. Signatures are deterministic:
- * equal input, policy and keyring give equal bytes (a not-found refusal's
- * trailer is still exactly a genuine miss's). After the seal, a call with
- * more input returns DMVF_ESTATE (not sticky; the release stays complete);
- * a call without input flushes what is left. A Seal frame in the input is
- * DMVF_EMALFORMED.
- * Records-format output (dmvf_filter_stream) is not signed. */
-
-/* Checks a framed release with the public key alone. Returns DMVF_OK,
- * DMVF_ETAMPER (err says which frame, at which byte offset, and why: a
- * digest or signature that does not match, a seal that is missing, not
- * last, made with another key or counting other requests, a request frame,
- * record frames after the last trailer, a trailer whose records_out is not
- * the number of record frames before it, a trailer or seal not in the
- * canonical encoding, bytes after the seal, a release cut inside a frame)
- * or DMVF_EMALFORMED (bytes that are not a release frame: a bad length
- * prefix or body field; err->offset is the frame's offset, err->record its
- * 0-based index), DMVF_ENOMEM. *requests (may be NULL) receives the number
- * of requests (0 unless DMVF_OK). Thread-safe; data is only read. */
-DMVF_API int dmvf_release_verify(const void *data, size_t len, const uint8_t pub[32],
-                                 uint64_t *requests, dmvf_error *err);
-
-/* The same check over a release that arrives in pieces, in bounded memory:
- * record frames are hashed as they pass; only one trailer or seal frame is
- * held (at most DMVF_RELEASE_MAX_META bytes; a larger one is malformed).
- *
- *   v = dmvf_release_verifier_create(pub, &err);      NULL: DMVF_ENOMEM
- *   dmvf_release_verifier_update(v, p, n, &err);       per piece, any sizes
- *   dmvf_release_verifier_final(v, &requests, &err);   the verdict
- *   dmvf_release_verifier_free(v);                     NULL accepted
- *
- * update returns DMVF_OK while the bytes so far are a good beginning of a
- * release, else the error as dmvf_release_verify gives it; errors are
- * sticky (every later update and final return the same code and message).
- * Only final's DMVF_OK says the release verifies. A verifier belongs to one
- * thread; a NULL verifier or pub aborts. */
-#define DMVF_RELEASE_MAX_META ((size_t)16 << 20)
-typedef struct dmvf_release_verifier dmvf_release_verifier;
-DMVF_API dmvf_release_verifier *dmvf_release_verifier_create(const uint8_t pub[32], dmvf_error *err);
-DMVF_API int dmvf_release_verifier_update(dmvf_release_verifier *v, const void *data, size_t len,
-                                          dmvf_error *err);
-DMVF_API int dmvf_release_verifier_final(dmvf_release_verifier *v, uint64_t *requests,
-                                         dmvf_error *err);
-DMVF_API void dmvf_release_verifier_free(dmvf_release_verifier *v);
-/* The most record frames one request may carry; 0 restores the default
- * (DMVF_DEFAULT_MAX_REQUEST_FRAMES). Applies from the next record frame. */
-DMVF_API void dmvf_framed_set_max_request_frames(dmvf_framed *fr, uint64_t n);
-DMVF_API int dmvf_framed_stream(dmvf_framed *fr, dmvf_out_buffer *out, dmvf_in_buffer *in,
-                                int end, dmvf_error *err);
-DMVF_API void dmvf_framed_stats_get(const dmvf_framed *fr, dmvf_framed_stats *st);
 
 #ifdef __cplusplus
 }

@@ -48,10 +48,15 @@ extern "C" {
 /* The longest line of a queue file, with its '\n'. */
 #define DMVF_NOTICE_MAX_LINE 65536u
 
-/* The due date (YYYYMMDD) of a notice for a request made on `date`
- * (YYYYMMDD). s may be NULL: 3 calendar days. due_days 0 means the default,
- * 3. Returns 0 when date is not a valid date in years 1..9999 or the due
- * date would fall after 9999-12-31. Thread-safe, no I/O. */
+/* The due date of a notice for a request made on `date` (YYYYMMDD), as the
+ * introduction says: due_days after it (0: the default, 3), counting
+ * business days when s->business_days is set. No I/O.
+ * @return  the due date, YYYYMMDD; 0 when date is not a valid date in
+ *          years 1..9999 or the due date would fall after 9999-12-31.
+ * Threads: thread-safe.
+ * NULL:    s NULL: 3 calendar days; with business_days, s->holidays may be
+ *          NULL only when s->nholidays is 0 (else aborts).
+ * Owns:    nothing is kept of s. */
 DMVF_API uint32_t dmvf_notice_due(uint32_t date, const dmvf_policy_notices *s);
 
 /* Appends one notice per distinct subject of f (dmvf_filter_subject; the
@@ -60,14 +65,20 @@ DMVF_API uint32_t dmvf_notice_due(uint32_t date, const dmvf_policy_notices *s);
  * fsync'd; on failure the file is cut back to where it was. `date`: the day
  * of the request, YYYYMMDD; 0 = the request's own date
  * (dmvf_filter_request(f)->date) or, when that is 0 too, today (UTC).
- * s: due date settings (NULL: 3 calendar days). A filter with no subjects
- * writes nothing (the file is not touched). *queued (may be NULL) receives
- * the number written (0 on failure). DMVF_OK; DMVF_EIO (cannot create, open,
- * lock, write or fsync; not a regular file; open to group or others; ends
- * inside a line); DMVF_ENOMEM; DMVF_EINVAL (date not a valid date, or a
- * notice line would exceed DMVF_NOTICE_MAX_LINE because a request string is
- * too long). On any failure nothing is appended: fail closed (release
- * nothing). */
+ * s: due date settings. A filter with no subjects writes nothing (the file
+ * is not touched). On any failure nothing is appended: fail closed
+ * (release nothing).
+ * @return  DMVF_OK with *queued the number of notices written (0 on
+ *          failure); DMVF_EIO (cannot create, open, lock, write or fsync;
+ *          not a regular file; open to group or others; ends inside a
+ *          line); DMVF_ENOMEM; DMVF_EINVAL (date not a valid date, or a
+ *          notice line would exceed DMVF_NOTICE_MAX_LINE because a request
+ *          string is too long).
+ * Threads: thread-safe (the lock orders writers, across processes too); f
+ *          is only read.
+ * NULL:    queue and f abort; s NULL: 3 calendar days; queued and err may
+ *          be NULL.
+ * Owns:    nothing is kept. */
 DMVF_API int dmvf_notices_queue(const char *queue, const dmvf_filter *f,
                                 const dmvf_policy_notices *s, uint32_t date,
                                 uint32_t *queued, dmvf_error *err);
@@ -78,23 +89,36 @@ DMVF_API int dmvf_notices_queue(const char *queue, const dmvf_filter *f,
  * and '\' in SUBJECT and AGENCY as \xNN, an empty one as "-") or, with json
  * set, each notice object as it is in the queue with "overdue":true|false
  * added as its last key, one per line. Nothing is written when none is due.
- * *count (may be NULL) receives how many. today: YYYYMMDD, 0 = today (UTC).
- * The whole queue is read and checked before anything is written: a
- * malformed line (not JSON of the kinds above, no type/id/subject/due, a
- * repeated notice id, a "sent" line for a notice not above it or already
- * sent, no final newline, a line over DMVF_NOTICE_MAX_LINE) is
- * DMVF_EMALFORMED with err->msg "notice queue PATH:LINE: why" and err->line
- * set. A missing or unreadable queue is DMVF_EIO (never "nothing due"). */
+ * today: YYYYMMDD, 0 = today (UTC). The whole queue is read and checked
+ * before anything is written.
+ * @return  DMVF_OK with *count how many were listed; DMVF_EMALFORMED for a
+ *          malformed queue (a line that is not JSON of the kinds above, no
+ *          type/id/subject/due, a repeated notice id, a "sent" line for a
+ *          notice not above it or already sent, no final newline, a line
+ *          over DMVF_NOTICE_MAX_LINE), with err->msg "notice queue
+ *          PATH:LINE: why" and err->line set; DMVF_EIO (a missing or
+ *          unreadable queue, never "nothing due"; writing to out failed);
+ *          DMVF_EINVAL (today not a valid date); DMVF_ENOMEM.
+ * Threads: thread-safe (a shared lock while reading); out is the caller's
+ *          to serialize.
+ * NULL:    queue and out abort; count and err may be NULL.
+ * Owns:    nothing is kept. */
 DMVF_API int dmvf_notices_due_list(const char *queue, uint32_t today, int json, FILE *out,
                                    uint64_t *count, dmvf_error *err);
 
 /* Marks notices sent (appends "sent" lines with date, YYYYMMDD or 0 =
- * today (UTC), and actor (NULL: ""), one write() under the lock, fsync'd).
- * Every id is checked first, under the lock: an id that is not 16 hex
- * digits, given twice, not in the queue, or already sent is DMVF_EINVAL and
- * nothing is written. n == 0 writes nothing and returns DMVF_OK. A missing
- * queue is DMVF_EIO; a malformed one DMVF_EMALFORMED (as for the due
- * list). */
+ * today (UTC), and actor, one write() under the lock, fsync'd). Every id is
+ * checked first, under the lock; on any failure nothing is written.
+ * @return  DMVF_OK (n == 0: nothing written); DMVF_EINVAL (an id that is
+ *          not 16 hex digits, given twice, not in the queue, or already
+ *          sent; date not a valid date; actor too long); DMVF_EIO (a
+ *          missing queue; not a regular file; open to group or others;
+ *          cannot lock, write or fsync); DMVF_EMALFORMED (a
+ *          malformed queue, as for the due list); DMVF_ENOMEM.
+ * Threads: thread-safe (the lock orders writers, across processes too).
+ * NULL:    queue aborts; ids may be NULL only with n 0, and a NULL id
+ *          aborts; actor NULL: ""; err may be NULL.
+ * Owns:    nothing is kept. */
 DMVF_API int dmvf_notices_mark_sent(const char *queue, const char *const *ids, size_t n,
                                     const char *actor, uint32_t date, dmvf_error *err);
 

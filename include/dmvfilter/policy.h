@@ -27,30 +27,64 @@ extern "C" {
 
 typedef struct dmvf_policy dmvf_policy;
 
-/* Loads and compiles the policy in file `path`. Returns the policy, owned by
- * the caller (free with dmvf_policy_free), or NULL with *err filled
- * (DMVF_EPOLICY, DMVF_EIO, DMVF_ENOMEM). err may be NULL. */
+/* Loads and compiles the policy in file `path` (at most 1 MiB). Relative
+ * paths in its accountability sections are resolved against the file's
+ * directory.
+ * @return  the policy, or NULL with *err filled: DMVF_EIO (cannot open or
+ *          read path), DMVF_EPOLICY (larger than 1 MiB, not YAML, or wrong
+ *          in any way: err->msg is "path:line:column: why" with err->line
+ *          and err->column set when a place is known, else "path: why"),
+ *          DMVF_ENOMEM.
+ * Threads: thread-safe (each call loads its own policy).
+ * NULL:    path aborts; err may be NULL.
+ * Owns:    the caller owns the policy: dmvf_policy_free. Nothing is kept
+ *          of path but a copy for messages. */
 DMVF_API dmvf_policy *dmvf_policy_load_file(const char *path, dmvf_error *err);
 
-/* The same from memory; `name` is used in messages (e.g. "<stdin>"). */
+/* The same from memory: `name` is used in messages (e.g. "<stdin>"), and
+ * relative paths in the policy are returned as written.
+ * @return  the policy, or NULL with *err filled: DMVF_EPOLICY (len over
+ *          1 MiB, or as for dmvf_policy_load_file), DMVF_ENOMEM.
+ * Threads: thread-safe.
+ * NULL:    yaml may be NULL only with len 0 (else aborts); name NULL:
+ *          "<policy>"; err may be NULL.
+ * Owns:    the caller owns the policy: dmvf_policy_free. yaml and name
+ *          are copied as needed, not kept. */
 DMVF_API dmvf_policy *dmvf_policy_load_buffer(const char *yaml, size_t len,
                                                const char *name, dmvf_error *err);
 
-/* Frees a policy; NULL is accepted. */
+/* Frees a policy and everything it owns (ids, settings strings, plans).
+ * @return  nothing. Aborts (misuse) while a filter or framed stream
+ *          created with p is alive: free those first.
+ * Threads: must not race with any other use of p.
+ * NULL:    p NULL is accepted (does nothing).
+ * Owns:    every string and plan obtained from p becomes invalid. */
 DMVF_API void dmvf_policy_free(dmvf_policy *p);
 
-/* The policy id: lowercase hex BLAKE2b-256 of the policy file's bytes
- * (64 characters). Owned by the policy. */
+/* The policy id: lowercase hex BLAKE2b-256 of the policy file's bytes.
+ * @return  64 hex characters, NUL-terminated; never NULL.
+ * Threads: thread-safe.
+ * NULL:    p aborts.
+ * Owns:    p owns the string (valid until dmvf_policy_free). */
 DMVF_API const char *dmvf_policy_id(const dmvf_policy *p);
 
 /* Writes, for the request, the rule that matches (or "no rule: deny"), every
  * requirement and whether it is met, and what every field path of the
- * schema becomes: the table a privacy officer signs off. Returns DMVF_OK or
- * DMVF_EIO. */
+ * schema becomes: the table a privacy officer signs off. A request naming
+ * a field path the schema does not have, and an allocation failure for
+ * the table, are said in the output, not returned.
+ * @return  DMVF_OK; DMVF_EIO when writing to out failed.
+ * Threads: thread-safe (p is only read); out is the caller's to serialize.
+ * NULL:    p, req and out abort.
+ * Owns:    nothing is kept of req or out. */
 DMVF_API int dmvf_policy_explain(const dmvf_policy *p, const dmvf_request *req, FILE *out);
 
-/* Writes a summary of the compiled policy (rules, profiles, normalization)
- * for `policy check`. Returns DMVF_OK or DMVF_EIO. */
+/* Writes a summary of the compiled policy (rules, profiles, normalization,
+ * accountability sections) for `policy check`.
+ * @return  DMVF_OK; DMVF_EIO when writing to out failed.
+ * Threads: thread-safe (p is only read); out is the caller's to serialize.
+ * NULL:    p and out abort.
+ * Owns:    nothing is kept of out. */
 DMVF_API int dmvf_policy_describe(const dmvf_policy *p, FILE *out);
 
 /* Accountability settings from the policy's top-level sections (README
@@ -94,8 +128,30 @@ typedef struct dmvf_policy_review {
     const char *spool;
     const char *public_key;
 } dmvf_policy_review;
+
+/* Copies the audit section into *out; without one every field is 0/NULL.
+ * @return  nothing; *out is always written.
+ * Threads: thread-safe (p is only read).
+ * NULL:    p and out abort.
+ * Owns:    p owns out->dir (valid until dmvf_policy_free). */
 DMVF_API void dmvf_policy_audit_settings(const dmvf_policy *p, dmvf_policy_audit *out);
+
+/* Copies the notices section into *out; without one queue is NULL,
+ * due_days 3, business_days 0 and no holidays (what dmvf_notice_due takes
+ * for 3 calendar days).
+ * @return  nothing; *out is always written.
+ * Threads: thread-safe (p is only read).
+ * NULL:    p and out abort.
+ * Owns:    p owns out->queue and out->holidays (valid until
+ *          dmvf_policy_free). */
 DMVF_API void dmvf_policy_notice_settings(const dmvf_policy *p, dmvf_policy_notices *out);
+
+/* Copies the review section into *out; without one both strings are NULL.
+ * @return  nothing; *out is always written.
+ * Threads: thread-safe (p is only read).
+ * NULL:    p and out abort.
+ * Owns:    p owns out->spool and out->public_key (valid until
+ *          dmvf_policy_free). */
 DMVF_API void dmvf_policy_review_settings(const dmvf_policy *p, dmvf_policy_review *out);
 
 #ifdef __cplusplus

@@ -6,9 +6,8 @@
  * afterwards. Enum values equal those of schema/dmv/v1/request.proto.
  *
  * The *_parse functions map the command-line spellings ("state",
- * "court_order", "by_license") to values; they return DMVF_OK or DMVF_EINVAL.
- * The *_name functions return a static string ("?" for an unknown value).
- * All are thread-safe.
+ * "court_order", "by_license") to values, the *_name functions values to
+ * spellings. All are thread-safe.
  */
 #ifndef DMVFILTER_REQUEST_H
 #define DMVFILTER_REQUEST_H
@@ -73,9 +72,27 @@ typedef struct dmvf_request {
     uint32_t date;                 /* YYYYMMDD the request is judged on; 0 = today (UTC) */
 } dmvf_request;
 
+/* Parse a command-line spelling into an enum value: the lowercase name
+ * (e.g. "state", "court_order", "by_license"), with '-' accepted for '_'
+ * ("court-order"). "unspecified" is not accepted: it is what leaving the
+ * field 0 says.
+ * @return  DMVF_OK with *out set; DMVF_EINVAL when s is NULL or no value is
+ *          spelled so (*out unchanged). err is not filled (there is none).
+ * Threads: thread-safe.
+ * NULL:    s NULL is DMVF_EINVAL; out must not be NULL (not checked).
+ * Owns:    nothing is kept of s. */
 DMVF_API int dmvf_agency_kind_parse(const char *s, dmvf_agency_kind *out);
 DMVF_API int dmvf_legal_process_parse(const char *s, dmvf_legal_process *out);
 DMVF_API int dmvf_query_kind_parse(const char *s, dmvf_query_kind *out);
+
+/* The spelling of an enum value, as the *_parse functions take it (and as
+ * explanations and notices write it).
+ * @return  a static string: the lowercase name with '_' ("court_order"),
+ *          "unspecified" for 0, "?" for a value that is not in the enum;
+ *          never NULL.
+ * Threads: thread-safe.
+ * NULL:    (no pointer arguments)
+ * Owns:    static storage: never free it. */
 DMVF_API const char *dmvf_agency_kind_name(dmvf_agency_kind k);
 DMVF_API const char *dmvf_legal_process_name(dmvf_legal_process k);
 DMVF_API const char *dmvf_query_kind_name(dmvf_query_kind k);

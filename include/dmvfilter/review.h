@@ -64,9 +64,14 @@ extern "C" {
 #define DMVF_REVIEW_MAX_BODY ((size_t)256 << 20)
 
 /* Creates a reviewer key pair: secret_path (0600; sealed when passphrase is
- * not NULL) and public_path (0644). Fails with DMVF_EIO if either exists
- * (nothing is written then), DMVF_EINVAL for an empty passphrase or equal
- * paths. */
+ * not NULL) and public_path (0644).
+ * @return  DMVF_OK; DMVF_EIO when either exists (nothing is written then)
+ *          or cannot be written; DMVF_EINVAL for an empty passphrase or
+ *          equal paths; DMVF_ENOMEM.
+ * Threads: thread-safe.
+ * NULL:    secret_path and public_path abort; passphrase NULL: unsealed;
+ *          err may be NULL.
+ * Owns:    nothing is kept. */
 DMVF_API int dmvf_review_keygen(const char *secret_path, const char *public_path,
                                 const char *passphrase, dmvf_error *err);
 
@@ -76,13 +81,20 @@ DMVF_API int dmvf_review_keygen(const char *secret_path, const char *public_path
  * the audit REQUEST entry (0 when not audited). Writes ID.sealed then
  * ID.meta, fsync'd. id_out receives the id (DMVF_REVIEW_ID_LEN + NUL).
  * The spool directory is created (0700) when missing (not its parents).
- * Returns DMVF_OK; DMVF_EINVAL when f's decision is not REVIEW, or when the
- * release is not a delimited stream of exactly c->records_out records;
- * DMVF_ETOOBIG over DMVF_REVIEW_MAX_BODY; DMVF_EIO; DMVF_ENOMEM. The
- * REVIEW_HOLD audit entry is the caller's to write (after this returns,
+ * The REVIEW_HOLD audit entry is the caller's to write (after this returns,
  * with the id). No subject hashes are stored (the filter does not lend its
  * keyring): the record_ids travel inside the sealed body only, and are
- * hashed for the audit log at approval. */
+ * hashed for the audit log at approval.
+ * @return  DMVF_OK with id_out set; DMVF_EINVAL when f's decision is not
+ *          REVIEW, when the release is not a delimited stream of exactly
+ *          c->records_out records, or when the reviewer public key file is
+ *          not one; DMVF_ETOOBIG over DMVF_REVIEW_MAX_BODY; DMVF_EIO (the
+ *          public key file cannot be read, the spool cannot be written);
+ *          DMVF_ENOMEM.
+ * Threads: thread-safe; f, release and c are only read.
+ * NULL:    spool, reviewer_public_path, f, c and id_out abort; release may
+ *          be NULL only with len 0 (else aborts); err may be NULL.
+ * Owns:    the caller owns id_out; nothing else is kept. */
 DMVF_API int dmvf_review_hold(const char *spool, const char *reviewer_public_path,
                               const dmvf_filter *f, const void *release, size_t len,
                               const dmvf_audit_counts *c, uint64_t request_seq,
@@ -95,7 +107,12 @@ DMVF_API int dmvf_review_hold(const char *spool, const char *reviewer_public_pat
  * state: "pending", "approved", "denied", or "damaged" (the .meta does not
  * decode, or names another id: the item is still listed, and the call
  * returns DMVF_ETAMPER naming the first such file after listing them all).
- * Needs no key. Also DMVF_EIO (no such spool, out not writable), DMVF_ENOMEM. */
+ * Needs no key.
+ * @return  DMVF_OK; DMVF_ETAMPER (a damaged item, above); DMVF_EIO (no such
+ *          spool, out not writable); DMVF_ENOMEM.
+ * Threads: thread-safe; out is the caller's to serialize.
+ * NULL:    spool and out abort; err may be NULL.
+ * Owns:    nothing is kept. */
 DMVF_API int dmvf_review_list(const char *spool, FILE *out, int json, dmvf_error *err);
 
 /* Opens item id with the reviewer secret key (passphrase NULL for an
@@ -105,9 +122,13 @@ DMVF_API int dmvf_review_list(const char *spool, FILE *out, int json, dmvf_error
  * number of values, the number of subjects. Never the record contents,
  * unless records is non-zero: then every would-be released record follows
  * as a text dump, one "path: value" line per field (strings quoted and
- * escaped, bytes as their length). Returns DMVF_OK, DMVF_EINVAL (bad or
- * unknown id), DMVF_ETAMPER, DMVF_EKEYRING, DMVF_EPASSPHRASE, DMVF_EIO,
- * DMVF_ENOMEM. */
+ * escaped, bytes as their length).
+ * @return  DMVF_OK; DMVF_EINVAL (bad or unknown id); DMVF_ETAMPER;
+ *          DMVF_EKEYRING; DMVF_EPASSPHRASE (above); DMVF_EIO; DMVF_ENOMEM.
+ * Threads: thread-safe; out is the caller's to serialize.
+ * NULL:    spool, id, secret_key_path and out abort; passphrase NULL: an
+ *          unsealed key file; err may be NULL.
+ * Owns:    nothing is kept. */
 DMVF_API int dmvf_review_show(const char *spool, const char *id, const char *secret_key_path,
                               const char *passphrase, FILE *out, int records, dmvf_error *err);
 
@@ -127,10 +148,16 @@ DMVF_API int dmvf_review_show(const char *spool, const char *id, const char *sec
  * written only now);
  * then the item is marked. Any failure before the rename leaves no output
  * and the item pending. reviewer must not be empty; note may be NULL.
- * *records (may be NULL) receives the number of records released.
- * Returns DMVF_OK, DMVF_EINVAL (bad or unknown id, already decided, empty
- * reviewer), DMVF_ETAMPER, DMVF_EKEYRING, DMVF_EPASSPHRASE, DMVF_EIO,
- * DMVF_ENOMEM, or the audit log's error. */
+ * @return  DMVF_OK with *records the number of records released (0 on
+ *          failure); DMVF_EINVAL (bad or unknown id, already decided, empty
+ *          reviewer); DMVF_ETAMPER; DMVF_EKEYRING; DMVF_EPASSPHRASE
+ *          (above); DMVF_EIO; DMVF_ENOMEM; or the audit log's error.
+ * Threads: thread-safe, but a belongs to its thread (audit.h).
+ * NULL:    spool, id, secret_key_path, reviewer and out_path abort;
+ *          passphrase NULL: an unsealed key file; note NULL: none; a NULL:
+ *          not audited; kr may be NULL only when a is (else aborts);
+ *          records and err may be NULL.
+ * Owns:    nothing is kept; a and kr are only used during the call. */
 DMVF_API int dmvf_review_approve(const char *spool, const char *id, const char *secret_key_path,
                                  const char *passphrase, const char *reviewer, const char *note,
                                  const char *out_path, dmvf_audit *a, const dmvf_keyring *kr,
@@ -140,7 +167,13 @@ DMVF_API int dmvf_review_approve(const char *spool, const char *id, const char *
  * secret key (only a reviewer decides, and the .meta is checked against
  * the body as for approve), audits DMVF_AUDIT_REVIEW_DENY when a is not
  * NULL (request, rule, policy id, review id, reviewer, note, ref), then
- * marks ID.denied. Same returns as dmvf_review_approve. */
+ * marks ID.denied.
+ * @return  the returns of dmvf_review_approve (without *records).
+ * Threads: thread-safe, but a belongs to its thread (audit.h).
+ * NULL:    spool, id, secret_key_path and reviewer abort; passphrase NULL:
+ *          an unsealed key file; note NULL: none; a NULL: not audited; err
+ *          may be NULL.
+ * Owns:    nothing is kept; a is only used during the call. */
 DMVF_API int dmvf_review_deny(const char *spool, const char *id, const char *secret_key_path,
                               const char *passphrase, const char *reviewer, const char *note,
                               dmvf_audit *a, dmvf_error *err);
