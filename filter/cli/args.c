@@ -11,7 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
 
 void dmvf__cli_err(const char *fmt, ...)
 {

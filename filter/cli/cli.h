@@ -16,8 +16,10 @@
  *   cmd_verify.c  `verify` (signed framed releases)
  *   cmd_audit.c   `audit verify|query|report` (the audit log)
  *
- * The command line uses the public API only (<dmvfilter/dmvfilter.h>),
- * libc, POSIX threads and zlib.
+ * The command line uses the public API (<dmvfilter/dmvfilter.h>), the
+ * exported headers of the library's layers (its "cli" view, see
+ * cmake/DmvfLayers.cmake: core's dates, text and hex helpers), libc, POSIX
+ * threads and zlib. It links the internal static library.
  */
 #ifndef DMVF_CLI_H
 #define DMVF_CLI_H

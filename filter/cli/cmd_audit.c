@@ -11,7 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
 
 const char dmvf__cli_audit_help[] =
     "usage: dmvfilter audit verify DIR (--keyring FILE [--passphrase-file F] | --public-key P)\n"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
 
 const char dmvf__cli_keys_help[] =
     "usage: dmvfilter keys init --keyring FILE (--unsealed | --passphrase-file F)\n"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
 
 const char dmvf__cli_notices_help[] =
     "usage: dmvfilter notices due (--queue FILE | --policy P) [--today YYYY-MM-DD] [--json]\n"

@@ -8,7 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
 
 const char dmvf__cli_verify_help[] =
     "usage: dmvfilter verify --public-key PUB [--in F]\n"

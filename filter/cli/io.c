@@ -38,7 +38,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
 
 #define RAW_CAP ((size_t)1 << 20)
 #define ZOUT_CAP ((size_t)1 << 20)
