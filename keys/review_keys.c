@@ -44,6 +44,7 @@
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
 #include "filter/core/fileio.h"
+#include "filter/core/hex.h"
 #include "keys/keys.h"
 
 #define RK_MAGIC "DMVFRK1\n"
@@ -220,7 +221,7 @@ int dmvf_review_keygen(const char *secret_path, const char *public_path, const c
     if (rc == DMVF_OK) {
         char line[sizeof PUB_PREFIX + 2 * DMVF__REVIEW_KEY_LEN + 1];
         char hex[2 * DMVF__REVIEW_KEY_LEN + 1];
-        sodium_bin2hex(hex, sizeof hex, k->pk, DMVF__REVIEW_KEY_LEN);
+        dmvf__hex_encode(hex, k->pk, DMVF__REVIEW_KEY_LEN);
         int n = snprintf(line, sizeof line, PUB_PREFIX "%s\n", hex);
         rc = create_file(public_path, (const uint8_t *)line, (size_t)n, 0644,
                          "reviewer public key", err);
@@ -257,8 +258,7 @@ int dmvf__review_public_read(const char *path, uint8_t pk[32], dmvf_error *err)
                             "<64 hex digits>')", path);
     const char *hex = line + plen;
     size_t hl = strcspn(hex, "\r\n");
-    size_t bin_len = 0;
-    if (hl != 64 || sodium_hex2bin(pk, 32, hex, hl, NULL, &bin_len, NULL) != 0 || bin_len != 32) {
+    if (dmvf__hex_decode(pk, 32, hex, hl, 0) != 0) {
         memset(pk, 0, 32);
         return dmvf__seterr(err, DMVF_EINVAL,
                             "reviewer public key %s: the key must be 64 hex digits", path);

@@ -52,6 +52,8 @@
 #include <zlib.h>
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
+#include "filter/core/hex.h"
+#include "filter/core/text.h"
 #include "filter/account/audit_int.h"
 #include "filter/core/varint.h"
 #include "keys/keys.h"
@@ -682,11 +684,6 @@ static int vfail(verifier *v, uint64_t off, int kind, const char *why, ...)
     return DMVF_ETAMPER;
 }
 
-static void hex8(char *out, const uint8_t *p)
-{
-    sodium_bin2hex(out, 17, p, 8);
-}
-
 static int check_checkpoint(verifier *v, const Dmv__V1__Checkpoint *cp, uint64_t segno,
                             const uint8_t digest[32], uint64_t off)
 {
@@ -768,8 +765,8 @@ static int verify_segment(verifier *v, dmvf__audit_rd *r, uint64_t segno, int la
              memcmp(it->header->public_key.data, v->pub, 32) != 0)) {
             char got[17] = "?", want[17];
             if (it->header->public_key.len == 32)
-                hex8(got, it->header->public_key.data);
-            hex8(want, v->pub);
+                dmvf__hex_encode(got, it->header->public_key.data, 8);
+            dmvf__hex_encode(want, v->pub, 8);
             dmv__v1__audit_item__free_unpacked(it, NULL);
             return vfail(v, off, kind, "the segment header names public key %s..., not %s...: "
                          "the log was written with another keyring, or the header was edited",
@@ -1076,7 +1073,7 @@ int dmvf_audit_verify(const char *dir, const dmvf_keyring *kr, const uint8_t *pu
         char first[64], lastn[64], hx[65];
         dmvf__audit_seg_name(first, sizeof first, 1, s.segs[0].has_z);
         dmvf__audit_seg_name(lastn, sizeof lastn, s.nsegs, s.segs[s.nsegs - 1].has_z);
-        sodium_bin2hex(hx, sizeof hx, v.pub, 32);
+        dmvf__hex_encode(hx, v.pub, 32);
         fprintf(out, "audit log %s: intact\n", dir);
         if (s.nsegs == 1)
             fprintf(out, "  segments:    1 (%s)\n", first);
@@ -1135,70 +1132,10 @@ done:
 
 /* ---- query ---- */
 
-/* JSON string: quotes, backslash and control bytes escaped; bytes that are
- * not part of well-formed UTF-8 written as \u00XX (their Latin-1 reading),
- * so the output is valid JSON whatever the log holds. */
-static void json_str(FILE *o, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    putc('"', o);
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = p[i];
-        if (c == '"' || c == '\\') {
-            putc('\\', o);
-            putc((int)c, o);
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            switch (c) {
-            case '\n': fputs("\\n", o); break;
-            case '\r': fputs("\\r", o); break;
-            case '\t': fputs("\\t", o); break;
-            default: fprintf(o, "\\u00%c%c", hex[c >> 4], hex[c & 15]); break;
-            }
-            i++;
-        } else if (c < 0x80) {
-            putc((int)c, o);
-            i++;
-        } else {
-            /* a well-formed UTF-8 sequence (no overlongs, surrogates, or
-             * code points past U+10FFFF) is copied; anything else escaped */
-            size_t k = 0;
-            unsigned cp = 0, min = 0;
-            if (c >= 0xc2 && c <= 0xdf) k = 1, cp = c & 0x1f, min = 0x80;
-            else if (c >= 0xe0 && c <= 0xef) k = 2, cp = c & 0x0f, min = 0x800;
-            else if (c >= 0xf0 && c <= 0xf4) k = 3, cp = c & 0x07, min = 0x10000;
-            int ok = k > 0 && i + k < n;
-            for (size_t j = 1; ok && j <= k; j++) {
-                if (i + j >= n || (p[i + j] & 0xc0) != 0x80)
-                    ok = 0;
-                else
-                    cp = (cp << 6) | (p[i + j] & 0x3f);
-            }
-            if (ok && (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)))
-                ok = 0;
-            if (ok) {
-                fwrite(p + i, 1, k + 1, o);
-                i += k + 1;
-            } else {
-                fprintf(o, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
-                i++;
-            }
-        }
-    }
-    putc('"', o);
-}
-
-static void json_cstr(FILE *o, const char *s)
-{
-    json_str(o, s ? s : "", s ? strlen(s) : 0);
-}
-
 static void json_key_str(FILE *o, const char *key, const char *s)
 {
     fprintf(o, ",\"%s\":", key);
-    json_cstr(o, s);
+    dmvf__json_fput(o, s);
 }
 
 static const char *kind_name(int k)
@@ -1237,7 +1174,7 @@ static void rfc3339(char *out, size_t cap, uint64_t ns)
 static void json_request(FILE *o, const Dmv__V1__Request *q)
 {
     fputs(",\"request\":{\"request_id\":", o);
-    json_cstr(o, q->request_id);
+    dmvf__json_fput(o, q->request_id);
     json_key_str(o, "ori", q->ori);
     json_key_str(o, "agency_name", q->agency_name);
     fprintf(o, ",\"agency_kind\":\"%s\"", dmvf_agency_kind_name((dmvf_agency_kind)q->agency_kind));
@@ -1246,7 +1183,7 @@ static void json_request(FILE *o, const Dmv__V1__Request *q)
     for (size_t i = 0; i < q->n_tags; i++) {
         if (i)
             putc(',', o);
-        json_cstr(o, q->tags[i]);
+        dmvf__json_fput(o, q->tags[i]);
     }
     putc(']', o);
     json_key_str(o, "operator_id", q->operator_id);
@@ -1259,7 +1196,7 @@ static void json_request(FILE *o, const Dmv__V1__Request *q)
     for (size_t i = 0; i < q->n_fields; i++) {
         if (i)
             putc(',', o);
-        json_cstr(o, q->fields[i]);
+        dmvf__json_fput(o, q->fields[i]);
     }
     putc(']', o);
     json_key_str(o, "channel", q->channel);
@@ -1300,7 +1237,7 @@ static void json_entry(FILE *o, const Dmv__V1__AuditEntry *e)
             if (fc->klass & DMVF_FIELD_CLASS_P) cls[k++] = 'P';
             cls[k] = 0;
             fputs(i ? ",{\"path\":" : "{\"path\":", o);
-            json_cstr(o, fc->path);
+            dmvf__json_fput(o, fc->path);
             fprintf(o, ",\"action\":\"%s\",\"class\":\"%s\",\"values\":%" PRIu64 "}",
                     action_name((int)fc->action), k ? cls : "ordinary", fc->values);
         }
@@ -1311,7 +1248,7 @@ static void json_entry(FILE *o, const Dmv__V1__AuditEntry *e)
         for (size_t i = 0; i < e->n_subjects; i++) {
             char hx[2 * 64 + 1];
             size_t l = e->subjects[i].len > 64 ? 64 : e->subjects[i].len;
-            sodium_bin2hex(hx, sizeof hx, e->subjects[i].data, l);
+            dmvf__hex_encode(hx, e->subjects[i].data, l);
             fprintf(o, "%s\"%s\"", i ? "," : "", hx);
         }
         putc(']', o);

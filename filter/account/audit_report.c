@@ -49,6 +49,7 @@
 #include <time.h>
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
+#include "filter/core/text.h"
 #include "filter/account/audit_int.h"
 #include "filter/account/report_int.h"
 
@@ -678,64 +679,12 @@ uint64_t dmvf__report_unattributed(const dmvf__report *r)
 /* ------------------------------------------------------------------------ */
 /* Writing.                                                                  */
 
-/* The length of the valid UTF-8 sequence at s (1..4), or 0 if it is not
- * one (overlong forms, surrogates and values past U+10FFFF are not). */
-static size_t utf8_len(const unsigned char *s)
-{
-    unsigned c = s[0];
-    size_t n;
-    unsigned min;
-    uint32_t v;
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xe0) == 0xc0) { n = 2; v = c & 0x1f; min = 0x80; }
-    else if ((c & 0xf0) == 0xe0) { n = 3; v = c & 0x0f; min = 0x800; }
-    else if ((c & 0xf8) == 0xf0) { n = 4; v = c & 0x07; min = 0x10000; }
-    else return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    return n;
-}
-
-/* JSON string: quotes, backslash and control bytes escaped; a byte that
- * is not part of valid UTF-8 is written as the code point of its value
- * (\u00XX), so the output is always valid JSON. */
-static void put_json(FILE *o, const char *s)
-{
-    const unsigned char *c = (const unsigned char *)s;
-    fputc('"', o);
-    while (*c) {
-        size_t n = utf8_len(c);
-        if (*c == '"' || *c == '\\') {
-            fputc('\\', o);
-            fputc(*c, o);
-        } else if (*c == '\n') {
-            fputs("\\n", o);
-        } else if (*c == '\t') {
-            fputs("\\t", o);
-        } else if (*c < 0x20 || *c == 0x7f || n == 0) {
-            fprintf(o, "\\u%04x", (unsigned)*c);
-        } else {
-            fwrite(c, 1, n, o);
-            c += n;
-            continue;
-        }
-        c++;
-    }
-    fputc('"', o);
-}
-
 /* HTML text or attribute value: & < > " ' as references; control bytes
  * and bytes that are not valid UTF-8 as U+FFFD. At most max_chars
  * characters (0: all), "..." after a cut. */
 static void put_html_n(FILE *o, const char *s, size_t max_chars)
 {
-    const unsigned char *c = (const unsigned char *)s;
+    const unsigned char *c = (const unsigned char *)s, *end = c + strlen(s);
     size_t chars = 0;
     while (*c) {
         if (max_chars && chars == max_chars) {
@@ -743,7 +692,7 @@ static void put_html_n(FILE *o, const char *s, size_t max_chars)
             return;
         }
         chars++;
-        size_t n = utf8_len(c);
+        size_t n = dmvf__utf8_seq(c, (size_t)(end - c));
         switch (*c) {
         case '&': fputs("&amp;", o); break;
         case '<': fputs("&lt;", o); break;
@@ -884,7 +833,7 @@ static void write_json(const wctx *w)
     FILE *o = w->o;
     const dmvf__report *r = w->r;
     fputs("{\n  \"title\": ", o);
-    put_json(o, w->title);
+    dmvf__json_fput(o, w->title);
     fprintf(o, ",\n  \"window\": {\"from\": \"%s\", \"to\": ", w->from);
     if (r->to_ns)
         fprintf(o, "\"%s\"", w->to);
@@ -907,9 +856,9 @@ static void write_json(const wctx *w)
         for (size_t i = w->starts[bd]; i < w->starts[bd + 1]; i++) {
             const row *x = w->rows[i];
             fprintf(o, "%s\n      {\"key\": ", i > w->starts[bd] ? "," : "");
-            put_json(o, x->key);
+            dmvf__json_fput(o, x->key);
             fputs(", \"name\": ", o);
-            put_json(o, x->name);
+            dmvf__json_fput(o, x->name);
             for (int f = 0; f < DMVF__FIG_COUNT; f++)
                 fprintf(o, ", \"%s\": %" PRIu64, dmvf__report_fig_names[f], x->fig[f]);
             fputc('}', o);
@@ -919,7 +868,7 @@ static void write_json(const wctx *w)
     fputs("\n  },\n  \"rules\": [", o);
     for (size_t i = 0; i < NRULES; i++) {
         fputs(i ? ",\n    " : "\n    ", o);
-        put_json(o, rules[i]);
+        dmvf__json_fput(o, rules[i]);
     }
     fputs("\n  ]\n}\n", o);
 }

@@ -52,8 +52,10 @@
 #include <sodium.h>
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
+#include "filter/core/text.h"
 #include "filter/core/fileio.h"
 #include "filter/core/date.h"
+#include "filter/core/hex.h"
 
 /* ------------------------------------------------------------------ */
 /* dates                                                              */
@@ -193,129 +195,6 @@ uint32_t dmvf_notice_due(uint32_t date, const dmvf_policy_notices *s)
 }
 
 /* ------------------------------------------------------------------ */
-/* a growing byte buffer                                              */
-/* ------------------------------------------------------------------ */
-
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const void *s, size_t n)
-{
-    if (b->oom || n == 0)
-        return;
-    if (n > b->cap - b->len) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (n > cap - b->len) {
-            if (cap > SIZE_MAX / 2) {
-                b->oom = 1;
-                return;
-            }
-            cap *= 2;
-        }
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-/* Length of the valid UTF-8 sequence (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF) at p[0..n), 0 if there is none. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t k;
-    unsigned lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-        k = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        k = 3;
-        if (c == 0xe0) lo = 0xa0;
-        if (c == 0xed) hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        k = 4;
-        if (c == 0xf0) lo = 0x90;
-        if (c == 0xf4) hi = 0x8f;
-    } else {
-        return 0;
-    }
-    if (n < k || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < k; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return k;
-}
-
-/* s[0..n) as a JSON string. */
-static void sb_json(sbuf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    sb_put(b, "\"", 1);
-    size_t i = 0;
-    while (i < n) {
-        /* copy a run of bytes that need nothing */
-        size_t j = i;
-        while (j < n && p[j] >= 0x20 && p[j] < 0x7f && p[j] != '"' && p[j] != '\\')
-            j++;
-        sb_put(b, p + i, j - i);
-        if ((i = j) >= n)
-            break;
-        unsigned c = p[i];
-        char esc[6];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            sb_put(b, esc, 2);
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            const char *named = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t"
-                              : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
-            if (named) {
-                sb_put(b, named, 2);
-            } else {
-                memcpy(esc, "\\u00", 4);
-                esc[4] = hex[c >> 4];
-                esc[5] = hex[c & 15];
-                sb_put(b, esc, 6);
-            }
-            i++;
-        } else {
-            size_t k = utf8_seq(p + i, n - i);
-            if (k) {
-                sb_put(b, p + i, k);
-                i += k;
-            } else {
-                sb_put(b, "\\ufffd", 6);
-                i++;
-            }
-        }
-    }
-    sb_put(b, "\"", 1);
-}
-
-static void sb_json_c(sbuf *b, const char *s)
-{
-    sb_json(b, s ? s : "", s ? strlen(s) : 0);
-}
-
-/* ------------------------------------------------------------------ */
 /* files                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -384,7 +263,7 @@ static int open_for_append(const char *path, int create, int *fdp, uint64_t *siz
 
 /* Appends b under the lock already held, then fsyncs; on any failure the
  * file is cut back to `size` so that no partial line stays behind. */
-static int append_sync(int fd, const char *path, uint64_t size, const sbuf *b, dmvf_error *err)
+static int append_sync(int fd, const char *path, uint64_t size, const dmvf__text *b, dmvf_error *err)
 {
     if (size > 0) {
         char last = 0;
@@ -448,16 +327,6 @@ static const char *decision_word(dmvf_decision d)
     }
 }
 
-static void hex16(const uint8_t h[8], char out[17])
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < 8; i++) {
-        out[2 * i] = hex[h[i] >> 4];
-        out[2 * i + 1] = hex[h[i] & 15];
-    }
-    out[16] = '\0';
-}
-
 int dmvf_notices_queue(const char *queue, const dmvf_filter *f, const dmvf_policy_notices *s,
                        uint32_t date, uint32_t *queued, dmvf_error *err)
 {
@@ -505,32 +374,32 @@ int dmvf_notices_queue(const char *queue, const dmvf_filter *f, const dmvf_polic
     uint8_t nonce[16];
     randombytes_buf(nonce, sizeof nonce);
     const char *rid = req->request_id ? req->request_id : "";
-    sbuf common = {0};
-    sb_str(&common, ",\"request_id\":");
-    sb_json_c(&common, req->request_id);
-    sb_str(&common, ",\"ori\":");
-    sb_json_c(&common, req->ori);
-    sb_str(&common, ",\"agency\":");
-    sb_json_c(&common, req->agency_name);
-    sb_str(&common, ",\"agency_kind\":");
-    sb_json_c(&common, dmvf_agency_kind_name(req->agency_kind));
-    sb_str(&common, ",\"tags\":[");
+    dmvf__text common = dmvf__text_mem();
+    dmvf__text_puts(&common, ",\"request_id\":");
+    dmvf__text_json_c(&common, req->request_id);
+    dmvf__text_puts(&common, ",\"ori\":");
+    dmvf__text_json_c(&common, req->ori);
+    dmvf__text_puts(&common, ",\"agency\":");
+    dmvf__text_json_c(&common, req->agency_name);
+    dmvf__text_puts(&common, ",\"agency_kind\":");
+    dmvf__text_json_c(&common, dmvf_agency_kind_name(req->agency_kind));
+    dmvf__text_puts(&common, ",\"tags\":[");
     for (size_t t = 0; t < req->ntags; t++) {
         if (t)
-            sb_str(&common, ",");
-        sb_json_c(&common, req->tags[t]);
+            dmvf__text_puts(&common, ",");
+        dmvf__text_json_c(&common, req->tags[t]);
     }
-    sb_str(&common, "],\"legal_process\":");
-    sb_json_c(&common, dmvf_legal_process_name(req->legal_process));
-    sb_str(&common, ",\"legal_reference\":");
-    sb_json_c(&common, req->legal_reference);
+    dmvf__text_puts(&common, "],\"legal_process\":");
+    dmvf__text_json_c(&common, dmvf_legal_process_name(req->legal_process));
+    dmvf__text_puts(&common, ",\"legal_reference\":");
+    dmvf__text_json_c(&common, req->legal_reference);
     char tail[160];
     snprintf(tail, sizeof tail, ",\"purpose\":%u,\"decision\":\"%s\",\"date\":\"%s\",\"due\":\"%s\"}\n",
              req->purpose, decision_word(dmvf_filter_decision(f)), dstr, duestr);
 
-    sbuf b = {0};
+    dmvf__text b = dmvf__text_mem();
     int rc = DMVF_OK;
-    for (size_t i = 0; i < m && rc == DMVF_OK && !b.oom && !common.oom; i++) {
+    for (size_t i = 0; i < m && rc == DMVF_OK && !b.failed && !common.failed; i++) {
         uint8_t h[crypto_generichash_BYTES];
         crypto_generichash_state st;
         crypto_generichash_init(&st, NULL, 0, sizeof h);
@@ -541,26 +410,26 @@ int dmvf_notices_queue(const char *queue, const dmvf_filter *f, const dmvf_polic
         crypto_generichash_update(&st, nonce, sizeof nonce);
         crypto_generichash_final(&st, h, sizeof h);
         char id[17];
-        hex16(h, id);
+        dmvf__hex_encode(id, h, 8);
         size_t start = b.len;
-        sb_str(&b, "{\"type\":\"notice\",\"id\":\"");
-        sb_str(&b, id);
-        sb_str(&b, "\",\"subject\":");
-        sb_json(&b, v[i].p, v[i].n);
-        sb_put(&b, common.p, common.len);
-        sb_str(&b, tail);
-        if (!b.oom && b.len - start > DMVF_NOTICE_MAX_LINE)
+        dmvf__text_puts(&b, "{\"type\":\"notice\",\"id\":\"");
+        dmvf__text_puts(&b, id);
+        dmvf__text_puts(&b, "\",\"subject\":");
+        dmvf__text_json(&b, v[i].p, v[i].n);
+        dmvf__text_put(&b, common.p, common.len);
+        dmvf__text_puts(&b, tail);
+        if (!b.failed && b.len - start > DMVF_NOTICE_MAX_LINE)
             rc = dmvf__seterr(err, DMVF_EINVAL,
                               "notices: the notice for subject %zu would be a %zu-byte line, over "
                               "the %u-byte limit (a request string is too long)",
                               v[i].idx, b.len - start, (unsigned)DMVF_NOTICE_MAX_LINE);
     }
     free(v);
-    free(common.p);
-    if (rc == DMVF_OK && (b.oom || common.oom))
+    dmvf__text_free(&common);
+    if (rc == DMVF_OK && (b.failed || common.failed))
         rc = dmvf__seterr(err, DMVF_ENOMEM, "notices: out of memory building %zu notices", m);
     if (rc != DMVF_OK) {
-        free(b.p);
+        dmvf__text_free(&b);
         return rc;
     }
 
@@ -571,7 +440,7 @@ int dmvf_notices_queue(const char *queue, const dmvf_filter *f, const dmvf_polic
         rc = append_sync(fd, queue, size, &b, err);
         close(fd);   /* releases the lock */
     }
-    free(b.p);
+    dmvf__text_free(&b);
     if (rc == DMVF_OK && queued)
         *queued = (uint32_t)m;
     return rc;
@@ -707,12 +576,10 @@ static int hex4(jparser *j, unsigned *v)
         return fail(j, "truncated \\u escape");
     unsigned x = 0;
     for (int k = 0; k < 4; k++) {
-        unsigned c = j->s[j->i++], d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return fail(j, "bad hex digit in a \\u escape");
-        x = x * 16 + d;
+        int d = dmvf__hex_digit(j->s[j->i++], 0);
+        if (d < 0)
+            return fail(j, "bad hex digit in a \\u escape");
+        x = x * 16 + (unsigned)d;
     }
     *v = x;
     return 0;
@@ -790,7 +657,7 @@ static int parse_string(jparser *j, jstr *out)
             }
             continue;
         }
-        size_t q = utf8_seq(j->s + j->i, j->n - j->i);
+        size_t q = dmvf__utf8_seq(j->s + j->i, j->n - j->i);
         if (!q)
             return fail(j, "invalid UTF-8 in a string");
         memcpy(o + k, j->s + j->i, q);
@@ -939,19 +806,7 @@ static int parse_object(jparser *j, nfields *nf)
 /* 16 hex digits (either case) into *v; -1 if s[0..n) is not that. */
 static int parse_id(const char *s, size_t n, uint64_t *v)
 {
-    if (n != 16)
-        return -1;
-    uint64_t x = 0;
-    for (size_t i = 0; i < 16; i++) {
-        unsigned c = (unsigned char)s[i], d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return -1;
-        x = x << 4 | d;
-    }
-    *v = x;
-    return 0;
+    return n == 16 ? dmvf__hex_u64(s, n, 0, v) : -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1163,17 +1018,10 @@ static int queue_read(queue *q, int fd, dmvf_error *err)
 /* s[0..n) on one line: control bytes, DEL and '\' as \xNN; "-" if empty. */
 static void put_text(FILE *out, const char *s, size_t n)
 {
-    if (n == 0) {
-        fputc('-', out);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || c == '\\')
-            fprintf(out, "\\x%02x", c);
-        else
-            fputc(c, out);
-    }
+    dmvf__text t = dmvf__text_file(out);
+    if (n == 0)
+        dmvf__text_put(&t, "-", 1);
+    dmvf__text_escaped(&t, s, n, DMVF__ESC_BACKSLASH);
 }
 
 int dmvf_notices_due_list(const char *queue_path, uint32_t today, int json, FILE *out,
@@ -1337,28 +1185,28 @@ int dmvf_notices_mark_sent(const char *queue_path, const char *const *ids, size_
     if (rc == DMVF_OK) {
         char d[11];
         ymd_format(date, d);
-        sbuf b = {0};
+        dmvf__text b = dmvf__text_mem();
         for (size_t i = 0; i < n; i++) {
             char id[40];
             snprintf(id, sizeof id, "%016llx", (unsigned long long)want[i]);
-            sb_str(&b, "{\"type\":\"sent\",\"id\":\"");
-            sb_str(&b, id);
-            sb_str(&b, "\",\"date\":\"");
-            sb_str(&b, d);
-            sb_str(&b, "\",\"actor\":");
+            dmvf__text_puts(&b, "{\"type\":\"sent\",\"id\":\"");
+            dmvf__text_puts(&b, id);
+            dmvf__text_puts(&b, "\",\"date\":\"");
+            dmvf__text_puts(&b, d);
+            dmvf__text_puts(&b, "\",\"actor\":");
             size_t start = b.len;
-            sb_json_c(&b, actor);
-            if (!b.oom && b.len - start > 4096) {
+            dmvf__text_json_c(&b, actor);
+            if (!b.failed && b.len - start > 4096) {
                 rc = dmvf__seterr(err, DMVF_EINVAL, "notices: the actor name is too long");
                 break;
             }
-            sb_str(&b, "}\n");
+            dmvf__text_puts(&b, "}\n");
         }
-        if (rc == DMVF_OK && b.oom)
+        if (rc == DMVF_OK && b.failed)
             rc = dmvf__seterr(err, DMVF_ENOMEM, "notices: out of memory");
         if (rc == DMVF_OK)
             rc = append_sync(fd, queue_path, size, &b, err);
-        free(b.p);
+        dmvf__text_free(&b);
     }
     queue_free(&q);
     close(fd);

@@ -41,6 +41,8 @@
 #include "dmv/v1/record.pb-c.h"
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
+#include "filter/core/hex.h"
+#include "filter/core/text.h"
 #include "filter/core/fileio.h"
 #include "filter/account/audit_int.h"
 #include "keys/keys.h"
@@ -89,11 +91,8 @@ static void free_wiped(void *p, size_t n)
 
 static int valid_id(const char *id)
 {
-    size_t i;
-    for (i = 0; id[i]; i++)
-        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
-            return 0;
-    return i == DMVF_REVIEW_ID_LEN;
+    uint8_t raw[DMVF_REVIEW_ID_LEN / 2];
+    return dmvf__hex_decode(raw, sizeof raw, id, strlen(id), DMVF__HEX_LOWER) == 0;
 }
 
 static int bad_id(const char *id, dmvf_error *err)
@@ -392,7 +391,7 @@ int dmvf_review_hold(const char *spool, const char *reviewer_public_path, const 
     char id[DMVF_REVIEW_ID_LEN + 1];
     uint8_t rnd[DMVF_REVIEW_ID_LEN / 2];
     randombytes_buf(rnd, sizeof rnd);
-    sodium_bin2hex(id, sizeof id, rnd, sizeof rnd);
+    dmvf__hex_encode(id, rnd, sizeof rnd);
 
     Dmv__V1__Request rq;
     request_to_pb(dmvf_filter_request(f), &rq);
@@ -656,8 +655,8 @@ static int item_open(const char *spool, const char *id, const char *sk_path, con
     }
     if (memcmp(it->meta->reviewer_public_key.data, pk, sizeof pk) != 0) {
         char want[17], have[17];
-        sodium_bin2hex(want, sizeof want, it->meta->reviewer_public_key.data, 8);
-        sodium_bin2hex(have, sizeof have, pk, 8);
+        dmvf__hex_encode(want, it->meta->reviewer_public_key.data, 8);
+        dmvf__hex_encode(have, pk, 8);
         rc = dmvf__seterr(err, DMVF_EKEYRING,
                           "review item %s was sealed to reviewer key %s..., not to the key in %s "
                           "(%s...)", id, want, sk_path, have);
@@ -742,20 +741,6 @@ static int by_time(const void *pa, const void *pb)
     if (ta != tb)
         return ta < tb ? -1 : 1;
     return strcmp(a->id, b->id);
-}
-
-static void json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)nz(s); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
 }
 
 int dmvf_review_list(const char *spool, FILE *out, int json, dmvf_error *err)
@@ -848,17 +833,17 @@ int dmvf_review_list(const char *spool, FILE *out, int json, dmvf_error *err)
             fmt_time(m->time_ns, when);
         if (json) {
             fprintf(out, "{\"id\":\"%s\",\"time\":", e->id);
-            json_str(out, m ? when : "");
+            dmvf__json_fput(out, m ? when : "");
             fprintf(out, ",\"time_ns\":%llu,\"state\":\"%s\",\"records\":%llu,\"ori\":",
                     (unsigned long long)(m ? m->time_ns : 0), state_names[e->state],
                     (unsigned long long)(m ? m->records : 0));
-            json_str(out, q ? q->ori : "");
+            dmvf__json_fput(out, q ? q->ori : "");
             fputs(",\"agency\":", out);
-            json_str(out, q ? q->agency_name : "");
+            dmvf__json_fput(out, q ? q->agency_name : "");
             fputs(",\"rule\":", out);
-            json_str(out, m ? m->rule : "");
+            dmvf__json_fput(out, m ? m->rule : "");
             fputs(",\"request_id\":", out);
-            json_str(out, q ? q->request_id : "");
+            dmvf__json_fput(out, q ? q->request_id : "");
             fputs("}\n", out);
         } else {
             char ori[40], rule[200], agency[200], recs[24];
@@ -890,19 +875,14 @@ done:
 
 /* ---- show ---- */
 
-static void put_escaped(FILE *out, const char *s, size_t n)
+/* A string value between quotes, on one line: control bytes, DEL, '"' and
+ * '\' as \xNN. */
+static void put_quoted(FILE *out, const char *s)
 {
-    fputc('"', out);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\')
-            fprintf(out, "\\%c", ch);
-        else if (ch < 0x20 || ch == 0x7f)
-            fprintf(out, "\\x%02x", ch);
-        else
-            fputc(ch, out);
-    }
-    fputc('"', out);
+    dmvf__text t = dmvf__text_file(out);
+    dmvf__text_put(&t, "\"", 1);
+    dmvf__text_escaped(&t, s, strlen(s), DMVF__ESC_QUOTE | DMVF__ESC_BACKSLASH);
+    dmvf__text_put(&t, "\"", 1);
 }
 
 static void put_line(FILE *out, const char *label, const char *v)
@@ -973,7 +953,7 @@ static void dump_value(FILE *out, const char *path, const ProtobufCFieldDescript
     switch (fd->type) {
     case PROTOBUF_C_TYPE_STRING: {
         const char *s = *(const char *const *)p;
-        put_escaped(out, nz(s), strlen(nz(s)));
+        put_quoted(out, nz(s));
         break;
     }
     case PROTOBUF_C_TYPE_BYTES:

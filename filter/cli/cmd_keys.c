@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include "filter/cli/cli.h"
+#include "filter/core/text.h"
 
 const char dmvf__cli_keys_help[] =
     "usage: dmvfilter keys init --keyring FILE (--unsealed | --passphrase-file F)\n"
@@ -300,14 +301,12 @@ int dmvf__cli_cmd_keys(int argc, char **argv)
 
 /* ---- reveal ---- */
 
+/* A revealed value on one line of stdout: printable ASCII but '\' as is,
+ * every other byte as \xNN. */
 static void print_escaped(const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
-            putchar(p[i]);
-        else
-            printf("\\x%02x", p[i]);
-    }
+    dmvf__text t = dmvf__text_file(stdout);
+    dmvf__text_escaped(&t, (const char *)p, n, DMVF__ESC_BACKSLASH | DMVF__ESC_ASCII);
     putchar('\n');
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "filter/cli/cli.h"
+#include "filter/core/hex.h"
 
 const char dmvf__cli_notices_help[] =
     "usage: dmvfilter notices due (--queue FILE | --policy P) [--today YYYY-MM-DD] [--json]\n"
@@ -92,12 +93,8 @@ static uint32_t parse_day(const char *s)
 
 static int valid_id(const char *s)
 {
-    if (strlen(s) != 16)
-        return 0;
-    for (int i = 0; i < 16; i++)
-        if (!isxdigit((unsigned char)s[i]))
-            return 0;
-    return 1;
+    uint8_t raw[8];
+    return dmvf__hex_decode(raw, sizeof raw, s, strlen(s), 0) == 0;
 }
 
 typedef struct notices_cfg {

@@ -3,6 +3,8 @@
  *
  * Bad input returns a DMVF_E* code with a message in a dmvf_error (common.h);
  * misuse (a NULL handle, a call out of order) aborts with a message.
+ * Messages are one line: the text they quote is escaped (dmvf__escape_copy,
+ * core/text.h).
  */
 #ifndef DMVF_CORE_ERROR_H
 #define DMVF_CORE_ERROR_H
@@ -32,9 +34,6 @@ int dmvf__seterr_at(dmvf_error *err, int code, unsigned line, unsigned column,
  * DMVF_EPOLICY; returns DMVF_EPOLICY. */
 int dmvf__perr(dmvf_error *err, const char *name, unsigned line, unsigned col,
                const char *fmt, ...) DMVF_PRINTF(5, 6);
-/* Copies src into dst[cap] with bytes below 0x20 and 0x7f written as \xNN,
- * so that text from requests and policies cannot break a one-line message. */
-void dmvf__escape_copy(char *dst, size_t cap, const char *src);
 /* Programmer misuse: prints and aborts. */
 void dmvf__misuse(const char *func, const char *what) __attribute__((noreturn));
 #define DMVF_REQUIRE(cond, what) do { if (!(cond)) dmvf__misuse(__func__, what); } while (0)

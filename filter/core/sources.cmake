@@ -4,4 +4,6 @@ set(DMVF_LAYER_SRCS_core
   date.c
   enums.c
   error.c
-  fileio.c)
+  fileio.c
+  hex.c
+  text.c)

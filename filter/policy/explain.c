@@ -10,23 +10,15 @@
 
 #define MC (DMVF_CLASS_M | DMVF_CLASS_C)
 
-/* A value as readable text: printable ASCII as is, other bytes as \xNN. */
+/* A value as readable text between quotes into buf[cap] (cap > 5):
+ * printable ASCII but '"' and '\' as is, other bytes as \xNN; "..." before
+ * the closing quote when it is cut. */
 static void quote(const uint8_t *v, size_t n, char *buf, size_t cap)
 {
-    size_t o = 0;
-    buf[o++] = '"';
-    for (size_t i = 0; i < n && o + 8 < cap; i++) {
-        if (v[i] >= 0x20 && v[i] < 0x7f && v[i] != '"' && v[i] != '\\')
-            buf[o++] = (char)v[i];
-        else
-            o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", v[i]);
-        if (i + 1 < n && o + 8 >= cap) {
-            o += (size_t)snprintf(buf + o, cap - o, "...");
-            break;
-        }
-    }
-    buf[o++] = '"';
-    buf[o] = '\0';
+    buf[0] = '"';
+    dmvf__text t = dmvf__text_buf(buf + 1, cap - 5);
+    dmvf__text_escaped(&t, (const char *)v, n, DMVF__ESC_BACKSLASH | DMVF__ESC_QUOTE | DMVF__ESC_ASCII);
+    memcpy(buf + 1 + t.len, t.failed ? "...\"" : "\"", t.failed ? 5 : 2);
 }
 
 /* buf holds at least 128 bytes: "constant " and a quoted value of at most 95 */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sodium.h>
 #include <yaml.h>
+#include "filter/core/hex.h"
 #include "filter/policy/policy_int.h"
 
 #define DMVF_POLICY_MAX_BYTES ((size_t)1 << 20)
@@ -1298,7 +1299,8 @@ static dmvf_policy *load_buffer(const char *yaml, size_t len, const char *name, 
     }
     unsigned char h[32];
     crypto_generichash(h, sizeof h, (const unsigned char *)(yaml ? yaml : ""), len, NULL, 0);
-    sodium_bin2hex(p->id, sizeof p->id, h, sizeof h);
+    _Static_assert(sizeof ((dmvf_policy *)0)->id == 2 * sizeof h + 1, "policy id size");
+    dmvf__hex_encode(p->id, h, sizeof h);
     if (load_yaml(p, yaml ? yaml : "", len, err) != DMVF_OK || dmvf__policy_compile(p, err) != DMVF_OK) {
         dmvf_policy_free(p);
         return NULL;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
+#include "filter/core/text.h"
 #include "filter/core/arena.h"
 #include "filter/core/date.h"
 #include "filter/policy/decide.h"

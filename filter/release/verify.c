@@ -34,6 +34,8 @@
 #include <sodium.h>
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
+#include "filter/core/hex.h"
+#include "filter/core/text.h"
 #include "filter/core/varint.h"
 #include "keys/keys.h"
 #include "dmv/v1/request.pb-c.h"
@@ -135,17 +137,6 @@ static void pb_free(void *ud, void *p)
     free(p);
 }
 
-static void hex8(const uint8_t *p, size_t n, char out[17])
-{
-    static const char hx[] = "0123456789abcdef";
-    size_t i = 0;
-    for (; i < n && i < 8; i++) {
-        out[2 * i] = hx[p[i] >> 4];
-        out[2 * i + 1] = hx[p[i] & 15];
-    }
-    out[2 * i] = '\0';
-}
-
 static int check_trailer(dmvf_release_verifier *v, dmvf_error *err)
 {
     int oom = 0;
@@ -223,8 +214,8 @@ static int check_seal(dmvf_release_verifier *v, dmvf_error *err)
     }
     if (sodium_memcmp(m->public_key.data, v->pub, DMVF_PUBLIC_KEY_LEN) != 0) {
         char got[17], want[17];
-        hex8(m->public_key.data, DMVF_PUBLIC_KEY_LEN, got);
-        hex8(v->pub, DMVF_PUBLIC_KEY_LEN, want);
+        dmvf__hex_encode(got, m->public_key.data, 8);
+        dmvf__hex_encode(want, v->pub, 8);
         rc = vfail(v, err, DMVF_ETAMPER, "the seal names public key %s..., not the given %s...",
                    got, want);
         goto out;
