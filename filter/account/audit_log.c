@@ -32,11 +32,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <sodium.h>
 #include <zlib.h>
 #include "dmvfilter/dmvfilter.h"
+#include "filter/core/date.h"
 #include "filter/core/error.h"
 #include "filter/core/fileio.h"
 #include "filter/account/audit_int.h"
@@ -62,13 +62,6 @@ struct dmvf_audit {
     int broken;                 /* sticky: reopen */
     dmvf__audit_frame fr;       /* read buffer */
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void seg_path(const dmvf_audit *a, char *out, size_t cap, uint64_t n, int z)
 {
@@ -389,7 +382,7 @@ static int write_checkpoint(dmvf_audit *a, dmvf_error *err)
     cp.chain.len = 32;
     cp.segment_digest.data = digest;
     cp.segment_digest.len = 32;
-    cp.time_ns = now_ns();
+    cp.time_ns = dmvf__now_ns();
     cp.public_key.data = a->pub;
     cp.public_key.len = 32;
     uint8_t *msg;
@@ -430,7 +423,7 @@ static int create_segment(dmvf_audit *a, uint64_t n, dmvf_error *err)
     sh.first_seq = first_seq;
     sh.prev_chain.data = a->chain;
     sh.prev_chain.len = 32;
-    sh.created_ns = now_ns();
+    sh.created_ns = dmvf__now_ns();
     sh.public_key.data = a->pub;
     sh.public_key.len = 32;
     Dmv__V1__AuditItem item = DMV__V1__AUDIT_ITEM__INIT;
@@ -565,7 +558,7 @@ static void compress_segment(dmvf_audit *a, uint64_t n)
 
 static int maybe_rotate(dmvf_audit *a, dmvf_error *err)
 {
-    uint64_t now = now_ns();
+    uint64_t now = dmvf__now_ns();
     int old = now > a->created_ns && (now - a->created_ns) / 1000000000u >= a->o.rotate_seconds;
     if (a->off < a->o.rotate_bytes && !old)
         return DMVF_OK;
@@ -811,7 +804,7 @@ static int append_entry(dmvf_audit *a, Dmv__V1__AuditEntry *e, uint64_t *seq, dm
         rc = maybe_rotate(a, err);
     if (rc == DMVF_OK) {
         e->seq = a->next_seq;
-        e->time_ns = now_ns();
+        e->time_ns = dmvf__now_ns();
         Dmv__V1__AuditItem item = DMV__V1__AUDIT_ITEM__INIT;
         item.body_case = DMV__V1__AUDIT_ITEM__BODY_ENTRY;
         item.entry = e;

@@ -46,12 +46,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <sodium.h>
 #include <zlib.h>
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
+#include "filter/core/date.h"
 #include "filter/core/hex.h"
 #include "filter/core/text.h"
 #include "filter/account/audit_int.h"
@@ -1158,19 +1158,6 @@ static const char *action_name(int a)
     return a >= 0 && a < 7 ? names[a] : "unknown";
 }
 
-static void rfc3339(char *out, size_t cap, uint64_t ns)
-{
-    time_t t = (time_t)(ns / 1000000000u);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm)) {
-        snprintf(out, cap, "?");
-        return;
-    }
-    char s[40];
-    strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, cap, "%s.%09uZ", s, (unsigned)(ns % 1000000000u));
-}
-
 static void json_request(FILE *o, const Dmv__V1__Request *q)
 {
     fputs(",\"request\":{\"request_id\":", o);
@@ -1200,16 +1187,17 @@ static void json_request(FILE *o, const Dmv__V1__Request *q)
     }
     putc(']', o);
     json_key_str(o, "channel", q->channel);
+    char date[DMVF__DATE_CAP];
     if (q->date)
-        fprintf(o, ",\"date\":\"%04u-%02u-%02u\"", (unsigned)(q->date / 10000),
-                (unsigned)(q->date / 100 % 100), (unsigned)(q->date % 100));
+        fprintf(o, ",\"date\":\"%s\"", dmvf__date_format(q->date, date));
     putc('}', o);
 }
 
 static void json_entry(FILE *o, const Dmv__V1__AuditEntry *e)
 {
-    char when[64];
-    rfc3339(when, sizeof when, e->time_ns);
+    char when[DMVF__TIME_CAP];
+    dmvf__time_format(e->time_ns / 1000000000u, (uint32_t)(e->time_ns % 1000000000u), DMVF__TIME_NANOS,
+                      when);
     fprintf(o, "{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"time_ns\":%" PRIu64 ",\"kind\":\"%s\"",
             e->seq, when, e->time_ns, kind_name((int)e->kind));
     if (e->kind != DMV__V1__AUDIT_KIND__AUDIT_KIND_REQUEST)

@@ -46,8 +46,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "dmvfilter/dmvfilter.h"
+#include "filter/core/date.h"
 #include "filter/core/error.h"
 #include "filter/core/text.h"
 #include "filter/account/audit_int.h"
@@ -759,23 +759,6 @@ static void put_csv(FILE *o, const char *s)
     fputc('"', o);
 }
 
-/* RFC 3339 UTC, nanoseconds when not whole seconds. */
-static void fmt_time(uint64_t ns, char *b, size_t cap)
-{
-    time_t t = (time_t)(ns / 1000000000u);
-    unsigned frac = (unsigned)(ns % 1000000000u);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || !strftime(b, cap, "%Y-%m-%dT%H:%M:%S", &tm)) {
-        snprintf(b, cap, "%" PRIu64 " ns", ns);
-        return;
-    }
-    size_t n = strlen(b);
-    if (frac)
-        snprintf(b + n, cap - n, ".%09uZ", frac);
-    else
-        snprintf(b + n, cap - n, "Z");
-}
-
 static int cmp_row(const void *a, const void *b)
 {
     const row *x = *(const row *const *)a, *y = *(const row *const *)b;
@@ -825,7 +808,7 @@ typedef struct wctx {
     FILE *o;
     const row **rows;
     size_t nrows, starts[DMVF__BD_COUNT + 1];
-    char from[48], to[48];
+    char from[DMVF__TIME_CAP], to[DMVF__TIME_CAP];
 } wctx;
 
 static void write_json(const wctx *w)
@@ -1234,8 +1217,10 @@ int dmvf__report_write(const dmvf__report *r, dmvf_report_format fmt, const char
     w.r = r;
     w.o = out;
     w.title = title && title[0] ? title : "Transparency report";
-    fmt_time(r->from_ns, w.from, sizeof w.from);
-    fmt_time(r->to_ns, w.to, sizeof w.to);
+    dmvf__time_format(r->from_ns / 1000000000u, (uint32_t)(r->from_ns % 1000000000u),
+                      DMVF__TIME_NANOS_IF, w.from);
+    dmvf__time_format(r->to_ns / 1000000000u, (uint32_t)(r->to_ns % 1000000000u),
+                      DMVF__TIME_NANOS_IF, w.to);
     w.rows = sorted_rows(r, &w.nrows, w.starts);
     if (!w.rows)
         return oom(err);

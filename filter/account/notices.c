@@ -58,140 +58,18 @@
 #include "filter/core/hex.h"
 
 /* ------------------------------------------------------------------ */
-/* dates                                                              */
+/* the due date                                                       */
 /* ------------------------------------------------------------------ */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-static unsigned days_in_month(unsigned y, unsigned m)
-{
-    static const unsigned char md[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return md[m - 1];
-}
-
-/* 1 when ymd is a real date in years 1..9999. */
-static int ymd_valid(uint32_t ymd)
-{
-    unsigned y = ymd / 10000, m = ymd / 100 % 100, d = ymd % 100;
-    return y >= 1 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
-}
-
-static int64_t ymd_days(uint32_t ymd)
-{
-    return days_from_civil(ymd / 10000, ymd / 100 % 100, ymd % 100);
-}
-
-/* YYYYMMDD of a day number, 0 when outside years 1..9999. */
-static uint32_t days_ymd(int64_t z)
-{
-    int64_t y;
-    unsigned m, d;
-    civil_from_days(z, &y, &m, &d);
-    if (y < 1 || y > 9999)
-        return 0;
-    return (uint32_t)y * 10000u + m * 100u + d;
-}
-
-/* 0 = Sunday ... 6 = Saturday. 1970-01-01 was a Thursday. */
-static unsigned weekday(int64_t z)
-{
-    int64_t w = (z + 4) % 7;
-    return (unsigned)(w < 0 ? w + 7 : w);
-}
-
-/* "YYYY-MM-DD" of a valid ymd into out[11]. */
-static void ymd_format(uint32_t ymd, char out[11])
-{
-    unsigned y = ymd / 10000, m = ymd / 100 % 100, d = ymd % 100;
-    out[0] = (char)('0' + y / 1000);
-    out[1] = (char)('0' + y / 100 % 10);
-    out[2] = (char)('0' + y / 10 % 10);
-    out[3] = (char)('0' + y % 10);
-    out[4] = '-';
-    out[5] = (char)('0' + m / 10);
-    out[6] = (char)('0' + m % 10);
-    out[7] = '-';
-    out[8] = (char)('0' + d / 10);
-    out[9] = (char)('0' + d % 10);
-    out[10] = '\0';
-}
-
-/* Parses exactly "YYYY-MM-DD" (n bytes) into a valid ymd; 0 if it is not one. */
-static uint32_t ymd_parse(const char *s, size_t n)
-{
-    if (n != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    uint32_t v = 0;
-    for (size_t i = 0; i < 10; i++) {
-        if (i == 4 || i == 7)
-            continue;
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        v = v * 10 + (uint32_t)(s[i] - '0');
-    }
-    return ymd_valid(v) ? v : 0;
-}
-
-static int is_holiday(uint32_t ymd, const dmvf_policy_notices *s)
-{
-    /* the list is short and said to be sorted; a linear scan does not
-     * depend on that */
-    for (size_t i = 0; i < s->nholidays; i++)
-        if (s->holidays[i] == ymd)
-            return 1;
-    return 0;
-}
 
 uint32_t dmvf_notice_due(uint32_t date, const dmvf_policy_notices *s)
 {
-    if (!ymd_valid(date))
+    if (!dmvf__date_valid(date))
         return 0;
     unsigned n = s && s->due_days ? s->due_days : 3;
-    int64_t z = ymd_days(date);
-    /* the last representable day: 9999-12-31 */
-    const int64_t last = days_from_civil(9999, 12, 31);
-    if (!s || !s->business_days) {
-        if ((int64_t)n > last - z)
-            return 0;
-        return days_ymd(z + n);
-    }
+    if (!s || !s->business_days)
+        return dmvf__date_add(date, n, 0, NULL, 0);
     DMVF_REQUIRE(s->nholidays == 0 || s->holidays != NULL, "holidays is NULL");
-    while (n > 0) {
-        if (++z > last)
-            return 0;
-        unsigned w = weekday(z);
-        if (w == 0 || w == 6)
-            continue;
-        if (s->nholidays && is_holiday(days_ymd(z), s))
-            continue;
-        n--;
-    }
-    return days_ymd(z);
+    return dmvf__date_add(date, n, 1, s->holidays, s->nholidays);
 }
 
 /* ------------------------------------------------------------------ */
@@ -337,7 +215,7 @@ int dmvf_notices_queue(const char *queue, const dmvf_filter *f, const dmvf_polic
     const dmvf_request *req = dmvf_filter_request(f);
     if (date == 0)
         date = req->date ? req->date : dmvf__today();
-    if (!ymd_valid(date))
+    if (!dmvf__date_valid(date))
         return dmvf__seterr(err, DMVF_EINVAL, "notices: %u is not a date (YYYYMMDD)", (unsigned)date);
     uint32_t due = dmvf_notice_due(date, s);
     if (!due)
@@ -367,9 +245,9 @@ int dmvf_notices_queue(const char *queue, const dmvf_filter *f, const dmvf_polic
     qsort(v, m, sizeof *v, idx_cmp);
 
     /* the fields every notice of this call shares */
-    char dstr[11], duestr[11], d8[12];   /* date is a valid YYYYMMDD: 8 digits */
-    ymd_format(date, dstr);
-    ymd_format(due, duestr);
+    char dstr[DMVF__DATE_CAP], duestr[DMVF__DATE_CAP], d8[12];   /* date is a valid YYYYMMDD: 8 digits */
+    dmvf__date_format(date, dstr);
+    dmvf__date_format(due, duestr);
     snprintf(d8, sizeof d8, "%08u", (unsigned)date);
     uint8_t nonce[16];
     randombytes_buf(nonce, sizeof nonce);
@@ -946,13 +824,13 @@ static int queue_read(queue *q, int fd, dmvf_error *err)
             return malformed(err, q->path, r.line, NO_BYTE, "no \"type\"");
         if (!nf.id.set || parse_id(nf.id.p, nf.id.n, &id))
             return malformed(err, q->path, r.line, NO_BYTE, "no \"id\" of 16 hex digits");
-        if (nf.date.set && !ymd_parse(nf.date.p, nf.date.n))
+        if (nf.date.set && !dmvf__date_parse(nf.date.p, nf.date.n))
             return malformed(err, q->path, r.line, NO_BYTE, "\"date\" is not a YYYY-MM-DD date");
         if (strcmp(nf.type.p, "notice") == 0 && nf.type.n == 6) {
             uint32_t due;
             if (!nf.subject.set || nf.subject.n == 0)
                 return malformed(err, q->path, r.line, NO_BYTE, "a notice without a \"subject\"");
-            if (!nf.due.set || !(due = ymd_parse(nf.due.p, nf.due.n)))
+            if (!nf.due.set || !(due = dmvf__date_parse(nf.due.p, nf.due.n)))
                 return malformed(err, q->path, r.line, NO_BYTE, "a notice without a YYYY-MM-DD \"due\"");
             if (grow((void **)&q->nv, &q->ncap, q->nn, sizeof *q->nv))
                 return dmvf__seterr(err, DMVF_ENOMEM, "notice queue %s: out of memory at line %llu",
@@ -1033,7 +911,7 @@ int dmvf_notices_due_list(const char *queue_path, uint32_t today, int json, FILE
         *count = 0;
     if (today == 0)
         today = dmvf__today();
-    if (!ymd_valid(today))
+    if (!dmvf__date_valid(today))
         return dmvf__seterr(err, DMVF_EINVAL, "notices: %u is not a date (YYYYMMDD)", (unsigned)today);
     int fd = open(queue_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -1086,8 +964,8 @@ int dmvf_notices_due_list(const char *queue_path, uint32_t today, int json, FILE
                 rc = malformed(err, queue_path, e->line, j.i, j.why);
                 break;
             }
-            char due[11];
-            ymd_format(e->due, due);
+            char due[DMVF__DATE_CAP];
+            dmvf__date_format(e->due, due);
             fprintf(out, "%016llx  %s  ", (unsigned long long)e->id, due);
             put_text(out, nf.subject.p, nf.subject.n);
             fputs("  ", out);
@@ -1125,7 +1003,7 @@ int dmvf_notices_mark_sent(const char *queue_path, const char *const *ids, size_
         return DMVF_OK;
     if (date == 0)
         date = dmvf__today();
-    if (!ymd_valid(date))
+    if (!dmvf__date_valid(date))
         return dmvf__seterr(err, DMVF_EINVAL, "notices: %u is not a date (YYYYMMDD)", (unsigned)date);
     if (n > SIZE_MAX / sizeof(uint64_t))
         return dmvf__seterr(err, DMVF_ENOMEM, "notices: too many ids");
@@ -1183,8 +1061,8 @@ int dmvf_notices_mark_sent(const char *queue_path, const char *const *ids, size_
                               (unsigned long long)e->sent_line);
     }
     if (rc == DMVF_OK) {
-        char d[11];
-        ymd_format(date, d);
+        char d[DMVF__DATE_CAP];
+        dmvf__date_format(date, d);
         dmvf__text b = dmvf__text_mem();
         for (size_t i = 0; i < n; i++) {
             char id[40];

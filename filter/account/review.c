@@ -34,12 +34,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <sodium.h>
 #include "dmv/v1/audit.pb-c.h"
 #include "dmv/v1/record.pb-c.h"
 #include "dmvfilter/dmvfilter.h"
+#include "filter/core/date.h"
 #include "filter/core/error.h"
 #include "filter/core/hex.h"
 #include "filter/core/text.h"
@@ -113,20 +113,9 @@ static int item_path(char *buf, const char *spool, const char *id, const char *e
     return DMVF_OK;
 }
 
-static uint64_t now_ns(void)
+static char *fmt_time(uint64_t ns, char buf[DMVF__TIME_CAP])
 {
-    struct timespec ts;
-    if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
-        return 0;
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void fmt_time(uint64_t ns, char buf[32])
-{
-    time_t t = (time_t)(ns / 1000000000u);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(buf, 32, "?");
+    return dmvf__time_format(ns / 1000000000u, 0, DMVF__TIME_WHOLE, buf);
 }
 
 static const char *nz(const char *s)
@@ -476,7 +465,7 @@ int dmvf_review_hold(const char *spool, const char *reviewer_public_path, const 
 
     Dmv__V1__ReviewMeta meta = DMV__V1__REVIEW_META__INIT;
     meta.review_id = id;
-    meta.time_ns = now_ns();
+    meta.time_ns = dmvf__now_ns();
     meta.request = &rq;
     meta.rule = (char *)nz(dmvf_filter_rule(f));
     meta.policy_id = (char *)nz(dmvf_filter_policy_id(f));
@@ -930,8 +919,7 @@ static void print_request(FILE *out, const Dmv__V1__Request *q)
     put_list(out, "fields", q->fields, q->n_fields, "(all the profile releases)");
     put_line(out, "channel", q->channel);
     if (q->date)
-        snprintf(num, sizeof num, "%04u-%02u-%02u", q->date / 10000, q->date / 100 % 100,
-                 q->date % 100);
+        dmvf__date_format(q->date, num);
     else
         snprintf(num, sizeof num, "the day it was made");
     put_line(out, "judged on", num);
@@ -1177,7 +1165,7 @@ static int mark_item(const char *spool, const char *id, int state, const char *r
     int rc, exists = 0;
     if ((rc = item_path(path, spool, id, state == ST_APPROVED ? "approved" : "denied", err)))
         return rc;
-    fmt_time(now_ns(), when);
+    fmt_time(dmvf__now_ns(), when);
     dmvf__escape_copy(who, sizeof who, reviewer);
     dmvf__escape_copy(what, sizeof what, nz(note));
     int n = snprintf(line, sizeof line, "%s\t%s\t%s\n", when, who, what);

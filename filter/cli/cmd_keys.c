@@ -9,8 +9,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "filter/cli/cli.h"
+#include "filter/core/date.h"
 #include "filter/core/text.h"
 
 const char dmvf__cli_keys_help[] =
@@ -214,11 +214,8 @@ static int keys_list(int argc, char **argv)
             dmvf_keyring_free(k);
             return DMVF_EXIT_KEYRING;
         }
-        char when[32] = "?";
-        time_t t = (time_t)created;
-        struct tm tm;
-        if (gmtime_r(&t, &tm))
-            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        char when[DMVF__TIME_CAP];
+        dmvf__time_format(created, 0, DMVF__TIME_WHOLE, when);
         printf("  epoch %-5u created %s%s\n", (unsigned)epoch, when, epoch == current ? "  current" : "");
     }
     dmvf_keyring_free(k);

@@ -38,12 +38,6 @@ const char *dmvf__decision_name(dmvf_decision d)
     }
 }
 
-char *dmvf__date_str(uint32_t d, char *buf)
-{
-    snprintf(buf, 11, "%04u-%02u-%02u", (d / 10000u) % 10000u, (d / 100u) % 100u, d % 100u);
-    return buf;
-}
-
 const char *dmvf__agency_bit_name(unsigned k) { return dmvf_agency_kind_name((dmvf_agency_kind)k); }
 const char *dmvf__legal_bit_name(unsigned k) { return dmvf_legal_process_name((dmvf_legal_process)k); }
 const char *dmvf__query_bit_name(unsigned k) { return dmvf_query_kind_name((dmvf_query_kind)k); }
@@ -126,7 +120,7 @@ static int bit_in(uint32_t bits, unsigned k)
 
 void dmvf__rule_requirements(const dmvf_rule *r, const dmvf_request *q, dmvf_reqcheck out[DMVF_NREQ])
 {
-    char set[160], d1[11], d2[11];
+    char set[160], d1[DMVF__DATE_CAP], d2[DMVF__DATE_CAP];
     memset(out, 0, sizeof(dmvf_reqcheck) * DMVF_NREQ);
 
     dmvf_reqcheck *c = &out[DMVF_REQ_PURPOSE];
@@ -172,8 +166,8 @@ void dmvf__rule_requirements(const dmvf_rule *r, const dmvf_request *q, dmvf_req
         c->present = 1;
         c->met = date <= r->certified_until;
         snprintf(c->text, sizeof c->text, "certification %s %s (request date %s)",
-                 c->met ? "valid until" : "expired", dmvf__date_str(r->certified_until, d1),
-                 dmvf__date_str(date, d2));
+                 c->met ? "valid until" : "expired", dmvf__date_format(r->certified_until, d1),
+                 dmvf__date_format(date, d2));
     } else {
         snprintf(c->text, sizeof c->text, "certification: not required");
     }

@@ -258,7 +258,7 @@ int dmvf_policy_explain(const dmvf_policy *p, const dmvf_request *req, FILE *out
     DMVF_REQUIRE(p != NULL, "policy is NULL");
     DMVF_REQUIRE(req != NULL, "request is NULL");
     DMVF_REQUIRE(out != NULL, "out is NULL");
-    char d[11], tags[200] = "none";
+    char d[DMVF__DATE_CAP], tags[200] = "none";
     size_t o = 0;
     for (size_t i = 0; i < req->ntags && o < sizeof tags; i++)
         o += (size_t)snprintf(tags + o, sizeof tags - o, "%s%s", i ? ", " : "", req->tags[i] ? req->tags[i] : "");
@@ -270,7 +270,7 @@ int dmvf_policy_explain(const dmvf_policy *p, const dmvf_request *req, FILE *out
             req->ori && *req->ori ? req->ori : "(none)", dmvf_agency_kind_name(req->agency_kind),
             req->jurisdiction && *req->jurisdiction ? req->jurisdiction : "(none)", tags, req->purpose,
             req->purpose ? "" : " (none given)", dmvf_legal_process_name(req->legal_process),
-            dmvf_query_kind_name(req->query_kind), dmvf__date_str(date, d), req->date ? "" : " (today)");
+            dmvf_query_kind_name(req->query_kind), dmvf__date_format(date, d), req->date ? "" : " (today)");
 
     dmvf_verdict v;
     dmvf__policy_decide(p, req, &v);
@@ -360,7 +360,7 @@ static void describe_sections(const dmvf_policy *p, FILE *out)
         if (n->nholidays) {
             fprintf(out, "; holidays");
             for (size_t i = 0; i < n->nholidays; i++)
-                fprintf(out, "%s %s", i ? "," : "", dmvf__date_str(n->holidays[i], b));
+                fprintf(out, "%s %s", i ? "," : "", dmvf__date_format(n->holidays[i], b));
         }
         fputc('\n', out);
     }
@@ -399,7 +399,7 @@ int dmvf_policy_describe(const dmvf_policy *p, FILE *out)
         if (r->max_records)
             fprintf(out, "; max records %llu", (unsigned long long)r->max_records);
         if (r->certified_until)
-            fprintf(out, "; certified until %s", dmvf__date_str(r->certified_until, b2));
+            fprintf(out, "; certified until %s", dmvf__date_format(r->certified_until, b2));
         if (r->notify_subject)
             fprintf(out, "; notify subject");
         fprintf(out, "; refusal %s", dmvf__refusal_name(r->refusal));

@@ -247,30 +247,6 @@ static int parse_bool(const char *s, int *out)
     return -1;
 }
 
-static int days_in_month(unsigned y, unsigned m)
-{
-    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return d[m - 1];
-}
-
-/* "YYYY-MM-DD" -> YYYYMMDD, 0 if not a real date. */
-static uint32_t parse_date(const char *s)
-{
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-            return 0;
-    unsigned y = (unsigned)((s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0'));
-    unsigned m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
-    unsigned d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
-    if (y < 1 || m < 1 || m > 12 || d < 1 || (int)d > days_in_month(y, m))
-        return 0;
-    return y * 10000u + m * 100u + d;
-}
-
 static int parse_refusal(const char *s, dmvf_refusal *out)
 {
     if (strcmp(s, "refused") == 0) {
@@ -897,7 +873,7 @@ static int parse_rule(ld *L, const yaml_node_t *v, size_t idx, dmvf_rule *r)
         } else if (strcmp(key, "certified_until") == 0) {
             if ((rc = want_scalar(L, x, "certified_until")))
                 return rc;
-            if (!(r->certified_until = parse_date(S(x))))
+            if (!(r->certified_until = dmvf__date_parse(S(x), strlen(S(x)))))
                 return fail(L, x, "bad date '%s' in certified_until (expected YYYY-MM-DD)", S(x));
         } else if (strcmp(key, "notify_subject") == 0) {
             if ((rc = want_scalar(L, x, "notify_subject")))
@@ -1105,7 +1081,7 @@ static int parse_notices(ld *L, const yaml_node_t *v)
                 yaml_node_t *y = N_(L, x->data.sequence.items.start[i]);
                 if ((rc = want_scalar(L, y, "a holiday")))
                     return rc;
-                if (!(h[i] = parse_date(S(y))))
+                if (!(h[i] = dmvf__date_parse(S(y), strlen(S(y)))))
                     return fail(L, y, "bad date '%s' in notices holidays (expected YYYY-MM-DD)", S(y));
             }
             if (cnt)

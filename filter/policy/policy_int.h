@@ -171,8 +171,6 @@ const char *dmvf__action_name(unsigned action);
 const char *dmvf__refusal_name(dmvf_refusal r);
 const char *dmvf__decision_name(dmvf_decision d);
 const char *dmvf__generalize_name(unsigned g);
-/* "YYYY-MM-DD" into buf (>= 11 bytes); returns buf. */
-char *dmvf__date_str(uint32_t d, char *buf);
 /* A bit set as "[a, b]" using name(k); returns the bytes written (snprintf-like). */
 size_t dmvf__bits_str(uint32_t bits, const char *(*name)(unsigned), char *buf, size_t cap);
 const char *dmvf__agency_bit_name(unsigned k);
