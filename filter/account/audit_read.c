@@ -52,6 +52,7 @@
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
 #include "filter/core/date.h"
+#include "filter/core/enums.h"
 #include "filter/core/hex.h"
 #include "filter/core/text.h"
 #include "filter/account/audit_int.h"
@@ -1138,26 +1139,6 @@ static void json_key_str(FILE *o, const char *key, const char *s)
     dmvf__json_fput(o, s);
 }
 
-static const char *kind_name(int k)
-{
-    static const char *const names[] = {"unspecified", "request", "release", "review-hold",
-                                        "review-approve", "review-deny", "notice-sent"};
-    return k >= 0 && k < 7 ? names[k] : "unknown";
-}
-
-static const char *decision_name(int d)
-{
-    static const char *const names[] = {"unspecified", "release", "deny", "review"};
-    return d >= 0 && d < 4 ? names[d] : "unknown";
-}
-
-static const char *action_name(int a)
-{
-    static const char *const names[] = {"redact", "release", "mask", "generalize",
-                                        "pseudonymize", "encrypt", "constant"};
-    return a >= 0 && a < 7 ? names[a] : "unknown";
-}
-
 static void json_request(FILE *o, const Dmv__V1__Request *q)
 {
     fputs(",\"request\":{\"request_id\":", o);
@@ -1199,10 +1180,10 @@ static void json_entry(FILE *o, const Dmv__V1__AuditEntry *e)
     dmvf__time_format(e->time_ns / 1000000000u, (uint32_t)(e->time_ns % 1000000000u), DMVF__TIME_NANOS,
                       when);
     fprintf(o, "{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"time_ns\":%" PRIu64 ",\"kind\":\"%s\"",
-            e->seq, when, e->time_ns, kind_name((int)e->kind));
+            e->seq, when, e->time_ns, dmvf__name(&dmvf__audit_kinds, (unsigned)e->kind, "unknown"));
     if (e->kind != DMV__V1__AUDIT_KIND__AUDIT_KIND_REQUEST)
         fprintf(o, ",\"ref\":%" PRIu64, e->ref);
-    fprintf(o, ",\"decision\":\"%s\"", decision_name((int)e->decision));
+    fprintf(o, ",\"decision\":\"%s\"", dmvf__name(&dmvf__decisions, (unsigned)e->decision, "unknown"));
     if (e->not_found_reply)
         fputs(",\"not_found_reply\":true", o);
     if (e->request)
@@ -1227,7 +1208,7 @@ static void json_entry(FILE *o, const Dmv__V1__AuditEntry *e)
             fputs(i ? ",{\"path\":" : "{\"path\":", o);
             dmvf__json_fput(o, fc->path);
             fprintf(o, ",\"action\":\"%s\",\"class\":\"%s\",\"values\":%" PRIu64 "}",
-                    action_name((int)fc->action), k ? cls : "ordinary", fc->values);
+                    dmvf__name(&dmvf__actions, (unsigned)fc->action, "unknown"), k ? cls : "ordinary", fc->values);
         }
         putc(']', o);
     }

@@ -48,6 +48,7 @@
 #include <string.h>
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/date.h"
+#include "filter/core/enums.h"
 #include "filter/core/error.h"
 #include "filter/core/text.h"
 #include "filter/account/audit_int.h"
@@ -364,9 +365,11 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static const char *enum_key(const char *name, unsigned v, char *tmp, size_t cap)
+/* v's spelling in t, or "value-V" (in tmp) when it has none. */
+static const char *enum_key(const dmvf__names *t, unsigned v, char *tmp, size_t cap)
 {
-    if (strcmp(name, "?") != 0)
+    const char *name = dmvf__name(t, v, NULL);
+    if (name)
         return name;
     snprintf(tmp, cap, "value-%u", v);
     return tmp;
@@ -386,9 +389,8 @@ static uint32_t profile_get(dmvf__report *r, const Dmv__V1__Request *q)
     const char *agency = q->agency_name ? q->agency_name : "";
     unsigned kind = (unsigned)q->agency_kind, legal = (unsigned)q->legal_process;
     char ktmp[32], ltmp[32], ptmp[16], pname[32];
-    const char *kname = enum_key(dmvf_agency_kind_name((dmvf_agency_kind)kind), kind, ktmp, sizeof ktmp);
-    const char *lname = enum_key(dmvf_legal_process_name((dmvf_legal_process)legal), legal, ltmp,
-                                 sizeof ltmp);
+    const char *kname = enum_key(&dmvf__agency_kinds, kind, ktmp, sizeof ktmp);
+    const char *lname = enum_key(&dmvf__legal_processes, legal, ltmp, sizeof ltmp);
     snprintf(ptmp, sizeof ptmp, "%u", (unsigned)q->purpose);
     if (q->purpose == 0)
         snprintf(pname, sizeof pname, "none given");

@@ -55,6 +55,7 @@
 #include "filter/core/text.h"
 #include "filter/core/fileio.h"
 #include "filter/core/date.h"
+#include "filter/core/enums.h"
 #include "filter/core/hex.h"
 
 /* ------------------------------------------------------------------ */
@@ -195,16 +196,6 @@ static int idx_cmp(const void *a, const void *b)
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-static const char *decision_word(dmvf_decision d)
-{
-    switch (d) {
-    case DMVF_DECISION_RELEASE: return "release";
-    case DMVF_DECISION_DENY: return "deny";
-    case DMVF_DECISION_REVIEW: return "review";
-    default: return "?";
-    }
-}
-
 int dmvf_notices_queue(const char *queue, const dmvf_filter *f, const dmvf_policy_notices *s,
                        uint32_t date, uint32_t *queued, dmvf_error *err)
 {
@@ -273,7 +264,7 @@ int dmvf_notices_queue(const char *queue, const dmvf_filter *f, const dmvf_polic
     dmvf__text_json_c(&common, req->legal_reference);
     char tail[160];
     snprintf(tail, sizeof tail, ",\"purpose\":%u,\"decision\":\"%s\",\"date\":\"%s\",\"due\":\"%s\"}\n",
-             req->purpose, decision_word(dmvf_filter_decision(f)), dstr, duestr);
+             req->purpose, dmvf__decision_name(dmvf_filter_decision(f)), dstr, duestr);
 
     dmvf__text b = dmvf__text_mem();
     int rc = DMVF_OK;

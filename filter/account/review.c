@@ -40,6 +40,7 @@
 #include "dmv/v1/record.pb-c.h"
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/date.h"
+#include "filter/core/enums.h"
 #include "filter/core/error.h"
 #include "filter/core/hex.h"
 #include "filter/core/text.h"
@@ -925,13 +926,6 @@ static void print_request(FILE *out, const Dmv__V1__Request *q)
     put_line(out, "judged on", num);
 }
 
-static const char *action_name(unsigned a)
-{
-    static const char *const names[] = {"redact", "release", "mask", "generalize",
-                                        "pseudonymize", "encrypt", "constant"};
-    return a < sizeof names / sizeof names[0] ? names[a] : "?";
-}
-
 /* One value of a scalar field at p (the element of a repeated field or the
  * singular member). */
 static void dump_value(FILE *out, const char *path, const ProtobufCFieldDescriptor *fd,
@@ -1140,7 +1134,7 @@ int dmvf_review_show(const char *spool, const char *id, const char *secret_key_p
         if (o)
             klass[o] = '\0';
         dmvf__escape_copy(buf, sizeof buf, nz(fc->path));
-        fprintf(out, "  %-36s %-13s %-3s %llu\n", buf, action_name(fc->action), klass,
+        fprintf(out, "  %-36s %-13s %-3s %llu\n", buf, dmvf__action_name(fc->action), klass,
                 (unsigned long long)fc->values);
     }
     fprintf(out, "subjects: %zu record ids (hashed into the audit log when approved)\n",

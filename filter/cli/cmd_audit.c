@@ -13,6 +13,7 @@
 #include <string.h>
 #include "filter/cli/cli.h"
 #include "filter/core/date.h"
+#include "filter/core/enums.h"
 
 const char dmvf__cli_audit_help[] =
     "usage: dmvfilter audit verify DIR (--keyring FILE [--passphrase-file F] | --public-key P)\n"
@@ -269,29 +270,17 @@ static int audit_verify(int argc, char **argv)
 
 /* ---- query ---- */
 
+/* --decision, --kind: the value, 0 when s names none. */
 static int parse_decision(const char *s)
 {
-    if (strcmp(s, "release") == 0)
-        return DMVF_DECISION_RELEASE;
-    if (strcmp(s, "deny") == 0)
-        return DMVF_DECISION_DENY;
-    if (strcmp(s, "review") == 0)
-        return DMVF_DECISION_REVIEW;
-    return 0;
+    int v = dmvf__name_parse(&dmvf__decisions, s, DMVF_DECISION_RELEASE);
+    return v < 0 ? 0 : v;
 }
 
 static int parse_kind(const char *s)
 {
-    static const char *const names[] = {"request", "release", "review-hold", "review-approve",
-                                        "review-deny", "notice-sent"};
-    for (int i = 0; i < 6; i++) {
-        const char *p = names[i], *q = s;
-        while (*p && *q && (*p == *q || (*p == '-' && *q == '_')))
-            p++, q++;
-        if (!*p && !*q)
-            return i + 1;
-    }
-    return 0;
+    int v = dmvf__name_parse(&dmvf__audit_kinds, s, DMVF_AUDIT_REQUEST);
+    return v < 0 ? 0 : v;
 }
 
 static int nonempty(dmvf_cli_args *a, const char *flag, const char *v)

@@ -123,7 +123,7 @@ static void match_str(const dmvf_rule *r, char *buf, size_t cap)
         ADD("%sori prefix %s", o ? " and " : "", t);
     }
     if (r->keys & DMVF_MK_AGENCY) {
-        dmvf__bits_str(r->agency, dmvf__agency_bit_name, t, sizeof t);
+        dmvf__bits_str(r->agency, &dmvf__agency_kinds, t, sizeof t);
         ADD("%sagency kind %s", o ? " and " : "", t);
     }
     if (r->keys & DMVF_MK_TAGS) {
@@ -385,15 +385,15 @@ int dmvf_policy_describe(const dmvf_policy *p, FILE *out)
         fprintf(out, "  %zu. '%s' (line %u): match %s; %s", i + 1, r->name, r->line, b1,
                 dmvf__decision_name(r->decision));
         if (r->purposes) {
-            dmvf__bits_str(r->purposes, dmvf__purpose_bit_name, b2, sizeof b2);
+            dmvf__bits_str(r->purposes, &dmvf__purposes, b2, sizeof b2);
             fprintf(out, "; purposes %s", b2);
         }
         if (r->legal) {
-            dmvf__bits_str(r->legal, dmvf__legal_bit_name, b2, sizeof b2);
+            dmvf__bits_str(r->legal, &dmvf__legal_processes, b2, sizeof b2);
             fprintf(out, "; legal process %s", b2);
         }
         if (r->queries) {
-            dmvf__bits_str(r->queries, dmvf__query_bit_name, b1, sizeof b1);
+            dmvf__bits_str(r->queries, &dmvf__query_kinds, b1, sizeof b1);
             fprintf(out, "; query kinds %s", b1);
         }
         if (r->max_records)

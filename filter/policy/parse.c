@@ -249,15 +249,11 @@ static int parse_bool(const char *s, int *out)
 
 static int parse_refusal(const char *s, dmvf_refusal *out)
 {
-    if (strcmp(s, "refused") == 0) {
-        *out = DMVF_REFUSAL_REFUSED;
-        return 0;
-    }
-    if (strcmp(s, "not-found") == 0 || strcmp(s, "not_found") == 0) {
-        *out = DMVF_REFUSAL_NOT_FOUND;
-        return 0;
-    }
-    return -1;
+    int v = dmvf__name_parse(&dmvf__refusals, s, DMVF_REFUSAL_REFUSED);
+    if (v < 0)
+        return -1;
+    *out = (dmvf_refusal)v;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ paths */
@@ -419,16 +415,11 @@ static int parse_action(ld *L, const yaml_node_t *v, const dmvf_sfield *sf, int 
     memset(a, 0, sizeof *a);
     if (v->type == YAML_SCALAR_NODE) {
         const char *s = S(v);
-        if (strcmp(s, "release") == 0)
-            a->action = DMVF_ACT_RELEASE;
-        else if (strcmp(s, "redact") == 0)
-            a->action = DMVF_ACT_REDACT;
-        else if (strcmp(s, "pseudonymize") == 0)
-            a->action = DMVF_ACT_PSEUDONYMIZE;
-        else if (strcmp(s, "encrypt") == 0)
-            a->action = DMVF_ACT_ENCRYPT;
-        else
+        int act = dmvf__name_parse(&dmvf__actions, s, 0);
+        if (act != DMVF_ACT_RELEASE && act != DMVF_ACT_REDACT && act != DMVF_ACT_PSEUDONYMIZE &&
+            act != DMVF_ACT_ENCRYPT)
             return fail(L, v, "unknown action '%s' (%s)", s, scalar_actions);
+        a->action = (uint8_t)act;
         if (prefix && a->action != DMVF_ACT_RELEASE && a->action != DMVF_ACT_REDACT)
             return fail(L, v, "action %s applies to one field; %s is a message (name its fields one by one)",
                         s, sf->path);
@@ -445,40 +436,32 @@ static int parse_action(ld *L, const yaml_node_t *v, const dmvf_sfield *sf, int 
     yaml_node_t *k = N_(L, v->data.mapping.pairs.start->key);
     yaml_node_t *x = N_(L, v->data.mapping.pairs.start->value);
     const char *name = S(k);
-    int known = strcmp(name, "mask") == 0 || strcmp(name, "generalize") == 0 || strcmp(name, "constant") == 0;
-    if (!known)
+    int act = dmvf__name_parse(&dmvf__actions, name, 0);
+    if (act != DMVF_ACT_MASK && act != DMVF_ACT_GENERALIZE && act != DMVF_ACT_CONSTANT)
         return fail(L, k, "unknown action '%s' (%s)", name, scalar_actions);
     if (prefix)
         return fail(L, k, "action %s applies to one field; %s is a message (name its fields one by one)",
                     name, sf->path);
-    if (strcmp(name, "mask") == 0) {
-        a->action = DMVF_ACT_MASK;
+    a->action = (uint8_t)act;
+    if (act == DMVF_ACT_MASK) {
         if ((rc = check_string_action(L, k, "mask", sf)))
             return rc;
         return parse_mask(L, x, a);
     }
-    if (strcmp(name, "constant") == 0) {
-        a->action = DMVF_ACT_CONSTANT;
+    if (act == DMVF_ACT_CONSTANT)
         return parse_constant(L, x, sf, a);
-    }
-    a->action = DMVF_ACT_GENERALIZE;
     if ((rc = want_scalar(L, x, "generalize")))
         return rc;
     const char *g = S(x);
-    if (strcmp(g, "zip3") == 0) {
-        a->gen = DMVF_GEN_ZIP3;
+    int gen = dmvf__name_parse(&dmvf__generalizations, g, 1);
+    if (gen < 0)
+        return fail(L, x, "unknown generalization '%s' (expected year, month, decade or zip3)", g);
+    a->gen = (uint8_t)gen;
+    if (gen == DMVF_GEN_ZIP3) {
         if (sf->type != DMVF_T_STRING)
             return fail(L, x, "generalize zip3 needs a string field; %s is %s", sf->path, type_desc(sf));
         return DMVF_OK;
     }
-    if (strcmp(g, "year") == 0)
-        a->gen = DMVF_GEN_YEAR;
-    else if (strcmp(g, "month") == 0)
-        a->gen = DMVF_GEN_MONTH;
-    else if (strcmp(g, "decade") == 0)
-        a->gen = DMVF_GEN_DECADE;
-    else
-        return fail(L, x, "unknown generalization '%s' (expected year, month, decade or zip3)", g);
     if (sf->type != DMVF_T_UINT32 || !sf->is_date)
         return fail(L, x, "generalize %s needs a date field (uint32 YYYYMMDD); %s is %s", g, sf->path,
                     type_desc(sf));
@@ -514,12 +497,10 @@ static int parse_profile(ld *L, const yaml_node_t *k, const yaml_node_t *v, dmvf
         } else if (strcmp(key, "default") == 0) {
             if ((rc = want_scalar(L, vv, "default")))
                 return rc;
-            if (strcmp(S(vv), "release") == 0)
-                pr->def_action = DMVF_ACT_RELEASE;
-            else if (strcmp(S(vv), "redact") == 0)
-                pr->def_action = DMVF_ACT_REDACT;
-            else
+            int act = dmvf__name_parse(&dmvf__actions, S(vv), 0);
+            if (act != DMVF_ACT_RELEASE && act != DMVF_ACT_REDACT)
                 return fail(L, vv, "default must be release or redact, not '%s'", S(vv));
+            pr->def_action = (uint8_t)act;
             pr->has_default = 1;
             pr->def_line = LN(vv);
         } else if (strcmp(key, "fields") == 0) {
@@ -832,15 +813,11 @@ static int parse_rule(ld *L, const yaml_node_t *v, size_t idx, dmvf_rule *r)
         } else if (strcmp(key, "decision") == 0) {
             if ((rc = want_scalar(L, x, "decision")))
                 return rc;
-            if (strcmp(S(x), "release") == 0)
-                r->decision = DMVF_DECISION_RELEASE;
-            else if (strcmp(S(x), "deny") == 0)
-                r->decision = DMVF_DECISION_DENY;
-            else if (strcmp(S(x), "review") == 0)
-                r->decision = DMVF_DECISION_REVIEW;
-            else
+            int d = dmvf__name_parse(&dmvf__decisions, S(x), DMVF_DECISION_RELEASE);
+            if (d < 0)
                 return fail(L, x, "unknown decision '%s' in rule '%s' (expected release, deny, review)", S(x),
                             r->name);
+            r->decision = (dmvf_decision)d;
             has_decision = 1;
             r->dline = LN(x);
             r->dcol = CN(x);
