@@ -37,6 +37,7 @@
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
 #include "filter/core/fileio.h"
+#include "filter/core/pballoc.h"
 #include "keys/keys.h"
 #include "keys/keyring_int.h"
 
@@ -52,38 +53,6 @@
 #define KR_MEMLIMIT_MAX ((uint64_t)crypto_pwhash_MEMLIMIT_SENSITIVE)
 
 /* ---- secure memory ---- */
-
-void *dmvf__secure_alloc(size_t n)
-{
-    if (n > SIZE_MAX - 15u)
-        return NULL;
-    return sodium_malloc((n + 15u) & ~(size_t)15u);
-}
-
-static void *pb_secure_alloc(void *ud, size_t n)
-{
-    (void)ud;
-    return dmvf__secure_alloc(n);
-}
-
-static void pb_secure_free(void *ud, void *p)
-{
-    (void)ud;
-    if (p)
-        sodium_free(p);
-}
-
-static ProtobufCAllocator secure_allocator = { pb_secure_alloc, pb_secure_free, NULL };
-
-/* The same, noting in *ud that an allocation failed, so that a failed
- * unpack can be told apart from a corrupt message. */
-static void *pb_secure_alloc_noting(void *ud, size_t n)
-{
-    void *p = dmvf__secure_alloc(n);
-    if (!p)
-        *(int *)ud = 1;
-    return p;
-}
 
 static dmvf_keyring *keyring_alloc(size_t nepochs)
 {
@@ -293,10 +262,9 @@ static int parse_keyring(const char *path, const uint8_t *data, size_t len, int 
     size_t i;
 
     *out = NULL;
-    int oom = 0;
-    ProtobufCAllocator noting = { pb_secure_alloc_noting, pb_secure_free, &oom };
-    m = dmv__v1__keyring__unpack(&noting, len, data);
-    if (!m && oom)
+    dmvf__pballoc pa;
+    m = dmv__v1__keyring__unpack(dmvf__pballoc_init(&pa, DMVF__PB_SECURE), len, data);
+    if (!m && pa.oom)
         return dmvf__seterr(err, DMVF_ENOMEM, "out of memory loading keyring %s", path);
     if (!m)
         return dmvf__seterr(err, DMVF_EKEYRING,
@@ -365,7 +333,7 @@ static int parse_keyring(const char *path, const uint8_t *data, size_t len, int 
     rc = DMVF_OK;
 done:
     sodium_memzero(derived_pk, sizeof derived_pk);
-    dmv__v1__keyring__free_unpacked(m, &secure_allocator);
+    dmv__v1__keyring__free_unpacked(m, &pa.pb);
     return rc;
 }
 

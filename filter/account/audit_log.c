@@ -39,6 +39,7 @@
 #include "filter/core/date.h"
 #include "filter/core/error.h"
 #include "filter/core/fileio.h"
+#include "filter/core/reqmap.h"
 #include "filter/account/audit_int.h"
 #include "filter/core/varint.h"
 #include "keys/keys.h"
@@ -824,28 +825,6 @@ static char *s_or_empty(const char *s)
     return (char *)(s ? s : "");
 }
 
-/* The request as a message; strings borrowed from r. */
-static void request_msg(const dmvf_request *r, Dmv__V1__Request *m)
-{
-    dmv__v1__request__init(m);
-    m->request_id = s_or_empty(r->request_id);
-    m->ori = s_or_empty(r->ori);
-    m->agency_name = s_or_empty(r->agency_name);
-    m->agency_kind = (Dmv__V1__AgencyKind)r->agency_kind;
-    m->jurisdiction = s_or_empty(r->jurisdiction);
-    m->n_tags = r->ntags;
-    m->tags = (char **)(uintptr_t)r->tags;
-    m->operator_id = s_or_empty(r->operator_id);
-    m->purpose = r->purpose;
-    m->legal_process = (Dmv__V1__LegalProcess)r->legal_process;
-    m->legal_reference = s_or_empty(r->legal_reference);
-    m->query_kind = (Dmv__V1__QueryKind)r->query_kind;
-    m->n_fields = r->nfields;
-    m->fields = (char **)(uintptr_t)r->fields;
-    m->channel = s_or_empty(r->channel);
-    m->date = r->date;
-}
-
 /* The tags and fields arrays may hold NULL strings in a careless caller's
  * request; protobuf-c would crash on them, so they are checked here. */
 static int request_ok(const dmvf_request *r, dmvf_error *err)
@@ -953,7 +932,7 @@ int dmvf_audit_event_write(dmvf_audit *a, const dmvf_audit_event *ev, uint64_t *
         int rc = request_ok(ev->request, err);
         if (rc != DMVF_OK)
             return rc;
-        request_msg(ev->request, &rq);
+        dmvf__request_to_pb(ev->request, &rq);
         e.request = &rq;
     }
     e.kind = (Dmv__V1__AuditKind)ev->kind;
@@ -989,7 +968,7 @@ int dmvf_audit_event_write(dmvf_audit *a, const dmvf_audit_event *ev, uint64_t *
 /* What REQUEST and RELEASE entries share: the request and the verdict. */
 static void entry_from_filter(const dmvf_filter *f, Dmv__V1__AuditEntry *e, Dmv__V1__Request *rq)
 {
-    request_msg(dmvf_filter_request(f), rq);
+    dmvf__request_to_pb(dmvf_filter_request(f), rq);
     e->request = rq;
     const char *rule = dmvf_filter_rule(f);
     e->rule = s_or_empty(rule);

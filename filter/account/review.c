@@ -43,8 +43,10 @@
 #include "filter/core/enums.h"
 #include "filter/core/error.h"
 #include "filter/core/hex.h"
+#include "filter/core/pballoc.h"
 #include "filter/core/text.h"
 #include "filter/core/fileio.h"
+#include "filter/core/reqmap.h"
 #include "filter/account/audit_int.h"
 #include "keys/keys.h"
 
@@ -52,33 +54,7 @@
 #define META_MAX ((size_t)1 << 20)
 #define MARK_MAX 4096
 
-/* ---- memory that is wiped when freed (protobuf-c allocator) ---- */
-
-#define WIPE_HDR 16u
-
-static void *wipe_alloc(void *ud, size_t n)
-{
-    unsigned char *p = n <= SIZE_MAX - WIPE_HDR ? malloc(n + WIPE_HDR) : NULL;
-    if (!p) {
-        if (ud)
-            *(int *)ud = 1;
-        return NULL;
-    }
-    memcpy(p, &n, sizeof n);
-    return p + WIPE_HDR;
-}
-
-static void wipe_free(void *ud, void *q)
-{
-    (void)ud;
-    if (!q)
-        return;
-    unsigned char *p = (unsigned char *)q - WIPE_HDR;
-    size_t n;
-    memcpy(&n, p, sizeof n);
-    sodium_memzero(p, n + WIPE_HDR);
-    free(p);
-}
+/* ---- memory that is wiped when freed ---- */
 
 static void free_wiped(void *p, size_t n)
 {
@@ -277,49 +253,7 @@ static int count_records(const uint8_t *p, size_t n, uint64_t *count, size_t *ba
     return 0;
 }
 
-/* ---- requests: the public struct and the schema message ---- */
-
-static void request_to_pb(const dmvf_request *r, Dmv__V1__Request *m)
-{
-    dmv__v1__request__init(m);
-    m->request_id = (char *)nz(r->request_id);
-    m->ori = (char *)nz(r->ori);
-    m->agency_name = (char *)nz(r->agency_name);
-    m->agency_kind = (Dmv__V1__AgencyKind)r->agency_kind;
-    m->jurisdiction = (char *)nz(r->jurisdiction);
-    m->n_tags = r->ntags;
-    m->tags = (char **)r->tags;
-    m->operator_id = (char *)nz(r->operator_id);
-    m->purpose = r->purpose;
-    m->legal_process = (Dmv__V1__LegalProcess)r->legal_process;
-    m->legal_reference = (char *)nz(r->legal_reference);
-    m->query_kind = (Dmv__V1__QueryKind)r->query_kind;
-    m->n_fields = r->nfields;
-    m->fields = (char **)r->fields;
-    m->channel = (char *)nz(r->channel);
-    m->date = r->date;
-}
-
-static void pb_to_request(const Dmv__V1__Request *m, dmvf_request *r)
-{
-    memset(r, 0, sizeof *r);
-    r->request_id = m->request_id;
-    r->ori = m->ori;
-    r->agency_name = m->agency_name;
-    r->agency_kind = (dmvf_agency_kind)m->agency_kind;
-    r->jurisdiction = m->jurisdiction;
-    r->tags = (const char *const *)m->tags;
-    r->ntags = m->n_tags;
-    r->operator_id = m->operator_id;
-    r->purpose = m->purpose;
-    r->legal_process = (dmvf_legal_process)m->legal_process;
-    r->legal_reference = m->legal_reference;
-    r->query_kind = (dmvf_query_kind)m->query_kind;
-    r->fields = (const char *const *)m->fields;
-    r->nfields = m->n_fields;
-    r->channel = m->channel;
-    r->date = m->date;
-}
+/* ---- requests ---- */
 
 /* 1 when the two requests pack to the same bytes. -1 on no memory. */
 static int same_request(const Dmv__V1__Request *a, const Dmv__V1__Request *b)
@@ -384,7 +318,7 @@ int dmvf_review_hold(const char *spool, const char *reviewer_public_path, const 
     dmvf__hex_encode(id, rnd, sizeof rnd);
 
     Dmv__V1__Request rq;
-    request_to_pb(dmvf_filter_request(f), &rq);
+    dmvf__request_to_pb(dmvf_filter_request(f), &rq);
 
     size_t nfields = dmvf_filter_field_counts(f, NULL, 0);
     size_t nsub = dmvf_filter_subject_count(f);
@@ -520,14 +454,13 @@ typedef struct item {
     int fd;                     /* ID.sealed, flocked when asked; -1 */
 } item;
 
-static ProtobufCAllocator wiping = { wipe_alloc, wipe_free, NULL };
-
 static void item_close(item *it)
 {
+    dmvf__pballoc w;
     if (it->meta)
         dmv__v1__review_meta__free_unpacked(it->meta, NULL);
     if (it->body)
-        dmv__v1__review_body__free_unpacked(it->body, &wiping);
+        dmv__v1__review_body__free_unpacked(it->body, dmvf__pballoc_init(&w, DMVF__PB_WIPED));
     if (it->fd >= 0)
         close(it->fd); /* releases the lock */
     it->meta = NULL;
@@ -677,13 +610,12 @@ static int item_open(const char *spool, const char *id, const char *sk_path, con
     k = NULL;
     free(sbuf);
     sbuf = NULL;
-    int oom = 0;
-    ProtobufCAllocator noting = { wipe_alloc, wipe_free, &oom };
-    it->body = dmv__v1__review_body__unpack(&noting, plain_len, plain);
+    dmvf__pballoc w;
+    it->body = dmv__v1__review_body__unpack(dmvf__pballoc_init(&w, DMVF__PB_WIPED), plain_len, plain);
     free_wiped(plain, plain_len);
     plain = NULL;
     if (!it->body) {
-        rc = oom ? dmvf__seterr(err, DMVF_ENOMEM, "out of memory opening %s", spath)
+        rc = w.oom ? dmvf__seterr(err, DMVF_ENOMEM, "out of memory opening %s", spath)
                  : dmvf__seterr(err, DMVF_ETAMPER, "%s opens but does not decode as a ReviewBody",
                                 spath);
         goto fail;
@@ -1070,13 +1002,12 @@ static int dump_records(FILE *out, const ProtobufCBinaryData *rel, const char *s
             len > rel->len - pos - pre)
             return dmvf__seterr(err, DMVF_ETAMPER, "%s: the held release is cut at byte %zu",
                                 spath, pos);
-        int oom = 0;
-        ProtobufCAllocator noting = { wipe_alloc, wipe_free, &oom };
-        Dmv__V1__DriverRecord *r =
-            dmv__v1__driver_record__unpack(&noting, (size_t)len, rel->data + pos + pre);
+        dmvf__pballoc w;
+        Dmv__V1__DriverRecord *r = dmv__v1__driver_record__unpack(
+            dmvf__pballoc_init(&w, DMVF__PB_WIPED), (size_t)len, rel->data + pos + pre);
         fprintf(out, "record %llu:\n", (unsigned long long)(idx + 1));
         if (!r) {
-            if (oom)
+            if (w.oom)
                 return dmvf__seterr(err, DMVF_ENOMEM, "out of memory showing record %llu",
                                     (unsigned long long)(idx + 1));
             fputs("    (does not decode as a DriverRecord)\n", out);
@@ -1084,7 +1015,7 @@ static int dump_records(FILE *out, const ProtobufCBinaryData *rel, const char *s
             if (len == 0)
                 fputs("    (empty: every field redacted)\n", out);
             dump_message(out, &r->base, "", 0);
-            dmv__v1__driver_record__free_unpacked(r, &noting);
+            dmv__v1__driver_record__free_unpacked(r, &w.pb);
         }
         pos += pre + (size_t)len;
         idx++;
@@ -1190,7 +1121,7 @@ static int audit_decision(dmvf_audit *a, const dmvf_keyring *kr, const item *it,
     int rc;
 
     memset(&ev, 0, sizeof ev);
-    pb_to_request(b->request ? b->request : &(Dmv__V1__Request)DMV__V1__REQUEST__INIT, &req);
+    dmvf__request_from_pb(b->request ? b->request : &(Dmv__V1__Request)DMV__V1__REQUEST__INIT, &req);
     ev.kind = kind;
     ev.request = &req;
     ev.rule = it->meta->rule;

@@ -6,4 +6,6 @@ set(DMVF_LAYER_SRCS_core
   error.c
   fileio.c
   hex.c
+  pballoc.c
+  reqmap.c
   text.c)
