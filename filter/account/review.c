@@ -14,7 +14,8 @@
  *
  * Every file is written to a temporary name beside its target (0600),
  * fsync'd, then linked into place (never replacing a file: a second
- * decision fails on the existing marker), and the directory fsync'd.
+ * decision fails on the existing marker), and the directory fsync'd
+ * (core/fileio.h); an approved release is renamed over its output file.
  * Approve and deny hold flock(LOCK_EX) on ID.sealed while they decide.
  *
  * ReviewBody.release is a stream of varint-length-delimited DriverRecords,
@@ -100,69 +101,14 @@ static const char *nz(const char *s)
     return s ? s : "";
 }
 
-/* Writes data to a new 0600 temporary file beside target (".NAME.tmp.RANDOM"
- * in target's directory), fsync'd and closed; tmp receives its name. */
-static int write_temp(const char *target, const void *data, size_t len, char tmp[PATH_CAP],
-                      const char *what, dmvf_error *err)
-{
-    const char *slash = strrchr(target, '/');
-    int dirlen = slash ? (int)(slash - target + 1) : 0;
-    const char *base = slash ? slash + 1 : target;
-    int n = snprintf(tmp, PATH_CAP, "%.*s.%s.tmp.%08x%08x", dirlen, target, base,
-                     (unsigned)randombytes_random(), (unsigned)randombytes_random());
-    if (n < 0 || n >= PATH_CAP)
-        return dmvf__seterr(err, DMVF_EINVAL, "%s path %s is too long", what, target);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return dmvf__seterr(err, DMVF_EIO, "cannot create a temporary file beside %s %s: %s",
-                            what, target, strerror(errno));
-    if (dmvf__write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        return dmvf__seterr(err, DMVF_EIO, "cannot write %s %s: %s", what, target, strerror(e));
-    }
-    if (close(fd) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return dmvf__seterr(err, DMVF_EIO, "cannot write %s %s: %s", what, target, strerror(e));
-    }
-    return DMVF_OK;
-}
-
-/* Puts tmp in place as target without ever replacing a file (link, then
- * unlink tmp). *exists is set when target was there already. tmp is gone
- * afterwards in every case. */
-static int link_in_place(const char *tmp, const char *target, const char *what, int *exists,
-                         dmvf_error *err)
-{
-    int rc = DMVF_OK;
-    *exists = 0;
-    if (link(tmp, target) != 0) {
-        int e = errno;
-        if (e == EEXIST) {
-            *exists = 1;
-            rc = dmvf__seterr(err, DMVF_EIO, "%s %s already exists", what, target);
-        } else {
-            rc = dmvf__seterr(err, DMVF_EIO, "cannot put %s %s in place: %s", what, target,
-                              strerror(e));
-        }
-    }
-    unlink(tmp);
-    if (rc == DMVF_OK)
-        (void)dmvf__fsync_parent(target);
-    return rc;
-}
-
+/* Creates target whole (core/fileio.h), mode 0600, never replacing a file:
+ * *exists is set when target was there already. */
 static int create_file(const char *target, const void *data, size_t len, const char *what,
                        int *exists, dmvf_error *err)
 {
-    char tmp[PATH_CAP];
-    int rc = write_temp(target, data, len, tmp, what, err);
-    *exists = 0;
-    if (rc != DMVF_OK)
-        return rc;
-    return link_in_place(tmp, target, what, exists, err);
+    int st = dmvf__file_create(target, data, len, 0600, DMVF__FILE_NEW);
+    *exists = st == DMVF__FILE_EXISTS;
+    return st ? dmvf__file_error(err, st, what, target) : DMVF_OK;
 }
 
 /* Reads the rest of fd (at most max bytes; more is DMVF_ETAMPER, the spool
@@ -1193,12 +1139,15 @@ int dmvf_review_approve(const char *spool, const char *id, const char *secret_ke
     /* a device or FIFO (/dev/null, a pipe) is written in place, never replaced */
     struct stat ost;
     int direct = to_stdout || (stat(out_path, &ost) == 0 && !S_ISREG(ost.st_mode));
-    char tmp[PATH_CAP] = "";
+    char *tmp = NULL;   /* the release, written aside until the decision is logged */
+    int st;
 
-    if (!direct && (rc = write_temp(out_path, rel->data, rel->len, tmp, "release", err)))
+    if (!direct && (st = dmvf__file_aside(out_path, rel->data, rel->len, 0600, &tmp))) {
+        rc = dmvf__file_error(err, st, "release", out_path);
         goto done;
+    }
     if (a && (rc = audit_decision(a, kr, &it, DMVF_AUDIT_REVIEW_APPROVE, reviewer, note, err))) {
-        if (tmp[0])
+        if (tmp)
             unlink(tmp);
         goto done;
     }
@@ -1215,14 +1164,9 @@ int dmvf_review_approve(const char *spool, const char *id, const char *secret_ke
                               to_stdout ? "standard output" : out_path, strerror(e));
             goto done;
         }
-    } else if (rename(tmp, out_path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        rc = dmvf__seterr(err, DMVF_EIO, "cannot put the release in place as %s: %s", out_path,
-                          strerror(e));
+    } else if ((st = dmvf__file_place(tmp, out_path, DMVF__FILE_REPLACE))) {
+        rc = dmvf__file_error(err, st, "release", out_path);
         goto done;
-    } else {
-        (void)dmvf__fsync_parent(out_path);
     }
     rc = mark_item(spool, id, ST_APPROVED, reviewer, note, err);
     if (rc != DMVF_OK) {
@@ -1237,6 +1181,7 @@ int dmvf_review_approve(const char *spool, const char *id, const char *secret_ke
     if (records)
         *records = it.body->records_out;
 done:
+    free(tmp);
     item_close(&it);
     return rc;
 }

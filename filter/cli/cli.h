@@ -223,8 +223,6 @@ int dmvf__cli_sink_commit(dmvf_cli_sink *k);
 /* Removes the temp file (if any) and releases everything. Safe after commit. */
 void dmvf__cli_sink_abort(dmvf_cli_sink *k);
 
-/* Writes n bytes to fd, retrying on EINTR and partial writes. 0 or -1 (errno). */
-int dmvf__cli_write_all(int fd, const void *buf, size_t n);
 /* Ignores SIGPIPE; removes a pending named temp output on
  * SIGINT/SIGTERM/SIGHUP (an unnamed one vanishes with the process). */
 void dmvf__cli_signals(void);
