@@ -1147,26 +1147,16 @@ static void json_request(FILE *o, const Dmv__V1__Request *q)
     json_key_str(o, "agency_name", q->agency_name);
     fprintf(o, ",\"agency_kind\":\"%s\"", dmvf_agency_kind_name((dmvf_agency_kind)q->agency_kind));
     json_key_str(o, "jurisdiction", q->jurisdiction);
-    fputs(",\"tags\":[", o);
-    for (size_t i = 0; i < q->n_tags; i++) {
-        if (i)
-            putc(',', o);
-        dmvf__json_fput(o, q->tags[i]);
-    }
-    putc(']', o);
+    fputs(",\"tags\":", o);
+    dmvf__json_fput_strs(o, (const char *const *)q->tags, q->n_tags);
     json_key_str(o, "operator_id", q->operator_id);
     fprintf(o, ",\"purpose\":%u", (unsigned)q->purpose);
     fprintf(o, ",\"legal_process\":\"%s\"",
             dmvf_legal_process_name((dmvf_legal_process)q->legal_process));
     json_key_str(o, "legal_reference", q->legal_reference);
     fprintf(o, ",\"query_kind\":\"%s\"", dmvf_query_kind_name((dmvf_query_kind)q->query_kind));
-    fputs(",\"fields\":[", o);
-    for (size_t i = 0; i < q->n_fields; i++) {
-        if (i)
-            putc(',', o);
-        dmvf__json_fput(o, q->fields[i]);
-    }
-    putc(']', o);
+    fputs(",\"fields\":", o);
+    dmvf__json_fput_strs(o, (const char *const *)q->fields, q->n_fields);
     json_key_str(o, "channel", q->channel);
     char date[DMVF__DATE_CAP];
     if (q->date)
@@ -1199,16 +1189,13 @@ static void json_entry(FILE *o, const Dmv__V1__AuditEntry *e)
         fputs(",\"fields\":[", o);
         for (size_t i = 0; i < e->n_fields; i++) {
             const Dmv__V1__FieldCount *fc = e->fields[i];
-            char cls[8] = "";
-            size_t k = 0;
-            if (fc->klass & DMVF_FIELD_CLASS_M) cls[k++] = 'M';
-            if (fc->klass & DMVF_FIELD_CLASS_C) cls[k++] = 'C';
-            if (fc->klass & DMVF_FIELD_CLASS_P) cls[k++] = 'P';
-            cls[k] = 0;
+            char cls[4];
+            dmvf__field_class_letters(fc->klass, cls);
             fputs(i ? ",{\"path\":" : "{\"path\":", o);
             dmvf__json_fput(o, fc->path);
             fprintf(o, ",\"action\":\"%s\",\"class\":\"%s\",\"values\":%" PRIu64 "}",
-                    dmvf__name(&dmvf__actions, (unsigned)fc->action, "unknown"), k ? cls : "ordinary", fc->values);
+                    dmvf__name(&dmvf__actions, (unsigned)fc->action, "unknown"),
+                    cls[0] ? cls : "ordinary", fc->values);
         }
         putc(']', o);
     }

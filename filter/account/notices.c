@@ -252,13 +252,9 @@ int dmvf_notices_queue(const char *queue, const dmvf_filter *f, const dmvf_polic
     dmvf__text_json_c(&common, req->agency_name);
     dmvf__text_puts(&common, ",\"agency_kind\":");
     dmvf__text_json_c(&common, dmvf_agency_kind_name(req->agency_kind));
-    dmvf__text_puts(&common, ",\"tags\":[");
-    for (size_t t = 0; t < req->ntags; t++) {
-        if (t)
-            dmvf__text_puts(&common, ",");
-        dmvf__text_json_c(&common, req->tags[t]);
-    }
-    dmvf__text_puts(&common, "],\"legal_process\":");
+    dmvf__text_puts(&common, ",\"tags\":");
+    dmvf__text_json_strs(&common, req->tags, req->ntags);
+    dmvf__text_puts(&common, ",\"legal_process\":");
     dmvf__text_json_c(&common, dmvf_legal_process_name(req->legal_process));
     dmvf__text_puts(&common, ",\"legal_reference\":");
     dmvf__text_json_c(&common, req->legal_reference);

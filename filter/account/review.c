@@ -1003,16 +1003,11 @@ int dmvf_review_show(const char *spool, const char *id, const char *secret_key_p
         fputs("  (none counted)\n", out);
     for (size_t i = 0; i < b->n_fields; i++) {
         const Dmv__V1__FieldCount *fc = b->fields[i];
-        char klass[4] = "-";
-        size_t o = 0;
-        if (fc->klass & DMVF_FIELD_CLASS_M) klass[o++] = 'M';
-        if (fc->klass & DMVF_FIELD_CLASS_C) klass[o++] = 'C';
-        if (fc->klass & DMVF_FIELD_CLASS_P) klass[o++] = 'P';
-        if (o)
-            klass[o] = '\0';
+        char klass[4];
+        dmvf__field_class_letters(fc->klass, klass);
         dmvf__escape_copy(buf, sizeof buf, nz(fc->path));
-        fprintf(out, "  %-36s %-13s %-3s %llu\n", buf, dmvf__action_name(fc->action), klass,
-                (unsigned long long)fc->values);
+        fprintf(out, "  %-36s %-13s %-3s %llu\n", buf, dmvf__action_name(fc->action),
+                klass[0] ? klass : "-", (unsigned long long)fc->values);
     }
     fprintf(out, "subjects: %zu record ids (hashed into the audit log when approved)\n",
             b->n_subject_ids);

@@ -72,36 +72,47 @@ const char *dmvf__refusal_name(unsigned r)
                                        : dmvf__refusals.names[DMVF_REFUSAL_REFUSED];
 }
 
+char *dmvf__field_class_letters(unsigned klass, char out[4])
+{
+    size_t k = 0;
+    if (klass & DMVF_FIELD_CLASS_M) out[k++] = 'M';
+    if (klass & DMVF_FIELD_CLASS_C) out[k++] = 'C';
+    if (klass & DMVF_FIELD_CLASS_P) out[k++] = 'P';
+    out[k] = '\0';
+    return out;
+}
+
 /* ---- the public request enums ---- */
+
+/* s in t from value 1 on ("unspecified" is no answer): the value, or -1. */
+static int parse_public(const dmvf__names *t, const char *s, const void *out)
+{
+    DMVF_REQUIRE(out != NULL, "out is NULL");
+    return dmvf__name_parse(t, s, 1);
+}
 
 int dmvf_agency_kind_parse(const char *s, dmvf_agency_kind *out)
 {
-    DMVF_REQUIRE(out != NULL, "out is NULL");
-    int v = dmvf__name_parse(&dmvf__agency_kinds, s, 1);
-    if (v < 0)
-        return DMVF_EINVAL;
-    *out = (dmvf_agency_kind)v;
-    return DMVF_OK;
+    int v = parse_public(&dmvf__agency_kinds, s, out);
+    if (v >= 0)
+        *out = (dmvf_agency_kind)v;
+    return v >= 0 ? DMVF_OK : DMVF_EINVAL;
 }
 
 int dmvf_legal_process_parse(const char *s, dmvf_legal_process *out)
 {
-    DMVF_REQUIRE(out != NULL, "out is NULL");
-    int v = dmvf__name_parse(&dmvf__legal_processes, s, 1);
-    if (v < 0)
-        return DMVF_EINVAL;
-    *out = (dmvf_legal_process)v;
-    return DMVF_OK;
+    int v = parse_public(&dmvf__legal_processes, s, out);
+    if (v >= 0)
+        *out = (dmvf_legal_process)v;
+    return v >= 0 ? DMVF_OK : DMVF_EINVAL;
 }
 
 int dmvf_query_kind_parse(const char *s, dmvf_query_kind *out)
 {
-    DMVF_REQUIRE(out != NULL, "out is NULL");
-    int v = dmvf__name_parse(&dmvf__query_kinds, s, 1);
-    if (v < 0)
-        return DMVF_EINVAL;
-    *out = (dmvf_query_kind)v;
-    return DMVF_OK;
+    int v = parse_public(&dmvf__query_kinds, s, out);
+    if (v >= 0)
+        *out = (dmvf_query_kind)v;
+    return v >= 0 ? DMVF_OK : DMVF_EINVAL;
 }
 
 const char *dmvf_agency_kind_name(dmvf_agency_kind k)

@@ -37,6 +37,10 @@ const char *dmvf__name(const dmvf__names *t, unsigned v, const char *unknown);
  * out), or -1 when none does or s is NULL. */
 int dmvf__name_parse(const dmvf__names *t, const char *s, unsigned first);
 
+/* The letters of a field class bit set (DMVF_FIELD_CLASS_M, _C, _P of
+ * filter.h: "M", "C", "P", in that order) into out, "" for none. Returns out. */
+char *dmvf__field_class_letters(unsigned klass, char out[4]);
+
 /* Shorthands for the names the text writers use most; "?" when unknown. */
 const char *dmvf__action_name(unsigned action);
 const char *dmvf__generalize_name(unsigned g);

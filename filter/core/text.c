@@ -180,10 +180,27 @@ void dmvf__text_json_c(dmvf__text *t, const char *s)
     dmvf__text_json(t, s ? s : "", s ? strlen(s) : 0);
 }
 
+void dmvf__text_json_strs(dmvf__text *t, const char *const *v, size_t n)
+{
+    dmvf__text_put(t, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            dmvf__text_put(t, ",", 1);
+        dmvf__text_json_c(t, v[i]);
+    }
+    dmvf__text_put(t, "]", 1);
+}
+
 void dmvf__json_fput(FILE *f, const char *s)
 {
     dmvf__text t = dmvf__text_file(f);
     dmvf__text_json_c(&t, s);
+}
+
+void dmvf__json_fput_strs(FILE *f, const char *const *v, size_t n)
+{
+    dmvf__text t = dmvf__text_file(f);
+    dmvf__text_json_strs(&t, v, n);
 }
 
 /* ---- one-line escaping ---- */

@@ -49,8 +49,11 @@ void dmvf__text_puts(dmvf__text *t, const char *s);
 void dmvf__text_json(dmvf__text *t, const char *s, size_t n);
 /* The same for the NUL-terminated s; NULL is written as "". */
 void dmvf__text_json_c(dmvf__text *t, const char *s);
-/* dmvf__text_json_c into a stream. */
+/* A JSON array of the strings v[0..n) (each as dmvf__text_json_c). */
+void dmvf__text_json_strs(dmvf__text *t, const char *const *v, size_t n);
+/* dmvf__text_json_c and dmvf__text_json_strs into a stream. */
 void dmvf__json_fput(FILE *f, const char *s);
+void dmvf__json_fput_strs(FILE *f, const char *const *v, size_t n);
 
 /* One-line escaping for people: bytes below 0x20 and 0x7f always as \xNN
  * (two lowercase hex digits), so that the text stays on one line and shows
