@@ -11,7 +11,8 @@
 # exported headers of every layer. It links the internal static library, so
 # that the dmvf__ functions of those headers resolve.
 #
-#   core    filter/core     errors, arena, file I/O, text, dates, varint, enums
+#   core    filter/core     errors, arena, file I/O, text, dates, hex, varint, enums,
+#                           request <-> message mapping, protobuf-c allocators
 #   keys    keys            the only code that touches raw key bytes
 #   wire    filter/wire     schema tree, plan, rewriter, transforms, counting, reference path
 #   policy  filter/policy   parse, compile, decide, explain
