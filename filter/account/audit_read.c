@@ -50,9 +50,9 @@
 #include <sodium.h>
 #include <zlib.h>
 #include "dmvfilter/dmvfilter.h"
-#include "filter/core/error.h"
 #include "filter/core/date.h"
 #include "filter/core/enums.h"
+#include "filter/core/error.h"
 #include "filter/core/hex.h"
 #include "filter/core/text.h"
 #include "filter/account/audit_int.h"

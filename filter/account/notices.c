@@ -51,12 +51,12 @@
 #include <unistd.h>
 #include <sodium.h>
 #include "dmvfilter/dmvfilter.h"
-#include "filter/core/error.h"
-#include "filter/core/text.h"
-#include "filter/core/fileio.h"
 #include "filter/core/date.h"
 #include "filter/core/enums.h"
+#include "filter/core/error.h"
+#include "filter/core/fileio.h"
 #include "filter/core/hex.h"
+#include "filter/core/text.h"
 
 /* ------------------------------------------------------------------ */
 /* the due date                                                       */

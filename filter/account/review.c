@@ -43,11 +43,11 @@
 #include "filter/core/date.h"
 #include "filter/core/enums.h"
 #include "filter/core/error.h"
+#include "filter/core/fileio.h"
 #include "filter/core/hex.h"
 #include "filter/core/pballoc.h"
-#include "filter/core/text.h"
-#include "filter/core/fileio.h"
 #include "filter/core/reqmap.h"
+#include "filter/core/text.h"
 #include "filter/account/audit_int.h"
 #include "keys/keys.h"
 

@@ -20,11 +20,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "dmvfilter/dmvfilter.h"
-#include "filter/core/error.h"
-#include "filter/core/text.h"
 #include "filter/core/arena.h"
 #include "filter/core/date.h"
 #include "filter/core/enums.h"
+#include "filter/core/error.h"
+#include "filter/core/text.h"
 #include "filter/policy/decide.h"
 #include "filter/wire/plan.h"
 
