@@ -298,8 +298,8 @@ int dmvf__cli_cmd_keys(int argc, char **argv)
 
 /* ---- reveal ---- */
 
-/* A revealed value on one line of stdout: printable ASCII but '\' as is,
- * every other byte as \xNN. */
+/* A revealed value on one line of stdout: printable ASCII other than '\'
+ * as is, every other byte as \xNN. */
 static void print_escaped(const uint8_t *p, size_t n)
 {
     dmvf__text t = dmvf__text_file(stdout);

@@ -11,8 +11,8 @@
 #define MC (DMVF_CLASS_M | DMVF_CLASS_C)
 
 /* A value as readable text between quotes into buf[cap] (cap > 5):
- * printable ASCII but '"' and '\' as is, other bytes as \xNN; "..." before
- * the closing quote when it is cut. */
+ * printable ASCII other than '"' and '\' as is, every other byte as \xNN;
+ * "..." before the closing quote when it is cut. */
 static void quote(const uint8_t *v, size_t n, char *buf, size_t cap)
 {
     buf[0] = '"';
