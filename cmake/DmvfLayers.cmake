@@ -7,7 +7,13 @@
 # scripts/check-layers says the same with the file and line, without a
 # build.
 #
-#   core    filter/core     errors, arena, file I/O, text, dates, varint, enums
+# The command-line tool (filter/cli, the executable dmvfilter) is no layer
+# of the library but has a view of its own, "cli": filter/cli itself and the
+# exported headers of every layer. It links the internal static library, so
+# that the dmvf__ functions of those headers resolve.
+#
+#   core    filter/core     errors, arena, file I/O, text, dates, hex, varint, enums,
+#                           request <-> message mapping, protobuf-c allocators
 #   keys    keys            the only code that touches raw key bytes
 #   wire    filter/wire     schema tree, plan, rewriter, transforms, counting, reference path
 #   policy  filter/policy   parse, compile, decide, explain
@@ -21,35 +27,45 @@ set(DMVF_LAYER_DIR_policy  filter/policy)
 set(DMVF_LAYER_DIR_release filter/release)
 set(DMVF_LAYER_DIR_account filter/account)
 
+set(DMVF_CLI_DIR filter/cli)
+
 foreach(layer ${DMVF_LAYERS})
   include(${CMAKE_SOURCE_DIR}/${DMVF_LAYER_DIR_${layer}}/sources.cmake)
 endforeach()
+include(${CMAKE_SOURCE_DIR}/${DMVF_CLI_DIR}/sources.cmake)
 
 # The layer views: ${DMVF_VIEW_DIR}/<layer>/ mirrors the source paths a layer
 # may include (filter/core/error.h, keys/keys.h, ...) as symbolic links.
 set(DMVF_VIEW_DIR ${CMAKE_BINARY_DIR}/layers)
 
+# dmvf_make_view(VIEW OWN_DIR LOWER...): ${DMVF_VIEW_DIR}/VIEW/ links OWN_DIR
+# whole and the exported headers of the layers LOWER.
+function(dmvf_make_view name own)
+  set(view ${DMVF_VIEW_DIR}/${name})
+  get_filename_component(parent ${view}/${own} DIRECTORY)
+  file(MAKE_DIRECTORY ${parent})
+  file(CREATE_LINK ${CMAKE_SOURCE_DIR}/${own} ${view}/${own} SYMBOLIC)
+  foreach(lower ${ARGN})
+    set(ldir ${DMVF_LAYER_DIR_${lower}})
+    file(GLOB hdrs CONFIGURE_DEPENDS RELATIVE ${CMAKE_SOURCE_DIR}/${ldir} ${CMAKE_SOURCE_DIR}/${ldir}/*.h)
+    file(MAKE_DIRECTORY ${view}/${ldir})
+    foreach(h ${hdrs})
+      if(NOT h MATCHES "_int\\.h$")
+        file(CREATE_LINK ${CMAKE_SOURCE_DIR}/${ldir}/${h} ${view}/${ldir}/${h} SYMBOLIC)
+      endif()
+    endforeach()
+  endforeach()
+endfunction()
+
+# Every layer's view, and the command line's ("cli": all the layers below it).
 function(dmvf_make_layer_views)
   file(REMOVE_RECURSE ${DMVF_VIEW_DIR})
   set(below "")
   foreach(layer ${DMVF_LAYERS})
-    set(view ${DMVF_VIEW_DIR}/${layer})
-    set(own ${DMVF_LAYER_DIR_${layer}})
-    get_filename_component(parent ${view}/${own} DIRECTORY)
-    file(MAKE_DIRECTORY ${parent})
-    file(CREATE_LINK ${CMAKE_SOURCE_DIR}/${own} ${view}/${own} SYMBOLIC)
-    foreach(lower ${below})
-      set(ldir ${DMVF_LAYER_DIR_${lower}})
-      file(GLOB hdrs CONFIGURE_DEPENDS RELATIVE ${CMAKE_SOURCE_DIR}/${ldir} ${CMAKE_SOURCE_DIR}/${ldir}/*.h)
-      file(MAKE_DIRECTORY ${view}/${ldir})
-      foreach(h ${hdrs})
-        if(NOT h MATCHES "_int\\.h$")
-          file(CREATE_LINK ${CMAKE_SOURCE_DIR}/${ldir}/${h} ${view}/${ldir}/${h} SYMBOLIC)
-        endif()
-      endforeach()
-    endforeach()
+    dmvf_make_view(${layer} ${DMVF_LAYER_DIR_${layer}} ${below})
     list(APPEND below ${layer})
   endforeach()
+  dmvf_make_view(cli ${DMVF_CLI_DIR} ${DMVF_LAYERS})
 endfunction()
 
 # dmvf_add_layers(PREFIX [OPTIONS opt...] [DEFINITIONS def...] [LIBS lib...])

@@ -32,6 +32,7 @@
 #include <sodium.h>
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
+#include "filter/core/hex.h"
 #include "keys/keys.h"
 #include "keys/keyring_int.h"
 
@@ -53,7 +54,6 @@ static const uint8_t empty_value[1];
 static const char b32_alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-static const char hex_digits[] = "0123456789abcdef";
 
 /* ---- derivation ---- */
 
@@ -129,11 +129,9 @@ uint32_t dmvf__keyctx_epoch(const dmvf_keyctx *kc)
 
 static inline void put_head(uint8_t *out, uint8_t tag, uint32_t epoch)
 {
+    const uint8_t be[2] = {(uint8_t)(epoch >> 8), (uint8_t)epoch};
     out[0] = tag;
-    out[1] = (uint8_t)hex_digits[(epoch >> 12) & 15];
-    out[2] = (uint8_t)hex_digits[(epoch >> 8) & 15];
-    out[3] = (uint8_t)hex_digits[(epoch >> 4) & 15];
-    out[4] = (uint8_t)hex_digits[epoch & 15];
+    dmvf__hex_encode((char *)out + 1, be, 2);   /* its NUL goes at out[5] */
     out[5] = '.';
 }
 
@@ -276,15 +274,6 @@ void dmvf__encrypt(const dmvf_keyctx *kc, const uint8_t *v, size_t n, uint8_t *o
 
 /* ---- reveal ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 int dmvf_keyring_reveal(const dmvf_keyring *k, const char *scope, const char *token,
                         size_t token_len, uint8_t *out, size_t cap, size_t *out_len,
                         dmvf_error *err)
@@ -311,7 +300,7 @@ int dmvf_keyring_reveal(const dmvf_keyring *k, const char *scope, const char *to
                             "not an encryption token (expected E<4 hex digits>.<base64url>, at least %u bytes)",
                             TOKEN_HEAD + SIV_CHARS);
     for (i = 1; i <= 4; i++) {
-        int h = hexval(token[i]);
+        int h = dmvf__hex_digit((unsigned char)token[i], DMVF__HEX_LOWER);
         if (h < 0)
             return dmvf__seterr(err, DMVF_ETOKEN,
                                 "not an encryption token: byte %d is not a lowercase hex digit", i);

@@ -19,9 +19,9 @@
  * sodium_malloc block (keyring_int.h) that is made read-only. Stack
  * temporaries holding keys are wiped with sodium_memzero before returning.
  *
- * Writing is atomic: a temporary file in the target's directory, created
- * O_CREAT|O_EXCL with mode 0600, written, fsync'd, then linked (create: fails
- * if the target exists) or renamed (rotate) into place, and the directory
+ * Writing is atomic (dmvf__file_create, core/fileio.h): a 0600 temporary
+ * file beside the target, written, fsync'd, then linked (create: fails if
+ * the target exists) or renamed (rotate) into place, and the directory
  * fsync'd.
  */
 #include <errno.h>
@@ -37,6 +37,7 @@
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
 #include "filter/core/fileio.h"
+#include "filter/core/pballoc.h"
 #include "keys/keys.h"
 #include "keys/keyring_int.h"
 
@@ -52,38 +53,6 @@
 #define KR_MEMLIMIT_MAX ((uint64_t)crypto_pwhash_MEMLIMIT_SENSITIVE)
 
 /* ---- secure memory ---- */
-
-void *dmvf__secure_alloc(size_t n)
-{
-    if (n > SIZE_MAX - 15u)
-        return NULL;
-    return sodium_malloc((n + 15u) & ~(size_t)15u);
-}
-
-static void *pb_secure_alloc(void *ud, size_t n)
-{
-    (void)ud;
-    return dmvf__secure_alloc(n);
-}
-
-static void pb_secure_free(void *ud, void *p)
-{
-    (void)ud;
-    if (p)
-        sodium_free(p);
-}
-
-static ProtobufCAllocator secure_allocator = { pb_secure_alloc, pb_secure_free, NULL };
-
-/* The same, noting in *ud that an allocation failed, so that a failed
- * unpack can be told apart from a corrupt message. */
-static void *pb_secure_alloc_noting(void *ud, size_t n)
-{
-    void *p = dmvf__secure_alloc(n);
-    if (!p)
-        *(int *)ud = 1;
-    return p;
-}
 
 static dmvf_keyring *keyring_alloc(size_t nepochs)
 {
@@ -293,10 +262,9 @@ static int parse_keyring(const char *path, const uint8_t *data, size_t len, int 
     size_t i;
 
     *out = NULL;
-    int oom = 0;
-    ProtobufCAllocator noting = { pb_secure_alloc_noting, pb_secure_free, &oom };
-    m = dmv__v1__keyring__unpack(&noting, len, data);
-    if (!m && oom)
+    dmvf__pballoc pa;
+    m = dmv__v1__keyring__unpack(dmvf__pballoc_init(&pa, DMVF__PB_SECURE), len, data);
+    if (!m && pa.oom)
         return dmvf__seterr(err, DMVF_ENOMEM, "out of memory loading keyring %s", path);
     if (!m)
         return dmvf__seterr(err, DMVF_EKEYRING,
@@ -365,7 +333,7 @@ static int parse_keyring(const char *path, const uint8_t *data, size_t len, int 
     rc = DMVF_OK;
 done:
     sodium_memzero(derived_pk, sizeof derived_pk);
-    dmv__v1__keyring__free_unpacked(m, &secure_allocator);
+    dmv__v1__keyring__free_unpacked(m, &pa.pb);
     return rc;
 }
 
@@ -620,68 +588,14 @@ done:
     return rc;
 }
 
-/* Writes data to path atomically. exclusive: fail with DMVF_EIO if path
- * exists (create); otherwise replace it (rotate). */
+/* Writes data to path whole (core/fileio.h). exclusive: fail with DMVF_EIO
+ * if path exists (create); otherwise replace it (rotate). */
 static int write_atomic(const char *path, const uint8_t *data, size_t len, int exclusive,
                         dmvf_error *err)
 {
-    size_t tlen = strlen(path) + 48;
-    char *tmp = malloc(tlen);
-    int fd, rc = DMVF_OK, e;
-
-    if (!tmp)
-        return dmvf__seterr(err, DMVF_ENOMEM, "out of memory writing keyring %s", path);
-    snprintf(tmp, tlen, "%s.tmp.%ld.%08x", path, (long)getpid(), (unsigned)randombytes_random());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        e = errno;
-        free(tmp);
-        return dmvf__seterr(err, DMVF_EIO, "cannot create a temporary file beside keyring %s: %s",
-                            path, strerror(e));
-    }
-    if (fchmod(fd, 0600) != 0 || dmvf__write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-        e = errno;
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return dmvf__seterr(err, DMVF_EIO, "cannot write keyring %s: %s", path, strerror(e));
-    }
-    if (close(fd) != 0) {
-        e = errno;
-        unlink(tmp);
-        free(tmp);
-        return dmvf__seterr(err, DMVF_EIO, "cannot write keyring %s: %s", path, strerror(e));
-    }
-    if (exclusive) {
-        /* link() never replaces an existing file; where the file system
-         * has no hard links, fall back to a checked rename. */
-        if (link(tmp, path) != 0) {
-            e = errno;
-            if (e == EEXIST) {
-                rc = dmvf__seterr(err, DMVF_EIO, "keyring %s already exists", path);
-            } else if (e == EPERM || e == ENOTSUP || e == EOPNOTSUPP || e == EMLINK ||
-                       e == ENOSYS) {
-                struct stat st;
-                if (lstat(path, &st) == 0)
-                    rc = dmvf__seterr(err, DMVF_EIO, "keyring %s already exists", path);
-                else if (rename(tmp, path) != 0)
-                    rc = dmvf__seterr(err, DMVF_EIO, "cannot write keyring %s: %s", path,
-                                      strerror(errno));
-            } else {
-                rc = dmvf__seterr(err, DMVF_EIO, "cannot write keyring %s: %s", path,
-                                  strerror(e));
-            }
-        }
-        unlink(tmp); /* gone already after a rename; harmless */
-    } else if (rename(tmp, path) != 0) {
-        e = errno;
-        unlink(tmp);
-        rc = dmvf__seterr(err, DMVF_EIO, "cannot replace keyring %s: %s", path, strerror(e));
-    }
-    free(tmp);
-    if (rc == DMVF_OK)
-        (void)dmvf__fsync_parent(path);
-    return rc;
+    int st = dmvf__file_create(path, data, len, 0600,
+                               exclusive ? DMVF__FILE_NEW : DMVF__FILE_REPLACE);
+    return st ? dmvf__file_error(err, st, "keyring", path) : DMVF_OK;
 }
 
 static int refuse_existing(const char *path, dmvf_error *err)

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "dmvfilter/keyring.h"
+#include "filter/core/pballoc.h"   /* dmvf__secure_alloc */
 
 #define DMVF__KEY_BYTES 32u
 #define DMVF__SIGN_PK_BYTES 32u
@@ -53,10 +54,6 @@ struct dmvf_keyring {
     uint8_t audit_key[DMVF__KEY_BYTES];
     dmvf__kr_epoch epochs[];
 };
-
-/* sodium_malloc of n bytes rounded up to a multiple of 16, so that the block
- * (placed at the end of its page) is aligned for any type. NULL on failure. */
-void *dmvf__secure_alloc(size_t n);
 
 /* The epoch entry numbered `epoch`, or NULL if the keyring has none. */
 const dmvf__kr_epoch *dmvf__keyring_find(const dmvf_keyring *k, uint32_t epoch);

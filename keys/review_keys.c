@@ -28,9 +28,9 @@
  * into sodium_malloc memory, and the key pair kept in one sodium_malloc
  * block made read-only; stack temporaries are wiped with sodium_memzero.
  *
- * Files are created atomically: a 0600 temporary file beside the target,
- * written, fsync'd, then link()ed into place (never replacing an existing
- * file), and the directory fsync'd.
+ * Files are created atomically (dmvf__file_create, core/fileio.h): a
+ * temporary file beside the target, written, fsync'd, then link()ed into
+ * place (never replacing an existing file), and the directory fsync'd.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +44,7 @@
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
 #include "filter/core/fileio.h"
+#include "filter/core/hex.h"
 #include "keys/keys.h"
 
 #define RK_MAGIC "DMVFRK1\n"
@@ -74,58 +75,14 @@ static int sodium_ready(dmvf_error *err)
 
 /* ---- writing files ---- */
 
-/* Creates path with exactly data[0..len) and the given mode; fails with
- * DMVF_EIO if path exists. `what` names the file in messages. */
+/* Creates path whole (core/fileio.h) with exactly data[0..len) and the
+ * given mode; fails with DMVF_EIO if path exists. `what` names the file in
+ * messages. */
 static int create_file(const char *path, const uint8_t *data, size_t len, mode_t mode,
                        const char *what, dmvf_error *err)
 {
-    size_t tlen = strlen(path) + 48;
-    char *tmp = malloc(tlen);
-    int fd, e, rc = DMVF_OK;
-
-    if (!tmp)
-        return dmvf__seterr(err, DMVF_ENOMEM, "out of memory writing %s %s", what, path);
-    snprintf(tmp, tlen, "%s.tmp.%ld.%08x", path, (long)getpid(), (unsigned)randombytes_random());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        e = errno;
-        free(tmp);
-        return dmvf__seterr(err, DMVF_EIO, "cannot create a temporary file beside %s %s: %s",
-                            what, path, strerror(e));
-    }
-    if (fchmod(fd, mode) != 0 || dmvf__write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-        e = errno;
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return dmvf__seterr(err, DMVF_EIO, "cannot write %s %s: %s", what, path, strerror(e));
-    }
-    if (close(fd) != 0) {
-        e = errno;
-        unlink(tmp);
-        free(tmp);
-        return dmvf__seterr(err, DMVF_EIO, "cannot write %s %s: %s", what, path, strerror(e));
-    }
-    if (link(tmp, path) != 0) {
-        e = errno;
-        if (e == EEXIST) {
-            rc = dmvf__seterr(err, DMVF_EIO, "%s %s already exists", what, path);
-        } else if (e == EPERM || e == ENOTSUP || e == EOPNOTSUPP || e == EMLINK || e == ENOSYS) {
-            struct stat st;
-            if (lstat(path, &st) == 0)
-                rc = dmvf__seterr(err, DMVF_EIO, "%s %s already exists", what, path);
-            else if (rename(tmp, path) != 0)
-                rc = dmvf__seterr(err, DMVF_EIO, "cannot write %s %s: %s", what, path,
-                                  strerror(errno));
-        } else {
-            rc = dmvf__seterr(err, DMVF_EIO, "cannot write %s %s: %s", what, path, strerror(e));
-        }
-    }
-    unlink(tmp);
-    free(tmp);
-    if (rc == DMVF_OK)
-        (void)dmvf__fsync_parent(path);
-    return rc;
+    int st = dmvf__file_create(path, data, len, mode, DMVF__FILE_NEW);
+    return st ? dmvf__file_error(err, st, what, path) : DMVF_OK;
 }
 
 /* The secret key file's bytes, in sodium_malloc memory. */
@@ -220,7 +177,7 @@ int dmvf_review_keygen(const char *secret_path, const char *public_path, const c
     if (rc == DMVF_OK) {
         char line[sizeof PUB_PREFIX + 2 * DMVF__REVIEW_KEY_LEN + 1];
         char hex[2 * DMVF__REVIEW_KEY_LEN + 1];
-        sodium_bin2hex(hex, sizeof hex, k->pk, DMVF__REVIEW_KEY_LEN);
+        dmvf__hex_encode(hex, k->pk, DMVF__REVIEW_KEY_LEN);
         int n = snprintf(line, sizeof line, PUB_PREFIX "%s\n", hex);
         rc = create_file(public_path, (const uint8_t *)line, (size_t)n, 0644,
                          "reviewer public key", err);
@@ -257,8 +214,7 @@ int dmvf__review_public_read(const char *path, uint8_t pk[32], dmvf_error *err)
                             "<64 hex digits>')", path);
     const char *hex = line + plen;
     size_t hl = strcspn(hex, "\r\n");
-    size_t bin_len = 0;
-    if (hl != 64 || sodium_hex2bin(pk, 32, hex, hl, NULL, &bin_len, NULL) != 0 || bin_len != 32) {
+    if (dmvf__hex_decode(pk, 32, hex, hl, 0) != 0) {
         memset(pk, 0, 32);
         return dmvf__seterr(err, DMVF_EINVAL,
                             "reviewer public key %s: the key must be 64 hex digits", path);

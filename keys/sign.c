@@ -20,6 +20,7 @@
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
 #include "filter/core/fileio.h"
+#include "filter/core/hex.h"
 #include "keys/keyring_int.h"
 
 #define PUB_PREFIX "dmvfilter-ed25519 "
@@ -86,7 +87,7 @@ int dmvf_public_key_write(const char *path, const uint8_t pub[32], dmvf_error *e
     DMVF_REQUIRE(path != NULL, "path is NULL");
     char line[sizeof PUB_PREFIX + 64 + 1];
     char hex[65];
-    sodium_bin2hex(hex, sizeof hex, pub, 32);
+    dmvf__hex_encode(hex, pub, 32);
     int len = snprintf(line, sizeof line, PUB_PREFIX "%s\n", hex);
     int fd = strcmp(path, "-") == 0 ? STDOUT_FILENO
                                     : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -127,8 +128,7 @@ int dmvf_public_key_read(const char *path, uint8_t pub[32], dmvf_error *err)
                             "'" PUB_PREFIX "<64 hex digits>')", path);
     const char *hex = line + plen;
     size_t hl = strcspn(hex, "\r\n");
-    size_t bin_len = 0;
-    if (hl != 64 || sodium_hex2bin(pub, 32, hex, hl, NULL, &bin_len, NULL) != 0 || bin_len != 32) {
+    if (dmvf__hex_decode(pub, 32, hex, hl, 0) != 0) {
         memset(pub, 0, 32);
         return dmvf__seterr(err, DMVF_EINVAL, "%s: the public key must be 64 hex digits", path);
     }

@@ -32,13 +32,14 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <sodium.h>
 #include <zlib.h>
 #include "dmvfilter/dmvfilter.h"
+#include "filter/core/date.h"
 #include "filter/core/error.h"
 #include "filter/core/fileio.h"
+#include "filter/core/reqmap.h"
 #include "filter/account/audit_int.h"
 #include "filter/core/varint.h"
 #include "keys/keys.h"
@@ -62,13 +63,6 @@ struct dmvf_audit {
     int broken;                 /* sticky: reopen */
     dmvf__audit_frame fr;       /* read buffer */
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void seg_path(const dmvf_audit *a, char *out, size_t cap, uint64_t n, int z)
 {
@@ -389,7 +383,7 @@ static int write_checkpoint(dmvf_audit *a, dmvf_error *err)
     cp.chain.len = 32;
     cp.segment_digest.data = digest;
     cp.segment_digest.len = 32;
-    cp.time_ns = now_ns();
+    cp.time_ns = dmvf__now_ns();
     cp.public_key.data = a->pub;
     cp.public_key.len = 32;
     uint8_t *msg;
@@ -430,7 +424,7 @@ static int create_segment(dmvf_audit *a, uint64_t n, dmvf_error *err)
     sh.first_seq = first_seq;
     sh.prev_chain.data = a->chain;
     sh.prev_chain.len = 32;
-    sh.created_ns = now_ns();
+    sh.created_ns = dmvf__now_ns();
     sh.public_key.data = a->pub;
     sh.public_key.len = 32;
     Dmv__V1__AuditItem item = DMV__V1__AUDIT_ITEM__INIT;
@@ -565,7 +559,7 @@ static void compress_segment(dmvf_audit *a, uint64_t n)
 
 static int maybe_rotate(dmvf_audit *a, dmvf_error *err)
 {
-    uint64_t now = now_ns();
+    uint64_t now = dmvf__now_ns();
     int old = now > a->created_ns && (now - a->created_ns) / 1000000000u >= a->o.rotate_seconds;
     if (a->off < a->o.rotate_bytes && !old)
         return DMVF_OK;
@@ -811,7 +805,7 @@ static int append_entry(dmvf_audit *a, Dmv__V1__AuditEntry *e, uint64_t *seq, dm
         rc = maybe_rotate(a, err);
     if (rc == DMVF_OK) {
         e->seq = a->next_seq;
-        e->time_ns = now_ns();
+        e->time_ns = dmvf__now_ns();
         Dmv__V1__AuditItem item = DMV__V1__AUDIT_ITEM__INIT;
         item.body_case = DMV__V1__AUDIT_ITEM__BODY_ENTRY;
         item.entry = e;
@@ -829,28 +823,6 @@ static int append_entry(dmvf_audit *a, Dmv__V1__AuditEntry *e, uint64_t *seq, dm
 static char *s_or_empty(const char *s)
 {
     return (char *)(s ? s : "");
-}
-
-/* The request as a message; strings borrowed from r. */
-static void request_msg(const dmvf_request *r, Dmv__V1__Request *m)
-{
-    dmv__v1__request__init(m);
-    m->request_id = s_or_empty(r->request_id);
-    m->ori = s_or_empty(r->ori);
-    m->agency_name = s_or_empty(r->agency_name);
-    m->agency_kind = (Dmv__V1__AgencyKind)r->agency_kind;
-    m->jurisdiction = s_or_empty(r->jurisdiction);
-    m->n_tags = r->ntags;
-    m->tags = (char **)(uintptr_t)r->tags;
-    m->operator_id = s_or_empty(r->operator_id);
-    m->purpose = r->purpose;
-    m->legal_process = (Dmv__V1__LegalProcess)r->legal_process;
-    m->legal_reference = s_or_empty(r->legal_reference);
-    m->query_kind = (Dmv__V1__QueryKind)r->query_kind;
-    m->n_fields = r->nfields;
-    m->fields = (char **)(uintptr_t)r->fields;
-    m->channel = s_or_empty(r->channel);
-    m->date = r->date;
 }
 
 /* The tags and fields arrays may hold NULL strings in a careless caller's
@@ -960,7 +932,7 @@ int dmvf_audit_event_write(dmvf_audit *a, const dmvf_audit_event *ev, uint64_t *
         int rc = request_ok(ev->request, err);
         if (rc != DMVF_OK)
             return rc;
-        request_msg(ev->request, &rq);
+        dmvf__request_to_pb(ev->request, &rq);
         e.request = &rq;
     }
     e.kind = (Dmv__V1__AuditKind)ev->kind;
@@ -996,7 +968,7 @@ int dmvf_audit_event_write(dmvf_audit *a, const dmvf_audit_event *ev, uint64_t *
 /* What REQUEST and RELEASE entries share: the request and the verdict. */
 static void entry_from_filter(const dmvf_filter *f, Dmv__V1__AuditEntry *e, Dmv__V1__Request *rq)
 {
-    request_msg(dmvf_filter_request(f), rq);
+    dmvf__request_to_pb(dmvf_filter_request(f), rq);
     e->request = rq;
     const char *rule = dmvf_filter_rule(f);
     e->rule = s_or_empty(rule);

@@ -46,12 +46,15 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <sodium.h>
 #include <zlib.h>
 #include "dmvfilter/dmvfilter.h"
+#include "filter/core/date.h"
+#include "filter/core/enums.h"
 #include "filter/core/error.h"
+#include "filter/core/hex.h"
+#include "filter/core/text.h"
 #include "filter/account/audit_int.h"
 #include "filter/core/varint.h"
 #include "keys/keys.h"
@@ -682,11 +685,6 @@ static int vfail(verifier *v, uint64_t off, int kind, const char *why, ...)
     return DMVF_ETAMPER;
 }
 
-static void hex8(char *out, const uint8_t *p)
-{
-    sodium_bin2hex(out, 17, p, 8);
-}
-
 static int check_checkpoint(verifier *v, const Dmv__V1__Checkpoint *cp, uint64_t segno,
                             const uint8_t digest[32], uint64_t off)
 {
@@ -768,8 +766,8 @@ static int verify_segment(verifier *v, dmvf__audit_rd *r, uint64_t segno, int la
              memcmp(it->header->public_key.data, v->pub, 32) != 0)) {
             char got[17] = "?", want[17];
             if (it->header->public_key.len == 32)
-                hex8(got, it->header->public_key.data);
-            hex8(want, v->pub);
+                dmvf__hex_encode(got, it->header->public_key.data, 8);
+            dmvf__hex_encode(want, v->pub, 8);
             dmv__v1__audit_item__free_unpacked(it, NULL);
             return vfail(v, off, kind, "the segment header names public key %s..., not %s...: "
                          "the log was written with another keyring, or the header was edited",
@@ -1076,7 +1074,7 @@ int dmvf_audit_verify(const char *dir, const dmvf_keyring *kr, const uint8_t *pu
         char first[64], lastn[64], hx[65];
         dmvf__audit_seg_name(first, sizeof first, 1, s.segs[0].has_z);
         dmvf__audit_seg_name(lastn, sizeof lastn, s.nsegs, s.segs[s.nsegs - 1].has_z);
-        sodium_bin2hex(hx, sizeof hx, v.pub, 32);
+        dmvf__hex_encode(hx, v.pub, 32);
         fprintf(out, "audit log %s: intact\n", dir);
         if (s.nsegs == 1)
             fprintf(out, "  segments:    1 (%s)\n", first);
@@ -1135,149 +1133,47 @@ done:
 
 /* ---- query ---- */
 
-/* JSON string: quotes, backslash and control bytes escaped; bytes that are
- * not part of well-formed UTF-8 written as \u00XX (their Latin-1 reading),
- * so the output is valid JSON whatever the log holds. */
-static void json_str(FILE *o, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    putc('"', o);
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = p[i];
-        if (c == '"' || c == '\\') {
-            putc('\\', o);
-            putc((int)c, o);
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            switch (c) {
-            case '\n': fputs("\\n", o); break;
-            case '\r': fputs("\\r", o); break;
-            case '\t': fputs("\\t", o); break;
-            default: fprintf(o, "\\u00%c%c", hex[c >> 4], hex[c & 15]); break;
-            }
-            i++;
-        } else if (c < 0x80) {
-            putc((int)c, o);
-            i++;
-        } else {
-            /* a well-formed UTF-8 sequence (no overlongs, surrogates, or
-             * code points past U+10FFFF) is copied; anything else escaped */
-            size_t k = 0;
-            unsigned cp = 0, min = 0;
-            if (c >= 0xc2 && c <= 0xdf) k = 1, cp = c & 0x1f, min = 0x80;
-            else if (c >= 0xe0 && c <= 0xef) k = 2, cp = c & 0x0f, min = 0x800;
-            else if (c >= 0xf0 && c <= 0xf4) k = 3, cp = c & 0x07, min = 0x10000;
-            int ok = k > 0 && i + k < n;
-            for (size_t j = 1; ok && j <= k; j++) {
-                if (i + j >= n || (p[i + j] & 0xc0) != 0x80)
-                    ok = 0;
-                else
-                    cp = (cp << 6) | (p[i + j] & 0x3f);
-            }
-            if (ok && (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)))
-                ok = 0;
-            if (ok) {
-                fwrite(p + i, 1, k + 1, o);
-                i += k + 1;
-            } else {
-                fprintf(o, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
-                i++;
-            }
-        }
-    }
-    putc('"', o);
-}
-
-static void json_cstr(FILE *o, const char *s)
-{
-    json_str(o, s ? s : "", s ? strlen(s) : 0);
-}
-
 static void json_key_str(FILE *o, const char *key, const char *s)
 {
     fprintf(o, ",\"%s\":", key);
-    json_cstr(o, s);
-}
-
-static const char *kind_name(int k)
-{
-    static const char *const names[] = {"unspecified", "request", "release", "review-hold",
-                                        "review-approve", "review-deny", "notice-sent"};
-    return k >= 0 && k < 7 ? names[k] : "unknown";
-}
-
-static const char *decision_name(int d)
-{
-    static const char *const names[] = {"unspecified", "release", "deny", "review"};
-    return d >= 0 && d < 4 ? names[d] : "unknown";
-}
-
-static const char *action_name(int a)
-{
-    static const char *const names[] = {"redact", "release", "mask", "generalize",
-                                        "pseudonymize", "encrypt", "constant"};
-    return a >= 0 && a < 7 ? names[a] : "unknown";
-}
-
-static void rfc3339(char *out, size_t cap, uint64_t ns)
-{
-    time_t t = (time_t)(ns / 1000000000u);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm)) {
-        snprintf(out, cap, "?");
-        return;
-    }
-    char s[40];
-    strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, cap, "%s.%09uZ", s, (unsigned)(ns % 1000000000u));
+    dmvf__json_fput(o, s);
 }
 
 static void json_request(FILE *o, const Dmv__V1__Request *q)
 {
     fputs(",\"request\":{\"request_id\":", o);
-    json_cstr(o, q->request_id);
+    dmvf__json_fput(o, q->request_id);
     json_key_str(o, "ori", q->ori);
     json_key_str(o, "agency_name", q->agency_name);
     fprintf(o, ",\"agency_kind\":\"%s\"", dmvf_agency_kind_name((dmvf_agency_kind)q->agency_kind));
     json_key_str(o, "jurisdiction", q->jurisdiction);
-    fputs(",\"tags\":[", o);
-    for (size_t i = 0; i < q->n_tags; i++) {
-        if (i)
-            putc(',', o);
-        json_cstr(o, q->tags[i]);
-    }
-    putc(']', o);
+    fputs(",\"tags\":", o);
+    dmvf__json_fput_strs(o, (const char *const *)q->tags, q->n_tags);
     json_key_str(o, "operator_id", q->operator_id);
     fprintf(o, ",\"purpose\":%u", (unsigned)q->purpose);
     fprintf(o, ",\"legal_process\":\"%s\"",
             dmvf_legal_process_name((dmvf_legal_process)q->legal_process));
     json_key_str(o, "legal_reference", q->legal_reference);
     fprintf(o, ",\"query_kind\":\"%s\"", dmvf_query_kind_name((dmvf_query_kind)q->query_kind));
-    fputs(",\"fields\":[", o);
-    for (size_t i = 0; i < q->n_fields; i++) {
-        if (i)
-            putc(',', o);
-        json_cstr(o, q->fields[i]);
-    }
-    putc(']', o);
+    fputs(",\"fields\":", o);
+    dmvf__json_fput_strs(o, (const char *const *)q->fields, q->n_fields);
     json_key_str(o, "channel", q->channel);
+    char date[DMVF__DATE_CAP];
     if (q->date)
-        fprintf(o, ",\"date\":\"%04u-%02u-%02u\"", (unsigned)(q->date / 10000),
-                (unsigned)(q->date / 100 % 100), (unsigned)(q->date % 100));
+        fprintf(o, ",\"date\":\"%s\"", dmvf__date_format(q->date, date));
     putc('}', o);
 }
 
 static void json_entry(FILE *o, const Dmv__V1__AuditEntry *e)
 {
-    char when[64];
-    rfc3339(when, sizeof when, e->time_ns);
+    char when[DMVF__TIME_CAP];
+    dmvf__time_format(e->time_ns / 1000000000u, (uint32_t)(e->time_ns % 1000000000u), DMVF__TIME_NANOS,
+                      when);
     fprintf(o, "{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"time_ns\":%" PRIu64 ",\"kind\":\"%s\"",
-            e->seq, when, e->time_ns, kind_name((int)e->kind));
+            e->seq, when, e->time_ns, dmvf__name(&dmvf__audit_kinds, (unsigned)e->kind, "unknown"));
     if (e->kind != DMV__V1__AUDIT_KIND__AUDIT_KIND_REQUEST)
         fprintf(o, ",\"ref\":%" PRIu64, e->ref);
-    fprintf(o, ",\"decision\":\"%s\"", decision_name((int)e->decision));
+    fprintf(o, ",\"decision\":\"%s\"", dmvf__name(&dmvf__decisions, (unsigned)e->decision, "unknown"));
     if (e->not_found_reply)
         fputs(",\"not_found_reply\":true", o);
     if (e->request)
@@ -1293,16 +1189,13 @@ static void json_entry(FILE *o, const Dmv__V1__AuditEntry *e)
         fputs(",\"fields\":[", o);
         for (size_t i = 0; i < e->n_fields; i++) {
             const Dmv__V1__FieldCount *fc = e->fields[i];
-            char cls[8] = "";
-            size_t k = 0;
-            if (fc->klass & DMVF_FIELD_CLASS_M) cls[k++] = 'M';
-            if (fc->klass & DMVF_FIELD_CLASS_C) cls[k++] = 'C';
-            if (fc->klass & DMVF_FIELD_CLASS_P) cls[k++] = 'P';
-            cls[k] = 0;
+            char cls[4];
+            dmvf__field_class_letters(fc->klass, cls);
             fputs(i ? ",{\"path\":" : "{\"path\":", o);
-            json_cstr(o, fc->path);
+            dmvf__json_fput(o, fc->path);
             fprintf(o, ",\"action\":\"%s\",\"class\":\"%s\",\"values\":%" PRIu64 "}",
-                    action_name((int)fc->action), k ? cls : "ordinary", fc->values);
+                    dmvf__name(&dmvf__actions, (unsigned)fc->action, "unknown"),
+                    cls[0] ? cls : "ordinary", fc->values);
         }
         putc(']', o);
     }
@@ -1311,7 +1204,7 @@ static void json_entry(FILE *o, const Dmv__V1__AuditEntry *e)
         for (size_t i = 0; i < e->n_subjects; i++) {
             char hx[2 * 64 + 1];
             size_t l = e->subjects[i].len > 64 ? 64 : e->subjects[i].len;
-            sodium_bin2hex(hx, sizeof hx, e->subjects[i].data, l);
+            dmvf__hex_encode(hx, e->subjects[i].data, l);
             fprintf(o, "%s\"%s\"", i ? "," : "", hx);
         }
         putc(']', o);

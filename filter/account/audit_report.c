@@ -46,9 +46,11 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "dmvfilter/dmvfilter.h"
+#include "filter/core/date.h"
+#include "filter/core/enums.h"
 #include "filter/core/error.h"
+#include "filter/core/text.h"
 #include "filter/account/audit_int.h"
 #include "filter/account/report_int.h"
 
@@ -363,9 +365,11 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static const char *enum_key(const char *name, unsigned v, char *tmp, size_t cap)
+/* v's spelling in t, or "value-V" (in tmp) when it has none. */
+static const char *enum_key(const dmvf__names *t, unsigned v, char *tmp, size_t cap)
 {
-    if (strcmp(name, "?") != 0)
+    const char *name = dmvf__name(t, v, NULL);
+    if (name)
         return name;
     snprintf(tmp, cap, "value-%u", v);
     return tmp;
@@ -385,9 +389,8 @@ static uint32_t profile_get(dmvf__report *r, const Dmv__V1__Request *q)
     const char *agency = q->agency_name ? q->agency_name : "";
     unsigned kind = (unsigned)q->agency_kind, legal = (unsigned)q->legal_process;
     char ktmp[32], ltmp[32], ptmp[16], pname[32];
-    const char *kname = enum_key(dmvf_agency_kind_name((dmvf_agency_kind)kind), kind, ktmp, sizeof ktmp);
-    const char *lname = enum_key(dmvf_legal_process_name((dmvf_legal_process)legal), legal, ltmp,
-                                 sizeof ltmp);
+    const char *kname = enum_key(&dmvf__agency_kinds, kind, ktmp, sizeof ktmp);
+    const char *lname = enum_key(&dmvf__legal_processes, legal, ltmp, sizeof ltmp);
     snprintf(ptmp, sizeof ptmp, "%u", (unsigned)q->purpose);
     if (q->purpose == 0)
         snprintf(pname, sizeof pname, "none given");
@@ -678,64 +681,12 @@ uint64_t dmvf__report_unattributed(const dmvf__report *r)
 /* ------------------------------------------------------------------------ */
 /* Writing.                                                                  */
 
-/* The length of the valid UTF-8 sequence at s (1..4), or 0 if it is not
- * one (overlong forms, surrogates and values past U+10FFFF are not). */
-static size_t utf8_len(const unsigned char *s)
-{
-    unsigned c = s[0];
-    size_t n;
-    unsigned min;
-    uint32_t v;
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xe0) == 0xc0) { n = 2; v = c & 0x1f; min = 0x80; }
-    else if ((c & 0xf0) == 0xe0) { n = 3; v = c & 0x0f; min = 0x800; }
-    else if ((c & 0xf8) == 0xf0) { n = 4; v = c & 0x07; min = 0x10000; }
-    else return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    return n;
-}
-
-/* JSON string: quotes, backslash and control bytes escaped; a byte that
- * is not part of valid UTF-8 is written as the code point of its value
- * (\u00XX), so the output is always valid JSON. */
-static void put_json(FILE *o, const char *s)
-{
-    const unsigned char *c = (const unsigned char *)s;
-    fputc('"', o);
-    while (*c) {
-        size_t n = utf8_len(c);
-        if (*c == '"' || *c == '\\') {
-            fputc('\\', o);
-            fputc(*c, o);
-        } else if (*c == '\n') {
-            fputs("\\n", o);
-        } else if (*c == '\t') {
-            fputs("\\t", o);
-        } else if (*c < 0x20 || *c == 0x7f || n == 0) {
-            fprintf(o, "\\u%04x", (unsigned)*c);
-        } else {
-            fwrite(c, 1, n, o);
-            c += n;
-            continue;
-        }
-        c++;
-    }
-    fputc('"', o);
-}
-
 /* HTML text or attribute value: & < > " ' as references; control bytes
  * and bytes that are not valid UTF-8 as U+FFFD. At most max_chars
  * characters (0: all), "..." after a cut. */
 static void put_html_n(FILE *o, const char *s, size_t max_chars)
 {
-    const unsigned char *c = (const unsigned char *)s;
+    const unsigned char *c = (const unsigned char *)s, *end = c + strlen(s);
     size_t chars = 0;
     while (*c) {
         if (max_chars && chars == max_chars) {
@@ -743,7 +694,7 @@ static void put_html_n(FILE *o, const char *s, size_t max_chars)
             return;
         }
         chars++;
-        size_t n = utf8_len(c);
+        size_t n = dmvf__utf8_seq(c, (size_t)(end - c));
         switch (*c) {
         case '&': fputs("&amp;", o); break;
         case '<': fputs("&lt;", o); break;
@@ -810,23 +761,6 @@ static void put_csv(FILE *o, const char *s)
     fputc('"', o);
 }
 
-/* RFC 3339 UTC, nanoseconds when not whole seconds. */
-static void fmt_time(uint64_t ns, char *b, size_t cap)
-{
-    time_t t = (time_t)(ns / 1000000000u);
-    unsigned frac = (unsigned)(ns % 1000000000u);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || !strftime(b, cap, "%Y-%m-%dT%H:%M:%S", &tm)) {
-        snprintf(b, cap, "%" PRIu64 " ns", ns);
-        return;
-    }
-    size_t n = strlen(b);
-    if (frac)
-        snprintf(b + n, cap - n, ".%09uZ", frac);
-    else
-        snprintf(b + n, cap - n, "Z");
-}
-
 static int cmp_row(const void *a, const void *b)
 {
     const row *x = *(const row *const *)a, *y = *(const row *const *)b;
@@ -876,7 +810,7 @@ typedef struct wctx {
     FILE *o;
     const row **rows;
     size_t nrows, starts[DMVF__BD_COUNT + 1];
-    char from[48], to[48];
+    char from[DMVF__TIME_CAP], to[DMVF__TIME_CAP];
 } wctx;
 
 static void write_json(const wctx *w)
@@ -884,7 +818,7 @@ static void write_json(const wctx *w)
     FILE *o = w->o;
     const dmvf__report *r = w->r;
     fputs("{\n  \"title\": ", o);
-    put_json(o, w->title);
+    dmvf__json_fput(o, w->title);
     fprintf(o, ",\n  \"window\": {\"from\": \"%s\", \"to\": ", w->from);
     if (r->to_ns)
         fprintf(o, "\"%s\"", w->to);
@@ -907,9 +841,9 @@ static void write_json(const wctx *w)
         for (size_t i = w->starts[bd]; i < w->starts[bd + 1]; i++) {
             const row *x = w->rows[i];
             fprintf(o, "%s\n      {\"key\": ", i > w->starts[bd] ? "," : "");
-            put_json(o, x->key);
+            dmvf__json_fput(o, x->key);
             fputs(", \"name\": ", o);
-            put_json(o, x->name);
+            dmvf__json_fput(o, x->name);
             for (int f = 0; f < DMVF__FIG_COUNT; f++)
                 fprintf(o, ", \"%s\": %" PRIu64, dmvf__report_fig_names[f], x->fig[f]);
             fputc('}', o);
@@ -919,7 +853,7 @@ static void write_json(const wctx *w)
     fputs("\n  },\n  \"rules\": [", o);
     for (size_t i = 0; i < NRULES; i++) {
         fputs(i ? ",\n    " : "\n    ", o);
-        put_json(o, rules[i]);
+        dmvf__json_fput(o, rules[i]);
     }
     fputs("\n  ]\n}\n", o);
 }
@@ -1285,8 +1219,10 @@ int dmvf__report_write(const dmvf__report *r, dmvf_report_format fmt, const char
     w.r = r;
     w.o = out;
     w.title = title && title[0] ? title : "Transparency report";
-    fmt_time(r->from_ns, w.from, sizeof w.from);
-    fmt_time(r->to_ns, w.to, sizeof w.to);
+    dmvf__time_format(r->from_ns / 1000000000u, (uint32_t)(r->from_ns % 1000000000u),
+                      DMVF__TIME_NANOS_IF, w.from);
+    dmvf__time_format(r->to_ns / 1000000000u, (uint32_t)(r->to_ns % 1000000000u),
+                      DMVF__TIME_NANOS_IF, w.to);
     w.rows = sorted_rows(r, &w.nrows, w.starts);
     if (!w.rows)
         return oom(err);

@@ -51,268 +51,26 @@
 #include <unistd.h>
 #include <sodium.h>
 #include "dmvfilter/dmvfilter.h"
+#include "filter/core/date.h"
+#include "filter/core/enums.h"
 #include "filter/core/error.h"
 #include "filter/core/fileio.h"
-#include "filter/core/date.h"
+#include "filter/core/hex.h"
+#include "filter/core/text.h"
 
 /* ------------------------------------------------------------------ */
-/* dates                                                              */
+/* the due date                                                       */
 /* ------------------------------------------------------------------ */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-static unsigned days_in_month(unsigned y, unsigned m)
-{
-    static const unsigned char md[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return md[m - 1];
-}
-
-/* 1 when ymd is a real date in years 1..9999. */
-static int ymd_valid(uint32_t ymd)
-{
-    unsigned y = ymd / 10000, m = ymd / 100 % 100, d = ymd % 100;
-    return y >= 1 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
-}
-
-static int64_t ymd_days(uint32_t ymd)
-{
-    return days_from_civil(ymd / 10000, ymd / 100 % 100, ymd % 100);
-}
-
-/* YYYYMMDD of a day number, 0 when outside years 1..9999. */
-static uint32_t days_ymd(int64_t z)
-{
-    int64_t y;
-    unsigned m, d;
-    civil_from_days(z, &y, &m, &d);
-    if (y < 1 || y > 9999)
-        return 0;
-    return (uint32_t)y * 10000u + m * 100u + d;
-}
-
-/* 0 = Sunday ... 6 = Saturday. 1970-01-01 was a Thursday. */
-static unsigned weekday(int64_t z)
-{
-    int64_t w = (z + 4) % 7;
-    return (unsigned)(w < 0 ? w + 7 : w);
-}
-
-/* "YYYY-MM-DD" of a valid ymd into out[11]. */
-static void ymd_format(uint32_t ymd, char out[11])
-{
-    unsigned y = ymd / 10000, m = ymd / 100 % 100, d = ymd % 100;
-    out[0] = (char)('0' + y / 1000);
-    out[1] = (char)('0' + y / 100 % 10);
-    out[2] = (char)('0' + y / 10 % 10);
-    out[3] = (char)('0' + y % 10);
-    out[4] = '-';
-    out[5] = (char)('0' + m / 10);
-    out[6] = (char)('0' + m % 10);
-    out[7] = '-';
-    out[8] = (char)('0' + d / 10);
-    out[9] = (char)('0' + d % 10);
-    out[10] = '\0';
-}
-
-/* Parses exactly "YYYY-MM-DD" (n bytes) into a valid ymd; 0 if it is not one. */
-static uint32_t ymd_parse(const char *s, size_t n)
-{
-    if (n != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    uint32_t v = 0;
-    for (size_t i = 0; i < 10; i++) {
-        if (i == 4 || i == 7)
-            continue;
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        v = v * 10 + (uint32_t)(s[i] - '0');
-    }
-    return ymd_valid(v) ? v : 0;
-}
-
-static int is_holiday(uint32_t ymd, const dmvf_policy_notices *s)
-{
-    /* the list is short and said to be sorted; a linear scan does not
-     * depend on that */
-    for (size_t i = 0; i < s->nholidays; i++)
-        if (s->holidays[i] == ymd)
-            return 1;
-    return 0;
-}
 
 uint32_t dmvf_notice_due(uint32_t date, const dmvf_policy_notices *s)
 {
-    if (!ymd_valid(date))
+    if (!dmvf__date_valid(date))
         return 0;
     unsigned n = s && s->due_days ? s->due_days : 3;
-    int64_t z = ymd_days(date);
-    /* the last representable day: 9999-12-31 */
-    const int64_t last = days_from_civil(9999, 12, 31);
-    if (!s || !s->business_days) {
-        if ((int64_t)n > last - z)
-            return 0;
-        return days_ymd(z + n);
-    }
+    if (!s || !s->business_days)
+        return dmvf__date_add(date, n, 0, NULL, 0);
     DMVF_REQUIRE(s->nholidays == 0 || s->holidays != NULL, "holidays is NULL");
-    while (n > 0) {
-        if (++z > last)
-            return 0;
-        unsigned w = weekday(z);
-        if (w == 0 || w == 6)
-            continue;
-        if (s->nholidays && is_holiday(days_ymd(z), s))
-            continue;
-        n--;
-    }
-    return days_ymd(z);
-}
-
-/* ------------------------------------------------------------------ */
-/* a growing byte buffer                                              */
-/* ------------------------------------------------------------------ */
-
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const void *s, size_t n)
-{
-    if (b->oom || n == 0)
-        return;
-    if (n > b->cap - b->len) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (n > cap - b->len) {
-            if (cap > SIZE_MAX / 2) {
-                b->oom = 1;
-                return;
-            }
-            cap *= 2;
-        }
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-/* Length of the valid UTF-8 sequence (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF) at p[0..n), 0 if there is none. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t k;
-    unsigned lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-        k = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        k = 3;
-        if (c == 0xe0) lo = 0xa0;
-        if (c == 0xed) hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        k = 4;
-        if (c == 0xf0) lo = 0x90;
-        if (c == 0xf4) hi = 0x8f;
-    } else {
-        return 0;
-    }
-    if (n < k || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < k; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return k;
-}
-
-/* s[0..n) as a JSON string. */
-static void sb_json(sbuf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    sb_put(b, "\"", 1);
-    size_t i = 0;
-    while (i < n) {
-        /* copy a run of bytes that need nothing */
-        size_t j = i;
-        while (j < n && p[j] >= 0x20 && p[j] < 0x7f && p[j] != '"' && p[j] != '\\')
-            j++;
-        sb_put(b, p + i, j - i);
-        if ((i = j) >= n)
-            break;
-        unsigned c = p[i];
-        char esc[6];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            sb_put(b, esc, 2);
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            const char *named = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t"
-                              : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
-            if (named) {
-                sb_put(b, named, 2);
-            } else {
-                memcpy(esc, "\\u00", 4);
-                esc[4] = hex[c >> 4];
-                esc[5] = hex[c & 15];
-                sb_put(b, esc, 6);
-            }
-            i++;
-        } else {
-            size_t k = utf8_seq(p + i, n - i);
-            if (k) {
-                sb_put(b, p + i, k);
-                i += k;
-            } else {
-                sb_put(b, "\\ufffd", 6);
-                i++;
-            }
-        }
-    }
-    sb_put(b, "\"", 1);
-}
-
-static void sb_json_c(sbuf *b, const char *s)
-{
-    sb_json(b, s ? s : "", s ? strlen(s) : 0);
+    return dmvf__date_add(date, n, 1, s->holidays, s->nholidays);
 }
 
 /* ------------------------------------------------------------------ */
@@ -384,7 +142,7 @@ static int open_for_append(const char *path, int create, int *fdp, uint64_t *siz
 
 /* Appends b under the lock already held, then fsyncs; on any failure the
  * file is cut back to `size` so that no partial line stays behind. */
-static int append_sync(int fd, const char *path, uint64_t size, const sbuf *b, dmvf_error *err)
+static int append_sync(int fd, const char *path, uint64_t size, const dmvf__text *b, dmvf_error *err)
 {
     if (size > 0) {
         char last = 0;
@@ -438,26 +196,6 @@ static int idx_cmp(const void *a, const void *b)
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-static const char *decision_word(dmvf_decision d)
-{
-    switch (d) {
-    case DMVF_DECISION_RELEASE: return "release";
-    case DMVF_DECISION_DENY: return "deny";
-    case DMVF_DECISION_REVIEW: return "review";
-    default: return "?";
-    }
-}
-
-static void hex16(const uint8_t h[8], char out[17])
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < 8; i++) {
-        out[2 * i] = hex[h[i] >> 4];
-        out[2 * i + 1] = hex[h[i] & 15];
-    }
-    out[16] = '\0';
-}
-
 int dmvf_notices_queue(const char *queue, const dmvf_filter *f, const dmvf_policy_notices *s,
                        uint32_t date, uint32_t *queued, dmvf_error *err)
 {
@@ -468,7 +206,7 @@ int dmvf_notices_queue(const char *queue, const dmvf_filter *f, const dmvf_polic
     const dmvf_request *req = dmvf_filter_request(f);
     if (date == 0)
         date = req->date ? req->date : dmvf__today();
-    if (!ymd_valid(date))
+    if (!dmvf__date_valid(date))
         return dmvf__seterr(err, DMVF_EINVAL, "notices: %u is not a date (YYYYMMDD)", (unsigned)date);
     uint32_t due = dmvf_notice_due(date, s);
     if (!due)
@@ -498,39 +236,35 @@ int dmvf_notices_queue(const char *queue, const dmvf_filter *f, const dmvf_polic
     qsort(v, m, sizeof *v, idx_cmp);
 
     /* the fields every notice of this call shares */
-    char dstr[11], duestr[11], d8[12];   /* date is a valid YYYYMMDD: 8 digits */
-    ymd_format(date, dstr);
-    ymd_format(due, duestr);
+    char dstr[DMVF__DATE_CAP], duestr[DMVF__DATE_CAP], d8[12];   /* date is a valid YYYYMMDD: 8 digits */
+    dmvf__date_format(date, dstr);
+    dmvf__date_format(due, duestr);
     snprintf(d8, sizeof d8, "%08u", (unsigned)date);
     uint8_t nonce[16];
     randombytes_buf(nonce, sizeof nonce);
     const char *rid = req->request_id ? req->request_id : "";
-    sbuf common = {0};
-    sb_str(&common, ",\"request_id\":");
-    sb_json_c(&common, req->request_id);
-    sb_str(&common, ",\"ori\":");
-    sb_json_c(&common, req->ori);
-    sb_str(&common, ",\"agency\":");
-    sb_json_c(&common, req->agency_name);
-    sb_str(&common, ",\"agency_kind\":");
-    sb_json_c(&common, dmvf_agency_kind_name(req->agency_kind));
-    sb_str(&common, ",\"tags\":[");
-    for (size_t t = 0; t < req->ntags; t++) {
-        if (t)
-            sb_str(&common, ",");
-        sb_json_c(&common, req->tags[t]);
-    }
-    sb_str(&common, "],\"legal_process\":");
-    sb_json_c(&common, dmvf_legal_process_name(req->legal_process));
-    sb_str(&common, ",\"legal_reference\":");
-    sb_json_c(&common, req->legal_reference);
+    dmvf__text common = dmvf__text_mem();
+    dmvf__text_puts(&common, ",\"request_id\":");
+    dmvf__text_json_c(&common, req->request_id);
+    dmvf__text_puts(&common, ",\"ori\":");
+    dmvf__text_json_c(&common, req->ori);
+    dmvf__text_puts(&common, ",\"agency\":");
+    dmvf__text_json_c(&common, req->agency_name);
+    dmvf__text_puts(&common, ",\"agency_kind\":");
+    dmvf__text_json_c(&common, dmvf_agency_kind_name(req->agency_kind));
+    dmvf__text_puts(&common, ",\"tags\":");
+    dmvf__text_json_strs(&common, req->tags, req->ntags);
+    dmvf__text_puts(&common, ",\"legal_process\":");
+    dmvf__text_json_c(&common, dmvf_legal_process_name(req->legal_process));
+    dmvf__text_puts(&common, ",\"legal_reference\":");
+    dmvf__text_json_c(&common, req->legal_reference);
     char tail[160];
     snprintf(tail, sizeof tail, ",\"purpose\":%u,\"decision\":\"%s\",\"date\":\"%s\",\"due\":\"%s\"}\n",
-             req->purpose, decision_word(dmvf_filter_decision(f)), dstr, duestr);
+             req->purpose, dmvf__decision_name(dmvf_filter_decision(f)), dstr, duestr);
 
-    sbuf b = {0};
+    dmvf__text b = dmvf__text_mem();
     int rc = DMVF_OK;
-    for (size_t i = 0; i < m && rc == DMVF_OK && !b.oom && !common.oom; i++) {
+    for (size_t i = 0; i < m && rc == DMVF_OK && !b.failed && !common.failed; i++) {
         uint8_t h[crypto_generichash_BYTES];
         crypto_generichash_state st;
         crypto_generichash_init(&st, NULL, 0, sizeof h);
@@ -541,26 +275,26 @@ int dmvf_notices_queue(const char *queue, const dmvf_filter *f, const dmvf_polic
         crypto_generichash_update(&st, nonce, sizeof nonce);
         crypto_generichash_final(&st, h, sizeof h);
         char id[17];
-        hex16(h, id);
+        dmvf__hex_encode(id, h, 8);
         size_t start = b.len;
-        sb_str(&b, "{\"type\":\"notice\",\"id\":\"");
-        sb_str(&b, id);
-        sb_str(&b, "\",\"subject\":");
-        sb_json(&b, v[i].p, v[i].n);
-        sb_put(&b, common.p, common.len);
-        sb_str(&b, tail);
-        if (!b.oom && b.len - start > DMVF_NOTICE_MAX_LINE)
+        dmvf__text_puts(&b, "{\"type\":\"notice\",\"id\":\"");
+        dmvf__text_puts(&b, id);
+        dmvf__text_puts(&b, "\",\"subject\":");
+        dmvf__text_json(&b, v[i].p, v[i].n);
+        dmvf__text_put(&b, common.p, common.len);
+        dmvf__text_puts(&b, tail);
+        if (!b.failed && b.len - start > DMVF_NOTICE_MAX_LINE)
             rc = dmvf__seterr(err, DMVF_EINVAL,
                               "notices: the notice for subject %zu would be a %zu-byte line, over "
                               "the %u-byte limit (a request string is too long)",
                               v[i].idx, b.len - start, (unsigned)DMVF_NOTICE_MAX_LINE);
     }
     free(v);
-    free(common.p);
-    if (rc == DMVF_OK && (b.oom || common.oom))
+    dmvf__text_free(&common);
+    if (rc == DMVF_OK && (b.failed || common.failed))
         rc = dmvf__seterr(err, DMVF_ENOMEM, "notices: out of memory building %zu notices", m);
     if (rc != DMVF_OK) {
-        free(b.p);
+        dmvf__text_free(&b);
         return rc;
     }
 
@@ -571,7 +305,7 @@ int dmvf_notices_queue(const char *queue, const dmvf_filter *f, const dmvf_polic
         rc = append_sync(fd, queue, size, &b, err);
         close(fd);   /* releases the lock */
     }
-    free(b.p);
+    dmvf__text_free(&b);
     if (rc == DMVF_OK && queued)
         *queued = (uint32_t)m;
     return rc;
@@ -707,12 +441,10 @@ static int hex4(jparser *j, unsigned *v)
         return fail(j, "truncated \\u escape");
     unsigned x = 0;
     for (int k = 0; k < 4; k++) {
-        unsigned c = j->s[j->i++], d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return fail(j, "bad hex digit in a \\u escape");
-        x = x * 16 + d;
+        int d = dmvf__hex_digit(j->s[j->i++], 0);
+        if (d < 0)
+            return fail(j, "bad hex digit in a \\u escape");
+        x = x * 16 + (unsigned)d;
     }
     *v = x;
     return 0;
@@ -790,7 +522,7 @@ static int parse_string(jparser *j, jstr *out)
             }
             continue;
         }
-        size_t q = utf8_seq(j->s + j->i, j->n - j->i);
+        size_t q = dmvf__utf8_seq(j->s + j->i, j->n - j->i);
         if (!q)
             return fail(j, "invalid UTF-8 in a string");
         memcpy(o + k, j->s + j->i, q);
@@ -939,19 +671,7 @@ static int parse_object(jparser *j, nfields *nf)
 /* 16 hex digits (either case) into *v; -1 if s[0..n) is not that. */
 static int parse_id(const char *s, size_t n, uint64_t *v)
 {
-    if (n != 16)
-        return -1;
-    uint64_t x = 0;
-    for (size_t i = 0; i < 16; i++) {
-        unsigned c = (unsigned char)s[i], d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return -1;
-        x = x << 4 | d;
-    }
-    *v = x;
-    return 0;
+    return n == 16 ? dmvf__hex_u64(s, n, 0, v) : -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1091,13 +811,13 @@ static int queue_read(queue *q, int fd, dmvf_error *err)
             return malformed(err, q->path, r.line, NO_BYTE, "no \"type\"");
         if (!nf.id.set || parse_id(nf.id.p, nf.id.n, &id))
             return malformed(err, q->path, r.line, NO_BYTE, "no \"id\" of 16 hex digits");
-        if (nf.date.set && !ymd_parse(nf.date.p, nf.date.n))
+        if (nf.date.set && !dmvf__date_parse(nf.date.p, nf.date.n))
             return malformed(err, q->path, r.line, NO_BYTE, "\"date\" is not a YYYY-MM-DD date");
         if (strcmp(nf.type.p, "notice") == 0 && nf.type.n == 6) {
             uint32_t due;
             if (!nf.subject.set || nf.subject.n == 0)
                 return malformed(err, q->path, r.line, NO_BYTE, "a notice without a \"subject\"");
-            if (!nf.due.set || !(due = ymd_parse(nf.due.p, nf.due.n)))
+            if (!nf.due.set || !(due = dmvf__date_parse(nf.due.p, nf.due.n)))
                 return malformed(err, q->path, r.line, NO_BYTE, "a notice without a YYYY-MM-DD \"due\"");
             if (grow((void **)&q->nv, &q->ncap, q->nn, sizeof *q->nv))
                 return dmvf__seterr(err, DMVF_ENOMEM, "notice queue %s: out of memory at line %llu",
@@ -1163,17 +883,10 @@ static int queue_read(queue *q, int fd, dmvf_error *err)
 /* s[0..n) on one line: control bytes, DEL and '\' as \xNN; "-" if empty. */
 static void put_text(FILE *out, const char *s, size_t n)
 {
-    if (n == 0) {
-        fputc('-', out);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || c == '\\')
-            fprintf(out, "\\x%02x", c);
-        else
-            fputc(c, out);
-    }
+    dmvf__text t = dmvf__text_file(out);
+    if (n == 0)
+        dmvf__text_put(&t, "-", 1);
+    dmvf__text_escaped(&t, s, n, DMVF__ESC_BACKSLASH);
 }
 
 int dmvf_notices_due_list(const char *queue_path, uint32_t today, int json, FILE *out,
@@ -1185,7 +898,7 @@ int dmvf_notices_due_list(const char *queue_path, uint32_t today, int json, FILE
         *count = 0;
     if (today == 0)
         today = dmvf__today();
-    if (!ymd_valid(today))
+    if (!dmvf__date_valid(today))
         return dmvf__seterr(err, DMVF_EINVAL, "notices: %u is not a date (YYYYMMDD)", (unsigned)today);
     int fd = open(queue_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -1238,8 +951,8 @@ int dmvf_notices_due_list(const char *queue_path, uint32_t today, int json, FILE
                 rc = malformed(err, queue_path, e->line, j.i, j.why);
                 break;
             }
-            char due[11];
-            ymd_format(e->due, due);
+            char due[DMVF__DATE_CAP];
+            dmvf__date_format(e->due, due);
             fprintf(out, "%016llx  %s  ", (unsigned long long)e->id, due);
             put_text(out, nf.subject.p, nf.subject.n);
             fputs("  ", out);
@@ -1277,7 +990,7 @@ int dmvf_notices_mark_sent(const char *queue_path, const char *const *ids, size_
         return DMVF_OK;
     if (date == 0)
         date = dmvf__today();
-    if (!ymd_valid(date))
+    if (!dmvf__date_valid(date))
         return dmvf__seterr(err, DMVF_EINVAL, "notices: %u is not a date (YYYYMMDD)", (unsigned)date);
     if (n > SIZE_MAX / sizeof(uint64_t))
         return dmvf__seterr(err, DMVF_ENOMEM, "notices: too many ids");
@@ -1335,30 +1048,30 @@ int dmvf_notices_mark_sent(const char *queue_path, const char *const *ids, size_
                               (unsigned long long)e->sent_line);
     }
     if (rc == DMVF_OK) {
-        char d[11];
-        ymd_format(date, d);
-        sbuf b = {0};
+        char d[DMVF__DATE_CAP];
+        dmvf__date_format(date, d);
+        dmvf__text b = dmvf__text_mem();
         for (size_t i = 0; i < n; i++) {
             char id[40];
             snprintf(id, sizeof id, "%016llx", (unsigned long long)want[i]);
-            sb_str(&b, "{\"type\":\"sent\",\"id\":\"");
-            sb_str(&b, id);
-            sb_str(&b, "\",\"date\":\"");
-            sb_str(&b, d);
-            sb_str(&b, "\",\"actor\":");
+            dmvf__text_puts(&b, "{\"type\":\"sent\",\"id\":\"");
+            dmvf__text_puts(&b, id);
+            dmvf__text_puts(&b, "\",\"date\":\"");
+            dmvf__text_puts(&b, d);
+            dmvf__text_puts(&b, "\",\"actor\":");
             size_t start = b.len;
-            sb_json_c(&b, actor);
-            if (!b.oom && b.len - start > 4096) {
+            dmvf__text_json_c(&b, actor);
+            if (!b.failed && b.len - start > 4096) {
                 rc = dmvf__seterr(err, DMVF_EINVAL, "notices: the actor name is too long");
                 break;
             }
-            sb_str(&b, "}\n");
+            dmvf__text_puts(&b, "}\n");
         }
-        if (rc == DMVF_OK && b.oom)
+        if (rc == DMVF_OK && b.failed)
             rc = dmvf__seterr(err, DMVF_ENOMEM, "notices: out of memory");
         if (rc == DMVF_OK)
             rc = append_sync(fd, queue_path, size, &b, err);
-        free(b.p);
+        dmvf__text_free(&b);
     }
     queue_free(&q);
     close(fd);

@@ -14,7 +14,8 @@
  *
  * Every file is written to a temporary name beside its target (0600),
  * fsync'd, then linked into place (never replacing a file: a second
- * decision fails on the existing marker), and the directory fsync'd.
+ * decision fails on the existing marker), and the directory fsync'd
+ * (core/fileio.h); an approved release is renamed over its output file.
  * Approve and deny hold flock(LOCK_EX) on ID.sealed while they decide.
  *
  * ReviewBody.release is a stream of varint-length-delimited DriverRecords,
@@ -34,14 +35,19 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <sodium.h>
 #include "dmv/v1/audit.pb-c.h"
 #include "dmv/v1/record.pb-c.h"
 #include "dmvfilter/dmvfilter.h"
+#include "filter/core/date.h"
+#include "filter/core/enums.h"
 #include "filter/core/error.h"
 #include "filter/core/fileio.h"
+#include "filter/core/hex.h"
+#include "filter/core/pballoc.h"
+#include "filter/core/reqmap.h"
+#include "filter/core/text.h"
 #include "filter/account/audit_int.h"
 #include "keys/keys.h"
 
@@ -49,33 +55,7 @@
 #define META_MAX ((size_t)1 << 20)
 #define MARK_MAX 4096
 
-/* ---- memory that is wiped when freed (protobuf-c allocator) ---- */
-
-#define WIPE_HDR 16u
-
-static void *wipe_alloc(void *ud, size_t n)
-{
-    unsigned char *p = n <= SIZE_MAX - WIPE_HDR ? malloc(n + WIPE_HDR) : NULL;
-    if (!p) {
-        if (ud)
-            *(int *)ud = 1;
-        return NULL;
-    }
-    memcpy(p, &n, sizeof n);
-    return p + WIPE_HDR;
-}
-
-static void wipe_free(void *ud, void *q)
-{
-    (void)ud;
-    if (!q)
-        return;
-    unsigned char *p = (unsigned char *)q - WIPE_HDR;
-    size_t n;
-    memcpy(&n, p, sizeof n);
-    sodium_memzero(p, n + WIPE_HDR);
-    free(p);
-}
+/* ---- memory that is wiped when freed ---- */
 
 static void free_wiped(void *p, size_t n)
 {
@@ -89,11 +69,8 @@ static void free_wiped(void *p, size_t n)
 
 static int valid_id(const char *id)
 {
-    size_t i;
-    for (i = 0; id[i]; i++)
-        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
-            return 0;
-    return i == DMVF_REVIEW_ID_LEN;
+    uint8_t raw[DMVF_REVIEW_ID_LEN / 2];
+    return dmvf__hex_decode(raw, sizeof raw, id, strlen(id), DMVF__HEX_LOWER) == 0;
 }
 
 static int bad_id(const char *id, dmvf_error *err)
@@ -114,20 +91,9 @@ static int item_path(char *buf, const char *spool, const char *id, const char *e
     return DMVF_OK;
 }
 
-static uint64_t now_ns(void)
+static char *fmt_time(uint64_t ns, char buf[DMVF__TIME_CAP])
 {
-    struct timespec ts;
-    if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
-        return 0;
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void fmt_time(uint64_t ns, char buf[32])
-{
-    time_t t = (time_t)(ns / 1000000000u);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(buf, 32, "?");
+    return dmvf__time_format(ns / 1000000000u, 0, DMVF__TIME_WHOLE, buf);
 }
 
 static const char *nz(const char *s)
@@ -135,69 +101,14 @@ static const char *nz(const char *s)
     return s ? s : "";
 }
 
-/* Writes data to a new 0600 temporary file beside target (".NAME.tmp.RANDOM"
- * in target's directory), fsync'd and closed; tmp receives its name. */
-static int write_temp(const char *target, const void *data, size_t len, char tmp[PATH_CAP],
-                      const char *what, dmvf_error *err)
-{
-    const char *slash = strrchr(target, '/');
-    int dirlen = slash ? (int)(slash - target + 1) : 0;
-    const char *base = slash ? slash + 1 : target;
-    int n = snprintf(tmp, PATH_CAP, "%.*s.%s.tmp.%08x%08x", dirlen, target, base,
-                     (unsigned)randombytes_random(), (unsigned)randombytes_random());
-    if (n < 0 || n >= PATH_CAP)
-        return dmvf__seterr(err, DMVF_EINVAL, "%s path %s is too long", what, target);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return dmvf__seterr(err, DMVF_EIO, "cannot create a temporary file beside %s %s: %s",
-                            what, target, strerror(errno));
-    if (dmvf__write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        return dmvf__seterr(err, DMVF_EIO, "cannot write %s %s: %s", what, target, strerror(e));
-    }
-    if (close(fd) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return dmvf__seterr(err, DMVF_EIO, "cannot write %s %s: %s", what, target, strerror(e));
-    }
-    return DMVF_OK;
-}
-
-/* Puts tmp in place as target without ever replacing a file (link, then
- * unlink tmp). *exists is set when target was there already. tmp is gone
- * afterwards in every case. */
-static int link_in_place(const char *tmp, const char *target, const char *what, int *exists,
-                         dmvf_error *err)
-{
-    int rc = DMVF_OK;
-    *exists = 0;
-    if (link(tmp, target) != 0) {
-        int e = errno;
-        if (e == EEXIST) {
-            *exists = 1;
-            rc = dmvf__seterr(err, DMVF_EIO, "%s %s already exists", what, target);
-        } else {
-            rc = dmvf__seterr(err, DMVF_EIO, "cannot put %s %s in place: %s", what, target,
-                              strerror(e));
-        }
-    }
-    unlink(tmp);
-    if (rc == DMVF_OK)
-        (void)dmvf__fsync_parent(target);
-    return rc;
-}
-
+/* Creates target whole (core/fileio.h), mode 0600, never replacing a file:
+ * *exists is set when target was there already. */
 static int create_file(const char *target, const void *data, size_t len, const char *what,
                        int *exists, dmvf_error *err)
 {
-    char tmp[PATH_CAP];
-    int rc = write_temp(target, data, len, tmp, what, err);
-    *exists = 0;
-    if (rc != DMVF_OK)
-        return rc;
-    return link_in_place(tmp, target, what, exists, err);
+    int st = dmvf__file_create(target, data, len, 0600, DMVF__FILE_NEW);
+    *exists = st == DMVF__FILE_EXISTS;
+    return st ? dmvf__file_error(err, st, what, target) : DMVF_OK;
 }
 
 /* Reads the rest of fd (at most max bytes; more is DMVF_ETAMPER, the spool
@@ -288,49 +199,7 @@ static int count_records(const uint8_t *p, size_t n, uint64_t *count, size_t *ba
     return 0;
 }
 
-/* ---- requests: the public struct and the schema message ---- */
-
-static void request_to_pb(const dmvf_request *r, Dmv__V1__Request *m)
-{
-    dmv__v1__request__init(m);
-    m->request_id = (char *)nz(r->request_id);
-    m->ori = (char *)nz(r->ori);
-    m->agency_name = (char *)nz(r->agency_name);
-    m->agency_kind = (Dmv__V1__AgencyKind)r->agency_kind;
-    m->jurisdiction = (char *)nz(r->jurisdiction);
-    m->n_tags = r->ntags;
-    m->tags = (char **)r->tags;
-    m->operator_id = (char *)nz(r->operator_id);
-    m->purpose = r->purpose;
-    m->legal_process = (Dmv__V1__LegalProcess)r->legal_process;
-    m->legal_reference = (char *)nz(r->legal_reference);
-    m->query_kind = (Dmv__V1__QueryKind)r->query_kind;
-    m->n_fields = r->nfields;
-    m->fields = (char **)r->fields;
-    m->channel = (char *)nz(r->channel);
-    m->date = r->date;
-}
-
-static void pb_to_request(const Dmv__V1__Request *m, dmvf_request *r)
-{
-    memset(r, 0, sizeof *r);
-    r->request_id = m->request_id;
-    r->ori = m->ori;
-    r->agency_name = m->agency_name;
-    r->agency_kind = (dmvf_agency_kind)m->agency_kind;
-    r->jurisdiction = m->jurisdiction;
-    r->tags = (const char *const *)m->tags;
-    r->ntags = m->n_tags;
-    r->operator_id = m->operator_id;
-    r->purpose = m->purpose;
-    r->legal_process = (dmvf_legal_process)m->legal_process;
-    r->legal_reference = m->legal_reference;
-    r->query_kind = (dmvf_query_kind)m->query_kind;
-    r->fields = (const char *const *)m->fields;
-    r->nfields = m->n_fields;
-    r->channel = m->channel;
-    r->date = m->date;
-}
+/* ---- requests ---- */
 
 /* 1 when the two requests pack to the same bytes. -1 on no memory. */
 static int same_request(const Dmv__V1__Request *a, const Dmv__V1__Request *b)
@@ -392,10 +261,10 @@ int dmvf_review_hold(const char *spool, const char *reviewer_public_path, const 
     char id[DMVF_REVIEW_ID_LEN + 1];
     uint8_t rnd[DMVF_REVIEW_ID_LEN / 2];
     randombytes_buf(rnd, sizeof rnd);
-    sodium_bin2hex(id, sizeof id, rnd, sizeof rnd);
+    dmvf__hex_encode(id, rnd, sizeof rnd);
 
     Dmv__V1__Request rq;
-    request_to_pb(dmvf_filter_request(f), &rq);
+    dmvf__request_to_pb(dmvf_filter_request(f), &rq);
 
     size_t nfields = dmvf_filter_field_counts(f, NULL, 0);
     size_t nsub = dmvf_filter_subject_count(f);
@@ -477,7 +346,7 @@ int dmvf_review_hold(const char *spool, const char *reviewer_public_path, const 
 
     Dmv__V1__ReviewMeta meta = DMV__V1__REVIEW_META__INIT;
     meta.review_id = id;
-    meta.time_ns = now_ns();
+    meta.time_ns = dmvf__now_ns();
     meta.request = &rq;
     meta.rule = (char *)nz(dmvf_filter_rule(f));
     meta.policy_id = (char *)nz(dmvf_filter_policy_id(f));
@@ -531,14 +400,13 @@ typedef struct item {
     int fd;                     /* ID.sealed, flocked when asked; -1 */
 } item;
 
-static ProtobufCAllocator wiping = { wipe_alloc, wipe_free, NULL };
-
 static void item_close(item *it)
 {
+    dmvf__pballoc w;
     if (it->meta)
         dmv__v1__review_meta__free_unpacked(it->meta, NULL);
     if (it->body)
-        dmv__v1__review_body__free_unpacked(it->body, &wiping);
+        dmv__v1__review_body__free_unpacked(it->body, dmvf__pballoc_init(&w, DMVF__PB_WIPED));
     if (it->fd >= 0)
         close(it->fd); /* releases the lock */
     it->meta = NULL;
@@ -656,8 +524,8 @@ static int item_open(const char *spool, const char *id, const char *sk_path, con
     }
     if (memcmp(it->meta->reviewer_public_key.data, pk, sizeof pk) != 0) {
         char want[17], have[17];
-        sodium_bin2hex(want, sizeof want, it->meta->reviewer_public_key.data, 8);
-        sodium_bin2hex(have, sizeof have, pk, 8);
+        dmvf__hex_encode(want, it->meta->reviewer_public_key.data, 8);
+        dmvf__hex_encode(have, pk, 8);
         rc = dmvf__seterr(err, DMVF_EKEYRING,
                           "review item %s was sealed to reviewer key %s..., not to the key in %s "
                           "(%s...)", id, want, sk_path, have);
@@ -688,13 +556,12 @@ static int item_open(const char *spool, const char *id, const char *sk_path, con
     k = NULL;
     free(sbuf);
     sbuf = NULL;
-    int oom = 0;
-    ProtobufCAllocator noting = { wipe_alloc, wipe_free, &oom };
-    it->body = dmv__v1__review_body__unpack(&noting, plain_len, plain);
+    dmvf__pballoc w;
+    it->body = dmv__v1__review_body__unpack(dmvf__pballoc_init(&w, DMVF__PB_WIPED), plain_len, plain);
     free_wiped(plain, plain_len);
     plain = NULL;
     if (!it->body) {
-        rc = oom ? dmvf__seterr(err, DMVF_ENOMEM, "out of memory opening %s", spath)
+        rc = w.oom ? dmvf__seterr(err, DMVF_ENOMEM, "out of memory opening %s", spath)
                  : dmvf__seterr(err, DMVF_ETAMPER, "%s opens but does not decode as a ReviewBody",
                                 spath);
         goto fail;
@@ -742,20 +609,6 @@ static int by_time(const void *pa, const void *pb)
     if (ta != tb)
         return ta < tb ? -1 : 1;
     return strcmp(a->id, b->id);
-}
-
-static void json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)nz(s); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
 }
 
 int dmvf_review_list(const char *spool, FILE *out, int json, dmvf_error *err)
@@ -848,17 +701,17 @@ int dmvf_review_list(const char *spool, FILE *out, int json, dmvf_error *err)
             fmt_time(m->time_ns, when);
         if (json) {
             fprintf(out, "{\"id\":\"%s\",\"time\":", e->id);
-            json_str(out, m ? when : "");
+            dmvf__json_fput(out, m ? when : "");
             fprintf(out, ",\"time_ns\":%llu,\"state\":\"%s\",\"records\":%llu,\"ori\":",
                     (unsigned long long)(m ? m->time_ns : 0), state_names[e->state],
                     (unsigned long long)(m ? m->records : 0));
-            json_str(out, q ? q->ori : "");
+            dmvf__json_fput(out, q ? q->ori : "");
             fputs(",\"agency\":", out);
-            json_str(out, q ? q->agency_name : "");
+            dmvf__json_fput(out, q ? q->agency_name : "");
             fputs(",\"rule\":", out);
-            json_str(out, m ? m->rule : "");
+            dmvf__json_fput(out, m ? m->rule : "");
             fputs(",\"request_id\":", out);
-            json_str(out, q ? q->request_id : "");
+            dmvf__json_fput(out, q ? q->request_id : "");
             fputs("}\n", out);
         } else {
             char ori[40], rule[200], agency[200], recs[24];
@@ -890,19 +743,14 @@ done:
 
 /* ---- show ---- */
 
-static void put_escaped(FILE *out, const char *s, size_t n)
+/* A string value between quotes, on one line: control bytes, DEL, '"' and
+ * '\' as \xNN. */
+static void put_quoted(FILE *out, const char *s)
 {
-    fputc('"', out);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\')
-            fprintf(out, "\\%c", ch);
-        else if (ch < 0x20 || ch == 0x7f)
-            fprintf(out, "\\x%02x", ch);
-        else
-            fputc(ch, out);
-    }
-    fputc('"', out);
+    dmvf__text t = dmvf__text_file(out);
+    dmvf__text_put(&t, "\"", 1);
+    dmvf__text_escaped(&t, s, strlen(s), DMVF__ESC_QUOTE | DMVF__ESC_BACKSLASH);
+    dmvf__text_put(&t, "\"", 1);
 }
 
 static void put_line(FILE *out, const char *label, const char *v)
@@ -950,18 +798,10 @@ static void print_request(FILE *out, const Dmv__V1__Request *q)
     put_list(out, "fields", q->fields, q->n_fields, "(all the profile releases)");
     put_line(out, "channel", q->channel);
     if (q->date)
-        snprintf(num, sizeof num, "%04u-%02u-%02u", q->date / 10000, q->date / 100 % 100,
-                 q->date % 100);
+        dmvf__date_format(q->date, num);
     else
         snprintf(num, sizeof num, "the day it was made");
     put_line(out, "judged on", num);
-}
-
-static const char *action_name(unsigned a)
-{
-    static const char *const names[] = {"redact", "release", "mask", "generalize",
-                                        "pseudonymize", "encrypt", "constant"};
-    return a < sizeof names / sizeof names[0] ? names[a] : "?";
 }
 
 /* One value of a scalar field at p (the element of a repeated field or the
@@ -973,7 +813,7 @@ static void dump_value(FILE *out, const char *path, const ProtobufCFieldDescript
     switch (fd->type) {
     case PROTOBUF_C_TYPE_STRING: {
         const char *s = *(const char *const *)p;
-        put_escaped(out, nz(s), strlen(nz(s)));
+        put_quoted(out, nz(s));
         break;
     }
     case PROTOBUF_C_TYPE_BYTES:
@@ -1108,13 +948,12 @@ static int dump_records(FILE *out, const ProtobufCBinaryData *rel, const char *s
             len > rel->len - pos - pre)
             return dmvf__seterr(err, DMVF_ETAMPER, "%s: the held release is cut at byte %zu",
                                 spath, pos);
-        int oom = 0;
-        ProtobufCAllocator noting = { wipe_alloc, wipe_free, &oom };
-        Dmv__V1__DriverRecord *r =
-            dmv__v1__driver_record__unpack(&noting, (size_t)len, rel->data + pos + pre);
+        dmvf__pballoc w;
+        Dmv__V1__DriverRecord *r = dmv__v1__driver_record__unpack(
+            dmvf__pballoc_init(&w, DMVF__PB_WIPED), (size_t)len, rel->data + pos + pre);
         fprintf(out, "record %llu:\n", (unsigned long long)(idx + 1));
         if (!r) {
-            if (oom)
+            if (w.oom)
                 return dmvf__seterr(err, DMVF_ENOMEM, "out of memory showing record %llu",
                                     (unsigned long long)(idx + 1));
             fputs("    (does not decode as a DriverRecord)\n", out);
@@ -1122,7 +961,7 @@ static int dump_records(FILE *out, const ProtobufCBinaryData *rel, const char *s
             if (len == 0)
                 fputs("    (empty: every field redacted)\n", out);
             dump_message(out, &r->base, "", 0);
-            dmv__v1__driver_record__free_unpacked(r, &noting);
+            dmv__v1__driver_record__free_unpacked(r, &w.pb);
         }
         pos += pre + (size_t)len;
         idx++;
@@ -1164,16 +1003,11 @@ int dmvf_review_show(const char *spool, const char *id, const char *secret_key_p
         fputs("  (none counted)\n", out);
     for (size_t i = 0; i < b->n_fields; i++) {
         const Dmv__V1__FieldCount *fc = b->fields[i];
-        char klass[4] = "-";
-        size_t o = 0;
-        if (fc->klass & DMVF_FIELD_CLASS_M) klass[o++] = 'M';
-        if (fc->klass & DMVF_FIELD_CLASS_C) klass[o++] = 'C';
-        if (fc->klass & DMVF_FIELD_CLASS_P) klass[o++] = 'P';
-        if (o)
-            klass[o] = '\0';
+        char klass[4];
+        dmvf__field_class_letters(fc->klass, klass);
         dmvf__escape_copy(buf, sizeof buf, nz(fc->path));
-        fprintf(out, "  %-36s %-13s %-3s %llu\n", buf, action_name(fc->action), klass,
-                (unsigned long long)fc->values);
+        fprintf(out, "  %-36s %-13s %-3s %llu\n", buf, dmvf__action_name(fc->action),
+                klass[0] ? klass : "-", (unsigned long long)fc->values);
     }
     fprintf(out, "subjects: %zu record ids (hashed into the audit log when approved)\n",
             b->n_subject_ids);
@@ -1197,7 +1031,7 @@ static int mark_item(const char *spool, const char *id, int state, const char *r
     int rc, exists = 0;
     if ((rc = item_path(path, spool, id, state == ST_APPROVED ? "approved" : "denied", err)))
         return rc;
-    fmt_time(now_ns(), when);
+    fmt_time(dmvf__now_ns(), when);
     dmvf__escape_copy(who, sizeof who, reviewer);
     dmvf__escape_copy(what, sizeof what, nz(note));
     int n = snprintf(line, sizeof line, "%s\t%s\t%s\n", when, who, what);
@@ -1228,7 +1062,7 @@ static int audit_decision(dmvf_audit *a, const dmvf_keyring *kr, const item *it,
     int rc;
 
     memset(&ev, 0, sizeof ev);
-    pb_to_request(b->request ? b->request : &(Dmv__V1__Request)DMV__V1__REQUEST__INIT, &req);
+    dmvf__request_from_pb(b->request ? b->request : &(Dmv__V1__Request)DMV__V1__REQUEST__INIT, &req);
     ev.kind = kind;
     ev.request = &req;
     ev.rule = it->meta->rule;
@@ -1300,12 +1134,15 @@ int dmvf_review_approve(const char *spool, const char *id, const char *secret_ke
     /* a device or FIFO (/dev/null, a pipe) is written in place, never replaced */
     struct stat ost;
     int direct = to_stdout || (stat(out_path, &ost) == 0 && !S_ISREG(ost.st_mode));
-    char tmp[PATH_CAP] = "";
+    char *tmp = NULL;   /* the release, written aside until the decision is logged */
+    int st;
 
-    if (!direct && (rc = write_temp(out_path, rel->data, rel->len, tmp, "release", err)))
+    if (!direct && (st = dmvf__file_aside(out_path, rel->data, rel->len, 0600, &tmp))) {
+        rc = dmvf__file_error(err, st, "release", out_path);
         goto done;
+    }
     if (a && (rc = audit_decision(a, kr, &it, DMVF_AUDIT_REVIEW_APPROVE, reviewer, note, err))) {
-        if (tmp[0])
+        if (tmp)
             unlink(tmp);
         goto done;
     }
@@ -1322,14 +1159,9 @@ int dmvf_review_approve(const char *spool, const char *id, const char *secret_ke
                               to_stdout ? "standard output" : out_path, strerror(e));
             goto done;
         }
-    } else if (rename(tmp, out_path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        rc = dmvf__seterr(err, DMVF_EIO, "cannot put the release in place as %s: %s", out_path,
-                          strerror(e));
+    } else if ((st = dmvf__file_place(tmp, out_path, DMVF__FILE_REPLACE))) {
+        rc = dmvf__file_error(err, st, "release", out_path);
         goto done;
-    } else {
-        (void)dmvf__fsync_parent(out_path);
     }
     rc = mark_item(spool, id, ST_APPROVED, reviewer, note, err);
     if (rc != DMVF_OK) {
@@ -1344,6 +1176,7 @@ int dmvf_review_approve(const char *spool, const char *id, const char *secret_ke
     if (records)
         *records = it.body->records_out;
 done:
+    free(tmp);
     item_close(&it);
     return rc;
 }

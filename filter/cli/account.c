@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
 
 /* Creates the directories leading to file path (mode 0700), as a spool's
  * would be: a queue named by the policy may live in a directory not made

@@ -11,7 +11,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
+#include "filter/core/date.h"
 
 void dmvf__cli_err(const char *fmt, ...)
 {
@@ -178,31 +179,6 @@ void dmvf__cli_request_free(dmvf_cli_request *r)
     r->tags = r->fields = NULL;
 }
 
-static int days_in_month(unsigned y, unsigned m)
-{
-    static const unsigned char d[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return d[m - 1];
-}
-
-static int parse_date(const char *s, uint32_t *out)
-{
-    /* exactly YYYY-MM-DD */
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return -1;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-            return -1;
-    unsigned y = (unsigned)((s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0'));
-    unsigned m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
-    unsigned d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
-    if (y < 1900 || m < 1 || m > 12 || d < 1 || d > (unsigned)days_in_month(y, m))
-        return -1;
-    *out = y * 10000u + m * 100u + d;
-    return 0;
-}
-
 static int valid_ori(const char *s)
 {
     size_t n = strlen(s);
@@ -307,7 +283,7 @@ int dmvf__cli_request_flag(dmvf_cli_args *a, dmvf_cli_request *r)
     } else if (dmvf__cli_value(a, "--date", &v)) {
         if (!v)
             return 1;
-        if (parse_date(v, &q->date) != 0) {
+        if (!(q->date = dmvf__date_parse(v, strlen(v)))) {
             dmvf__cli_usage_error(a, "--date '%s': a date YYYY-MM-DD expected", v);
             return 1;
         }

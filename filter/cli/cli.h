@@ -16,8 +16,10 @@
  *   cmd_verify.c  `verify` (signed framed releases)
  *   cmd_audit.c   `audit verify|query|report` (the audit log)
  *
- * The command line uses the public API only (<dmvfilter/dmvfilter.h>),
- * libc, POSIX threads and zlib.
+ * The command line uses the public API (<dmvfilter/dmvfilter.h>), the
+ * exported headers of the library's layers (its "cli" view, see
+ * cmake/DmvfLayers.cmake: core's dates, text and hex helpers), libc, POSIX
+ * threads and zlib. It links the internal static library.
  */
 #ifndef DMVF_CLI_H
 #define DMVF_CLI_H
@@ -221,8 +223,6 @@ int dmvf__cli_sink_commit(dmvf_cli_sink *k);
 /* Removes the temp file (if any) and releases everything. Safe after commit. */
 void dmvf__cli_sink_abort(dmvf_cli_sink *k);
 
-/* Writes n bytes to fd, retrying on EINTR and partial writes. 0 or -1 (errno). */
-int dmvf__cli_write_all(int fd, const void *buf, size_t n);
 /* Ignores SIGPIPE; removes a pending named temp output on
  * SIGINT/SIGTERM/SIGHUP (an unnamed one vanishes with the process). */
 void dmvf__cli_signals(void);

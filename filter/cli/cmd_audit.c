@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
+#include "filter/core/date.h"
+#include "filter/core/enums.h"
 
 const char dmvf__cli_audit_help[] =
     "usage: dmvfilter audit verify DIR (--keyring FILE [--passphrase-file F] | --public-key P)\n"
@@ -83,16 +85,6 @@ static int help(void)
 
 /* ---- dates ---- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 static int digits(const char *s, int n, unsigned *out)
 {
     unsigned v = 0;
@@ -105,26 +97,16 @@ static int digits(const char *s, int n, unsigned *out)
     return 0;
 }
 
-static unsigned mdays(unsigned y, unsigned m)
-{
-    static const unsigned char d[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return d[m - 1];
-}
-
 /* YYYY-MM-DD or RFC 3339 to unix nanoseconds; *day set when only a date
- * was given. -1 when malformed or before 1970. */
+ * was given. -1 when malformed or before 1970-01-01T00:00:00Z. */
 static int parse_when(const char *s, uint64_t *ns, int *day)
 {
-    unsigned y, mo, d, h = 0, mi = 0, se = 0;
+    unsigned h = 0, mi = 0, se = 0;
     uint64_t frac = 0;
     int64_t offset_s = 0;
     size_t n = strlen(s);
-    if (n < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
-        digits(s + 8, 2, &d))
-        return -1;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays(y, mo))
+    uint32_t date = n >= 10 ? dmvf__date_parse(s, 10) : 0;
+    if (!date)
         return -1;
     *day = n == 10;
     if (n > 10) {
@@ -163,8 +145,7 @@ static int parse_when(const char *s, uint64_t *ns, int *day)
         if (*p != '\0')
             return -1;
     }
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + (int64_t)(h * 3600 + mi * 60 + se) -
-                   offset_s;
+    int64_t secs = dmvf__date_days(date) * 86400 + (int64_t)(h * 3600 + mi * 60 + se) - offset_s;
     if (secs < 0)
         return -1;
     *ns = (uint64_t)secs * 1000000000u + frac;
@@ -289,29 +270,17 @@ static int audit_verify(int argc, char **argv)
 
 /* ---- query ---- */
 
+/* --decision, --kind: the value, 0 when s names none. */
 static int parse_decision(const char *s)
 {
-    if (strcmp(s, "release") == 0)
-        return DMVF_DECISION_RELEASE;
-    if (strcmp(s, "deny") == 0)
-        return DMVF_DECISION_DENY;
-    if (strcmp(s, "review") == 0)
-        return DMVF_DECISION_REVIEW;
-    return 0;
+    int v = dmvf__name_parse(&dmvf__decisions, s, DMVF_DECISION_RELEASE);
+    return v < 0 ? 0 : v;
 }
 
 static int parse_kind(const char *s)
 {
-    static const char *const names[] = {"request", "release", "review-hold", "review-approve",
-                                        "review-deny", "notice-sent"};
-    for (int i = 0; i < 6; i++) {
-        const char *p = names[i], *q = s;
-        while (*p && *q && (*p == *q || (*p == '-' && *q == '_')))
-            p++, q++;
-        if (!*p && !*q)
-            return i + 1;
-    }
-    return 0;
+    int v = dmvf__name_parse(&dmvf__audit_kinds, s, DMVF_AUDIT_REQUEST);
+    return v < 0 ? 0 : v;
 }
 
 static int nonempty(dmvf_cli_args *a, const char *flag, const char *v)

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
 
 #define BUF_SIZE ((size_t)1 << 20)
 

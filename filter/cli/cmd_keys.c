@@ -9,8 +9,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
+#include "filter/core/date.h"
+#include "filter/core/text.h"
 
 const char dmvf__cli_keys_help[] =
     "usage: dmvfilter keys init --keyring FILE (--unsealed | --passphrase-file F)\n"
@@ -213,11 +214,8 @@ static int keys_list(int argc, char **argv)
             dmvf_keyring_free(k);
             return DMVF_EXIT_KEYRING;
         }
-        char when[32] = "?";
-        time_t t = (time_t)created;
-        struct tm tm;
-        if (gmtime_r(&t, &tm))
-            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        char when[DMVF__TIME_CAP];
+        dmvf__time_format(created, 0, DMVF__TIME_WHOLE, when);
         printf("  epoch %-5u created %s%s\n", (unsigned)epoch, when, epoch == current ? "  current" : "");
     }
     dmvf_keyring_free(k);
@@ -300,14 +298,12 @@ int dmvf__cli_cmd_keys(int argc, char **argv)
 
 /* ---- reveal ---- */
 
+/* A revealed value on one line of stdout: printable ASCII other than '\'
+ * as is, every other byte as \xNN. */
 static void print_escaped(const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
-            putchar(p[i]);
-        else
-            printf("\\x%02x", p[i]);
-    }
+    dmvf__text t = dmvf__text_file(stdout);
+    dmvf__text_escaped(&t, (const char *)p, n, DMVF__ESC_BACKSLASH | DMVF__ESC_ASCII);
     putchar('\n');
 }
 

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
+#include "filter/core/date.h"
+#include "filter/core/hex.h"
 
 const char dmvf__cli_notices_help[] =
     "usage: dmvfilter notices due (--queue FILE | --policy P) [--today YYYY-MM-DD] [--json]\n"
@@ -68,36 +70,10 @@ static int help(void)
     return dmvf__cli_flush_stdout();
 }
 
-/* Exactly YYYY-MM-DD, a real date in years 1..9999: YYYYMMDD, or 0. */
-static uint32_t parse_day(const char *s)
-{
-    static const unsigned char md[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-            return 0;
-    unsigned y = (unsigned)((s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0'));
-    unsigned m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
-    unsigned d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
-    if (y < 1 || m < 1 || m > 12 || d < 1)
-        return 0;
-    unsigned last = md[m - 1];
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        last = 29;
-    if (d > last)
-        return 0;
-    return y * 10000u + m * 100u + d;
-}
-
 static int valid_id(const char *s)
 {
-    if (strlen(s) != 16)
-        return 0;
-    for (int i = 0; i < 16; i++)
-        if (!isxdigit((unsigned char)s[i]))
-            return 0;
-    return 1;
+    uint8_t raw[8];
+    return dmvf__hex_decode(raw, sizeof raw, s, strlen(s), 0) == 0;
 }
 
 typedef struct notices_cfg {
@@ -164,12 +140,12 @@ static int scan(dmvf_cli_args *a, notices_cfg *c, int sent)
                 dmvf__cli_usage_error(a, "--policy: empty value");
             c->policy = v;
         } else if (!sent && dmvf__cli_value(a, "--today", &v)) {
-            if (v && !(c->today = parse_day(v)))
+            if (v && !(c->today = dmvf__date_parse(v, strlen(v))))
                 dmvf__cli_usage_error(a, "--today '%s': a date YYYY-MM-DD expected", v);
         } else if (!sent && dmvf__cli_switch(a, "--json")) {
             c->json = 1;
         } else if (sent && dmvf__cli_value(a, "--date", &v)) {
-            if (v && !(c->date = parse_day(v)))
+            if (v && !(c->date = dmvf__date_parse(v, strlen(v))))
                 dmvf__cli_usage_error(a, "--date '%s': a date YYYY-MM-DD expected", v);
         } else if (sent && dmvf__cli_value(a, "--actor", &v)) {
             if (v && !v[0])

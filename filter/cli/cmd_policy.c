@@ -3,7 +3,7 @@
  * `dmvfilter policy explain FILE [request flags]`.
  */
 #include <string.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
 
 const char dmvf__cli_policy_help[] =
     "usage: dmvfilter policy check FILE\n"

@@ -9,7 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
 
 const char dmvf__cli_review_help[] =
     "usage: dmvfilter review keygen --secret-key F --public-key F [--passphrase-file F]\n"

@@ -8,7 +8,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
+#include "filter/core/hex.h"
 
 const char dmvf__cli_verify_help[] =
     "usage: dmvfilter verify --public-key PUB [--in F]\n"
@@ -85,8 +86,7 @@ int dmvf__cli_cmd_verify(int argc, char **argv)
         return st == DMVF_EIO ? DMVF_EXIT_IOERR : DMVF_EXIT_DATAERR;
     }
     char hex[2 * DMVF_PUBLIC_KEY_LEN + 1];
-    for (size_t i = 0; i < DMVF_PUBLIC_KEY_LEN; i++)
-        snprintf(hex + 2 * i, 3, "%02x", pub[i]);
+    dmvf__hex_encode(hex, pub, DMVF_PUBLIC_KEY_LEN);
 
     dmvf_cli_src src;
     int rc = dmvf__cli_src_open(&src, in);

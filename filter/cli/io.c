@@ -38,7 +38,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
+#include "filter/core/fileio.h"
 
 #define RAW_CAP ((size_t)1 << 20)
 #define ZOUT_CAP ((size_t)1 << 20)
@@ -87,26 +88,6 @@ int dmvf__cli_flush_stdout(void)
     if (fflush(stdout) != 0 || ferror(stdout)) {
         dmvf__cli_err("stdout: write failed: %s", strerror(errno));
         return DMVF_EXIT_IOERR;
-    }
-    return 0;
-}
-
-int dmvf__cli_write_all(int fd, const void *buf, size_t n)
-{
-    const unsigned char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (w == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
     }
     return 0;
 }
@@ -465,7 +446,7 @@ static void fill_unique(char *name)
 
 static int sink_write_fd(dmvf_cli_sink *k, const void *buf, size_t n)
 {
-    if (dmvf__cli_write_all(k->fd, buf, n) != 0) {
+    if (dmvf__write_all(k->fd, buf, n) != 0) {
         dmvf__cli_err("output %s: write failed: %s", k->path ? k->path : "<stdout>", strerror(errno));
         return DMVF_EXIT_IOERR;
     }
@@ -608,18 +589,6 @@ int dmvf__cli_sink_rewind(dmvf_cli_sink *k)
     return 0;
 }
 
-static void fsync_dir_of(const char *path)
-{
-    char dir[4096];
-    if (dir_of(path, dir, sizeof dir) != 0)
-        return;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        (void)fsync(fd);            /* best effort: the rename itself succeeded */
-        close(fd);
-    }
-}
-
 /* Puts the unnamed file k->fd (fsync'd) in place as k->path: it is reopened
  * read-only through /proc, the writing descriptor is closed (a close error,
  * as NFS may report, fails the commit with nothing linked), the file is
@@ -671,7 +640,7 @@ static int commit_unnamed(dmvf_cli_sink *k)
     sigprocmask(SIG_SETMASK, &old, NULL);
     close(ro);
     if (rc == 0)
-        fsync_dir_of(k->path);
+        (void)dmvf__fsync_parent(k->path);   /* best effort: the rename itself succeeded */
     free(tmp_name);
     tmp_name = NULL;
     return rc;
@@ -723,7 +692,7 @@ int dmvf__cli_sink_commit(dmvf_cli_sink *k)
                 set_pending(NULL);
                 free(tmp_name);
                 tmp_name = NULL;
-                fsync_dir_of(k->path);
+                (void)dmvf__fsync_parent(k->path);   /* best effort: the rename itself succeeded */
             }
         }
     }

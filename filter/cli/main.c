@@ -3,7 +3,7 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
 
 static const char top_help[] =
     "usage: dmvfilter COMMAND [FLAGS]\n"

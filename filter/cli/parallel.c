@@ -48,7 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
 
 /* Reads ask for what is missing up to the cut, and never less than
  * min(chunk, TAIL_READ): the bytes read past a cut are copied into the next

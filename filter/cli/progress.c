@@ -6,7 +6,7 @@
  */
 #include <string.h>
 #include <unistd.h>
-#include "cli.h"
+#include "filter/cli/cli.h"
 
 static double elapsed(const struct timespec *a, const struct timespec *b)
 {

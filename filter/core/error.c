@@ -5,6 +5,7 @@
 #include <string.h>
 #include "dmvfilter/version.h"
 #include "filter/core/error.h"
+#include "filter/core/text.h"
 
 const char *dmvf_strerror(int code)
 {
@@ -31,26 +32,6 @@ const char *dmvf_strerror(int code)
 const char *dmvf_version(void)
 {
     return DMVF_VERSION_STRING;
-}
-
-void dmvf__escape_copy(char *dst, size_t cap, const char *src)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (const unsigned char *c = (const unsigned char *)src; *c && o + 1 < cap; c++) {
-        if (*c >= 0x20 && *c != 0x7f) {
-            dst[o++] = (char)*c;
-        } else if (o + 4 < cap) {
-            dst[o++] = '\\';
-            dst[o++] = 'x';
-            dst[o++] = hex[*c >> 4];
-            dst[o++] = hex[*c & 15];
-        } else {
-            break;
-        }
-    }
-    if (cap)
-        dst[o] = '\0';
 }
 
 static void fill(dmvf_error *err, int code, unsigned line, unsigned col, const char *fmt, va_list ap)

@@ -3,6 +3,8 @@
  *
  * Bad input returns a DMVF_E* code with a message in a dmvf_error (common.h);
  * misuse (a NULL handle, a call out of order) aborts with a message.
+ * Messages are one line: the text they quote is escaped (dmvf__escape_copy,
+ * core/text.h).
  */
 #ifndef DMVF_CORE_ERROR_H
 #define DMVF_CORE_ERROR_H
@@ -32,9 +34,6 @@ int dmvf__seterr_at(dmvf_error *err, int code, unsigned line, unsigned column,
  * DMVF_EPOLICY; returns DMVF_EPOLICY. */
 int dmvf__perr(dmvf_error *err, const char *name, unsigned line, unsigned col,
                const char *fmt, ...) DMVF_PRINTF(5, 6);
-/* Copies src into dst[cap] with bytes below 0x20 and 0x7f written as \xNN,
- * so that text from requests and policies cannot break a one-line message. */
-void dmvf__escape_copy(char *dst, size_t cap, const char *src);
 /* Sticky errors (common.h): a handle whose error has just become sticky with
  * `code` keeps the record the failing call filled (e) as its `first`; when
  * e holds another code (a path that filled none), a record naming code. */

@@ -1,12 +1,16 @@
 /*
- * fileio.c - the two durable-write steps every file the library writes
- * shares (keyring, audit log, notice queue, review spool, key files).
+ * fileio.c - the durable-write steps every file the library writes shares
+ * (keyring, audit log, notice queue, review spool, key files), and creating
+ * a file whole (core/fileio.h).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
 #include "filter/core/fileio.h"
@@ -57,4 +61,119 @@ int dmvf__fsync_parent(const char *path)
     close(fd);
     errno = e;
     return rc;
+}
+
+/* ---- creating a file whole ---- */
+
+int dmvf__file_aside(const char *target, const void *data, size_t len, mode_t mode, char **tmp)
+{
+    *tmp = NULL;
+    const char *slash = strrchr(target, '/');
+    int dirlen = slash ? (int)(slash - target + 1) : 0;
+    const char *base = slash ? slash + 1 : target;
+    size_t cap = strlen(target) + sizeof ".." ".tmp." "0123456789abcdef";
+    char *name = malloc(cap);
+    if (!name) {
+        errno = ENOMEM;
+        return DMVF__FILE_NOMEM;
+    }
+    snprintf(name, cap, "%.*s.%s.tmp.%08x%08x", dirlen, target, base,
+             (unsigned)randombytes_random(), (unsigned)randombytes_random());
+    int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        int e = errno;
+        free(name);
+        errno = e;
+        return DMVF__FILE_TEMP;
+    }
+    if (fchmod(fd, mode) != 0 || dmvf__write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(name);
+        free(name);
+        errno = e;
+        return DMVF__FILE_WRITE;
+    }
+    if (close(fd) != 0) {
+        int e = errno;
+        unlink(name);
+        free(name);
+        errno = e;
+        return DMVF__FILE_WRITE;
+    }
+    *tmp = name;
+    return DMVF__FILE_OK;
+}
+
+/* link() where the file system has hard links; else a rename that an
+ * lstat has found nothing to replace for. */
+static int place_new(const char *tmp, const char *target)
+{
+    if (link(tmp, target) == 0)
+        return DMVF__FILE_OK;
+    int e = errno;
+    if (e == EEXIST)
+        return DMVF__FILE_EXISTS;
+    if (e != EPERM && e != ENOTSUP && e != EOPNOTSUPP && e != EMLINK && e != ENOSYS)
+        return DMVF__FILE_PLACE;
+    struct stat st;
+    if (lstat(target, &st) == 0) {
+        errno = EEXIST;
+        return DMVF__FILE_EXISTS;
+    }
+    if (rename(tmp, target) != 0)
+        return DMVF__FILE_PLACE;
+    return DMVF__FILE_OK;
+}
+
+int dmvf__file_place(const char *tmp, const char *target, int how)
+{
+    int st;
+    if (how == DMVF__FILE_NEW) {
+        st = place_new(tmp, target);
+        int e = errno;
+        unlink(tmp);   /* after a link, or a failure; gone already after a rename */
+        errno = e;
+    } else {
+        st = rename(tmp, target) == 0 ? DMVF__FILE_OK : DMVF__FILE_PLACE;
+        if (st != DMVF__FILE_OK) {
+            int e = errno;
+            unlink(tmp);
+            errno = e;
+        }
+    }
+    if (st == DMVF__FILE_OK)
+        (void)dmvf__fsync_parent(target);
+    return st;
+}
+
+int dmvf__file_create(const char *target, const void *data, size_t len, mode_t mode, int how)
+{
+    char *tmp;
+    int st = dmvf__file_aside(target, data, len, mode, &tmp);
+    if (st != DMVF__FILE_OK)
+        return st;
+    st = dmvf__file_place(tmp, target, how);
+    int e = errno;
+    free(tmp);
+    errno = e;
+    return st;
+}
+
+int dmvf__file_error(dmvf_error *err, int st, const char *what, const char *target)
+{
+    const char *why = strerror(errno);
+    switch (st) {
+    case DMVF__FILE_NOMEM:
+        return dmvf__seterr(err, DMVF_ENOMEM, "out of memory writing %s %s", what, target);
+    case DMVF__FILE_TEMP:
+        return dmvf__seterr(err, DMVF_EIO, "cannot create a temporary file beside %s %s: %s", what,
+                            target, why);
+    case DMVF__FILE_EXISTS:
+        return dmvf__seterr(err, DMVF_EIO, "%s %s already exists", what, target);
+    case DMVF__FILE_PLACE:
+        return dmvf__seterr(err, DMVF_EIO, "cannot put %s %s in place: %s", what, target, why);
+    default:
+        return dmvf__seterr(err, DMVF_EIO, "cannot write %s %s: %s", what, target, why);
+    }
 }

@@ -1,10 +1,27 @@
 /*
- * core/fileio.h - the file I/O every durable write goes through.
+ * core/fileio.h - the file I/O every durable write goes through: writing
+ * all of a buffer, syncing a directory, and creating a file whole (keyring,
+ * key files, review items and decisions, a review's release).
+ *
+ * A file is created whole thus, so that a crash leaves either no file or
+ * all of it, never a part:
+ *   1. aside   a new temporary file beside the target (".NAME.tmp.RANDOM" in
+ *              its directory; O_CREAT|O_EXCL|O_NOFOLLOW, then fchmod to the
+ *              mode asked for), written, fsync'd, closed;
+ *   2. place   NEW: link()ed to the target, which never replaces a file
+ *              (where the file system has no hard links, renamed after an
+ *              lstat finds no target), then the temporary name unlinked;
+ *              REPLACE: renamed over the target;
+ *   3.         the directory fsync'd (best effort: the file is in place).
+ * The system calls, in this order, are what tests/faultshim.c counts and
+ * kills between (write, fsync, rename).
  */
 #ifndef DMVF_CORE_FILEIO_H
 #define DMVF_CORE_FILEIO_H
 
 #include <stddef.h>
+#include <sys/types.h>
+#include "dmvfilter/common.h"
 
 /* Writes all n bytes, retrying EINTR and short writes (a write of 0 bytes is
  * EIO). 0 or -1 with errno. */
@@ -12,5 +29,33 @@ int dmvf__write_all(int fd, const void *buf, size_t n);
 /* fsyncs the directory holding path, so that a rename or link into it
  * survives a crash. 0 or -1 with errno. */
 int dmvf__fsync_parent(const char *path);
+
+/* How a created file is put in place. */
+enum { DMVF__FILE_NEW, DMVF__FILE_REPLACE };
+/* Where creating a file failed; errno says why (ENOMEM for NOMEM). */
+enum {
+    DMVF__FILE_OK = 0,
+    DMVF__FILE_NOMEM,    /* no memory for the temporary name */
+    DMVF__FILE_TEMP,     /* the temporary file could not be created */
+    DMVF__FILE_WRITE,    /* writing, fsync or close of it failed */
+    DMVF__FILE_EXISTS,   /* NEW: the target exists */
+    DMVF__FILE_PLACE     /* the link or rename into place failed */
+};
+
+/* Step 1: data[0..len) into a new temporary file beside target, of the
+ * given mode. DMVF__FILE_OK with *tmp its name (malloc'd: the caller frees
+ * it), or a failure with *tmp NULL and no temporary file left. */
+int dmvf__file_aside(const char *target, const void *data, size_t len, mode_t mode, char **tmp);
+/* Steps 2 and 3: the temporary file tmp put in place as target, how being
+ * DMVF__FILE_NEW or DMVF__FILE_REPLACE. The name tmp is gone afterwards,
+ * whatever the result (the string is not freed). */
+int dmvf__file_place(const char *tmp, const char *target, int how);
+/* All three steps; the result as theirs. */
+int dmvf__file_create(const char *target, const void *data, size_t len, mode_t mode, int how);
+/* Fills *err for a failure `st` of the above ("cannot write WHAT TARGET:
+ * <errno's text>", "WHAT TARGET already exists", ...) and returns its code:
+ * DMVF_ENOMEM for NOMEM, else DMVF_EIO. Call it right after the failure:
+ * it reads errno. */
+int dmvf__file_error(dmvf_error *err, int st, const char *what, const char *target);
 
 #endif

@@ -4,4 +4,8 @@ set(DMVF_LAYER_SRCS_core
   date.c
   enums.c
   error.c
-  fileio.c)
+  fileio.c
+  hex.c
+  pballoc.c
+  reqmap.c
+  text.c)

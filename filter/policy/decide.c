@@ -10,52 +10,7 @@
 
 /* ------------------------------------------------------------------ names */
 
-const char *dmvf__action_name(unsigned action)
-{
-    static const char *const names[] = {"redact", "release", "mask", "generalize",
-                                        "pseudonymize", "encrypt", "constant", "descend"};
-    return action < sizeof names / sizeof names[0] ? names[action] : "?";
-}
-
-const char *dmvf__generalize_name(unsigned g)
-{
-    static const char *const names[] = {"?", "year", "month", "decade", "zip3"};
-    return g < sizeof names / sizeof names[0] ? names[g] : "?";
-}
-
-const char *dmvf__refusal_name(dmvf_refusal r)
-{
-    return r == DMVF_REFUSAL_NOT_FOUND ? "not-found" : "refused";
-}
-
-const char *dmvf__decision_name(dmvf_decision d)
-{
-    switch (d) {
-    case DMVF_DECISION_RELEASE: return "release";
-    case DMVF_DECISION_DENY: return "deny";
-    case DMVF_DECISION_REVIEW: return "review";
-    default: return "?";
-    }
-}
-
-char *dmvf__date_str(uint32_t d, char *buf)
-{
-    snprintf(buf, 11, "%04u-%02u-%02u", (d / 10000u) % 10000u, (d / 100u) % 100u, d % 100u);
-    return buf;
-}
-
-const char *dmvf__agency_bit_name(unsigned k) { return dmvf_agency_kind_name((dmvf_agency_kind)k); }
-const char *dmvf__legal_bit_name(unsigned k) { return dmvf_legal_process_name((dmvf_legal_process)k); }
-const char *dmvf__query_bit_name(unsigned k) { return dmvf_query_kind_name((dmvf_query_kind)k); }
-
-const char *dmvf__purpose_bit_name(unsigned k)
-{
-    static const char *const names[] = {"0", "1", "2", "3", "4", "5", "6", "7",
-                                        "8", "9", "10", "11", "12", "13", "14"};
-    return k < sizeof names / sizeof names[0] ? names[k] : "?";
-}
-
-size_t dmvf__bits_str(uint32_t bits, const char *(*name)(unsigned), char *buf, size_t cap)
+size_t dmvf__bits_str(uint32_t bits, const dmvf__names *t, char *buf, size_t cap)
 {
     size_t o = 0;
     int first = 1;
@@ -65,7 +20,7 @@ size_t dmvf__bits_str(uint32_t bits, const char *(*name)(unsigned), char *buf, s
     for (unsigned k = 0; k < 32; k++) {
         if (!(bits & (1u << k)))
             continue;
-        o += (size_t)snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, "%s%s", first ? "" : ", ", name(k));
+        o += (size_t)snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, "%s%s", first ? "" : ", ", dmvf__name(t, k, "?"));
         first = 0;
     }
     o += (size_t)snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, "]");
@@ -126,14 +81,14 @@ static int bit_in(uint32_t bits, unsigned k)
 
 void dmvf__rule_requirements(const dmvf_rule *r, const dmvf_request *q, dmvf_reqcheck out[DMVF_NREQ])
 {
-    char set[160], d1[11], d2[11];
+    char set[160], d1[DMVF__DATE_CAP], d2[DMVF__DATE_CAP];
     memset(out, 0, sizeof(dmvf_reqcheck) * DMVF_NREQ);
 
     dmvf_reqcheck *c = &out[DMVF_REQ_PURPOSE];
     if (r->purposes) {
         c->present = 1;
         c->met = bit_in(r->purposes, q->purpose);
-        dmvf__bits_str(r->purposes, dmvf__purpose_bit_name, set, sizeof set);
+        dmvf__bits_str(r->purposes, &dmvf__purposes, set, sizeof set);
         if (q->purpose)
             snprintf(c->text, sizeof c->text, "purpose %u %s %s", q->purpose, c->met ? "in" : "not in", set);
         else
@@ -146,7 +101,7 @@ void dmvf__rule_requirements(const dmvf_rule *r, const dmvf_request *q, dmvf_req
     if (r->legal) {
         c->present = 1;
         c->met = bit_in(r->legal, (unsigned)q->legal_process);
-        dmvf__bits_str(r->legal, dmvf__legal_bit_name, set, sizeof set);
+        dmvf__bits_str(r->legal, &dmvf__legal_processes, set, sizeof set);
         snprintf(c->text, sizeof c->text, "legal process %s %s %s",
                  q->legal_process ? dmvf_legal_process_name(q->legal_process) : "none",
                  c->met ? "in" : "not in", set);
@@ -158,7 +113,7 @@ void dmvf__rule_requirements(const dmvf_rule *r, const dmvf_request *q, dmvf_req
     if (r->queries) {
         c->present = 1;
         c->met = bit_in(r->queries, (unsigned)q->query_kind);
-        dmvf__bits_str(r->queries, dmvf__query_bit_name, set, sizeof set);
+        dmvf__bits_str(r->queries, &dmvf__query_kinds, set, sizeof set);
         snprintf(c->text, sizeof c->text, "query kind %s %s %s",
                  q->query_kind ? dmvf_query_kind_name(q->query_kind) : "unspecified",
                  c->met ? "in" : "not in", set);
@@ -172,8 +127,8 @@ void dmvf__rule_requirements(const dmvf_rule *r, const dmvf_request *q, dmvf_req
         c->present = 1;
         c->met = date <= r->certified_until;
         snprintf(c->text, sizeof c->text, "certification %s %s (request date %s)",
-                 c->met ? "valid until" : "expired", dmvf__date_str(r->certified_until, d1),
-                 dmvf__date_str(date, d2));
+                 c->met ? "valid until" : "expired", dmvf__date_format(r->certified_until, d1),
+                 dmvf__date_format(date, d2));
     } else {
         snprintf(c->text, sizeof c->text, "certification: not required");
     }

@@ -10,23 +10,15 @@
 
 #define MC (DMVF_CLASS_M | DMVF_CLASS_C)
 
-/* A value as readable text: printable ASCII as is, other bytes as \xNN. */
+/* A value as readable text between quotes into buf[cap] (cap > 5):
+ * printable ASCII other than '"' and '\' as is, every other byte as \xNN;
+ * "..." before the closing quote when it is cut. */
 static void quote(const uint8_t *v, size_t n, char *buf, size_t cap)
 {
-    size_t o = 0;
-    buf[o++] = '"';
-    for (size_t i = 0; i < n && o + 8 < cap; i++) {
-        if (v[i] >= 0x20 && v[i] < 0x7f && v[i] != '"' && v[i] != '\\')
-            buf[o++] = (char)v[i];
-        else
-            o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", v[i]);
-        if (i + 1 < n && o + 8 >= cap) {
-            o += (size_t)snprintf(buf + o, cap - o, "...");
-            break;
-        }
-    }
-    buf[o++] = '"';
-    buf[o] = '\0';
+    buf[0] = '"';
+    dmvf__text t = dmvf__text_buf(buf + 1, cap - 5);
+    dmvf__text_escaped(&t, (const char *)v, n, DMVF__ESC_BACKSLASH | DMVF__ESC_QUOTE | DMVF__ESC_ASCII);
+    memcpy(buf + 1 + t.len, t.failed ? "...\"" : "\"", t.failed ? 5 : 2);
 }
 
 /* buf holds at least 128 bytes: "constant " and a quoted value of at most 95 */
@@ -131,7 +123,7 @@ static void match_str(const dmvf_rule *r, char *buf, size_t cap)
         ADD("%sori prefix %s", o ? " and " : "", t);
     }
     if (r->keys & DMVF_MK_AGENCY) {
-        dmvf__bits_str(r->agency, dmvf__agency_bit_name, t, sizeof t);
+        dmvf__bits_str(r->agency, &dmvf__agency_kinds, t, sizeof t);
         ADD("%sagency kind %s", o ? " and " : "", t);
     }
     if (r->keys & DMVF_MK_TAGS) {
@@ -266,7 +258,7 @@ int dmvf_policy_explain(const dmvf_policy *p, const dmvf_request *req, FILE *out
     DMVF_REQUIRE(p != NULL, "policy is NULL");
     DMVF_REQUIRE(req != NULL, "request is NULL");
     DMVF_REQUIRE(out != NULL, "out is NULL");
-    char d[11], tags[200] = "none";
+    char d[DMVF__DATE_CAP], tags[200] = "none";
     size_t o = 0;
     for (size_t i = 0; i < req->ntags && o < sizeof tags; i++)
         o += (size_t)snprintf(tags + o, sizeof tags - o, "%s%s", i ? ", " : "", req->tags[i] ? req->tags[i] : "");
@@ -278,7 +270,7 @@ int dmvf_policy_explain(const dmvf_policy *p, const dmvf_request *req, FILE *out
             req->ori && *req->ori ? req->ori : "(none)", dmvf_agency_kind_name(req->agency_kind),
             req->jurisdiction && *req->jurisdiction ? req->jurisdiction : "(none)", tags, req->purpose,
             req->purpose ? "" : " (none given)", dmvf_legal_process_name(req->legal_process),
-            dmvf_query_kind_name(req->query_kind), dmvf__date_str(date, d), req->date ? "" : " (today)");
+            dmvf_query_kind_name(req->query_kind), dmvf__date_format(date, d), req->date ? "" : " (today)");
 
     dmvf_verdict v;
     dmvf__policy_decide(p, req, &v);
@@ -368,7 +360,7 @@ static void describe_sections(const dmvf_policy *p, FILE *out)
         if (n->nholidays) {
             fprintf(out, "; holidays");
             for (size_t i = 0; i < n->nholidays; i++)
-                fprintf(out, "%s %s", i ? "," : "", dmvf__date_str(n->holidays[i], b));
+                fprintf(out, "%s %s", i ? "," : "", dmvf__date_format(n->holidays[i], b));
         }
         fputc('\n', out);
     }
@@ -393,21 +385,21 @@ int dmvf_policy_describe(const dmvf_policy *p, FILE *out)
         fprintf(out, "  %zu. '%s' (line %u): match %s; %s", i + 1, r->name, r->line, b1,
                 dmvf__decision_name(r->decision));
         if (r->purposes) {
-            dmvf__bits_str(r->purposes, dmvf__purpose_bit_name, b2, sizeof b2);
+            dmvf__bits_str(r->purposes, &dmvf__purposes, b2, sizeof b2);
             fprintf(out, "; purposes %s", b2);
         }
         if (r->legal) {
-            dmvf__bits_str(r->legal, dmvf__legal_bit_name, b2, sizeof b2);
+            dmvf__bits_str(r->legal, &dmvf__legal_processes, b2, sizeof b2);
             fprintf(out, "; legal process %s", b2);
         }
         if (r->queries) {
-            dmvf__bits_str(r->queries, dmvf__query_bit_name, b1, sizeof b1);
+            dmvf__bits_str(r->queries, &dmvf__query_kinds, b1, sizeof b1);
             fprintf(out, "; query kinds %s", b1);
         }
         if (r->max_records)
             fprintf(out, "; max records %llu", (unsigned long long)r->max_records);
         if (r->certified_until)
-            fprintf(out, "; certified until %s", dmvf__date_str(r->certified_until, b2));
+            fprintf(out, "; certified until %s", dmvf__date_format(r->certified_until, b2));
         if (r->notify_subject)
             fprintf(out, "; notify subject");
         fprintf(out, "; refusal %s", dmvf__refusal_name(r->refusal));

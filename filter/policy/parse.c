@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sodium.h>
 #include <yaml.h>
+#include "filter/core/hex.h"
 #include "filter/policy/policy_int.h"
 
 #define DMVF_POLICY_MAX_BYTES ((size_t)1 << 20)
@@ -246,41 +247,13 @@ static int parse_bool(const char *s, int *out)
     return -1;
 }
 
-static int days_in_month(unsigned y, unsigned m)
-{
-    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return d[m - 1];
-}
-
-/* "YYYY-MM-DD" -> YYYYMMDD, 0 if not a real date. */
-static uint32_t parse_date(const char *s)
-{
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-            return 0;
-    unsigned y = (unsigned)((s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0'));
-    unsigned m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
-    unsigned d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
-    if (y < 1 || m < 1 || m > 12 || d < 1 || (int)d > days_in_month(y, m))
-        return 0;
-    return y * 10000u + m * 100u + d;
-}
-
 static int parse_refusal(const char *s, dmvf_refusal *out)
 {
-    if (strcmp(s, "refused") == 0) {
-        *out = DMVF_REFUSAL_REFUSED;
-        return 0;
-    }
-    if (strcmp(s, "not-found") == 0 || strcmp(s, "not_found") == 0) {
-        *out = DMVF_REFUSAL_NOT_FOUND;
-        return 0;
-    }
-    return -1;
+    int v = dmvf__name_parse(&dmvf__refusals, s, DMVF_REFUSAL_REFUSED);
+    if (v < 0)
+        return -1;
+    *out = (dmvf_refusal)v;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ paths */
@@ -442,16 +415,11 @@ static int parse_action(ld *L, const yaml_node_t *v, const dmvf_sfield *sf, int 
     memset(a, 0, sizeof *a);
     if (v->type == YAML_SCALAR_NODE) {
         const char *s = S(v);
-        if (strcmp(s, "release") == 0)
-            a->action = DMVF_ACT_RELEASE;
-        else if (strcmp(s, "redact") == 0)
-            a->action = DMVF_ACT_REDACT;
-        else if (strcmp(s, "pseudonymize") == 0)
-            a->action = DMVF_ACT_PSEUDONYMIZE;
-        else if (strcmp(s, "encrypt") == 0)
-            a->action = DMVF_ACT_ENCRYPT;
-        else
+        int act = dmvf__name_parse(&dmvf__actions, s, 0);
+        if (act != DMVF_ACT_RELEASE && act != DMVF_ACT_REDACT && act != DMVF_ACT_PSEUDONYMIZE &&
+            act != DMVF_ACT_ENCRYPT)
             return fail(L, v, "unknown action '%s' (%s)", s, scalar_actions);
+        a->action = (uint8_t)act;
         if (prefix && a->action != DMVF_ACT_RELEASE && a->action != DMVF_ACT_REDACT)
             return fail(L, v, "action %s applies to one field; %s is a message (name its fields one by one)",
                         s, sf->path);
@@ -468,40 +436,32 @@ static int parse_action(ld *L, const yaml_node_t *v, const dmvf_sfield *sf, int 
     yaml_node_t *k = N_(L, v->data.mapping.pairs.start->key);
     yaml_node_t *x = N_(L, v->data.mapping.pairs.start->value);
     const char *name = S(k);
-    int known = strcmp(name, "mask") == 0 || strcmp(name, "generalize") == 0 || strcmp(name, "constant") == 0;
-    if (!known)
+    int act = dmvf__name_parse(&dmvf__actions, name, 0);
+    if (act != DMVF_ACT_MASK && act != DMVF_ACT_GENERALIZE && act != DMVF_ACT_CONSTANT)
         return fail(L, k, "unknown action '%s' (%s)", name, scalar_actions);
     if (prefix)
         return fail(L, k, "action %s applies to one field; %s is a message (name its fields one by one)",
                     name, sf->path);
-    if (strcmp(name, "mask") == 0) {
-        a->action = DMVF_ACT_MASK;
+    a->action = (uint8_t)act;
+    if (act == DMVF_ACT_MASK) {
         if ((rc = check_string_action(L, k, "mask", sf)))
             return rc;
         return parse_mask(L, x, a);
     }
-    if (strcmp(name, "constant") == 0) {
-        a->action = DMVF_ACT_CONSTANT;
+    if (act == DMVF_ACT_CONSTANT)
         return parse_constant(L, x, sf, a);
-    }
-    a->action = DMVF_ACT_GENERALIZE;
     if ((rc = want_scalar(L, x, "generalize")))
         return rc;
     const char *g = S(x);
-    if (strcmp(g, "zip3") == 0) {
-        a->gen = DMVF_GEN_ZIP3;
+    int gen = dmvf__name_parse(&dmvf__generalizations, g, 1);
+    if (gen < 0)
+        return fail(L, x, "unknown generalization '%s' (expected year, month, decade or zip3)", g);
+    a->gen = (uint8_t)gen;
+    if (gen == DMVF_GEN_ZIP3) {
         if (sf->type != DMVF_T_STRING)
             return fail(L, x, "generalize zip3 needs a string field; %s is %s", sf->path, type_desc(sf));
         return DMVF_OK;
     }
-    if (strcmp(g, "year") == 0)
-        a->gen = DMVF_GEN_YEAR;
-    else if (strcmp(g, "month") == 0)
-        a->gen = DMVF_GEN_MONTH;
-    else if (strcmp(g, "decade") == 0)
-        a->gen = DMVF_GEN_DECADE;
-    else
-        return fail(L, x, "unknown generalization '%s' (expected year, month, decade or zip3)", g);
     if (sf->type != DMVF_T_UINT32 || !sf->is_date)
         return fail(L, x, "generalize %s needs a date field (uint32 YYYYMMDD); %s is %s", g, sf->path,
                     type_desc(sf));
@@ -537,12 +497,10 @@ static int parse_profile(ld *L, const yaml_node_t *k, const yaml_node_t *v, dmvf
         } else if (strcmp(key, "default") == 0) {
             if ((rc = want_scalar(L, vv, "default")))
                 return rc;
-            if (strcmp(S(vv), "release") == 0)
-                pr->def_action = DMVF_ACT_RELEASE;
-            else if (strcmp(S(vv), "redact") == 0)
-                pr->def_action = DMVF_ACT_REDACT;
-            else
+            int act = dmvf__name_parse(&dmvf__actions, S(vv), 0);
+            if (act != DMVF_ACT_RELEASE && act != DMVF_ACT_REDACT)
                 return fail(L, vv, "default must be release or redact, not '%s'", S(vv));
+            pr->def_action = (uint8_t)act;
             pr->has_default = 1;
             pr->def_line = LN(vv);
         } else if (strcmp(key, "fields") == 0) {
@@ -855,15 +813,11 @@ static int parse_rule(ld *L, const yaml_node_t *v, size_t idx, dmvf_rule *r)
         } else if (strcmp(key, "decision") == 0) {
             if ((rc = want_scalar(L, x, "decision")))
                 return rc;
-            if (strcmp(S(x), "release") == 0)
-                r->decision = DMVF_DECISION_RELEASE;
-            else if (strcmp(S(x), "deny") == 0)
-                r->decision = DMVF_DECISION_DENY;
-            else if (strcmp(S(x), "review") == 0)
-                r->decision = DMVF_DECISION_REVIEW;
-            else
+            int d = dmvf__name_parse(&dmvf__decisions, S(x), DMVF_DECISION_RELEASE);
+            if (d < 0)
                 return fail(L, x, "unknown decision '%s' in rule '%s' (expected release, deny, review)", S(x),
                             r->name);
+            r->decision = (dmvf_decision)d;
             has_decision = 1;
             r->dline = LN(x);
             r->dcol = CN(x);
@@ -896,7 +850,7 @@ static int parse_rule(ld *L, const yaml_node_t *v, size_t idx, dmvf_rule *r)
         } else if (strcmp(key, "certified_until") == 0) {
             if ((rc = want_scalar(L, x, "certified_until")))
                 return rc;
-            if (!(r->certified_until = parse_date(S(x))))
+            if (!(r->certified_until = dmvf__date_parse(S(x), strlen(S(x)))))
                 return fail(L, x, "bad date '%s' in certified_until (expected YYYY-MM-DD)", S(x));
         } else if (strcmp(key, "notify_subject") == 0) {
             if ((rc = want_scalar(L, x, "notify_subject")))
@@ -1104,7 +1058,7 @@ static int parse_notices(ld *L, const yaml_node_t *v)
                 yaml_node_t *y = N_(L, x->data.sequence.items.start[i]);
                 if ((rc = want_scalar(L, y, "a holiday")))
                     return rc;
-                if (!(h[i] = parse_date(S(y))))
+                if (!(h[i] = dmvf__date_parse(S(y), strlen(S(y)))))
                     return fail(L, y, "bad date '%s' in notices holidays (expected YYYY-MM-DD)", S(y));
             }
             if (cnt)
@@ -1298,7 +1252,8 @@ static dmvf_policy *load_buffer(const char *yaml, size_t len, const char *name, 
     }
     unsigned char h[32];
     crypto_generichash(h, sizeof h, (const unsigned char *)(yaml ? yaml : ""), len, NULL, 0);
-    sodium_bin2hex(p->id, sizeof p->id, h, sizeof h);
+    _Static_assert(sizeof ((dmvf_policy *)0)->id == 2 * sizeof h + 1, "policy id size");
+    dmvf__hex_encode(p->id, h, sizeof h);
     if (load_yaml(p, yaml ? yaml : "", len, err) != DMVF_OK || dmvf__policy_compile(p, err) != DMVF_OK) {
         dmvf_policy_free(p);
         return NULL;

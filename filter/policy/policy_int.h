@@ -20,9 +20,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "dmvfilter/dmvfilter.h"
-#include "filter/core/error.h"
 #include "filter/core/arena.h"
 #include "filter/core/date.h"
+#include "filter/core/enums.h"
+#include "filter/core/error.h"
+#include "filter/core/text.h"
 #include "filter/policy/decide.h"
 #include "filter/wire/plan.h"
 
@@ -165,18 +167,8 @@ typedef struct dmvf_reqcheck {
 } dmvf_reqcheck;
 void dmvf__rule_requirements(const dmvf_rule *r, const dmvf_request *req, dmvf_reqcheck out[DMVF_NREQ]);
 
-/* Helpers shared by the text writers. */
-const char *dmvf__action_name(unsigned action);
-const char *dmvf__refusal_name(dmvf_refusal r);
-const char *dmvf__decision_name(dmvf_decision d);
-const char *dmvf__generalize_name(unsigned g);
-/* "YYYY-MM-DD" into buf (>= 11 bytes); returns buf. */
-char *dmvf__date_str(uint32_t d, char *buf);
-/* A bit set as "[a, b]" using name(k); returns the bytes written (snprintf-like). */
-size_t dmvf__bits_str(uint32_t bits, const char *(*name)(unsigned), char *buf, size_t cap);
-const char *dmvf__agency_bit_name(unsigned k);
-const char *dmvf__legal_bit_name(unsigned k);
-const char *dmvf__query_bit_name(unsigned k);
-const char *dmvf__purpose_bit_name(unsigned k);
+/* A bit set as "[a, b]", bit k spelled as t spells k ("?" when it does
+ * not); returns the bytes written (snprintf-like). */
+size_t dmvf__bits_str(uint32_t bits, const dmvf__names *t, char *buf, size_t cap);
 
 #endif

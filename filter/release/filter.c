@@ -29,6 +29,7 @@
 #include <string.h>
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
+#include "filter/core/text.h"
 #include "filter/policy/decide.h"
 #include "filter/wire/plan.h"
 #include "filter/wire/count.h"

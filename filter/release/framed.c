@@ -45,6 +45,8 @@
 #include <sodium.h>
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
+#include "filter/core/pballoc.h"
+#include "filter/core/reqmap.h"
 #include "filter/policy/decide.h"
 #include "filter/wire/rewrite.h"
 #include "filter/release/stream_int.h"
@@ -288,51 +290,18 @@ static int finish_request(dmvf_framed *fr, dmvf_error *err)
     return DMVF_OK;
 }
 
-/* protobuf-c's allocator, noting in *ud that an allocation failed: an
- * unpack that fails for want of memory is not a malformed frame. */
-static void *pb_alloc(void *ud, size_t n)
-{
-    void *p = malloc(n);
-    if (!p)
-        *(int *)ud = 1;
-    return p;
-}
-
-static void pb_free(void *ud, void *p)
-{
-    (void)ud;
-    free(p);
-}
-
 static int start_request(dmvf_framed *fr, const uint8_t *p, size_t n, uint64_t at, dmvf_error *err)
 {
-    int oom = 0;
-    ProtobufCAllocator pa = { pb_alloc, pb_free, &oom };
-    Dmv__V1__Request *m = dmv__v1__request__unpack(&pa, n, p);
-    if (!m && oom)
+    dmvf__pballoc pa;
+    Dmv__V1__Request *m = dmv__v1__request__unpack(dmvf__pballoc_init(&pa, DMVF__PB_PLAIN), n, p);
+    if (!m && pa.oom)
         return fail_at(fr, err, DMVF_ENOMEM, at, "out of memory decoding a request frame");
     if (!m)
         return fail_at(fr, err, DMVF_EMALFORMED, at, "request frame does not decode as dmv.v1.Request");
     dmvf_request req;
-    memset(&req, 0, sizeof req);
-    req.request_id = m->request_id;
-    req.ori = m->ori;
-    req.agency_name = m->agency_name;
-    req.agency_kind = (dmvf_agency_kind)m->agency_kind;
-    req.jurisdiction = m->jurisdiction;
-    req.tags = (const char *const *)m->tags;
-    req.ntags = m->n_tags;
-    req.operator_id = m->operator_id;
-    req.purpose = m->purpose;
-    req.legal_process = (dmvf_legal_process)m->legal_process;
-    req.legal_reference = m->legal_reference;
-    req.query_kind = (dmvf_query_kind)m->query_kind;
-    req.fields = (const char *const *)m->fields;
-    req.nfields = m->n_fields;
-    req.channel = m->channel;
-    req.date = m->date;
+    dmvf__request_from_pb(m, &req);
     fr->cur = dmvf_filter_create(fr->policy, fr->keyring, &req, &fr->opts, err);
-    dmv__v1__request__free_unpacked(m, &pa);
+    dmv__v1__request__free_unpacked(m, &pa.pb);
     if (!fr->cur) {
         if (err)
             err->offset = at;

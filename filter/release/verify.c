@@ -34,6 +34,9 @@
 #include <sodium.h>
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
+#include "filter/core/hex.h"
+#include "filter/core/pballoc.h"
+#include "filter/core/text.h"
 #include "filter/core/varint.h"
 #include "keys/keys.h"
 #include "dmv/v1/request.pb-c.h"
@@ -126,40 +129,14 @@ void dmvf_release_verifier_free(dmvf_release_verifier *v)
     free(v);
 }
 
-/* protobuf-c's allocator, noting an allocation failure (not malformed). */
-static void *pb_alloc(void *ud, size_t n)
-{
-    void *p = malloc(n);
-    if (!p)
-        *(int *)ud = 1;
-    return p;
-}
-
-static void pb_free(void *ud, void *p)
-{
-    (void)ud;
-    free(p);
-}
-
-static void hex8(const uint8_t *p, size_t n, char out[17])
-{
-    static const char hx[] = "0123456789abcdef";
-    size_t i = 0;
-    for (; i < n && i < 8; i++) {
-        out[2 * i] = hx[p[i] >> 4];
-        out[2 * i + 1] = hx[p[i] & 15];
-    }
-    out[2 * i] = '\0';
-}
-
 static int check_trailer(dmvf_release_verifier *v, dmvf_error *err)
 {
-    int oom = 0;
-    ProtobufCAllocator pa = {pb_alloc, pb_free, &oom};
-    Dmv__V1__Trailer *m = dmv__v1__trailer__unpack(&pa, v->meta_len, v->meta);
+    dmvf__pballoc pa;
+    Dmv__V1__Trailer *m =
+        dmv__v1__trailer__unpack(dmvf__pballoc_init(&pa, DMVF__PB_PLAIN), v->meta_len, v->meta);
     if (!m)
-        return vfail(v, err, oom ? DMVF_ENOMEM : DMVF_EMALFORMED,
-                     oom ? "out of memory decoding a trailer" : "trailer does not decode as dmv.v1.Trailer");
+        return vfail(v, err, pa.oom ? DMVF_ENOMEM : DMVF_EMALFORMED,
+                     pa.oom ? "out of memory decoding a trailer" : "trailer does not decode as dmv.v1.Trailer");
     int rc = DMVF_OK;
     char id[128]; /* the request id, for messages: escaped, cut */
     dmvf__escape_copy(id, sizeof id, m->request_id ? m->request_id : "");
@@ -202,18 +179,18 @@ static int check_trailer(dmvf_release_verifier *v, dmvf_error *err)
     v->records = 0;
 out:
     free(packed);
-    dmv__v1__trailer__free_unpacked(m, &pa);
+    dmv__v1__trailer__free_unpacked(m, &pa.pb);
     return rc;
 }
 
 static int check_seal(dmvf_release_verifier *v, dmvf_error *err)
 {
-    int oom = 0;
-    ProtobufCAllocator pa = {pb_alloc, pb_free, &oom};
-    Dmv__V1__Seal *m = dmv__v1__seal__unpack(&pa, v->meta_len, v->meta);
+    dmvf__pballoc pa;
+    Dmv__V1__Seal *m =
+        dmv__v1__seal__unpack(dmvf__pballoc_init(&pa, DMVF__PB_PLAIN), v->meta_len, v->meta);
     if (!m)
-        return vfail(v, err, oom ? DMVF_ENOMEM : DMVF_EMALFORMED,
-                     oom ? "out of memory decoding the seal" : "seal does not decode as dmv.v1.Seal");
+        return vfail(v, err, pa.oom ? DMVF_ENOMEM : DMVF_EMALFORMED,
+                     pa.oom ? "out of memory decoding the seal" : "seal does not decode as dmv.v1.Seal");
     int rc = DMVF_OK;
     uint8_t packed[256];
     if (v->meta_len > sizeof packed || dmv__v1__seal__get_packed_size(m) != v->meta_len ||
@@ -229,8 +206,8 @@ static int check_seal(dmvf_release_verifier *v, dmvf_error *err)
     }
     if (sodium_memcmp(m->public_key.data, v->pub, DMVF_PUBLIC_KEY_LEN) != 0) {
         char got[17], want[17];
-        hex8(m->public_key.data, DMVF_PUBLIC_KEY_LEN, got);
-        hex8(v->pub, DMVF_PUBLIC_KEY_LEN, want);
+        dmvf__hex_encode(got, m->public_key.data, 8);
+        dmvf__hex_encode(want, v->pub, 8);
         rc = vfail(v, err, DMVF_ETAMPER, "the seal names public key %s..., not the given %s...",
                    got, want);
         goto out;
@@ -260,7 +237,7 @@ static int check_seal(dmvf_release_verifier *v, dmvf_error *err)
     }
     v->phase = PH_SEALED;
 out:
-    dmv__v1__seal__free_unpacked(m, &pa);
+    dmv__v1__seal__free_unpacked(m, &pa.pb);
     return rc;
 }
 

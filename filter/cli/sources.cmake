@@ -1,0 +1,16 @@
+# The command line's sources (the top-level CMakeLists.txt builds them into
+# the dmvfilter executable, with the "cli" view of cmake/DmvfLayers.cmake).
+set(DMVF_CLI_SRCS
+  account.c
+  args.c
+  cmd_audit.c
+  cmd_filter.c
+  cmd_keys.c
+  cmd_notices.c
+  cmd_policy.c
+  cmd_review.c
+  cmd_verify.c
+  io.c
+  main.c
+  parallel.c
+  progress.c)
