@@ -1,7 +1,8 @@
 /*
  * keyring_int.h - internal to keys/: the in-memory layout of a loaded
- * keyring, shared by keyring.c (files: load, create, rotate, seal) and
- * crypto.c (derivation, pseudonyms, tokens, reveal).
+ * keyring, shared by keyring.c (the object: accessors, use count, free),
+ * keyring_file.c (files: load, create, rotate), crypto.c (derivation,
+ * pseudonyms, tokens, reveal) and sign.c (signatures, audit chain).
  *
  * A loaded dmvf_keyring is ONE sodium_malloc block, made read-only after
  * load (sodium_mprotect_readonly) and wiped by sodium_free:
@@ -55,8 +56,11 @@ struct dmvf_keyring {
     dmvf__kr_epoch epochs[];
 };
 
+/* A zeroed keyring block for nepochs epochs (nepochs set, users NULL), in
+ * secure memory freed with sodium_free; NULL when out of memory. */
+dmvf_keyring *dmvf__keyring_alloc(size_t nepochs);
+
 /* The epoch entry numbered `epoch`, or NULL if the keyring has none. */
 const dmvf__kr_epoch *dmvf__keyring_find(const dmvf_keyring *k, uint32_t epoch);
-
 
 #endif

@@ -2,7 +2,8 @@
  * sign.c - signatures and MACs under the keyring's long-term keys: the audit
  * chain (BLAKE2b-256 keyed with the audit key), subject hashes (BLAKE2b-128
  * keyed with a key derived from the audit key), Ed25519 signatures of
- * checkpoints and releases, and public key files.
+ * checkpoints and releases, and the signing key's public key file
+ * (public_file.c).
  *
  * Every signature is over a domain-separated message: the context string
  * with its NUL byte, then the message bytes, so that a signature made for
@@ -13,14 +14,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sodium.h>
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
 #include "filter/core/fileio.h"
-#include "filter/core/hex.h"
+#include "keys/keyfile_int.h"
 #include "keys/keyring_int.h"
 
 #define PUB_PREFIX "dmvfilter-ed25519 "
@@ -85,15 +85,13 @@ void dmvf_keyring_public_key(const dmvf_keyring *k, uint8_t out[32])
 int dmvf_public_key_write(const char *path, const uint8_t pub[32], dmvf_error *err)
 {
     DMVF_REQUIRE(path != NULL, "path is NULL");
-    char line[sizeof PUB_PREFIX + 64 + 1];
-    char hex[65];
-    dmvf__hex_encode(hex, pub, 32);
-    int len = snprintf(line, sizeof line, PUB_PREFIX "%s\n", hex);
+    char line[DMVF__PUBLIC_LINE_MAX];
+    size_t len = dmvf__public_line(line, PUB_PREFIX, pub);
     int fd = strcmp(path, "-") == 0 ? STDOUT_FILENO
                                     : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return dmvf__seterr(err, DMVF_EIO, "%s: cannot create: %s", path, strerror(errno));
-    if (dmvf__write_all(fd, line, (size_t)len) != 0) {
+    if (dmvf__write_all(fd, line, len) != 0) {
         int e = errno;
         if (fd != STDOUT_FILENO) {
             close(fd);
@@ -112,25 +110,17 @@ int dmvf_public_key_write(const char *path, const uint8_t pub[32], dmvf_error *e
 int dmvf_public_key_read(const char *path, uint8_t pub[32], dmvf_error *err)
 {
     DMVF_REQUIRE(path != NULL, "path is NULL");
-    memset(pub, 0, 32);
-    FILE *fp = fopen(path, "r");
-    if (!fp)
+    switch (dmvf__public_read(path, PUB_PREFIX, pub)) {
+    case DMVF__PUBLIC_OK:
+        return DMVF_OK;
+    case DMVF__PUBLIC_OPEN:
         return dmvf__seterr(err, DMVF_EIO, "%s: cannot open: %s", path, strerror(errno));
-    char line[256];
-    char *got = fgets(line, sizeof line, fp);
-    int rd_err = ferror(fp);
-    fclose(fp);
-    if (rd_err)
+    case DMVF__PUBLIC_READ:
         return dmvf__seterr(err, DMVF_EIO, "%s: read failed", path);
-    size_t plen = strlen(PUB_PREFIX);
-    if (!got || strncmp(line, PUB_PREFIX, plen) != 0)
+    case DMVF__PUBLIC_NOTKEY:
         return dmvf__seterr(err, DMVF_EINVAL, "%s: not a dmvfilter public key (expected a line "
                             "'" PUB_PREFIX "<64 hex digits>')", path);
-    const char *hex = line + plen;
-    size_t hl = strcspn(hex, "\r\n");
-    if (dmvf__hex_decode(pub, 32, hex, hl, 0) != 0) {
-        memset(pub, 0, 32);
+    default:
         return dmvf__seterr(err, DMVF_EINVAL, "%s: the public key must be 64 hex digits", path);
     }
-    return DMVF_OK;
 }

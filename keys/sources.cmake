@@ -2,5 +2,8 @@
 set(DMVF_LAYER_SRCS_keys
   crypto.c
   keyring.c
+  keyring_file.c
+  public_file.c
   review_keys.c
+  secret_file.c
   sign.c)

@@ -12,7 +12,9 @@
  *   - enums.h: names, parsing with '-' and '_' alike, the public names;
  *   - reqmap.h: a request to a message and back, NULL strings as "";
  *   - pballoc.h: each kind unpacks and frees a message;
- *   - fileio.h: create new (never replacing), replace, no temp left.
+ *   - fileio.h: create new (never replacing), replace, no temp left; read
+ *     whole (plain and secure memory, the size limit, private files only,
+ *     regular files only, a missing file).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -400,6 +402,32 @@ static void test_fileio(void)
     snprintf(missing, sizeof missing, "%s/no/such/dir/f", dir);
     CHECK_EQ_INT(dmvf__file_create(missing, "x", 1, 0600, DMVF__FILE_NEW), DMVF__FILE_TEMP);
     CHECK_EQ_INT(errno, ENOENT);
+
+    /* reading whole: path holds "three", mode 0600 */
+    uint8_t *buf;
+    size_t len;
+    CHECK_EQ_INT(dmvf__file_read(path, 5, &buf, &len, 0, &st), DMVF__READ_OK);
+    CHECK(buf && len == 5 && memcmp(buf, "three", 5) == 0 && st.st_size == 5);
+    free(buf);
+    CHECK_EQ_INT(dmvf__file_read(path, 5, &buf, &len, DMVF__READ_SECURE | DMVF__READ_PRIVATE, NULL),
+                 DMVF__READ_OK);
+    CHECK(buf && len == 5 && memcmp(buf, "three", 5) == 0);
+    if (buf)
+        sodium_free(buf);
+    CHECK_EQ_INT(dmvf__file_read(path, 4, &buf, &len, 0, &st), DMVF__READ_TOOBIG);
+    CHECK(buf == NULL && len == 0 && st.st_size == 5);
+    CHECK(chmod(path, 0640) == 0);
+    CHECK_EQ_INT(dmvf__file_read(path, 5, &buf, &len, DMVF__READ_PRIVATE, &st), DMVF__READ_MODE);
+    CHECK((st.st_mode & 0777) == 0640 && buf == NULL);
+    CHECK_EQ_INT(dmvf__file_read(path, 5, &buf, &len, 0, NULL), DMVF__READ_OK);
+    free(buf);
+    CHECK_EQ_INT(dmvf__file_read(dir, 1 << 20, &buf, &len, 0, NULL), DMVF__READ_NOTREG);
+    CHECK_EQ_INT(dmvf__file_read(missing, 1 << 20, &buf, &len, 0, NULL), DMVF__READ_OPEN);
+    CHECK_EQ_INT(errno, ENOENT);
+    CHECK_EQ_INT(dmvf__file_create(path, "", 0, 0600, DMVF__FILE_REPLACE), DMVF__FILE_OK);
+    CHECK_EQ_INT(dmvf__file_read(path, 0, &buf, &len, 0, NULL), DMVF__READ_OK);
+    CHECK(buf != NULL && len == 0);
+    free(buf);
     unlink(path);
     rmdir(dir);
 }

@@ -1,7 +1,7 @@
 /*
  * fileio.c - the durable-write steps every file the library writes shares
- * (keyring, audit log, notice queue, review spool, key files), and creating
- * a file whole (core/fileio.h).
+ * (keyring, audit log, notice queue, review spool, key files), creating a
+ * file whole, and reading one whole (core/fileio.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
 #include "filter/core/fileio.h"
+#include "filter/core/pballoc.h"
 
 int dmvf__write_all(int fd, const void *buf, size_t n)
 {
@@ -176,4 +177,62 @@ int dmvf__file_error(dmvf_error *err, int st, const char *what, const char *targ
     default:
         return dmvf__seterr(err, DMVF_EIO, "cannot write %s %s: %s", what, target, why);
     }
+}
+
+/* ---- reading a file whole ---- */
+
+int dmvf__file_read(const char *path, size_t max, uint8_t **buf, size_t *len, int flags, struct stat *st)
+{
+    struct stat own;
+    *buf = NULL;
+    *len = 0;
+    if (!st)
+        st = &own;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return DMVF__READ_OPEN;
+    int rc = DMVF__READ_OK;
+    if (fstat(fd, st) != 0)
+        rc = DMVF__READ_STAT;
+    else if (!S_ISREG(st->st_mode))
+        rc = DMVF__READ_NOTREG;
+    else if ((flags & DMVF__READ_PRIVATE) && (st->st_mode & 077))
+        rc = DMVF__READ_MODE;
+    else if ((uintmax_t)st->st_size > max)
+        rc = DMVF__READ_TOOBIG;
+    if (rc != DMVF__READ_OK) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return rc;
+    }
+    size_t size = (size_t)st->st_size, got = 0;
+    uint8_t *b = (flags & DMVF__READ_SECURE) ? dmvf__secure_alloc(size ? size : 1) : malloc(size ? size : 1);
+    if (!b) {
+        close(fd);
+        errno = ENOMEM;
+        return DMVF__READ_NOMEM;
+    }
+    while (got < size) {
+        ssize_t r = read(fd, b + got, size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            close(fd);
+            if (flags & DMVF__READ_SECURE)
+                sodium_free(b);
+            else
+                free(b);
+            errno = e;
+            return DMVF__READ_IO;
+        }
+        if (r == 0)
+            break; /* it shrank: the caller sees *len < st_size */
+        got += (size_t)r;
+    }
+    close(fd);
+    *buf = b;
+    *len = got;
+    return DMVF__READ_OK;
 }

@@ -1,7 +1,8 @@
 /*
  * core/fileio.h - the file I/O every durable write goes through: writing
  * all of a buffer, syncing a directory, and creating a file whole (keyring,
- * key files, review items and decisions, a review's release).
+ * key files, review items and decisions, a review's release); and reading a
+ * small file whole.
  *
  * A file is created whole thus, so that a crash leaves either no file or
  * all of it, never a part:
@@ -20,6 +21,8 @@
 #define DMVF_CORE_FILEIO_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include "dmvfilter/common.h"
 
@@ -57,5 +60,31 @@ int dmvf__file_create(const char *target, const void *data, size_t len, mode_t m
  * DMVF_ENOMEM for NOMEM, else DMVF_EIO. Call it right after the failure:
  * it reads errno. */
 int dmvf__file_error(dmvf_error *err, int st, const char *what, const char *target);
+
+/* ---- reading a file whole ---- */
+
+/* How dmvf__file_read reads. */
+enum {
+    DMVF__READ_SECURE = 1,   /* into dmvf__secure_alloc memory (sodium_free it), not malloc */
+    DMVF__READ_PRIVATE = 2   /* refuse a file that group or others have any permission on */
+};
+/* Where reading failed; errno says why for OPEN, STAT and IO. */
+enum {
+    DMVF__READ_OK = 0,
+    DMVF__READ_OPEN,     /* open failed (ENOENT: there is no such file) */
+    DMVF__READ_STAT,     /* fstat failed */
+    DMVF__READ_NOTREG,   /* not a regular file */
+    DMVF__READ_MODE,     /* PRIVATE: group or others have permission bits */
+    DMVF__READ_TOOBIG,   /* larger than max bytes */
+    DMVF__READ_NOMEM,    /* no memory for its contents */
+    DMVF__READ_IO        /* a read failed */
+};
+/* Reads the regular file path whole, at most max bytes, opened without
+ * blocking and never as a controlling terminal; flags DMVF__READ_*.
+ * DMVF__READ_OK with *buf its contents and *len their size: fewer bytes than
+ * st->st_size when the file shrank while being read. On a failure *buf is
+ * NULL and *len 0. st, when not NULL, receives the file's fstat (from
+ * DMVF__READ_NOTREG on), for messages: its mode, its size. */
+int dmvf__file_read(const char *path, size_t max, uint8_t **buf, size_t *len, int flags, struct stat *st);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * policy_compile.c - from the parsed policy to plan trees.
+ * compile.c - from the parsed policy to plan trees.
  *
  * Order of checks (the first failure is reported):
  *   1. extends: unknown parents, cycles; then each profile's entries are
@@ -406,5 +406,3 @@ void dmvf__policy_release_plans(dmvf_policy *p)
         p->profiles[i].plan[0] = p->profiles[i].plan[1] = NULL;
     }
 }
-
-/* ------------------------------------------------------------------ restrict */

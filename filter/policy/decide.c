@@ -1,5 +1,5 @@
 /*
- * policy_decide.c - the verdict on one request: the first rule whose match
+ * decide.c - the verdict on one request: the first rule whose match
  * fits the requester decides; a release rule's requirements (purpose, legal
  * process, query kind, certification) must all be met, else the request is
  * refused in the rule's refusal form. Reads the request only, never records.

@@ -1,5 +1,5 @@
 /*
- * policy_explain.c - the policy in words: dmvf_policy_explain (one request:
+ * explain.c - the policy in words: dmvf_policy_explain (one request:
  * the rule, each requirement, and what every schema path becomes and why)
  * and dmvf_policy_describe (the whole compiled policy, for `policy check`).
  */

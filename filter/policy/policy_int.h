@@ -2,12 +2,17 @@
  * policy_int.h - the loaded policy as the policy modules share it (private
  * to filter/policy/).
  *
- *   parse.c           YAML (libyaml document API) -> the structs below, with
- *                     every local check (keys, node kinds, paths, action types)
+ *   policy.c          the life cycle: load (read, id, parse, compile), the
+ *                     borrower count, free; id and settings
+ *   parse*.c          YAML (libyaml document API) -> the structs below, with
+ *                     every local check (keys, node kinds, paths, action
+ *                     types); parse_int.h
  *   compile.c         extends, rule checks (profiles, marking, reachability),
- *                     marking checks on profiles, plan trees, plan_restrict
+ *                     marking checks on profiles, plan trees
  *   decide.c          rule matching, requirements, dmvf__policy_decide
  *   explain.c         dmvf_policy_explain, dmvf_policy_describe
+ *
+ * Loading calls parse, then compile; neither of them calls the other.
  *
  * Everything a policy owns lives in its arena and is freed at once; the
  * compiled plans are single allocations freed with dmvf__plan_free. Once
@@ -134,7 +139,11 @@ struct dmvf_policy {
     dmvf_arena arena;
 };
 
-/* policy_compile.c: everything after parsing. DMVF_OK or an error in *err. */
+/* parse.c: the YAML text yaml[0..len) into p (named p->name, paths
+ * relative to p->base_dir). DMVF_OK or an error in *err. */
+int dmvf__policy_parse(dmvf_policy *p, const char *yaml, size_t len, dmvf_error *err);
+
+/* compile.c: everything after parsing. DMVF_OK or an error in *err. */
 int dmvf__policy_compile(dmvf_policy *p, dmvf_error *err);
 /* Frees what dmvf__policy_compile built (plans); the arena is freed by the caller. */
 void dmvf__policy_release_plans(dmvf_policy *p);
@@ -156,7 +165,7 @@ void dmvf__profile_resolve(const dmvf_profile_def *pr, const dmvf_sfield *sf, dm
 /* The normalization table of a position, NULL if none. */
 const dmvf_pnorm *dmvf__policy_norm(const dmvf_policy *p, const dmvf_sfield *sf);
 
-/* policy_decide.c */
+/* decide.c */
 const dmvf_rule *dmvf__policy_match(const dmvf_policy *p, const dmvf_request *req);
 
 enum { DMVF_REQ_PURPOSE, DMVF_REQ_LEGAL, DMVF_REQ_QUERY, DMVF_REQ_CERT, DMVF_NREQ };

@@ -3,4 +3,10 @@ set(DMVF_LAYER_SRCS_policy
   compile.c
   decide.c
   explain.c
-  parse.c)
+  parse.c
+  parse_accountability.c
+  parse_marking.c
+  parse_node.c
+  parse_profile.c
+  parse_rule.c
+  policy.c)

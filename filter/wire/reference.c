@@ -29,9 +29,11 @@
  *   key     := varint(number << 3 | wire_type)       at most 5 bytes
  *   value   := varint                   wire_type 0, at most 10 bytes
  *            | 8 bytes                  wire_type 1
- *            | varint(len) len bytes    wire_type 2, prefix at most 5 bytes
+ *            | varint(len) len bytes    wire_type 2, prefix at most 5 bytes,
+ *                                                   len < 2^32
  *            | 4 bytes                  wire_type 5
- *   (3, 4: groups, and 6, 7 are refused)
+ *   (3, 4: groups, and 6, 7 are refused; keys, varints and length prefixes
+ *   are read by core/varint.h, as the rewriter reads them)
  *
  * Values of singular fields that equal the proto3 default (0, false, empty)
  * are absent whether or not the bytes spelled them out, so they are not
@@ -43,6 +45,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "filter/core/varint.h"
 #include "filter/wire/reference.h"
 #include "filter/wire/transform.h"
 #include "dmv/v1/record.pb-c.h"
@@ -100,31 +103,21 @@ static int prescan(const scan *s, const dmvf_snode *node, const dmvf_pnode *pn,
 
     while (p < end) {
         const uint8_t *at = p;
-        size_t avail = (size_t)(end - p);
-        size_t kmax = avail < 5 ? avail : 5, k;
-        uint64_t key = 0;
-        for (k = 0; k < kmax; k++) {
-            key |= (uint64_t)(p[k] & 0x7f) << (7 * k);
-            if (!(p[k] & 0x80))
-                break;
-        }
-        if (k == kmax || (key >> 3) == 0) /* field 0 is invalid however it is spelled */
+        uint32_t num;
+        unsigned wt;
+        size_t k = dmvf__key_read(p, end, &num, &wt); /* field 0 is invalid however it is spelled */
+        if (!k)
             return scan_fail(s, DMVF_EMALFORMED, at, where, "bad field key", 0);
-        p += k + 1;
-        uint32_t num = (uint32_t)(key >> 3);
-        unsigned wt = (unsigned)(key & 7);
+        p += k;
         const uint8_t *val = p;
-        uint64_t len = 0;
+        uint32_t len = 0;
 
         switch (wt) {
         case WT_VARINT: {
-            size_t rem = (size_t)(end - p), vmax = rem < 10 ? rem : 10, i;
-            for (i = 0; i < vmax; i++)
-                if (!(p[i] & 0x80))
-                    break;
-            if (i == vmax)
+            size_t n = dmvf__varint_len(p, end);
+            if (!n)
                 return scan_fail(s, DMVF_EMALFORMED, p, where, "unterminated varint", num);
-            p += i + 1;
+            p += n;
             break;
         }
         case WT_I64:
@@ -138,18 +131,13 @@ static int prescan(const scan *s, const dmvf_snode *node, const dmvf_pnode *pn,
             p += 4;
             break;
         case WT_LEN: {
-            size_t rem = (size_t)(end - p), lmax = rem < 5 ? rem : 5, i;
-            for (i = 0; i < lmax; i++) {
-                len |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-                if (!(p[i] & 0x80))
-                    break;
-            }
-            if (i == lmax)
+            size_t n = dmvf__len_read(p, end, &len);
+            if (!n)
                 return scan_fail(s, DMVF_EMALFORMED, p, where, "bad length prefix", num);
-            if (len > rem - (i + 1))
+            if (len > (size_t)(end - p) - n)
                 return scan_fail(s, DMVF_EMALFORMED, p, where,
                                  "length runs past the end of its message", num);
-            val = p + i + 1;
+            val = p + n;
             p = val + len;
             break;
         }
