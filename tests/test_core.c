@@ -12,10 +12,11 @@
  *   - enums.h: names, parsing with '-' and '_' alike, the public names;
  *   - reqmap.h: a request to a message and back, NULL strings as "";
  *   - pballoc.h: each kind unpacks and frees a message;
- *   - fileio.h: create new (never replacing), replace, no temp left.
+ *   - fileio.h: create new (never replacing), replace, no temp left; read whole.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,6 +401,37 @@ static void test_fileio(void)
     snprintf(missing, sizeof missing, "%s/no/such/dir/f", dir);
     CHECK_EQ_INT(dmvf__file_create(missing, "x", 1, 0600, DMVF__FILE_NEW), DMVF__FILE_TEMP);
     CHECK_EQ_INT(errno, ENOENT);
+
+    /* reading a file whole */
+    uint8_t *buf = (uint8_t *)"set";
+    size_t len = 99;
+    CHECK_EQ_INT(dmvf__file_read(path, 5, &buf, &len), DMVF__READ_OK);
+    CHECK(buf && len == 5 && memcmp(buf, "three", 5) == 0);
+    free(buf);
+    CHECK_EQ_INT(dmvf__file_read(path, 4, &buf, &len), DMVF__READ_TOOBIG);
+    CHECK(buf == NULL && len == 5);
+    CHECK_EQ_INT(dmvf__file_read(missing, 100, &buf, &len), DMVF__READ_OPEN);
+    CHECK_EQ_INT(errno, ENOENT);
+    CHECK(buf == NULL && len == 0);
+    CHECK_EQ_INT(dmvf__file_read(dir, 100, &buf, &len), DMVF__READ_NOTREG);
+    char empty[64];
+    snprintf(empty, sizeof empty, "%s/e", dir);
+    CHECK_EQ_INT(dmvf__file_create(empty, "", 0, 0600, DMVF__FILE_NEW), DMVF__FILE_OK);
+    CHECK_EQ_INT(dmvf__file_read(empty, 0, &buf, &len), DMVF__READ_OK);
+    CHECK(buf != NULL && len == 0);
+    free(buf);
+    int fd = open(path, O_RDONLY);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        char two[2];
+        size_t got = 9;
+        CHECK(dmvf__read_full(fd, two, 2, &got) == 0 && got == 2 && memcmp(two, "th", 2) == 0);
+        CHECK_EQ_INT(dmvf__file_read_fd(fd, 100, &buf, &len), DMVF__READ_OK);
+        CHECK(buf && len == 3 && memcmp(buf, "ree", 3) == 0);   /* from the offset to the end */
+        free(buf);
+        close(fd);
+    }
+    unlink(empty);
     unlink(path);
     rmdir(dir);
 }

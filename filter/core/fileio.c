@@ -1,10 +1,11 @@
 /*
  * fileio.c - the durable-write steps every file the library writes shares
- * (keyring, audit log, notice queue, review spool, key files), and creating
- * a file whole (core/fileio.h).
+ * (keyring, audit log, notice queue, review spool, key files), creating a
+ * file whole, and reading a small one whole (core/fileio.h).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,4 +177,67 @@ int dmvf__file_error(dmvf_error *err, int st, const char *what, const char *targ
     default:
         return dmvf__seterr(err, DMVF_EIO, "cannot write %s %s: %s", what, target, why);
     }
+}
+
+/* ---- reading a file whole ---- */
+
+int dmvf__read_full(int fd, void *buf, size_t n, size_t *got)
+{
+    unsigned char *p = buf;
+    *got = 0;
+    while (*got < n) {
+        ssize_t r = read(fd, p + *got, n - *got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        *got += (size_t)r;
+    }
+    return 0;
+}
+
+int dmvf__file_read_fd(int fd, size_t max, uint8_t **buf, size_t *len)
+{
+    struct stat st;
+    *buf = NULL;
+    *len = 0;
+    if (fstat(fd, &st) != 0)
+        return DMVF__READ_STAT;
+    if (!S_ISREG(st.st_mode))
+        return DMVF__READ_NOTREG;
+    if ((uintmax_t)st.st_size > max) {
+        *len = (uintmax_t)st.st_size > SIZE_MAX ? SIZE_MAX : (size_t)st.st_size;
+        return DMVF__READ_TOOBIG;
+    }
+    size_t size = (size_t)st.st_size, got;
+    uint8_t *b = malloc(size ? size : 1);
+    if (!b) {
+        errno = ENOMEM;
+        return DMVF__READ_NOMEM;
+    }
+    if (dmvf__read_full(fd, b, size, &got) != 0) {
+        int e = errno;
+        free(b);
+        errno = e;
+        return DMVF__READ_IO;
+    }
+    *buf = b;
+    *len = got;
+    return DMVF__READ_OK;
+}
+
+int dmvf__file_read(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return DMVF__READ_OPEN;
+    int st = dmvf__file_read_fd(fd, max, buf, len);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return st;
 }

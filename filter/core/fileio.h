@@ -1,7 +1,8 @@
 /*
  * core/fileio.h - the file I/O every durable write goes through: writing
  * all of a buffer, syncing a directory, and creating a file whole (keyring,
- * key files, review items and decisions, a review's release).
+ * key files, review items and decisions, a review's release); and reading a
+ * small file whole (review items).
  *
  * A file is created whole thus, so that a crash leaves either no file or
  * all of it, never a part:
@@ -20,6 +21,7 @@
 #define DMVF_CORE_FILEIO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "dmvfilter/common.h"
 
@@ -57,5 +59,34 @@ int dmvf__file_create(const char *target, const void *data, size_t len, mode_t m
  * DMVF_ENOMEM for NOMEM, else DMVF_EIO. Call it right after the failure:
  * it reads errno. */
 int dmvf__file_error(dmvf_error *err, int st, const char *what, const char *target);
+
+/* ---- reading a file whole ---- */
+
+/* Reads from fd until n bytes are in or the file ends, retrying EINTR and
+ * short reads. *got: the bytes read (fewer than n only at the end of the
+ * file, or before a failure). 0, or -1 with errno. */
+int dmvf__read_full(int fd, void *buf, size_t n, size_t *got);
+
+/* Where reading a file whole failed; errno says why. */
+enum {
+    DMVF__READ_OK = 0,
+    DMVF__READ_OPEN,     /* it could not be opened (errno ENOENT: there is none) */
+    DMVF__READ_STAT,     /* fstat failed */
+    DMVF__READ_NOTREG,   /* not a regular file */
+    DMVF__READ_TOOBIG,   /* more than max bytes: *len is its size */
+    DMVF__READ_NOMEM,    /* no memory for its bytes */
+    DMVF__READ_IO        /* a read failed */
+};
+
+/* The regular file open at fd, from its offset: as many bytes as fstat
+ * says it holds (at most max; a file that shrinks meanwhile gives what was
+ * there) into *buf (malloc'd, never NULL on success, even for an empty
+ * file: the caller frees it), *len bytes. DMVF__READ_OK, or a failure with
+ * *buf NULL (and, but for TOOBIG, *len 0). fd stays open. */
+int dmvf__file_read_fd(int fd, size_t max, uint8_t **buf, size_t *len);
+/* The same for the file at path, opened O_RDONLY | O_CLOEXEC | O_NOCTTY |
+ * O_NONBLOCK (a FIFO does not block the open: it is refused as not a
+ * regular file) and closed again. */
+int dmvf__file_read(const char *path, size_t max, uint8_t **buf, size_t *len);
 
 #endif
