@@ -429,6 +429,8 @@ static void test_fileio(void)
         CHECK_EQ_INT(dmvf__file_read_fd(fd, 100, &buf, &len), DMVF__READ_OK);
         CHECK(buf && len == 3 && memcmp(buf, "ree", 3) == 0);   /* from the offset to the end */
         free(buf);
+        CHECK(dmvf__pread_full(fd, two, 2, 1, &got) == 0 && got == 2 && memcmp(two, "hr", 2) == 0);
+        CHECK(dmvf__pread_full(fd, two, 2, 4, &got) == 0 && got == 1 && two[0] == 'e');
         close(fd);
     }
     unlink(empty);

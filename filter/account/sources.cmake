@@ -1,7 +1,19 @@
 # The account layer's sources (cmake/DmvfLayers.cmake builds them).
 set(DMVF_LAYER_SRCS_account
-  audit_log.c
-  audit_read.c
+  audit_append.c
+  audit_catch_up.c
+  audit_checkpoint.c
+  audit_compress.c
+  audit_dir.c
+  audit_entry.c
+  audit_head.c
+  audit_item.c
+  audit_open.c
+  audit_query.c
   audit_report.c
+  audit_rotate.c
+  audit_segment.c
+  audit_snapshot.c
+  audit_verify.c
   notices.c
   review.c)

@@ -198,6 +198,23 @@ int dmvf__read_full(int fd, void *buf, size_t n, size_t *got)
     return 0;
 }
 
+int dmvf__pread_full(int fd, void *buf, size_t n, uint64_t at, size_t *got)
+{
+    unsigned char *p = buf;
+    *got = 0;
+    while (*got < n) {
+        ssize_t r = pread(fd, p + *got, n - *got, (off_t)(at + *got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        *got += (size_t)r;
+    }
+    return 0;
+}
+
 int dmvf__file_read_fd(int fd, size_t max, uint8_t **buf, size_t *len)
 {
     struct stat st;

@@ -66,6 +66,8 @@ int dmvf__file_error(dmvf_error *err, int st, const char *what, const char *targ
  * short reads. *got: the bytes read (fewer than n only at the end of the
  * file, or before a failure). 0, or -1 with errno. */
 int dmvf__read_full(int fd, void *buf, size_t n, size_t *got);
+/* The same from file offset at, with pread (fd's offset does not move). */
+int dmvf__pread_full(int fd, void *buf, size_t n, uint64_t at, size_t *got);
 
 /* Where reading a file whole failed; errno says why. */
 enum {
