@@ -16,4 +16,12 @@ set(DMVF_LAYER_SRCS_account
   audit_snapshot.c
   audit_verify.c
   notices.c
+  report_count.c
+  report_csv.c
+  report_html.c
+  report_json.c
+  report_labels.c
+  report_map.c
+  report_md.c
+  report_write.c
   review.c)
