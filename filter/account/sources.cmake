@@ -15,7 +15,12 @@ set(DMVF_LAYER_SRCS_account
   audit_segment.c
   audit_snapshot.c
   audit_verify.c
-  notices.c
+  notices_due.c
+  notices_file.c
+  notices_json.c
+  notices_queue.c
+  notices_read.c
+  notices_sent.c
   report_count.c
   report_csv.c
   report_html.c
