@@ -149,18 +149,10 @@ int dmvf__audit_enter(dmvf_audit *a, uint64_t n, const dmvf__audit_frame *head,
 {
     char path[4096];
     dmvf__audit_seg_path(a, path, sizeof path, n, 0);
-    int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
-    if (fd < 0)
-        return dmvf__seterr(err, DMVF_EIO, "%s: cannot open for appending: %s", path,
-                            strerror(errno));
-    if (a->fd >= 0)
-        close(a->fd);
-    a->fd = fd;
-    a->seg = n;
-    a->off = 0;
-    a->last_cp = 0;
-    crypto_generichash_init(&a->h, NULL, 0, 32);
-    int rc = read_forward(a, head, so, err);
+    int rc = dmvf__audit_activate(a, path, n, err);
+    if (rc != DMVF_OK)
+        return rc;
+    rc = read_forward(a, head, so, err);
     if (rc == DMVF_OK && a->off == 0)
         rc = dmvf__seterr(err, DMVF_ETAMPER, "%s: the segment is empty (it was truncated): "
                           "verify and inspect the log; nothing more is appended", path);

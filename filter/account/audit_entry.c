@@ -167,9 +167,14 @@ int dmvf_audit_event_write(dmvf_audit *a, const dmvf_audit_event *ev, uint64_t *
     return rc;
 }
 
-/* What REQUEST and RELEASE entries share: the request and the verdict. */
-static void entry_from_filter(const dmvf_filter *f, Dmv__V1__AuditEntry *e, Dmv__V1__Request *rq)
+/* What REQUEST and RELEASE entries share: the request (checked first) and
+ * the verdict. */
+static int entry_from_filter(const dmvf_filter *f, Dmv__V1__AuditEntry *e, Dmv__V1__Request *rq,
+                             dmvf_error *err)
 {
+    int rc = request_ok(dmvf_filter_request(f), err);
+    if (rc != DMVF_OK)
+        return rc;
     dmvf__request_to_pb(dmvf_filter_request(f), rq);
     e->request = rq;
     const char *rule = dmvf_filter_rule(f);
@@ -182,18 +187,18 @@ static void entry_from_filter(const dmvf_filter *f, Dmv__V1__AuditEntry *e, Dmv_
                          dmvf_filter_refusal(f) == DMVF_REFUSAL_NOT_FOUND;
     e->reason = s_or_empty(dmvf_filter_reason(f));
     e->notify_subject = dmvf_filter_notify_subject(f) != 0;
+    return DMVF_OK;
 }
 
 int dmvf_audit_request(dmvf_audit *a, const dmvf_filter *f, uint64_t *seq, dmvf_error *err)
 {
     DMVF_REQUIRE(a != NULL, "audit handle is NULL");
     DMVF_REQUIRE(f != NULL, "filter is NULL");
-    int rc = request_ok(dmvf_filter_request(f), err);
-    if (rc != DMVF_OK)
-        return rc;
     Dmv__V1__AuditEntry e = DMV__V1__AUDIT_ENTRY__INIT;
     Dmv__V1__Request rq;
-    entry_from_filter(f, &e, &rq);
+    int rc = entry_from_filter(f, &e, &rq, err);
+    if (rc != DMVF_OK)
+        return rc;
     e.kind = DMV__V1__AUDIT_KIND__AUDIT_KIND_REQUEST;
     return dmvf__audit_entry_append(a, &e, seq, err);
 }
@@ -204,12 +209,11 @@ int dmvf_audit_release(dmvf_audit *a, const dmvf_filter *f, const dmvf_audit_cou
     DMVF_REQUIRE(a != NULL, "audit handle is NULL");
     DMVF_REQUIRE(f != NULL, "filter is NULL");
     DMVF_REQUIRE(c != NULL, "counts is NULL");
-    int rc = request_ok(dmvf_filter_request(f), err);
-    if (rc != DMVF_OK)
-        return rc;
     Dmv__V1__AuditEntry e = DMV__V1__AUDIT_ENTRY__INIT;
     Dmv__V1__Request rq;
-    entry_from_filter(f, &e, &rq);
+    int rc = entry_from_filter(f, &e, &rq, err);
+    if (rc != DMVF_OK)
+        return rc;
     e.kind = DMV__V1__AUDIT_KIND__AUDIT_KIND_RELEASE;
     e.ref = ref;
     e.records_in = c->records_in;

@@ -1,6 +1,7 @@
 /*
- * audit_item.c - one item of the audit log framed, chained and written to
- * the active segment: one write() of the whole frame, then fsync.
+ * audit_item.c - the active segment: opening it (O_APPEND), and one item
+ * of the audit log framed, chained and written to it: one write() of the
+ * whole frame, then fsync.
  *
  *   frame   = varint(len) || AuditItem (len bytes) || chain (32 bytes)
  *   chain_i = BLAKE2b-256(key = audit key,
@@ -13,6 +14,7 @@
  * later call fails until the log is reopened.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,22 @@
 #include "filter/account/audit_int.h"
 #include "filter/account/audit_writer_int.h"
 #include "keys/keys.h"
+
+int dmvf__audit_activate(dmvf_audit *a, const char *path, uint64_t n, dmvf_error *err)
+{
+    int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+    if (fd < 0)
+        return dmvf__seterr(err, DMVF_EIO, "%s: cannot open for appending: %s", path,
+                            strerror(errno));
+    if (a->fd >= 0)
+        close(a->fd);
+    a->fd = fd;
+    a->seg = n;
+    a->off = 0;
+    a->last_cp = 0;
+    crypto_generichash_init(&a->h, NULL, 0, 32);
+    return DMVF_OK;
+}
 
 int dmvf__audit_frame_make(const dmvf_audit *a, const Dmv__V1__AuditItem *item, size_t n,
                            uint8_t **buf, size_t *len, uint8_t chain[32])

@@ -75,22 +75,15 @@ int dmvf__audit_segment_create(dmvf_audit *a, uint64_t n, dmvf_error *err)
         return dmvf__seterr(err, DMVF_EIO, "%s: fsync of the directory failed: %s", a->dir,
                             strerror(e));
     }
-    fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
-    if (fd < 0) {
+    int rc = dmvf__audit_activate(a, path, n, err);
+    if (rc != DMVF_OK) {
         free(buf);
-        return dmvf__seterr(err, DMVF_EIO, "%s: cannot open for appending: %s", path,
-                            strerror(errno));
+        return rc;
     }
-    if (a->fd >= 0)
-        close(a->fd);
-    a->fd = fd;
-    a->seg = n;
     a->off = total;
     a->created_ns = sh.created_ns;
     a->next_seq = first_seq;
-    a->last_cp = 0;
     memcpy(a->chain, chain, 32);
-    crypto_generichash_init(&a->h, NULL, 0, 32);
     crypto_generichash_update(&a->h, buf, total);
     free(buf);
     return DMVF_OK;

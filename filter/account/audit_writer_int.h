@@ -11,7 +11,8 @@
  *   audit_rotate.c      a new segment, after a checkpoint
  *   audit_compress.c    a closed segment rewritten as .log.z
  *   audit_checkpoint.c  a signed checkpoint, then HEAD (audit_head.c)
- *   audit_item.c        one item framed, chained and written
+ *   audit_item.c        the active segment opened; one item framed, chained
+ *                       and written
  *
  * Every call but open and close runs under flock(DIR/LOCK, LOCK_EX).
  */
@@ -104,6 +105,11 @@ void dmvf__audit_compress(dmvf_audit *a, uint64_t n);
 int dmvf__audit_checkpoint_write(dmvf_audit *a, dmvf_error *err);
 
 /* ---- audit_item.c ---- */
+
+/* Opens path (segment n's .log) for appending as the active segment, in
+ * place of the one before: a->fd, a->seg, nothing of it seen yet (off 0,
+ * the digest restarted). DMVF_OK or DMVF_EIO. */
+int dmvf__audit_activate(dmvf_audit *a, const char *path, uint64_t n, dmvf_error *err);
 
 /* The frame of item (n: its packed size) chained after a->chain:
  * malloc'd into *buf, *len bytes; its chain value into chain. DMVF_OK or

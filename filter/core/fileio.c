@@ -181,12 +181,15 @@ int dmvf__file_error(dmvf_error *err, int st, const char *what, const char *targ
 
 /* ---- reading a file whole ---- */
 
-int dmvf__read_full(int fd, void *buf, size_t n, size_t *got)
+/* read(), or with at pread() from *at on, until n bytes are in or the file
+ * ends. */
+static int read_loop(int fd, void *buf, size_t n, const uint64_t *at, size_t *got)
 {
     unsigned char *p = buf;
     *got = 0;
     while (*got < n) {
-        ssize_t r = read(fd, p + *got, n - *got);
+        ssize_t r = at ? pread(fd, p + *got, n - *got, (off_t)(*at + *got))
+                       : read(fd, p + *got, n - *got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -198,21 +201,14 @@ int dmvf__read_full(int fd, void *buf, size_t n, size_t *got)
     return 0;
 }
 
+int dmvf__read_full(int fd, void *buf, size_t n, size_t *got)
+{
+    return read_loop(fd, buf, n, NULL, got);
+}
+
 int dmvf__pread_full(int fd, void *buf, size_t n, uint64_t at, size_t *got)
 {
-    unsigned char *p = buf;
-    *got = 0;
-    while (*got < n) {
-        ssize_t r = pread(fd, p + *got, n - *got, (off_t)(at + *got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-        *got += (size_t)r;
-    }
-    return 0;
+    return read_loop(fd, buf, n, &at, got);
 }
 
 int dmvf__file_read_fd(int fd, size_t max, uint8_t **buf, size_t *len)
