@@ -186,15 +186,19 @@ int dmvf__queue_read(dmvf__nqueue *q, int fd, dmvf_error *err)
         if (!nf.type.set)
             return dmvf__queue_malformed(err, q->path, r.line, DMVF__NO_BYTE, "no \"type\"");
         if (!nf.id.set || dmvf__notice_id_parse(nf.id.p, nf.id.n, &id))
-            return dmvf__queue_malformed(err, q->path, r.line, DMVF__NO_BYTE, "no \"id\" of 16 hex digits");
+            return dmvf__queue_malformed(err, q->path, r.line, DMVF__NO_BYTE,
+                                         "no \"id\" of 16 hex digits");
         if (nf.date.set && !dmvf__date_parse(nf.date.p, nf.date.n))
-            return dmvf__queue_malformed(err, q->path, r.line, DMVF__NO_BYTE, "\"date\" is not a YYYY-MM-DD date");
+            return dmvf__queue_malformed(err, q->path, r.line, DMVF__NO_BYTE,
+                                         "\"date\" is not a YYYY-MM-DD date");
         if (strcmp(nf.type.p, "notice") == 0 && nf.type.n == 6) {
             uint32_t due;
             if (!nf.subject.set || nf.subject.n == 0)
-                return dmvf__queue_malformed(err, q->path, r.line, DMVF__NO_BYTE, "a notice without a \"subject\"");
+                return dmvf__queue_malformed(err, q->path, r.line, DMVF__NO_BYTE,
+                                             "a notice without a \"subject\"");
             if (!nf.due.set || !(due = dmvf__date_parse(nf.due.p, nf.due.n)))
-                return dmvf__queue_malformed(err, q->path, r.line, DMVF__NO_BYTE, "a notice without a YYYY-MM-DD \"due\"");
+                return dmvf__queue_malformed(err, q->path, r.line, DMVF__NO_BYTE,
+                                             "a notice without a YYYY-MM-DD \"due\"");
             if (grow((void **)&q->nv, &q->ncap, q->nn, sizeof *q->nv))
                 return dmvf__seterr(err, DMVF_ENOMEM, "notice queue %s: out of memory at line %llu",
                                     q->path, (unsigned long long)r.line);
@@ -213,7 +217,8 @@ int dmvf__queue_read(dmvf__nqueue *q, int fd, dmvf_error *err)
             q->sv[q->ns].line = r.line;
             q->ns++;
         } else {
-            return dmvf__queue_malformed(err, q->path, r.line, DMVF__NO_BYTE, "\"type\" is neither \"notice\" nor \"sent\"");
+            return dmvf__queue_malformed(err, q->path, r.line, DMVF__NO_BYTE,
+                                         "\"type\" is neither \"notice\" nor \"sent\"");
         }
     }
 

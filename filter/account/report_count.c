@@ -469,7 +469,8 @@ void dmvf__report_finish(dmvf__report *r)
     DMVF_REQUIRE(r, "report");
     for (size_t i = 0; i < r->reqs.cap; i++) {
         const dmvf__uslot *s = &r->reqs.s[i];
-        if (s->used && (s->v.flags & DMVF__REQ_IN_WINDOW) && !(s->v.flags & DMVF__REQ_HAS_RELEASE) &&
+        if (s->used && (s->v.flags & DMVF__REQ_IN_WINDOW) &&
+            !(s->v.flags & DMVF__REQ_HAS_RELEASE) &&
             s->v.decision == DMV__V1__DECISION__DECISION_RELEASE)
             count(r, s->v.profile, DMVF__FIG_INCOMPLETE, 1);
     }

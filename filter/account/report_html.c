@@ -129,7 +129,8 @@ static void svg_chart(FILE *o, const char *title, const bar *bars, size_t n, int
 
 static int cmp_records_desc(const void *a, const void *b)
 {
-    const dmvf__report_row *x = *(const dmvf__report_row *const *)a, *y = *(const dmvf__report_row *const *)b;
+    const dmvf__report_row *x = *(const dmvf__report_row *const *)a;
+    const dmvf__report_row *y = *(const dmvf__report_row *const *)b;
     uint64_t p = x->fig[DMVF__FIG_RECORDS], q = y->fig[DMVF__FIG_RECORDS];
     if (p != q)
         return p > q ? -1 : 1;
@@ -288,7 +289,8 @@ int dmvf__report_html(const dmvf__report_table *w)
         }
         int two = bd == DMVF__BD_AGENCY || bd == DMVF__BD_PURPOSE;
         fputs("<table>\n", o);
-        html_head_row(o, dmvf__report_bd_key_heads[bd], two ? (bd == DMVF__BD_AGENCY ? "Agency" : "Use") : NULL);
+        html_head_row(o, dmvf__report_bd_key_heads[bd],
+                      two ? (bd == DMVF__BD_AGENCY ? "Agency" : "Use") : NULL);
         fputs("<tbody>\n", o);
         for (size_t i = w->starts[bd]; i < w->starts[bd + 1]; i++) {
             const dmvf__report_row *x = w->rows[i];

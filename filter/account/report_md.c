@@ -82,7 +82,8 @@ void dmvf__report_md(const dmvf__report_table *w)
             continue;
         }
         int two = bd == DMVF__BD_AGENCY || bd == DMVF__BD_PURPOSE;
-        md_table_head(o, dmvf__report_bd_key_heads[bd], two ? (bd == DMVF__BD_AGENCY ? "Agency" : "Use") : NULL);
+        md_table_head(o, dmvf__report_bd_key_heads[bd],
+                      two ? (bd == DMVF__BD_AGENCY ? "Agency" : "Use") : NULL);
         for (size_t i = w->starts[bd]; i < w->starts[bd + 1]; i++) {
             const dmvf__report_row *x = w->rows[i];
             fputs("| ", o);

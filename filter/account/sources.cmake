@@ -29,4 +29,10 @@ set(DMVF_LAYER_SRCS_account
   report_map.c
   report_md.c
   report_write.c
-  review.c)
+  review_decide.c
+  review_dump.c
+  review_hold.c
+  review_item.c
+  review_list.c
+  review_show.c
+  review_spool.c)
