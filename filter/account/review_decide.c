@@ -98,6 +98,18 @@ static int audit_decision(dmvf_audit *a, const dmvf_keyring *kr, const dmvf__rev
     return rc;
 }
 
+/* A pending item opened for a decision by a reviewer with a name, its
+ * ID.sealed flock'd until it is closed. */
+static int decision_open(const char *spool, const char *id, const char *secret_key_path,
+                         const char *passphrase, const char *reviewer, dmvf__review_item *it,
+                         dmvf_error *err)
+{
+    if (!*reviewer)
+        return dmvf__seterr(err, DMVF_EINVAL, "the reviewer's name is empty");
+    return dmvf__review_item_open(spool, id, secret_key_path, passphrase,
+                                  DMVF__REVIEW_OPEN_LOCK | DMVF__REVIEW_OPEN_PENDING, it, err);
+}
+
 int dmvf_review_approve(const char *spool, const char *id, const char *secret_key_path,
                         const char *passphrase, const char *reviewer, const char *note,
                         const char *out_path, dmvf_audit *a, const dmvf_keyring *kr,
@@ -107,11 +119,8 @@ int dmvf_review_approve(const char *spool, const char *id, const char *secret_ke
     DMVF_REQUIRE(!a || kr, "an audited approval needs the keyring (subject hashes)");
     if (records)
         *records = 0;
-    if (!*reviewer)
-        return dmvf__seterr(err, DMVF_EINVAL, "the reviewer's name is empty");
     dmvf__review_item it;
-    int rc = dmvf__review_item_open(spool, id, secret_key_path, passphrase,
-                                    DMVF__REVIEW_OPEN_LOCK | DMVF__REVIEW_OPEN_PENDING, &it, err);
+    int rc = decision_open(spool, id, secret_key_path, passphrase, reviewer, &it, err);
     if (rc != DMVF_OK)
         return rc;
     const ProtobufCBinaryData *rel = &it.body->release;
@@ -171,11 +180,8 @@ int dmvf_review_deny(const char *spool, const char *id, const char *secret_key_p
                      dmvf_audit *a, dmvf_error *err)
 {
     DMVF_REQUIRE(spool && id && secret_key_path && reviewer, "NULL argument");
-    if (!*reviewer)
-        return dmvf__seterr(err, DMVF_EINVAL, "the reviewer's name is empty");
     dmvf__review_item it;
-    int rc = dmvf__review_item_open(spool, id, secret_key_path, passphrase,
-                                    DMVF__REVIEW_OPEN_LOCK | DMVF__REVIEW_OPEN_PENDING, &it, err);
+    int rc = decision_open(spool, id, secret_key_path, passphrase, reviewer, &it, err);
     if (rc != DMVF_OK)
         return rc;
     if (a && (rc = audit_decision(a, NULL, &it, DMVF_AUDIT_REVIEW_DENY, reviewer, note, err)))
