@@ -1,5 +1,5 @@
 /*
- * test_audit.c - the audit log (filter/audit_log.c, filter/audit_read.c):
+ * test_audit.c - the audit log (filter/account/audit_*.c):
  * writing entries, verifying, and detecting every kind of tampering the
  * log promises to detect, each on a fresh copy of a good log:
  *

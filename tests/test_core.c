@@ -14,10 +14,11 @@
  *   - pballoc.h: each kind unpacks and frees a message;
  *   - fileio.h: create new (never replacing), replace, no temp left; read
  *     whole (plain and secure memory, the size limit, private files only,
- *     regular files only, a missing file).
+ *     regular files only, a missing file, from an open descriptor's offset).
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -415,7 +416,7 @@ static void test_fileio(void)
     if (buf)
         sodium_free(buf);
     CHECK_EQ_INT(dmvf__file_read(path, 4, &buf, &len, 0, &st), DMVF__READ_TOOBIG);
-    CHECK(buf == NULL && len == 0 && st.st_size == 5);
+    CHECK(buf == NULL && len == 5 && st.st_size == 5);
     CHECK(chmod(path, 0640) == 0);
     CHECK_EQ_INT(dmvf__file_read(path, 5, &buf, &len, DMVF__READ_PRIVATE, &st), DMVF__READ_MODE);
     CHECK((st.st_mode & 0777) == 0640 && buf == NULL);
@@ -428,6 +429,20 @@ static void test_fileio(void)
     CHECK_EQ_INT(dmvf__file_read(path, 0, &buf, &len, 0, NULL), DMVF__READ_OK);
     CHECK(buf != NULL && len == 0);
     free(buf);
+    CHECK_EQ_INT(dmvf__file_create(path, "three", 5, 0600, DMVF__FILE_REPLACE), DMVF__FILE_OK);
+    int fd = open(path, O_RDONLY);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        char two[2];
+        size_t got = 9;
+        CHECK(dmvf__read_full(fd, two, 2, &got) == 0 && got == 2 && memcmp(two, "th", 2) == 0);
+        CHECK_EQ_INT(dmvf__file_read_fd(fd, 100, &buf, &len, 0, NULL), DMVF__READ_OK);
+        CHECK(buf && len == 3 && memcmp(buf, "ree", 3) == 0);   /* from the offset to the end */
+        free(buf);
+        CHECK(dmvf__pread_full(fd, two, 2, 1, &got) == 0 && got == 2 && memcmp(two, "hr", 2) == 0);
+        CHECK(dmvf__pread_full(fd, two, 2, 4, &got) == 0 && got == 1 && two[0] == 'e');
+        close(fd);
+    }
     unlink(path);
     rmdir(dir);
 }

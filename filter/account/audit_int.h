@@ -1,6 +1,9 @@
 /*
- * audit_int.h - what the audit log's reader shares with the report and the
- * review queue inside the library.
+ * audit_int.h - the audit log on disk, as the library's files share it:
+ * the frame and its limits (audit_segment.c draws the layout), the segment
+ * reader, the directory (audit_dir.c), HEAD (audit_head.c), what a
+ * checkpoint signs (audit_checkpoint.c), and dmvf__audit_scan, through
+ * which the report and the query read the entries (audit_snapshot.c).
  */
 #ifndef DMVF_AUDIT_INT_H
 #define DMVF_AUDIT_INT_H
@@ -16,11 +19,13 @@
 typedef int (*dmvf__audit_entry_fn)(void *ud, const Dmv__V1__AuditEntry *e);
 int dmvf__audit_scan(const char *dir, dmvf__audit_entry_fn fn, void *ud, dmvf_error *err);
 
-/* ---- shared by the writer (audit_log.c) and the readers (audit_read.c) ---- */
+/* ---- shared by the writer and the readers ---- */
 
 #define DMVF__AUDIT_CHAIN_LEN 32u
 #define DMVF__AUDIT_MAX_ITEM ((uint64_t)1 << 30)   /* larger: malformed */
 #define DMVF__AUDIT_CHECKPOINT_CTX "dmvf-checkpoint-v1"
+/* The segment reader's step: what it reads (or inflates) at a time. */
+#define DMVF__AUDIT_RD_BUF ((size_t)64 << 10)
 
 /* One item as framed in a segment: varint(len) || AuditItem || chain[32].
  * buf holds the whole frame (len bytes); the item is buf[pre..pre+item_len),
@@ -47,6 +52,12 @@ void dmvf__audit_rd_free(dmvf__audit_rd *r);
  * DMVF_EIO; DMVF_ENOMEM. name (the file) starts the message. */
 int dmvf__audit_rd_next(dmvf__audit_rd *r, dmvf__audit_frame *fr, const char *name,
                         dmvf_error *err);
+/* Raw bytes instead of frames: up to n into dst; *got < n only at the end
+ * of the segment. Errors as _rd_next's. */
+int dmvf__audit_rd_get(dmvf__audit_rd *r, uint8_t *dst, size_t n, size_t *got, const char *name,
+                       dmvf_error *err);
+/* The bytes handed out so far: the offset in the (inflated) segment. */
+uint64_t dmvf__audit_rd_pos(const dmvf__audit_rd *r);
 
 /* The segments in dir, ordered by number: which forms exist and the size
  * of the plain one. DMVF_OK (also for none), DMVF_EIO, DMVF_ENOMEM. */
@@ -63,9 +74,17 @@ void dmvf__audit_seg_name(char *out, size_t cap, uint64_t n, int z);
  * with errno ENOENT when there is none; DMVF_EMALFORMED when it is not one
  * frame. */
 int dmvf__audit_head_read(const char *dir, dmvf__audit_frame *fr, dmvf_error *err);
+/* Replaces DIR/HEAD with frame[0..len): written aside (DIR/.HEAD.tmp),
+ * fsync'd, renamed, and the directory (dirfd) fsync'd. DMVF_OK or
+ * DMVF_EIO. */
+int dmvf__audit_head_write(const char *dir, int dirfd, const uint8_t *frame, size_t len,
+                           dmvf_error *err);
 
 /* The packed Checkpoint with its signature empty: what is signed. malloc'd
  * into *out; DMVF_OK or DMVF_ENOMEM. */
 int dmvf__audit_checkpoint_signed_bytes(const Dmv__V1__Checkpoint *cp, uint8_t **out, size_t *n);
+/* Whether cp carries a 64-byte signature by pub over those bytes: DMVF_OK,
+ * DMVF_ETAMPER (it does not), DMVF_ENOMEM (nothing set in an error). */
+int dmvf__audit_checkpoint_check(const uint8_t pub[32], const Dmv__V1__Checkpoint *cp);
 
 #endif

@@ -17,7 +17,7 @@
  * that pass 2 keeps the requester of those and of the window's own requests
  * only: memory grows with the window, not with the log. Entries must be
  * given in log order (oldest first) in both passes. The counting rules are
- * in audit_report.c's header and in the report's own footer.
+ * in report_count.c's header and in the report's own footer.
  *
  * The tests drive these functions with hand-made entries; the figures of a
  * row can be read back with dmvf__report_figures.
@@ -91,7 +91,10 @@ const uint64_t *dmvf__report_figures(const dmvf__report *r, int bd, const char *
  * carried no request of their own (counted under DMVF__REPORT_UNKNOWN). */
 uint64_t dmvf__report_unattributed(const dmvf__report *r);
 
-/* Writes the report. DMVF_OK, DMVF_EINVAL (unknown format), DMVF_EIO (the
+/* Sets err to "audit report: out of memory"; returns DMVF_ENOMEM. */
+int dmvf__report_oom(dmvf_error *err);
+
+/* Writes the report (report_write.c). DMVF_OK, DMVF_EINVAL (unknown format), DMVF_EIO (the
  * stream failed), DMVF_ENOMEM. title NULL: "Transparency report". */
 int dmvf__report_write(const dmvf__report *r, dmvf_report_format fmt, const char *title,
                        FILE *out, dmvf_error *err);

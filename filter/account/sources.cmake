@@ -1,7 +1,38 @@
 # The account layer's sources (cmake/DmvfLayers.cmake builds them).
 set(DMVF_LAYER_SRCS_account
-  audit_log.c
-  audit_read.c
+  audit_append.c
+  audit_catch_up.c
+  audit_checkpoint.c
+  audit_compress.c
+  audit_dir.c
+  audit_entry.c
+  audit_head.c
+  audit_item.c
+  audit_open.c
+  audit_query.c
   audit_report.c
-  notices.c
-  review.c)
+  audit_rotate.c
+  audit_segment.c
+  audit_snapshot.c
+  audit_verify.c
+  notices_due.c
+  notices_file.c
+  notices_json.c
+  notices_queue.c
+  notices_read.c
+  notices_sent.c
+  report_count.c
+  report_csv.c
+  report_html.c
+  report_json.c
+  report_labels.c
+  report_map.c
+  report_md.c
+  report_write.c
+  review_decide.c
+  review_dump.c
+  review_hold.c
+  review_item.c
+  review_list.c
+  review_show.c
+  review_spool.c)

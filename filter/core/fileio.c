@@ -1,10 +1,11 @@
 /*
  * fileio.c - the durable-write steps every file the library writes shares
  * (keyring, audit log, notice queue, review spool, key files), creating a
- * file whole, and reading one whole (core/fileio.h).
+ * file whole, and reading a small one whole (core/fileio.h).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,58 +182,83 @@ int dmvf__file_error(dmvf_error *err, int st, const char *what, const char *targ
 
 /* ---- reading a file whole ---- */
 
-int dmvf__file_read(const char *path, size_t max, uint8_t **buf, size_t *len, int flags, struct stat *st)
+/* read(), or with at pread() from *at on, until n bytes are in or the file
+ * ends. */
+static int read_loop(int fd, void *buf, size_t n, const uint64_t *at, size_t *got)
+{
+    unsigned char *p = buf;
+    *got = 0;
+    while (*got < n) {
+        ssize_t r = at ? pread(fd, p + *got, n - *got, (off_t)(*at + *got))
+                       : read(fd, p + *got, n - *got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        *got += (size_t)r;
+    }
+    return 0;
+}
+
+int dmvf__read_full(int fd, void *buf, size_t n, size_t *got)
+{
+    return read_loop(fd, buf, n, NULL, got);
+}
+
+int dmvf__pread_full(int fd, void *buf, size_t n, uint64_t at, size_t *got)
+{
+    return read_loop(fd, buf, n, &at, got);
+}
+
+int dmvf__file_read_fd(int fd, size_t max, uint8_t **buf, size_t *len, int flags, struct stat *st)
 {
     struct stat own;
     *buf = NULL;
     *len = 0;
     if (!st)
         st = &own;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0)
-        return DMVF__READ_OPEN;
-    int rc = DMVF__READ_OK;
     if (fstat(fd, st) != 0)
-        rc = DMVF__READ_STAT;
-    else if (!S_ISREG(st->st_mode))
-        rc = DMVF__READ_NOTREG;
-    else if ((flags & DMVF__READ_PRIVATE) && (st->st_mode & 077))
-        rc = DMVF__READ_MODE;
-    else if ((uintmax_t)st->st_size > max)
-        rc = DMVF__READ_TOOBIG;
-    if (rc != DMVF__READ_OK) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return rc;
+        return DMVF__READ_STAT;
+    if (!S_ISREG(st->st_mode))
+        return DMVF__READ_NOTREG;
+    if ((flags & DMVF__READ_PRIVATE) && (st->st_mode & 077))
+        return DMVF__READ_MODE;
+    if ((uintmax_t)st->st_size > max) {
+        *len = (uintmax_t)st->st_size > SIZE_MAX ? SIZE_MAX : (size_t)st->st_size;
+        return DMVF__READ_TOOBIG;
     }
-    size_t size = (size_t)st->st_size, got = 0;
+    size_t size = (size_t)st->st_size, got;
     uint8_t *b = (flags & DMVF__READ_SECURE) ? dmvf__secure_alloc(size ? size : 1) : malloc(size ? size : 1);
     if (!b) {
-        close(fd);
         errno = ENOMEM;
         return DMVF__READ_NOMEM;
     }
-    while (got < size) {
-        ssize_t r = read(fd, b + got, size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            close(fd);
-            if (flags & DMVF__READ_SECURE)
-                sodium_free(b);
-            else
-                free(b);
-            errno = e;
-            return DMVF__READ_IO;
-        }
-        if (r == 0)
-            break; /* it shrank: the caller sees *len < st_size */
-        got += (size_t)r;
+    if (dmvf__read_full(fd, b, size, &got) != 0) {
+        int e = errno;
+        if (flags & DMVF__READ_SECURE)
+            sodium_free(b);
+        else
+            free(b);
+        errno = e;
+        return DMVF__READ_IO;
     }
-    close(fd);
     *buf = b;
     *len = got;
     return DMVF__READ_OK;
+}
+
+int dmvf__file_read(const char *path, size_t max, uint8_t **buf, size_t *len, int flags, struct stat *st)
+{
+    *buf = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return DMVF__READ_OPEN;
+    int rc = dmvf__file_read_fd(fd, max, buf, len, flags, st);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
 }

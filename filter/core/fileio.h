@@ -2,7 +2,7 @@
  * core/fileio.h - the file I/O every durable write goes through: writing
  * all of a buffer, syncing a directory, and creating a file whole (keyring,
  * key files, review items and decisions, a review's release); and reading a
- * small file whole.
+ * small file whole (review items, secret key files).
  *
  * A file is created whole thus, so that a crash leaves either no file or
  * all of it, never a part:
@@ -63,28 +63,42 @@ int dmvf__file_error(dmvf_error *err, int st, const char *what, const char *targ
 
 /* ---- reading a file whole ---- */
 
+/* Reads from fd until n bytes are in or the file ends, retrying EINTR and
+ * short reads. *got: the bytes read (fewer than n only at the end of the
+ * file, or before a failure). 0, or -1 with errno. */
+int dmvf__read_full(int fd, void *buf, size_t n, size_t *got);
+/* The same from file offset at, with pread (fd's offset does not move). */
+int dmvf__pread_full(int fd, void *buf, size_t n, uint64_t at, size_t *got);
+
 /* How dmvf__file_read reads. */
 enum {
     DMVF__READ_SECURE = 1,   /* into dmvf__secure_alloc memory (sodium_free it), not malloc */
     DMVF__READ_PRIVATE = 2   /* refuse a file that group or others have any permission on */
 };
-/* Where reading failed; errno says why for OPEN, STAT and IO. */
+/* Where reading a file whole failed; errno says why for OPEN, STAT and IO. */
 enum {
     DMVF__READ_OK = 0,
-    DMVF__READ_OPEN,     /* open failed (ENOENT: there is no such file) */
+    DMVF__READ_OPEN,     /* it could not be opened (errno ENOENT: there is none) */
     DMVF__READ_STAT,     /* fstat failed */
     DMVF__READ_NOTREG,   /* not a regular file */
     DMVF__READ_MODE,     /* PRIVATE: group or others have permission bits */
-    DMVF__READ_TOOBIG,   /* larger than max bytes */
-    DMVF__READ_NOMEM,    /* no memory for its contents */
+    DMVF__READ_TOOBIG,   /* more than max bytes: *len is its size */
+    DMVF__READ_NOMEM,    /* no memory for its bytes */
     DMVF__READ_IO        /* a read failed */
 };
-/* Reads the regular file path whole, at most max bytes, opened without
- * blocking and never as a controlling terminal; flags DMVF__READ_*.
- * DMVF__READ_OK with *buf its contents and *len their size: fewer bytes than
- * st->st_size when the file shrank while being read. On a failure *buf is
- * NULL and *len 0. st, when not NULL, receives the file's fstat (from
- * DMVF__READ_NOTREG on), for messages: its mode, its size. */
+
+/* The regular file open at fd, from its offset: as many bytes as fstat
+ * says it holds (at most max; a file that shrinks meanwhile gives what was
+ * there: *len < st->st_size) into *buf (malloc'd, or dmvf__secure_alloc'd
+ * with DMVF__READ_SECURE; never NULL on success, even for an empty file:
+ * the caller frees it), *len bytes; flags DMVF__READ_*. DMVF__READ_OK, or a
+ * failure with *buf NULL (and, but for TOOBIG, *len 0). st, when not NULL,
+ * receives the file's fstat (from DMVF__READ_NOTREG on), for messages.
+ * fd stays open. */
+int dmvf__file_read_fd(int fd, size_t max, uint8_t **buf, size_t *len, int flags, struct stat *st);
+/* The same for the file at path, opened O_RDONLY | O_CLOEXEC | O_NOCTTY |
+ * O_NONBLOCK (a FIFO does not block the open: it is refused as not a
+ * regular file) and closed again. */
 int dmvf__file_read(const char *path, size_t max, uint8_t **buf, size_t *len, int flags, struct stat *st);
 
 #endif

@@ -1,0 +1,193 @@
+/*
+ * review_decide.c - a reviewer's decision on a held item
+ * (dmvf_review_approve, dmvf_review_deny), with ID.sealed flock'd while
+ * it is made:
+ *
+ *   approve  the release written aside (or, to standard output, a device
+ *            or a FIFO, in place once logged), the REVIEW_APPROVE entry
+ *            logged (with the field counts and the subjects' keyed hashes,
+ *            sorted, without repeats), the release renamed into place,
+ *            then ID.approved written
+ *   deny     the REVIEW_DENY entry logged, then ID.denied written
+ *
+ * A decided item is refused; the marker is never replaced, so of two
+ * reviewers deciding at once one fails. Logging is optional (a NULL audit
+ * handle): a decision is logged before anything is released.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "dmv/v1/audit.pb-c.h"
+#include "dmvfilter/dmvfilter.h"
+#include "filter/core/error.h"
+#include "filter/core/fileio.h"
+#include "filter/core/reqmap.h"
+#include "filter/account/review_int.h"
+
+static int by_hash(const void *a, const void *b)
+{
+    return memcmp(a, b, DMVF_SUBJECT_HASH_LEN);
+}
+
+/* The event for a decision on it (fields and subjects filled for approve). */
+static int audit_decision(dmvf_audit *a, const dmvf_keyring *kr, const dmvf__review_item *it,
+                          dmvf_audit_kind kind, const char *reviewer, const char *note,
+                          dmvf_error *err)
+{
+    const Dmv__V1__ReviewBody *b = it->body;
+    dmvf_request req;
+    dmvf_audit_event ev;
+    dmvf_field_count *fc = NULL;
+    uint8_t *subj = NULL;
+    size_t nsub = 0;
+    int rc;
+
+    memset(&ev, 0, sizeof ev);
+    dmvf__request_from_pb(b->request ? b->request : &(Dmv__V1__Request)DMV__V1__REQUEST__INIT, &req);
+    ev.kind = kind;
+    ev.request = &req;
+    ev.rule = it->meta->rule;
+    ev.policy_id = it->meta->policy_id;
+    ev.review_id = it->id;
+    ev.actor = reviewer;
+    ev.note = note;
+    ev.ref = it->meta->request_seq;
+    ev.counts.records_in = b->records_in;
+    if (kind == DMVF_AUDIT_REVIEW_APPROVE) {
+        ev.counts.records_out = b->records_out;
+        fc = calloc(b->n_fields ? b->n_fields : 1, sizeof *fc);
+        subj = malloc(b->n_subject_ids ? b->n_subject_ids * DMVF_SUBJECT_HASH_LEN : 1);
+        if (!fc || !subj) {
+            free(fc);
+            free(subj);
+            return dmvf__seterr(err, DMVF_ENOMEM, "out of memory auditing review item %s",
+                                it->id);
+        }
+        for (size_t i = 0; i < b->n_fields; i++) {
+            fc[i].path = b->fields[i]->path;
+            fc[i].action = (dmvf_field_action)b->fields[i]->action;
+            fc[i].klass = b->fields[i]->klass;
+            fc[i].values = b->fields[i]->values;
+        }
+        ev.fields = fc;
+        ev.nfields = b->n_fields;
+        for (size_t i = 0; i < b->n_subject_ids; i++) {
+            const char *s = dmvf__review_nz(b->subject_ids[i]);
+            if (*s)
+                dmvf_keyring_subject_hash(kr, s, strlen(s), subj + nsub++ * DMVF_SUBJECT_HASH_LEN);
+        }
+        if (nsub > 1) {
+            qsort(subj, nsub, DMVF_SUBJECT_HASH_LEN, by_hash);
+            size_t w = 1;
+            for (size_t i = 1; i < nsub; i++)
+                if (memcmp(subj + i * DMVF_SUBJECT_HASH_LEN, subj + (w - 1) * DMVF_SUBJECT_HASH_LEN,
+                           DMVF_SUBJECT_HASH_LEN) != 0)
+                    memmove(subj + w++ * DMVF_SUBJECT_HASH_LEN, subj + i * DMVF_SUBJECT_HASH_LEN,
+                            DMVF_SUBJECT_HASH_LEN);
+            nsub = w;
+        }
+        ev.subjects = nsub ? subj : NULL;
+        ev.nsubjects = nsub;
+    }
+    rc = dmvf_audit_event_write(a, &ev, NULL, err);
+    free(fc);
+    free(subj);
+    return rc;
+}
+
+/* A pending item opened for a decision by a reviewer with a name, its
+ * ID.sealed flock'd until it is closed. */
+static int decision_open(const char *spool, const char *id, const char *secret_key_path,
+                         const char *passphrase, const char *reviewer, dmvf__review_item *it,
+                         dmvf_error *err)
+{
+    if (!*reviewer)
+        return dmvf__seterr(err, DMVF_EINVAL, "the reviewer's name is empty");
+    return dmvf__review_item_open(spool, id, secret_key_path, passphrase,
+                                  DMVF__REVIEW_OPEN_LOCK | DMVF__REVIEW_OPEN_PENDING, it, err);
+}
+
+int dmvf_review_approve(const char *spool, const char *id, const char *secret_key_path,
+                        const char *passphrase, const char *reviewer, const char *note,
+                        const char *out_path, dmvf_audit *a, const dmvf_keyring *kr,
+                        uint64_t *records, dmvf_error *err)
+{
+    DMVF_REQUIRE(spool && id && secret_key_path && reviewer && out_path, "NULL argument");
+    DMVF_REQUIRE(!a || kr, "an audited approval needs the keyring (subject hashes)");
+    if (records)
+        *records = 0;
+    dmvf__review_item it;
+    int rc = decision_open(spool, id, secret_key_path, passphrase, reviewer, &it, err);
+    if (rc != DMVF_OK)
+        return rc;
+    const ProtobufCBinaryData *rel = &it.body->release;
+    int to_stdout = strcmp(out_path, "-") == 0;
+    /* a device or FIFO (/dev/null, a pipe) is written in place, never replaced */
+    struct stat ost;
+    int direct = to_stdout || (stat(out_path, &ost) == 0 && !S_ISREG(ost.st_mode));
+    char *tmp = NULL;   /* the release, written aside until the decision is logged */
+    int st;
+
+    if (!direct && (st = dmvf__file_aside(out_path, rel->data, rel->len, 0600, &tmp))) {
+        rc = dmvf__file_error(err, st, "release", out_path);
+        goto done;
+    }
+    if (a && (rc = audit_decision(a, kr, &it, DMVF_AUDIT_REVIEW_APPROVE, reviewer, note, err))) {
+        if (tmp)
+            unlink(tmp);
+        goto done;
+    }
+    if (direct) {
+        int fd = to_stdout ? STDOUT_FILENO : open(out_path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        int bad = fd < 0 || dmvf__write_all(fd, rel->data, rel->len) != 0;
+        int e = errno;
+        if (fd >= 0 && !to_stdout && close(fd) != 0 && !bad) {
+            bad = 1;
+            e = errno;
+        }
+        if (bad) {
+            rc = dmvf__seterr(err, DMVF_EIO, "cannot write the release to %s: %s",
+                              to_stdout ? "standard output" : out_path, strerror(e));
+            goto done;
+        }
+    } else if ((st = dmvf__file_place(tmp, out_path, DMVF__FILE_REPLACE))) {
+        rc = dmvf__file_error(err, st, "release", out_path);
+        goto done;
+    }
+    rc = dmvf__review_mark(spool, id, DMVF__REVIEW_APPROVED, reviewer, note, err);
+    if (rc != DMVF_OK) {
+        char why[sizeof err->msg] = "";
+        if (err)
+            memcpy(why, err->msg, sizeof why);
+        rc = dmvf__seterr(err, rc,
+                          "the release of review item %s was written to %s but the item could "
+                          "not be marked approved: %s", id, out_path, why);
+        goto done;
+    }
+    if (records)
+        *records = it.body->records_out;
+done:
+    free(tmp);
+    dmvf__review_item_close(&it);
+    return rc;
+}
+
+int dmvf_review_deny(const char *spool, const char *id, const char *secret_key_path,
+                     const char *passphrase, const char *reviewer, const char *note,
+                     dmvf_audit *a, dmvf_error *err)
+{
+    DMVF_REQUIRE(spool && id && secret_key_path && reviewer, "NULL argument");
+    dmvf__review_item it;
+    int rc = decision_open(spool, id, secret_key_path, passphrase, reviewer, &it, err);
+    if (rc != DMVF_OK)
+        return rc;
+    if (a && (rc = audit_decision(a, NULL, &it, DMVF_AUDIT_REVIEW_DENY, reviewer, note, err)))
+        goto done;
+    rc = dmvf__review_mark(spool, id, DMVF__REVIEW_DENIED, reviewer, note, err);
+done:
+    dmvf__review_item_close(&it);
+    return rc;
+}
