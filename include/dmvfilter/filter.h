@@ -340,6 +340,9 @@ typedef enum dmvf_field_action {
 #define DMVF_FIELD_CLASS_M 1u   /* marking-bearing */
 #define DMVF_FIELD_CLASS_C 2u   /* marking-correlated */
 #define DMVF_FIELD_CLASS_P 4u   /* highly restricted personal data */
+#define DMVF_FIELD_CLASS_N 8u   /* a state's marking values may appear (class code,
+                                   restrictions, endorsements): released only as
+                                   a value the policy allows */
 typedef struct dmvf_field_count {
     const char *path;           /* static storage */
     dmvf_field_action action;
