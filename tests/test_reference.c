@@ -219,16 +219,22 @@ static void build_record(void)
     rec.history = evs;
 }
 
-static const dmvf_norm_entry alias_norm[] = {
+/* Tables sorted by bytes, as the policy compiler builds them. */
+static const dmvf_norm_entry alias_drop[] = {
     {(const uint8_t *)"DP", 2, NULL, 0, 1},
 };
-static const dmvf_norm_entry class_norm[] = {
+static const dmvf_norm alias_norm = {1, alias_drop, 0, NULL, NULL};
+static const dmvf_norm_entry class_map[] = {
     {(const uint8_t *)"DP", 2, (const uint8_t *)"D", 1, 0},
 };
-static const dmvf_norm_entry restr_norm[] = {
-    {(const uint8_t *)"X9", 2, NULL, 0, 1},
+static const dmvf_norm_value class_allow[] = {{(const uint8_t *)"C", 1}, {(const uint8_t *)"D", 1}};
+static const dmvf_norm class_norm = {1, class_map, 2, class_allow, NULL};
+static const dmvf_norm_entry restr_map[] = {
     {(const uint8_t *)"C", 1, (const uint8_t *)"CC", 2, 0},
+    {(const uint8_t *)"X9", 2, NULL, 0, 1},
 };
+static const dmvf_norm_value restr_allow[] = {{(const uint8_t *)"B", 1}, {(const uint8_t *)"CC", 2}};
+static const dmvf_norm restr_norm = {2, restr_map, 2, restr_allow, NULL};
 
 static dmvf_plan build_plan(void)
 {
@@ -239,8 +245,7 @@ static dmvf_plan build_plan(void)
     dmvf_fplan *f = act("person.given_name", DMVF_ACT_MASK);
     f->mask_first = 1;
     f = act("person.aliases", DMVF_ACT_RELEASE);
-    f->norm = alias_norm;
-    f->nnorm = 1;
+    f->norm = &alias_norm;
     f = act("person.birth_date", DMVF_ACT_GENERALIZE);
     f->gen = DMVF_GEN_YEAR;
     act("person.sex", DMVF_ACT_RELEASE);
@@ -260,11 +265,9 @@ static dmvf_plan build_plan(void)
     act("license", DMVF_ACT_DESCEND);
     act("license.number", DMVF_ACT_RELEASE);
     f = act("license.class_code", DMVF_ACT_RELEASE);
-    f->norm = class_norm;
-    f->nnorm = 1;
+    f->norm = &class_norm;
     f = act("license.restrictions", DMVF_ACT_RELEASE);
-    f->norm = restr_norm;
-    f->nnorm = 2;
+    f->norm = &restr_norm;
     act("license.kind", DMVF_ACT_RELEASE);
     f = act("license.issue_date", DMVF_ACT_GENERALIZE);
     f->gen = DMVF_GEN_MONTH;
