@@ -416,6 +416,11 @@ static void test_example(void)
         CHECK(strstr(text, "\nlicense.class_code                       N     release") != NULL);
         CHECK(strstr(text, "\nlicense.endorsements                     N     redact") != NULL);
         CHECK(strstr(text, "N a state's marking values may appear") != NULL);
+        /* and every table, released here or not */
+        CHECK(strstr(text, "\nnormalization (applied whenever marking is suppressed; values compared byte for byte):\n"
+                           "  license.class_code: ") != NULL);
+        CHECK(strstr(text, "\n  license.endorsements: allow only \"H\", \"M\", \"N\", \"P\", \"S\", \"T\", \"X\"; "
+                           "any other value redacted\n") != NULL);
         CHECK(strstr(text, "default redact") != NULL);
         CHECK(strstr(text, "always redacted") != NULL);
         /* every schema path has a row */

@@ -103,6 +103,20 @@ static void norm_put(dmvf__text *t, const dmvf_norm *nm)
     }
 }
 
+/* The policy's normalization tables, one line each. */
+static void describe_norms(const dmvf_policy *p, FILE *out)
+{
+    fprintf(out, "normalization (applied whenever marking is suppressed; values compared byte for byte):\n");
+    if (!p->nnorms)
+        fprintf(out, "  (none)\n");
+    for (size_t i = 0; i < p->nnorms; i++) {
+        dmvf__text t = dmvf__text_file(out);
+        fprintf(out, "  %s: ", p->norms[i].sf->path);
+        norm_put(&t, &p->norms[i].t);
+        fputc('\n', out);
+    }
+}
+
 /* Every position of a plan by schema id; positions under a redacted
  * message stay NULL (redacted). */
 static void index_plan(const dmvf_pnode *pn, const dmvf_fplan **by_id)
@@ -342,6 +356,12 @@ int dmvf_policy_explain(const dmvf_policy *p, const dmvf_request *req, FILE *out
     } else {
         fprintf(out, "nothing is released for this request.\n");
     }
+    if (v.decision == DMVF_DECISION_RELEASE || (v.decision == DMVF_DECISION_REVIEW && r && r->plan)) {
+        if (r->marking_release)
+            fprintf(out, "normalization: none (marking released: every value as it is)\n");
+        else
+            describe_norms(p, out);
+    }
     if (fflush(out) != 0 || ferror(out))
         rc = DMVF_EIO;
     return rc;
@@ -452,15 +472,7 @@ int dmvf_policy_describe(const dmvf_policy *p, FILE *out)
             fputc('\n', out);
         }
     }
-    fprintf(out, "normalization (applied whenever marking is suppressed; values compared byte for byte):\n");
-    if (!p->nnorms)
-        fprintf(out, "  (none)\n");
-    for (size_t i = 0; i < p->nnorms; i++) {
-        dmvf__text t = dmvf__text_file(out);
-        fprintf(out, "  %s: ", p->norms[i].sf->path);
-        norm_put(&t, &p->norms[i].t);
-        fputc('\n', out);
-    }
+    describe_norms(p, out);
     fprintf(out, "marking: M and C fields are redacted except under a rule with marking: release; unknown "
                  "fields are always redacted.\n");
     describe_sections(p, out);
