@@ -137,6 +137,31 @@ static int read_parts(dmvf__yload *L, const yaml_node_t *v, const char *path, pa
     return DMVF_OK;
 }
 
+/* A scalar's bytes, copied into the policy's arena. */
+static int copy_value(dmvf__yload *L, const yaml_node_t *n, const uint8_t **v, uint32_t *len)
+{
+    *v = (const uint8_t *)dmvf__ydup(L, n);
+    *len = (uint32_t)n->data.scalar.length;
+    return *v ? DMVF_OK : dmvf__ynomem(L);
+}
+
+/* The end of reading a table of n values whose nodes (scalars) are
+ * nodes[0..n) and whose copies are table[0..n) (elements of `size` bytes):
+ * unless rc is already an error, no value twice (else the error at the
+ * later of the first equal pair: "'V' appears twice in WHERE PATH"), then
+ * the table sorted by cmp. Frees nodes. */
+static int seal_table(dmvf__yload *L, int rc, const yaml_node_t **nodes, size_t n, const char *where,
+                      const char *path, void *table, size_t size, int (*cmp)(const void *, const void *))
+{
+    const yaml_node_t *dup = rc ? NULL : second_of_pair(nodes, n);
+    if (dup)
+        rc = dmvf__yfail(L, dup, "'%s' appears twice in %s %s", dmvf__ystr(dup), where, path);
+    free(nodes);
+    if (!rc)
+        qsort(table, n, size, cmp);
+    return rc;
+}
+
 /* The map keys and drop values, none twice, into t->entry (sorted). */
 static int build_entries(dmvf__yload *L, const parts *pt, const char *path, dmvf_norm *t)
 {
@@ -146,36 +171,17 @@ static int build_entries(dmvf__yload *L, const parts *pt, const char *path, dmvf
         return DMVF_OK;
     const yaml_node_t **from = malloc(n * sizeof *from);
     dmvf_norm_entry *e = dmvf__arena_alloc(&L->p->arena, n * sizeof *e);
-    if (!from || !e) {
-        free(from);
-        return dmvf__ynomem(L);
+    int rc = from && e ? DMVF_OK : dmvf__ynomem(L);
+    for (size_t i = 0; i < n && !rc; i++) {
+        const yaml_node_pair_t *b = i < nmap ? &pt->map->data.mapping.pairs.start[i] : NULL;
+        from[i] = dmvf__ynode(L, b ? b->key : pt->drop->data.sequence.items.start[i - nmap]);
+        e[i].drop = !b;
+        rc = copy_value(L, from[i], &e[i].from, &e[i].from_len);
+        if (!rc && b)
+            rc = copy_value(L, dmvf__ynode(L, b->value), &e[i].to, &e[i].to_len);
     }
-    for (size_t i = 0; i < nmap; i++) {
-        const yaml_node_pair_t *b = &pt->map->data.mapping.pairs.start[i];
-        const yaml_node_t *k = dmvf__ynode(L, b->key), *to = dmvf__ynode(L, b->value);
-        from[i] = k;
-        e[i] = (dmvf_norm_entry){(const uint8_t *)dmvf__ydup(L, k), (uint32_t)k->data.scalar.length,
-                                 (const uint8_t *)dmvf__ydup(L, to), (uint32_t)to->data.scalar.length, 0};
-        if (!e[i].from || !e[i].to) {
-            free(from);
-            return dmvf__ynomem(L);
-        }
-    }
-    for (size_t i = 0; i < ndrop; i++) {
-        const yaml_node_t *d = dmvf__ynode(L, pt->drop->data.sequence.items.start[i]);
-        from[nmap + i] = d;
-        e[nmap + i] = (dmvf_norm_entry){(const uint8_t *)dmvf__ydup(L, d), (uint32_t)d->data.scalar.length,
-                                        NULL, 0, 1};
-        if (!e[nmap + i].from) {
-            free(from);
-            return dmvf__ynomem(L);
-        }
-    }
-    const yaml_node_t *dup = second_of_pair(from, n);
-    free(from);
-    if (dup)
-        return dmvf__yfail(L, dup, "'%s' appears twice in the normalization of %s", dmvf__ystr(dup), path);
-    qsort(e, n, sizeof *e, entry_cmp);
+    if ((rc = seal_table(L, rc, from, n, "the normalization of", path, e, sizeof *e, entry_cmp)))
+        return rc;
     t->entry = e;
     t->nentry = (uint32_t)n;
     return DMVF_OK;
@@ -184,29 +190,18 @@ static int build_entries(dmvf__yload *L, const parts *pt, const char *path, dmvf
 /* The allow list, no value twice, into t->allow (sorted). */
 static int build_allow(dmvf__yload *L, const parts *pt, const char *path, dmvf_norm *t)
 {
-    if (!pt->allow)
+    size_t n = pt->allow ? dmvf__yseq_len(pt->allow) : 0;
+    if (n == 0)
         return DMVF_OK;
-    size_t n = dmvf__yseq_len(pt->allow);
     const yaml_node_t **nodes = malloc(n * sizeof *nodes);
     dmvf_norm_value *a = dmvf__arena_alloc(&L->p->arena, n * sizeof *a);
-    if (!nodes || !a) {
-        free(nodes);
-        return dmvf__ynomem(L);
+    int rc = nodes && a ? DMVF_OK : dmvf__ynomem(L);
+    for (size_t i = 0; i < n && !rc; i++) {
+        nodes[i] = dmvf__ynode(L, pt->allow->data.sequence.items.start[i]);
+        rc = copy_value(L, nodes[i], &a[i].v, &a[i].len);
     }
-    for (size_t i = 0; i < n; i++) {
-        const yaml_node_t *it = dmvf__ynode(L, pt->allow->data.sequence.items.start[i]);
-        nodes[i] = it;
-        a[i] = (dmvf_norm_value){(const uint8_t *)dmvf__ydup(L, it), (uint32_t)it->data.scalar.length};
-        if (!a[i].v) {
-            free(nodes);
-            return dmvf__ynomem(L);
-        }
-    }
-    const yaml_node_t *dup = second_of_pair(nodes, n);
-    free(nodes);
-    if (dup)
-        return dmvf__yfail(L, dup, "'%s' appears twice in the allow list of %s", dmvf__ystr(dup), path);
-    qsort(a, n, sizeof *a, value_cmp);
+    if ((rc = seal_table(L, rc, nodes, n, "the allow list of", path, a, sizeof *a, value_cmp)))
+        return rc;
     t->allow = a;
     t->nallow = (uint32_t)n;
     return DMVF_OK;
