@@ -302,8 +302,11 @@ static void test_enums(void)
     CHECK_EQ_STR(dmvf__refusal_name(DMVF_REFUSAL_NOT_FOUND), "not-found");
     CHECK_EQ_STR(dmvf__refusal_name(0), "refused");
     CHECK_EQ_STR(dmvf__name(&dmvf__purposes, 14, "?"), "14");
-    char c[4];
+    char c[DMVF__CLASS_LETTERS_CAP];
     CHECK_EQ_STR(dmvf__field_class_letters(DMVF_FIELD_CLASS_P | DMVF_FIELD_CLASS_M, c), "MP");
+    CHECK_EQ_STR(dmvf__field_class_letters(DMVF_FIELD_CLASS_N, c), "N");
+    CHECK_EQ_STR(dmvf__field_class_letters(DMVF_FIELD_CLASS_M | DMVF_FIELD_CLASS_C | DMVF_FIELD_CLASS_P |
+                                           DMVF_FIELD_CLASS_N, c), "MCPN");
     CHECK_EQ_STR(dmvf__field_class_letters(0, c), "");
 }
 

@@ -623,6 +623,64 @@ static void run_corrupted(const plan_case *plans, size_t np, const corpus *c, si
     free(v.p);
 }
 
+/* ---- the values normalization tables name, and odd spellings of them ---- */
+
+static const char *const spellings[] = {
+    "DP", "dp", " DP", "DP ", "Dp", "D", "d", "FLA", "fla", "FLA ", "F\xe2\x80\x8bLA", "TV", "TVDL", "LP", "L",
+    "", "CDL-A", "cdl-a", "B", "H", "X", "W", "ZZ", "\xff", "D\xcc\x81",
+};
+#define N_SPELLINGS (sizeof spellings / sizeof spellings[0])
+
+/* Records of `from` whose class code, restrictions and endorsements hold
+ * those values (two more restrictions at drawn positions, one more
+ * endorsement first), packed by protobuf-c. */
+static void corpus_spellings(corpus *out, const corpus *from, size_t nrec)
+{
+    out->name = "spellings";
+    for (size_t i = 0; i < from->n && i < nrec; i++) {
+        Dmv__V1__DriverRecord *r = dmv__v1__driver_record__unpack(NULL, from->len[i], corpus_rec(from, i));
+        if (!r)
+            abort();
+        if (!r->license) {
+            dmv__v1__driver_record__free_unpacked(r, NULL);
+            continue;
+        }
+        Dmv__V1__License *l = r->license;
+        char *cc = l->class_code, **rs = l->restrictions, **en = l->endorsements;
+        size_t nrs = l->n_restrictions, nen = l->n_endorsements;
+        char **rs2 = malloc((nrs + 2) * sizeof *rs2), **en2 = malloc((nen + 1) * sizeof *en2);
+        if (!rs2 || !en2)
+            abort();
+        size_t at = i % (nrs + 1);
+        for (size_t k = 0, j = 0; k < nrs + 2; k++)
+            rs2[k] = k == at ? (char *)spellings[(i * 7 + 1) % N_SPELLINGS]
+                   : k == nrs + 1 ? (char *)spellings[(i * 3 + 2) % N_SPELLINGS] : rs[j++];
+        en2[0] = (char *)spellings[(i * 5 + 3) % N_SPELLINGS];
+        for (size_t k = 0; k < nen; k++)
+            en2[k + 1] = en[k];
+        l->class_code = (char *)spellings[i % N_SPELLINGS];
+        l->restrictions = rs2;
+        l->n_restrictions = nrs + 2;
+        l->endorsements = en2;
+        l->n_endorsements = nen + 1;
+        size_t n = dmv__v1__driver_record__get_packed_size(r);
+        uint8_t *b = malloc(n ? n : 1);
+        if (!b)
+            abort();
+        dmv__v1__driver_record__pack(r, b);
+        corpus_add(out, b, n);
+        free(b);
+        l->class_code = cc;
+        l->restrictions = rs;
+        l->n_restrictions = nrs;
+        l->endorsements = en;
+        l->n_endorsements = nen;
+        free(rs2);
+        free(en2);
+        dmv__v1__driver_record__free_unpacked(r, NULL);
+    }
+}
+
 /* ---- policies ---- */
 
 static const char everything_yaml[] =
@@ -676,8 +734,10 @@ static const char everything_yaml[] =
     "      history.description: encrypt\n"
     "marking:\n"
     "  normalize:\n"
-    "    license.class_code: {DP: D, TV: \"\"}\n"
-    "    license.restrictions: {drop: [FLA, TVDL], LP: L}\n"
+    "    license.class_code: {map: {DP: D, TV: \"\"}, allow: [\"\", A, B, C, CDL-A, CDL-B, D, E, M]}\n"
+    "    license.restrictions: {drop: [FLA, TVDL], map: {LP: L}, allow: [\"\", B, C, D, E, F, G, I, J, K, L, W],\n"
+    "                           otherwise: W}\n"
+    "    license.endorsements: {allow: [H, M, N, P, S, T, X]}\n"
     "    person.aliases: {drop: [DP]}\n"
     "rules:\n"
     "  - name: everything\n"
@@ -718,8 +778,8 @@ static char *marking_yaml(void)
     static const char tail[] =
         "marking:\n"
         "  normalize:\n"
-        "    license.class_code: {DP: D}\n"
-        "    license.restrictions: {drop: [FLA]}\n"
+        "    license.class_code: {map: {DP: D}, allow: [A, B, C, D, E, M]}\n"
+        "    license.restrictions: {drop: [FLA], allow: [B, C, D, E, F, G, I, J, K, W]}\n"
         "rules:\n"
         "  - name: dmv internal\n"
         "    match: {agency_kind: [internal]}\n"
@@ -916,7 +976,7 @@ int main(void)
         }
 
     /* corpora */
-    corpus plain = {0}, wild = {0}, photo = {0}, synth = {0}, edge_c = {0};
+    corpus plain = {0}, wild = {0}, photo = {0}, synth = {0}, edge_c = {0}, spell = {0};
     CHECK(corpus_from_gen(&plain, "gen", gen, "--count 10000 --seed 7") == 0);
     CHECK(corpus_from_gen(&wild, "gen-wild", gen, "--wild --count 5000 --seed 8") == 0);
     CHECK(corpus_from_gen(&photo, "gen-photo", gen, "--photo --count 300 --seed 9") == 0);
@@ -937,16 +997,19 @@ int main(void)
         corpus_add(&edge_c, tmp, n);
     }
 
+    corpus_spellings(&spell, &plain, 2000);
+    CHECK_MSG(spell.n > 1500, "only %zu records with spellings", spell.n);
+
     stats total = {0};
-    const corpus *clean[] = {&plain, &wild, &photo, &synth, &edge_c};
+    const corpus *clean[] = {&plain, &wild, &photo, &synth, &edge_c, &spell};
     for (size_t k = 0; k < sizeof clean / sizeof clean[0]; k++) {
         stats st = {0};
         run_corpus(plans, np, clean[k], &st);
         print_stats(clean[k]->name, &st);
         add_stats(&total, &st);
-        if (clean[k] == &plain)
-            CHECK_MSG(st.released > 0 && st.rejected == 0, "the generator's records must all be accepted "
-                      "(%zu refused)", st.rejected);
+        if (clean[k] == &plain || clean[k] == &spell)
+            CHECK_MSG(st.released > 0 && st.rejected == 0, "the %s records must all be accepted "
+                      "(%zu refused)", clean[k]->name, st.rejected);
     }
     for (size_t i = 0; i < edge_c.n; i++) /* name the edge cases that mismatch */
         for (size_t p = 0; p < np; p++) {
@@ -982,6 +1045,7 @@ int main(void)
     corpus_free(&photo);
     corpus_free(&synth);
     corpus_free(&edge_c);
+    corpus_free(&spell);
     for (size_t i = 0; i < np; i++)
         dmvf__keyctx_free(plans[i].kc);
     dmvf__plan_free(restricted);

@@ -727,6 +727,138 @@ static void test_merge(const dmvf_policy *pol, const dmvf_keyring *kr)
     free_stream(&s);
 }
 
+/* ------------------------------------------------------------------ not allowed */
+
+/* Values of the fields where states write their marking values, in odd
+ * spellings and on or off the example policy's allow lists (after its map
+ * DP -> D and its drop FLA). */
+static const struct { const char *v; size_t n; int ok; } class_vals[] = {
+    {"D", 1, 1}, {"DP", 2, 1}, {"dp", 2, 0}, {" DP", 3, 0}, {"DP\0", 3, 0}, {"M", 1, 1}, {"TVDL", 4, 0},
+    {"CDL-A", 5, 1}, {"D\xe2\x80\x8b", 4, 0},
+};
+static const struct { const char *v; size_t n; int ok; } restr_vals[] = {
+    {"B", 1, 1}, {"FLA", 3, 0}, {"fla", 3, 0}, {"FLA ", 4, 0}, {"F\xe2\x80\x8bLA", 6, 0}, {"K", 1, 1},
+    {"", 0, 0}, {"FLA\0", 4, 0},
+};
+#define NCLASS (sizeof class_vals / sizeof class_vals[0])
+#define NRESTR (sizeof restr_vals / sizeof restr_vals[0])
+
+static void put_field(uint8_t **o, uint32_t num, const void *v, size_t n)
+{
+    *(*o)++ = (uint8_t)(num << 3 | 2);
+    *(*o)++ = (uint8_t)n;
+    memcpy(*o, v, n);
+    *o += n;
+}
+
+/* Record i: record_id, license {number, class code, two restrictions, an
+ * endorsement}; the values drawn from the tables above by i. */
+static size_t spelled_record(size_t i, uint8_t *rec)
+{
+    uint8_t lic[96], *l = lic, *o = rec;
+    put_field(&l, 1, "123456789", 9);
+    put_field(&l, 5, class_vals[i % NCLASS].v, class_vals[i % NCLASS].n);
+    put_field(&l, 6, restr_vals[i % NRESTR].v, restr_vals[i % NRESTR].n);
+    put_field(&l, 6, restr_vals[(i + 3) % NRESTR].v, restr_vals[(i + 3) % NRESTR].n);
+    put_field(&l, 7, i % 2 ? "H" : "h", 1);
+    char id[16];
+    snprintf(id, sizeof id, "S%03zu", i);
+    put_field(&o, 1, id, strlen(id));
+    put_field(&o, 3, lic, (size_t)(l - lic));
+    return (size_t)(o - rec);
+}
+
+/* A value not on its field's allow list is redacted and counted as
+ * redacted at its path, in the filter's counts as in its output. */
+static void test_not_allowed(const dmvf_policy *pol, const dmvf_keyring *kr)
+{
+    enum { N = 45 }; /* within the police rule's max_records */
+    uint8_t *all = malloc((size_t)N * 160), *o = all;
+    uint64_t cls_ok = 0, cls_bad = 0, rs_ok = 0, rs_bad = 0;
+    for (size_t i = 0; all && i < N; i++) {
+        uint8_t rec[150];
+        size_t n = spelled_record(i, rec);
+        *o++ = (uint8_t)n;
+        memcpy(o, rec, n);
+        o += n;
+        /* a singular string is a value unless empty; every element is one */
+        if (class_vals[i % NCLASS].ok)
+            cls_ok++;
+        else
+            cls_bad++;
+        rs_ok += restr_vals[i % NRESTR].ok + restr_vals[(i + 3) % NRESTR].ok;
+        rs_bad += !restr_vals[i % NRESTR].ok + !restr_vals[(i + 3) % NRESTR].ok;
+    }
+    CHECK(all != NULL);
+    if (!all)
+        return;
+    stream s = {all, (size_t)(o - all), NULL, 0};
+    CHECK(split(s.data, s.size, &s.rec, &s.n) == 0);
+    dmvf_request police = police_req();
+    check_counts("police spellings", pol, kr, &police, &s, 1);
+
+    dmvf_filter_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.count_fields = 1;
+    dmvf_error err;
+    dmvf_filter *f = dmvf_filter_create(pol, kr, &police, &opt, &err);
+    CHECK_MSG(f != NULL, "%s", err.msg);
+    if (f) {
+        uint8_t *out;
+        size_t olen;
+        CHECK_EQ_INT(run_stream(f, s.data, s.size, NULL, &out, &olen, &err), DMVF_OK);
+        CHECK_EQ_INT(count_at(f, "license.class_code", DMVF_FIELD_RELEASE), cls_ok);
+        CHECK_EQ_INT(count_at(f, "license.class_code", DMVF_FIELD_REDACT), cls_bad);
+        CHECK_EQ_INT(count_at(f, "license.restrictions", DMVF_FIELD_RELEASE), rs_ok);
+        CHECK_EQ_INT(count_at(f, "license.restrictions", DMVF_FIELD_REDACT), rs_bad);
+        CHECK_EQ_INT(count_at(f, "license.endorsements", DMVF_FIELD_REDACT), N); /* police: not released */
+        CHECK(cls_bad > 0 && rs_bad > 0 && cls_ok > 0 && rs_ok > 0);
+        /* the class of the counts says where marking values may appear */
+        size_t n = dmvf_filter_field_counts(f, NULL, 0);
+        dmvf_field_count *c = calloc(n ? n : 1, sizeof *c);
+        dmvf_filter_field_counts(f, c, n);
+        for (size_t i = 0; i < n; i++)
+            if (strncmp(c[i].path, "license.", 8) == 0 && strcmp(c[i].path, "license.number") != 0)
+                CHECK_MSG(c[i].klass == DMVF_FIELD_CLASS_N, "%s: class %u", c[i].path, c[i].klass);
+        free(c);
+        /* nothing but allowed values left, in record order */
+        span *orec = NULL;
+        size_t on = 0;
+        CHECK(split(out, olen, &orec, &on) == 0);
+        CHECK_EQ_INT(on, N);
+        static const char *const cls_allowed[] = {"A", "B", "C", "CDL-A", "CDL-B", "CDL-C", "D", "DJ", "E", "M", "MJ"};
+        size_t odd = 0;
+        for (size_t i = 0; orec && i < on; i++) {
+            Dmv__V1__DriverRecord *r = dmv__v1__driver_record__unpack(NULL, orec[i].n, orec[i].p);
+            CHECK(r != NULL && r->license != NULL);
+            if (!r || !r->license) {
+                if (r)
+                    dmv__v1__driver_record__free_unpacked(r, NULL);
+                continue;
+            }
+            const Dmv__V1__License *l = r->license;
+            const char *want = class_vals[i % NCLASS].ok ? (class_vals[i % NCLASS].n == 2 ? "D" : class_vals[i % NCLASS].v)
+                                                       : "";
+            odd += strcmp(l->class_code, want) != 0;
+            size_t ok = 0;
+            for (size_t k = 0; k < sizeof cls_allowed / sizeof cls_allowed[0]; k++)
+                ok += strcmp(l->class_code, cls_allowed[k]) == 0;
+            odd += *l->class_code && !ok;
+            odd += l->n_restrictions != (size_t)(restr_vals[i % NRESTR].ok + restr_vals[(i + 3) % NRESTR].ok);
+            for (size_t k = 0; k < l->n_restrictions; k++)
+                odd += strcmp(l->restrictions[k], "B") != 0 && strcmp(l->restrictions[k], "K") != 0;
+            odd += l->n_endorsements != 0;
+            dmv__v1__driver_record__free_unpacked(r, NULL);
+        }
+        CHECK_MSG(odd == 0, "%zu released values differ from what the allow lists let through", odd);
+        free(orec);
+        free(out);
+        dmvf_filter_free(f);
+    }
+    free(s.rec);
+    free(all);
+}
+
 /* ------------------------------------------------------------------ hold_for_review */
 
 static const char review_policy[] =
@@ -747,8 +879,8 @@ static const char review_policy[] =
     "      vehicles.*: release\n"
     "marking:\n"
     "  normalize:\n"
-    "    license.class_code: {DP: D}\n"
-    "    license.restrictions: {drop: [FLA]}\n"
+    "    license.class_code: {map: {DP: D}, allow: [A, B, C, CDL-A, CDL-B, D, E, M]}\n"
+    "    license.restrictions: {drop: [FLA], allow: [B, C, D, E, F, G, I, J, K, W]}\n"
     "review: {spool: spool, public_key: reviewers.pub}\n"
     "rules:\n"
     "  - name: held\n"
@@ -1240,6 +1372,7 @@ int main(void)
         test_merge(pol, kr);
         test_request(pol, kr);
         test_framed(pol, kr);
+        test_not_allowed(pol, kr);
     }
     if (kr)
         test_hold(kr);

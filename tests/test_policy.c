@@ -162,16 +162,29 @@ static void test_example(void)
         const dmvf_fplan *cc = at(police, "license.class_code");
         CHECK(cc && cc->action == DMVF_ACT_RELEASE);
         if (cc) {
-            CHECK_EQ_INT(cc->nnorm, 1);
-            if (cc->nnorm == 1) {
-                CHECK(cc->norm[0].from_len == 2 && memcmp(cc->norm[0].from, "DP", 2) == 0);
-                CHECK(cc->norm[0].to_len == 1 && memcmp(cc->norm[0].to, "D", 1) == 0);
-                CHECK_EQ_INT(cc->norm[0].drop, 0);
+            CHECK(cc->norm != NULL);
+            CHECK_EQ_INT(cc->norm ? cc->norm->nentry : 0, 1);
+            if (cc->norm && cc->norm->nentry == 1) {
+                const dmvf_norm_entry *e = &cc->norm->entry[0];
+                CHECK(e->from_len == 2 && memcmp(e->from, "DP", 2) == 0);
+                CHECK(e->to_len == 1 && memcmp(e->to, "D", 1) == 0);
+                CHECK_EQ_INT(e->drop, 0);
+            }
+            if (cc->norm) {
+                /* the allow list, sorted by bytes: A B C CDL-A CDL-B CDL-C D DJ E M MJ */
+                CHECK_EQ_INT(cc->norm->nallow, 11);
+                CHECK(cc->norm->nallow == 11 && cc->norm->allow[3].len == 5 &&
+                      memcmp(cc->norm->allow[3].v, "CDL-A", 5) == 0 && cc->norm->allow[6].len == 1 &&
+                      cc->norm->allow[6].v[0] == 'D');
+                CHECK(cc->norm->otherwise == NULL);
             }
         }
         const dmvf_fplan *rs = at(police, "license.restrictions");
-        CHECK(rs && rs->action == DMVF_ACT_RELEASE && rs->nnorm == 1 && rs->norm[0].drop == 1 &&
-              rs->norm[0].from_len == 3 && memcmp(rs->norm[0].from, "FLA", 3) == 0);
+        CHECK(rs && rs->action == DMVF_ACT_RELEASE && rs->norm && rs->norm->nentry == 1 &&
+              rs->norm->entry[0].drop == 1 && rs->norm->entry[0].from_len == 3 &&
+              memcmp(rs->norm->entry[0].from, "FLA", 3) == 0 && rs->norm->nallow == 11 &&
+              rs->norm->otherwise == NULL);
+        CHECK_EQ_INT(act(police, "license.endorsements"), DMVF_ACT_REDACT);
         CHECK_EQ_INT(act(police, "vehicles"), DMVF_ACT_DESCEND);
         CHECK_EQ_INT(act(police, "vehicles.plate"), DMVF_ACT_RELEASE);
         CHECK_EQ_INT(act(police, "vehicles.registered_address.street"), DMVF_ACT_RELEASE);
@@ -312,7 +325,7 @@ static void test_example(void)
         CHECK_EQ_INT(act(v.plan, "person.race"), DMVF_ACT_REDACT);
         CHECK_EQ_INT(act(v.plan, "documents"), DMVF_ACT_REDACT);
         const dmvf_fplan *e = at(v.plan, "license.class_code");
-        CHECK(e && e->action == DMVF_ACT_RELEASE && e->nnorm == 0);
+        CHECK(e && e->action == DMVF_ACT_RELEASE && e->norm == NULL);
     }
 
     /* an unknown requester */
@@ -358,7 +371,8 @@ static void test_example(void)
             CHECK_EQ_INT(act(r, "marking"), DMVF_ACT_REDACT);
             CHECK_EQ_INT(act(r, "record_id"), DMVF_ACT_REDACT);
             const dmvf_fplan *cc = at(r, "license.class_code");
-            CHECK(cc && cc->action == DMVF_ACT_RELEASE && cc->nnorm == 1);
+            CHECK(cc && cc->action == DMVF_ACT_RELEASE && cc->norm && cc->norm->nentry == 1 &&
+                  cc->norm->nallow == 11);
             dmvf__plan_free(r);
         }
         const char *bad[] = {"person.family_name", "person.shoe_size"};
@@ -394,6 +408,19 @@ static void test_example(void)
         CHECK(strstr(text, "marking: suppressed") != NULL);
         CHECK(strstr(text, "normalized: \"DP\"->\"D\"") != NULL);
         CHECK(strstr(text, "normalized: drop \"FLA\"") != NULL);
+        /* each normalized row shows its map or drop and its whole allow list */
+        CHECK(strstr(text, "normalized: \"DP\"->\"D\"; allow only \"A\", \"B\", \"C\", \"CDL-A\", \"CDL-B\", "
+                           "\"CDL-C\", \"D\", \"DJ\", \"E\", \"M\", \"MJ\"; any other value redacted\n") != NULL);
+        CHECK(strstr(text, "normalized: drop \"FLA\"; allow only \"A\", \"B\", \"C\", \"D\", \"E\", \"F\", \"G\", "
+                           "\"I\", \"J\", \"K\", \"W\"; any other value redacted\n") != NULL);
+        CHECK(strstr(text, "\nlicense.class_code                       N     release") != NULL);
+        CHECK(strstr(text, "\nlicense.endorsements                     N     redact") != NULL);
+        CHECK(strstr(text, "N a state's marking values may appear") != NULL);
+        /* and every table, released here or not */
+        CHECK(strstr(text, "\nnormalization (applied whenever marking is suppressed; values compared byte for byte):\n"
+                           "  license.class_code: ") != NULL);
+        CHECK(strstr(text, "\n  license.endorsements: allow only \"H\", \"M\", \"N\", \"P\", \"S\", \"T\", \"X\"; "
+                           "any other value redacted\n") != NULL);
         CHECK(strstr(text, "default redact") != NULL);
         CHECK(strstr(text, "always redacted") != NULL);
         /* every schema path has a row */
@@ -439,6 +466,10 @@ static void test_example(void)
         CHECK(strstr(text, "'in-state police'") != NULL);
         CHECK(strstr(text, "certified until 2027-12-31") != NULL);
         CHECK(strstr(text, "license.class_code: \"DP\"->\"D\"") != NULL);
+        CHECK(strstr(text, "\n  license.restrictions: drop \"FLA\"; allow only \"A\", \"B\", \"C\", \"D\", \"E\", "
+                           "\"F\", \"G\", \"I\", \"J\", \"K\", \"W\"; any other value redacted\n") != NULL);
+        CHECK(strstr(text, "\n  license.endorsements: allow only \"H\", \"M\", \"N\", \"P\", \"S\", \"T\", \"X\"; "
+                           "any other value redacted\n") != NULL);
         CHECK(strstr(text, "police (extends minimal)") != NULL);
         free(text);
     }
@@ -483,7 +514,13 @@ static void test_precedence(void)
         CHECK_EQ_INT(act(b, "license.number"), DMVF_ACT_PSEUDONYMIZE);
         CHECK_EQ_INT(act(b, "person.email"), DMVF_ACT_ENCRYPT);
         const dmvf_fplan *cc = at(b, "license.class_code");
-        CHECK(cc && cc->action == DMVF_ACT_RELEASE && cc->nnorm == 2);
+        CHECK(cc && cc->action == DMVF_ACT_RELEASE && cc->norm && cc->norm->nentry == 2 &&
+              cc->norm->nallow == 5);
+        CHECK(cc && cc->norm && cc->norm->otherwise && cc->norm->otherwise->len == 1 &&
+              cc->norm->otherwise->v[0] == 'D');
+        const dmvf_fplan *en = at(b, "license.endorsements");
+        CHECK(en && en->action == DMVF_ACT_RELEASE && en->norm && en->norm->nentry == 0 &&
+              en->norm->nallow == 6 && en->norm->otherwise == NULL);
         CHECK_EQ_INT(b->npseudo, 1);
     }
     q.ori = "WA0400000";
@@ -623,6 +660,122 @@ static void expect_fail(const char *yaml, unsigned line, unsigned col, const cha
     CHECK_MSG(strstr(err.msg, want) != NULL, "'%s' lacks '%s'", err.msg, want);
 }
 
+/* marking.normalize: the syntax, and the allow list the compiler requires
+ * wherever a profile used without marking: release gives a class N
+ * position (class code, restrictions, endorsements) an action. */
+static void test_normalize(void)
+{
+    expect_fail("version: 1\nrules: []\nmarking: {normalize: {license.class_code: {map: {DP: D}, drop: [DP]}}}\n", 3, 65,
+                "'DP' appears twice in the normalization of license.class_code");
+    expect_fail("version: 1\nrules: []\nmarking: {normalize: {license.class_code: {DP: D}}}\n", 3, 44,
+                "unknown key 'DP' in the normalization of license.class_code (expected map, drop, allow or otherwise)");
+    expect_fail("version: 1\nrules: []\nmarking: {normalize: {license.class_code: {allow: [A, B, A]}}}\n", 3, 58,
+                "'A' appears twice in the allow list of license.class_code");
+    expect_fail("version: 1\nrules: []\nmarking: {normalize: {license.class_code: {map: {DP: X}, allow: [A, D]}}}\n", 3, 54,
+                "map sends 'DP' to 'X', which the allow list of license.class_code does not name");
+    expect_fail("version: 1\nrules: []\nmarking: {normalize: {license.class_code: {map: {DP: D}, otherwise: D}}}\n", 3, 69,
+                "otherwise of license.class_code needs an allow list");
+    expect_fail("version: 1\nrules: []\nmarking: {normalize: {license.class_code: {}}}\n", 3, 43,
+                "the normalization of license.class_code says nothing");
+    expect_fail("version: 1\nrules: []\nmarking: {normalize: {license.class_code: {allow: [A, [B]]}}}\n", 3, 55,
+                "an allowed value of license.class_code must be a string, not a list");
+    expect_fail("version: 1\nrules: []\nmarking: {normalize: {license.class_code: {allow: [A], otherwise: [A]}}}\n", 3, 67,
+                "otherwise of license.class_code must be a string");
+    expect_fail("version: 1\nrules: []\nmarking: {normalize: {license.class_code: {drop: []}}}\n", 3, 50,
+                "the drop list of license.class_code is an empty list");
+    expect_fail("version: 1\nrules: []\nmarking: {normalize: {license.class_code: {allow: A}}}\n", 3, 51,
+                "the allow list of license.class_code must be a list");
+    expect_fail("version: 1\nrules: []\nmarking: {normalize: {license.class_code: {allow: [\"A\\0\"]}}}\n", 3, 52,
+                "an allowed value contains a NUL byte");
+    expect_fail("version: 1\nrules: []\nmarking: {normalize: {license.class_code: {map: {\"D\\0\": D}, allow: [D]}}}\n", 3, 50,
+                "a key contains a NUL byte");
+    expect_fail("version: 1\nrules: []\nmarking: {normalize: {license.class_code: {map: [DP, D]}}}\n", 3, 49,
+                "the map of license.class_code must be a mapping");
+    expect_fail("version: 1\nprofiles: {p: {fields: {license.class_code: release}}}\nrules: []\n", 2, 25,
+                "profile 'p' gives license.class_code action release (no rule uses this profile, so it is checked as suppressed), but a state's marking values may appear in license.class_code: marking.normalize must give it an allow list (license.class_code: {allow: [...]})");
+    /* the same, reached by a prefix, by a default, by inheritance; with a
+     * normalization that has no allow list; with any action */
+    expect_fail("version: 1\nprofiles: {p: {fields: {license.*: release}}}\nrules: []\n", 2, 25,
+                "profile 'p' gives license.class_code action release");
+    expect_fail("version: 1\nprofiles:\n  p:\n    default: release\nmarking:\n  normalize:\n"
+                "    license.class_code: {allow: [D]}\nrules: []\n", 4, 14,
+                "profile 'p' gives license.restrictions action release");
+    expect_fail("version: 1\nprofiles:\n  a: {fields: {license.endorsements: pseudonymize}}\n  b: {extends: a}\n"
+                "marking:\n  normalize:\n    license.endorsements: {map: {X: Y}}\nrules:\n"
+                "  - name: r\n    match: {agency_kind: [state]}\n    decision: release\n    profile: b\n",
+                3, 16, "profile 'a' gives license.endorsements action pseudonymize (no rule uses this profile, so it "
+                "is checked as suppressed), but a state's marking values "
+                "may appear in license.endorsements: marking.normalize must give it an allow list "
+                "(license.endorsements: {allow: [...]}); its normalization (line 7) has none");
+    expect_fail("version: 1\nprofiles:\n  a: {fields: {license.restrictions: {mask: {keep_first: 1}}}}\n"
+                "  b: {extends: a, fields: {license.class_code: redact}}\nrules:\n"
+                "  - name: r\n    match: {agency_kind: [state]}\n    decision: release\n    profile: b\n",
+                3, 16, "profile 'a' gives license.restrictions action mask");
+    /* a profile used both with and without marking: release needs it too */
+    expect_fail("version: 1\nprofiles: {p: {fields: {license.class_code: encrypt}}}\nrules:\n"
+                "  - name: a\n    match: {agency_kind: [internal]}\n    decision: release\n"
+                "    marking: release\n    profile: p\n"
+                "  - name: b\n    match: {agency_kind: [state]}\n    decision: release\n    profile: p\n",
+                2, 25, "profile 'p' gives license.class_code action encrypt");
+
+    /* what loads: marking: release alone needs no allow list; a redacted
+     * position needs none; an allow list with otherwise and a map */
+    const char *internal = "version: 1\nprofiles: {p: {fields: {license.class_code: release}}}\nrules:\n"
+                           "  - name: a\n    match: {agency_kind: [internal]}\n    decision: release\n"
+                           "    marking: release\n    profile: p\n";
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    dmvf_policy *p = dmvf_policy_load_buffer(internal, strlen(internal), "<mem>", &err);
+    CHECK_MSG(p != NULL, "%s", err.msg);
+    dmvf_policy_free(p);
+    const char *ok = "version: 1\nprofiles:\n  p:\n    default: release\n"
+                     "    fields: {license.restrictions: redact, license.endorsements: {constant: X}}\n"
+                     "marking:\n  normalize:\n"
+                     "    license.class_code: {map: {DP: D, TVDL: \"\"}, drop: [FLA], allow: [\"\", D, \"F\\u200bLA\"], "
+                     "otherwise: D}\n"
+                     "    license.endorsements: {allow: [X]}\n"
+                     "    person.aliases: {drop: [DP]}\n"
+                     "rules:\n  - name: r\n    match: {agency_kind: [state]}\n    decision: release\n    profile: p\n";
+    p = dmvf_policy_load_buffer(ok, strlen(ok), "<mem>", &err);
+    CHECK_MSG(p != NULL, "%s", err.msg);
+    if (p) {
+        dmvf_request q;
+        dmvf_verdict v;
+        memset(&q, 0, sizeof q);
+        q.agency_kind = DMVF_AGENCY_STATE;
+        dmvf__policy_decide(p, &q, &v);
+        CHECK(v.plan != NULL);
+        const dmvf_fplan *cc = v.plan ? at(v.plan, "license.class_code") : NULL;
+        CHECK(cc && cc->norm && cc->norm->nentry == 3 && cc->norm->nallow == 3 && cc->norm->otherwise);
+        if (cc && cc->norm && cc->norm->nentry == 3 && cc->norm->nallow == 3) {
+            /* sorted by bytes: "DP" "FLA" "TVDL"; "" "D" "F\u200bLA" */
+            CHECK(cc->norm->entry[0].from_len == 2 && cc->norm->entry[0].to_len == 1 && !cc->norm->entry[0].drop);
+            CHECK(cc->norm->entry[1].from_len == 3 && cc->norm->entry[1].drop);
+            CHECK(cc->norm->entry[2].from_len == 4 && cc->norm->entry[2].to_len == 0);
+            CHECK(cc->norm->allow[0].len == 0 && cc->norm->allow[1].len == 1 && cc->norm->allow[2].len == 6 &&
+                  memcmp(cc->norm->allow[2].v, "F\xe2\x80\x8bLA", 6) == 0);
+            CHECK(cc->norm->otherwise == &cc->norm->allow[1]);
+        }
+        CHECK_EQ_INT(act(v.plan, "license.restrictions"), DMVF_ACT_REDACT);
+        const dmvf_fplan *al = v.plan ? at(v.plan, "person.aliases") : NULL;
+        CHECK(al && al->action == DMVF_ACT_RELEASE && al->norm && al->norm->nallow == 0);
+        char *text = NULL;
+        size_t tlen = 0;
+        FILE *mf = open_memstream(&text, &tlen);
+        CHECK(mf != NULL);
+        if (mf) {
+            CHECK_EQ_INT(dmvf_policy_explain(p, &q, mf), DMVF_OK);
+            fclose(mf);
+            CHECK_MSG(strstr(text, "; normalized: \"DP\"->\"D\", drop \"FLA\", \"TVDL\"->\"\"; allow only \"\", "
+                               "\"D\", \"F\\xe2\\x80\\x8bLA\"; any other value becomes \"D\"\n") != NULL, "%s", text);
+            CHECK(strstr(text, "; normalized: drop \"DP\"; no allow list: other values unchanged\n") != NULL);
+            CHECK(strstr(text, "; normalized: allow only \"X\"; any other value redacted\n") != NULL);
+            free(text);
+        }
+        dmvf_policy_free(p);
+    }
+}
+
 static void test_buffers(void)
 {
     dmvf_error err;
@@ -670,8 +823,6 @@ static void test_buffers(void)
     expect_fail("- 1\n", 1, 1, "the policy must be a mapping");
     expect_fail("version: 1\nrules: []\n---\nversion: 1\n", 4, 1, "one YAML document");
     expect_fail("version: 1\nrules: []\nversion: 1\n", 3, 1, "duplicate key 'version'");
-    expect_fail("version: 1\nrules: []\nmarking: {normalize: {license.class_code: {DP: D, drop: [DP]}}}\n", 3, 58,
-                "'DP' appears twice");
     expect_fail("version: 1\nrules:\n  - name: a\n    match: {ori: [X]}\n    decision: deny\n"
                 "  - name: b\n    match: {ori: [X], tags: [t]}\n    decision: deny\n",
                 6, 5, "rule 'b' is unreachable: rule 'a' (line 3)");
@@ -736,5 +887,6 @@ int main(void)
     test_precedence();
     test_bad();
     test_buffers();
+    test_normalize();
     CHECK_DONE();
 }

@@ -1,7 +1,8 @@
 /*
  * test_reference.c - the protobuf-c reference path (reference.c) on plans
  * built by hand and records built with the protobuf-c structs: concrete
- * outputs for every action, normalization, unknown fields, the refusal of
+ * outputs for every action, normalization (map, drop, allow lists,
+ * otherwise; on its own and in a plan), unknown fields, the refusal of
  * a duplicated singular sub-message, and keyed pseudonyms and encryption.
  */
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 #include "check.h"
 #include "filter/wire/reference.h"
+#include "filter/wire/transform.h"
 #include "dmv/v1/record.pb-c.h"
 
 /* ---- plans by hand: one static table per message position ---- */
@@ -219,16 +221,22 @@ static void build_record(void)
     rec.history = evs;
 }
 
-static const dmvf_norm_entry alias_norm[] = {
+/* Tables sorted by bytes, as the policy compiler builds them. */
+static const dmvf_norm_entry alias_drop[] = {
     {(const uint8_t *)"DP", 2, NULL, 0, 1},
 };
-static const dmvf_norm_entry class_norm[] = {
+static const dmvf_norm alias_norm = {1, alias_drop, 0, NULL, NULL};
+static const dmvf_norm_entry class_map[] = {
     {(const uint8_t *)"DP", 2, (const uint8_t *)"D", 1, 0},
 };
-static const dmvf_norm_entry restr_norm[] = {
-    {(const uint8_t *)"X9", 2, NULL, 0, 1},
+static const dmvf_norm_value class_allow[] = {{(const uint8_t *)"C", 1}, {(const uint8_t *)"D", 1}};
+static const dmvf_norm class_norm = {1, class_map, 2, class_allow, NULL};
+static const dmvf_norm_entry restr_map[] = {
     {(const uint8_t *)"C", 1, (const uint8_t *)"CC", 2, 0},
+    {(const uint8_t *)"X9", 2, NULL, 0, 1},
 };
+static const dmvf_norm_value restr_allow[] = {{(const uint8_t *)"B", 1}, {(const uint8_t *)"CC", 2}};
+static const dmvf_norm restr_norm = {2, restr_map, 2, restr_allow, NULL};
 
 static dmvf_plan build_plan(void)
 {
@@ -239,8 +247,7 @@ static dmvf_plan build_plan(void)
     dmvf_fplan *f = act("person.given_name", DMVF_ACT_MASK);
     f->mask_first = 1;
     f = act("person.aliases", DMVF_ACT_RELEASE);
-    f->norm = alias_norm;
-    f->nnorm = 1;
+    f->norm = &alias_norm;
     f = act("person.birth_date", DMVF_ACT_GENERALIZE);
     f->gen = DMVF_GEN_YEAR;
     act("person.sex", DMVF_ACT_RELEASE);
@@ -260,11 +267,9 @@ static dmvf_plan build_plan(void)
     act("license", DMVF_ACT_DESCEND);
     act("license.number", DMVF_ACT_RELEASE);
     f = act("license.class_code", DMVF_ACT_RELEASE);
-    f->norm = class_norm;
-    f->nnorm = 1;
+    f->norm = &class_norm;
     f = act("license.restrictions", DMVF_ACT_RELEASE);
-    f->norm = restr_norm;
-    f->nnorm = 2;
+    f->norm = &restr_norm;
     act("license.kind", DMVF_ACT_RELEASE);
     f = act("license.issue_date", DMVF_ACT_GENERALIZE);
     f->gen = DMVF_GEN_MONTH;
@@ -707,8 +712,72 @@ static void test_keyed(void)
     dmvf_keyring_free(kr);
 }
 
+/* dmvf__normalize on its own: map and drop, then the allow list, bytes
+ * compared exactly; otherwise stands in for a value not allowed. */
+static void test_normalize(void)
+{
+    static const dmvf_norm_entry map[] = {
+        {(const uint8_t *)"DP", 2, (const uint8_t *)"D", 1, 0},
+        {(const uint8_t *)"FLA", 3, NULL, 0, 1},
+        {(const uint8_t *)"TV", 2, (const uint8_t *)"", 0, 0},
+    };
+    static const dmvf_norm_value allow[] = {{(const uint8_t *)"", 0}, {(const uint8_t *)"B", 1},
+                                            {(const uint8_t *)"D", 1}, {(const uint8_t *)"M", 1}};
+    static const struct { const char *in; size_t n; int drop; const char *out; size_t on; } cases[] = {
+        {"D", 1, 0, "D", 1}, {"DP", 2, 0, "D", 1}, {"M", 1, 0, "M", 1}, {"", 0, 0, "", 0}, {"TV", 2, 0, "", 0},
+        {"FLA", 3, 1, NULL, 0}, {"dp", 2, 1, NULL, 0}, {" DP", 3, 1, NULL, 0}, {"DP ", 3, 1, NULL, 0},
+        {"DP\0", 3, 1, NULL, 0}, {"D\0", 2, 1, NULL, 0}, {"fla", 3, 1, NULL, 0}, {"FLA ", 4, 1, NULL, 0},
+        {"F\xe2\x80\x8bLA", 6, 1, NULL, 0}, {"Z", 1, 1, NULL, 0}, {"DPX", 3, 1, NULL, 0}, {"BB", 2, 1, NULL, 0},
+    };
+    dmvf_norm nm = {3, map, 4, allow, NULL};
+    dmvf_fplan fp;
+    memset(&fp, 0, sizeof fp);
+    fp.action = DMVF_ACT_RELEASE;
+    fp.norm = &nm;
+    for (int with_otherwise = 0; with_otherwise < 2; with_otherwise++) {
+        nm.otherwise = with_otherwise ? &allow[3] : NULL;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            const uint8_t *v = (const uint8_t *)cases[i].in;
+            size_t n = cases[i].n;
+            int drop = dmvf__normalize(&fp, &v, &n);
+            /* FLA is dropped by the table itself; otherwise replaces only what allow refuses */
+            int want_drop = cases[i].drop && (!with_otherwise || strcmp(cases[i].in, "FLA") == 0);
+            CHECK_MSG(drop == want_drop, "case %zu (otherwise %d): drop %d", i, with_otherwise, drop);
+            if (drop || want_drop)
+                continue;
+            const char *want = cases[i].drop ? "M" : cases[i].out;
+            size_t wn = cases[i].drop ? 1 : cases[i].on;
+            CHECK_MSG(n == wn && memcmp(v, want, wn) == 0, "case %zu (otherwise %d): %.*s", i, with_otherwise,
+                      (int)n, (const char *)v);
+        }
+    }
+    /* no allow list: only the table applies */
+    nm.nallow = 0;
+    nm.otherwise = NULL;
+    const uint8_t *v = (const uint8_t *)"dp";
+    size_t n = 2;
+    CHECK_EQ_INT(dmvf__normalize(&fp, &v, &n), 0);
+    CHECK(n == 2 && memcmp(v, "dp", 2) == 0);
+    v = (const uint8_t *)"FLA";
+    n = 3;
+    CHECK_EQ_INT(dmvf__normalize(&fp, &v, &n), 1);
+    /* no table: nothing happens */
+    fp.norm = NULL;
+    v = (const uint8_t *)"DP";
+    n = 2;
+    CHECK_EQ_INT(dmvf__normalize(&fp, &v, &n), 0);
+    CHECK(n == 2 && memcmp(v, "DP", 2) == 0);
+    /* the order tables are sorted in: bytes, then length */
+    CHECK(dmvf__norm_cmp((const uint8_t *)"D", 1, (const uint8_t *)"DP", 2) < 0);
+    CHECK(dmvf__norm_cmp((const uint8_t *)"", 0, (const uint8_t *)"A", 1) < 0);
+    CHECK(dmvf__norm_cmp((const uint8_t *)"CDL-A", 5, (const uint8_t *)"D", 1) < 0);
+    CHECK(dmvf__norm_cmp((const uint8_t *)"D\0", 2, (const uint8_t *)"D", 1) > 0);
+    CHECK_EQ_INT(dmvf__norm_cmp((const uint8_t *)"FLA", 3, (const uint8_t *)"FLA", 3), 0);
+}
+
 int main(void)
 {
+    test_normalize();
     test_full();
     test_defaults();
     test_unknown();

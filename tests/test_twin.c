@@ -8,6 +8,14 @@
  * differ (in bytes and in marking), they differ only where twins may, the
  * output is deterministic, and for the DMV's own internal use (marking
  * released) the same comparison does see differences, so it can fail.
+ *
+ * Spelling twins: in the fields where states write their marking values
+ * (class N: class code, restrictions, endorsements) the marked side of a
+ * pair holds an odd spelling of one ("dp", " DP", "DP\0", "fla", "FLA ",
+ * "F\u200bLA") or a value on no allow list ("TVDL"), its twin holds nothing
+ * there (or, for the class code, another value on no allow list): the
+ * releases must be identical, under the example policy and under one whose
+ * police profile releases endorsements too.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -30,23 +38,9 @@ typedef struct stream {
     size_t n;
 } stream;
 
-static int read_stream(const char *path, stream *s)
+/* Splits s->data[0..s->size) into its delimited records. */
+static int split_stream(stream *s)
 {
-    memset(s, 0, sizeof *s);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t cap = 1 << 20;
-    s->data = malloc(cap);
-    size_t got;
-    while (s->data && (got = fread(s->data + s->size, 1, cap - s->size, f)) > 0) {
-        s->size += got;
-        if (s->size == cap)
-            s->data = realloc(s->data, cap *= 2);
-    }
-    fclose(f);
-    if (!s->data)
-        return -1;
     size_t rcap = 1024, pos = 0;
     s->rec = malloc(rcap * sizeof *s->rec);
     while (pos < s->size) {
@@ -69,6 +63,26 @@ static int read_stream(const char *path, stream *s)
         pos += (size_t)len;
     }
     return 0;
+}
+
+static int read_stream(const char *path, stream *s)
+{
+    memset(s, 0, sizeof *s);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t cap = 1 << 20;
+    s->data = malloc(cap);
+    size_t got;
+    while (s->data && (got = fread(s->data + s->size, 1, cap - s->size, f)) > 0) {
+        s->size += got;
+        if (s->size == cap)
+            s->data = realloc(s->data, cap *= 2);
+    }
+    fclose(f);
+    if (!s->data)
+        return -1;
+    return split_stream(s);
 }
 
 static void free_stream(stream *s)
@@ -367,6 +381,175 @@ static void twin_set(const char *what, const char *genargs, size_t expect,
     free_stream(&b);
 }
 
+/* ---- spelling twins (class N fields) ---- */
+
+typedef struct sbuf { uint8_t *p; size_t n, cap; } sbuf;
+
+static void sb_put(sbuf *b, const void *v, size_t n)
+{
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n)
+            cap *= 2;
+        b->p = realloc(b->p, cap);
+        if (!b->p)
+            abort();
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, v, n);
+    b->n += n;
+}
+
+static void sb_varint(sbuf *b, uint64_t v)
+{
+    uint8_t t[10];
+    size_t n = 0;
+    do {
+        t[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    sb_put(b, t, n);
+}
+
+/* Appends rec to b as one delimited record, its license written last with
+ * the field (license field number num) holding v[0..n) appended inside it
+ * when v is not NULL: a value protobuf-c could not hold (a NUL byte) gets
+ * onto the wire so. */
+static void put_record(sbuf *b, Dmv__V1__DriverRecord *rec, uint32_t num, const char *v, size_t n)
+{
+    Dmv__V1__License *lic = rec->license;
+    rec->license = NULL;
+    size_t rn = dmv__v1__driver_record__get_packed_size(rec), ln = dmv__v1__license__get_packed_size(lic);
+    uint8_t *r = malloc(rn + 1), *l = malloc(ln + 1);
+    if (!r || !l)
+        abort();
+    dmv__v1__driver_record__pack(rec, r);
+    dmv__v1__license__pack(lic, l);
+    rec->license = lic;
+    sbuf li = {0};
+    sb_put(&li, l, ln);
+    if (v) {
+        sb_varint(&li, (uint64_t)num << 3 | 2);
+        sb_varint(&li, n);
+        sb_put(&li, v, n);
+    }
+    sbuf whole = {0};
+    sb_put(&whole, r, rn);
+    sb_varint(&whole, (uint64_t)3 << 3 | 2);
+    sb_varint(&whole, li.n);
+    sb_put(&whole, li.p, li.n);
+    sb_varint(b, whole.n);
+    sb_put(b, whole.p, whole.n);
+    free(whole.p);
+    free(li.p);
+    free(r);
+    free(l);
+}
+
+static const struct { const char *v; size_t n; } odd_spellings[] = {
+    {"dp", 2}, {" DP", 3}, {"DP\0", 3}, {"fla", 3}, {"FLA ", 4}, {"F\xe2\x80\x8bLA", 6},
+    {"TVDL", 4}, /* not an odd spelling: a value on no allow list */
+};
+#define N_ODD (sizeof odd_spellings / sizeof odd_spellings[0])
+
+/* The example policy, its police profile releasing endorsements too (so
+ * that all three class N fields are released); NULL when it does not load. */
+static dmvf_policy *policy_with_endorsements(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/examples/policy.yaml", getenv("DMVF_SRC"));
+    size_t n;
+    char *y = (char *)slurp(path, &n);
+    const char *at = y ? strstr(y, "      license.restrictions: release\n") : NULL;
+    CHECK_MSG(at != NULL, "examples/policy.yaml: no license.restrictions entry to add endorsements after");
+    if (!at) {
+        free(y);
+        return NULL;
+    }
+    static const char add[] = "      license.endorsements: release\n";
+    size_t cut = (size_t)(at - y) + strlen("      license.restrictions: release\n");
+    char *z = malloc(n + sizeof add);
+    memcpy(z, y, cut);
+    memcpy(z + cut, add, sizeof add - 1);
+    memcpy(z + cut + sizeof add - 1, y + cut, n - cut);
+    dmvf_error err;
+    dmvf_policy *p = dmvf_policy_load_buffer(z, n + sizeof add - 1, "policy+endorsements", &err);
+    CHECK_MSG(p != NULL, "policy with endorsements: %s", p ? "" : err.msg);
+    free(y);
+    free(z);
+    return p;
+}
+
+/* From generated pairs: for every pair, every class N field and every odd
+ * spelling, a pair whose marked side holds the spelling in that field. */
+static void twin_spellings(const dmvf_policy *pol, const dmvf_policy *pol_end, const dmvf_keyring *kr,
+                           const requester *rq, size_t nrq)
+{
+    char pa[300], pb[300], args[1024];
+    snprintf(pa, sizeof pa, "%s/spell.a", g_dir);
+    snprintf(pb, sizeof pb, "%s/spell.b", g_dir);
+    snprintf(args, sizeof args, "--count 40 --seed 15 --marked 0.5 --out '%s' --twins '%s'", pa, pb);
+    int rc = run_gen(args);
+    CHECK_MSG(rc == 0, "spellings: dmvf-gen %s failed (%d)", args, rc);
+    stream a, b;
+    if (rc != 0 || read_stream(pa, &a) != 0 || read_stream(pb, &b) != 0) {
+        CHECK_MSG(0, "spellings: cannot read the generated pairs");
+        return;
+    }
+    static const uint32_t nums[] = {5, 6, 7}; /* class_code, restrictions, endorsements */
+    sbuf sa = {0}, sbb = {0};
+    size_t pairs = 0, holding = 0;
+    for (size_t i = 0; i < a.n && i < b.n; i++) {
+        for (size_t f = 0; f < 3; f++) {
+            for (size_t k = 0; k < N_ODD; k++) {
+                Dmv__V1__DriverRecord *x = dmv__v1__driver_record__unpack(NULL, a.rec[i].n, a.rec[i].p);
+                Dmv__V1__DriverRecord *y = dmv__v1__driver_record__unpack(NULL, b.rec[i].n, b.rec[i].p);
+                CHECK(x && y && x->license && y->license);
+                if (!x || !y || !x->license || !y->license) {
+                    if (x) dmv__v1__driver_record__free_unpacked(x, NULL);
+                    if (y) dmv__v1__driver_record__free_unpacked(y, NULL);
+                    continue;
+                }
+                int a_marked = is_marked(x) || !is_marked(y);
+                Dmv__V1__DriverRecord *m = a_marked ? x : y, *u = a_marked ? y : x;
+                char *mc = m->license->class_code, *uc = u->license->class_code;
+                if (f == 0) {
+                    /* neither side keeps its own class code; the twin has none or another bad one */
+                    m->license->class_code = (char *)"";
+                    u->license->class_code = (char *)((i + k) % 2 ? "" : "ZZ");
+                }
+                sbuf *sm = a_marked ? &sa : &sbb, *su = a_marked ? &sbb : &sa;
+                put_record(sm, m, nums[f], odd_spellings[k].v, odd_spellings[k].n);
+                put_record(su, u, 0, NULL, 0);
+                holding += is_marked(m);
+                m->license->class_code = mc;
+                u->license->class_code = uc;
+                dmv__v1__driver_record__free_unpacked(x, NULL);
+                dmv__v1__driver_record__free_unpacked(y, NULL);
+                pairs++;
+            }
+        }
+    }
+    free_stream(&a);
+    free_stream(&b);
+    CHECK_EQ_INT(pairs, 40 * 3 * N_ODD);
+    CHECK_MSG(holding > pairs / 4, "spellings: only %zu of %zu spellings on a marked record", holding, pairs);
+    stream ta = {sa.p, sa.n, NULL, 0}, tb = {sbb.p, sbb.n, NULL, 0};
+    CHECK(split_stream(&ta) == 0 && split_stream(&tb) == 0);
+    CHECK_EQ_INT(ta.n, pairs);
+    CHECK_EQ_INT(tb.n, pairs);
+    size_t differ = 0;
+    for (size_t i = 0; i < ta.n && i < tb.n; i++)
+        differ += ta.rec[i].n != tb.rec[i].n || memcmp(ta.rec[i].p, tb.rec[i].p, ta.rec[i].n) != 0;
+    CHECK_EQ_INT(differ, pairs);
+    printf("spellings: %zu pairs, each a spelling in class code, restrictions or endorsements\n", pairs);
+    twin_run("spellings", &ta, &tb, pol, kr, rq, nrq);
+    if (pol_end)
+        twin_run("spellings+endorsements", &ta, &tb, pol_end, kr, rq, nrq);
+    free_stream(&ta);
+    free_stream(&tb);
+}
+
 int main(void)
 {
     uint8_t seed[32];
@@ -384,6 +567,9 @@ int main(void)
         twin_set("photo", "--count 200 --seed 12 --photo", 200, pol, kr, rq, nrq);
         twin_set("marked", "--count 500 --seed 13 --marked 0.5", 500, pol, kr, rq, nrq);
         twin_set("wild", "--count 500 --seed 14 --wild", 500, pol, kr, rq, nrq);
+        dmvf_policy *pol_end = policy_with_endorsements();
+        twin_spellings(pol, pol_end, kr, rq, nrq);
+        dmvf_policy_free(pol_end);
     }
     dmvf_keyring_free(kr);
     dmvf_policy_free(pol);

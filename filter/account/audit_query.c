@@ -86,7 +86,7 @@ static void json_entry(FILE *o, const Dmv__V1__AuditEntry *e)
         fputs(",\"fields\":[", o);
         for (size_t i = 0; i < e->n_fields; i++) {
             const Dmv__V1__FieldCount *fc = e->fields[i];
-            char cls[4];
+            char cls[DMVF__CLASS_LETTERS_CAP];
             dmvf__field_class_letters(fc->klass, cls);
             fputs(i ? ",{\"path\":" : "{\"path\":", o);
             dmvf__json_fput(o, fc->path);

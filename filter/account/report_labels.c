@@ -50,8 +50,11 @@ const char *const dmvf__report_rules[] = {
     "Fields released: field values released as they are, masked, generalized, pseudonymized, "
     "encrypted or replaced by a constant, by class: P (highly restricted personal data such "
     "as the photo and SSN; a field both P and C counts as P), C (marking-correlated, with the "
-    "marking fields M, which only the DMV's own internal use may receive) and ordinary. "
-    "Fields redacted: the values withheld in the same releases.",
+    "marking fields M, which only the DMV's own internal use may receive) and ordinary (class "
+    "code, restrictions and endorsements among them: they leave only as values the policy's "
+    "allow lists name). "
+    "Fields redacted: the values withheld in the same releases, values no allow list names "
+    "included.",
     "Breakdowns: by agency (ORI and agency name as given in the request), agency kind, tag (a "
     "request with two tags counts under both, so the tag rows may add up to more than the "
     "total; \"(none)\" = untagged), DPPA permissible use 18 U.S.C. 2721(b)(N) (\"0\" = none "

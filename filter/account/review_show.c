@@ -101,12 +101,12 @@ int dmvf_review_show(const char *spool, const char *id, const char *secret_key_p
             (unsigned long long)b->records_out, (unsigned long long)b->records_in,
             b->release.len);
     fprintf(out, "fields (values per path and action; class M marking, C correlated, "
-                 "P restricted):\n");
+                 "P restricted, N marking values normalized):\n");
     if (b->n_fields == 0)
         fputs("  (none counted)\n", out);
     for (size_t i = 0; i < b->n_fields; i++) {
         const Dmv__V1__FieldCount *fc = b->fields[i];
-        char klass[4];
+        char klass[DMVF__CLASS_LETTERS_CAP];
         dmvf__field_class_letters(fc->klass, klass);
         dmvf__escape_copy(buf, sizeof buf, dmvf__review_nz(fc->path));
         fprintf(out, "  %-36s %-13s %-3s %llu\n", buf, dmvf__action_name(fc->action),

@@ -10,11 +10,12 @@ const char dmvf__cli_policy_help[] =
     "       dmvfilter policy explain FILE [request flags]\n"
     "\n"
     "  check     loads and compiles the policy; prints its summary (rules,\n"
-    "            profiles, normalization) and \"FILE: OK\", or the error with\n"
-    "            file:line:column and exits 78\n"
+    "            profiles, normalization: each field's map, drop and allow\n"
+    "            list) and \"FILE: OK\", or the error with file:line:column\n"
+    "            and exits 78\n"
     "  explain   for the request described by the flags: the rule that matches,\n"
-    "            each requirement and whether it is met, and what every field\n"
-    "            path becomes\n"
+    "            each requirement and whether it is met, what every field\n"
+    "            path becomes, and the normalization tables\n"
     "\n"
     DMVF_CLI_REQUEST_HELP
     "\n"
@@ -24,8 +25,8 @@ static const char check_help[] =
     "usage: dmvfilter policy check FILE\n"
     "\n"
     "Loads and compiles the policy FILE. Prints its summary (rules, profiles,\n"
-    "normalization) and \"FILE: OK\"; or the error, with file:line:column and\n"
-    "why, and exits 78.\n"
+    "normalization: each field's map, drop and allow list) and \"FILE: OK\";\n"
+    "or the error, with file:line:column and why, and exits 78.\n"
     "\n"
     "exit: 0 ok, 64 usage, 74 I/O, 78 bad policy.\n";
 

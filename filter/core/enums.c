@@ -72,12 +72,13 @@ const char *dmvf__refusal_name(unsigned r)
                                        : dmvf__refusals.names[DMVF_REFUSAL_REFUSED];
 }
 
-char *dmvf__field_class_letters(unsigned klass, char out[4])
+char *dmvf__field_class_letters(unsigned klass, char out[DMVF__CLASS_LETTERS_CAP])
 {
     size_t k = 0;
     if (klass & DMVF_FIELD_CLASS_M) out[k++] = 'M';
     if (klass & DMVF_FIELD_CLASS_C) out[k++] = 'C';
     if (klass & DMVF_FIELD_CLASS_P) out[k++] = 'P';
+    if (klass & DMVF_FIELD_CLASS_N) out[k++] = 'N';
     out[k] = '\0';
     return out;
 }

@@ -37,9 +37,11 @@ const char *dmvf__name(const dmvf__names *t, unsigned v, const char *unknown);
  * out), or -1 when none does or s is NULL. */
 int dmvf__name_parse(const dmvf__names *t, const char *s, unsigned first);
 
-/* The letters of a field class bit set (DMVF_FIELD_CLASS_M, _C, _P of
- * filter.h: "M", "C", "P", in that order) into out, "" for none. Returns out. */
-char *dmvf__field_class_letters(unsigned klass, char out[4]);
+/* The letters of a field class bit set (DMVF_FIELD_CLASS_M, _C, _P, _N of
+ * filter.h: "M", "C", "P", "N", in that order) into out, "" for none.
+ * Returns out. */
+#define DMVF__CLASS_LETTERS_CAP 5
+char *dmvf__field_class_letters(unsigned klass, char out[DMVF__CLASS_LETTERS_CAP]);
 
 /* Shorthands for the names the text writers use most; "?" when unknown. */
 const char *dmvf__action_name(unsigned action);

@@ -9,10 +9,15 @@
  *      for agency_kind [internal], no rule is shadowed by an earlier one.
  *   3. profiles: one used by a rule without marking: release (or by no rule
  *      at all) may give M and C positions no action but redact.
- *   4. one plan per (profile, marking released) that a release rule, or a
+ *   4. profiles, likewise: a position where a state's marking values may
+ *      appear (class N: class code, restrictions, endorsements) may have an
+ *      action other than redact only when marking.normalize gives it an
+ *      allow list, so that every action sees only allowed values.
+ *   5. one plan per (profile, marking released) that a release rule, or a
  *      review rule with a profile (its would-be release), uses.
  *
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "filter/policy/policy_int.h"
@@ -124,6 +129,7 @@ static int merge_one(dmvf_policy *p, dmvf_profile_def *pr, dmvf_error *err)
         pr->def_action = pr->parent->def_action;
         pr->def_origin = pr->parent->def_origin;
         pr->def_line = pr->parent->def_line;
+        pr->def_col = pr->parent->def_col;
     } else {
         pr->def_action = DMVF_ACT_REDACT;
         pr->def_origin = NULL;
@@ -337,6 +343,54 @@ static int check_marking(dmvf_policy *p, dmvf_error *err)
     return DMVF_OK;
 }
 
+/* Where a resolution comes from, for messages: the entry or the default
+ * (line and column), and " (... of profile X, which P extends)" when it is
+ * another profile's. */
+static void origin_of(const dmvf_profile_def *pr, const dmvf_resolution *r, unsigned *line, unsigned *col,
+                      char *from, size_t cap)
+{
+    const char *o = r->entry ? r->entry->origin : pr->def_origin;
+    *line = r->entry ? r->entry->line : pr->def_line;
+    *col = r->entry ? r->entry->col : pr->def_col;
+    from[0] = '\0';
+    if (o && strcmp(o, pr->name) != 0)
+        snprintf(from, cap, " (%s of profile '%s', which '%s' extends)", r->entry ? "entry" : "default", o,
+                 pr->name);
+}
+
+static int check_normalized(dmvf_policy *p, dmvf_error *err)
+{
+    size_t npaths = dmvf__schema_npaths();
+    for (size_t i = 0; i < p->nprofiles; i++) {
+        const dmvf_profile_def *pr = &p->profiles[i];
+        if (pr->used_release && !pr->used_suppressed)
+            continue; /* marking: release sees every value, unnormalized */
+        for (size_t id = 0; id < npaths; id++) {
+            const dmvf_sfield *sf = dmvf__schema_field(id);
+            if (!(sf->klass & DMVF_CLASS_N) || sf->type == DMVF_T_MESSAGE)
+                continue;
+            dmvf_resolution r;
+            dmvf__profile_resolve(pr, sf, &r);
+            const dmvf_pnorm *nm = dmvf__policy_norm(p, sf);
+            if (r.action == DMVF_ACT_REDACT || (nm && nm->t.nallow))
+                continue;
+            char ad[48], from[200], has[96] = "";
+            unsigned line, col;
+            origin_of(pr, &r, &line, &col, from, sizeof from);
+            dmvf_fplan a = r.entry ? r.entry->act : (dmvf_fplan){.action = r.action};
+            if (!from[0] && !pr->used_suppressed)
+                snprintf(from, sizeof from, " (no rule uses this profile, so it is checked as suppressed)");
+            if (nm)
+                snprintf(has, sizeof has, "; its normalization (line %u) has none", nm->line);
+            return dmvf__perr(err, p->name, line, col,
+                              "profile '%s' gives %s action %s%s, but a state's marking values may appear in "
+                              "%s: marking.normalize must give it an allow list (%s: {allow: [...]})%s",
+                              pr->name, sf->path, act_desc(&a, ad, sizeof ad), from, sf->path, sf->path, has);
+        }
+    }
+    return DMVF_OK;
+}
+
 /* ------------------------------------------------------------------ plans */
 
 static int compile_plan(dmvf_policy *p, dmvf_profile_def *pr, int mr, dmvf_error *err)
@@ -362,10 +416,7 @@ static int compile_plan(dmvf_policy *p, dmvf_profile_def *pr, int mr, dmvf_error
         else
             tmp[id].action = r.action;
         const dmvf_pnorm *nm = mr ? NULL : dmvf__policy_norm(p, sf);
-        if (nm) {
-            tmp[id].nnorm = (uint32_t)nm->n;
-            tmp[id].norm = nm->e;
-        }
+        tmp[id].norm = nm ? &nm->t : NULL;
         leaf[id] = &tmp[id];
     }
     pr->plan[mr] = dmvf__plan_build(leaf, mr);
@@ -383,7 +434,7 @@ int dmvf__policy_compile(dmvf_policy *p, dmvf_error *err)
         return rc;
     if ((rc = merge_all(p, err)))
         return rc;
-    if ((rc = check_rules(p, err)) || (rc = check_marking(p, err)))
+    if ((rc = check_rules(p, err)) || (rc = check_marking(p, err)) || (rc = check_normalized(p, err)))
         return rc;
     for (size_t k = 0; k < p->nrules; k++) {
         dmvf_rule *r = &p->rules[k];

@@ -60,23 +60,60 @@ static void act_str(const dmvf_fplan *a, const dmvf_sfield *sf, char *buf, size_
     }
 }
 
-static void norm_str(const dmvf_norm_entry *e, size_t n, char *buf, size_t cap)
+static void quoted(dmvf__text *t, const uint8_t *v, size_t n)
 {
-    size_t o = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < n && o < cap; i++) {
-        char f[64], t[64];
-        quote(e[i].from, e[i].from_len, f, sizeof f);
-        int w;
-        if (e[i].drop)
-            w = snprintf(buf + o, cap - o, "%sdrop %s", i ? ", " : "", f);
-        else {
-            quote(e[i].to, e[i].to_len, t, sizeof t);
-            w = snprintf(buf + o, cap - o, "%s%s->%s", i ? ", " : "", f, t);
+    dmvf__text_put(t, "\"", 1);
+    dmvf__text_escaped(t, (const char *)v, n, DMVF__ESC_BACKSLASH | DMVF__ESC_QUOTE | DMVF__ESC_ASCII);
+    dmvf__text_put(t, "\"", 1);
+}
+
+/* A normalization table in words, values quoted as `quote` does:
+ *   "DP"->"D", drop "FLA"; allow only "A", "B"; any other value redacted */
+static void norm_put(dmvf__text *t, const dmvf_norm *nm)
+{
+    for (uint32_t i = 0; i < nm->nentry; i++) {
+        const dmvf_norm_entry *e = &nm->entry[i];
+        if (i)
+            dmvf__text_puts(t, ", ");
+        if (e->drop)
+            dmvf__text_puts(t, "drop ");
+        quoted(t, e->from, e->from_len);
+        if (!e->drop) {
+            dmvf__text_puts(t, "->");
+            quoted(t, e->to, e->to_len);
         }
-        if (w < 0)
-            break;
-        o += (size_t)w;
+    }
+    if (nm->nentry)
+        dmvf__text_puts(t, "; ");
+    if (!nm->nallow) {
+        dmvf__text_puts(t, "no allow list: other values unchanged");
+        return;
+    }
+    dmvf__text_puts(t, "allow only ");
+    for (uint32_t i = 0; i < nm->nallow; i++) {
+        if (i)
+            dmvf__text_puts(t, ", ");
+        quoted(t, nm->allow[i].v, nm->allow[i].len);
+    }
+    if (nm->otherwise) {
+        dmvf__text_puts(t, "; any other value becomes ");
+        quoted(t, nm->otherwise->v, nm->otherwise->len);
+    } else {
+        dmvf__text_puts(t, "; any other value redacted");
+    }
+}
+
+/* The policy's normalization tables, one line each. */
+static void describe_norms(const dmvf_policy *p, FILE *out)
+{
+    fprintf(out, "normalization (applied whenever marking is suppressed; values compared byte for byte):\n");
+    if (!p->nnorms)
+        fprintf(out, "  (none)\n");
+    for (size_t i = 0; i < p->nnorms; i++) {
+        dmvf__text t = dmvf__text_file(out);
+        fprintf(out, "  %s: ", p->norms[i].sf->path);
+        norm_put(&t, &p->norms[i].t);
+        fputc('\n', out);
     }
 }
 
@@ -181,11 +218,8 @@ static void why_str(const dmvf_policy *p, const dmvf_rule *r, const dmvf_sfield 
         o += (size_t)snprintf(buf + o, cap - o, "; %s: suppressed", cls);
     if (full && full->action != DMVF_ACT_REDACT && (!got || got->action == DMVF_ACT_REDACT) && o < cap)
         o += (size_t)snprintf(buf + o, cap - o, "; not requested: redacted");
-    if (got && got->action != DMVF_ACT_REDACT && got->nnorm && o < cap) {
-        char nb[200];
-        norm_str(got->norm, got->nnorm, nb, sizeof nb);
-        o += (size_t)snprintf(buf + o, cap - o, "; normalized: %s", nb);
-    }
+    if (r->marking_release && (sf->klass & DMVF_CLASS_N) && got && got->action != DMVF_ACT_REDACT && o < cap)
+        o += (size_t)snprintf(buf + o, cap - o, "; marking released: values not normalized");
     (void)p;
 }
 
@@ -240,10 +274,18 @@ static int explain_table(const dmvf_policy *p, const dmvf_rule *r, const dmvf_re
                 snprintf(act, sizeof act, "redact");
             why_str(p, r, sf, full[id], g, why, sizeof why);
         }
-        fprintf(out, "%-40s %-5s %-32s %s\n", sf->path, cls, act, why);
+        fprintf(out, "%-40s %-5s %-32s %s", sf->path, cls, act, why);
+        if (g && g->action != DMVF_ACT_REDACT && g->norm) {
+            dmvf__text t = dmvf__text_file(out);
+            dmvf__text_puts(&t, "; normalized: ");
+            norm_put(&t, g->norm);
+        }
+        fputc('\n', out);
     }
     fprintf(out, "not in schema: redacted. Fields the schema does not know (unknown field numbers, fields "
                  "added upstream) are always redacted; nothing is released because nobody named it.\n");
+    fprintf(out, "class: M marking, C marking-correlated, P highly restricted, N a state's marking values may "
+                 "appear (released only as a value its allow list names, unless marking is released).\n");
 done:
     if (ferror(out))
         rc = DMVF_EIO;
@@ -313,6 +355,12 @@ int dmvf_policy_explain(const dmvf_policy *p, const dmvf_request *req, FILE *out
                      "is empty.\n");
     } else {
         fprintf(out, "nothing is released for this request.\n");
+    }
+    if (v.decision == DMVF_DECISION_RELEASE || (v.decision == DMVF_DECISION_REVIEW && r && r->plan)) {
+        if (r->marking_release)
+            fprintf(out, "normalization: none (marking released: every value as it is)\n");
+        else
+            describe_norms(p, out);
     }
     if (fflush(out) != 0 || ferror(out))
         rc = DMVF_EIO;
@@ -424,13 +472,7 @@ int dmvf_policy_describe(const dmvf_policy *p, FILE *out)
             fputc('\n', out);
         }
     }
-    fprintf(out, "normalization (applied whenever marking is suppressed):\n");
-    if (!p->nnorms)
-        fprintf(out, "  (none)\n");
-    for (size_t i = 0; i < p->nnorms; i++) {
-        norm_str(p->norms[i].e, p->norms[i].n, b1, sizeof b1);
-        fprintf(out, "  %s: %s\n", p->norms[i].sf->path, b1);
-    }
+    describe_norms(p, out);
     fprintf(out, "marking: M and C fields are redacted except under a rule with marking: release; unknown "
                  "fields are always redacted.\n");
     describe_sections(p, out);

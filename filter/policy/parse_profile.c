@@ -231,6 +231,7 @@ static int parse_profile(dmvf__yload *L, const yaml_node_t *k, const yaml_node_t
             pr->def_action = (uint8_t)act;
             pr->has_default = 1;
             pr->def_line = dmvf__yline(vv);
+            pr->def_col = dmvf__ycol(vv);
         } else if (strcmp(key, "fields") == 0) {
             char fw[200];
             snprintf(fw, sizeof fw, "fields of profile '%s'", pr->name);

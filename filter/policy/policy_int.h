@@ -56,7 +56,7 @@ typedef struct dmvf_profile_def {
     int has_default;                    /* written here */
     uint8_t def_action;                 /* effective (after extends) */
     const char *def_origin;             /* profile whose default applies, NULL: built in */
-    unsigned def_line;
+    unsigned def_line, def_col;         /* of the default that applies */
     size_t nown;
     dmvf_pentry *own;
     size_t nmerged;
@@ -72,9 +72,8 @@ typedef struct dmvf_profile_def {
 /* ---- normalization tables (marking.normalize) ---- */
 typedef struct dmvf_pnorm {
     const dmvf_sfield *sf;
-    unsigned line, col;
-    size_t n;
-    dmvf_norm_entry *e;
+    unsigned line, col;       /* of the path */
+    dmvf_norm t;              /* what plans point at; arrays in the arena */
 } dmvf_pnorm;
 
 /* ---- rules ---- */

@@ -30,6 +30,7 @@
 _Static_assert(DMVF_FIELD_CLASS_M == DMVF_CLASS_M, "class bits differ");
 _Static_assert(DMVF_FIELD_CLASS_C == DMVF_CLASS_C, "class bits differ");
 _Static_assert(DMVF_FIELD_CLASS_P == DMVF_CLASS_P, "class bits differ");
+_Static_assert(DMVF_FIELD_CLASS_N == DMVF_CLASS_N, "class bits differ");
 _Static_assert((int)DMVF_FIELD_REDACT == DMVF_ACT_REDACT && (int)DMVF_FIELD_RELEASE == DMVF_ACT_RELEASE &&
                    (int)DMVF_FIELD_MASK == DMVF_ACT_MASK && (int)DMVF_FIELD_GENERALIZE == DMVF_ACT_GENERALIZE &&
                    (int)DMVF_FIELD_PSEUDONYMIZE == DMVF_ACT_PSEUDONYMIZE &&
@@ -51,11 +52,11 @@ static void count_value(uint64_t *counts, const dmvf_sfield *sf, const dmvf_fpla
     if (sf->type == DMVF_T_STRING || sf->type == DMVF_T_BYTES) {
         if (!repeated && vlen == 0)
             return; /* the default: not a value */
-        if (action != DMVF_ACT_REDACT && fp->nnorm) {
+        if (action != DMVF_ACT_REDACT && fp->norm) {
             const uint8_t *v = val;
             size_t n = vlen;
             if (dmvf__normalize(fp, &v, &n) || (!repeated && n == 0))
-                action = DMVF_ACT_REDACT; /* normalization removed it */
+                action = DMVF_ACT_REDACT; /* normalization removed it (dropped, or not allowed) */
         }
     } else if (dmvf__ftype_canon(sf->type, dmvf__varint_value(val, vlen)) == 0 && !repeated) {
         return; /* the default: not a value */

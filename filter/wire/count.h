@@ -14,8 +14,9 @@
  *     strings too); a sub-message is not a value, its leaves are;
  *   - its action is the plan's action for its position; REDACT when an
  *     enclosing message is not descended into (redacted) or there is no
- *     plan; REDACT when normalization drops the value (or, for a singular
- *     field, replaces it by "" so that nothing is written);
+ *     plan; REDACT when normalization removes the value (dropped, or not
+ *     on the field's allow list and no `otherwise`) or, for a singular
+ *     field, replaces it by "" so that nothing is written;
  *   - fields the schema does not know are not counted.
  *
  * Subjects are record_ids (DriverRecord field 1, its last occurrence) kept

@@ -1,6 +1,6 @@
 /*
  * plan.c - building plan trees from a leaf table, restricting a plan to
- * requested fields (wire/plan.h).
+ * requested fields, the order of normalization tables (wire/plan.h).
  *
  * A plan is one allocation (dmvf_plan, then its nodes, then the field
  * tables, then pseudo_paths), so dmvf__plan_free is free().
@@ -9,6 +9,15 @@
 #include <string.h>
 #include "filter/core/error.h"
 #include "filter/wire/plan.h"
+
+int dmvf__norm_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c)
+        return c;
+    return (an > bn) - (an < bn);
+}
 
 typedef struct bctx {
     dmvf_pnode *nodes;
@@ -64,9 +73,13 @@ static const dmvf_pnode *build_node(bctx *b, const dmvf_snode *sn, int *any)
                 }
                 if (e->action == DMVF_ACT_CONSTANT && e->clen > b->growth)
                     b->growth = e->clen;
-                for (uint32_t k = 0; k < e->nnorm; k++)
-                    if (!e->norm[k].drop && e->norm[k].to_len > b->growth)
-                        b->growth = e->norm[k].to_len;
+                if (e->norm) {
+                    for (uint32_t k = 0; k < e->norm->nentry; k++)
+                        if (!e->norm->entry[k].drop && e->norm->entry[k].to_len > b->growth)
+                            b->growth = e->norm->entry[k].to_len;
+                    if (e->norm->otherwise && e->norm->otherwise->len > b->growth)
+                        b->growth = e->norm->otherwise->len;
+                }
                 *any = 1;
             }
         }
@@ -77,7 +90,7 @@ static const dmvf_pnode *build_node(bctx *b, const dmvf_snode *sn, int *any)
     pn->whole = 1;
     for (size_t i = 0; i < sn->nfields; i++) {
         const dmvf_fplan *e = &f[sn->fields[i].number];
-        int verbatim = e->action == DMVF_ACT_RELEASE && e->nnorm == 0 && e->type != DMVF_T_MESSAGE;
+        int verbatim = e->action == DMVF_ACT_RELEASE && !e->norm && e->type != DMVF_T_MESSAGE;
         if (!verbatim && !(e->action == DMVF_ACT_DESCEND && e->child->whole))
             pn->whole = 0;
     }

@@ -17,9 +17,16 @@
  *   ENCRYPT     strings: token (keys.h dmvf__encrypt).
  *   CONSTANT    strings/bytes: cval/clen; numbers, enums, bools: cnum.
  * Normalization (only when the plan does not release marking) runs first on
- * string fields that have a table: an exact match of `from` is replaced by
- * `to`, or, with drop set, the value is removed (for a repeated field: that
- * element; for a singular one: the field).
+ * string fields that have a table (dmvf_norm), before any action, and
+ * compares bytes exactly (no case folding, no trimming, no Unicode
+ * normalization):
+ *   1. map/drop: a value equal to an entry's `from` is replaced by its `to`,
+ *      or, with drop set, removed;
+ *   2. allow (when the table has an allow list): the value (after step 1)
+ *      passes only if it equals one of the allowed values; any other value
+ *      is replaced by `otherwise` when the table has one, else removed.
+ * Removed means: for a repeated field, that element; for a singular one,
+ * the field.
  * Proto3 defaults (0, false, empty string/bytes) are never emitted for
  * singular fields; repeated string elements are kept even when empty.
  */
@@ -51,6 +58,7 @@ enum dmvf_generalize {
     DMVF_GEN_ZIP3
 };
 
+/* One map or drop entry of a normalization table. */
 typedef struct dmvf_norm_entry {
     const uint8_t *from;
     uint32_t from_len;
@@ -58,6 +66,26 @@ typedef struct dmvf_norm_entry {
     uint32_t to_len;
     uint8_t drop;
 } dmvf_norm_entry;
+
+/* One value of an allow list. */
+typedef struct dmvf_norm_value {
+    const uint8_t *v;
+    uint32_t len;
+} dmvf_norm_value;
+
+/* A field's normalization table. Both arrays are sorted by
+ * dmvf__norm_cmp (bytes, then length) and hold no value twice. */
+typedef struct dmvf_norm {
+    uint32_t nentry;
+    const dmvf_norm_entry *entry;      /* map and drop entries, by from */
+    uint32_t nallow;                   /* 0: no allow list (every value passes) */
+    const dmvf_norm_value *allow;
+    const dmvf_norm_value *otherwise;  /* NULL: a value not allowed is removed */
+} dmvf_norm;
+
+/* Byte-wise order of a[0..an) and b[0..bn) (a shorter prefix first):
+ * <0, 0, >0. */
+int dmvf__norm_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
 
 struct dmvf_pnode;
 
@@ -69,8 +97,7 @@ typedef struct dmvf_fplan {
     uint8_t type;            /* sf->type, 0 when not in the schema (hot-path copy) */
     uint8_t repeated;        /* sf->repeated (hot-path copy) */
     uint16_t pidx;           /* PSEUDONYMIZE: index into dmvf_plan.pseudo_paths */
-    uint32_t nnorm;
-    const dmvf_norm_entry *norm;
+    const dmvf_norm *norm;   /* NULL: not normalized */
     const uint8_t *cval;     /* CONSTANT for strings/bytes */
     uint32_t clen;
     uint64_t cnum;           /* CONSTANT for numbers (int32: sign-extended), bools */

@@ -406,7 +406,7 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
         case DMVF_ACT_RELEASE:
             if (DMVF_UNLIKELY(type == DMVF_T_MESSAGE))
                 continue; /* plans release messages by descending; never copy one blind */
-            if (fp->nnorm == 0 && canonical_field(fp, num, wt, at, val, vlen)) {
+            if (!fp->norm && canonical_field(fp, num, wt, at, val, vlen)) {
                 if (run_end != at) {
                     FLUSH_RUN();
                     run = at;

@@ -13,7 +13,10 @@
 #define MAX_NODES 32
 #define MAX_PATH 96
 
-/* Marking classes by path; a class on a message covers everything in it. */
+/* Marking classes by path; a class on a message covers everything in it.
+ * N marks the ordinary fields in which states write their marking values
+ * (class "DP", restriction "FLA"): the policy compiler requires an allow
+ * list for them (marking.normalize) wherever marking is suppressed. */
 static const struct { const char *path; uint8_t klass; } class_table[] = {
     {"marking", DMVF_CLASS_M},
     {"documents", DMVF_CLASS_C},
@@ -30,6 +33,9 @@ static const struct { const char *path; uint8_t klass; } class_table[] = {
     {"license.card_revision_date", DMVF_CLASS_C},
     {"license.inventory_control_number", DMVF_CLASS_C},
     {"license.enhanced", DMVF_CLASS_C},
+    {"license.class_code", DMVF_CLASS_N},
+    {"license.restrictions", DMVF_CLASS_N},
+    {"license.endorsements", DMVF_CLASS_N},
 };
 
 static dmvf_sfield g_fields[MAX_POS];
@@ -155,6 +161,7 @@ const char *dmvf__ftype_name(unsigned t)
 
 const char *dmvf__class_name(unsigned k)
 {
-    static const char *const names[] = {"", "M", "C", "M,C", "P", "M,P", "C,P", "M,C,P"};
-    return names[k & 7u];
+    static const char *const names[] = {"",    "M",     "C",     "M,C",     "P",     "M,P",     "C,P",     "M,C,P",
+                                        "N",   "M,N",   "C,N",   "M,C,N",   "P,N",   "M,P,N",   "C,P,N",   "M,C,P,N"};
+    return names[k & 15u];
 }

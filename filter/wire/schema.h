@@ -28,6 +28,9 @@ enum dmvf_ftype {
 #define DMVF_CLASS_M 1u  /* marking-bearing */
 #define DMVF_CLASS_C 2u  /* marking-correlated */
 #define DMVF_CLASS_P 4u  /* highly restricted personal data */
+#define DMVF_CLASS_N 8u  /* a state's marking values may appear (class code "DP",
+                            restriction "FLA"): released only as a value its
+                            marking.normalize allow list names */
 
 /* The largest field number a message of the schema may use. Tables indexed
  * by field number (the rewriter's, the counter's, a plan node's) have

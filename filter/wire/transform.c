@@ -5,20 +5,61 @@
 #include <string.h>
 #include "filter/wire/transform.h"
 
+/* The index of v[0..n) in a table of `count` elements of `size` bytes
+ * sorted by dmvf__norm_cmp, its bytes read by get; -1 when it is not there. */
+static long find_sorted(const void *table, uint32_t count, size_t size, const uint8_t *v, size_t n,
+                        void (*get)(const void *elt, const uint8_t **p, size_t *len))
+{
+    uint32_t lo = 0, hi = count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const uint8_t *p;
+        size_t len;
+        get((const char *)table + (size_t)mid * size, &p, &len);
+        int c = dmvf__norm_cmp(p, len, v, n);
+        if (c == 0)
+            return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static void entry_bytes(const void *elt, const uint8_t **p, size_t *len)
+{
+    const dmvf_norm_entry *e = elt;
+    *p = e->from;
+    *len = e->from_len;
+}
+
+static void value_bytes(const void *elt, const uint8_t **p, size_t *len)
+{
+    const dmvf_norm_value *a = elt;
+    *p = a->v;
+    *len = a->len;
+}
+
 int dmvf__normalize(const dmvf_fplan *fp, const uint8_t **v, size_t *n)
 {
-    if (fp->nnorm == 0 || *n == 0)
+    const dmvf_norm *nm = fp->norm;
+    if (!nm)
         return 0;
-    for (uint32_t i = 0; i < fp->nnorm; i++) {
-        const dmvf_norm_entry *e = &fp->norm[i];
-        if (e->from_len == *n && memcmp(e->from, *v, *n) == 0) {
-            if (e->drop)
-                return 1;
-            *v = e->to;
-            *n = e->to_len;
-            return 0;
-        }
+    long i = find_sorted(nm->entry, nm->nentry, sizeof *nm->entry, *v, *n, entry_bytes);
+    if (i >= 0) {
+        const dmvf_norm_entry *e = &nm->entry[i];
+        if (e->drop)
+            return 1;
+        *v = e->to;
+        *n = e->to_len;
     }
+    if (nm->nallow == 0 || find_sorted(nm->allow, nm->nallow, sizeof *nm->allow, *v, *n, value_bytes) >= 0)
+        return 0;
+    if (!nm->otherwise)
+        return 1;
+    *v = nm->otherwise->v;
+    *n = nm->otherwise->len;
     return 0;
 }
 

@@ -12,9 +12,11 @@
 #include "filter/wire/plan.h"
 #include "keys/keys.h"
 
-/* Normalization of a string value by fp's table (a no-op when fp has none).
- * Returns 1 when the value is to be dropped; otherwise 0, with v/n
- * repointed at the replacement when an entry matched. */
+/* Normalization of a string value by fp's table (a no-op when fp has
+ * none), as plan.h states it: map/drop, then the allow list. Returns 1 when
+ * the value is to be removed; otherwise 0, with v/n repointed at the
+ * replacement (a map entry's `to`, or the table's `otherwise`) when one
+ * applies. */
 int dmvf__normalize(const dmvf_fplan *fp, const uint8_t **v, size_t *n);
 
 /* Upper bound of dmvf__xf_string's output for an n-byte input. */

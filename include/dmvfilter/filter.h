@@ -321,7 +321,8 @@ DMVF_API int dmvf_filter_last_error(const dmvf_filter *f, dmvf_error *out);
  * occurrence) unless it has the default value (0, false, ""), every element
  * of a repeated field; a sub-message is not a value, its leaves are. A value
  * inside a redacted sub-message counts as redacted at its own path, and so
- * does one that normalization drops (or empties, for a singular field).
+ * does one that normalization removes (dropped, or on no allow list of
+ * marking.normalize) or empties (for a singular field).
  * Fields the schema does not know are not counted. Only records that are
  * rewritten count (released, or held with hold_for_review; not dropped
  * ones): a refused request counts nothing, and passing the record limit
@@ -340,6 +341,9 @@ typedef enum dmvf_field_action {
 #define DMVF_FIELD_CLASS_M 1u   /* marking-bearing */
 #define DMVF_FIELD_CLASS_C 2u   /* marking-correlated */
 #define DMVF_FIELD_CLASS_P 4u   /* highly restricted personal data */
+#define DMVF_FIELD_CLASS_N 8u   /* a state's marking values may appear (class code,
+                                   restrictions, endorsements): released only as
+                                   a value the policy allows */
 typedef struct dmvf_field_count {
     const char *path;           /* static storage */
     dmvf_field_action action;

@@ -70,7 +70,8 @@ DMVF_API const char *dmvf_policy_id(const dmvf_policy *p);
 
 /* Writes, for the request, the rule that matches (or "no rule: deny"), every
  * requirement and whether it is met, and what every field path of the
- * schema becomes: the table a privacy officer signs off. A request naming
+ * schema becomes: the table a privacy officer signs off; for a release, the
+ * normalization tables too (map, drop, allow list). A request naming
  * a field path the schema does not have, and an allocation failure for
  * the table, are said in the output, not returned.
  * @return  DMVF_OK; DMVF_EIO when writing to out failed.
@@ -79,8 +80,9 @@ DMVF_API const char *dmvf_policy_id(const dmvf_policy *p);
  * Owns:    nothing is kept of req or out. */
 DMVF_API int dmvf_policy_explain(const dmvf_policy *p, const dmvf_request *req, FILE *out);
 
-/* Writes a summary of the compiled policy (rules, profiles, normalization,
- * accountability sections) for `policy check`.
+/* Writes a summary of the compiled policy (rules, profiles, normalization
+ * tables with their map, drop and allow lists, accountability sections) for
+ * `policy check`.
  * @return  DMVF_OK; DMVF_EIO when writing to out failed.
  * Threads: thread-safe (p is only read); out is the caller's to serialize.
  * NULL:    p and out abort.
