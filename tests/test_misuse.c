@@ -27,7 +27,11 @@ static dmvf_policy *pol;
 static dmvf_keyring *kr;
 static const dmvf_request police = {
     .request_id = "misuse-1", .ori = "NY0300000", .agency_kind = DMVF_AGENCY_LOCAL,
-    .jurisdiction = "NY", .purpose = 1, .query_kind = DMVF_QUERY_BY_LICENSE, .date = 20261122};
+    .jurisdiction = "NY", .purpose = 1, .query_kind = DMVF_QUERY_BY_LICENSE};
+/* Requests are judged as of one day (dmvf_filter_options.as_of), so that the
+ * example policy's certification dates never expire under the test. */
+static const dmvf_filter_options judged = {.as_of = 20261122};
+
 
 /* A DriverRecord: record_id "R1", person { family_name "DOE" }. */
 static const unsigned char good_rec[] = {0x0a, 0x02, 'R', '1', 0x12, 0x05, 0x0a, 0x03, 'D', 'O', 'E'};
@@ -90,7 +94,7 @@ static int aborts_with(const char *name, misuse_fn fn, const char *want1, const 
 static dmvf_filter *new_filter(void)
 {
     dmvf_error err;
-    dmvf_filter *f = dmvf_filter_create(pol, kr, &police, NULL, &err);
+    dmvf_filter *f = dmvf_filter_create(pol, kr, &police, &judged, &err);
     if (!f) {
         fprintf(stderr, "filter create: %s\n", err.msg);
         _exit(3);
@@ -230,7 +234,7 @@ static void *churn(void *arg)
 {
     (void)arg;
     for (int i = 0; i < 300; i++) {
-        dmvf_filter *f = dmvf_filter_create(pol, kr, &police, NULL, NULL);
+        dmvf_filter *f = dmvf_filter_create(pol, kr, &police, &judged, NULL);
         if (!f)
             return (void *)1;
         dmvf_filter_free(f);
@@ -280,7 +284,7 @@ static void sticky_filter(void)
     unsigned char out[4096];
     size_t n = 99;
     int dropped;
-    dmvf_filter *f = dmvf_filter_create(pol, kr, &police, NULL, &err);
+    dmvf_filter *f = dmvf_filter_create(pol, kr, &police, &judged, &err);
     CHECK(f != NULL);
     if (!f)
         return;
