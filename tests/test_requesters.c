@@ -52,6 +52,17 @@ static void write_file(const char *path, const char *text)
     }
 }
 
+/* What `policy check` prints of p (dmvf_policy_describe); free it. */
+static char *described(const dmvf_policy *p)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&text, &len);
+    CHECK_EQ_INT(dmvf_policy_describe(p, mf), DMVF_OK);
+    fclose(mf);
+    return text;
+}
+
 /* The filter for q judged as of as_of; its decision, precheck and reason
  * are what the tests read. */
 static dmvf_filter *judge(const dmvf_request *q, uint32_t as_of)
@@ -437,18 +448,15 @@ static void test_lookup(void)
                       v.who ? v.who->name : "");
     }
     /* policy check reports the directory */
-    char *text = NULL;
+    char *text = described(p);
     size_t len = 0;
-    FILE *mf = open_memstream(&text, &len);
-    CHECK_EQ_INT(dmvf_policy_describe(p, mf), DMVF_OK);
-    fclose(mf);
     CHECK(text && strstr(text, "requester directory: 5 entries (2 exact ORIs, 3 ORI prefixes)"));
     CHECK(text && strstr(text, "kinds: local 3, commercial 1, internal 1"));
     CHECK(text && strstr(text, "ORI prefix NY01 (<lookup>:5): NY county 01; kind local"));
     free(text);
     /* explain: what the directory says of an ORI alone */
     text = NULL;
-    mf = open_memstream(&text, &len);
+    FILE *mf = open_memstream(&text, &len);
     dmvf_request q = {.ori = "NY0100007"};
     CHECK_EQ_INT(dmvf_policy_explain_as_of(p, &q, 20261120, mf), DMVF_OK);
     fclose(mf);
@@ -528,11 +536,7 @@ static void test_requesters_file(void)
         }
         free(b1);
         free(b2);
-        char *text = NULL;
-        size_t len = 0;
-        FILE *mf = open_memstream(&text, &len);
-        CHECK_EQ_INT(dmvf_policy_describe(p, mf), DMVF_OK);
-        fclose(mf);
+        char *text = described(p);
         CHECK(text && strstr(text, "5 entries (4 exact ORIs, 1 ORI prefixes); 1 in the policy, 4 in requesters_file"));
         CHECK(text && strstr(text, "tags: ice (1), immigration-enforcement (1)"));
         CHECK(text && strstr(text, "scopes (shared pseudonyms and encryption; every other entry is scoped by ORI): "
