@@ -209,7 +209,6 @@ int dmvf__cli_request_flag(dmvf_cli_args *a, dmvf_cli_request *r)
                                   "tribal, foreign, court, research, commercial, internal", v);
             return 1;
         }
-        r->have_agency_kind = 1;
     } else if (dmvf__cli_value(a, "--agency-name", &v)) {
         if (nonempty(a, "--agency-name", v))
             q->agency_name = v;

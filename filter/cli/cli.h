@@ -98,7 +98,7 @@ typedef struct dmvf_cli_request {
     const char **tags;       /* argc slots */
     const char **fields;     /* argc slots */
     uint32_t as_of;          /* --date: the day to judge on (YYYYMMDD), 0 = today */
-    int have_ori, have_agency_kind;
+    int have_ori;
     int any;                 /* some request flag (not --date) was given */
 } dmvf_cli_request;
 

@@ -410,10 +410,9 @@ static int csv_rows(csv *r, dmvf_directory *d)
     size_t tcap = 0;
     int rc = DMVF_OK;
     for (;;) {
-        unsigned line = r->line;
         if ((rc = read_row(r)) || r->ncells == 0)
             break;
-        line = r->cline[0];
+        unsigned line = r->cline[0];
         if (r->ncells != NF) {
             rc = fail(r->c, line, 1, "a row has %zu field%s; the header has %u (" HEADER ")", r->ncells,
                       r->ncells == 1 ? "" : "s", (unsigned)NF);
@@ -451,10 +450,6 @@ static int csv_rows(csv *r, dmvf_directory *d)
                 col += (unsigned)(semi - q) + 1;
                 q = semi + 1;
             }
-        }
-        if (d->nfile == cap) {  /* cannot happen: rows are at most lines */
-            rc = fail(r->c, line, 1, "more rows than lines");
-            break;
         }
         if ((rc = build_entry(r->c, &d->file[d->nfile], v, tags, ntags, line, 1, d->nfile + 1)))
             break;
