@@ -114,6 +114,13 @@ static void m_max_records_null(void) { dmvf_filter_max_records(NULL); }
 static void m_notify_null(void) { dmvf_filter_notify_subject(NULL); }
 static void m_counts_null(void) { dmvf_filter_counts(NULL, NULL, NULL, NULL); }
 static void m_reset_null(void) { dmvf_filter_reset(NULL); }
+static void m_requester_null(void) { dmvf_filter_requester(NULL); }
+static void m_precheck_null(void) { dmvf_filter_precheck(NULL); }
+static void m_received_null(void) { dmvf_filter_request_received(NULL); }
+static void m_judged_null(void) { dmvf_filter_judged_date(NULL); }
+static void m_as_of_null(void) { dmvf_filter_as_of(NULL); }
+static void m_validate_null(void) { dmvf_request_validate(NULL, NULL); }
+static void m_explain_bad_day(void) { dmvf_policy_explain_as_of(pol, &police, 20261340, stdout); }
 static void m_record_null(void)
 {
     unsigned char out[64];
@@ -398,6 +405,13 @@ int main(void)
     EXPECT_ABORT(m_notify_null, "dmvf_filter_notify_subject", "NULL");
     EXPECT_ABORT(m_counts_null, "dmvf_filter_counts", "NULL");
     EXPECT_ABORT(m_reset_null, "dmvf_filter_reset", "NULL");
+    EXPECT_ABORT(m_requester_null, "dmvf_filter_requester", "filter is NULL");
+    EXPECT_ABORT(m_precheck_null, "dmvf_filter_precheck", "filter is NULL");
+    EXPECT_ABORT(m_received_null, "dmvf_filter_request_received", "filter is NULL");
+    EXPECT_ABORT(m_judged_null, "dmvf_filter_judged_date", "filter is NULL");
+    EXPECT_ABORT(m_as_of_null, "dmvf_filter_as_of", "filter is NULL");
+    EXPECT_ABORT(m_validate_null, "dmvf_request_validate", "request is NULL");
+    EXPECT_ABORT(m_explain_bad_day, "dmvf_policy_explain_as_of", "as_of is not a date");
     EXPECT_ABORT(m_record_null, "dmvf_filter_record", "filter is NULL");
     EXPECT_ABORT(m_record_null_len, "dmvf_filter_record", "out_len is NULL");
     EXPECT_ABORT(m_record_null_input, "dmvf_filter_record", "input is NULL");
