@@ -1792,10 +1792,11 @@ static void usage(FILE *f)
 "                       when K > 1; default 1)\n"
 "  --request-id ID      request id (default \"gen-request\")\n"
 "  --ori ORI            requester ORI (default \"NY0303000\")\n"
-"  --agency-kind K      federal|state|local|tribal|foreign|court|research|\n"
-"                       commercial|internal (default local)\n"
-"  --jurisdiction J     two letters (default NY)\n"
-"  --tag T              a requester tag; repeatable\n"
+"  --agency-kind K      what the request says the requester is: federal|state|\n"
+"                       local|tribal|foreign|court|research|commercial|internal\n"
+"                       (default: nothing; the policy's requester directory says)\n"
+"  --jurisdiction J     the jurisdiction it says, two letters (default: nothing)\n"
+"  --tag T              a tag it says it has; repeatable\n"
 "  --purpose N          DPPA 2721(b)(N), 0..14 (default 1)\n"
 "  --legal-process P    none|administrative_subpoena|judicial_subpoena|\n"
 "                       court_order|judicial_warrant (default none)\n"
@@ -1803,7 +1804,8 @@ static void usage(FILE *f)
 "  --query-kind Q       by_license|by_name_dob|by_plate|by_vin|by_name_only|\n"
 "                       by_address|by_attribute|partial_plate|list\n"
 "                       (default by_license)\n"
-"  --date YYYYMMDD      the date the request is judged on (default 0: today)\n"
+"  --date YYYYMMDD      the date the request says it is of (default 0: none; a\n"
+"                       date other than the day it is judged on is refused)\n"
 "\n"
 "  --help               this text\n"
 "\n"
@@ -1875,8 +1877,7 @@ static void parse_args(int argc, char **argv, opts *o)
     o->requests = 1;
     o->request_id = "gen-request";
     o->ori = "NY0303000";
-    o->jurisdiction = "NY";
-    o->agency_kind = DMVF_AGENCY_LOCAL;
+    o->jurisdiction = "";
     o->legal_process = DMVF_LEGAL_NONE;
     o->query_kind = DMVF_QUERY_BY_LICENSE;
     o->purpose = 1;

@@ -228,6 +228,7 @@ int main(int argc, char **argv)
     const char *policy = NULL, *keyring = NULL, *in = NULL, *out = NULL;
     int rewriter = 0, hot = 0, quiet = 0;
     const char *tags[32];
+    uint32_t as_of = 0;
     dmvf_request req;
     memset(&req, 0, sizeof req);
     req.tags = tags;
@@ -272,15 +273,15 @@ int main(int argc, char **argv)
                 return usage("too many --tag");
             tags[req.ntags++] = v;
         } else if (strcmp(a, "--date") == 0) {
-            if (parse_date(v, &req.date) != 0)
+            if (parse_date(v, &as_of) != 0)
                 return usage("bad --date");
         } else {
             return usage("unknown flag");
         }
         i += takes;
     }
-    if (!policy || !keyring || !req.ori || !req.agency_kind)
-        return usage("--policy, --keyring, --ori and --agency-kind are required");
+    if (!policy || !keyring || !req.ori)
+        return usage("--policy, --keyring and --ori are required");
 
     dmvf_error err;
     memset(&err, 0, sizeof err);
@@ -296,14 +297,15 @@ int main(int argc, char **argv)
         return 79;
     }
     dmvf_verdict v;
-    dmvf__policy_decide(pol, &req, &v);
+    dmvf__policy_decide(pol, &req, as_of, &v);
     int rc;
     if (v.decision != DMVF_DECISION_RELEASE) {
         fprintf(stderr, "refpath: not released: %s\n", v.reason);
         rc = 3;
     } else {
         engine e = {v.plan, NULL, rewriter, NULL, (size_t)1 << 20};
-        dmvf_keyctx *kc = dmvf__keyctx_create(kr, req.ori, v.plan->pseudo_paths, v.plan->npseudo);
+        const char *scope = v.who->scope ? v.who->scope : req.ori;
+        dmvf_keyctx *kc = dmvf__keyctx_create(kr, scope, v.plan->pseudo_paths, v.plan->npseudo);
         e.scratch = malloc(e.cap);
         if (!kc || !e.scratch) {
             fprintf(stderr, "refpath: out of memory\n");

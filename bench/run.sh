@@ -8,6 +8,10 @@
 #   bench/run.sh --quick    smoke test: 100 k records (photo: 5 k), peers on
 #                           20 k, 3 runs, memory at 100 k and 1 M; writes
 #                           bench/data/results-quick.md (about 1-2 minutes)
+#   bench/run.sh --directory  the requester directory alone (bench/dirbench.c):
+#                           policy load time and per-request cost with 10,
+#                           ~10,000 (inline) and 100,000 (requesters_file)
+#                           entries, 5 runs, nice'd (about 2 minutes)
 #
 # options: --runs N  --records N  --peer-records N  --build DIR (default
 #          build-bench)  --out FILE  --no-memory  --no-peers
@@ -27,10 +31,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 cd "$root"
 
-quick=0 runs= records= peer_records= build=build-bench out= memory=1 peers=1
+quick=0 directory=0 runs= records= peer_records= build=build-bench out= memory=1 peers=1
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
+    --directory) directory=1 ;;
     --runs) runs=$2; shift ;;
     --records) records=$2; shift ;;
     --peer-records) peer_records=$2; shift ;;
@@ -38,7 +43,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift ;;
     --no-memory) memory=0 ;;
     --no-peers) peers=0 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
     esac
     shift
@@ -55,6 +60,16 @@ photo_records=$(( records / 20 > 0 ? records / 20 : 1 ))
 
 say() { printf '== %s\n' "$*" >&2; }
 die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
+
+# ---- the requester directory alone: no peers, no record data ----
+if [ $directory = 1 ]; then
+    say "Release build of dirbench in $build"
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDMVF_WERROR=OFF >/dev/null ||
+        die "cmake configure failed"
+    cmake --build "$build" -j2 --target dirbench >/dev/null || die "build failed"
+    nice -n 10 "$build/dirbench" --runs "${runs:-5}" || die "dirbench failed"
+    exit 0
+fi
 
 # ---- setup and build ----
 "$here/setup.sh" || die "setup failed"

@@ -2,8 +2,9 @@
 # examples/demo.sh BUILD_DIR - the bundled example, end to end.
 #
 # Makes a keyring and sample records (bench's generator), checks the example
-# policy, then filters the same records for three requesters and shows what
-# each one receives. Everything is written under out/demo/.
+# policy, then filters the same records for several requesters and shows
+# what each one receives. A request names its ORI; who that is, the policy's
+# requester directory says. Everything is written under out/demo/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -26,6 +27,9 @@ scripts/pbdump --first 1 "$out/records.bin"
 say "policy check examples/policy.yaml"
 "$cli" policy check examples/policy.yaml || exit
 
+say "what the requester directory says of an ORI (policy explain, an ORI alone)"
+"$cli" policy explain examples/policy.yaml --ori DCICE0100 | sed -n 3,5p
+
 say "reviewers' key pair (X25519) for the review queue; the keyring's public key for verifiers"
 "$cli" review keygen --secret-key "$out/reviewers.key" --public-key "$out/reviewers.pub" || exit
 "$cli" keys export-public --keyring "$out/keyring" --out "$out/dmv.pub" || exit
@@ -44,18 +48,22 @@ run() { # run NAME FLAGS...
     return 0
 }
 
-run in-state-police --ori NY0300000 --agency-kind local --jurisdiction NY \
-    --purpose 1 --query-kind by_license --request-id demo-police-1 --date 2026-11-22
-run immigration-no-court-order --ori DCICE0100 --agency-kind federal \
-    --tag immigration-enforcement --legal-process administrative_subpoena \
+# (--date: the DMV's own replay, so that the demo's dates and due dates are fixed;
+# a request is otherwise judged on the DMV's clock, today, UTC)
+run in-state-police --ori NY0300000 --purpose 1 --query-kind by_license \
+    --request-id demo-police-1 --date 2026-11-22
+say "an ICE ORI that sends no tag: the directory says it is immigration-enforcement"
+run immigration-no-court-order --ori DCICE0100 --legal-process administrative_subpoena \
     --query-kind by_license --request-id demo-ice-1 --date 2026-11-22
-run researcher --ori NYUNIV000 --agency-kind research --purpose 5 --query-kind list \
+run researcher --ori NYRES0001 --purpose 5 --query-kind list \
     --request-id demo-research-1 --date 2026-11-22
+say "a request that claims a kind the directory contradicts: refused before any rule"
+run claims-internal --ori NY0300000 --agency-kind internal --jurisdiction NY \
+    --query-kind by_license --request-id demo-claim-1 --date 2026-11-22
 
-IN=$out/one.bin run immigration-court-order --ori DCICE0100 --agency-kind federal \
-    --tag immigration-enforcement --legal-process court_order --legal-reference "SDNY 26-mc-104" \
-    --query-kind by_license --request-id demo-ice-2 --date 2026-11-20
-IN=$out/one.bin run foreign-agency --ori CA0000001 --agency-kind foreign --query-kind by_license \
+IN=$out/one.bin run immigration-court-order --ori DCICE0100 --legal-process court_order \
+    --legal-reference "SDNY 26-mc-104" --query-kind by_license --request-id demo-ice-2 --date 2026-11-20
+IN=$out/one.bin run foreign-agency --ori CA0000001 --query-kind by_license \
     --request-id demo-foreign-1 --date 2026-11-22
 
 say "subject notices due (the court-ordered immigration request; 3 business days, Thanksgiving skipped)"
@@ -72,7 +80,7 @@ if [ -n "$id" ]; then
 fi
 
 say "a framed stream (requests carried in the stream), signed; verified with the public key alone"
-"$gen" --framed --count 3 --seed 12 --request-id demo-framed --ori NY0300000 --agency-kind local \
+"$gen" --framed --count 3 --seed 12 --request-id demo-framed --ori NY0300000 \
     --out "$out/framed-in.bin" 2>/dev/null || exit
 "$cli" filter --policy examples/policy.yaml --keyring "$out/keyring" --format framed --quiet \
     --audit "$out/audit" --in "$out/framed-in.bin" --out "$out/framed.bin"
@@ -81,14 +89,23 @@ say "a framed stream (requests carried in the stream), signed; verified with the
 say "the audit log: verify, query, and the transparency report"
 "$cli" audit verify "$out/audit" --keyring "$out/keyring"
 "$cli" audit query "$out/audit" --kind request | cut -c1-160 | sed -n 1,3p
+echo "the refused claim, audited beside what the directory says:"
+"$cli" audit query "$out/audit" --request-id demo-claim-1 --kind request | python3 -c '
+import json, sys
+e = json.loads(sys.stdin.readline()); r = e["request"]; c = e.get("claimed", {})
+print("  reason:    ", e["reason"])
+print("  directory: ", r["agency_name"], "/", r["agency_kind"], "/", r["jurisdiction"])
+print("  claimed:   ", c.get("agency_kind"), "/", c.get("jurisdiction"))
+print("  judged as of", e.get("judged_as_of"))'
 "$cli" audit report "$out/audit" --from 2020-01-01 --to 2099-12-31 --format md | sed -n 1,24p
 "$cli" audit report "$out/audit" --from 2020-01-01 --to 2099-12-31 --format html --out "$out/report.html" \
     && echo "report.html: one self-contained page, $(stat -c %s "$out/report.html") bytes"
 
 say "the researcher's encrypted license number, revealed with the keyring (DMV use only)"
+echo "(NYRES0001's directory entry names the scope suny-study: the study's ORIs share pseudonyms)"
 tok=$(scripts/pbdump --first 1 "$out/researcher.bin" | sed -n 's/.*number: "\(E[^"]*\)".*/\1/p' | head -1)
 if [ -n "$tok" ]; then
     echo "token: $tok"
-    "$cli" reveal --keyring "$out/keyring" --ori NYUNIV000 "$tok"
+    "$cli" reveal --keyring "$out/keyring" --scope suny-study "$tok"
 fi
 say "done: outputs in $out/"

@@ -51,13 +51,12 @@ int main(int argc, char **argv)
     size_t n = fp ? fread(rec, 1, sizeof rec, fp) : 0;
     if (fp)
         fclose(fp);
-    const char *tags[] = {"immigration-enforcement"};
-    dmvf_request police = {.request_id = "police-1", .ori = "NY0300000", .jurisdiction = "NY",
-                           .agency_kind = DMVF_AGENCY_LOCAL, .purpose = 1,
-                           .query_kind = DMVF_QUERY_BY_LICENSE, .date = 20261122};
-    dmvf_request ice = {.request_id = "ice-1", .ori = "DCICE0100", .tags = tags, .ntags = 1,
-                        .agency_kind = DMVF_AGENCY_FEDERAL, .query_kind = DMVF_QUERY_BY_LICENSE,
-                        .legal_process = DMVF_LEGAL_ADMINISTRATIVE_SUBPOENA, .date = 20261122};
+    /* a request names its ORI; who that is (kind, tags, jurisdiction), the
+     * policy's requester directory says, and the DMV's clock dates it */
+    dmvf_request police = {.request_id = "police-1", .ori = "NY0300000", .purpose = 1,
+                           .query_kind = DMVF_QUERY_BY_LICENSE};
+    dmvf_request ice = {.request_id = "ice-1", .ori = "DCICE0100", .query_kind = DMVF_QUERY_BY_LICENSE,
+                        .legal_process = DMVF_LEGAL_ADMINISTRATIVE_SUBPOENA};
     handle(pol, kr, &police, rec, n);
     handle(pol, kr, &ice, rec, n);
     dmvf_keyring_free(kr);

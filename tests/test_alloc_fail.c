@@ -414,6 +414,10 @@ static int pump(void *h, stream_fn fn, const scenario *s, result *r)
     }
 }
 
+/* Requests are judged as of the day they are dated (dmvf_filter_options.as_of):
+ * a request dated another day than the one it is judged on is refused. */
+static const dmvf_filter_options judged = {.as_of = 20261122};
+
 static void run(const scenario *s, result *r)
 {
     r->rc = DMVF_OK;
@@ -438,7 +442,7 @@ static void run(const scenario *s, result *r)
         goto out;
     }
     if (s->framed) {
-        fr = dmvf_framed_create(pol, kr, NULL, &r->err);
+        fr = dmvf_framed_create(pol, kr, &judged, &r->err);
         if (!fr) {
             r->rc = r->err.code;
             r->step = "framed create";
@@ -448,7 +452,7 @@ static void run(const scenario *s, result *r)
         r->step = "framed stream";
         goto out;
     }
-    f = dmvf_filter_create(pol, kr, &s->req, NULL, &r->err);
+    f = dmvf_filter_create(pol, kr, &s->req, &judged, &r->err);
     if (!f) {
         r->rc = r->err.code;
         r->step = "filter create";

@@ -980,6 +980,8 @@ static const char k_policy[] =
     "      person.family_name: release\n"
     "      person.birth_date: release\n"
     "      person.residence.*: release\n"
+    "requesters:\n"
+    "  - {ori: NY0300000, name: Albany PD, kind: local, jurisdiction: NY, tags: [patrol]}\n"
     "rules:\n"
     "  - name: in-state police\n"
     "    match: {agency_kind: [state, local], jurisdiction: [NY]}\n"
@@ -991,7 +993,7 @@ typedef struct found {
     int requests, releases;
     uint64_t release_ref, request_seq;
     size_t nsubjects, nfields;
-    int sorted, full_request, counts_ok;
+    int sorted, full_request, counts_ok, claimed_ok;
     uint64_t redacted_ssn, released_family;
 } found;
 
@@ -1006,7 +1008,13 @@ static int find_cb(void *ud, const Dmv__V1__AuditEntry *e)
                strcmp(r->legal_reference, "CO-9") == 0 &&
                r->query_kind == DMV__V1__QUERY_KIND__QUERY_KIND_BY_PLATE &&
                strcmp(r->request_id, "rq-1") == 0 && strcmp(r->channel, "nlets") == 0 &&
-               strcmp(r->jurisdiction, "NY") == 0;
+               strcmp(r->jurisdiction, "NY") == 0 && r->date == 20261122;
+    /* beside the directory's word, what the request said; and the day the DMV judged it as of */
+    const Dmv__V1__Request *c = e->claimed;
+    f->claimed_ok += c && strcmp(c->ori, "NY0300000") == 0 && strcmp(c->agency_name, "APD") == 0 &&
+                     c->agency_kind == DMV__V1__AGENCY_KIND__AGENCY_KIND_LOCAL && c->n_tags == 1 &&
+                     strcmp(c->tags[0], "patrol") == 0 && strcmp(c->jurisdiction, "NY") == 0 &&
+                     c->date == 0 && e->judged_as_of == 20261122;
     if (e->kind == DMV__V1__AUDIT_KIND__AUDIT_KIND_REQUEST) {
         f->requests++;
         f->request_seq = e->seq;
@@ -1056,7 +1064,7 @@ static void test_filter_entries(void)
     const char *tags[] = {"patrol"};
     r.request_id = "rq-1";
     r.ori = "NY0300000";
-    r.agency_name = "Albany PD";
+    r.agency_name = "APD";      /* recorded beside the directory's "Albany PD" */
     r.agency_kind = DMVF_AGENCY_LOCAL;
     r.jurisdiction = "NY";
     r.tags = tags;
@@ -1071,6 +1079,7 @@ static void test_filter_entries(void)
     memset(&fo, 0, sizeof fo);
     fo.count_fields = 1;
     fo.collect_subjects = 1;
+    fo.as_of = 20261122;
     dmvf_filter *f = dmvf_filter_create(pol, g_kr2, &r, &fo, &err);
     CHECK(f != NULL);
     dmvf_audit_options ao;
@@ -1105,6 +1114,8 @@ static void test_filter_entries(void)
     CHECK_EQ_INT(fd.release_ref, fd.request_seq);
     CHECK_MSG(fd.full_request, "the REQUEST entry does not hold the request and verdict in full");
     CHECK_MSG(fd.counts_ok, "the RELEASE entry's counts or request are wrong");
+    CHECK_MSG(fd.claimed_ok == 2, "the REQUEST and RELEASE entries do not both hold the claimed request and "
+              "judged_as_of (%d of 2)", fd.claimed_ok);
     CHECK_EQ_INT(fd.nsubjects, dmvf_filter_subject_count(f));
     CHECK(fd.nsubjects > 0);
     CHECK(fd.sorted);

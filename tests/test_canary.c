@@ -89,6 +89,9 @@ static const char *const internal_verbatim[] = {
     "vehicles.*", "history.*", "marking.*", "license.expiration_date", NULL,
 };
 
+/* Every request is judged as of one day (the filter's as_of). */
+static const dmvf_filter_options judged = {.as_of = 20250601};
+
 typedef struct requester {
     const char *name;
     dmvf_request req;
@@ -107,7 +110,6 @@ static size_t make_requesters(requester *r)
     r[0].req.purpose = 1;
     r[0].req.legal_process = DMVF_LEGAL_NONE;
     r[0].req.query_kind = DMVF_QUERY_BY_LICENSE;
-    r[0].req.date = 20250601;
     r[0].verbatim = police_verbatim;
 
     r[1].name = "immigration enforcement";
@@ -119,7 +121,6 @@ static size_t make_requesters(requester *r)
     r[1].req.purpose = 1;
     r[1].req.legal_process = DMVF_LEGAL_JUDICIAL_WARRANT;
     r[1].req.query_kind = DMVF_QUERY_BY_LICENSE;
-    r[1].req.date = 20250601;
     r[1].verbatim = minimal_verbatim;
 
     r[2].name = "researchers";
@@ -128,7 +129,6 @@ static size_t make_requesters(requester *r)
     r[2].req.jurisdiction = "NY";
     r[2].req.purpose = 5;
     r[2].req.query_kind = DMVF_QUERY_LIST;
-    r[2].req.date = 20250601;
     r[2].verbatim = research_verbatim;
 
     r[3].name = "dmv internal";
@@ -136,7 +136,6 @@ static size_t make_requesters(requester *r)
     r[3].req.agency_kind = DMVF_AGENCY_INTERNAL;
     r[3].req.jurisdiction = "NY";
     r[3].req.query_kind = DMVF_QUERY_BY_LICENSE;
-    r[3].req.date = 20250601;
     r[3].verbatim = internal_verbatim;
     return 4;
 }
@@ -277,7 +276,7 @@ static void canary_set(const char *what, const char *genargs, const dmvf_policy 
     size_t nrq = make_requesters(rq);
     for (size_t k = 0; k < nrq; k++) {
         dmvf_error err;
-        dmvf_filter *f = dmvf_filter_create(pol, kr, &rq[k].req, NULL, &err);
+        dmvf_filter *f = dmvf_filter_create(pol, kr, &rq[k].req, &judged, &err);
         CHECK_MSG(f != NULL, "%s: filter for %s: %s", what, rq[k].name, err.msg);
         if (!f)
             continue;

@@ -739,6 +739,8 @@ static const char everything_yaml[] =
     "                           otherwise: W}\n"
     "    license.endorsements: {allow: [H, M, N, P, S, T, X]}\n"
     "    person.aliases: {drop: [DP]}\n"
+    "requesters:\n"
+    "  - {ori: NY0000000, name: State agency, kind: state, jurisdiction: NY}\n"
     "rules:\n"
     "  - name: everything\n"
     "    match: {agency_kind: [state]}\n"
@@ -780,6 +782,8 @@ static char *marking_yaml(void)
         "  normalize:\n"
         "    license.class_code: {map: {DP: D}, allow: [A, B, C, D, E, M]}\n"
         "    license.restrictions: {drop: [FLA], allow: [B, C, D, E, F, G, I, J, K, W]}\n"
+        "requesters:\n"
+        "  - {ori: NYDMV0000, name: DMV, kind: internal, jurisdiction: NY}\n"
         "rules:\n"
         "  - name: dmv internal\n"
         "    match: {agency_kind: [internal]}\n"
@@ -794,7 +798,7 @@ static const dmvf_plan *decide(const dmvf_policy *p, const char *what, const dmv
 {
     dmvf_verdict v;
     memset(&v, 0, sizeof v);
-    dmvf__policy_decide(p, req, &v);
+    dmvf__policy_decide(p, req, 20260101, &v); /* judged as of a fixed day */
     CHECK_MSG(v.decision == DMVF_DECISION_RELEASE && v.plan != NULL, "%s: not released (rule %s: %s)", what,
               v.rule_name ? v.rule_name : "none", v.reason);
     return v.decision == DMVF_DECISION_RELEASE ? v.plan : NULL;
@@ -886,11 +890,10 @@ int main(void)
     if (example) {
         dmvf_request police = {0};
         police.ori = "NY0303000";
-        police.agency_kind = DMVF_AGENCY_STATE;
+        police.agency_kind = DMVF_AGENCY_LOCAL;
         police.jurisdiction = "NY";
         police.purpose = 1;
         police.query_kind = DMVF_QUERY_BY_LICENSE;
-        police.date = 20260101;
         const dmvf_plan *p = decide(example, "in-state police", &police);
         if (p) {
             scopes[np] = police.ori;
@@ -913,7 +916,6 @@ int main(void)
         ice.legal_process = DMVF_LEGAL_JUDICIAL_WARRANT;
         ice.query_kind = DMVF_QUERY_BY_LICENSE;
         ice.purpose = 1;
-        ice.date = 20260101;
         p = decide(example, "immigration with a judicial warrant", &ice);
         if (p) {
             scopes[np] = ice.ori;
@@ -923,7 +925,6 @@ int main(void)
         dmv.ori = "NYDMV0001";
         dmv.agency_kind = DMVF_AGENCY_INTERNAL;
         dmv.jurisdiction = "NY";
-        dmv.date = 20260101;
         p = decide(example, "dmv internal", &dmv);
         CHECK(p == NULL || p->marking_release);
         if (p) {
@@ -934,7 +935,6 @@ int main(void)
         res.ori = "NYRES0001";
         res.agency_kind = DMVF_AGENCY_RESEARCH;
         res.purpose = 5;
-        res.date = 20260101;
         p = decide(example, "researcher", &res);
         if (p) {
             scopes[np] = res.ori;
@@ -945,7 +945,6 @@ int main(void)
         dmvf_request r = {0};
         r.ori = "NY0000000";
         r.agency_kind = DMVF_AGENCY_STATE;
-        r.date = 20260101;
         const dmvf_plan *p = decide(every, "everything", &r);
         if (p) {
             scopes[np] = r.ori;
@@ -956,7 +955,6 @@ int main(void)
         dmvf_request r = {0};
         r.ori = "NYDMV0000";
         r.agency_kind = DMVF_AGENCY_INTERNAL;
-        r.date = 20260101;
         const dmvf_plan *p = decide(internal, "marking release", &r);
         CHECK(p == NULL || p->marking_release);
         if (p) {

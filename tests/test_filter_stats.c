@@ -138,6 +138,9 @@ static int run_stream(dmvf_filter *f, const uint8_t *in, size_t n, size_t *consu
 
 /* ------------------------------------------------------------------ requests */
 
+/* Requests are judged as of the day they are dated (dmvf_filter_options.as_of). */
+static const dmvf_filter_options judged = {.as_of = 20250601};
+
 static dmvf_request police_req(void)
 {
     dmvf_request q;
@@ -285,6 +288,7 @@ static size_t check_counts(const char *what, const dmvf_policy *pol, const dmvf_
 {
     dmvf_filter_options o;
     memset(&o, 0, sizeof o);
+    o.as_of = 20250601;
     o.count_fields = 1;
     dmvf_error err;
     dmvf_filter *f = dmvf_filter_create(pol, kr, req, &o, &err);
@@ -396,6 +400,7 @@ static void test_counts(const dmvf_policy *pol, const dmvf_keyring *kr)
     };
     dmvf_filter_options o;
     memset(&o, 0, sizeof o);
+    o.as_of = 20250601;
     o.count_fields = 1;
     dmvf_error err;
     dmvf_filter *f = dmvf_filter_create(pol, kr, &police, &o, &err);
@@ -437,7 +442,7 @@ static void test_counts(const dmvf_policy *pol, const dmvf_keyring *kr)
         dmvf_filter_free(f);
     }
     /* without count_fields: nothing */
-    f = dmvf_filter_create(pol, kr, &police, NULL, &err);
+    f = dmvf_filter_create(pol, kr, &police, &judged, &err);
     if (f) {
         uint8_t out[256];
         size_t olen;
@@ -498,6 +503,7 @@ static void test_subjects(const dmvf_policy *pol, const dmvf_keyring *kr)
     dmvf_error err;
     dmvf_filter_options o;
     memset(&o, 0, sizeof o);
+    o.as_of = 20250601;
     o.collect_subjects = 1;
     o.count_fields = 1;
 
@@ -582,7 +588,7 @@ static void test_subjects(const dmvf_policy *pol, const dmvf_keyring *kr)
         dmvf_filter_free(f);
     }
     /* refused without collect_subjects: as before */
-    f = dmvf_filter_create(pol, kr, &stranger, NULL, &err);
+    f = dmvf_filter_create(pol, kr, &stranger, &judged, &err);
     if (f) {
         uint8_t *out;
         size_t olen, used;
@@ -627,7 +633,7 @@ static void test_subjects(const dmvf_policy *pol, const dmvf_keyring *kr)
         dmvf_filter_free(f);
     }
     /* the limit without collect_subjects: refused, and refused afterwards */
-    f = dmvf_filter_create(pol, kr, &police, NULL, &err);
+    f = dmvf_filter_create(pol, kr, &police, &judged, &err);
     if (f) {
         uint8_t *out;
         size_t olen, used;
@@ -656,6 +662,7 @@ static void test_merge(const dmvf_policy *pol, const dmvf_keyring *kr)
     dmvf_error err;
     dmvf_filter_options o;
     memset(&o, 0, sizeof o);
+    o.as_of = 20250601;
     o.collect_subjects = 1;
     o.count_fields = 1;
     dmvf_request q = research_req();
@@ -799,6 +806,7 @@ static void test_not_allowed(const dmvf_policy *pol, const dmvf_keyring *kr)
 
     dmvf_filter_options opt;
     memset(&opt, 0, sizeof opt);
+    opt.as_of = 20250601;
     opt.count_fields = 1;
     dmvf_error err;
     dmvf_filter *f = dmvf_filter_create(pol, kr, &police, &opt, &err);
@@ -882,6 +890,11 @@ static const char review_policy[] =
     "    license.class_code: {map: {DP: D}, allow: [A, B, C, CDL-A, CDL-B, D, E, M]}\n"
     "    license.restrictions: {drop: [FLA], allow: [B, C, D, E, F, G, I, J, K, W]}\n"
     "review: {spool: spool, public_key: reviewers.pub}\n"
+    "requesters:   # one agreement, an ORI per kind: one pseudonym scope\n"
+    "  - {ori: NYCOM0001, name: Insurer, kind: commercial, jurisdiction: NY, scope: held}\n"
+    "  - {ori: NYFOR0001, name: Consulate, kind: foreign, jurisdiction: NY, scope: held}\n"
+    "  - {ori: NYTRB0001, name: Tribal police, kind: tribal, jurisdiction: NY, scope: held}\n"
+    "  - {ori: NYCRT0001, name: Court, kind: court, jurisdiction: NY, scope: held}\n"
     "rules:\n"
     "  - name: held\n"
     "    match: {agency_kind: [commercial]}\n"
@@ -905,7 +918,9 @@ static dmvf_request kind_req(dmvf_agency_kind k)
     dmvf_request q;
     memset(&q, 0, sizeof q);
     q.request_id = "held";
-    q.ori = "NY0000001"; /* one ORI: the same pseudonym scope */
+    /* an ORI per kind, one pseudonym scope (the directory's "held") */
+    q.ori = k == DMVF_AGENCY_COMMERCIAL ? "NYCOM0001" : k == DMVF_AGENCY_FOREIGN ? "NYFOR0001"
+          : k == DMVF_AGENCY_TRIBAL ? "NYTRB0001" : "NYCRT0001";
     q.agency_kind = k;
     q.jurisdiction = "NY";
     q.date = 20250601;
@@ -948,6 +963,7 @@ static void test_hold(const dmvf_keyring *kr)
     }
     dmvf_filter_options hold;
     memset(&hold, 0, sizeof hold);
+    hold.as_of = 20250601;
     hold.hold_for_review = 1;
     hold.count_fields = 1;
     hold.collect_subjects = 1;
@@ -955,7 +971,7 @@ static void test_hold(const dmvf_keyring *kr)
     size_t lr, lh, lt;
     int rr, rh, rt;
     dmvf_filter *fh = NULL;
-    uint8_t *rel = through(pol, kr, DMVF_AGENCY_COURT, NULL, s.data, s.size, &lr, &rr, NULL);
+    uint8_t *rel = through(pol, kr, DMVF_AGENCY_COURT, &judged, s.data, s.size, &lr, &rr, NULL);
     uint8_t *held = through(pol, kr, DMVF_AGENCY_COMMERCIAL, &hold, s.data, s.size, &lh, &rh, &fh);
     uint8_t *heldt = through(pol, kr, DMVF_AGENCY_COMMERCIAL, &hold, t.data, t.size, &lt, &rt, NULL);
     CHECK_EQ_INT(rr, DMVF_OK);
@@ -1030,7 +1046,7 @@ static void test_hold(const dmvf_keyring *kr)
     CHECK(ef != NULL);
     if (ef) {
         dmvf_request eq = kind_req(DMVF_AGENCY_COMMERCIAL);
-        CHECK_EQ_INT(dmvf_policy_explain(pol, &eq, ef), DMVF_OK);
+        CHECK_EQ_INT(dmvf_policy_explain_as_of(pol, &eq, 20250601, ef), DMVF_OK);
         fclose(ef);
         size_t elen;
         char *text = (char *)slurp(epath, &elen);
@@ -1045,7 +1061,7 @@ static void test_hold(const dmvf_keyring *kr)
     CHECK(f == NULL);
     CHECK_EQ_INT(err.code, DMVF_EKEYRING);
     dmvf_filter_free(f);
-    f = dmvf_filter_create(pol, NULL, &q, NULL, &err); /* not held: no keys needed */
+    f = dmvf_filter_create(pol, NULL, &q, &judged, &err); /* not held: no keys needed */
     CHECK(f != NULL);
     if (f)
         CHECK_EQ_INT(dmvf_filter_key_epoch(f), 0);
@@ -1079,7 +1095,7 @@ static void test_request(const dmvf_policy *pol, const dmvf_keyring *kr)
     q.legal_reference = ref;
     q.agency_name = NULL;
     dmvf_error err;
-    dmvf_filter *f = dmvf_filter_create(pol, kr, &q, NULL, &err);
+    dmvf_filter *f = dmvf_filter_create(pol, kr, &q, &judged, &err);
     CHECK(f != NULL);
     if (!f)
         return;
@@ -1091,7 +1107,7 @@ static void test_request(const dmvf_policy *pol, const dmvf_keyring *kr)
     memset(field, 'x', sizeof field - 1);
     memset(ref, 'x', sizeof ref - 1);
     tags[0] = tags[1] = fields[0] = "gone";
-    const dmvf_request *c = dmvf_filter_request(f);
+    const dmvf_request *c = dmvf_filter_request_received(f);
     CHECK_EQ_STR(c->request_id, "req-copy-1");
     CHECK_EQ_STR(c->ori, "NYUNIV001");
     CHECK_EQ_INT(c->ntags, 2);
@@ -1105,6 +1121,25 @@ static void test_request(const dmvf_policy *pol, const dmvf_keyring *kr)
     CHECK_EQ_INT(c->agency_kind, DMVF_AGENCY_RESEARCH);
     CHECK_EQ_INT(c->purpose, 5);
     CHECK_EQ_INT(c->date, 20250601);
+    /* as the DMV records it: the directory's name, kind, jurisdiction and
+     * tags (the request's tags contradict the directory: refused), the
+     * request's own attributes, and the day it was judged on */
+    const dmvf_request *d = dmvf_filter_request(f);
+    CHECK_EQ_STR(d->request_id, "req-copy-1");
+    CHECK_EQ_STR(d->ori, "NYUNIV001");
+    CHECK_EQ_STR(d->agency_name, "Cornell Transportation Lab");
+    CHECK_EQ_INT(d->agency_kind, DMVF_AGENCY_RESEARCH);
+    CHECK_EQ_STR(d->jurisdiction, "NY");
+    CHECK_EQ_INT(d->ntags, 0);
+    CHECK_EQ_INT(d->nfields, 1);
+    CHECK_EQ_STR(d->fields[0], "history.*");
+    CHECK_EQ_STR(d->legal_reference, "IRB-2025-7");
+    CHECK_EQ_INT(d->date, 20250601);
+    CHECK_EQ_INT(dmvf_filter_precheck(f), DMVF_PRECHECK_CONTRADICTS);
+    CHECK_EQ_INT(dmvf_filter_decision(f), DMVF_DECISION_DENY);
+    CHECK(dmvf_filter_requester(f) && strcmp(dmvf_filter_requester(f)->ori, "NYUNIV001") == 0);
+    CHECK_EQ_INT(dmvf_filter_judged_date(f), 20250601);
+    CHECK_EQ_INT(dmvf_filter_as_of(f), 20250601);
     CHECK_EQ_STR(dmvf_filter_policy_id(f), dmvf_policy_id(pol));
     CHECK_EQ_INT(dmvf_filter_key_epoch(f), dmvf_keyring_epoch(kr));
     CHECK(dmvf_keyring_epoch(kr) != 0);
@@ -1181,6 +1216,7 @@ static void test_framed(const dmvf_policy *pol, const dmvf_keyring *kr)
     for (int collect = 0; collect <= 1; collect++) {
         dmvf_filter_options opt;
         memset(&opt, 0, sizeof opt);
+        opt.as_of = 20250601;
         opt.collect_subjects = collect;
         dmvf_error err;
         dmvf_framed *fr = dmvf_framed_create(pol, kr, &opt, &err);
@@ -1233,6 +1269,7 @@ static const char sections_policy[] =
     "  holidays: [2026-12-25, 2026-11-26, 2026-01-01, 2026-11-26]\n"
     "review: {spool: ../review, public_key: keys/reviewers.pub}\n"
     "profiles: {p: {fields: {person.family_name: release}}}\n"
+    "requesters: [{ori_prefix: DCICE, name: ICE, kind: federal, tags: [immigration-enforcement]}]\n"
     "rules:\n"
     "  - name: immigration\n"
     "    match: {tags: [immigration-enforcement]}\n"
@@ -1313,7 +1350,7 @@ static void test_sections(void)
         dmvf_policy_free(p);
     }
     /* no sections: NULLs and the defaults */
-    const char *bare = "version: 1\nrules: []\n";
+    const char *bare = "version: 1\nrules: []\nrequesters: []\n";
     p = dmvf_policy_load_buffer(bare, strlen(bare), "<bare>", &err);
     CHECK(p != NULL);
     if (p) {
@@ -1336,7 +1373,7 @@ static void test_sections(void)
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         char y[200];
-        snprintf(y, sizeof y, "version: 1\naudit: {rotate_bytes: %s}\nrules: []\n", sizes[i].v);
+        snprintf(y, sizeof y, "version: 1\naudit: {rotate_bytes: %s}\nrules: []\nrequesters: []\n", sizes[i].v);
         p = dmvf_policy_load_buffer(y, strlen(y), "<size>", &err);
         CHECK_MSG(p != NULL, "rotate_bytes %s: %s", sizes[i].v, p ? "" : err.msg);
         if (p) {
@@ -1349,7 +1386,7 @@ static void test_sections(void)
     static const char *const badsizes[] = {"0", "M", "12X", "-1", "64 M", "99999999999999999999", "20000000T"};
     for (size_t i = 0; i < sizeof badsizes / sizeof badsizes[0]; i++) {
         char y[200];
-        snprintf(y, sizeof y, "version: 1\naudit: {rotate_bytes: '%s'}\nrules: []\n", badsizes[i]);
+        snprintf(y, sizeof y, "version: 1\naudit: {rotate_bytes: '%s'}\nrules: []\nrequesters: []\n", badsizes[i]);
         p = dmvf_policy_load_buffer(y, strlen(y), "<size>", &err);
         CHECK_MSG(p == NULL, "rotate_bytes '%s' accepted", badsizes[i]);
         if (!p)

@@ -100,7 +100,7 @@ static void cli_compare(const char *path, const uint8_t *data, size_t n)
     char cmd[8192];
     snprintf(cmd, sizeof cmd,
              "'%s' filter --policy '%s/examples/policy.yaml' --keyring '%s' --in '%s' --out '%s/out' "
-             "--threads 1 --quiet --max-record-bytes %u --max-inflate %llu --ori NY0303000 --agency-kind state --jurisdiction NY "
+             "--threads 1 --quiet --max-record-bytes %u --max-inflate %llu --ori NY0303000 --agency-kind local --jurisdiction NY "
              "--purpose 1 --query-kind by_license --date 2026-01-01 2>'%s/err'",
              g_cli, getenv("DMVF_SRC"), g_cli_keyring, path, g_cli_dir, FZ_MAX_RECORD,
              (unsigned long long)FZ_GZ_MAX, g_cli_dir);

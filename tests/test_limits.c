@@ -98,7 +98,10 @@ static dmvf_policy *pol;
 static dmvf_keyring *kr;
 static const dmvf_request police = {
     .request_id = "limits-1", .ori = "NY0300000", .agency_kind = DMVF_AGENCY_LOCAL,
-    .jurisdiction = "NY", .purpose = 1, .query_kind = DMVF_QUERY_BY_LICENSE, .date = 20261122};
+    .jurisdiction = "NY", .purpose = 1, .query_kind = DMVF_QUERY_BY_LICENSE};
+/* Requests are judged as of one day (dmvf_filter_options.as_of), so that the
+ * example policy's certification dates never expire under the test. */
+static const dmvf_filter_options judged = {.as_of = 20261122};
 
 /* Record with `n` elements in one repeated field, chosen by `which`:
  * 0 person.aliases (redacted for police), 1 vehicles (released),
@@ -163,7 +166,7 @@ static int reference_rc(const dmvf_plan *plan, const dmvf_keyctx *kc, const buf 
 static void test_repeated(void)
 {
     dmvf_verdict v;
-    dmvf__policy_decide(pol, &police, &v);
+    dmvf__policy_decide(pol, &police, 0, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_RELEASE);
     dmvf_keyctx *kc = dmvf__keyctx_create(kr, "NY0300000", v.plan->pseudo_paths, v.plan->npseudo);
     CHECK(kc != NULL);
@@ -171,7 +174,7 @@ static void test_repeated(void)
     buf rec = {0};
     for (int which = 0; which < 4; which++) {
         dmvf_error err;
-        dmvf_filter *f = dmvf_filter_create(pol, kr, &police, NULL, &err);
+        dmvf_filter *f = dmvf_filter_create(pol, kr, &police, &judged, &err);
         CHECK(f != NULL);
         if (!f)
             break;
@@ -206,7 +209,7 @@ static void test_repeated(void)
 static void test_record_size(void)
 {
     dmvf_error err;
-    dmvf_filter_options o = {.max_record_bytes = 64};
+    dmvf_filter_options o = {.max_record_bytes = 64, .as_of = 20261122};
     dmvf_filter *f = dmvf_filter_create(pol, kr, &police, &o, &err);
     CHECK(f != NULL);
     if (!f)
@@ -228,7 +231,7 @@ static void test_record_size(void)
 
     /* the stream refuses the length prefix itself, before buffering: a
      * record that claims 1 TiB fails at once, with no allocation for it */
-    f = dmvf_filter_create(pol, kr, &police, NULL, &err);
+    f = dmvf_filter_create(pol, kr, &police, &judged, &err);
     CHECK(f != NULL);
     if (!f)
         return;
@@ -281,7 +284,7 @@ static void test_nesting(void)
         b = t;
     }
     dmvf_error err;
-    dmvf_filter *f = dmvf_filter_create(pol, kr, &police, NULL, &err);
+    dmvf_filter *f = dmvf_filter_create(pol, kr, &police, &judged, &err);
     CHECK(f != NULL);
     if (f) {
         int rc = rewrite_rc(f, &a, &err);
@@ -292,7 +295,7 @@ static void test_nesting(void)
     buf rec = {0};
     put_str(&rec, 1, "R1");
     put_len(&rec, 30, a.p, a.n);
-    f = dmvf_filter_create(pol, kr, &police, NULL, &err);
+    f = dmvf_filter_create(pol, kr, &police, &judged, &err);
     if (f) {
         size_t cap = 4096, n = 0;
         unsigned char *out = malloc(cap);
@@ -317,7 +320,6 @@ static void framed_input(buf *s, const char *id, unsigned nrec)
     r.jurisdiction = "NY";
     r.purpose = 1;
     r.query_kind = DMV__V1__QUERY_KIND__QUERY_KIND_BY_LICENSE;
-    r.date = 20261122;
     size_t rn = dmv__v1__request__get_packed_size(&r);
     unsigned char *rp = malloc(rn);
     dmv__v1__request__pack(&r, rp);
@@ -371,7 +373,7 @@ static void test_frames_per_request(void)
     for (unsigned limit = 6; limit <= 7; limit++) {
         dmvf_error err;
         memset(&err, 0, sizeof err);
-        dmvf_framed *fr = dmvf_framed_create(pol, kr, NULL, &err);
+        dmvf_framed *fr = dmvf_framed_create(pol, kr, &judged, &err);
         CHECK(fr != NULL);
         if (!fr)
             break;
@@ -401,7 +403,7 @@ static void test_frames_per_request(void)
         dmvf_framed_free(fr);
     }
     /* 0 restores the default */
-    dmvf_framed *fr = dmvf_framed_create(pol, kr, NULL, NULL);
+    dmvf_framed *fr = dmvf_framed_create(pol, kr, &judged, NULL);
     dmvf_framed_set_max_request_frames(fr, 1);
     dmvf_framed_set_max_request_frames(fr, 0);
     dmvf_in_buffer in = {s.p, s.n, 0};
@@ -410,7 +412,7 @@ static void test_frames_per_request(void)
     dmvf_framed_free(fr);
 
     /* a frame larger than max_record_bytes + 16 is refused */
-    dmvf_filter_options o = {.max_record_bytes = 32};
+    dmvf_filter_options o = {.max_record_bytes = 32, .as_of = 20261122};
     fr = dmvf_framed_create(pol, kr, &o, NULL);
     buf big = {0}, frame = {0}, rec = {0};
     framed_input(&big, "big", 0);
@@ -435,8 +437,8 @@ static void test_frames_per_request(void)
  * on an error. */
 static unsigned char *stream_by(int framed, const buf *in, size_t step, size_t room, size_t *n)
 {
-    dmvf_filter *f = framed ? NULL : dmvf_filter_create(pol, kr, &police, NULL, NULL);
-    dmvf_framed *fr = framed ? dmvf_framed_create(pol, kr, NULL, NULL) : NULL;
+    dmvf_filter *f = framed ? NULL : dmvf_filter_create(pol, kr, &police, &judged, NULL);
+    dmvf_framed *fr = framed ? dmvf_framed_create(pol, kr, &judged, NULL) : NULL;
     buf out = {0};
     unsigned char *tmp = malloc(room);
     size_t pos = 0;

@@ -27,7 +27,11 @@ static dmvf_policy *pol;
 static dmvf_keyring *kr;
 static const dmvf_request police = {
     .request_id = "misuse-1", .ori = "NY0300000", .agency_kind = DMVF_AGENCY_LOCAL,
-    .jurisdiction = "NY", .purpose = 1, .query_kind = DMVF_QUERY_BY_LICENSE, .date = 20261122};
+    .jurisdiction = "NY", .purpose = 1, .query_kind = DMVF_QUERY_BY_LICENSE};
+/* Requests are judged as of one day (dmvf_filter_options.as_of), so that the
+ * example policy's certification dates never expire under the test. */
+static const dmvf_filter_options judged = {.as_of = 20261122};
+
 
 /* A DriverRecord: record_id "R1", person { family_name "DOE" }. */
 static const unsigned char good_rec[] = {0x0a, 0x02, 'R', '1', 0x12, 0x05, 0x0a, 0x03, 'D', 'O', 'E'};
@@ -90,7 +94,7 @@ static int aborts_with(const char *name, misuse_fn fn, const char *want1, const 
 static dmvf_filter *new_filter(void)
 {
     dmvf_error err;
-    dmvf_filter *f = dmvf_filter_create(pol, kr, &police, NULL, &err);
+    dmvf_filter *f = dmvf_filter_create(pol, kr, &police, &judged, &err);
     if (!f) {
         fprintf(stderr, "filter create: %s\n", err.msg);
         _exit(3);
@@ -110,6 +114,13 @@ static void m_max_records_null(void) { dmvf_filter_max_records(NULL); }
 static void m_notify_null(void) { dmvf_filter_notify_subject(NULL); }
 static void m_counts_null(void) { dmvf_filter_counts(NULL, NULL, NULL, NULL); }
 static void m_reset_null(void) { dmvf_filter_reset(NULL); }
+static void m_requester_null(void) { dmvf_filter_requester(NULL); }
+static void m_precheck_null(void) { dmvf_filter_precheck(NULL); }
+static void m_received_null(void) { dmvf_filter_request_received(NULL); }
+static void m_judged_null(void) { dmvf_filter_judged_date(NULL); }
+static void m_as_of_null(void) { dmvf_filter_as_of(NULL); }
+static void m_validate_null(void) { dmvf_request_validate(NULL, NULL); }
+static void m_explain_bad_day(void) { dmvf_policy_explain_as_of(pol, &police, 20261340, stdout); }
 static void m_record_null(void)
 {
     unsigned char out[64];
@@ -230,7 +241,7 @@ static void *churn(void *arg)
 {
     (void)arg;
     for (int i = 0; i < 300; i++) {
-        dmvf_filter *f = dmvf_filter_create(pol, kr, &police, NULL, NULL);
+        dmvf_filter *f = dmvf_filter_create(pol, kr, &police, &judged, NULL);
         if (!f)
             return (void *)1;
         dmvf_filter_free(f);
@@ -280,7 +291,7 @@ static void sticky_filter(void)
     unsigned char out[4096];
     size_t n = 99;
     int dropped;
-    dmvf_filter *f = dmvf_filter_create(pol, kr, &police, NULL, &err);
+    dmvf_filter *f = dmvf_filter_create(pol, kr, &police, &judged, &err);
     CHECK(f != NULL);
     if (!f)
         return;
@@ -394,6 +405,13 @@ int main(void)
     EXPECT_ABORT(m_notify_null, "dmvf_filter_notify_subject", "NULL");
     EXPECT_ABORT(m_counts_null, "dmvf_filter_counts", "NULL");
     EXPECT_ABORT(m_reset_null, "dmvf_filter_reset", "NULL");
+    EXPECT_ABORT(m_requester_null, "dmvf_filter_requester", "filter is NULL");
+    EXPECT_ABORT(m_precheck_null, "dmvf_filter_precheck", "filter is NULL");
+    EXPECT_ABORT(m_received_null, "dmvf_filter_request_received", "filter is NULL");
+    EXPECT_ABORT(m_judged_null, "dmvf_filter_judged_date", "filter is NULL");
+    EXPECT_ABORT(m_as_of_null, "dmvf_filter_as_of", "filter is NULL");
+    EXPECT_ABORT(m_validate_null, "dmvf_request_validate", "request is NULL");
+    EXPECT_ABORT(m_explain_bad_day, "dmvf_policy_explain_as_of", "as_of is not a date");
     EXPECT_ABORT(m_record_null, "dmvf_filter_record", "filter is NULL");
     EXPECT_ABORT(m_record_null_len, "dmvf_filter_record", "out_len is NULL");
     EXPECT_ABORT(m_record_null_input, "dmvf_filter_record", "input is NULL");

@@ -91,6 +91,7 @@ static dmvf_filter *filter_over(const dmvf_request *req, const void *records, si
     dmvf_filter_options o;
     memset(&o, 0, sizeof o);
     o.collect_subjects = 1;
+    o.as_of = 20261120;     /* the day judged on: the day notices are dated from */
     dmvf_error err;
     dmvf_filter *f = dmvf_filter_create(g_pol, g_kr, req, &o, &err);
     CHECK_MSG(f != NULL, "filter_create: %s", f ? "" : err.msg);
@@ -125,7 +126,7 @@ static dmvf_request police_request(void)
     memset(&r, 0, sizeof r);
     r.request_id = "req-police-1";
     r.ori = "NY0303000";
-    r.agency_name = "Albany Police";
+    r.agency_name = "APD";     /* notices name it as the directory does: Albany Police */
     r.agency_kind = DMVF_AGENCY_LOCAL;
     r.jurisdiction = "NY";
     r.tags = police_tags;
@@ -133,7 +134,6 @@ static dmvf_request police_request(void)
     r.purpose = 1;
     r.legal_process = DMVF_LEGAL_NONE;
     r.query_kind = DMVF_QUERY_BY_LICENSE;
-    r.date = 20261120;
     return r;
 }
 
@@ -675,13 +675,14 @@ static void test_malformed(void)
 
 static void test_hostile(void)
 {
-    static const char *const tags[] = {"patrol", "a\"b", "new\nline", "\\"};
+    /* The requester is named as the directory names it, so a hostile agency
+     * name a request gives never reaches a notice; the request's own strings
+     * (request id, legal reference) and the subjects do, and are escaped. */
     dmvf_request req = police_request();
     req.request_id = "r\"1\\\n";
-    req.agency_name = "ICE \"ERO\"\n{\"type\":\"sent\"}\x01\x1f\x7f \xff\xc3( caf\xc3\xa9 \xe2\x82\xac \xed\xa0\x80 \xf0\x9f\x98\x80 \xc0\xaf";
-    req.legal_reference = "Dkt. \"7\"\t\r\\u0041";
-    req.tags = tags;
-    req.ntags = 4;
+    req.agency_name = "ICE \"ERO\"\n{\"type\":\"sent\"}";
+    req.legal_reference = "ICE \"ERO\"\n{\"type\":\"sent\"}\x01\x1f\x7f \xff\xc3( caf\xc3\xa9 \xe2\x82\xac \xed\xa0\x80 \xf0\x9f\x98\x80 \xc0\xaf"
+                          " / Dkt. \"7\"\t\r\\u0041";
     const char *const ids[] = {"H\"1", "H\n2", "H\\3", "H\x01\x7f", "H\xff\xfe"};
     dmvf_filter *f = filter_ids(&req, ids, 5);
     if (!f)
@@ -698,9 +699,11 @@ static void test_hostile(void)
     for (const unsigned char *p = (const unsigned char *)text; p && *p; p++)
         raw += (*p < 0x20 && *p != '\n') || *p == 0x7f || *p == 0xff || *p == 0xc0;
     CHECK_EQ_INT(raw, 0);
-    CHECK(text && strstr(text, "\"agency\":\"ICE \\\"ERO\\\"\\n{\\\"type\\\":\\\"sent\\\"}\\u0001\\u001f\\u007f "
+    CHECK(text && strstr(text, "\"legal_reference\":\"ICE \\\"ERO\\\"\\n{\\\"type\\\":\\\"sent\\\"}\\u0001\\u001f\\u007f "
                                "\\ufffd\\ufffd( caf\xc3\xa9 \xe2\x82\xac \\ufffd\\ufffd\\ufffd \xf0\x9f\x98\x80 "
-                               "\\ufffd\\ufffd\""));
+                               "\\ufffd\\ufffd / Dkt. "));
+    CHECK(text && strstr(text, "\"agency\":\"Albany Police\""));
+    CHECK(text && !strstr(text, "ERO\\\"\\n{\\\"type\\\":\\\"sent\\\"}\",\"agency_kind\""));
     CHECK(text && strstr(text, "\"subject\":\"H\\ufffd\\ufffd\""));
     free(text);
 
@@ -710,7 +713,7 @@ static void test_hostile(void)
     CHECK_MSG(rc == DMVF_OK, "%s", err.msg);
     CHECK_EQ_INT(count, 5);
     CHECK_EQ_INT(count_lines(list), 5);   /* one line each, whatever the strings */
-    CHECK(list && strstr(list, "  H\\x0a2  ICE \"ERO\"\\x0a{\"type\":\"sent\"}\\x01\\x1f\\x7f "));
+    CHECK(list && strstr(list, "  H\\x0a2  Albany Police  none\n"));
     CHECK(list && strstr(list, "  H\\x5c3  "));
     free(list);
     list = due_list(q, 20261120, 1, &rc, &count, &err);
@@ -731,9 +734,9 @@ static void test_hostile(void)
             "for o in objs:\n"
             "    assert o['type'] == 'notice' and len(o['id']) == 16\n"
             "    assert o['request_id'] == 'r\"1\\\\\\n'\n"
-            "    assert o['agency'] == 'ICE \"ERO\"\\n{\"type\":\"sent\"}\\x01\\x1f\\x7f \\ufffd\\ufffd( caf\\u00e9 \\u20ac \\ufffd\\ufffd\\ufffd \\U0001F600 \\ufffd\\ufffd', repr(o['agency'])\n"
-            "    assert o['legal_reference'] == 'Dkt. \"7\"\\t\\r\\\\u0041'\n"
-            "    assert o['tags'] == ['patrol', 'a\"b', 'new\\nline', '\\\\']\n"
+            "    assert o['agency'] == 'Albany Police', repr(o['agency'])\n"
+            "    assert o['legal_reference'] == 'ICE \"ERO\"\\n{\"type\":\"sent\"}\\x01\\x1f\\x7f \\ufffd\\ufffd( caf\\u00e9 \\u20ac \\ufffd\\ufffd\\ufffd \\U0001F600 \\ufffd\\ufffd / Dkt. \"7\"\\t\\r\\\\u0041', repr(o['legal_reference'])\n"
+            "    assert o['tags'] == ['patrol']\n"
             "    assert o['purpose'] == 1 and o['decision'] == 'release'\n"
             "    assert o['agency_kind'] == 'local' and o['legal_process'] == 'none'\n"
             "    assert list(o.keys()) == ['type','id','subject','request_id','ori','agency','agency_kind','tags','legal_process','legal_reference','purpose','decision','date','due']\n"
@@ -748,7 +751,7 @@ static void test_hostile(void)
     memset(huge, 'A', DMVF_NOTICE_MAX_LINE + 9);
     huge[DMVF_NOTICE_MAX_LINE + 9] = 0;
     dmvf_request r2 = police_request();
-    r2.agency_name = huge;
+    r2.legal_reference = huge;
     const char *const one[] = {"L-1"};
     dmvf_filter *f2 = filter_ids(&r2, one, 1);
     char *before = read_text(q);
@@ -961,7 +964,6 @@ static void test_real_filter(void)
     ir.legal_process = DMVF_LEGAL_JUDICIAL_WARRANT;
     ir.legal_reference = "W-2026-17";
     ir.query_kind = DMVF_QUERY_BY_LICENSE;
-    ir.date = 20261120;
     size_t first_len = 0;
     {
         uint64_t len = 0;
@@ -1044,7 +1046,8 @@ static void test_real_filter(void)
 
 /* The fixture's temp dir and keyring, and the example policy with a
  * notices section added when it has none (a rule with notify_subject
- * needs one; the queue named there is not used: the tests name theirs). */
+ * needs one; the queue named there is not used: the tests name theirs),
+ * its directory saying that NY0303000 is the Albany Police, tagged patrol. */
 static int setup(void)
 {
     static const uint8_t seed[32] = {'n', 'o', 't', 'i', 'c', 'e', 's'};
@@ -1068,6 +1071,15 @@ static int setup(void)
         return -1;
     char *text = malloc(n + 600);
     memcpy(text, yaml, n + 1);
+    static const char was[] = "{ori: NY0303000, name: Albany County Sheriff's Office, kind: local, jurisdiction: NY}";
+    static const char now[] = "{ori: NY0303000, name: Albany Police, kind: local, jurisdiction: NY, tags: [patrol]}";
+    char *at = strstr(text, was);
+    CHECK_MSG(at != NULL, "the example policy's directory has no entry %s", was);
+    if (at) {
+        memmove(at + sizeof now - 1, at + sizeof was - 1, strlen(at + sizeof was - 1) + 1);
+        memcpy(at, now, sizeof now - 1);
+        n = strlen(text);
+    }
     if (strncmp(text, "notices:", 8) != 0 && !strstr(text, "\nnotices:"))
         snprintf(text + n, 600, "\nnotices: {queue: %s/policy-queue.jsonl}\n", g_dir);
     dmvf_error err;

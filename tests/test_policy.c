@@ -66,12 +66,11 @@ static dmvf_request police_req(void)
     dmvf_request r;
     memset(&r, 0, sizeof r);
     r.ori = "NY0300000";
-    r.agency_kind = DMVF_AGENCY_STATE;
+    r.agency_kind = DMVF_AGENCY_LOCAL;
     r.jurisdiction = "NY";
     r.purpose = 1;
     r.query_kind = DMVF_QUERY_BY_LICENSE;
     r.legal_process = DMVF_LEGAL_NONE;
-    r.date = 20260101;
     return r;
 }
 
@@ -121,10 +120,11 @@ static void test_example(void)
     }
     free(bytes);
 
-    /* in-state police */
+    /* in-state police; requests are judged as of `day` (the filter's as_of) */
+    uint32_t day = 20260101;
     dmvf_request q = police_req();
     dmvf_verdict v;
-    dmvf__policy_decide(p, &q, &v);
+    dmvf__policy_decide(p, &q, day, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_RELEASE);
     CHECK_EQ_STR(v.rule_name, "in-state police");
     CHECK_EQ_INT(v.max_records, 50);
@@ -199,39 +199,41 @@ static void test_example(void)
     q2.ori = "NY0400000";
     q2.agency_kind = DMVF_AGENCY_LOCAL;
     dmvf_verdict v2;
-    dmvf__policy_decide(p, &q2, &v2);
+    dmvf__policy_decide(p, &q2, day, &v2);
     CHECK(v2.plan == police);
 
     /* certification expired */
-    q.date = 20280101;
-    dmvf__policy_decide(p, &q, &v);
+    day = 20280101;
+    dmvf__policy_decide(p, &q, day, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_DENY);
     CHECK_EQ_INT(v.refusal, DMVF_REFUSAL_REFUSED);
     CHECK_EQ_STR(v.rule_name, "in-state police");
     CHECK(v.plan == NULL);
     CHECK_MSG(strstr(v.reason, "certification expired 2027-12-31") != NULL, "%s", v.reason);
-    q.date = 20271231;
-    dmvf__policy_decide(p, &q, &v);
+    day = 20271231;
+    dmvf__policy_decide(p, &q, day, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_RELEASE);
 
     /* wrong purpose, wrong query kind */
     q = police_req();
     q.purpose = 3;
-    dmvf__policy_decide(p, &q, &v);
+    dmvf__policy_decide(p, &q, day, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_DENY);
     CHECK_MSG(strstr(v.reason, "purpose 3 not in [1]") != NULL, "%s", v.reason);
     q = police_req();
     q.query_kind = DMVF_QUERY_BY_ADDRESS;
-    dmvf__policy_decide(p, &q, &v);
+    dmvf__policy_decide(p, &q, day, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_DENY);
     CHECK_MSG(strstr(v.reason, "query kind by_address not in [by_license, by_name_dob, by_plate, by_vin]"),
               "%s", v.reason);
-    /* out-of-state police match no rule */
+    /* out-of-state police match no rule; NY police saying NJ are refused */
     q = police_req();
     q.jurisdiction = "NJ";
-    dmvf__policy_decide(p, &q, &v);
+    dmvf__policy_decide(p, &q, day, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_DENY);
     CHECK(v.rule_name == NULL);
+    CHECK_EQ_INT(v.precheck, DMVF_PRECHECK_CONTRADICTS);
+    CHECK_MSG(strstr(v.reason, "the request says jurisdiction NJ; the directory says NY") != NULL, "%s", v.reason);
 
     /* immigration enforcement without a court order: refused as not found */
     const char *imm[] = {"immigration-enforcement"};
@@ -242,26 +244,44 @@ static void test_example(void)
     q.ntags = 1;
     q.legal_process = DMVF_LEGAL_NONE;
     q.query_kind = DMVF_QUERY_BY_LICENSE;
-    q.date = 20260101;
-    dmvf__policy_decide(p, &q, &v);
+    day = 20260101;
+    dmvf__policy_decide(p, &q, day, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_DENY);
     CHECK_EQ_INT(v.refusal, DMVF_REFUSAL_NOT_FOUND);
     CHECK_EQ_STR(v.rule_name, "immigration enforcement");
     CHECK_MSG(strstr(v.reason, "rule 'immigration enforcement': legal process none not in [court_order, "
                                "judicial_warrant]") != NULL, "%s", v.reason);
-    /* the tag decides even for a state agency in NY: the first rule wins */
+    /* what a request says of itself does not decide: claiming to be a state
+     * agency in NY is refused before any rule (the directory says federal,
+     * DC), and the directory's tag decides with no tag sent: the first rule
+     * wins */
     q.agency_kind = DMVF_AGENCY_STATE;
     q.jurisdiction = "NY";
     q.purpose = 1;
-    dmvf__policy_decide(p, &q, &v);
+    dmvf__policy_decide(p, &q, day, &v);
+    CHECK(v.rule_name == NULL);
+    CHECK_EQ_INT(v.decision, DMVF_DECISION_DENY);
+    CHECK_EQ_INT(v.precheck, DMVF_PRECHECK_CONTRADICTS);
+    CHECK_EQ_INT(v.refusal, DMVF_REFUSAL_REFUSED);
+    CHECK_MSG(strstr(v.reason, "the request says agency kind state; the directory says federal") != NULL, "%s",
+              v.reason);
+    q.agency_kind = DMVF_AGENCY_UNSPECIFIED;
+    q.jurisdiction = NULL;
+    q.tags = NULL;
+    q.ntags = 0;
+    dmvf__policy_decide(p, &q, day, &v);
     CHECK_EQ_STR(v.rule_name, "immigration enforcement");
     CHECK_EQ_INT(v.decision, DMVF_DECISION_DENY);
+    CHECK_EQ_INT(v.precheck, DMVF_PRECHECK_PASSED);
+    CHECK(v.who != NULL && v.who->ori_prefix && strcmp(v.who->ori_prefix, "DCICE") == 0);
+    q.tags = imm;
+    q.ntags = 1;
 
     /* with a judicial warrant, by license: the minimal profile */
     q.agency_kind = DMVF_AGENCY_FEDERAL;
     q.jurisdiction = NULL;
     q.legal_process = DMVF_LEGAL_JUDICIAL_WARRANT;
-    dmvf__policy_decide(p, &q, &v);
+    dmvf__policy_decide(p, &q, day, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_RELEASE);
     CHECK_EQ_INT(v.max_records, 1);
     CHECK_EQ_INT(v.notify_subject, 1);
@@ -276,7 +296,7 @@ static void test_example(void)
         CHECK_EQ_INT(act(v.plan, "license.class_code"), DMVF_ACT_REDACT);
     }
     q.query_kind = DMVF_QUERY_BY_ADDRESS;
-    dmvf__policy_decide(p, &q, &v);
+    dmvf__policy_decide(p, &q, day, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_DENY);
     CHECK_EQ_INT(v.refusal, DMVF_REFUSAL_NOT_FOUND);
 
@@ -286,8 +306,8 @@ static void test_example(void)
     q.agency_kind = DMVF_AGENCY_RESEARCH;
     q.purpose = 5;
     q.query_kind = DMVF_QUERY_LIST;
-    q.date = 20260101;
-    dmvf__policy_decide(p, &q, &v);
+    day = 20260101;
+    dmvf__policy_decide(p, &q, day, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_RELEASE);
     CHECK_EQ_STR(v.rule_name, "researchers");
     CHECK(v.plan != NULL);
@@ -306,7 +326,7 @@ static void test_example(void)
         CHECK_EQ_INT(act(v.plan, "person.residence.street"), DMVF_ACT_REDACT);
     }
     q.purpose = 0;
-    dmvf__policy_decide(p, &q, &v);
+    dmvf__policy_decide(p, &q, day, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_DENY);
     CHECK_MSG(strstr(v.reason, "purpose none given") != NULL, "%s", v.reason);
 
@@ -315,7 +335,7 @@ static void test_example(void)
     q.ori = "NYDMV0000";
     q.agency_kind = DMVF_AGENCY_INTERNAL;
     q.jurisdiction = "NY";
-    dmvf__policy_decide(p, &q, &v);
+    dmvf__policy_decide(p, &q, day, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_RELEASE);
     CHECK(v.plan != NULL);
     if (v.plan) {
@@ -328,18 +348,27 @@ static void test_example(void)
         CHECK(e && e->action == DMVF_ACT_RELEASE && e->norm == NULL);
     }
 
-    /* an unknown requester */
+    /* a requester the directory knows and no rule matches */
     memset(&q, 0, sizeof q);
-    q.ori = "XX0000000";
+    q.ori = "TXINS0000";
     q.agency_kind = DMVF_AGENCY_COMMERCIAL;
     q.jurisdiction = "TX";
-    dmvf__policy_decide(p, &q, &v);
+    dmvf__policy_decide(p, &q, day, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_DENY);
     CHECK(v.rule_name == NULL);
     CHECK(v.plan == NULL);
     CHECK_EQ_INT(v.refusal, DMVF_REFUSAL_REFUSED);
-    CHECK_MSG(strstr(v.reason, "no rule matches requester ORI XX0000000 (kind commercial, jurisdiction TX")
+    CHECK_EQ_INT(v.precheck, DMVF_PRECHECK_PASSED);
+    CHECK_MSG(strstr(v.reason, "no rule matches requester ORI TXINS0000 (kind commercial, jurisdiction TX")
               != NULL, "%s", v.reason);
+    /* an ORI the directory does not hold */
+    q.ori = "XX0000000";
+    dmvf__policy_decide(p, &q, day, &v);
+    CHECK_EQ_INT(v.decision, DMVF_DECISION_DENY);
+    CHECK(v.rule_name == NULL && v.plan == NULL && v.who == NULL);
+    CHECK_EQ_INT(v.refusal, DMVF_REFUSAL_REFUSED);
+    CHECK_EQ_INT(v.precheck, DMVF_PRECHECK_NOT_IN_DIRECTORY);
+    CHECK_EQ_STR(v.reason, "ORI XX0000000 is not in the requester directory");
 
     /* plan_restrict */
     if (police) {
@@ -394,7 +423,7 @@ static void test_example(void)
     CHECK(mf != NULL);
     if (mf) {
         q = police_req();
-        CHECK_EQ_INT(dmvf_policy_explain(p, &q, mf), DMVF_OK);
+        CHECK_EQ_INT(dmvf_policy_explain_as_of(p, &q, 20260101, mf), DMVF_OK);
         fclose(mf);
         CHECK(strstr(text, "rule: 'in-state police'") != NULL);
         CHECK(strstr(text, "requirement: purpose 1 in [1]: met") != NULL);
@@ -436,8 +465,7 @@ static void test_example(void)
     mf = open_memstream(&text, &tlen);
     if (mf) {
         q = police_req();
-        q.date = 20280101;
-        CHECK_EQ_INT(dmvf_policy_explain(p, &q, mf), DMVF_OK);
+        CHECK_EQ_INT(dmvf_policy_explain_as_of(p, &q, 20280101, mf), DMVF_OK);
         fclose(mf);
         CHECK(strstr(text, "NOT MET") != NULL);
         CHECK(strstr(text, "decision: deny") != NULL);
@@ -452,7 +480,7 @@ static void test_example(void)
         q = police_req();
         q.fields = want;
         q.nfields = 1;
-        CHECK_EQ_INT(dmvf_policy_explain(p, &q, mf), DMVF_OK);
+        CHECK_EQ_INT(dmvf_policy_explain_as_of(p, &q, 20260101, mf), DMVF_OK);
         fclose(mf);
         CHECK(strstr(text, "not requested: redacted") != NULL);
         free(text);
@@ -490,7 +518,7 @@ static void test_precedence(void)
     dmvf_verdict v;
     memset(&q, 0, sizeof q);
     q.ori = "WA0312345";
-    dmvf__policy_decide(p, &q, &v);
+    dmvf__policy_decide(p, &q, 0, &v);
     CHECK_EQ_STR(v.rule_name, "wa ori");
     CHECK(v.plan != NULL);
     if (v.plan) {
@@ -524,7 +552,7 @@ static void test_precedence(void)
         CHECK_EQ_INT(b->npseudo, 1);
     }
     q.ori = "WA0400000";
-    dmvf__policy_decide(p, &q, &v);
+    dmvf__policy_decide(p, &q, 0, &v);
     CHECK_EQ_STR(v.rule_name, "other wa ori");
     CHECK(v.plan != NULL);
     if (v.plan) {
@@ -559,22 +587,24 @@ static void test_precedence(void)
             CHECK_EQ_INT(at(c, "vehicles.vin")->pidx, 1);
         }
     }
-    const char *ab[] = {"b", "a"}, *ac[] = {"c"};
+    /* tags are the directory's: WATRB0001 has [b, a], WATRB0002 [c], WATRB0003 none */
+    const char *ab[] = {"a", "b"};
     memset(&q, 0, sizeof q);
+    q.ori = "WATRB0001";
     q.agency_kind = DMVF_AGENCY_TRIBAL;
     q.tags = ab;
-    q.ntags = 2;
-    dmvf__policy_decide(p, &q, &v);
+    q.ntags = 2;        /* the same set, in another order */
+    dmvf__policy_decide(p, &q, 0, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_REVIEW);
     CHECK(v.plan == NULL);
-    q.tags = ac;
-    q.ntags = 1;
-    dmvf__policy_decide(p, &q, &v);
+    memset(&q, 0, sizeof q);
+    q.ori = "WATRB0002";
+    dmvf__policy_decide(p, &q, 0, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_DENY);
     CHECK_EQ_INT(v.refusal, DMVF_REFUSAL_REFUSED);
     CHECK_EQ_STR(v.rule_name, "deny tagged tribal");
-    q.ntags = 0;
-    dmvf__policy_decide(p, &q, &v);
+    q.ori = "WATRB0003";
+    dmvf__policy_decide(p, &q, 0, &v);
     CHECK_EQ_STR(v.rule_name, "everyone else");
     CHECK_EQ_INT(v.decision, DMVF_DECISION_RELEASE);
     CHECK(v.plan != NULL);
@@ -720,7 +750,8 @@ static void test_normalize(void)
 
     /* what loads: marking: release alone needs no allow list; a redacted
      * position needs none; an allow list with otherwise and a map */
-    const char *internal = "version: 1\nprofiles: {p: {fields: {license.class_code: release}}}\nrules:\n"
+    const char *internal = "version: 1\njurisdiction: NY\nprofiles: {p: {fields: {license.class_code: release}}}\n"
+                           "requesters:\n  - {ori: NYDMV0000, name: DMV, kind: internal, jurisdiction: NY}\nrules:\n"
                            "  - name: a\n    match: {agency_kind: [internal]}\n    decision: release\n"
                            "    marking: release\n    profile: p\n";
     dmvf_error err;
@@ -735,6 +766,7 @@ static void test_normalize(void)
                      "otherwise: D}\n"
                      "    license.endorsements: {allow: [X]}\n"
                      "    person.aliases: {drop: [DP]}\n"
+                     "requesters:\n  - {ori: NYSP00000, name: State Police, kind: state, jurisdiction: NY}\n"
                      "rules:\n  - name: r\n    match: {agency_kind: [state]}\n    decision: release\n    profile: p\n";
     p = dmvf_policy_load_buffer(ok, strlen(ok), "<mem>", &err);
     CHECK_MSG(p != NULL, "%s", err.msg);
@@ -742,8 +774,8 @@ static void test_normalize(void)
         dmvf_request q;
         dmvf_verdict v;
         memset(&q, 0, sizeof q);
-        q.agency_kind = DMVF_AGENCY_STATE;
-        dmvf__policy_decide(p, &q, &v);
+        q.ori = "NYSP00000";
+        dmvf__policy_decide(p, &q, 0, &v);
         CHECK(v.plan != NULL);
         const dmvf_fplan *cc = v.plan ? at(v.plan, "license.class_code") : NULL;
         CHECK(cc && cc->norm && cc->norm->nentry == 3 && cc->norm->nallow == 3 && cc->norm->otherwise);
@@ -781,38 +813,48 @@ static void test_buffers(void)
     dmvf_error err;
     memset(&err, 0, sizeof err);
     /* minimal valid policies */
-    const char *ok = "version: 1\nrules: []\n";
+    const char *ok = "version: 1\nrules: []\nrequesters: [{ori: NY0000000, name: A, kind: state}]\n";
     dmvf_policy *p = dmvf_policy_load_buffer(ok, strlen(ok), "<mem>", &err);
     CHECK_MSG(p != NULL, "%s", err.msg);
     if (p) {
         dmvf_request q;
         dmvf_verdict v;
         memset(&q, 0, sizeof q);
-        dmvf__policy_decide(p, &q, &v);
+        q.ori = "NY0000000";
+        dmvf__policy_decide(p, &q, 0, &v);
         CHECK_EQ_INT(v.decision, DMVF_DECISION_DENY);
         CHECK_EQ_INT(v.refusal, DMVF_REFUSAL_REFUSED);
-        CHECK(strstr(v.reason, "no rule matches requester ORI (none)") != NULL);
+        CHECK(strstr(v.reason, "no rule matches requester ORI NY0000000") != NULL);
+        /* a request without an ORI is refused before the directory is read */
+        q.ori = NULL;
+        dmvf__policy_decide(p, &q, 0, &v);
+        CHECK_EQ_INT(v.decision, DMVF_DECISION_DENY);
+        CHECK_EQ_INT(v.precheck, DMVF_PRECHECK_BAD_REQUEST);
+        CHECK(strstr(v.reason, "bad request: the request names no ORI") != NULL);
         dmvf_policy_free(p);
     }
-    const char *nf = "version: 1\nrefusal: not-found\nrules:\n  - name: x\n    match: {ori: [A]}\n    decision: deny\n";
+    const char *nf = "version: 1\nrefusal: not-found\nrules:\n  - name: x\n    match: {ori: [NYA000000]}\n"
+                     "    decision: deny\nrequesters:\n  - {ori: NYA000000, name: A, kind: state}\n"
+                     "  - {ori: NYB000000, name: B, kind: state}\n";
     p = dmvf_policy_load_buffer(nf, strlen(nf), "<mem>", &err);
     CHECK_MSG(p != NULL, "%s", err.msg);
     if (p) {
         dmvf_request q;
         dmvf_verdict v;
         memset(&q, 0, sizeof q);
-        q.ori = "B";
-        dmvf__policy_decide(p, &q, &v);
+        q.ori = "NYB000000";
+        dmvf__policy_decide(p, &q, 0, &v);
         CHECK_EQ_INT(v.refusal, DMVF_REFUSAL_NOT_FOUND);
         CHECK(v.rule_name == NULL);
-        q.ori = "A";
-        dmvf__policy_decide(p, &q, &v);
+        q.ori = "NYA000000";
+        dmvf__policy_decide(p, &q, 0, &v);
         CHECK_EQ_STR(v.rule_name, "x");
         CHECK_EQ_INT(v.decision, DMVF_DECISION_DENY);
         CHECK_EQ_INT(v.refusal, DMVF_REFUSAL_NOT_FOUND); /* inherits the top-level form */
         q.ori = "";
-        dmvf__policy_decide(p, &q, &v);
+        dmvf__policy_decide(p, &q, 0, &v);
         CHECK(v.rule_name == NULL);
+        CHECK_EQ_INT(v.refusal, DMVF_REFUSAL_NOT_FOUND); /* refusals before the rules too */
         dmvf_policy_free(p);
     }
     expect_fail("", 1, 1, "empty policy");
@@ -823,8 +865,8 @@ static void test_buffers(void)
     expect_fail("- 1\n", 1, 1, "the policy must be a mapping");
     expect_fail("version: 1\nrules: []\n---\nversion: 1\n", 4, 1, "one YAML document");
     expect_fail("version: 1\nrules: []\nversion: 1\n", 3, 1, "duplicate key 'version'");
-    expect_fail("version: 1\nrules:\n  - name: a\n    match: {ori: [X]}\n    decision: deny\n"
-                "  - name: b\n    match: {ori: [X], tags: [t]}\n    decision: deny\n",
+    expect_fail("version: 1\nrules:\n  - name: a\n    match: {ori: [NYX000000]}\n    decision: deny\n"
+                "  - name: b\n    match: {ori: [NYX000000], tags: [t]}\n    decision: deny\n",
                 6, 5, "rule 'b' is unreachable: rule 'a' (line 3)");
     expect_fail("version: 1\nrules:\n  - name: a\n    match: {agency_kind: [state]}\n    decision: maybe\n", 5, 15,
                 "unknown decision 'maybe'");
@@ -860,7 +902,7 @@ static void test_buffers(void)
     CHECK(p == NULL);
     CHECK_EQ_INT(err.code, DMVF_EIO);
     /* the id changes with any byte */
-    const char *a = "version: 1\nrules: []\n", *b = "version: 1\nrules: [ ]\n";
+    const char *a = "version: 1\nrules: []\nrequesters: []\n", *b = "version: 1\nrules: [ ]\nrequesters: []\n";
     dmvf_policy *pa = dmvf_policy_load_buffer(a, strlen(a), "a", &err);
     dmvf_policy *pb = dmvf_policy_load_buffer(b, strlen(b), "b", &err);
     CHECK(pa && pb);

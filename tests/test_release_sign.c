@@ -76,6 +76,9 @@ static void put_frame(buf *b, uint8_t key, const void *body, size_t n)
     put(b, body, n);
 }
 
+/* Requests are judged as of one day (dmvf_filter_options.as_of). */
+static const dmvf_filter_options judged = {.as_of = 20261122};
+
 static void put_request(buf *b, const char *id, const char *ori, Dmv__V1__AgencyKind kind,
                         Dmv__V1__LegalProcess lp)
 {
@@ -84,11 +87,11 @@ static void put_request(buf *b, const char *id, const char *ori, Dmv__V1__Agency
     r.request_id = (char *)id;
     r.ori = (char *)ori;
     r.agency_kind = kind;
-    r.jurisdiction = "NY";
+    if (kind == DMV__V1__AGENCY_KIND__AGENCY_KIND_LOCAL)
+        r.jurisdiction = "NY";
     r.purpose = 1;
     r.legal_process = lp;
     r.query_kind = DMV__V1__QUERY_KIND__QUERY_KIND_BY_LICENSE;
-    r.date = 20261122;
     if (kind == DMV__V1__AGENCY_KIND__AGENCY_KIND_FEDERAL) {
         r.tags = tags;
         r.n_tags = 1;
@@ -180,7 +183,7 @@ static int run(const dmvf_keyring *k, const uint8_t *in, size_t n, audit_log *lg
                dmvf_error *err)
 {
     memset(err, 0, sizeof *err);
-    dmvf_framed *fr = dmvf_framed_create(pol, k, NULL, err);
+    dmvf_framed *fr = dmvf_framed_create(pol, k, &judged, err);
     if (!fr)
         return err->code;
     out->n = 0;
@@ -525,7 +528,7 @@ static void test_empty_and_seal_input(void)
     CHECK_EQ_INT(in.n, 0);
 
     /* more input after the seal: refused, the release stays whole */
-    dmvf_framed *fr = dmvf_framed_create(pol, kr, NULL, &err);
+    dmvf_framed *fr = dmvf_framed_create(pol, kr, &judged, &err);
     uint8_t o[512];
     dmvf_out_buffer ob = {o, sizeof o, 0};
     dmvf_in_buffer ib = {"", 0, 0};
@@ -667,16 +670,14 @@ int main(void)
     char args[2048];
     static const char *const gens[] = {
         "--framed --count 6 --requests 2 --seed 21 --request-id pol --ori NY0300000 "
-        "--agency-kind local --jurisdiction NY --purpose 1 --query-kind by_license "
-        "--date 20261122 --marked 0.5",
+        "--agency-kind local --jurisdiction NY --purpose 1 --query-kind by_license --marked 0.5",
         "--framed --count 1 --seed 23 --request-id icew --ori DCICE0100 --agency-kind federal "
-        "--tag immigration-enforcement --legal-process judicial_warrant --query-kind by_license "
-        "--date 20261122",
+        "--tag immigration-enforcement --legal-process judicial_warrant --query-kind by_license",
         "--framed --count 2 --seed 22 --request-id res --ori NYUNIV000 --agency-kind research "
-        "--purpose 5 --query-kind list --date 20261122",
+        "--purpose 5 --query-kind list",
         "--framed --count 2 --seed 24 --request-id ices --ori DCICE0100 --agency-kind federal "
         "--tag immigration-enforcement --legal-process administrative_subpoena "
-        "--query-kind by_license --date 20261122",
+        "--query-kind by_license",
     };
     buf in = {0};
     for (size_t i = 0; i < sizeof gens / sizeof gens[0]; i++) {

@@ -246,6 +246,9 @@ int main(void)
              "review:\n"
              "  spool: %s\n"
              "  public_key: %s\n"
+             "requesters:   # one agreement, two ORIs: one pseudonym scope\n"
+             "  - {ori: DHSICE001, name: ICE ERO, kind: federal, tags: [immigration-enforcement], scope: dhs}\n"
+             "  - {ori: DHSFED001, name: DHS Office of Operations, kind: federal, scope: dhs}\n"
              "rules:\n"
              "  - name: immigration held for review\n"
              "    match: {tags: [immigration-enforcement]}\n"
@@ -285,7 +288,11 @@ int main(void)
     held_req.query_kind = DMVF_QUERY_BY_NAME_DOB;
     held_req.legal_process = DMVF_LEGAL_ADMINISTRATIVE_SUBPOENA;
     held_req.legal_reference = "AS-2026-17";
+    /* the release rule's requester: another ORI of the same scope, so that its
+     * pseudonyms are the held request's */
     dmvf_request rel_req = held_req;
+    rel_req.ori = "DHSFED001";
+    rel_req.agency_name = NULL;
     rel_req.tags = NULL;
     rel_req.ntags = 0;
 

@@ -23,9 +23,13 @@ static dmvf_policy *pol;
 static dmvf_keyring *kr;
 static const dmvf_request police = {
     .request_id = "sticky-1", .ori = "NY0300000", .agency_kind = DMVF_AGENCY_LOCAL,
-    .jurisdiction = "NY", .purpose = 1, .query_kind = DMVF_QUERY_BY_LICENSE, .date = 20261122};
-/* no rule matches a requester without an ORI: denied */
-static const dmvf_request nobody = {.request_id = "sticky-2", .date = 20261122};
+    .jurisdiction = "NY", .purpose = 1, .query_kind = DMVF_QUERY_BY_LICENSE};
+/* a request without an ORI: denied as a bad request */
+static const dmvf_request nobody = {.request_id = "sticky-2"};
+/* Requests are judged as of one day (dmvf_filter_options.as_of), so that the
+ * example policy's certification dates never expire under the test. */
+static const dmvf_filter_options judged = {.as_of = 20261122};
+
 
 /* A DriverRecord: record_id "R1", person { family_name "DOE" }. */
 static const unsigned char good_rec[] = {0x0a, 0x02, 'R', '1', 0x12, 0x05, 0x0a, 0x03, 'D', 'O', 'E'};
@@ -53,7 +57,7 @@ static void filter_last_error(void)
     dmvf_error err, got, first;
     unsigned char out[4096];
     size_t n;
-    dmvf_filter *f = dmvf_filter_create(pol, kr, &police, NULL, &err);
+    dmvf_filter *f = dmvf_filter_create(pol, kr, &police, &judged, &err);
     CHECK(f != NULL);
     if (!f)
         return;
@@ -139,7 +143,7 @@ static void filter_no_err(void)
 {
     dmvf_error err, got;
     unsigned char out[256];
-    dmvf_filter_options o = {.max_record_bytes = 4};
+    dmvf_filter_options o = {.max_record_bytes = 4, .as_of = 20261122};
     dmvf_filter *f = dmvf_filter_create(pol, kr, &police, &o, &err);
     CHECK(f != NULL);
     if (!f)
@@ -159,7 +163,7 @@ static void filter_refusal(void)
     dmvf_error err, got;
     unsigned char out[256];
     size_t n;
-    dmvf_filter *f = dmvf_filter_create(pol, kr, &nobody, NULL, &err);
+    dmvf_filter *f = dmvf_filter_create(pol, kr, &nobody, &judged, &err);
     CHECK(f != NULL);
     if (!f)
         return;

@@ -110,6 +110,9 @@ static int filter_one(dmvf_filter *f, span in, obuf *o, dmvf_error *err)
     }
 }
 
+/* Every request is judged as of one day (the filter's as_of). */
+static const dmvf_filter_options judged = {.as_of = 20250601};
+
 /* ---- requesters ---- */
 
 typedef struct requester {
@@ -133,7 +136,6 @@ static void make_requesters(requester *r, size_t *n)
     r[k].req.purpose = 1;
     r[k].req.legal_process = DMVF_LEGAL_NONE;
     r[k].req.query_kind = DMVF_QUERY_BY_LICENSE;
-    r[k].req.date = 20250601;
     k++;
 
     r[k].name = "immigration enforcement";
@@ -147,7 +149,6 @@ static void make_requesters(requester *r, size_t *n)
     r[k].req.legal_process = DMVF_LEGAL_JUDICIAL_WARRANT;
     r[k].req.legal_reference = "1:25-mj-00042";
     r[k].req.query_kind = DMVF_QUERY_BY_LICENSE;
-    r[k].req.date = 20250601;
     k++;
 
     r[k].name = "researchers";
@@ -157,7 +158,6 @@ static void make_requesters(requester *r, size_t *n)
     r[k].req.jurisdiction = "NY";
     r[k].req.purpose = 5;
     r[k].req.query_kind = DMVF_QUERY_LIST;
-    r[k].req.date = 20250601;
     k++;
 
     r[k].name = "dmv internal";
@@ -166,7 +166,6 @@ static void make_requesters(requester *r, size_t *n)
     r[k].req.agency_kind = DMVF_AGENCY_INTERNAL;
     r[k].req.jurisdiction = "NY";
     r[k].req.query_kind = DMVF_QUERY_BY_LICENSE;
-    r[k].req.date = 20250601;
     r[k].marking_released = 1;
     k++;
     *n = k;
@@ -293,13 +292,13 @@ static void twin_run(const char *what, const stream *a, const stream *b,
     obuf oa = {0}, ob = {0}, oc = {0};
     for (size_t k = 0; k < nrq; k++) {
         dmvf_error err;
-        dmvf_filter *f = dmvf_filter_create(pol, kr, &rq[k].req, NULL, &err);
+        dmvf_filter *f = dmvf_filter_create(pol, kr, &rq[k].req, &judged, &err);
         CHECK_MSG(f != NULL, "%s: filter for %s: %s", what, rq[k].name, err.msg);
         if (!f)
             continue;
         CHECK_MSG(dmvf_filter_decision(f) == DMVF_DECISION_RELEASE, "%s: %s not released: %s",
                   what, rq[k].name, dmvf_filter_reason(f));
-        dmvf_filter *f2 = dmvf_filter_create(pol, kr, &rq[k].req, NULL, &err);
+        dmvf_filter *f2 = dmvf_filter_create(pol, kr, &rq[k].req, &judged, &err);
         CHECK(f2 != NULL);
         size_t mismatch = 0, errors = 0, nondet = 0, empty = 0;
         for (size_t i = 0; i < a->n && i < b->n && f2; i++) {

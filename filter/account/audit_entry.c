@@ -167,16 +167,42 @@ int dmvf_audit_event_write(dmvf_audit *a, const dmvf_audit_event *ev, uint64_t *
     return rc;
 }
 
-/* What REQUEST and RELEASE entries share: the request (checked first) and
- * the verdict. */
+/* What the request said of its requester (ori, agency name, kind,
+ * jurisdiction, tags, date), when it said any of it: recorded beside the
+ * directory's word. 1 when there is something to record. */
+static int claimed_from_filter(const dmvf_filter *f, Dmv__V1__Request *cl)
+{
+    const dmvf_request *q = dmvf_filter_request_received(f);
+    if (!(q->agency_name && *q->agency_name) && !q->agency_kind && !(q->jurisdiction && *q->jurisdiction) &&
+        !q->ntags && !q->date)
+        return 0;
+    dmvf_request said;
+    memset(&said, 0, sizeof said);
+    said.ori = q->ori;
+    said.agency_name = q->agency_name;
+    said.agency_kind = q->agency_kind;
+    said.jurisdiction = q->jurisdiction;
+    said.tags = q->tags;
+    said.ntags = q->ntags;
+    said.date = q->date;
+    dmvf__request_to_pb(&said, cl);
+    return 1;
+}
+
+/* What REQUEST and RELEASE entries share: the request (checked first; as
+ * the DMV records it, and what it claimed), the day it was judged as of,
+ * and the verdict. */
 static int entry_from_filter(const dmvf_filter *f, Dmv__V1__AuditEntry *e, Dmv__V1__Request *rq,
-                             dmvf_error *err)
+                             Dmv__V1__Request *cl, dmvf_error *err)
 {
     int rc = request_ok(dmvf_filter_request(f), err);
     if (rc != DMVF_OK)
         return rc;
     dmvf__request_to_pb(dmvf_filter_request(f), rq);
     e->request = rq;
+    if (claimed_from_filter(f, cl))
+        e->claimed = cl;
+    e->judged_as_of = dmvf_filter_as_of(f);
     const char *rule = dmvf_filter_rule(f);
     e->rule = s_or_empty(rule);
     e->policy_id = s_or_empty(dmvf_filter_policy_id(f));
@@ -195,8 +221,8 @@ int dmvf_audit_request(dmvf_audit *a, const dmvf_filter *f, uint64_t *seq, dmvf_
     DMVF_REQUIRE(a != NULL, "audit handle is NULL");
     DMVF_REQUIRE(f != NULL, "filter is NULL");
     Dmv__V1__AuditEntry e = DMV__V1__AUDIT_ENTRY__INIT;
-    Dmv__V1__Request rq;
-    int rc = entry_from_filter(f, &e, &rq, err);
+    Dmv__V1__Request rq, cl;
+    int rc = entry_from_filter(f, &e, &rq, &cl, err);
     if (rc != DMVF_OK)
         return rc;
     e.kind = DMV__V1__AUDIT_KIND__AUDIT_KIND_REQUEST;
@@ -210,8 +236,8 @@ int dmvf_audit_release(dmvf_audit *a, const dmvf_filter *f, const dmvf_audit_cou
     DMVF_REQUIRE(f != NULL, "filter is NULL");
     DMVF_REQUIRE(c != NULL, "counts is NULL");
     Dmv__V1__AuditEntry e = DMV__V1__AUDIT_ENTRY__INIT;
-    Dmv__V1__Request rq;
-    int rc = entry_from_filter(f, &e, &rq, err);
+    Dmv__V1__Request rq, cl;
+    int rc = entry_from_filter(f, &e, &rq, &cl, err);
     if (rc != DMVF_OK)
         return rc;
     e.kind = DMV__V1__AUDIT_KIND__AUDIT_KIND_RELEASE;

@@ -36,9 +36,10 @@ static void json_key_str(FILE *o, const char *key, const char *s)
     dmvf__json_fput(o, s);
 }
 
-static void json_request(FILE *o, const Dmv__V1__Request *q)
+/* ,"key":{...}: the request (key "request"), or what it claimed ("claimed"). */
+static void json_request(FILE *o, const char *key, const Dmv__V1__Request *q)
 {
-    fputs(",\"request\":{\"request_id\":", o);
+    fprintf(o, ",\"%s\":{\"request_id\":", key);
     dmvf__json_fput(o, q->request_id);
     json_key_str(o, "ori", q->ori);
     json_key_str(o, "agency_name", q->agency_name);
@@ -74,7 +75,13 @@ static void json_entry(FILE *o, const Dmv__V1__AuditEntry *e)
     if (e->not_found_reply)
         fputs(",\"not_found_reply\":true", o);
     if (e->request)
-        json_request(o, e->request);
+        json_request(o, "request", e->request);
+    if (e->claimed)
+        json_request(o, "claimed", e->claimed);
+    if (e->judged_as_of) {
+        char d[DMVF__DATE_CAP];
+        fprintf(o, ",\"judged_as_of\":\"%s\"", dmvf__date_format(e->judged_as_of, d));
+    }
     json_key_str(o, "rule", e->rule);
     json_key_str(o, "policy_id", e->policy_id);
     fprintf(o, ",\"key_epoch\":%u", (unsigned)e->key_epoch);

@@ -66,8 +66,8 @@ int dmvf_notices_queue(const char *queue, const dmvf_filter *f, const dmvf_polic
     if (queued)
         *queued = 0;
     const dmvf_request *req = dmvf_filter_request(f);
-    if (date == 0)
-        date = req->date ? req->date : dmvf__today();
+    if (date == 0) /* the day the request was judged on: the DMV's clock, never the request's */
+        date = dmvf_filter_judged_date(f);
     if (!dmvf__date_valid(date))
         return dmvf__seterr(err, DMVF_EINVAL, "notices: %u is not a date (YYYYMMDD)", (unsigned)date);
     uint32_t due = dmvf_notice_due(date, s);

@@ -140,7 +140,6 @@ int dmvf__cli_acct_notify(dmvf_cli_acct *ac, const dmvf_filter *f, uint32_t *que
         dmvf__cli_err("the rule notifies subjects but no notice queue is set; nothing released");
         return DMVF_EXIT_POLICY;
     }
-    const dmvf_request *rq = dmvf_filter_request(f);
     dmvf_error err;
     memset(&err, 0, sizeof err);
     if (make_parents(ac->notices) != 0) {
@@ -148,7 +147,7 @@ int dmvf__cli_acct_notify(dmvf_cli_acct *ac, const dmvf_filter *f, uint32_t *que
                       ac->notices, strerror(errno));
         return DMVF_EXIT_IOERR;
     }
-    if (dmvf_notices_queue(ac->notices, f, &ac->ns, rq ? rq->date : 0, queued, &err) != DMVF_OK) {
+    if (dmvf_notices_queue(ac->notices, f, &ac->ns, 0, queued, &err) != DMVF_OK) {
         dmvf__cli_err("notice queue %s: %s; nothing released", ac->notices,
                       err.msg[0] ? err.msg : dmvf_strerror(err.code));
         return err.code == DMVF_ENOMEM ? DMVF_EXIT_NOMEM : DMVF_EXIT_IOERR;

@@ -179,17 +179,6 @@ void dmvf__cli_request_free(dmvf_cli_request *r)
     r->tags = r->fields = NULL;
 }
 
-static int valid_ori(const char *s)
-{
-    size_t n = strlen(s);
-    if (n != 9)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]))
-            return 0;
-    return 1;
-}
-
 static int nonempty(dmvf_cli_args *a, const char *flag, const char *v)
 {
     if (v && v[0] == '\0') {
@@ -204,13 +193,12 @@ int dmvf__cli_request_flag(dmvf_cli_args *a, dmvf_cli_request *r)
     const char *v;
     dmvf_request *q = &r->req;
 
+    /* --ori, --jurisdiction and --tag are taken as given: the library checks
+     * them (dmvf_request_validate) as it checks every request, and a bad one
+     * is a refusal the audit log records, never a value repaired here */
     if (dmvf__cli_value(a, "--ori", &v)) {
-        if (!v)
+        if (!nonempty(a, "--ori", v))
             return 1;
-        if (!valid_ori(v)) {
-            dmvf__cli_usage_error(a, "--ori '%s': an ORI is 9 letters or digits", v);
-            return 1;
-        }
         q->ori = v;
         r->have_ori = 1;
     } else if (dmvf__cli_value(a, "--agency-kind", &v)) {
@@ -221,7 +209,6 @@ int dmvf__cli_request_flag(dmvf_cli_args *a, dmvf_cli_request *r)
                                   "tribal, foreign, court, research, commercial, internal", v);
             return 1;
         }
-        r->have_agency_kind = 1;
     } else if (dmvf__cli_value(a, "--agency-name", &v)) {
         if (nonempty(a, "--agency-name", v))
             q->agency_name = v;
@@ -229,16 +216,8 @@ int dmvf__cli_request_flag(dmvf_cli_args *a, dmvf_cli_request *r)
         if (nonempty(a, "--tag", v))
             r->tags[q->ntags++] = v;
     } else if (dmvf__cli_value(a, "--jurisdiction", &v)) {
-        if (!v)
-            return 1;
-        if (strlen(v) != 2 || !isalpha((unsigned char)v[0]) || !isalpha((unsigned char)v[1])) {
-            dmvf__cli_usage_error(a, "--jurisdiction '%s': two letters expected (e.g. NY)", v);
-            return 1;
-        }
-        r->jurisdiction[0] = (char)toupper((unsigned char)v[0]);
-        r->jurisdiction[1] = (char)toupper((unsigned char)v[1]);
-        r->jurisdiction[2] = '\0';
-        q->jurisdiction = r->jurisdiction;
+        if (nonempty(a, "--jurisdiction", v))
+            q->jurisdiction = v;
     } else if (dmvf__cli_value(a, "--purpose", &v)) {
         if (!v)
             return 1;
@@ -281,12 +260,15 @@ int dmvf__cli_request_flag(dmvf_cli_args *a, dmvf_cli_request *r)
         if (nonempty(a, "--channel", v))
             q->channel = v;
     } else if (dmvf__cli_value(a, "--date", &v)) {
+        /* the DMV's own replays: the day the request is judged on, never a
+         * date of the request (dmvf_filter_options.as_of) */
         if (!v)
             return 1;
-        if (!(q->date = dmvf__date_parse(v, strlen(v)))) {
+        if (!(r->as_of = dmvf__date_parse(v, strlen(v)))) {
             dmvf__cli_usage_error(a, "--date '%s': a date YYYY-MM-DD expected", v);
             return 1;
         }
+        return 1;
     } else {
         return 0;
     }

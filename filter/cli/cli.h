@@ -97,9 +97,9 @@ typedef struct dmvf_cli_request {
     dmvf_request req;
     const char **tags;       /* argc slots */
     const char **fields;     /* argc slots */
-    char jurisdiction[3];
-    int have_ori, have_agency_kind;
-    int any;                 /* some request flag was given */
+    uint32_t as_of;          /* --date: the day to judge on (YYYYMMDD), 0 = today */
+    int have_ori;
+    int any;                 /* some request flag (not --date) was given */
 } dmvf_cli_request;
 
 /* Returns DMVF_EXIT_NOMEM or 0. */
@@ -110,13 +110,20 @@ void dmvf__cli_request_free(dmvf_cli_request *r);
 int dmvf__cli_request_flag(dmvf_cli_args *a, dmvf_cli_request *r);
 /* The request flags, one per line, for --help texts. */
 #define DMVF_CLI_REQUEST_HELP \
-    "request flags (who asks, and why):\n" \
-    "  --ori ORI               requester ORI, 9 letters or digits\n" \
-    "  --agency-kind KIND      federal, state, local, tribal, foreign, court,\n" \
-    "                          research, commercial or internal\n" \
-    "  --agency-name S         the requesting agency's name\n" \
-    "  --tag T                 a requester tag, repeatable (e.g. immigration-enforcement)\n" \
-    "  --jurisdiction XX       the requester's two-letter jurisdiction (e.g. NY)\n" \
+    "request flags (who asks, and why; who the requester is, the policy's requester\n" \
+    "directory says, never the request):\n" \
+    "  --ori ORI               requester ORI: exactly 9 characters A-Z or 0-9 (a\n" \
+    "                          lowercase or padded ORI is refused, not repaired)\n" \
+    "  --agency-kind KIND      what the request says the agency is: federal, state,\n" \
+    "                          local, tribal, foreign, court, research, commercial or\n" \
+    "                          internal; refused when the directory says otherwise\n" \
+    "  --agency-name S         the name the request gives (recorded beside the\n" \
+    "                          directory's)\n" \
+    "  --tag T                 a tag the request says it has, repeatable\n" \
+    "                          ([a-z0-9][a-z0-9-]*); refused unless the tags given\n" \
+    "                          are the directory's set\n" \
+    "  --jurisdiction XX       the jurisdiction it says (two letters A-Z); refused\n" \
+    "                          when the directory says otherwise\n" \
     "  --purpose N             DPPA permissible use, 18 U.S.C. 2721(b)(N), 1..14\n" \
     "  --legal-process KIND    none, administrative_subpoena, judicial_subpoena,\n" \
     "                          court_order or judicial_warrant\n" \
@@ -128,7 +135,9 @@ int dmvf__cli_request_flag(dmvf_cli_args *a, dmvf_cli_request *r);
     "  --field PATH            release only these field paths, repeatable\n" \
     "                          (the release is the intersection with the profile)\n" \
     "  --channel S             the channel the request came through (e.g. nlets)\n" \
-    "  --date YYYY-MM-DD       judge the request on this date (default: today, UTC)\n"
+    "  --date YYYY-MM-DD       the DMV's own replays and tests: judge as of this day\n" \
+    "                          (default: today, UTC, the DMV's clock); recorded in the\n" \
+    "                          audit log as judged_as_of\n"
 
 /* ---- passphrases (args.c) ---- */
 

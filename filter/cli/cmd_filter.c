@@ -32,13 +32,17 @@ const char dmvf__cli_filter_help[] =
     "         [--format records|framed] [--gzip] [--max-record-bytes N] [--max-inflate N]\n"
     "         [--max-request-frames N] [--drop-malformed] [--threads N] [--quiet]\n"
     "         [--audit DIR] [--audit-subjects] [--notices F] [--review-spool DIR]\n"
-    "         [--review-public-key F] --ori ORI --agency-kind KIND [request flags]\n"
+    "         [--review-public-key F] [--date YYYY-MM-DD] --ori ORI [request flags]\n"
     "\n"
     "Filters a stream of records for one request (--format records, the default:\n"
     "varint-delimited dmv.v1.DriverRecord, the request from the flags), or a framed\n"
     "stream of dmv.v1.Frame carrying its own requests (--format framed: no request\n"
-    "flags). The decision is made before any record is read: a refused request\n"
-    "releases nothing.\n"
+    "flags but --date). The decision is made before any record is read: a refused\n"
+    "request releases nothing. Who the requester is, the policy's requester\n"
+    "directory says: an ORI it does not hold, a bad request (a malformed ORI, tag\n"
+    "or jurisdiction; a request dated another day) and a claim the directory\n"
+    "contradicts are refused (exit 3) and audited. Requests are judged on the\n"
+    "DMV's clock (today, UTC), or on --date for the DMV's own replays.\n"
     "\n"
     "flags:\n"
     "  --policy P              the release policy (YAML)\n"
@@ -78,7 +82,7 @@ const char dmvf__cli_filter_help[] =
     "  --review-public-key F   the reviewers' public key (dmvfilter review keygen)\n"
     "\n"
     DMVF_CLI_REQUEST_HELP
-    "  (--ori and --agency-kind are required with --format records)\n"
+    "  (--ori is required with --format records; the directory says the rest)\n"
     "\n"
     "exit: 0 released, 3 refused, 4 held for review, 64 usage, 65 bad input,\n"
     "      5 the audit log does not verify, 70 internal, 71 out of memory, 74 I/O\n"
@@ -92,7 +96,7 @@ static const char filter_usage[] =
     "         [--format records|framed] [--gzip] [--max-record-bytes N] [--max-inflate N]\n"
     "         [--max-request-frames N] [--drop-malformed] [--threads N] [--quiet]\n"
     "         [--audit DIR] [--audit-subjects] [--notices F] [--review-spool DIR]\n"
-    "         [--review-public-key F] --ori ORI --agency-kind KIND [request flags]\n";
+    "         [--review-public-key F] [--date YYYY-MM-DD] --ori ORI [request flags]\n";
 
 typedef struct filter_cfg {
     const char *policy, *keyring, *passfile, *in, *out;
@@ -101,6 +105,7 @@ typedef struct filter_cfg {
     uint64_t max_inflate;       /* 0: the default rule (cli.h) */
     uint64_t max_request_frames; /* 0: the library's default */
     unsigned threads;           /* 0: the cores available */
+    uint32_t as_of;             /* --date: judge on this day (YYYYMMDD); 0: today */
     dmvf_cli_acct_flags acct;
 } filter_cfg;
 
@@ -111,6 +116,8 @@ static void rule_text(const dmvf_filter *f, char *buf, size_t cap)
     const char *rule = dmvf_filter_rule(f);
     if (rule)
         snprintf(buf, cap, "rule '%s'", rule);
+    else if (dmvf_filter_precheck(f) != DMVF_PRECHECK_PASSED)
+        snprintf(buf, cap, "the requester check, before any rule");
     else
         snprintf(buf, cap, "no matching rule (default deny)");
 }
@@ -352,7 +359,7 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
     dmvf_error err;
     memset(&err, 0, sizeof err);
     dmvf_filter_options fo = {.max_record_bytes = cfg->max_record_bytes,
-                              .drop_malformed = cfg->drop_malformed};
+                              .drop_malformed = cfg->drop_malformed, .as_of = cfg->as_of};
     dmvf__cli_acct_options(ac, &fo);
     dmvf_filter *f = dmvf_filter_create(pol, kr, req, &fo, &err);
     if (f) {
@@ -563,7 +570,8 @@ static int run_framed(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf_
 {
     dmvf_error err;
     memset(&err, 0, sizeof err);
-    dmvf_filter_options fo = {.max_record_bytes = cfg->max_record_bytes, .drop_malformed = cfg->drop_malformed};
+    dmvf_filter_options fo = {.max_record_bytes = cfg->max_record_bytes, .drop_malformed = cfg->drop_malformed,
+                              .as_of = cfg->as_of};
     dmvf__cli_acct_options(ac, &fo);
     if (ac->notices)
         fo.collect_subjects = 1;    /* requests of rules with notify_subject */
@@ -731,9 +739,8 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
             dmvf__cli_usage_error(&a, "--max-request-frames is used with --format framed only");
         else if (!cfg.framed && !rq.have_ori)
             dmvf__cli_usage_error(&a, "--ori is required");
-        else if (!cfg.framed && !rq.have_agency_kind)
-            dmvf__cli_usage_error(&a, "--agency-kind is required");
     }
+    cfg.as_of = rq.as_of;
     if (a.bad) {
         dmvf__cli_request_free(&rq);
         return DMVF_EXIT_USAGE;

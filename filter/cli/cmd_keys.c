@@ -50,9 +50,10 @@ static const char export_usage[] =
     "usage: dmvfilter keys export-public --keyring FILE [--passphrase-file F] [--out F]\n";
 
 const char dmvf__cli_reveal_help[] =
-    "usage: dmvfilter reveal --keyring FILE [--passphrase-file F] --ori ORI [TOKEN...]\n"
+    "usage: dmvfilter reveal --keyring FILE [--passphrase-file F] (--ori ORI | --scope S) [TOKEN...]\n"
     "\n"
-    "Decrypts 'encrypt' tokens (E....) released to the requester ORI and prints\n"
+    "Decrypts 'encrypt' tokens (E....) released to the requester ORI (or, for a\n"
+    "requester whose directory entry names a scope, to that scope) and prints\n"
     "each plaintext on its own line, non-printable bytes as \\xNN (a backslash as\n"
     "\\x5c). Without TOKEN arguments, reads one token per line from stdin (blank\n"
     "lines are skipped). Stops at the first token that does not decrypt.\n"
@@ -62,9 +63,11 @@ const char dmvf__cli_reveal_help[] =
     "  --passphrase-file F     the passphrase is the first line of F\n"
     "                          (default: env DMVFILTER_PASSPHRASE)\n"
     "  --ori ORI               the requester the tokens were released to\n"
+    "  --scope S               the scope of its requester directory entry instead\n"
+    "                          (`dmvfilter policy explain P --ori ORI` shows it)\n"
     "\n"
     "exit: 0 ok, 64 usage, 65 a token does not decrypt under this keyring and\n"
-    "      ORI, 74 I/O, 79 bad keyring.\n";
+    "      ORI or scope, 74 I/O, 79 bad keyring.\n";
 
 static int help(const char *text)
 {
@@ -98,7 +101,9 @@ static int scan(dmvf_cli_args *a, keys_cfg *c, int allow_unsealed, int allow_ori
             c->passfile = v;
         } else if (allow_unsealed && dmvf__cli_switch(a, "--unsealed")) {
             c->unsealed = 1;
-        } else if (allow_ori && dmvf__cli_value(a, "--ori", &v)) {
+        } else if (allow_ori && (dmvf__cli_value(a, "--ori", &v) || dmvf__cli_value(a, "--scope", &v))) {
+            if (v && c->ori)
+                dmvf__cli_usage_error(a, "one of --ori and --scope, once");
             c->ori = v;
         } else {
             dmvf__cli_usage_error(a, "unknown flag '%s'", a->argv[a->i]);
@@ -363,12 +368,13 @@ int dmvf__cli_cmd_reveal(int argc, char **argv)
     dmvf_cli_args a;
     keys_cfg c;
     dmvf__cli_args_init(&a, argc, argv, "reveal",
-                        "usage: dmvfilter reveal --keyring FILE [--passphrase-file F] --ori ORI [TOKEN...]\n");
+                        "usage: dmvfilter reveal --keyring FILE [--passphrase-file F] (--ori ORI | --scope S) "
+                        "[TOKEN...]\n");
     int rc = scan(&a, &c, 0, 1, tokens, &ntokens);
     if (!rc && !c.ori)
-        rc = dmvf__cli_usage_error(&a, "--ori is required");
+        rc = dmvf__cli_usage_error(&a, "--ori is required (or --scope)");
     if (!rc && c.ori[0] == '\0')
-        rc = dmvf__cli_usage_error(&a, "--ori: empty value");
+        rc = dmvf__cli_usage_error(&a, "--ori/--scope: empty value");
     if (rc) {
         free(tokens);
         return rc;

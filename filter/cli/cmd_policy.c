@@ -9,13 +9,16 @@ const char dmvf__cli_policy_help[] =
     "usage: dmvfilter policy check FILE\n"
     "       dmvfilter policy explain FILE [request flags]\n"
     "\n"
-    "  check     loads and compiles the policy; prints its summary (rules,\n"
+    "  check     loads and compiles the policy; prints its summary (the requester\n"
+    "            directory: entries, prefixes, kinds, tags, scopes; rules,\n"
     "            profiles, normalization: each field's map, drop and allow\n"
     "            list) and \"FILE: OK\", or the error with file:line:column\n"
     "            and exits 78\n"
-    "  explain   for the request described by the flags: the rule that matches,\n"
-    "            each requirement and whether it is met, what every field\n"
-    "            path becomes, and the normalization tables\n"
+    "  explain   for the request described by the flags (--ori alone is enough):\n"
+    "            the day it is judged on, what the requester directory says of\n"
+    "            the ORI, the rule that matches, each requirement and whether it\n"
+    "            is met, what every field path becomes, and the normalization\n"
+    "            tables\n"
     "\n"
     DMVF_CLI_REQUEST_HELP
     "\n"
@@ -24,7 +27,8 @@ const char dmvf__cli_policy_help[] =
 static const char check_help[] =
     "usage: dmvfilter policy check FILE\n"
     "\n"
-    "Loads and compiles the policy FILE. Prints its summary (rules, profiles,\n"
+    "Loads and compiles the policy FILE. Prints its summary (the requester\n"
+    "directory: entries, prefixes, kinds, tags and scopes; rules, profiles,\n"
     "normalization: each field's map, drop and allow list) and \"FILE: OK\";\n"
     "or the error, with file:line:column and why, and exits 78.\n"
     "\n"
@@ -33,9 +37,11 @@ static const char check_help[] =
 static const char explain_help[] =
     "usage: dmvfilter policy explain FILE [request flags]\n"
     "\n"
-    "For the request the flags describe: the rule that matches (or \"no rule:\n"
-    "deny\"), each requirement and whether it is met, and what every field path\n"
-    "of the schema becomes: the table a privacy officer signs off.\n"
+    "For the request the flags describe (--ori alone is enough): the day it is\n"
+    "judged on (today, or --date), what the requester directory says of the ORI\n"
+    "(or why the request is refused before any rule), the rule that matches (or\n"
+    "\"no rule: deny\"), each requirement and whether it is met, and what every\n"
+    "field path of the schema becomes: the table a privacy officer signs off.\n"
     "\n"
     DMVF_CLI_REQUEST_HELP
     "\n"
@@ -114,7 +120,7 @@ static int explain(int argc, char **argv)
         dmvf__cli_request_free(&rq);
         return rc;
     }
-    int st = dmvf_policy_explain(p, &rq.req, stdout);
+    int st = dmvf_policy_explain_as_of(p, &rq.req, rq.as_of, stdout);
     dmvf_policy_free(p);
     dmvf__cli_request_free(&rq);
     if (st != DMVF_OK) {

@@ -8,4 +8,5 @@ set(DMVF_LAYER_SRCS_core
   hex.c
   pballoc.c
   reqmap.c
+  request.c
   text.c)

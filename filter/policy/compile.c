@@ -15,6 +15,9 @@
  *      allow list, so that every action sees only allowed values.
  *   5. one plan per (profile, marking released) that a release rule, or a
  *      review rule with a profile (its would-be release), uses.
+ *   5. the requester directory (directory.c): given, no ORI or prefix twice,
+ *      internal entries at home, every rule tag one the directory has. Last,
+ *      so that its absence masks no other error.
  *
  */
 #include <stdio.h>
@@ -446,7 +449,7 @@ int dmvf__policy_compile(dmvf_policy *p, dmvf_error *err)
             return rc;
         r->plan = r->profile->plan[mr];
     }
-    return DMVF_OK;
+    return dmvf__directory_compile(p, err);
 }
 
 void dmvf__policy_release_plans(dmvf_policy *p)

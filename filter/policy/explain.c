@@ -133,12 +133,7 @@ static void index_plan(const dmvf_pnode *pn, const dmvf_fplan **by_id)
 
 static void strlist_str(const dmvf_strlist *l, char *buf, size_t cap)
 {
-    size_t o = 0;
-    o += (size_t)snprintf(buf, cap, "[");
-    for (size_t i = 0; i < l->n && o < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? ", " : "", l->v[i]);
-    if (o < cap)
-        snprintf(buf + o, cap - o, "]");
+    dmvf__list_str(l->v, l->n, buf, cap);
 }
 
 static void match_str(const dmvf_rule *r, char *buf, size_t cap)
@@ -295,39 +290,94 @@ done:
     return rc;
 }
 
-int dmvf_policy_explain(const dmvf_policy *p, const dmvf_request *req, FILE *out)
+/* What the directory says of the request's requester, one line. */
+static void explain_requester(const dmvf_policy *p, const dmvf_request *req, const dmvf_verdict *v, FILE *out)
+{
+    char key[40], tags[200], d[DMVF__DATE_CAP];
+    if (!v->who) {
+        if (v->precheck == DMVF_PRECHECK_BAD_REQUEST)
+            fprintf(out, "requester directory: not consulted (a bad request)\n");
+        else
+            fprintf(out, "requester directory: ORI %s is not in it (%zu entries)\n", req->ori,
+                    p->dir.nyaml + p->dir.nfile);
+        return;
+    }
+    const dmvf_requester *w = v->who;
+    const dmvf_dirent *e = dmvf__dirent_of(w);
+    dmvf__dirent_key(w, key, sizeof key);
+    dmvf__list_str(w->tags, w->ntags, tags, sizeof tags);
+    fprintf(out, "requester directory: %s is %s (entry %s, %s:%u): kind %s; jurisdiction %s; tags %s; scope %s%s; ",
+            req->ori, w->name, key, e->src, e->line, dmvf_agency_kind_name(w->kind),
+            w->jurisdiction ? w->jurisdiction : "none", tags, w->scope ? w->scope : req->ori,
+            w->scope ? " (the entry's)" : " (the ORI)");
+    if (w->certified_until)
+        fprintf(out, "certified until %s\n", dmvf__date_format(w->certified_until, d));
+    else
+        fprintf(out, "no certification expiry\n");
+}
+
+/* What the request says of itself beyond its ORI ("none" when nothing). */
+static void claims_str(const dmvf_request *req, char *buf, size_t cap)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+#define ADD(...) do { if (o < cap) o += (size_t)snprintf(buf + o, cap - o, __VA_ARGS__); } while (0)
+    if (req->agency_name && *req->agency_name) {
+        char q[96];
+        quote((const uint8_t *)req->agency_name, strlen(req->agency_name), q, sizeof q);
+        ADD("%sagency name %s", o ? ", " : "", q);
+    }
+    if (req->agency_kind)
+        ADD("%sagency kind %s", o ? ", " : "", dmvf_agency_kind_name(req->agency_kind));
+    if (req->jurisdiction && *req->jurisdiction)
+        ADD("%sjurisdiction %s", o ? ", " : "", req->jurisdiction);
+    size_t nt = req->tags ? req->ntags : 0;
+    for (size_t i = 0; i < nt; i++)
+        ADD("%s%s", i ? ", " : o ? ", tags " : "tags ", req->tags[i] ? req->tags[i] : "(NULL)");
+    if (req->date) {
+        char d[DMVF__DATE_CAP];
+        ADD("%sdate %s", o ? ", " : "", dmvf__date_format(req->date, d));
+    }
+#undef ADD
+    if (!o)
+        snprintf(buf, cap, "none");
+}
+
+int dmvf_policy_explain_as_of(const dmvf_policy *p, const dmvf_request *req, uint32_t as_of, FILE *out)
 {
     DMVF_REQUIRE(p != NULL, "policy is NULL");
     DMVF_REQUIRE(req != NULL, "request is NULL");
     DMVF_REQUIRE(out != NULL, "out is NULL");
-    char d[DMVF__DATE_CAP], tags[200] = "none";
-    size_t o = 0;
-    for (size_t i = 0; i < req->ntags && o < sizeof tags; i++)
-        o += (size_t)snprintf(tags + o, sizeof tags - o, "%s%s", i ? ", " : "", req->tags[i] ? req->tags[i] : "");
-    uint32_t date = req->date ? req->date : dmvf__today();
+    DMVF_REQUIRE(as_of == 0 || dmvf__date_valid(as_of), "as_of is not a date (YYYYMMDD)");
+    char d[DMVF__DATE_CAP], raw[400], claims[400], ori[64];
+    dmvf_verdict v;
+    dmvf__policy_decide(p, req, as_of, &v);
 
     fprintf(out, "policy %s (id %s)\n", p->name, p->id);
-    fprintf(out, "request: ORI %s, agency kind %s, jurisdiction %s, tags %s, purpose %u%s, legal process %s, "
-                 "query kind %s, date %s%s\n",
-            req->ori && *req->ori ? req->ori : "(none)", dmvf_agency_kind_name(req->agency_kind),
-            req->jurisdiction && *req->jurisdiction ? req->jurisdiction : "(none)", tags, req->purpose,
-            req->purpose ? "" : " (none given)", dmvf_legal_process_name(req->legal_process),
-            dmvf_query_kind_name(req->query_kind), dmvf__date_format(date, d), req->date ? "" : " (today)");
+    quote((const uint8_t *)(req->ori ? req->ori : ""), req->ori ? strlen(req->ori) : 0, ori, sizeof ori);
+    claims_str(req, raw, sizeof raw);
+    dmvf__escape_copy(claims, sizeof claims, raw); /* the request is hostile: one line */
+    fprintf(out, "request: ORI %s, purpose %u%s, legal process %s, query kind %s; it says of itself: %s\n",
+            req->ori && *req->ori ? ori : "(none)", req->purpose, req->purpose ? "" : " (none given)",
+            dmvf_legal_process_name(req->legal_process), dmvf_query_kind_name(req->query_kind), claims);
+    fprintf(out, "judged on: %s (%s)\n", dmvf__date_format(v.judged, d),
+            as_of ? "as of this date, the DMV's own replay (--date)" : "today, the DMV's clock, UTC");
+    explain_requester(p, req, &v, out);
 
-    dmvf_verdict v;
-    dmvf__policy_decide(p, req, &v);
-    const dmvf_rule *r = dmvf__policy_match(p, req);
-    if (!r) {
+    const dmvf_rule *r = v.who && !v.precheck ? dmvf__policy_match(p, req->ori, v.who) : NULL;
+    if (v.precheck) {
+        fprintf(out, "rule: none judged: the request is refused before the rules\n");
+    } else if (!r) {
         fprintf(out, "rule: none matches: deny\n");
     } else {
         char m[400];
         match_str(r, m, sizeof m);
         fprintf(out, "rule: '%s' (line %u), matches %s; decision %s\n", r->name, r->line, m,
                 dmvf__decision_name(r->decision));
-        if (r->decision == DMVF_DECISION_RELEASE) {
+        if (r->decision != DMVF_DECISION_DENY) {
             dmvf_reqcheck c[DMVF_NREQ];
-            dmvf__rule_requirements(r, req, c);
-            for (int i = 0; i < DMVF_NREQ; i++)
+            dmvf__rule_requirements(r, req, v.who, v.judged, c);
+            for (int i = r->decision == DMVF_DECISION_REVIEW ? DMVF_REQ_DIRCERT : 0; i < DMVF_NREQ; i++)
                 if (c[i].present)
                     fprintf(out, "  requirement: %s: %s\n", c[i].text, c[i].met ? "met" : "NOT MET");
                 else
@@ -365,6 +415,11 @@ int dmvf_policy_explain(const dmvf_policy *p, const dmvf_request *req, FILE *out
     if (fflush(out) != 0 || ferror(out))
         rc = DMVF_EIO;
     return rc;
+}
+
+int dmvf_policy_explain(const dmvf_policy *p, const dmvf_request *req, FILE *out)
+{
+    return dmvf_policy_explain_as_of(p, req, 0, out);
 }
 
 /* ------------------------------------------------------------------ describe */
@@ -418,6 +473,77 @@ static void describe_sections(const dmvf_policy *p, FILE *out)
         fprintf(out, "review: spool %s; public key %s\n", p->review.spool, p->review.public_key);
 }
 
+static int scope_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The requester directory: counts by kind, the tags and scopes with how
+ * many entries have each, and the entries themselves when there are few. */
+static void describe_directory(const dmvf_policy *p, FILE *out)
+{
+    const dmvf_directory *d = &p->dir;
+    size_t n = d->nyaml + d->nfile, nprefix = n - d->nexact, kinds[DMVF_AGENCY_INTERNAL + 1] = {0};
+    fprintf(out, "requester directory: %zu entr%s (%zu exact ORIs, %zu ORI prefixes); %zu in the policy",
+            n, n == 1 ? "y" : "ies", d->nexact, nprefix, d->nyaml);
+    if (d->file_path)
+        fprintf(out, ", %zu in requesters_file %s", d->nfile, d->file_path);
+    fprintf(out, "\n  (an exact ORI first, else the longest prefix; agency kind, tags and jurisdiction are "
+                 "the directory's, never the request's)\n");
+    const char **scopes = n ? malloc(n * sizeof *scopes) : NULL;
+    size_t nscopes = 0;
+    for (size_t i = 0; i < n; i++) {
+        const dmvf_requester *e = &(i < d->nyaml ? &d->yaml[i] : &d->file[i - d->nyaml])->pub;
+        kinds[e->kind]++;
+        if (e->scope && scopes)
+            scopes[nscopes++] = e->scope;
+    }
+    fprintf(out, "  kinds:");
+    int any = 0;
+    for (unsigned k = 1; k <= DMVF_AGENCY_INTERNAL; k++)
+        if (kinds[k]) {
+            fprintf(out, "%s %s %zu", any ? "," : "", dmvf_agency_kind_name((dmvf_agency_kind)k), kinds[k]);
+            any = 1;
+        }
+    fprintf(out, "%s\n  tags:", any ? "" : " (none)");
+    for (size_t i = 0; i < d->ntags; i++)
+        fprintf(out, "%s %s (%zu)", i ? "," : "", d->tags[i], d->tag_entries[i]);
+    fprintf(out, "%s\n  scopes (shared pseudonyms and encryption; every other entry is scoped by ORI):",
+            d->ntags ? "" : " (none)");
+    if (n && !scopes)
+        fprintf(out, " (out of memory: not listed)");
+    if (nscopes > 1)
+        qsort(scopes, nscopes, sizeof *scopes, scope_cmp);
+    size_t shown = 0;
+    for (size_t i = 0; i < nscopes; i++) {
+        size_t j = i;
+        while (j + 1 < nscopes && strcmp(scopes[j + 1], scopes[i]) == 0)
+            j++;
+        fprintf(out, "%s %s (%zu)", shown++ ? "," : "", scopes[i], j - i + 1);
+        i = j;
+    }
+    fprintf(out, "%s\n", nscopes || (n && !scopes) ? "" : " (none)");
+    free(scopes);
+    if (n > 64) {
+        fprintf(out, "  entries: %zu, not listed (dmvfilter policy explain FILE --ori ORI shows one)\n", n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const dmvf_dirent *e = i < d->nyaml ? &d->yaml[i] : &d->file[i - d->nyaml];
+        const dmvf_requester *w = &e->pub;
+        char key[40], tags[200], dt[DMVF__DATE_CAP];
+        dmvf__dirent_key(w, key, sizeof key);
+        dmvf__list_str(w->tags, w->ntags, tags, sizeof tags);
+        fprintf(out, "  %s (%s:%u): %s; kind %s; jurisdiction %s; tags %s", key, e->src, e->line, w->name,
+                dmvf_agency_kind_name(w->kind), w->jurisdiction ? w->jurisdiction : "none", tags);
+        if (w->scope)
+            fprintf(out, "; scope %s", w->scope);
+        if (w->certified_until)
+            fprintf(out, "; certified until %s", dmvf__date_format(w->certified_until, dt));
+        fputc('\n', out);
+    }
+}
+
 int dmvf_policy_describe(const dmvf_policy *p, FILE *out)
 {
     DMVF_REQUIRE(p != NULL, "policy is NULL");
@@ -426,6 +552,7 @@ int dmvf_policy_describe(const dmvf_policy *p, FILE *out)
     fprintf(out, "policy %s\n", p->name);
     fprintf(out, "id: %s\n", p->id);
     fprintf(out, "jurisdiction: %s\n", p->jurisdiction ? p->jurisdiction : "(not given)");
+    describe_directory(p, out);
     fprintf(out, "rules (first match decides; no match: deny, %s):\n", dmvf__refusal_name(p->refusal));
     for (size_t i = 0; i < p->nrules; i++) {
         const dmvf_rule *r = &p->rules[i];

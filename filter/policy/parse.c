@@ -10,6 +10,9 @@
  *   profiles: ...              parse_profile.c
  *   marking: ...               parse_marking.c
  *   rules: [...]               parse_rule.c (required)
+ *   requesters: [...]          parse_requesters.c (required; checked when
+ *                              compiled, so that it masks no other error)
+ *   requesters_file: F.csv     parse_requesters.c
  *   audit, notices, review     parse_accountability.c
  */
 #include <string.h>
@@ -21,6 +24,8 @@ static int parse_top(dmvf__yload *L, const yaml_node_t *root)
     if (rc)
         return rc;
     dmvf_policy *p = L->p;
+    p->line = dmvf__yline(root);
+    p->col = dmvf__ycol(root);
     yaml_node_t *ver = dmvf__yget(L, root, "version");
     if (!ver)
         return dmvf__yfail(L, root, "missing required key 'version' (version: 1)");
@@ -39,6 +44,8 @@ static int parse_top(dmvf__yload *L, const yaml_node_t *root)
         } else if (strcmp(key, "jurisdiction") == 0) {
             if ((rc = dmvf__yname(L, v, "jurisdiction")))
                 return rc;
+            if (!dmvf__jurisdiction_valid(dmvf__ystr(v), v->data.scalar.length))
+                return dmvf__yfail(L, v, "jurisdiction '%s': " DMVF__JURISDICTION_RULE, dmvf__ystr(v));
             if (!(p->jurisdiction = dmvf__ydup(L, v)))
                 return dmvf__ynomem(L);
         } else if (strcmp(key, "refusal") == 0) {
@@ -52,6 +59,10 @@ static int parse_top(dmvf__yload *L, const yaml_node_t *root)
             rc = dmvf__parse_marking(L, v);
         } else if (strcmp(key, "rules") == 0) {
             rc = dmvf__parse_rules(L, v);
+        } else if (strcmp(key, "requesters") == 0) {
+            rc = dmvf__parse_requesters(L, v);
+        } else if (strcmp(key, "requesters_file") == 0) {
+            rc = dmvf__parse_requesters_file(L, v);
         } else if (strcmp(key, "audit") == 0) {
             rc = dmvf__parse_audit(L, v);
         } else if (strcmp(key, "notices") == 0) {
@@ -60,7 +71,8 @@ static int parse_top(dmvf__yload *L, const yaml_node_t *root)
             rc = dmvf__parse_review(L, v);
         } else {
             return dmvf__yfail(L, k, "unknown key '%s' at top level (expected version, jurisdiction, refusal, "
-                               "profiles, marking, rules, audit, notices, review)", key);
+                               "profiles, marking, rules, requesters, requesters_file, audit, notices, review)",
+                               key);
         }
         if (rc)
             return rc;

@@ -9,6 +9,7 @@
  *   parse_marking.c         marking: normalize
  *   parse_rule.c            rules and their match keys
  *   parse_accountability.c  the sections audit, notices and review
+ *   parse_requesters.c      the requester directory: requesters, requesters_file
  *
  * Everything that can be checked where it is written is checked while
  * reading: keys, node kinds, duplicate keys, field paths, actions and their
@@ -116,5 +117,8 @@ int dmvf__parse_rules(dmvf__yload *L, const yaml_node_t *v);      /* parse_rule.
 int dmvf__parse_audit(dmvf__yload *L, const yaml_node_t *v);      /* parse_accountability.c */
 int dmvf__parse_notices(dmvf__yload *L, const yaml_node_t *v);
 int dmvf__parse_review(dmvf__yload *L, const yaml_node_t *v);
+int dmvf__parse_requesters(dmvf__yload *L, const yaml_node_t *v);   /* parse_requesters.c */
+/* requesters_file: v names the CSV file; read after the other sections. */
+int dmvf__parse_requesters_file(dmvf__yload *L, const yaml_node_t *v);
 
 #endif

@@ -5,7 +5,11 @@
  * settings of the accountability sections).
  *
  * The id is the BLAKE2b-256 of the policy's bytes, in lowercase hex: two
- * loads of the same bytes have the same id, whatever their name.
+ * loads of the same bytes have the same id, whatever their name. A policy
+ * with a requesters_file is identified with its directory: the id is then
+ * the BLAKE2b-256 of the policy's bytes followed by the file's (what
+ * `cat policy.yaml orion.csv | b2sum -l 256` prints), so that a changed
+ * directory is a changed policy.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,11 +23,16 @@
 
 /* ------------------------------------------------------------------ load */
 
-/* The id: BLAKE2b-256 of the policy's bytes, in hex. */
+/* The id: BLAKE2b-256 of the policy's bytes (and its requesters_file's), in hex. */
 static void policy_id(dmvf_policy *p, const char *yaml, size_t len)
 {
     unsigned char h[32];
-    crypto_generichash(h, sizeof h, (const unsigned char *)yaml, len, NULL, 0);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof h);
+    crypto_generichash_update(&st, (const unsigned char *)yaml, len);
+    if (p->dir.file_bytes)
+        crypto_generichash_update(&st, p->dir.file_bytes, p->dir.file_len);
+    crypto_generichash_final(&st, h, sizeof h);
     _Static_assert(sizeof ((dmvf_policy *)0)->id == 2 * sizeof h + 1, "policy id size");
     dmvf__hex_encode(p->id, h, sizeof h);
 }
@@ -57,9 +66,11 @@ static dmvf_policy *load_buffer(const char *yaml, size_t len, const char *name, 
         dmvf__seterr(err, DMVF_ENOMEM, "%s: out of memory", name);
         return NULL;
     }
+    int rc = dmvf__policy_parse(p, yaml ? yaml : "", len, err);
     policy_id(p, yaml ? yaml : "", len);
-    if (dmvf__policy_parse(p, yaml ? yaml : "", len, err) != DMVF_OK ||
-        dmvf__policy_compile(p, err) != DMVF_OK) {
+    free(p->dir.file_bytes); /* only the id needs the file's bytes */
+    p->dir.file_bytes = NULL;
+    if (rc != DMVF_OK || dmvf__policy_compile(p, err) != DMVF_OK) {
         dmvf_policy_free(p);
         return NULL;
     }

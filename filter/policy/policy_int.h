@@ -7,9 +7,14 @@
  *   parse*.c          YAML (libyaml document API) -> the structs below, with
  *                     every local check (keys, node kinds, paths, action
  *                     types); parse_int.h
+ *   parse_requesters.c  the requester directory: the requesters list and
+ *                     the requesters_file CSV
  *   compile.c         extends, rule checks (profiles, marking, reachability),
  *                     marking checks on profiles, plan trees
- *   decide.c          rule matching, requirements, dmvf__policy_decide
+ *   directory.c       the directory's index (duplicates, lookup), its checks
+ *                     against the rules and the policy's jurisdiction
+ *   decide.c          the requester check, rule matching, requirements,
+ *                     dmvf__policy_decide
  *   explain.c         dmvf_policy_explain, dmvf_policy_describe
  *
  * Loading calls parse, then compile; neither of them calls the other.
@@ -29,6 +34,7 @@
 #include "filter/core/date.h"
 #include "filter/core/enums.h"
 #include "filter/core/error.h"
+#include "filter/core/request.h"
 #include "filter/core/text.h"
 #include "filter/policy/decide.h"
 #include "filter/wire/plan.h"
@@ -88,6 +94,7 @@ enum {
 typedef struct dmvf_strlist {
     size_t n;
     const char **v;
+    unsigned *line, *col;           /* of each element */
 } dmvf_strlist;
 
 typedef struct dmvf_rule {
@@ -116,11 +123,41 @@ typedef struct dmvf_rule {
     unsigned nsline, nscol;         /* its notify_subject's value */
 } dmvf_rule;
 
+/* ---- the requester directory ---- */
+
+/* One entry, with where it was written. */
+typedef struct dmvf_dirent {
+    dmvf_requester pub;             /* what the policy layer gives the ones above */
+    const char *src;                /* the policy's name or the requesters_file's path */
+    unsigned line, col;             /* of its mapping, or of its CSV row */
+    size_t idx;                     /* 0, 1, ...: YAML entries, then the file's rows */
+} dmvf_dirent;
+
+typedef struct dmvf_directory {
+    int given;                      /* the policy has a requesters key */
+    size_t nyaml, nfile;
+    dmvf_dirent *yaml, *file;       /* requesters: list; requesters_file rows */
+    const char *file_path;          /* requesters_file, resolved; NULL if none */
+    unsigned fline, fcol;           /* where requesters_file is written */
+    uint8_t *file_bytes;            /* read at parse, for the policy id; freed at load */
+    size_t file_len;
+    /* the index (directory.c) */
+    const dmvf_dirent **exact;      /* exact ORIs, sorted */
+    size_t nexact;
+    const dmvf_dirent **prefix;     /* prefixes by length, then bytes */
+    size_t pstart[DMVF__ORI_LEN + 1]; /* prefix[pstart[l]..pstart[l+1]): length l */
+    const char **tags;              /* every tag an entry has, sorted, distinct */
+    size_t *tag_entries;            /* how many entries have tags[i] */
+    size_t ntags;
+} dmvf_directory;
+
 struct dmvf_policy {
     atomic_size_t users;            /* filter and framed handles borrowing it */
     char id[65];
     const char *name;               /* file name used in messages */
+    unsigned line, col;             /* of the top-level mapping */
     const char *jurisdiction;       /* NULL if not given */
+    dmvf_directory dir;
     dmvf_refusal refusal;           /* when no rule matches */
     size_t nprofiles;
     dmvf_profile_def *profiles;
@@ -164,17 +201,33 @@ void dmvf__profile_resolve(const dmvf_profile_def *pr, const dmvf_sfield *sf, dm
 /* The normalization table of a position, NULL if none. */
 const dmvf_pnorm *dmvf__policy_norm(const dmvf_policy *p, const dmvf_sfield *sf);
 
-/* decide.c */
-const dmvf_rule *dmvf__policy_match(const dmvf_policy *p, const dmvf_request *req);
+/* directory.c: builds the index and checks the directory (duplicates,
+ * kind: internal, the rules' tags); DMVF_OK or an error in *err. */
+int dmvf__directory_compile(dmvf_policy *p, dmvf_error *err);
+/* The entry that says who the requester of a valid ORI is: the exact ORI,
+ * else the longest prefix of it; NULL when none. */
+const dmvf_dirent *dmvf__directory_find(const dmvf_policy *p, const char *ori);
+/* The entry whose public part e is (a verdict's `who`). */
+const dmvf_dirent *dmvf__dirent_of(const dmvf_requester *e);
+/* "ORI NY0010000" or "ORI prefix DCICE", for messages. */
+void dmvf__dirent_key(const dmvf_requester *e, char *buf, size_t cap);
 
-enum { DMVF_REQ_PURPOSE, DMVF_REQ_LEGAL, DMVF_REQ_QUERY, DMVF_REQ_CERT, DMVF_NREQ };
+/* decide.c */
+const dmvf_rule *dmvf__policy_match(const dmvf_policy *p, const char *ori, const dmvf_requester *who);
+
+enum { DMVF_REQ_PURPOSE, DMVF_REQ_LEGAL, DMVF_REQ_QUERY, DMVF_REQ_CERT, DMVF_REQ_DIRCERT, DMVF_NREQ };
 typedef struct dmvf_reqcheck {
     int present;                    /* the rule states this requirement */
     int met;
     char text[200];                 /* "legal process none not in [court_order, judicial_warrant]" */
 } dmvf_reqcheck;
-void dmvf__rule_requirements(const dmvf_rule *r, const dmvf_request *req, dmvf_reqcheck out[DMVF_NREQ]);
+/* The requirements of rule r for request req from requester who, judged
+ * on date judged (YYYYMMDD). */
+void dmvf__rule_requirements(const dmvf_rule *r, const dmvf_request *req, const dmvf_requester *who,
+                             uint32_t judged, dmvf_reqcheck out[DMVF_NREQ]);
 
+/* The strings t[0..n) as "[a, b]", "none" when n is 0, into buf[cap]. */
+void dmvf__list_str(const char *const *t, size_t n, char *buf, size_t cap);
 /* A bit set as "[a, b]", bit k spelled as t spells k ("?" when it does
  * not); returns the bytes written (snprintf-like). */
 size_t dmvf__bits_str(uint32_t bits, const dmvf__names *t, char *buf, size_t cap);

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dmvfilter/dmvfilter.h"
+#include "filter/core/date.h"
 #include "filter/core/error.h"
 #include "filter/core/text.h"
 #include "filter/policy/decide.h"
@@ -48,8 +49,10 @@ struct dmvf_filter {
     dmvf_plan *restricted;      /* owned when the request named fields */
     const dmvf_plan *plan;      /* set in REWRITE mode */
     dmvf_keyctx *kc;
-    dmvf_request req;           /* the request, a copy: its strings live in reqbuf */
+    dmvf_request recv;          /* the request as received, a copy: its strings live in reqbuf */
+    dmvf_request req;           /* as the DMV records it: recv with the directory's identity */
     void *reqbuf;
+    uint32_t as_of;             /* options.as_of */
     const char *request_id;     /* req.request_id, or "" */
     size_t max_record_bytes;
     int drop_malformed;
@@ -83,7 +86,8 @@ static const char *str_put(char **cur, const char *s)
 }
 
 /* One allocation: the tag and field pointer arrays, then every string.
- * NULL strings stay NULL. */
+ * NULL strings stay NULL; NULL tags and fields are left out (nothing could
+ * record them). */
 static int copy_request(dmvf_filter *f, const dmvf_request *q)
 {
     size_t nt = q->tags ? q->ntags : 0, nf = q->fields ? q->nfields : 0;
@@ -102,24 +106,43 @@ static int copy_request(dmvf_filter *f, const dmvf_request *q)
     const char **tags = (const char **)(void *)blk;
     const char **fields = tags + nt;
     char *cur = blk + (nt + nf) * sizeof(char *);
-    f->req = *q;
-    f->req.request_id = str_put(&cur, q->request_id);
-    f->req.ori = str_put(&cur, q->ori);
-    f->req.agency_name = str_put(&cur, q->agency_name);
-    f->req.jurisdiction = str_put(&cur, q->jurisdiction);
-    f->req.operator_id = str_put(&cur, q->operator_id);
-    f->req.legal_reference = str_put(&cur, q->legal_reference);
-    f->req.channel = str_put(&cur, q->channel);
+    dmvf_request *c = &f->recv;
+    *c = *q;
+    c->request_id = str_put(&cur, q->request_id);
+    c->ori = str_put(&cur, q->ori);
+    c->agency_name = str_put(&cur, q->agency_name);
+    c->jurisdiction = str_put(&cur, q->jurisdiction);
+    c->operator_id = str_put(&cur, q->operator_id);
+    c->legal_reference = str_put(&cur, q->legal_reference);
+    c->channel = str_put(&cur, q->channel);
+    size_t kt = 0, kf = 0;
     for (size_t i = 0; i < nt; i++)
-        tags[i] = str_put(&cur, q->tags[i]);
+        if (q->tags[i])
+            tags[kt++] = str_put(&cur, q->tags[i]);
     for (size_t i = 0; i < nf; i++)
-        fields[i] = str_put(&cur, q->fields[i]);
-    f->req.tags = nt ? tags : NULL;
-    f->req.ntags = nt;
-    f->req.fields = nf ? fields : NULL;
-    f->req.nfields = nf;
-    f->request_id = f->req.request_id ? f->req.request_id : "";
+        if (q->fields[i])
+            fields[kf++] = str_put(&cur, q->fields[i]);
+    c->tags = kt ? tags : NULL;
+    c->ntags = kt;
+    c->fields = kf ? fields : NULL;
+    c->nfields = kf;
+    f->request_id = c->request_id ? c->request_id : "";
     return 0;
+}
+
+/* The request as the DMV records it: as received, its requester named as
+ * the directory names it (none of it when no entry identified it), dated
+ * the day it was judged on. */
+static void recorded_request(dmvf_filter *f)
+{
+    const dmvf_requester *w = f->v.who;
+    f->req = f->recv;
+    f->req.agency_name = w ? w->name : NULL;
+    f->req.agency_kind = w ? w->kind : DMVF_AGENCY_UNSPECIFIED;
+    f->req.jurisdiction = w ? w->jurisdiction : NULL;
+    f->req.tags = w && w->ntags ? w->tags : NULL;
+    f->req.ntags = w ? w->ntags : 0;
+    f->req.date = f->v.judged;
 }
 
 static int node_encrypts(const dmvf_pnode *node)
@@ -158,9 +181,18 @@ dmvf_filter *dmvf_filter_create(const dmvf_policy *policy, const dmvf_keyring *k
     int collect = opts && opts->collect_subjects;
     int hold = opts && opts->hold_for_review;
     f->acct_on = count_fields || collect;
+    f->as_of = opts ? opts->as_of : 0;
+    if (f->as_of && !dmvf__date_valid(f->as_of)) {
+        dmvf__seterr(err, DMVF_EINVAL, "options.as_of %u is not a date (YYYYMMDD)", (unsigned)f->as_of);
+        dmvf_filter_free(f);
+        return NULL;
+    }
     if (copy_request(f, req) != 0 || dmvf__acct_init(&f->acct, count_fields, collect) != 0)
         goto nomem;
-    dmvf__policy_decide(policy, req, &f->v);
+    /* the one check of the request's attributes (dmvf_request_validate) is
+     * the first step of the decision: a bad request is denied, not failed */
+    dmvf__policy_decide(policy, req, f->as_of, &f->v);
+    recorded_request(f);
     f->decision0 = f->v.decision;
     dmvf__escape_copy(f->reason, sizeof f->reason, f->v.reason);
 
@@ -177,8 +209,8 @@ dmvf_filter *dmvf_filter_create(const dmvf_policy *policy, const dmvf_keyring *k
     f->mode0 = f->mode;
     if (plan) {
         f->plan = plan;
-        if (req->nfields) {
-            f->restricted = dmvf__plan_restrict(plan, req->fields, req->nfields, err);
+        if (f->recv.nfields) {
+            f->restricted = dmvf__plan_restrict(plan, f->recv.fields, f->recv.nfields, err);
             if (!f->restricted) {
                 dmvf_filter_free(f);
                 return NULL;
@@ -193,8 +225,11 @@ dmvf_filter *dmvf_filter_create(const dmvf_policy *policy, const dmvf_keyring *k
                 dmvf_filter_free(f);
                 return NULL;
             }
-            f->kc = dmvf__keyctx_create(keyring, req->ori ? req->ori : "",
-                                        f->plan->pseudo_paths, f->plan->npseudo);
+            /* the scope: the directory entry's (one agreement, many ORIs), else
+             * the ORI; a released request always has both an ORI and an entry */
+            const char *scope = f->v.who && f->v.who->scope ? f->v.who->scope : f->recv.ori;
+            DMVF_REQUIRE(scope && *scope, "a released request without a pseudonym scope");
+            f->kc = dmvf__keyctx_create(keyring, scope, f->plan->pseudo_paths, f->plan->npseudo);
             if (!f->kc)
                 goto nomem;
         }
@@ -560,6 +595,36 @@ const dmvf_request *dmvf_filter_request(const dmvf_filter *f)
 {
     DMVF_REQUIRE(f != NULL, "filter is NULL");
     return &f->req;
+}
+
+const dmvf_request *dmvf_filter_request_received(const dmvf_filter *f)
+{
+    DMVF_REQUIRE(f != NULL, "filter is NULL");
+    return &f->recv;
+}
+
+const dmvf_requester *dmvf_filter_requester(const dmvf_filter *f)
+{
+    DMVF_REQUIRE(f != NULL, "filter is NULL");
+    return f->v.who;
+}
+
+dmvf_precheck dmvf_filter_precheck(const dmvf_filter *f)
+{
+    DMVF_REQUIRE(f != NULL, "filter is NULL");
+    return f->v.precheck;
+}
+
+uint32_t dmvf_filter_judged_date(const dmvf_filter *f)
+{
+    DMVF_REQUIRE(f != NULL, "filter is NULL");
+    return f->v.judged;
+}
+
+uint32_t dmvf_filter_as_of(const dmvf_filter *f)
+{
+    DMVF_REQUIRE(f != NULL, "filter is NULL");
+    return f->as_of;
 }
 
 const char *dmvf_filter_policy_id(const dmvf_filter *f)

@@ -106,10 +106,15 @@ DMVF_API dmvf_audit *dmvf_audit_open(const char *dir, const dmvf_keyring *kr,
  * Owns:    a is freed, also on failure; its borrow of the keyring ends. */
 DMVF_API int dmvf_audit_close(dmvf_audit *a, dmvf_error *err);
 
-/* REQUEST entry for filter f: time, the request (requester, purpose, legal
- * process and reference, query kind, fields), rule, policy id, key epoch,
- * the true decision and reply form, the reason, whether subjects are to be
- * notified. fsync'd.
+/* REQUEST entry for filter f: time, the request as the DMV records it
+ * (dmvf_filter_request: the requester named as the requester directory
+ * names it; purpose, legal process and reference, query kind, fields; the
+ * day judged on), what the request claimed of its requester when it
+ * claimed anything (dmvf_filter_request_received: ori, agency name, kind,
+ * jurisdiction, tags, date), the as_of day when one was given, rule, policy
+ * id, key epoch, the true decision and reply form, the reason (a refusal
+ * before any rule included), whether subjects are to be notified. The
+ * RELEASE entry (dmvf_audit_release) holds the same. fsync'd.
  * @return  DMVF_OK with *seq its sequence number; the writing calls'
  *          errors (above): DMVF_EIO, DMVF_ETAMPER, DMVF_ETOOBIG,
  *          DMVF_ENOMEM, DMVF_EINVAL.
@@ -221,7 +226,9 @@ DMVF_API int dmvf_audit_verify(const char *dir, const dmvf_keyring *kr, const ui
  * ("release", "deny", "review", "unspecified"), not_found_reply, request
  * {request_id, ori, agency_name, agency_kind, jurisdiction, tags,
  * operator_id, purpose, legal_process, legal_reference, query_kind, fields,
- * channel, date}, rule, policy_id, key_epoch, reason, records_in/out/
+ * channel, date}, claimed {the same keys: what the request said of its
+ * requester; only when it said anything}, judged_as_of (YYYY-MM-DD; only
+ * when the day was chosen), rule, policy_id, key_epoch, reason, records_in/out/
  * dropped, fields [{path, action, class, values}], subjects (hex),
  * review_id, actor, note, notices, notify_subject. Strings are escaped so
  * that every line is valid JSON whatever bytes the log holds. */

@@ -60,6 +60,23 @@ typedef enum dmvf_refusal {
     DMVF_REFUSAL_NOT_FOUND = 2  /* the reply is exactly a genuine miss */
 } dmvf_refusal;
 
+/* The requester check made before any rule is judged. A request that fails
+ * it is a DENY in the policy's default refusal form, with a reason
+ * (dmvf_filter_reason) for the DMV; nothing is derived for it (no keys). */
+typedef enum dmvf_precheck {
+    DMVF_PRECHECK_PASSED = 0,           /* the directory says who the requester is;
+                                           the rules judged the request */
+    DMVF_PRECHECK_BAD_REQUEST = 1,      /* dmvf_request_validate refuses its attributes
+                                           (no ORI included), or its date is set and
+                                           is not the day it is judged on:
+                                           "bad request: ..." */
+    DMVF_PRECHECK_NOT_IN_DIRECTORY = 2, /* "ORI X is not in the requester directory" */
+    DMVF_PRECHECK_CONTRADICTS = 3       /* it says an agency kind, jurisdiction or tag
+                                           set that differs from the directory's: "the
+                                           request says agency kind internal; the
+                                           directory says federal" */
+} dmvf_precheck;
+
 /* Limits on input (each a clear error when passed, never a crash or an
  * unbounded allocation):
  *   record size         max_record_bytes; DMVF_ETOOBIG
@@ -103,16 +120,30 @@ typedef struct dmvf_filter_options {
                                    (and their subjects kept), none is
                                    written. Framed streams never write held
                                    records */
+    uint32_t as_of;             /* YYYYMMDD: the day the request is judged on,
+                                   for the DMV's own replays and tests; 0 =
+                                   today (UTC), the DMV's clock. It is the
+                                   day a request's date must be, the day
+                                   certifications are judged on and the day
+                                   its notices are dated from; the audit's
+                                   REQUEST entry records it (judged_as_of).
+                                   Never take it from a request */
 } dmvf_filter_options;
 
 #define DMVF_DEFAULT_MAX_RECORD_BYTES ((size_t)16 << 20)
 
-/* Decides the request and prepares its plan and keys. A filter is returned
- * even when the request is refused: read its decision.
+/* Decides the request and prepares its plan and keys. The request is
+ * checked first (dmvf_request_validate, its date, the requester directory:
+ * dmvf_precheck); the rules are judged on the directory's entry for its
+ * ORI. A filter is returned even when the request is refused, a bad
+ * request included, so that the caller can audit it: read its decision.
+ * Pseudonyms and encryption are scoped by the entry's scope, else the
+ * request's ORI.
  * @return  the filter, or NULL with *err filled: DMVF_EINVAL (a requested
- *          field path that is not in the schema; checked when records are
- *          to be rewritten), DMVF_EKEYRING (the rule pseudonymizes or
- *          encrypts and keyring is NULL), DMVF_ENOMEM.
+ *          field path that is not in the schema, checked when records are
+ *          to be rewritten; opts->as_of neither 0 nor a valid date),
+ *          DMVF_EKEYRING (the rule pseudonymizes or encrypts and keyring is
+ *          NULL), DMVF_ENOMEM.
  * Threads: thread-safe (policy and keyring are only read; their borrower
  *          counts are atomic).
  * NULL:    policy and req abort; keyring NULL: no keys (see DMVF_EKEYRING);
@@ -393,13 +424,52 @@ DMVF_API const char *dmvf_filter_subject(const dmvf_filter *f, size_t i, size_t 
  * Owns:    dst copies what it takes from src. */
 DMVF_API int dmvf_filter_merge(dmvf_filter *dst, const dmvf_filter *src, dmvf_error *err);
 
-/* The request the filter was created for (a deep copy; NULL strings stay
- * NULL).
+/* The request as the DMV records it (the audit log, notices, the review
+ * queue): the request as received, with the requester named as the
+ * directory names it (agency name, kind, jurisdiction and tags from its
+ * entry; none of them when no entry identified it) and `date` the day it
+ * was judged on. NULL strings stay NULL; NULL tag and field strings are
+ * left out.
  * @return  the request; never NULL.
  * Threads: reads f only.
  * NULL:    f aborts.
- * Owns:    f owns it, its strings, tags and fields, until dmvf_filter_free. */
+ * Owns:    f owns it, its strings, tags and fields, until dmvf_filter_free
+ *          (the directory's strings are the policy's). */
 DMVF_API const dmvf_request *dmvf_filter_request(const dmvf_filter *f);
+
+/* The request as it was received, with what it said of its requester
+ * (a deep copy; NULL strings stay NULL; NULL tag and field strings are left
+ * out).
+ * @return  the request; never NULL.
+ * Threads: reads f only.
+ * NULL:    f aborts.
+ * Owns:    f owns it until dmvf_filter_free. */
+DMVF_API const dmvf_request *dmvf_filter_request_received(const dmvf_filter *f);
+
+/* The requester directory's entry for the request's ORI.
+ * @return  the entry; NULL when none identified the requester (a bad
+ *          request, an ORI not in the directory).
+ * Threads: reads f only.
+ * NULL:    f aborts.
+ * Owns:    the policy owns it (valid while the policy is). */
+DMVF_API const dmvf_requester *dmvf_filter_requester(const dmvf_filter *f);
+
+/* Whether, and why, the request was refused before any rule was judged.
+ * @return  a dmvf_precheck; DMVF_PRECHECK_PASSED when the rules judged it.
+ * Threads: reads f only.
+ * NULL:    f aborts.
+ * Owns:    nothing (a value). */
+DMVF_API dmvf_precheck dmvf_filter_precheck(const dmvf_filter *f);
+
+/* The day the request was judged on, and the as_of option it came from.
+ * @return  dmvf_filter_judged_date: YYYYMMDD, today (UTC) at create or
+ *          options.as_of; dmvf_filter_as_of: options.as_of, 0 when the
+ *          DMV's clock was used.
+ * Threads: reads f only.
+ * NULL:    f aborts.
+ * Owns:    nothing (a value). */
+DMVF_API uint32_t dmvf_filter_judged_date(const dmvf_filter *f);
+DMVF_API uint32_t dmvf_filter_as_of(const dmvf_filter *f);
 
 /* The policy id of the filter's policy (dmvf_policy_id).
  * @return  64 hex characters; never NULL.

@@ -63,8 +63,9 @@ DMVF_API uint32_t dmvf_notice_due(uint32_t date, const dmvf_policy_notices *s);
  * filter must have been created with collect_subjects), in the order read,
  * to the queue (created 0600 when missing), with one write() under the lock,
  * fsync'd; on failure the file is cut back to where it was. `date`: the day
- * of the request, YYYYMMDD; 0 = the request's own date
- * (dmvf_filter_request(f)->date) or, when that is 0 too, today (UTC).
+ * of the request, YYYYMMDD; 0 = the day f judged it on
+ * (dmvf_filter_judged_date: today, UTC, or options.as_of), never a date the
+ * request gave.
  * s: due date settings. A filter with no subjects writes nothing (the file
  * is not touched). On any failure nothing is appended: fail closed
  * (release nothing).

@@ -9,6 +9,13 @@
  * marking-correlated field, a profile releasing a C field verbatim, an
  * unreachable rule, a missing profile, ...).
  *
+ * Every policy holds a requester directory (the required `requesters` list,
+ * and an optional `requesters_file` CSV): who each ORI is (dmvf_requester,
+ * request.h). Rules match agency kind, tags and jurisdiction on the
+ * directory's entry for the request's ORI, never on what the request says;
+ * an ORI the directory does not hold is denied. A loaded directory of
+ * 100,000 entries costs a request a few binary searches (bench/README.md).
+ *
  * Threads: a loaded dmvf_policy is immutable; any number of threads may use
  * one policy at once. dmvf_policy_free must not race with any other use, and
  * aborts (misuse) while a filter or framed stream created with the policy is
@@ -27,9 +34,10 @@ extern "C" {
 
 typedef struct dmvf_policy dmvf_policy;
 
-/* Loads and compiles the policy in file `path` (at most 1 MiB). Relative
- * paths in its accountability sections are resolved against the file's
- * directory.
+/* Loads and compiles the policy in file `path` (at most 1 MiB; its
+ * requesters_file at most 64 MiB). Relative paths in it (the
+ * requesters_file, the accountability sections) are resolved against the
+ * file's directory.
  * @return  the policy, or NULL with *err filled: DMVF_EIO (cannot open or
  *          read path), DMVF_EPOLICY (larger than 1 MiB, not YAML, or wrong
  *          in any way: err->msg is "path:line:column: why" with err->line
@@ -61,27 +69,40 @@ DMVF_API dmvf_policy *dmvf_policy_load_buffer(const char *yaml, size_t len,
  * Owns:    every string and plan obtained from p becomes invalid. */
 DMVF_API void dmvf_policy_free(dmvf_policy *p);
 
-/* The policy id: lowercase hex BLAKE2b-256 of the policy file's bytes.
+/* The policy id: lowercase hex BLAKE2b-256 of the policy file's bytes,
+ * followed by its requesters_file's bytes when it names one (so the id
+ * names the directory too: `cat policy.yaml orion.csv | b2sum -l 256`).
  * @return  64 hex characters, NUL-terminated; never NULL.
  * Threads: thread-safe.
  * NULL:    p aborts.
  * Owns:    p owns the string (valid until dmvf_policy_free). */
 DMVF_API const char *dmvf_policy_id(const dmvf_policy *p);
 
-/* Writes, for the request, the rule that matches (or "no rule: deny"), every
+/* Writes, for the request, the day it is judged on, what the requester
+ * directory says of its ORI (or why the request is refused before any
+ * rule: a bad request, an ORI not in the directory, a claim the directory
+ * contradicts), the rule that matches (or "no rule: deny"), every
  * requirement and whether it is met, and what every field path of the
  * schema becomes: the table a privacy officer signs off; for a release, the
- * normalization tables too (map, drop, allow list). A request naming
- * a field path the schema does not have, and an allocation failure for
- * the table, are said in the output, not returned.
+ * normalization tables too (map, drop, allow list). An ORI alone is a
+ * request (the directory says the rest). A request naming a field path the
+ * schema does not have, and an allocation failure for the table, are said
+ * in the output, not returned. dmvf_policy_explain judges the request
+ * today (UTC); dmvf_policy_explain_as_of on the day as_of (YYYYMMDD; 0:
+ * today), as dmvf_filter_options.as_of does, and says so.
  * @return  DMVF_OK; DMVF_EIO when writing to out failed.
  * Threads: thread-safe (p is only read); out is the caller's to serialize.
- * NULL:    p, req and out abort.
+ * NULL:    p, req and out abort; an as_of that is neither 0 nor a valid
+ *          date aborts (misuse).
  * Owns:    nothing is kept of req or out. */
 DMVF_API int dmvf_policy_explain(const dmvf_policy *p, const dmvf_request *req, FILE *out);
+DMVF_API int dmvf_policy_explain_as_of(const dmvf_policy *p, const dmvf_request *req, uint32_t as_of,
+                                       FILE *out);
 
-/* Writes a summary of the compiled policy (rules, profiles, normalization
- * tables with their map, drop and allow lists, accountability sections) for
+/* Writes a summary of the compiled policy (the requester directory: its
+ * entries, prefixes, kinds, tags and scopes, and the entries themselves
+ * when there are at most 64; rules, profiles, normalization tables with
+ * their map, drop and allow lists, accountability sections) for
  * `policy check`.
  * @return  DMVF_OK; DMVF_EIO when writing to out failed.
  * Threads: thread-safe (p is only read); out is the caller's to serialize.

@@ -46,6 +46,10 @@ profiles:
     fields:
       record_id: pseudonymize
       person.birth_date: {generalize: year}
+requesters:
+  - {ori: NY0300000, name: Albany Police, kind: local, jurisdiction: NY}
+  - {ori_prefix: DCICE, name: ICE ERO, kind: federal, jurisdiction: DC, tags: [immigration-enforcement]}
+  - {ori: NYUNIV000, name: SUNY, kind: research, jurisdiction: NY}
 rules:
   - name: immigration enforcement
     match: {tags: [immigration-enforcement]}

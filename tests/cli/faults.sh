@@ -127,7 +127,8 @@ expect_rc 0 "keys init" "$cli" keys init --keyring "$T/kr" --unsealed
 "$gen" --framed --count 40 --requests 2 --request-id fr --seed 23 --date 20261122 \
     --out "$T/framed.bin" || bad "generate framed"
 gzip -c "$T/rec.bin" >"$T/rec.gz"
-F=(--policy "$policy" --keyring "$T/kr" --quiet)
+# (the framed requests are dated 2026-11-22: judged as of that day, the DMV's replay)
+F=(--policy "$policy" --keyring "$T/kr" --quiet --date 2026-11-22)
 expect_rc 0 "clean police run" "$cli" filter "${F[@]}" "${police[@]}" --in "$T/rec.bin" --out "$T/ref.police"
 expect_rc 0 "clean research run" "$cli" filter "${F[@]}" "${research[@]}" --in "$T/big.bin" --out "$T/ref.research"
 expect_rc 0 "clean framed run" "$cli" filter "${F[@]}" --format framed --in "$T/framed.bin" --out "$T/ref.framed"

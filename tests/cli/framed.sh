@@ -53,7 +53,8 @@ EOF
 }
 
 expect_rc 0 "keys init --unsealed" "$cli" keys init --keyring "$T/kr" --unsealed
-F=(--policy "$policy" --keyring "$T/kr" --format framed)
+# the generated requests are dated 2026-11-22: judged as of that day (the DMV's replay)
+F=(--policy "$policy" --keyring "$T/kr" --format framed --date 2026-11-22)
 
 # ---- two police requests in one stream ----
 expect_rc 0 "generate a framed stream with two requests" "$gen" --framed --count 10 --seed 5 \
@@ -122,6 +123,10 @@ profiles:
     default: redact
     fields:
       person.family_name: release
+requesters:
+  - {ori: NYINS0000, name: Empire Mutual Insurance, kind: commercial, jurisdiction: NY}
+  - {ori: NYCOURT00, name: New York State Unified Court System, kind: court, jurisdiction: NY}
+  - {ori: DCFBI0000, name: Federal Bureau of Investigation, kind: federal, jurisdiction: DC}
 rules:
   - name: commercial review
     match: {agency_kind: [commercial]}

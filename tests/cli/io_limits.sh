@@ -37,7 +37,7 @@ empty_dir() { # empty_dir DESCRIPTION DIR: nothing at all in DIR
     if [ -z "$left" ]; then ok "$1: the directory is empty"; else bad "$1: left behind: $left"; fi
 }
 
-F=(--policy "$policy" --keyring "$T/kr" --quiet)
+F=(--policy "$policy" --keyring "$T/kr" --quiet --date 2026-11-22)   # (framed requests are dated that day)
 research=(--ori NYUNIV000 --agency-kind research --purpose 5 --query-kind list
           --request-id lim --date 2026-11-22)
 mkdir "$T/o"

@@ -53,7 +53,8 @@ G=(--framed --seed 11 --date 20261122 --marked 0.4)
 # interleave the agencies: the police first, then the rest, then more police
 cat "$T/1.bin" "$T/3.bin" "$T/5.bin" "$T/2.bin" "$T/4.bin" "$T/6.bin" >"$T/all.bin"
 
-F=(--policy "$policy" --keyring "$T/kr" --format framed)
+# the generated requests are dated 2026-11-22: judged as of that day (the DMV's replay)
+F=(--policy "$policy" --keyring "$T/kr" --format framed --date 2026-11-22)
 expect_rc 3 "filter --audit: eleven requests, three refused" "$cli" filter "${F[@]}" \
     --audit "$T/log" --in "$T/all.bin" --out "$T/all.out"
 check "stderr: the summary the report must agree with" \
@@ -136,13 +137,14 @@ expect_rc 0 "audit report --format csv to stdout" "$cli" audit report "$T/log" "
 tr -d '\r' <"$T/stdout" >"$T/r.csv"
 check "CSV: header" grep -q '^breakdown,key,name,requests,released,refused,' "$T/r.csv"
 check "CSV: totals row" grep -q '^total,all,,11,8,3,' "$T/r.csv"
-check "CSV: agency row" grep -q '^agency,DCICE0100,,4,2,2,2,' "$T/r.csv"
+# agencies are named as the requester directory names them
+check "CSV: agency row" grep -q '^agency,DCICE0100,ICE ERO,4,2,2,2,' "$T/r.csv"
 check "CSV: CRLF line ends" grep -q $'\r$' "$T/stdout"
 
 expect_rc 0 "audit report --format md" "$cli" audit report "$T/log" "${W[@]}" --format md \
     --title "Q4 2026" --out "$T/r.md"
 check "md: the title" grep -q '^# Q4 2026$' "$T/r.md"
-check "md: the agency table" grep -q '^| DCICE0100 |  | 4 | 2 | 2 | 2 |' "$T/r.md"
+check "md: the agency table" grep -q '^| DCICE0100 | ICE ERO | 4 | 2 | 2 | 2 |' "$T/r.md"
 check "md: the counting rules" grep -q '^## How to read these figures' "$T/r.md"
 
 expect_rc 0 "audit report --format html" "$cli" audit report "$T/log" "${W[@]}" --format html \

@@ -74,6 +74,9 @@ profiles:
 review:
   spool: spool
   public_key: rev.pub
+requesters:     # one agreement, two ORIs: one pseudonym scope
+  - {ori: DHSICE001, name: ICE ERO, kind: federal, tags: [immigration-enforcement], scope: dhs}
+  - {ori: DHSFED001, name: DHS Office of Operations, kind: federal, scope: dhs}
 rules:
   - name: immigration held for review
     match: {tags: [immigration-enforcement]}
@@ -111,8 +114,9 @@ check "held: nothing released (the reply is empty)" [ ! -s "$T/held-R1.bin" ]
 check "held: stderr names the review id" [ -n "$id" ]
 check "held: the spool holds the item" [ -e "$T/spool/$id.meta" ] && [ -e "$T/spool/$id.sealed" ]
 check "held: item files are mode 0600" [ "$(stat -c %a "$T/spool/$id.sealed")" = 600 ]
-expect_rc 0 "the same request without the tag is released" "$cli" filter "${fed[@]}" \
-    --request-id R1 --in "$T/rec.bin" --out "$T/released.bin"
+# the same request from the agreement's other ORI (untagged, the same scope) is released
+expect_rc 0 "the same request from an untagged ORI is released" "$cli" filter "${fed[@]}" \
+    --ori DHSFED001 --request-id R1 --in "$T/rec.bin" --out "$T/released.bin"
 check "the release is not empty" [ -s "$T/released.bin" ]
 
 # list

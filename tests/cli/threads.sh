@@ -271,8 +271,9 @@ check "refusal with --gzip gunzips to nothing" [ "$(gzip -dc "$T/ice.gz" | wc -c
 expect_rc 0 "generate a framed stream" "$gen" --framed --count 30 --seed 14 --requests 2 \
     --request-id fr --ori NY0300000 --agency-kind local --jurisdiction NY --purpose 1 \
     --query-kind by_license --date 20261122 --out "$T/framed.bin"
-"$cli" filter "${F[@]}" --format framed --threads 1 --in "$T/framed.bin" --out "$T/framed.1" 2>"$T/err"
-expect_rc 0 "framed, --threads 4" "$cli" filter "${F[@]}" --format framed --threads 4 \
+"$cli" filter "${F[@]}" --format framed --date 2026-11-22 --threads 1 --in "$T/framed.bin" \
+    --out "$T/framed.1" 2>"$T/err"
+expect_rc 0 "framed, --threads 4" "$cli" filter "${F[@]}" --format framed --date 2026-11-22 --threads 4 \
     --in "$T/framed.bin" --out "$T/framed.4"
 same "framed: the same bytes for 1 and 4 threads" "$T/framed.1" "$T/framed.4"
 

@@ -80,15 +80,19 @@ grep -q "unknown flag '--frobnicate'" "$T/err" && ok "unknown flag is named" || 
 grep -q "usage: dmvfilter filter" "$T/err" && ok "usage line printed" || bad "usage line printed"
 expect_rc 64 "filter: missing --ori" "$cli" filter --policy p --keyring k --agency-kind local
 grep -q -- "--ori is required" "$T/err" && ok "missing --ori is named" || bad "missing --ori is named"
-expect_rc 64 "filter: missing --agency-kind" "$cli" filter --policy p --keyring k --ori NY0300000
+# --agency-kind is optional (the requester directory says what the ORI is): past the flags,
+# the missing policy p is what stops it
+expect_rc 78 "filter: no --agency-kind is no usage error" "$cli" filter --policy p --keyring k --ori NY0300000
 expect_rc 64 "filter: bad --agency-kind" "$cli" filter --policy p --keyring k --ori NY0300000 \
     --agency-kind spaceforce
 grep -q "spaceforce" "$T/err" && ok "bad agency kind is named" || bad "bad agency kind is named"
 expect_rc 64 "filter: missing --policy" "$cli" filter --keyring k --ori NY0300000 --agency-kind local
 expect_rc 64 "filter: missing --keyring" "$cli" filter --policy p --ori NY0300000 --agency-kind local
 expect_rc 64 "filter: flag without value" "$cli" filter --policy p --keyring k --ori
-expect_rc 64 "filter: ORI not 9 characters" "$cli" filter --policy p --keyring k --ori NYPD \
-    --agency-kind local
+# a malformed ORI or jurisdiction is a bad request, refused (exit 3) and audited by the
+# library's one check, not a usage error (tests/cli/requesters.sh); here the policy p is missing
+expect_rc 78 "filter: ORI not 9 characters is no usage error" "$cli" filter --policy p --keyring k \
+    --ori NYPD --agency-kind local
 expect_rc 64 "filter: bad --purpose" "$cli" filter --policy p --keyring k --ori NY0300000 \
     --agency-kind local --purpose 15
 expect_rc 64 "filter: bad --legal-process" "$cli" filter --policy p --keyring k --ori NY0300000 \
@@ -97,8 +101,11 @@ expect_rc 64 "filter: bad --query-kind" "$cli" filter --policy p --keyring k --o
     --agency-kind local --query-kind by_vibes
 expect_rc 64 "filter: bad --date" "$cli" filter --policy p --keyring k --ori NY0300000 \
     --agency-kind local --date 2026-02-30
-expect_rc 64 "filter: bad --jurisdiction" "$cli" filter --policy p --keyring k --ori NY0300000 \
-    --agency-kind local --jurisdiction NEW
+expect_rc 78 "filter: bad --jurisdiction is no usage error" "$cli" filter --policy p --keyring k \
+    --ori NY0300000 --agency-kind local --jurisdiction NEW
+expect_rc 64 "filter: empty --ori" "$cli" filter --policy p --keyring k --ori ""
+expect_rc 64 "filter: empty --jurisdiction" "$cli" filter --policy p --keyring k --ori NY0300000 \
+    --jurisdiction ""
 expect_rc 64 "filter: bad --format" "$cli" filter --policy p --keyring k --ori NY0300000 \
     --agency-kind local --format xml
 expect_rc 64 "filter: bad --max-record-bytes" "$cli" filter --policy p --keyring k --ori NY0300000 \

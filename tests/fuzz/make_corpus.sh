@@ -56,7 +56,8 @@ EOF
 
 # ---- framed: request and record frames ----
 f() { local name=$1; shift; "$gen" --framed --date 20260101 "$@" --out "$corpus/framed/$name"; }
-f police-2 --count 2 --seed 201 --agency-kind state
+f police-2 --count 2 --seed 201
+f police-claims-state --count 1 --seed 201 --agency-kind state
 f police-local-3 --count 3 --seed 202
 f police-wild --count 2 --seed 203 --wild
 f police-by-plate --count 1 --seed 204 --query-kind by_plate
@@ -73,8 +74,14 @@ f ice-list --count 2 --seed 212 --agency-kind federal --ori DCICE0000 --tag immi
     --legal-process court_order --query-kind list
 f research --count 2 --seed 213 --agency-kind research --ori NYRES0001 --purpose 5
 f internal --count 2 --seed 214 --agency-kind internal --ori NYDMV0001 --marked 1
-f commercial-no-rule --count 1 --seed 215 --agency-kind commercial --ori XX0000000
-"$gen" --framed --date 20300101 --count 1 --seed 216 --agency-kind state --out "$corpus/framed/police-after-certification"
+f not-in-directory --count 1 --seed 215 --agency-kind commercial --ori XX0000000
+f lapsed-certification --count 1 --seed 216 --ori NY0990000
+f ice-no-tag --count 1 --seed 217 --ori DCICE0100 --legal-process judicial_warrant
+f research-scope --count 2 --seed 218 --ori NYRES0002 --purpose 5
+f bad-ori --count 1 --seed 219 --ori dcice0100
+f no-ori --count 1 --seed 220 --ori ""
+"$gen" --framed --date 20991230 --count 1 --seed 221 --ori DCICE0100 --legal-process judicial_warrant \
+    --out "$corpus/framed/future-dated"
 python3 - "$corpus/framed" "$tmp/plain.pb" <<'EOF'
 import sys
 out, plain = sys.argv[1:3]
@@ -97,7 +104,7 @@ while i < len(b):
         c = b[i]; i += 1; n |= (c & 0x7f) << sh; sh += 7
         if c < 0x80: break
     recs.append(b[i:i + n]); i += n
-police = s(1, "req-1") + s(2, "NY0303000") + u(4, 2) + s(5, "NY") + u(8, 1) + u(11, 1) + u(14, 20260101)
+police = s(1, "req-1") + s(2, "NY0303000") + u(4, 3) + s(5, "NY") + u(8, 1) + u(11, 1) + u(14, 20260101)
 def put(name, data): open(f"{out}/{name}", 'wb').write(data)
 # requested fields: release is the intersection
 put("police-fields", frame(1, police + s(12, "person.family_name") + s(12, "license.*") + s(12, "vehicles"))
@@ -105,7 +112,7 @@ put("police-fields", frame(1, police + s(12, "person.family_name") + s(12, "lice
 # a requested field the schema does not have
 put("police-bad-field", frame(1, police + s(12, "person.nope")) + frame(2, recs[0]))
 # explicit trailer frames between requests, and an unknown frame field
-put("trailers", frame(1, police) + frame(2, recs[2]) + frame(3, b"") + frame(1, s(1, "req-2") + u(4, 9) + s(5, "NY"))
+put("trailers", frame(1, police) + frame(2, recs[2]) + frame(3, b"") + frame(1, s(1, "req-2") + s(2, "NYDMV0001") + u(4, 9) + s(5, "NY"))
     + frame(2, recs[3]) + frame(3, s(1, "ignored")))
 m = field(2, 2, recs[4]) + u(15, 7)
 put("unknown-frame-field", frame(1, police) + varint(len(m)) + m)
@@ -120,7 +127,7 @@ put("empty", b"")
 EOF
 
 # ---- gzip: compressed record streams, as the command line reads them ----
-"$gen" --framed --date 20260101 --count 2 --seed 301 --agency-kind state --out "$tmp/framed.pb"
+"$gen" --framed --date 20260101 --count 2 --seed 301 --out "$tmp/framed.pb"
 python3 - "$corpus/gzip" "$tmp" <<'EOF'
 import sys, gzip, zlib, struct
 out, tmp = sys.argv[1:3]
@@ -217,6 +224,9 @@ framed_values() {
 "NY0303000"
 "DCICE0000"
 "NYDMV0001"
+"NY0990000"
+"NYRES0002"
+"dcice0100"
 "person.family_name"
 "license.*"
 "vehicles"

@@ -113,7 +113,7 @@ for t in "${targets[@]}"; do
     rewrite) files="filter/wire/rewrite.c filter/wire/reference.c filter/wire/transform.c keys/crypto.c" ;;
     framed) files="filter/release/framed.c filter/release/stream.c filter/release/filter.c filter/wire/rewrite.c" ;;
     gzip) files="tests/fuzz/gzread.c filter/release/stream.c filter/release/filter.c" ;;
-    policy) files="filter/policy/parse.c filter/policy/parse_node.c filter/policy/parse_profile.c filter/policy/parse_rule.c filter/policy/parse_marking.c filter/policy/compile.c filter/policy/decide.c filter/policy/explain.c" ;;
+    policy) files="filter/policy/parse.c filter/policy/parse_node.c filter/policy/parse_profile.c filter/policy/parse_rule.c filter/policy/parse_marking.c filter/policy/parse_requesters.c filter/policy/compile.c filter/policy/directory.c filter/policy/decide.c filter/policy/explain.c" ;;
     keyring) files="keys/keyring_file.c keys/secret_file.c keys/crypto.c" ;;
     esac
     if [ $rc -eq 0 ]; then
