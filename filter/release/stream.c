@@ -3,6 +3,10 @@
  *
  *   stream  := message*
  *   message := varint(len) payload[len]      1 <= len <= max
+ *
+ * max is what a stream may hold of one message: for records
+ * dmvf_stream_record_limit(max_record_bytes), for frames 16 bytes more.
+ * The record-size limit itself is judged on the record (filter.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,13 +58,21 @@ int dmvf_stream_prefix(const void *p, size_t n, uint64_t *len, size_t *pre)
     return dmvf__varint_prefix(p, n, len, pre);
 }
 
+size_t dmvf_stream_record_limit(size_t max_record_bytes)
+{
+    size_t max = max_record_bytes ? max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
+    size_t top = SIZE_MAX / 2; /* room for a frame's framing above it */
+    size_t lim = max > top / DMVF_STREAM_RECORD_LIMIT_FACTOR ? top : max * DMVF_STREAM_RECORD_LIMIT_FACTOR;
+    return lim < DMVF_STREAM_RECORD_LIMIT_MIN ? DMVF_STREAM_RECORD_LIMIT_MIN : lim;
+}
+
 static int check_len(dmvf__reader *rd, uint64_t len, uint64_t at, dmvf_error *err)
 {
     if (len == 0)
         return fail(rd, err, DMVF_EMALFORMED, at, "is empty (0 bytes)");
     if (len > rd->max)
-        return fail(rd, err, DMVF_ETOOBIG, at, "of %llu bytes exceeds the limit of %llu bytes",
-                    (unsigned long long)len, (unsigned long long)rd->max);
+        return fail(rd, err, DMVF_ETOOBIG, at, "of %llu bytes exceeds the limit of %llu bytes that a stream "
+                    "holds of one %s", (unsigned long long)len, (unsigned long long)rd->max, rd->what);
     return 0;
 }
 

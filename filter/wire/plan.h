@@ -22,6 +22,16 @@
  * element; for a singular one: the field).
  * Proto3 defaults (0, false, empty string/bytes) are never emitted for
  * singular fields; repeated string elements are kept even when empty.
+ *
+ * Opaque fields. A field the plan redacts whose content must not matter is
+ * stepped over and never looked into (opaque): a number the schema does
+ * not know, a redacted sub-message, and, in a plan without marking:
+ * release, every marking (M) and marking-correlated (C) field. Only its
+ * framing is read (fields_int.h): any wire type protobuf allows, groups
+ * included; no wire type is checked against the schema, no element is
+ * counted, a sub-message is not walked. So whether a record is released,
+ * dropped or an error never depends on what its M and C fields hold. Other
+ * redacted fields (ordinary scalars) keep their checks.
  */
 #ifndef DMVF_PLAN_H
 #define DMVF_PLAN_H
@@ -68,6 +78,7 @@ typedef struct dmvf_fplan {
     uint8_t mask_last;
     uint8_t type;            /* sf->type, 0 when not in the schema (hot-path copy) */
     uint8_t repeated;        /* sf->repeated (hot-path copy) */
+    uint8_t opaque;          /* redacted, never looked into (above) */
     uint16_t pidx;           /* PSEUDONYMIZE: index into dmvf_plan.pseudo_paths */
     uint32_t nnorm;
     const dmvf_norm_entry *norm;
@@ -93,6 +104,18 @@ typedef struct dmvf_plan {
     int marking_release;               /* the rule says marking: release */
     uint32_t max_token_growth;         /* bytes a value may grow by (tokens, constants) */
 } dmvf_plan;
+
+/* Whether plan entry e (sf and action set; sf NULL: a number the schema
+ * does not know) is opaque in a plan with or without marking: release. */
+static inline int dmvf__fplan_opaque(const dmvf_fplan *e, int marking_release)
+{
+    if (!e->sf)
+        return 1;
+    if (e->action != DMVF_ACT_REDACT)
+        return 0;
+    return e->sf->type == DMVF_T_MESSAGE ||
+           (!marking_release && (e->sf->klass & (DMVF_CLASS_M | DMVF_CLASS_C)) != 0);
+}
 
 /* leaf[id] (NULL: redact) for every leaf position of the schema -> a plan
  * (one allocation), or NULL (no memory). */

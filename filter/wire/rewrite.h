@@ -19,9 +19,10 @@ int dmvf__rewrite(const dmvf_plan *plan, const dmvf_keyctx *kc,
                   const uint8_t *in, size_t n, uint8_t *out, size_t cap,
                   size_t *out_len, dmvf_error *err);
 
-/* Steps over one protobuf field at p (same limits as the rewriter): sets
- * the number, wire type, value (after any length prefix) and its length;
- * returns the bytes used, 0 if malformed. */
+/* Steps over one protobuf field at p < end (same limits as the rewriter):
+ * sets the number, wire type, value (after any length prefix) and its
+ * length (a group, wire type 3, is stepped over whole, through its END_GROUP
+ * key, with length 0); returns the bytes used, 0 if malformed. */
 size_t dmvf__wire_field(const uint8_t *p, const uint8_t *end, uint32_t *num, unsigned *wt,
                         const uint8_t **val, uint32_t *vlen);
 
