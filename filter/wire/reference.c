@@ -14,7 +14,9 @@
  *                 - refuse a kept field with the wrong wire type (protobuf-c
  *                   would take a bool of any wire type; protobuf does not),
  *                   a repeated field of more than DMVF_MAX_REPEATED
- *                   elements, and a string whose value the plan uses that
+ *                   elements (DMVF_ETOOBIG, unless the record is also
+ *                   malformed: then DMVF_EMALFORMED, as the rewriter says),
+ *                   and a string whose value the plan uses that
  *                   holds a NUL byte (protobuf-c keeps strings
  *                   NUL-terminated and would cut it short: DMVF_EINVAL);
  *                 - merge the occurrences of a singular sub-message into
@@ -76,6 +78,7 @@ enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_SGROUP = 3, WT_EGROUP = 4, WT_I
 typedef struct scan {
     const uint8_t *base;  /* start of the record: offsets in errors */
     dmvf_error *err;
+    int count;            /* count the elements of repeated fields */
 } scan;
 
 static int scan_fail(const scan *s, int code, const uint8_t *at, const char *path, const char *what,
@@ -321,7 +324,7 @@ static int strip(const scan *s, const dmvf_snode *node, const dmvf_pnode *pn, in
                 break;
             }
             size_t idx = (size_t)(sf - node->fields);
-            if (sf->repeated && ++count[idx] > DMVF_MAX_REPEATED) {
+            if (s->count && sf->repeated && ++count[idx] > DMVF_MAX_REPEATED) {
                 rc = scan_fail(s, DMVF_ETOOBIG, f.at, sf->path, "repeated field has too many elements", f.num);
                 break;
             }
@@ -660,10 +663,22 @@ int dmvf__reference_record(const dmvf_plan *plan, const dmvf_keyctx *kc,
     if (!in)
         in = empty;
 
-    scan s = {in, err};
+    scan s = {in, err, 1};
     sbuf kept = {0};
     piece whole = {in, in + n};
     int rc = strip(&s, dmvf__schema_root(), plan->root, plan->marking_release, &whole, 1, &kept);
+    if (rc == DMVF_ETOOBIG) {
+        /* too many elements; malformed elsewhere too? then malformed */
+        dmvf_error e2;
+        scan again = {in, &e2, 0};
+        kept.n = 0;
+        if (strip(&again, dmvf__schema_root(), plan->root, plan->marking_release, &whole, 1, &kept) ==
+            DMVF_EMALFORMED) {
+            if (err)
+                *err = e2;
+            rc = DMVF_EMALFORMED;
+        }
+    }
     if (rc) {
         free(kept.p);
         return rc;

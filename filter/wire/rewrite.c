@@ -458,12 +458,64 @@ static int rewrite_slow(rw *r, const dmvf_pnode *node, const dmvf__msg *m)
     return DMVF_OK;
 }
 
+/* Whether message m is malformed where the plan looks (framing, wire
+ * types; opaque fields by their framing), at any depth, pieces merged:
+ * DMVF_OK, or DMVF_EMALFORMED reported. Counts nothing, writes nothing. */
+static int check_malformed(rw *r, const dmvf_pnode *node, const dmvf__msg *m)
+{
+    field_info fi[DMVF_MAX_FIELD_NUMBER + 1];
+    const uint32_t maxn = node->max_number;
+    memset(fi, 0, sizeof(fi[0]) * (maxn + 1));
+    dmvf__cursor c;
+    dmvf__field f;
+    dmvf__wbad bad;
+    int k, rc;
+    dmvf__cursor_init(&c, m);
+    while ((k = dmvf__cursor_next(&c, &f, &bad)) > 0) {
+        if (f.num > maxn || node->f[f.num].opaque)
+            continue;
+        const dmvf_fplan *fp = &node->f[f.num];
+        if (f.wt != dmvf__ftype_wire(fp->type))
+            return wrong_wire_type(r, f.at, f.wt, f.num);
+        if (fp->action != DMVF_ACT_DESCEND)
+            continue;
+        if (fp->repeated) {
+            dmvf__msg sub = {f.val, f.val + f.vlen, NULL, 0};
+            if ((rc = check_malformed(r, fp->child, &sub)) != DMVF_OK)
+                return rc;
+            continue;
+        }
+        fi[f.num].val = f.val;
+        fi[f.num].len = f.vlen;
+        fi[f.num].count++;
+    }
+    if (k < 0)
+        return malformed_at(r, &bad);
+    for (uint32_t num = 1; num <= maxn; num++) {
+        if (!fi[num].count)
+            continue;
+        dmvf__msg sub = {fi[num].val, fi[num].val + fi[num].len, NULL, 0};
+        if (fi[num].count > 1)
+            sub = (dmvf__msg){NULL, NULL, m, num};
+        if ((rc = check_malformed(r, node->f[num].child, &sub)) != DMVF_OK)
+            return rc;
+    }
+    return DMVF_OK;
+}
+
 int dmvf__rewrite(const dmvf_plan *plan, const dmvf_keyctx *kc,
                   const uint8_t *in, size_t n, uint8_t *out, size_t cap,
                   size_t *out_len, dmvf_error *err)
 {
     rw r = {kc, in, out, out + cap, err};
     int rc = rewrite_message(&r, plan->root, in, in + n);
+    if (DMVF_UNLIKELY(rc == DMVF_ETOOBIG)) {
+        /* too many elements, and malformed elsewhere too: malformed wins,
+         * whichever the walk met first */
+        dmvf__msg whole = {in, in + n, NULL, 0};
+        if (check_malformed(&r, plan->root, &whole) == DMVF_EMALFORMED)
+            rc = DMVF_EMALFORMED;
+    }
     if (rc == DMVF_ESPACE)
         dmvf__seterr(err, DMVF_ESPACE, "output buffer of %zu bytes too small", cap);
     *out_len = rc ? 0 : (size_t)(r.op - out);

@@ -12,9 +12,12 @@
 
 /* Rewrites the bare record in[0..n) into out[0..cap). Returns DMVF_OK with
  * *out_len set; DMVF_EMALFORMED with err->offset the byte offset within the
- * record of the failing item; DMVF_ESPACE when cap is too small (the output
- * is then garbage; retry with more room). kc may be NULL when the plan
- * neither pseudonymizes nor encrypts. */
+ * record of the failing item; DMVF_ETOOBIG (a repeated field of more than
+ * DMVF_MAX_REPEATED elements) only when the record is malformed nowhere:
+ * a record that is both is DMVF_EMALFORMED, whatever the walk meets first;
+ * DMVF_ESPACE when cap is too small (the output is then garbage; retry
+ * with more room). kc may be NULL when the plan neither pseudonymizes nor
+ * encrypts. */
 int dmvf__rewrite(const dmvf_plan *plan, const dmvf_keyctx *kc,
                   const uint8_t *in, size_t n, uint8_t *out, size_t cap,
                   size_t *out_len, dmvf_error *err);

@@ -243,7 +243,7 @@ DMVF_API int dmvf_filter_notify_subject(const dmvf_filter *f);
  *            call again with the same record).
  *          DMVF_EMALFORMED (bad input), DMVF_ETOOBIG (the record over
  *            max_record_bytes as the limits above judge it, or a repeated
- *            field too long), DMVF_ENOMEM
+ *            field too long in a record malformed nowhere), DMVF_ENOMEM
  *            (keeping a subject): sticky (common.h); err->record is the
  *            record's 0-based index in the request.
  *          DMVF_ESTATE while f holds a sticky error.
