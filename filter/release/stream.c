@@ -76,6 +76,27 @@ static int check_len(dmvf__reader *rd, uint64_t len, uint64_t at, dmvf_error *er
     return 0;
 }
 
+/* Room in acc for at least want bytes, grown by doubling as the bytes
+ * arrive (never beyond the message being gathered), so that a length
+ * prefix alone never makes the reader hold memory the input has not
+ * brought. 0 or -1 (reported). */
+static int acc_room(dmvf__reader *rd, size_t want, uint64_t at, dmvf_error *err)
+{
+    if (rd->acc_cap >= want)
+        return 0;
+    size_t cap = rd->acc_cap < 4096 ? 4096 : rd->acc_cap;
+    while (cap < want)
+        cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+    if (rd->need && cap > rd->need)
+        cap = rd->need > want ? rd->need : want;
+    uint8_t *a = realloc(rd->acc, cap);
+    if (!a)
+        return fail(rd, err, DMVF_ENOMEM, at, "needs more memory than is available");
+    rd->acc = a;
+    rd->acc_cap = cap;
+    return 0;
+}
+
 int dmvf__reader_next(dmvf__reader *rd, dmvf_in_buffer *in, int end,
                       const uint8_t **msg, size_t *len, uint64_t *offset, dmvf_error *err)
 {
@@ -105,17 +126,10 @@ int dmvf__reader_next(dmvf__reader *rd, dmvf_in_buffer *in, int end,
             rd->need = pre + (size_t)l;
             rd->pre = pre;
         }
-        size_t want = rd->need ? rd->need : 16;
-        if (rd->acc_cap < want) {
-            size_t cap = want < 4096 ? 4096 : want;
-            uint8_t *a = realloc(rd->acc, cap);
-            if (!a)
-                return fail(rd, err, DMVF_ENOMEM, rd->consumed, "needs more memory than is available");
-            rd->acc = a;
-            rd->acc_cap = cap;
-        }
         if (!rd->need && avail > 10)
             avail = 10; /* cannot happen: a complete prefix fits in 10 bytes */
+        if (acc_room(rd, avail > 16 ? avail : 16, rd->consumed, err))
+            return -1;
         memcpy(rd->acc, p, avail);
         rd->acc_len = avail;
         in->pos += avail;
@@ -138,19 +152,14 @@ int dmvf__reader_next(dmvf__reader *rd, dmvf_in_buffer *in, int end,
                     return -1;
                 rd->need = pre + (size_t)l;
                 rd->pre = pre;
-                if (rd->acc_cap < rd->need) {
-                    uint8_t *a = realloc(rd->acc, rd->need);
-                    if (!a)
-                        return fail(rd, err, DMVF_ENOMEM, at, "needs more memory than is available");
-                    rd->acc = a;
-                    rd->acc_cap = rd->need;
-                }
             }
         }
         if (rd->need) {
             size_t take = rd->need - rd->acc_len;
             if (take > avail)
                 take = avail;
+            if (acc_room(rd, rd->acc_len + take, rd->consumed - rd->acc_len, err))
+                return -1;
             memcpy(rd->acc + rd->acc_len, p, take);
             rd->acc_len += take;
             in->pos += take;
