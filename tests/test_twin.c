@@ -31,6 +31,8 @@
 #include <unistd.h>
 #include "dmvfilter/dmvfilter.h"
 #include "keys/keys.h"
+#include "filter/core/varint.h"
+#include "filter/wire/rewrite.h"
 #include "filter/wire/schema.h"
 #include "dmv/v1/record.pb-c.h"
 #include "check.h"
@@ -413,13 +415,7 @@ static void put(buf *b, const void *v, size_t n)
 static void put_varint(buf *b, uint64_t v)
 {
     uint8_t t[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        t[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    t[n++] = (uint8_t)v;
-    put(b, t, n);
+    put(b, t, (size_t)(dmvf__put_varint(t, v) - t));
 }
 
 static void put_key(buf *b, uint32_t num, unsigned wt)
@@ -434,22 +430,9 @@ static void put_len(buf *b, uint32_t num, const void *v, size_t n)
     put(b, v, n);
 }
 
-/* One field of a canonical record (the generator's): number, wire type,
- * the whole field [at, end) and its value [val, val + vlen). */
+/* One field of a record: number, wire type, the whole field [at, end) and
+ * its value [val, val + vlen) (dmvf__wire_field steps it). */
 typedef struct fld { uint32_t num; unsigned wt; const uint8_t *at, *end, *val; size_t vlen; } fld;
-
-static size_t get_varint(const uint8_t *p, const uint8_t *e, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (size_t i = 0; i < 10 && p + i < e; i++) {
-        x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-        if (!(p[i] & 0x80)) {
-            *v = x;
-            return i + 1;
-        }
-    }
-    return 0;
-}
 
 static size_t fields_of(const uint8_t *p, size_t n, fld *out, size_t max)
 {
@@ -457,27 +440,15 @@ static size_t fields_of(const uint8_t *p, size_t n, fld *out, size_t max)
     size_t k = 0;
     while (p < e && k < max) {
         fld f;
-        uint64_t key, v = 0;
-        size_t l = get_varint(p, e, &key);
-        if (!l)
-            abort();
+        uint32_t vlen;
+        size_t used = dmvf__wire_field(p, e, &f.num, &f.wt, &f.val, &vlen);
+        if (!used)
+            abort(); /* the generator's records step */
         f.at = p;
-        f.num = (uint32_t)(key >> 3);
-        f.wt = (unsigned)(key & 7);
-        p += l;
-        f.val = p;
-        if (f.wt == 0) {
-            p += get_varint(p, e, &v);
-        } else if (f.wt == 2) {
-            p += get_varint(p, e, &v);
-            f.val = p;
-            p += v;
-        } else {
-            abort(); /* the generator writes no other in canonical records */
-        }
-        f.end = p;
-        f.vlen = (size_t)(p - f.val);
+        f.end = p + used;
+        f.vlen = vlen;
         out[k++] = f;
+        p += used;
     }
     return k;
 }
