@@ -72,7 +72,7 @@ const uint8_t *dmvf__group_skip(const uint8_t *key, const uint8_t *p, const uint
     return p;
 }
 
-void dmvf__cursor_init(dmvf__cursor *c, const dmvf__msg *m)
+void dmvf__cursor_init_pieces(dmvf__cursor *c, const dmvf__msg *m)
 {
     const dmvf__msg *chain[DMVF_MAX_SCHEMA_DEPTH];
     unsigned n = 0;
@@ -127,7 +127,7 @@ static int level_next(dmvf__cursor *c, unsigned lv, dmvf__field *f, dmvf__wbad *
     return 1;
 }
 
-int dmvf__cursor_next(dmvf__cursor *c, dmvf__field *f, dmvf__wbad *bad)
+int dmvf__cursor_next_piece(dmvf__cursor *c, dmvf__field *f, dmvf__wbad *bad)
 {
     return level_next(c, c->top, f, bad);
 }

@@ -149,11 +149,41 @@ typedef struct dmvf__cursor {
     } lv[DMVF_MAX_SCHEMA_DEPTH];
 } dmvf__cursor;
 
+/* The out-of-line halves of the two below, for a message in pieces. */
+void dmvf__cursor_init_pieces(dmvf__cursor *c, const dmvf__msg *m);
+int dmvf__cursor_next_piece(dmvf__cursor *c, dmvf__field *f, dmvf__wbad *bad);
+
 /* A cursor at the first field of m (a chain longer than the schema is
  * deep aborts: misuse). */
-void dmvf__cursor_init(dmvf__cursor *c, const dmvf__msg *m);
+static inline void dmvf__cursor_init(dmvf__cursor *c, const dmvf__msg *m)
+{
+    if (DMVF_LIKELY(!m->up)) {
+        c->top = 0;
+        c->lv[0].p = m->p;
+        c->lv[0].end = m->end;
+        c->lv[0].num = 0;
+        return;
+    }
+    dmvf__cursor_init_pieces(c, m);
+}
+
 /* The next field of the message: 1 with *f, 0 after the last one, -1 when
- * the bytes do not step (*bad filled). */
-int dmvf__cursor_next(dmvf__cursor *c, dmvf__field *f, dmvf__wbad *bad);
+ * the bytes do not step (*bad filled). A message's own bytes are read
+ * inline, pieces out of line. */
+static inline int dmvf__cursor_next(dmvf__cursor *c, dmvf__field *f, dmvf__wbad *bad)
+{
+    if (DMVF_LIKELY(c->top == 0)) {
+        const uint8_t *p = c->lv[0].p;
+        if (p >= c->lv[0].end)
+            return 0;
+        f->at = p;
+        f->next = dmvf__field_next(p, c->lv[0].end, &f->num, &f->wt, &f->val, &f->vlen, bad);
+        if (DMVF_UNLIKELY(!f->next))
+            return -1;
+        c->lv[0].p = f->next;
+        return 1;
+    }
+    return dmvf__cursor_next_piece(c, f, bad);
+}
 
 #endif
