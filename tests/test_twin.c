@@ -626,7 +626,7 @@ static int shape_pair(dmvf_filter *fa, dmvf_filter *fb, span ra, span rb, obuf *
     }
     if (a != b || da != db || (a && ea.record != eb.record))
         return 1;
-    return a == DMVF_OK && (oa->len != ob->len || memcmp(oa->p, ob->p, oa->len) != 0);
+    return a == DMVF_OK && (oa->len != ob->len || (oa->len && memcmp(oa->p, ob->p, oa->len) != 0));
 }
 
 /* A delimited stream of recs[0..n) through a new filter, in 700-byte
@@ -728,7 +728,7 @@ static void twin_shapes(const char *genargs, const dmvf_policy *pol, const dmvf_
                 stream_run(pol, kr, &rq[k].req, &o, &sa, &x);
                 stream_run(pol, kr, &rq[k].req, &o, &sb, &y);
                 CHECK_MSG(x.rc == y.rc && x.record == y.record && x.in == y.in && x.out == y.out &&
-                              x.dropped == y.dropped && x.o.n == y.o.n && memcmp(x.o.p, y.o.p, x.o.n) == 0,
+                              x.dropped == y.dropped && x.o.n == y.o.n && (x.o.n == 0 || memcmp(x.o.p, y.o.p, x.o.n) == 0),
                           "shapes: %s: %s%s: stream: %s record %llu, %llu out vs twins %s record %llu, %llu out",
                           shape_names[sh], rq[k].name, drop ? " (drop_malformed)" : "", dmvf_strerror(x.rc),
                           (unsigned long long)x.record, (unsigned long long)x.out, dmvf_strerror(y.rc),
