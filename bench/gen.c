@@ -31,8 +31,26 @@
  *   fields in any order (the elements of one repeated field keep their order),
  *   a singular scalar preceded by an earlier occurrence with another value,
  *   explicitly encoded defaults, unknown fields 24..2000 of wire types
- *   0, 1, 2, 5 in every message. Never groups, never a singular sub-message
- *   twice, never a NUL inside a string.
+ *   0, 1, 2, 5 in every message, a singular sub-message sent in pieces
+ *   (protobuf merges them) that every decoder here reads alike: the earlier
+ *   pieces hold only leading elements of repeated fields and leading
+ *   occurrences of singular strings, the last piece the rest (protobuf-c
+ *   1.4 drops a proto3 scalar, bytes or sub-message of an earlier piece when
+ *   it merges). Never groups, never a NUL inside a string.
+ *
+ * --hostile adds to --wild what protobuf allows but protobuf-c cannot read,
+ * and shapes that only a plan without marking: release accepts, all of
+ * them where such a plan does not look (opaque, filter/wire/plan.h):
+ *
+ *   - unknown groups (wire types 3 and 4), nested, in every message;
+ *   - pieces of any content (an earlier piece may hold anything: the last
+ *     occurrence of each field still wins);
+ *   - M and C fields re-encoded: as a group, with another wire type, a
+ *     sub-message whose bytes are garbage that still frames, in pieces;
+ *     now and then 10,001 empty documents.
+ *
+ * A record and its twin draw these from their own streams, so they differ
+ * in them; what a plan without marking: release releases must not.
  *
  * --canary writes records in which every leaf position of the schema (from
  * filter/schema.h, so new fields are covered) holds a unique value, with a
@@ -241,6 +259,7 @@ static void bb_varint(bbuf *b, uint64_t v, unsigned pad)
 typedef struct wild {
     rng r;
     int on;
+    int hostile;           /* --hostile (with on) */
 } wild;
 
 typedef struct item {
@@ -339,17 +358,177 @@ static void enc_decoy(wild *w, bbuf *b, const ProtobufCFieldDescriptor *fd, cons
     enc_varint_field(w, b, fd, v);
 }
 
-static void enc_message(wild *w, const ProtobufCMessage *m, int with_unknown, bbuf *out);
+static void enc_message(wild *w, const ProtobufCMessage *m, const dmvf_snode *sn, int with_unknown, bbuf *out);
 
-/* Appends every occurrence of field fd of m to scratch, one item each. */
+/* The fields of an encoded message (wire types 0, 1, 2, 5 and groups):
+ * number, offset and length of each; returns how many (at most max). */
+typedef struct wspan { uint32_t number; size_t off, len; } wspan;
+
+static size_t wire_read_varint(const uint8_t *p, size_t n, size_t *at, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned s = 0; *at < n && s < 70; s += 7) {
+        uint8_t b = p[(*at)++];
+        x |= (uint64_t)(b & 0x7f) << s;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 1;
+        }
+    }
+    abort(); /* the encoder wrote it: cannot happen */
+}
+
+static size_t wire_fields(const uint8_t *p, size_t n, wspan *out, size_t max)
+{
+    size_t at = 0, k = 0;
+    while (at < n) {
+        size_t start = at;
+        uint64_t key, v;
+        wire_read_varint(p, n, &at, &key);
+        unsigned depth = 0;
+        for (;;) {
+            switch (key & 7) {
+            case 0: wire_read_varint(p, n, &at, &v); break;
+            case 1: at += 8; break;
+            case 5: at += 4; break;
+            case 2: wire_read_varint(p, n, &at, &v); at += (size_t)v; break;
+            case 3: depth++; break;
+            case 4: depth--; break;
+            default: abort();
+            }
+            if (!depth)
+                break;
+            wire_read_varint(p, n, &at, &key);
+        }
+        if (k == max)
+            abort();
+        out[k++] = (wspan){(uint32_t)(key >> 3), start, at - start};
+    }
+    return k;
+}
+
+/* The pieces of the body sub[0..n) of a singular sub-message of type d:
+ * the leading occurrences of some fields go to an earlier piece, the rest
+ * stays in order in the last (see the top of the file). Writes each piece
+ * as field `number` into scratch, one item each. */
+#define MAX_ITEMS 512
+static void enc_pieces(wild *w, const ProtobufCMessageDescriptor *d, uint32_t number, const uint8_t *sub,
+                       size_t n, bbuf *scratch, item *items, size_t *nitems, size_t maxitems)
+{
+    wspan f[MAX_ITEMS];
+    size_t nf = wire_fields(sub, n, f, MAX_ITEMS);
+    unsigned char early[MAX_ITEMS] = {0};
+    uint32_t stop[64] = {0}; /* per field number: leading occurrences kept moving; 0 unset */
+    for (size_t i = 0; i < nf; i++) {
+        const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(d, f[i].number);
+        int movable = w->hostile || (fd && (fd->label == PROTOBUF_C_LABEL_REPEATED ||
+                                            fd->type == PROTOBUF_C_TYPE_STRING));
+        uint32_t num = f[i].number < 64 ? f[i].number : 63;
+        if (!movable)
+            continue;
+        if (stop[num] == 0)
+            stop[num] = chance(&w->r, 0.5) ? 1 : 2; /* 1: this number moves its leading run */
+        if (stop[num] == 1) {
+            early[i] = 1;
+            if (chance(&w->r, 0.3))
+                stop[num] = 2; /* the rest of its occurrences stay */
+        }
+    }
+    for (int piece = 0; piece < 2; piece++) {
+        bbuf body = {0};
+        for (size_t i = 0; i < nf; i++)
+            if (early[i] == (piece == 0))
+                bb_put(&body, sub + f[i].off, f[i].len);
+        if (piece == 0 && body.n == 0 && !chance(&w->r, 0.3)) {
+            free(body.p);
+            continue; /* mostly no empty first piece */
+        }
+        if (*nitems >= maxitems)
+            abort();
+        size_t off = scratch->n;
+        enc_bytes_field(w, scratch, number, body.p, body.n);
+        items[(*nitems)++] = (item){number, off, scratch->n - off};
+        free(body.p);
+    }
+}
+
+static void bb_byte(bbuf *b, char c);
+
+/* --hostile: field[0..n) (one occurrence of an M or C field) written
+ * another way into out; none of them is what the schema says. */
+static void enc_hostile_mc(wild *w, uint32_t number, const uint8_t *field, size_t n, bbuf *out)
+{
+    size_t at = 0;
+    uint64_t key, v = 0;
+    wire_read_varint(field, n, &at, &key);
+    const uint8_t *val = field + at;
+    size_t vlen = n - at;
+    if ((key & 7) == 2) {
+        wire_read_varint(field, n, &at, &v);
+        val = field + at;
+        vlen = n - at;
+    }
+    switch (below(&w->r, 5)) {
+    case 0: /* a group holding the value */
+        bb_varint(out, (uint64_t)number << 3 | 3, 0);
+        if ((key & 7) == 2)
+            enc_bytes_field(w, out, 1, val, vlen);
+        else
+            bb_put(out, field, n); /* the field itself, nested */
+        bb_varint(out, (uint64_t)number << 3 | 4, 0);
+        break;
+    case 1: /* a varint */
+        bb_varint(out, (uint64_t)number << 3 | 0, 0);
+        bb_varint(out, (key & 7) == 2 ? vlen : rng_next(&w->r) >> below(&w->r, 64), 0);
+        break;
+    case 2: { /* a fixed64, a fixed32 */
+        uint64_t x = rng_next(&w->r);
+        int wide = chance(&w->r, 0.5);
+        bb_varint(out, (uint64_t)number << 3 | (wide ? 1u : 5u), 0);
+        bb_put(out, &x, wide ? 8 : 4);
+        break;
+    }
+    case 3: { /* length-delimited garbage that frames: never parses as fields */
+        uint8_t g[40];
+        size_t k = 1 + below(&w->r, sizeof g - 1);
+        for (size_t i = 0; i < k; i++)
+            g[i] = (uint8_t)(rng_next(&w->r) | 0x80); /* continuation bytes only */
+        enc_bytes_field(w, out, number, g, k);
+        break;
+    }
+    default: /* the same value in two pieces, cut anywhere */
+        if ((key & 7) == 2 && vlen > 1) {
+            size_t cut = 1 + below(&w->r, (uint32_t)(vlen - 1));
+            enc_bytes_field(w, out, number, val, cut);
+            enc_bytes_field(w, out, number, val + cut, vlen - cut);
+        } else {
+            bb_put(out, field, n);
+            bb_put(out, field, n);
+        }
+        break;
+    }
+}
+
+/* Appends every occurrence of field fd of m to scratch, one item each. sf:
+ * fd's position in the schema (NULL: none). */
 static void enc_field(wild *w, const ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd,
-                      int with_unknown, bbuf *scratch, item *items, size_t *nitems, size_t maxitems)
+                      const dmvf_sfield *sf, int with_unknown, bbuf *scratch, item *items, size_t *nitems,
+                      size_t maxitems)
 {
     const char *base = (const char *)m;
     const void *p = base + fd->offset;
     int wildon = w && w->on;
+    int hostile_mc = wildon && w->hostile && sf && (sf->klass & (DMVF_CLASS_M | DMVF_CLASS_C));
+    const dmvf_snode *child = sf ? sf->child : NULL;
 #define ITEM_BEGIN() size_t off_ = scratch->n
 #define ITEM_END() do { if (*nitems >= maxitems) abort(); \
+        if (hostile_mc && chance(&w->r, 0.3)) { \
+            bbuf h_ = {0}; \
+            enc_hostile_mc(w, fd->id, scratch->p + off_, scratch->n - off_, &h_); \
+            scratch->n = off_; \
+            bb_put(scratch, h_.p, h_.n); \
+            free(h_.p); \
+        } \
         items[(*nitems)++] = (item){fd->id, off_, scratch->n - off_}; } while (0)
 
     if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
@@ -366,7 +545,7 @@ static void enc_field(wild *w, const ProtobufCMessage *m, const ProtobufCFieldDe
             case PROTOBUF_C_TYPE_MESSAGE: {
                 const ProtobufCMessage *c = ((ProtobufCMessage *const *)*(void *const *)p)[i];
                 bbuf sub = {0};
-                enc_message(w, c, with_unknown, &sub);
+                enc_message(w, c, child, with_unknown, &sub);
                 enc_bytes_field(w, scratch, fd->id, sub.p, sub.n);
                 free(sub.p);
                 break;
@@ -383,9 +562,14 @@ static void enc_field(wild *w, const ProtobufCMessage *m, const ProtobufCFieldDe
         const ProtobufCMessage *c = *(ProtobufCMessage *const *)p;
         if (!c)
             return;
-        ITEM_BEGIN();
         bbuf sub = {0};
-        enc_message(w, c, with_unknown, &sub);
+        enc_message(w, c, child, with_unknown, &sub);
+        if (wildon && chance(&w->r, 0.15)) {
+            enc_pieces(w, c->descriptor, fd->id, sub.p, sub.n, scratch, items, nitems, maxitems);
+            free(sub.p);
+            return;
+        }
+        ITEM_BEGIN();
         enc_bytes_field(w, scratch, fd->id, sub.p, sub.n);
         free(sub.p);
         ITEM_END();
@@ -436,14 +620,22 @@ static void enc_unknown(wild *w, bbuf *b, const ProtobufCMessageUnknownField *u)
     bb_put(b, u->data, u->len);
 }
 
-/* A random unknown field: number 24..2000, wire type 0, 1, 2 or 5. */
-static void enc_random_unknown(wild *w, bbuf *b)
+/* A random unknown field: number 24..2000, wire type 0, 1, 2 or 5; with
+ * --hostile also 3, a group of such fields (depth: groups it is inside). */
+static void enc_random_unknown(wild *w, bbuf *b, unsigned depth)
 {
-    static const unsigned wts[] = {0, 1, 2, 5};
+    static const unsigned wts[] = {0, 1, 2, 5, 3};
     uint32_t number = between(&w->r, 24, 2000);
-    unsigned wt = wts[below(&w->r, 4)];
+    unsigned wt = wts[below(&w->r, w->hostile && depth < 3 ? 5 : 4)];
     put_key(w, b, number, wt);
     switch (wt) {
+    case 3: {
+        unsigned k = below(&w->r, 4);
+        for (unsigned i = 0; i < k; i++)
+            enc_random_unknown(w, b, depth + 1);
+        put_key(w, b, number, 4);
+        break;
+    }
     case 0: {
         uint64_t v = rng_next(&w->r);
         v >>= below(&w->r, 64);
@@ -472,11 +664,10 @@ static void enc_random_unknown(wild *w, bbuf *b)
     }
 }
 
-#define MAX_ITEMS 512
-
-/* Encodes m (without its own key and length) into out. with_unknown: also
- * the unknown fields the struct carries. */
-static void enc_message(wild *w, const ProtobufCMessage *m, int with_unknown, bbuf *out)
+/* Encodes m (without its own key and length) into out. sn: m's position
+ * in the schema (NULL: none). with_unknown: also the unknown fields the
+ * struct carries. */
+static void enc_message(wild *w, const ProtobufCMessage *m, const dmvf_snode *sn, int with_unknown, bbuf *out)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
     int wildon = w && w->on;
@@ -485,7 +676,8 @@ static void enc_message(wild *w, const ProtobufCMessage *m, int with_unknown, bb
     size_t nitems = 0;
 
     for (unsigned i = 0; i < d->n_fields; i++)
-        enc_field(w, m, &d->fields[i], with_unknown, &scratch, items, &nitems, MAX_ITEMS);
+        enc_field(w, m, &d->fields[i], sn ? dmvf__schema_child(sn, d->fields[i].id) : NULL, with_unknown,
+                  &scratch, items, &nitems, MAX_ITEMS);
     if (with_unknown) {
         for (unsigned i = 0; i < m->n_unknown_fields; i++) {
             if (nitems >= MAX_ITEMS)
@@ -499,7 +691,7 @@ static void enc_message(wild *w, const ProtobufCMessage *m, int with_unknown, bb
         unsigned k = between(&w->r, 1, 3);
         for (unsigned i = 0; i < k && nitems < MAX_ITEMS; i++) {
             size_t off = scratch.n;
-            enc_random_unknown(w, &scratch);
+            enc_random_unknown(w, &scratch, 0);
             items[nitems++] = (item){0xFFFFFFFFu, off, scratch.n - off};
         }
     }
@@ -535,6 +727,13 @@ static void enc_message(wild *w, const ProtobufCMessage *m, int with_unknown, bb
     for (size_t s = 0; s < nitems; s++)
         bb_put(out, scratch.p + items[order[s]].off, items[order[s]].len);
     free(scratch.p);
+    if (wildon && w->hostile && sn == dmvf__schema_root() && chance(&w->r, 0.004)) {
+        /* more documents (C) than a repeated field may hold: not counted */
+        for (unsigned i = 0; i < 10001; i++) {
+            bb_byte(out, 0x2a);
+            bb_byte(out, 0x00);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1324,8 +1523,8 @@ static int self_check(const uint8_t *bytes, size_t n, const ProtobufCMessage *ex
         return 0;
     }
     bbuf a = {0}, b = {0};
-    enc_message(NULL, u, with_unknown, &a);
-    enc_message(NULL, expect, with_unknown, &b);
+    enc_message(NULL, u, NULL, with_unknown, &a);
+    enc_message(NULL, expect, NULL, with_unknown, &b);
     if (a.n != b.n || memcmp(a.p, b.p, a.n) != 0) {
         fprintf(stderr, "dmvf-gen: self-check: %s record %" PRIu64 ": decodes to another record\n",
                 what, index);
@@ -1764,7 +1963,7 @@ static void usage(FILE *f)
 "                       columns flattened (person.family_name, vehicles.0.plate,\n"
 "                       license.restrictions.2), empty where JSON omits a field.\n"
 "                       Same records for the same seed in every format; not with\n"
-"                       --wild, --canary, --framed or --self-check\n"
+"                       --wild, --hostile, --canary, --framed or --self-check\n"
 "  --out F              write to file F (default: standard output; \"-\" too)\n"
 "  --twins F2           also write each record's twin to F2: identical except that\n"
 "                       every M and C field is re-drawn, presence included (marked\n"
@@ -1774,7 +1973,15 @@ static void usage(FILE *f)
 "                       singular scalars repeated (last wins), unknown fields\n"
 "                       24..2000 of wire types 0/1/2/5 in every message, padded\n"
 "                       varints, explicit defaults, uint32 >= 2^32, unknown and\n"
-"                       negative enums, bools 2 and 300, empty repeated strings\n"
+"                       negative enums, bools 2 and 300, empty repeated strings,\n"
+"                       singular sub-messages in pieces (merged by protobuf; laid\n"
+"                       out so that protobuf-c 1.4 reads them alike too)\n"
+"  --hostile            --wild, and what protobuf allows but protobuf-c cannot read,\n"
+"                       or only a rule without marking: release accepts, where such\n"
+"                       a rule does not look: unknown groups (nested) in every\n"
+"                       message, pieces holding anything, M and C fields as groups,\n"
+"                       with other wire types, as garbage that frames, in pieces,\n"
+"                       now and then 10,001 documents; not with --self-check\n"
 "  --canary             canary records: every leaf position of the schema (2\n"
 "                       elements per repeated field) holds a unique value, and\n"
 "                       every message carries unknown fields 1998 (varint) and\n"
@@ -1816,7 +2023,7 @@ static void usage(FILE *f)
 typedef struct opts {
     uint64_t count, seed, requests;
     double marked;
-    int photo, wild, canary, framed, self_check, stats, format;
+    int photo, wild, hostile, canary, framed, self_check, stats, format;
     const char *out, *twins, *manifest;
     const char *request_id, *ori, *jurisdiction, *legal_reference;
     dmvf_agency_kind agency_kind;
@@ -1849,14 +2056,15 @@ static uint64_t parse_u64(const char *s, const char *what)
 
 static void parse_args(int argc, char **argv, opts *o)
 {
-    enum { O_COUNT = 256, O_SEED, O_MARKED, O_PHOTO, O_OUT, O_TWINS, O_WILD, O_CANARY,
+    enum { O_COUNT = 256, O_SEED, O_MARKED, O_PHOTO, O_OUT, O_TWINS, O_WILD, O_HOSTILE, O_CANARY,
            O_MANIFEST, O_FRAMED, O_REQUESTS, O_REQID, O_ORI, O_AGENCY, O_JUR, O_TAG,
            O_PURPOSE, O_LEGAL, O_LEGALREF, O_QUERY, O_DATE, O_SELF, O_STATS, O_FORMAT, O_HELP };
     static const struct option lo[] = {
         {"count", required_argument, 0, O_COUNT}, {"seed", required_argument, 0, O_SEED},
         {"marked", required_argument, 0, O_MARKED}, {"photo", no_argument, 0, O_PHOTO},
         {"out", required_argument, 0, O_OUT}, {"twins", required_argument, 0, O_TWINS},
-        {"wild", no_argument, 0, O_WILD}, {"canary", no_argument, 0, O_CANARY},
+        {"wild", no_argument, 0, O_WILD}, {"hostile", no_argument, 0, O_HOSTILE},
+        {"canary", no_argument, 0, O_CANARY},
         {"manifest", required_argument, 0, O_MANIFEST}, {"framed", no_argument, 0, O_FRAMED},
         {"requests", required_argument, 0, O_REQUESTS},
         {"request-id", required_argument, 0, O_REQID}, {"ori", required_argument, 0, O_ORI},
@@ -1899,6 +2107,7 @@ static void parse_args(int argc, char **argv, opts *o)
         case O_OUT: o->out = optarg; break;
         case O_TWINS: o->twins = optarg; break;
         case O_WILD: o->wild = 1; break;
+        case O_HOSTILE: o->wild = o->hostile = 1; break;
         case O_CANARY: o->canary = 1; break;
         case O_MANIFEST: o->manifest = optarg; break;
         case O_FRAMED: o->framed = 1; break;
@@ -1968,6 +2177,8 @@ static void parse_args(int argc, char **argv, opts *o)
         die_usage("--canary and --twins do not combine", o->twins);
     if (o->requests > 1 && !o->framed)
         die_usage("--requests needs --framed", "--requests");
+    if (o->hostile && o->self_check)
+        die_usage("--hostile records do not decode with protobuf-c; not with --self-check", "--hostile");
     if (o->format != FMT_PB) {
         const char *f = o->format == FMT_JSONL ? "jsonl" : "csv";
         if (o->wild)
@@ -2107,10 +2318,11 @@ int main(int argc, char **argv)
         }
 
         wild w;
-        w.on = op.wild;
+        w.on = op.wild || op.hostile;
+        w.hostile = op.hostile;
         rng_seed(&w.r, op.seed, i, STREAM_WILD);
         enc.n = 0;
-        enc_message(&w, &rec->base, 1, &enc);
+        enc_message(&w, &rec->base, dmvf__schema_root(), 1, &enc);
         if (op.self_check &&
             !self_check(enc.p, enc.n, &rec->base, !op.wild, !op.wild, i, "output"))
             failures++;
@@ -2120,7 +2332,7 @@ int main(int argc, char **argv)
         if (twin) {
             rng_seed(&w.r, op.seed, i, STREAM_WILD_TWIN);
             enc.n = 0;
-            enc_message(&w, &twin->base, 1, &enc);
+            enc_message(&w, &twin->base, dmvf__schema_root(), 1, &enc);
             if (op.self_check &&
                 !self_check(enc.p, enc.n, &twin->base, !op.wild, !op.wild, i, "twin"))
                 failures++;

@@ -2,13 +2,14 @@
  * test_differential.c - the wire rewriter (rewrite.c) against the protobuf-c
  * reference path (reference.c), byte for byte.
  *
- * Inputs: the generator's corpora ($DMVF_GEN: ordinary, --wild, --photo),
- * a schema-driven random wire corpus made here (field order shuffled,
- * scalars repeated, explicit defaults, unknown fields of every wire type,
- * non-minimal varints, out-of-range values, the odd duplicated
- * sub-message or wrong wire type), hand-written edge cases, and corrupted
- * variants of generator records (truncated at every 7th byte, random bytes
- * changed).
+ * Inputs: the generator's corpora ($DMVF_GEN: ordinary, --wild, --photo,
+ * --hostile), a schema-driven random wire corpus made here (field order
+ * shuffled, scalars repeated, explicit defaults, unknown fields of every
+ * wire type, groups among them, nested, non-minimal varints, out-of-range
+ * values, singular sub-messages in pieces, M and C fields with other wire
+ * types or garbage inside, the odd wrong wire type elsewhere), hand-written
+ * edge cases, and corrupted variants of generator records (truncated at
+ * every 7th byte, random bytes changed).
  *
  * Plans: the example policy's plans for four requesters (in-state police,
  * also restricted to requested fields; immigration with a judicial warrant;
@@ -252,12 +253,38 @@ static unsigned wire_type_of(unsigned t)
     return t == DMVF_T_STRING || t == DMVF_T_BYTES || t == DMVF_T_MESSAGE ? 2 : 0;
 }
 
+static void gen_unknown(buf *b, const dmvf_snode *node);
+
 /* One occurrence of field sf, key included. */
 static void gen_field(buf *b, const dmvf_sfield *sf, unsigned depth)
 {
     unsigned wt = wire_type_of(sf->type);
+    int mc = (sf->klass & (DMVF_CLASS_M | DMVF_CLASS_C)) != 0;
+    if (mc && rn(10) == 0) {
+        /* an M or C field in another encoding: opaque for most plans */
+        static const unsigned other[] = {0, 1, 2, 3, 5};
+        unsigned w = other[rn(5)];
+        buf_varint(b, (uint64_t)sf->number << 3 | w, 0);
+        switch (w) {
+        case 0: buf_varint(b, rbits(), 0); break;
+        case 1: for (int i = 0; i < 8; i++) buf_byte(b, (uint8_t)rnd()); break;
+        case 5: for (int i = 0; i < 4; i++) buf_byte(b, (uint8_t)rnd()); break;
+        case 3: /* a group of unknown fields, closed */
+            for (unsigned k = rn(3); k; k--)
+                gen_unknown(b, sf->parent);
+            buf_varint(b, (uint64_t)sf->number << 3 | 4, 0);
+            break;
+        default: { /* bytes that need not parse as fields */
+            unsigned n = rn(12);
+            buf_varint(b, n, 0);
+            for (unsigned i = 0; i < n; i++)
+                buf_byte(b, (uint8_t)rnd());
+        }
+        }
+        return;
+    }
     if (rn(400) == 0)
-        wt = wt == 2 ? 0 : 2; /* a wrong wire type: both must refuse */
+        wt = wt == 2 ? 0 : 2; /* a wrong wire type: refused where the plan looks */
     buf_varint(b, (uint64_t)sf->number << 3 | wt, rn(30) == 0 ? 1 : 0);
     if (wt == 0) {
         uint64_t v = gen_number(sf->type);
@@ -279,13 +306,18 @@ static void gen_field(buf *b, const dmvf_sfield *sf, unsigned depth)
     free(v.p);
 }
 
-static void gen_unknown(buf *b, const dmvf_snode *node)
+static void gen_unknown_at(buf *b, const dmvf_snode *node, unsigned depth)
 {
-    static const unsigned wts[] = {0, 1, 2, 5};
-    unsigned wt = wts[rn(4)];
+    static const unsigned wts[] = {0, 1, 2, 5, 3};
+    unsigned wt = wts[rn(depth < 4 ? 5 : 4)];
     uint32_t num = node->max_number + 1 + rn(rn(2) ? 20 : 5000);
     buf_varint(b, (uint64_t)num << 3 | wt, 0);
     switch (wt) {
+    case 3: /* a group: fields, nested groups, then its END_GROUP (now and then a wrong one) */
+        for (unsigned k = rn(4); k; k--)
+            gen_unknown_at(b, node, depth + 1);
+        buf_varint(b, (uint64_t)(rn(200) ? num : num + 1) << 3 | 4, 0);
+        break;
     case 0: buf_varint(b, rbits(), 0); break;
     case 1: for (int i = 0; i < 8; i++) buf_byte(b, (uint8_t)rnd()); break;
     case 5: for (int i = 0; i < 4; i++) buf_byte(b, (uint8_t)rnd()); break;
@@ -296,6 +328,11 @@ static void gen_unknown(buf *b, const dmvf_snode *node)
             buf_byte(b, (uint8_t)rnd());
     }
     }
+}
+
+static void gen_unknown(buf *b, const dmvf_snode *node)
+{
+    gen_unknown_at(b, node, 0);
 }
 
 /* A message: fields in random order, some repeated, some unknown. */
@@ -311,7 +348,7 @@ static void gen_message(buf *out, const dmvf_snode *node, unsigned depth)
         if (sf->repeated)
             occ = rn(4);
         else if (sf->type == DMVF_T_MESSAGE)
-            occ = rn(300) == 0 ? 2 : 1; /* a duplicated sub-message: both must refuse */
+            occ = rn(10) == 0 ? 2 + rn(2) : 1; /* pieces: merged */
         else if (rn(8) == 0)
             occ = 2 + rn(2);            /* a repeated scalar: the last wins */
         for (unsigned k = 0; k < occ && nc < 80; k++) {
@@ -425,6 +462,29 @@ static const edge edges[] = {
     {"truncated sub-message", "12050a036162"},
     {"sub-message length past its parent", "12030a056162"},
     {"string with NUL (skipped)", "0a03610062"},
+    {"marking in two pieces", "2202080222021001"},
+    {"marking after an empty piece", "22002202080222021001"},
+    {"marking with an unknown group", "2206a3060801a406"},
+    {"marking with unknown fields of every wire type", "2217a00101a1010102030405060708a2010161a50101020304"},
+    {"marking as a group", "230801240a0172"},
+    {"marking as an open group", "2308010a0172"},
+    {"marking with garbage inside", "2203ffffff0a0161"},
+    {"nested unknown groups", "a306ab060801ac06a4060a0161"},
+    {"group closed by another number", "a306ac06"},
+    {"group end only in person", "1202a406"},
+    {"person in two pieces", "12030a016112031201620a0172"},
+    {"person in two pieces, birth_date in the first", "120230051203120162"},
+    {"person in three pieces, the last empty", "12030a0161120230051200"},
+    {"residence across person pieces", "12068201031a016312068201030a0173"},
+    {"registered_address in pieces", "3a0a4a030a01614a031a0162"},
+    {"person.race as a varint", "12026001"},
+    {"person.voter_registered as LEN", "1204ba010101"},
+    {"license.expiration_date as fixed32", "1a054d01020304"},
+    {"license.enhanced as a group", "1a027374"},
+    {"documents as fixed32", "2d01020304"},
+    {"application as fixed64", "490102030405060708"},
+    {"photo as a group", "33080134"},
+    {"unknown field 25 of person as a group", "1204cb01cc01"},
 };
 
 static size_t unhex(const char *s, uint8_t *out, size_t cap)
@@ -974,13 +1034,15 @@ int main(void)
         }
 
     /* corpora */
-    corpus plain = {0}, wild = {0}, photo = {0}, synth = {0}, edge_c = {0}, spell = {0};
+    corpus plain = {0}, wild = {0}, photo = {0}, hostile = {0}, synth = {0}, edge_c = {0}, spell = {0};
     CHECK(corpus_from_gen(&plain, "gen", gen, "--count 10000 --seed 7") == 0);
     CHECK(corpus_from_gen(&wild, "gen-wild", gen, "--wild --count 5000 --seed 8") == 0);
     CHECK(corpus_from_gen(&photo, "gen-photo", gen, "--photo --count 300 --seed 9") == 0);
+    CHECK(corpus_from_gen(&hostile, "gen-hostile", gen, "--hostile --count 3000 --seed 10") == 0);
     CHECK_MSG(plain.n == 10000, "gen --count 10000 gave %zu records", plain.n);
     CHECK_MSG(wild.n == 5000, "gen --wild --count 5000 gave %zu records", wild.n);
     CHECK_MSG(photo.n == 300, "gen --photo --count 300 gave %zu records", photo.n);
+    CHECK_MSG(hostile.n == 3000, "gen --hostile --count 3000 gave %zu records", hostile.n);
     synth.name = "random-wire";
     for (int i = 0; i < 3000; i++) {
         buf b = {0};
@@ -994,12 +1056,31 @@ int main(void)
         size_t n = unhex(edges[i].hex, tmp, sizeof tmp);
         corpus_add(&edge_c, tmp, n);
     }
+    size_t nedges = edge_c.n;
+    /* unknown groups 32 deep (the most) and 33; marking in 10,001 pieces */
+    for (unsigned depth = 32; depth <= 33; depth++) {
+        buf g = {0};
+        for (unsigned k = 0; k < depth; k++)
+            buf_put(&g, "\xa3\x06", 2);
+        for (unsigned k = 0; k < depth; k++)
+            buf_put(&g, "\xa4\x06", 2);
+        buf_put(&g, "\x0a\x01r", 3);
+        corpus_add(&edge_c, g.p, g.n);
+        free(g.p);
+    }
+    {
+        buf g = {0};
+        for (unsigned k = 0; k < 10001; k++)
+            buf_put(&g, "\x22\x02\x08\x01", 4);
+        corpus_add(&edge_c, g.p, g.n);
+        free(g.p);
+    }
 
     corpus_spellings(&spell, &plain, 2000);
     CHECK_MSG(spell.n > 1500, "only %zu records with spellings", spell.n);
 
     stats total = {0};
-    const corpus *clean[] = {&plain, &wild, &photo, &synth, &edge_c, &spell};
+    const corpus *clean[] = {&plain, &wild, &photo, &hostile, &synth, &edge_c, &spell};
     for (size_t k = 0; k < sizeof clean / sizeof clean[0]; k++) {
         stats st = {0};
         run_corpus(plans, np, clean[k], &st);
@@ -1009,7 +1090,7 @@ int main(void)
             CHECK_MSG(st.released > 0 && st.rejected == 0, "the %s records must all be accepted "
                       "(%zu refused)", clean[k]->name, st.rejected);
     }
-    for (size_t i = 0; i < edge_c.n; i++) /* name the edge cases that mismatch */
+    for (size_t i = 0; i < nedges; i++) /* name the edge cases that mismatch */
         for (size_t p = 0; p < np; p++) {
             stats st = {0};
             unsigned saved = g_printed;
@@ -1021,6 +1102,7 @@ int main(void)
     stats cor = {0};
     run_corrupted(plans, np, &plain, 120, &cor);
     run_corrupted(plans, np, &wild, 50, &cor);
+    run_corrupted(plans, np, &hostile, 30, &cor);
     run_corrupted(plans, np, &synth, 30, &cor);
     print_stats("corrupted", &cor);
     add_stats(&total, &cor);
@@ -1041,6 +1123,7 @@ int main(void)
     corpus_free(&plain);
     corpus_free(&wild);
     corpus_free(&photo);
+    corpus_free(&hostile);
     corpus_free(&synth);
     corpus_free(&edge_c);
     corpus_free(&spell);

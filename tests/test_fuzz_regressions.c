@@ -265,8 +265,17 @@ int main(void)
         if (data)
             CHECK_EQ_INT(dmvf__fuzz_policy(data, n), 0);
         free(data);
-        for (size_t i = 0; i < G.nfixed; i++)
-            CHECK_EQ_INT(dmvf__fuzz_rewrite(G.fixed[i], G.fixed_len[i]), 0);
+        for (size_t i = 0; i < G.nfixed; i++) {
+            /* header 0xff: every plan of the set */
+            uint8_t *in = malloc(G.fixed_len[i] + 1);
+            CHECK(in != NULL);
+            if (!in)
+                continue;
+            in[0] = 0xff;
+            memcpy(in + 1, G.fixed[i], G.fixed_len[i]);
+            CHECK_EQ_INT(dmvf__fuzz_rewrite(in, G.fixed_len[i] + 1), 0);
+            free(in);
+        }
     }
     dmvf__fuzz_fini();
     CHECK_DONE();

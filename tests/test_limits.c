@@ -2,9 +2,11 @@
  * test_limits.c - every input limit is a clear error, never a crash or an
  * unbounded allocation.
  *
- *   record size          max_record_bytes: dmvf_filter_record, the stream
- *                        reader (before the record is buffered) and framed
- *                        frames; DMVF_ETOOBIG with offset and record index
+ *   record size          max_record_bytes: dmvf_filter_record, streams and
+ *                        framed frames judge the record; the stream reader
+ *                        refuses a length prefix over dmvf_stream_record_limit
+ *                        before buffering; DMVF_ETOOBIG with offset and
+ *                        record index
  *   repeated elements    10,000 pass, 10,001 are DMVF_ETOOBIG, for a redacted
  *                        and a released field, nested too, in the rewriter and
  *                        the reference path alike
@@ -250,6 +252,29 @@ static void test_record_size(void)
     CHECK_EQ_INT(err.record, 2);
     CHECK_MSG(strstr(err.msg, "exceeds the limit") != NULL, "%s", err.msg);
     dmvf_filter_free(f);
+
+    /* what a stream holds of one record: 16 x max_record_bytes, at least
+     * 256 MiB; a prefix one byte past it fails before buffering, whatever
+     * max_record_bytes is */
+    CHECK(dmvf_stream_record_limit(0) == DMVF_STREAM_RECORD_LIMIT_MIN);
+    CHECK(dmvf_stream_record_limit(64) == DMVF_STREAM_RECORD_LIMIT_MIN);
+    CHECK(dmvf_stream_record_limit((size_t)32 << 20) == (size_t)512 << 20);
+    CHECK(dmvf_stream_record_limit(SIZE_MAX) >= DMVF_STREAM_RECORD_LIMIT_MIN);
+    for (int extra = 0; extra <= 1; extra++) {
+        o.max_record_bytes = 64;
+        f = dmvf_filter_create(pol, kr, &police, &o, &err);
+        stream.n = 0;
+        put_varint(&stream, dmvf_stream_record_limit(64) + (size_t)extra);
+        put(&stream, "abc", 3);
+        dmvf_in_buffer in3 = {stream.p, stream.n, 0};
+        ob.pos = 0;
+        memset(&err, 0, sizeof err);
+        int rc = dmvf_filter_stream(f, &ob, &in3, 0, &err);
+        CHECK_EQ_INT(rc, extra ? DMVF_ETOOBIG : DMVF_OK); /* at the limit: buffered, waiting for more */
+        if (extra)
+            CHECK_EQ_INT(err.offset, 0);
+        dmvf_filter_free(f);
+    }
 
     /* a record exactly at the limit passes; one byte more does not */
     rec.n = 0;

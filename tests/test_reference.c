@@ -2,8 +2,10 @@
  * test_reference.c - the protobuf-c reference path (reference.c) on plans
  * built by hand and records built with the protobuf-c structs: concrete
  * outputs for every action, normalization (map, drop, allow lists,
- * otherwise; on its own and in a plan), unknown fields, the refusal of
- * a duplicated singular sub-message, and keyed pseudonyms and encryption.
+ * otherwise; on its own and in a plan), unknown fields, the merge of a
+ * singular sub-message sent in pieces, opaque fields (groups and any wire
+ * type where the plan does not look), refusals, and keyed pseudonyms and
+ * encryption.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -528,6 +530,19 @@ static void expect_fail(const dmvf_plan *plan, const uint8_t *in, size_t n, int 
                   (unsigned long long)err.offset, (unsigned long long)offset, err.msg);
 }
 
+static void expect_out(const dmvf_plan *plan, const uint8_t *in, size_t n, const uint8_t *want, size_t wn,
+                       const char *what)
+{
+    uint8_t *o = NULL;
+    size_t on = 0;
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    int rc = dmvf__reference_record(plan, NULL, in, n, &o, &on, &err);
+    CHECK_MSG(rc == DMVF_OK, "%s: rc %d (%s)", what, rc, err.msg);
+    CHECK_MSG(rc != DMVF_OK || (on == wn && (wn == 0 || memcmp(o, want, wn) == 0)), "%s: other bytes", what);
+    free(o);
+}
+
 static void test_refusals(void)
 {
     plan_reset();
@@ -540,18 +555,38 @@ static void test_refusals(void)
     act("vehicles.plate", DMVF_ACT_RELEASE);
     dmvf_plan plan = plan_make(NULL, 0);
 
-    /* person twice: the second occurrence is at byte 5 */
+    /* person twice: the pieces merge (protobuf's rule), one person is written */
     static const uint8_t dup_person[] = {0x0a, 0x01, 'r', 0x12, 0x00, 0x12, 0x00};
-    expect_fail(&plan, dup_person, sizeof dup_person, DMVF_EMALFORMED, 5, "person twice");
-    /* residence twice inside person: the second at byte 2 + 5 = 7 */
+    static const uint8_t dup_person_out[] = {0x0a, 0x01, 'r', 0x12, 0x00};
+    expect_out(&plan, dup_person, sizeof dup_person, dup_person_out, sizeof dup_person_out, "person twice");
+    /* family_name in both pieces (the last wins), residence in both: merged,
+     * its city from the first piece, kept */
+    static const uint8_t pieces[] = {0x12, 0x09, 0x0a, 0x01, 'a', 0x82, 0x01, 0x03, 0x1a, 0x01, 'c',
+                                     0x12, 0x08, 0x0a, 0x01, 'z', 0x82, 0x01, 0x02, 0x0a, 0x00};
+    static const uint8_t pieces_out[] = {0x12, 0x09, 0x0a, 0x01, 'z', 0x82, 0x01, 0x03, 0x1a, 0x01, 'c'};
+    expect_out(&plan, pieces, sizeof pieces, pieces_out, sizeof pieces_out, "person in pieces");
+    /* residence twice inside person */
     static const uint8_t dup_res[] = {0x12, 0x08, 0x82, 0x01, 0x00, 0x0a, 0x00, 0x82, 0x01, 0x00};
-    expect_fail(&plan, dup_res, sizeof dup_res, DMVF_EMALFORMED, 7, "residence twice");
-    /* marking twice, although the plan redacts it */
+    static const uint8_t dup_res_out[] = {0x12, 0x03, 0x82, 0x01, 0x00};
+    expect_out(&plan, dup_res, sizeof dup_res, dup_res_out, sizeof dup_res_out, "residence twice");
+    /* marking twice, redacted: opaque, not looked at */
     static const uint8_t dup_marking[] = {0x22, 0x00, 0x22, 0x02, 0x08, 0x01};
-    expect_fail(&plan, dup_marking, sizeof dup_marking, DMVF_EMALFORMED, 2, "marking twice");
-    /* registered_address twice inside the second vehicle */
+    expect_out(&plan, dup_marking, sizeof dup_marking, NULL, 0, "marking twice");
+    /* registered_address twice inside the second vehicle, redacted */
     static const uint8_t dup_vaddr[] = {0x3a, 0x02, 0x0a, 0x00, 0x3a, 0x04, 0x4a, 0x00, 0x4a, 0x00};
-    expect_fail(&plan, dup_vaddr, sizeof dup_vaddr, DMVF_EMALFORMED, 8, "registered_address twice");
+    static const uint8_t dup_vaddr_out[] = {0x3a, 0x00, 0x3a, 0x00};
+    expect_out(&plan, dup_vaddr, sizeof dup_vaddr, dup_vaddr_out, sizeof dup_vaddr_out, "registered_address twice");
+    /* opaque: groups, nested, and other wire types where the plan does not
+     * look (unknown numbers, marking, a C field, a redacted message) */
+    static const uint8_t opaque_in[] = {0x0a, 0x01, 'r',
+                                        0xa3, 0x06, 0x08, 0x01, 0xab, 0x06, 0xac, 0x06, 0xa4, 0x06, /* group 100 */
+                                        0x23, 0x08, 0x01, 0x24,       /* marking as a group */
+                                        0x22, 0x03, 0xff, 0xff, 0xff, /* marking: garbage inside */
+                                        0x12, 0x02, 0x60, 0x01,       /* person.race (C) as a varint */
+                                        0x35, 1, 2, 3, 4,             /* photo as fixed32 */
+                                        0x2a, 0x02, 0x08, 0x05};      /* documents */
+    static const uint8_t opaque_out[] = {0x0a, 0x01, 'r', 0x12, 0x00};
+    expect_out(&plan, opaque_in, sizeof opaque_in, opaque_out, sizeof opaque_out, "opaque fields");
     /* repeated messages may repeat */
     static const uint8_t two_veh[] = {0x3a, 0x02, 0x0a, 0x00, 0x3a, 0x03, 0x0a, 0x01, 'P'};
     uint8_t *o = NULL;
@@ -567,8 +602,19 @@ static void test_refusals(void)
     expect_fail(&plan, trunc, sizeof trunc, DMVF_EMALFORMED, 1, "length past the end");
     static const uint8_t trunc_sub[] = {0x12, 0x04, 0x0a, 0x05, 'a', 'b'};
     expect_fail(&plan, trunc_sub, sizeof trunc_sub, DMVF_EMALFORMED, 3, "length past the end of person");
-    static const uint8_t group[] = {0x0a, 0x01, 'r', 0xa3, 0x06, 0xa4, 0x06};
-    expect_fail(&plan, group, sizeof group, DMVF_EMALFORMED, 3, "group");
+    static const uint8_t group[] = {0x0a, 0x01, 'r', 0xa3, 0x06, 0x08, 0x01};
+    expect_fail(&plan, group, sizeof group, DMVF_EMALFORMED, 3, "a group that does not close");
+    static const uint8_t group_other[] = {0x0a, 0x01, 'r', 0xa3, 0x06, 0xac, 0x06};
+    expect_fail(&plan, group_other, sizeof group_other, DMVF_EMALFORMED, 5, "a group closed by another number");
+    static const uint8_t group_end[] = {0x0a, 0x01, 'r', 0xa4, 0x06};
+    expect_fail(&plan, group_end, sizeof group_end, DMVF_EMALFORMED, 3, "an end of group alone");
+    /* framing is checked inside an opaque field too: a group in marking
+     * that does not close */
+    static const uint8_t group_marking[] = {0x23, 0x08, 0x01};
+    expect_fail(&plan, group_marking, sizeof group_marking, DMVF_EMALFORMED, 0, "marking as an open group");
+    /* person (descended) as a group is a wrong wire type */
+    static const uint8_t group_person[] = {0x13, 0x14};
+    expect_fail(&plan, group_person, sizeof group_person, DMVF_EMALFORMED, 0, "person as a group");
     static const uint8_t badvarint[] = {0x40, 0xff, 0xff};
     expect_fail(&plan, badvarint, sizeof badvarint, DMVF_EMALFORMED, 1, "unterminated varint");
     static const uint8_t zero_key[] = {0x0a, 0x01, 'r', 0x02, 0x00};
@@ -609,6 +655,14 @@ static void test_marking_release(void)
     uint8_t *in = pack_msg(&rec.base, &n);
     int rc;
     dmvf_error err;
+    /* released marking is looked at: its pieces merge, a wrong wire type is malformed */
+    static const uint8_t mk_pieces[] = {0x22, 0x02, 0x10, 0x01, 0x22, 0x04, 0x1a, 0x02, 'D', 'P'};
+    static const uint8_t mk_pieces_out[] = {0x22, 0x06, 0x10, 0x01, 0x1a, 0x02, 'D', 'P'};
+    expect_out(&plan, mk_pieces, sizeof mk_pieces, mk_pieces_out, sizeof mk_pieces_out, "marking in pieces");
+    static const uint8_t mk_wrong[] = {0x22, 0x02, 0x15, 0x01, 0x02, 0x03, 0x04};
+    expect_fail(&plan, mk_wrong, 4, DMVF_EMALFORMED, UINT64_MAX, "marking.limited_duration as fixed32 (cut)");
+    static const uint8_t mk_wrong2[] = {0x22, 0x05, 0x15, 0x01, 0x02, 0x03, 0x04};
+    expect_fail(&plan, mk_wrong2, sizeof mk_wrong2, DMVF_EMALFORMED, 2, "marking.limited_duration as fixed32");
     Dmv__V1__DriverRecord *r = run(&plan, NULL, in, n, &rc, &err, NULL, NULL);
     CHECK_EQ_INT(rc, DMVF_OK);
     if (r) {

@@ -602,7 +602,7 @@ int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_c
     pl.min_read = pl.chunk_bytes < TAIL_READ ? pl.chunk_bytes : TAIL_READ;
     if (pl.min_read < MIN_READ)
         pl.min_read = MIN_READ;
-    pl.max_record = p->fo.max_record_bytes ? p->fo.max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
+    pl.max_record = dmvf_stream_record_limit(p->fo.max_record_bytes); /* what a stream holds of one record */
     pl.nworkers = p->threads ? p->threads : 1;
     pl.threaded = pl.nworkers > 1;
     pl.nslots = pl.threaded ? 2 * pl.nworkers + 2 : 2;

@@ -5,7 +5,14 @@
  * Stream layout (records format):
  *
  *   stream := record*
- *   record := varint(len) DriverRecord[len]      len <= max_record_bytes
+ *   record := varint(len) DriverRecord[len]      len <= dmvf_stream_record_limit
+ *
+ * The record-size limit (max_record_bytes) judges what the record's twin
+ * would be judged on: for a plan without marking: release, the size the
+ * record has without its M and C fields (wire/measure.h); the whole size
+ * for the DMV's internal plan. It costs nothing for a record no longer
+ * than the limit. The stream reader holds at most dmvf_stream_record_limit
+ * bytes of one record, far above any real record (filter.h).
  *
  * Output has the same layout with the released records. When the rule
  * limits the number of records, output is held until the end of the
@@ -34,6 +41,7 @@
 #include "filter/policy/decide.h"
 #include "filter/wire/plan.h"
 #include "filter/wire/count.h"
+#include "filter/wire/measure.h"
 #include "filter/wire/rewrite.h"
 #include "filter/release/stream_int.h"
 #include "keys/keys.h"
@@ -234,7 +242,7 @@ dmvf_filter *dmvf_filter_create(const dmvf_policy *policy, const dmvf_keyring *k
                 goto nomem;
         }
     }
-    f->rd.max = f->max_record_bytes;
+    f->rd.max = dmvf_stream_record_limit(f->max_record_bytes);
     f->oq.hold = f->v.max_records > 0;
     return f;
 nomem:
@@ -333,18 +341,33 @@ static int refuse_for_limit(dmvf_filter *f, const uint8_t *rec, size_t n, dmvf_e
     return dmvf__seterr(err, DMVF_EREFUSED, "%s", f->reason);
 }
 
+/* The record-size limit for a record longer than max_record_bytes (the
+ * caller tests that): judged on the record without its M and C fields,
+ * unless the plan releases marking. 0, or DMVF_ETOOBIG (sticky). */
+static int over_limit(dmvf_filter *f, const dmvf_plan *plan, const uint8_t *in, size_t in_len, dmvf_error *err)
+{
+    if (plan->marking_release) {
+        dmvf__seterr(err, DMVF_ETOOBIG, "record of %zu bytes exceeds the limit of %zu bytes", in_len,
+                     f->max_record_bytes);
+    } else {
+        size_t n = dmvf__size_without_marking(in, in_len);
+        if (n <= f->max_record_bytes)
+            return 0;
+        dmvf__seterr(err, DMVF_ETOOBIG, "record of %zu bytes, not counting its marking and marking-correlated "
+                     "fields, exceeds the limit of %zu bytes", n, f->max_record_bytes);
+    }
+    if (err)
+        err->record = f->in;
+    return f->sticky = DMVF_ETOOBIG;
+}
+
 /* A record of a request whose records are not rewritten (COLLECT, REFUSE). */
 static int not_released(dmvf_filter *f, const uint8_t *in, size_t in_len, int *dropped, dmvf_error *err)
 {
     if (f->mode == MODE_REFUSE)
         return dmvf__seterr(err, DMVF_EREFUSED, "request not released: %s", f->reason);
-    if (in_len > f->max_record_bytes) {
-        dmvf__seterr(err, DMVF_ETOOBIG, "record of %zu bytes exceeds the limit of %zu bytes",
-                     in_len, f->max_record_bytes);
-        if (err)
-            err->record = f->in;
-        return f->sticky = DMVF_ETOOBIG;
-    }
+    if (in_len > f->max_record_bytes && over_limit(f, dmvf__plan_none(), in, in_len, err))
+        return DMVF_ETOOBIG;
     /* the same checks a release makes, writing nothing */
     uint8_t none[1];
     size_t olen = 0;
@@ -383,13 +406,8 @@ static int filter_record(dmvf_filter *f, const void *in, size_t in_len,
         f->in++; /* the record that passes the limit was received too */
         return refuse_for_limit(f, in, in_len, err);
     }
-    if (in_len > f->max_record_bytes) {
-        dmvf__seterr(err, DMVF_ETOOBIG, "record of %zu bytes exceeds the limit of %zu bytes",
-                     in_len, f->max_record_bytes);
-        if (err)
-            err->record = f->in;
-        return f->sticky = DMVF_ETOOBIG;
-    }
+    if (DMVF_UNLIKELY(in_len > f->max_record_bytes) && over_limit(f, f->plan, in, in_len, err))
+        return DMVF_ETOOBIG;
     int rc = dmvf__rewrite(f->plan, f->kc, in, in_len, out, cap, out_len, err);
     if (rc == DMVF_ESPACE)
         return rc;

@@ -36,7 +36,9 @@
  * dmvf_framed_cb callback and its trailer; a non-zero return fails the
  * stream (DMVF_EIO, sticky): no trailer, no seal.
  *
- * Limits: a frame is at most max_record_bytes + 16 bytes; a request carries
+ * Limits: a frame is at most dmvf_stream_record_limit(max_record_bytes) + 16
+ * bytes (the record-size limit is judged on each record, as filter.c
+ * does); a request carries
  * at most max_frames record frames (DMVF_ETOOBIG past it: the request gets
  * no trailer and the stream stops).
  */
@@ -100,7 +102,7 @@ dmvf_framed *dmvf_framed_create(const dmvf_policy *policy, const dmvf_keyring *k
         fr->opts.max_record_bytes = DMVF_DEFAULT_MAX_RECORD_BYTES;
     fr->max_frames = DMVF_DEFAULT_MAX_REQUEST_FRAMES;
     /* a frame is its record plus a few bytes of framing */
-    dmvf__reader_init(&fr->rd, fr->opts.max_record_bytes + 16);
+    dmvf__reader_init(&fr->rd, dmvf_stream_record_limit(fr->opts.max_record_bytes) + 16);
     fr->rd.what = "frame";
     dmvf__outq_init(&fr->oq);
     fr->oq.frame_key = KEY_RECORD;

@@ -3,6 +3,10 @@
  *
  *   stream  := message*
  *   message := varint(len) payload[len]      1 <= len <= max
+ *
+ * max is what a stream may hold of one message: for records
+ * dmvf_stream_record_limit(max_record_bytes), for frames 16 bytes more.
+ * The record-size limit itself is judged on the record (filter.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,13 +58,42 @@ int dmvf_stream_prefix(const void *p, size_t n, uint64_t *len, size_t *pre)
     return dmvf__varint_prefix(p, n, len, pre);
 }
 
+size_t dmvf_stream_record_limit(size_t max_record_bytes)
+{
+    size_t max = max_record_bytes ? max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
+    size_t top = SIZE_MAX / 2; /* room for a frame's framing above it */
+    size_t lim = max > top / DMVF_STREAM_RECORD_LIMIT_FACTOR ? top : max * DMVF_STREAM_RECORD_LIMIT_FACTOR;
+    return lim < DMVF_STREAM_RECORD_LIMIT_MIN ? DMVF_STREAM_RECORD_LIMIT_MIN : lim;
+}
+
 static int check_len(dmvf__reader *rd, uint64_t len, uint64_t at, dmvf_error *err)
 {
     if (len == 0)
         return fail(rd, err, DMVF_EMALFORMED, at, "is empty (0 bytes)");
     if (len > rd->max)
-        return fail(rd, err, DMVF_ETOOBIG, at, "of %llu bytes exceeds the limit of %llu bytes",
-                    (unsigned long long)len, (unsigned long long)rd->max);
+        return fail(rd, err, DMVF_ETOOBIG, at, "of %llu bytes exceeds the limit of %llu bytes that a stream "
+                    "holds of one %s", (unsigned long long)len, (unsigned long long)rd->max, rd->what);
+    return 0;
+}
+
+/* Room in acc for at least want bytes, grown by doubling as the bytes
+ * arrive (never beyond the message being gathered), so that a length
+ * prefix alone never makes the reader hold memory the input has not
+ * brought. 0 or -1 (reported). */
+static int acc_room(dmvf__reader *rd, size_t want, uint64_t at, dmvf_error *err)
+{
+    if (rd->acc_cap >= want)
+        return 0;
+    size_t cap = rd->acc_cap < 4096 ? 4096 : rd->acc_cap;
+    while (cap < want)
+        cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+    if (rd->need && cap > rd->need)
+        cap = rd->need > want ? rd->need : want;
+    uint8_t *a = realloc(rd->acc, cap);
+    if (!a)
+        return fail(rd, err, DMVF_ENOMEM, at, "needs more memory than is available");
+    rd->acc = a;
+    rd->acc_cap = cap;
     return 0;
 }
 
@@ -93,17 +126,10 @@ int dmvf__reader_next(dmvf__reader *rd, dmvf_in_buffer *in, int end,
             rd->need = pre + (size_t)l;
             rd->pre = pre;
         }
-        size_t want = rd->need ? rd->need : 16;
-        if (rd->acc_cap < want) {
-            size_t cap = want < 4096 ? 4096 : want;
-            uint8_t *a = realloc(rd->acc, cap);
-            if (!a)
-                return fail(rd, err, DMVF_ENOMEM, rd->consumed, "needs more memory than is available");
-            rd->acc = a;
-            rd->acc_cap = cap;
-        }
         if (!rd->need && avail > 10)
             avail = 10; /* cannot happen: a complete prefix fits in 10 bytes */
+        if (acc_room(rd, avail > 16 ? avail : 16, rd->consumed, err))
+            return -1;
         memcpy(rd->acc, p, avail);
         rd->acc_len = avail;
         in->pos += avail;
@@ -126,19 +152,14 @@ int dmvf__reader_next(dmvf__reader *rd, dmvf_in_buffer *in, int end,
                     return -1;
                 rd->need = pre + (size_t)l;
                 rd->pre = pre;
-                if (rd->acc_cap < rd->need) {
-                    uint8_t *a = realloc(rd->acc, rd->need);
-                    if (!a)
-                        return fail(rd, err, DMVF_ENOMEM, at, "needs more memory than is available");
-                    rd->acc = a;
-                    rd->acc_cap = rd->need;
-                }
             }
         }
         if (rd->need) {
             size_t take = rd->need - rd->acc_len;
             if (take > avail)
                 take = avail;
+            if (acc_room(rd, rd->acc_len + take, rd->consumed - rd->acc_len, err))
+                return -1;
             memcpy(rd->acc + rd->acc_len, p, take);
             rd->acc_len += take;
             in->pos += take;

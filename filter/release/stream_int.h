@@ -11,7 +11,8 @@
 
 /* Reads varint-length-delimited messages out of caller chunks. A message
  * wholly inside the chunk is returned in place; one split across chunks is
- * gathered in `acc` (grown only when a larger message arrives). */
+ * gathered in `acc`, grown by doubling as its bytes arrive (so a length
+ * prefix alone never makes it hold memory), kept for the next one. */
 typedef struct dmvf__reader {
     uint8_t *acc;
     size_t acc_len, acc_cap;

@@ -3,7 +3,7 @@
  * all-redacting plan (count.h).
  *
  * The walk reads the protobuf wire layout of a record the rewriter has
- * already accepted (so every known field has its expected wire type):
+ * already accepted, fields stepped over as fields_int.h says:
  *
  *   message := field*                         any order, fields may repeat
  *   field   := key value
@@ -12,12 +12,16 @@
  *                                             enum, bool)
  *            | varint(len) byte[len]          wire type 2 (string, bytes,
  *                                             sub-message)
- *            | 8 bytes | 4 bytes              wire types 1, 5 (unknown
- *                                             fields only: skipped)
+ *            | 8 bytes | 4 bytes | a group    wire types 1, 5, 3 (skipped)
  *
  * by the schema tree (schema.h), beside the plan tree of the rewriter
- * (plan.h). Singular scalars are counted after the message is walked, once
- * each, from their last occurrence, as canonical output keeps them.
+ * (plan.h). A field whose wire type is not its schema type is not a value
+ * (the rewriter accepts that only where it does not look: opaque fields).
+ * Singular scalars are counted after the message is walked, once each,
+ * from their last occurrence, as canonical output keeps them; a singular
+ * sub-message that occurs more than once is walked once, its pieces merged
+ * (fields_int.h). Inside a redacted sub-message, which the rewriter did
+ * not look into, the walk stops where the bytes stop stepping.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -26,6 +30,7 @@
 #include "filter/wire/rewrite.h"
 #include "filter/wire/transform.h"
 #include "filter/core/varint.h"
+#include "filter/wire/fields_int.h"
 
 _Static_assert(DMVF_FIELD_CLASS_M == DMVF_CLASS_M, "class bits differ");
 _Static_assert(DMVF_FIELD_CLASS_C == DMVF_CLASS_C, "class bits differ");
@@ -67,44 +72,53 @@ static void count_value(uint64_t *counts, const dmvf_sfield *sf, const dmvf_fpla
 typedef struct last_occ {
     const uint8_t *val;
     uint32_t len;
+    uint32_t count;
 } last_occ;
 
 /* pn NULL: the message is redacted as a whole. */
-static void count_message(uint64_t *counts, const dmvf_snode *sn, const dmvf_pnode *pn,
-                          const uint8_t *p, const uint8_t *end)
+static void count_message(uint64_t *counts, const dmvf_snode *sn, const dmvf_pnode *pn, const dmvf__msg *m)
 {
     last_occ last[DMVF_MAX_FIELD_NUMBER + 1];
-    uint32_t seen = 0; /* bit n: singular scalar field n occurred */
-    while (p < end) {
-        uint32_t num, vlen;
-        unsigned wt;
-        const uint8_t *val;
-        size_t used = dmvf__wire_field(p, end, &num, &wt, &val, &vlen);
-        if (!used)
-            break; /* cannot happen for an accepted record */
-        p += used;
+    uint32_t seen = 0; /* bit n: singular field n (scalar or sub-message) occurred */
+    dmvf__cursor c;
+    dmvf__field f;
+    dmvf__wbad bad;
+    dmvf__cursor_init(&c, m);
+    while (dmvf__cursor_next(&c, &f, &bad) > 0) {
+        const uint32_t num = f.num;
         const dmvf_sfield *sf = dmvf__schema_child(sn, num);
-        if (!sf)
-            continue; /* unknown to the schema: not counted */
-        if (wt != dmvf__ftype_wire(sf->type))
-            continue; /* cannot happen for an accepted record */
+        if (!sf || f.wt != dmvf__ftype_wire(sf->type))
+            continue; /* unknown to the schema, or not a value of this field */
         const dmvf_fplan *fp = pn && num <= pn->max_number ? &pn->f[num] : NULL;
-        if (sf->type == DMVF_T_MESSAGE) {
+        if (sf->repeated && sf->type == DMVF_T_MESSAGE) {
             const dmvf_pnode *child = fp && fp->action == DMVF_ACT_DESCEND ? fp->child : NULL;
-            count_message(counts, sf->child, child, val, val + vlen);
+            dmvf__msg sub = {f.val, f.val + f.vlen, NULL, 0};
+            count_message(counts, sf->child, child, &sub);
         } else if (sf->repeated) {
-            count_value(counts, sf, fp, val, vlen, 1);
+            count_value(counts, sf, fp, f.val, f.vlen, 1);
         } else {
-            last[num].val = val;
-            last[num].len = vlen;
+            if (!(seen & (1u << num)))
+                last[num].count = 0;
+            last[num].val = f.val;
+            last[num].len = f.vlen;
+            last[num].count++;
             seen |= 1u << num;
         }
     }
     for (uint32_t num = 1; seen && num <= DMVF_MAX_FIELD_NUMBER; num++) {
         if (!(seen & (1u << num)))
             continue;
+        const dmvf_sfield *sf = dmvf__schema_child(sn, num);
         const dmvf_fplan *fp = pn && num <= pn->max_number ? &pn->f[num] : NULL;
-        count_value(counts, dmvf__schema_child(sn, num), fp, last[num].val, last[num].len, 0);
+        if (sf->type == DMVF_T_MESSAGE) {
+            const dmvf_pnode *child = fp && fp->action == DMVF_ACT_DESCEND ? fp->child : NULL;
+            dmvf__msg sub = {last[num].val, last[num].val + last[num].len, NULL, 0};
+            if (last[num].count > 1)
+                sub = (dmvf__msg){NULL, NULL, m, num}; /* pieces, merged */
+            count_message(counts, sf->child, child, &sub);
+        } else {
+            count_value(counts, sf, fp, last[num].val, last[num].len, 0);
+        }
     }
 }
 
@@ -112,7 +126,8 @@ void dmvf__acct_count(dmvf__acct *a, const dmvf_plan *plan, const uint8_t *rec, 
 {
     if (!a->counts)
         return;
-    count_message(a->counts, dmvf__schema_root(), plan ? plan->root : NULL, rec, rec + n);
+    dmvf__msg m = {rec, rec + n, NULL, 0};
+    count_message(a->counts, dmvf__schema_root(), plan ? plan->root : NULL, &m);
 }
 
 void dmvf__acct_clear_counts(dmvf__acct *a)
@@ -265,6 +280,8 @@ static void none_init(void)
         e->repeated = sf->repeated;
         e->sf = sf;
     }
+    for (uint32_t num = 0; num <= sn->max_number; num++)
+        g_none_f[num].opaque = (uint8_t)dmvf__fplan_opaque(&g_none_f[num], 0);
     g_none_root.schema = sn;
     g_none_root.max_number = sn->max_number;
     g_none_root.whole = 0;

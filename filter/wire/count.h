@@ -8,16 +8,21 @@
  * dmvf__acct_count walks one record that the rewriter has accepted, with the
  * plan the rewriter used, and adds one for every leaf value:
  *
- *   - a value is what protobuf-c would hold after unpacking the record: a
- *     singular scalar once (its last occurrence) unless it has the default
- *     value (0, false, ""), every element of a repeated field (empty
- *     strings too); a sub-message is not a value, its leaves are;
+ *   - a value is what protobuf would hold after parsing the record: a
+ *     singular scalar once (its last occurrence, the pieces of a singular
+ *     sub-message merged) unless it has the default value (0, false, ""),
+ *     every element of a repeated field (empty strings too); a sub-message
+ *     is not a value, its leaves are; a field whose wire type is not its
+ *     schema type is none (the rewriter lets one pass only where it does
+ *     not look);
  *   - its action is the plan's action for its position; REDACT when an
  *     enclosing message is not descended into (redacted) or there is no
  *     plan; REDACT when normalization removes the value (dropped, or not
  *     on the field's allow list and no `otherwise`) or, for a singular
  *     field, replaces it by "" so that nothing is written;
- *   - fields the schema does not know are not counted.
+ *   - fields the schema does not know are not counted; inside a redacted
+ *     sub-message, which the rewriter steps over unread, the walk stops
+ *     where its bytes stop stepping.
  *
  * Subjects are record_ids (DriverRecord field 1, its last occurrence) kept
  * in chunks that never move, so a pointer handed out stays valid until the
@@ -65,8 +70,9 @@ int dmvf__acct_subject(dmvf__acct *a, const uint8_t *id, size_t n);
 /* Adds src's counts to dst's and appends src's subjects. 0 or -1 (memory). */
 int dmvf__acct_merge(dmvf__acct *dst, const dmvf__acct *src);
 
-/* The record_id of a well-formed record: 1 with id/len set (len may be 0),
- * 0 when the record has none, -1 when its top level does not walk. */
+/* The record_id of a well-formed record (its last occurrence): 1 with
+ * id/len set (len may be 0), 0 when the record has none, -1 when its top
+ * level does not walk. */
 int dmvf__record_id(const uint8_t *rec, size_t n, const uint8_t **id, size_t *len);
 
 /* A plan that redacts everything: running dmvf__rewrite with it checks a

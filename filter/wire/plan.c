@@ -28,6 +28,7 @@ typedef struct bctx {
     size_t np;
     const dmvf_fplan *const *leaf;
     uint32_t growth;
+    int marking_release;
 } bctx;
 
 static void count_nodes(const dmvf_snode *sn, size_t *nn, size_t *nf)
@@ -47,8 +48,10 @@ static const dmvf_pnode *build_node(bctx *b, const dmvf_snode *sn, int *any)
     pn->schema = sn;
     pn->max_number = sn->max_number;
     pn->f = f;
-    for (size_t i = 0; i <= sn->max_number; i++)
+    for (size_t i = 0; i <= sn->max_number; i++) {
         f[i].action = DMVF_ACT_REDACT;
+        f[i].opaque = 1; /* unknown to the schema */
+    }
     for (size_t i = 0; i < sn->nfields; i++) {
         const dmvf_sfield *sf = &sn->fields[i];
         dmvf_fplan *e = &f[sf->number];
@@ -86,6 +89,7 @@ static const dmvf_pnode *build_node(bctx *b, const dmvf_snode *sn, int *any)
         e->sf = sf;
         e->type = sf->type;
         e->repeated = sf->repeated;
+        e->opaque = dmvf__fplan_opaque(e, b->marking_release);
     }
     pn->whole = 1;
     for (size_t i = 0; i < sn->nfields; i++) {
@@ -120,7 +124,7 @@ dmvf_plan *dmvf__plan_build(const dmvf_fplan *const *leaf, int marking_release)
         return NULL;
     dmvf_plan *plan = (dmvf_plan *)blk;
     bctx b = {(dmvf_pnode *)(blk + o_nodes), 0, (dmvf_fplan *)(blk + o_fp), 0,
-              (const char **)(blk + o_paths), 0, leaf, 64};
+              (const char **)(blk + o_paths), 0, leaf, 64, marking_release};
     int any = 0;
     plan->root = build_node(&b, root, &any);
     plan->npseudo = b.np;

@@ -29,6 +29,16 @@
  * the field.
  * Proto3 defaults (0, false, empty string/bytes) are never emitted for
  * singular fields; repeated string elements are kept even when empty.
+ *
+ * Opaque fields. A field the plan redacts whose content must not matter is
+ * stepped over and never looked into (opaque): a number the schema does
+ * not know, a redacted sub-message, and, in a plan without marking:
+ * release, every marking (M) and marking-correlated (C) field. Only its
+ * framing is read (fields_int.h): any wire type protobuf allows, groups
+ * included; no wire type is checked against the schema, no element is
+ * counted, a sub-message is not walked. So whether a record is released,
+ * dropped or an error never depends on what its M and C fields hold. Other
+ * redacted fields (ordinary scalars) keep their checks.
  */
 #ifndef DMVF_PLAN_H
 #define DMVF_PLAN_H
@@ -37,8 +47,11 @@
 #include "filter/wire/schema.h"
 
 /* The most elements one repeated field may have in one message; more is
- * DMVF_ETOOBIG, in the rewriter and the reference path alike. */
+ * DMVF_ETOOBIG, in the rewriter and the reference path alike. (The fuzz
+ * build sets a small one, so that inputs of a few KiB reach the limit.) */
+#ifndef DMVF_MAX_REPEATED
 #define DMVF_MAX_REPEATED 10000u
+#endif
 
 enum dmvf_action {
     DMVF_ACT_REDACT = 0,
@@ -96,6 +109,7 @@ typedef struct dmvf_fplan {
     uint8_t mask_last;
     uint8_t type;            /* sf->type, 0 when not in the schema (hot-path copy) */
     uint8_t repeated;        /* sf->repeated (hot-path copy) */
+    uint8_t opaque;          /* redacted, never looked into (above) */
     uint16_t pidx;           /* PSEUDONYMIZE: index into dmvf_plan.pseudo_paths */
     const dmvf_norm *norm;   /* NULL: not normalized */
     const uint8_t *cval;     /* CONSTANT for strings/bytes */
@@ -120,6 +134,18 @@ typedef struct dmvf_plan {
     int marking_release;               /* the rule says marking: release */
     uint32_t max_token_growth;         /* bytes a value may grow by (tokens, constants) */
 } dmvf_plan;
+
+/* Whether plan entry e (sf and action set; sf NULL: a number the schema
+ * does not know) is opaque in a plan with or without marking: release. */
+static inline int dmvf__fplan_opaque(const dmvf_fplan *e, int marking_release)
+{
+    if (!e->sf)
+        return 1;
+    if (e->action != DMVF_ACT_REDACT)
+        return 0;
+    return e->sf->type == DMVF_T_MESSAGE ||
+           (!marking_release && (e->sf->klass & (DMVF_CLASS_M | DMVF_CLASS_C)) != 0);
+}
 
 /* leaf[id] (NULL: redact) for every leaf position of the schema -> a plan
  * (one allocation), or NULL (no memory). */

@@ -5,15 +5,27 @@
  *
  * Three steps:
  *
- *   1. pre-scan   walk the wire bytes with the schema tree and refuse a
- *                 singular sub-message that occurs twice in one message
- *                 (protobuf would merge the two; dmvfilter refuses), at any
- *                 depth of known sub-messages, and a known field with the
- *                 wrong wire type (protobuf-c takes a bool of any wire
- *                 type; protobuf does not). Also refuse a string whose
- *                 value the plan uses and that holds a NUL byte: protobuf-c
- *                 keeps strings NUL-terminated and would cut it short.
- *   2. unpack     protobuf_c_message_unpack with the default allocator.
+ *   1. strip      walk the wire bytes with the schema tree and the plan and
+ *                 write a copy that holds only what the plan looks at:
+ *                 - drop every opaque field (plan.h: a number the schema
+ *                   does not know, a redacted sub-message, an M or C field
+ *                   without marking: release) after stepping over its
+ *                   framing only, whatever its wire type or content;
+ *                 - refuse a kept field with the wrong wire type (protobuf-c
+ *                   would take a bool of any wire type; protobuf does not),
+ *                   a repeated field of more than DMVF_MAX_REPEATED
+ *                   elements (DMVF_ETOOBIG, unless the record is also
+ *                   malformed: then DMVF_EMALFORMED, as the rewriter says),
+ *                   and a string whose value the plan uses that
+ *                   holds a NUL byte (protobuf-c keeps strings
+ *                   NUL-terminated and would cut it short: DMVF_EINVAL);
+ *                 - merge the occurrences of a singular sub-message into
+ *                   one, their stripped bodies one after the other, which
+ *                   is what protobuf's merge is (protobuf-c 1.4's own merge
+ *                   drops a proto3 scalar of an earlier piece, so it is not
+ *                   relied on).
+ *                 Kept fields are copied as they are, in input order.
+ *   2. unpack     protobuf_c_message_unpack of the copy, default allocator.
  *   3. transform  walk the objects with the plan node of each message
  *                 position, generically through the field descriptors
  *                 (offset, quantifier_offset), then pack. protobuf-c packs
@@ -21,7 +33,11 @@
  *                 default; with unknown fields cleared, that is the canonical
  *                 form of filter.h.
  *
- * The wire layout the pre-scan walks (protobuf encoding, read with
+ * Which fields are opaque is decided here from the schema classes, the
+ * plan's actions and marking_release, not from the plan's opaque flags, so
+ * that the differential test checks those too.
+ *
+ * The wire layout the strip walks (protobuf encoding, read with
  * protobuf-c's limits):
  *
  *   message := field*
@@ -31,9 +47,13 @@
  *            | 8 bytes                  wire_type 1
  *            | varint(len) len bytes    wire_type 2, prefix at most 5 bytes,
  *                                                   len < 2^32
+ *            | field* END_GROUP         wire_type 3: a group, closed by wire
+ *                                                   type 4 with its number,
+ *                                                   at most 32 deep
  *            | 4 bytes                  wire_type 5
- *   (3, 4: groups, and 6, 7 are refused; keys, varints and length prefixes
- *   are read by core/varint.h, as the rewriter reads them)
+ *   (6, 7 and an END_GROUP that closes nothing are refused; keys, varints
+ *   and length prefixes are read by core/varint.h, as the rewriter reads
+ *   them)
  *
  * Values of singular fields that equal the proto3 default (0, false, empty)
  * are absent whether or not the bytes spelled them out, so they are not
@@ -50,13 +70,15 @@
 #include "filter/wire/transform.h"
 #include "dmv/v1/record.pb-c.h"
 
-/* ---- 1. pre-scan ---- */
+/* ---- 1. strip ---- */
 
-enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_SGROUP = 3, WT_EGROUP = 4, WT_I32 = 5 };
+#define GROUP_DEPTH 32
 
 typedef struct scan {
     const uint8_t *base;  /* start of the record: offsets in errors */
     dmvf_error *err;
+    int count;            /* count the elements of repeated fields */
 } scan;
 
 static int scan_fail(const scan *s, int code, const uint8_t *at, const char *path, const char *what,
@@ -92,31 +114,45 @@ static const dmvf_fplan *fplan_of(const dmvf_pnode *pn, uint32_t num)
     return pn && num <= pn->max_number ? &pn->f[num] : NULL;
 }
 
-/* Walks one message's bytes [p, end). node: its schema node. pn: its plan
- * node, or NULL when the plan redacts the whole message. */
-static int prescan(const scan *s, const dmvf_snode *node, const dmvf_pnode *pn,
-                   const uint8_t *p, const uint8_t *end)
-{
-    uint64_t seen = 0; /* singular message fields met, by index in node->fields */
-    uint32_t count[64] = {0}; /* elements of repeated fields, by index in node->fields */
-    const char *where = *node->path ? node->path : "record";
+/* One field as the strip reads it. */
+typedef struct wfield {
+    const uint8_t *at, *val, *next;
+    uint32_t num, len;
+    unsigned wt;
+} wfield;
 
-    while (p < end) {
+/* Reads the field at p (< end) into *f; fails (reported) when it does not
+ * step. Groups are read through their END_GROUP key, nested ones too. */
+static int read_field(const scan *s, const char *where, const uint8_t *p, const uint8_t *end, wfield *f)
+{
+    uint32_t open[GROUP_DEPTH];
+    const uint8_t *open_at[GROUP_DEPTH];
+    unsigned depth = 0;
+    f->at = p;
+    for (;;) {
         const uint8_t *at = p;
         uint32_t num;
         unsigned wt;
+        if (p >= end)
+            return scan_fail(s, DMVF_EMALFORMED, open_at[depth - 1], where,
+                             "group not closed before the end of its message", open[depth - 1]);
         size_t k = dmvf__key_read(p, end, &num, &wt); /* field 0 is invalid however it is spelled */
         if (!k)
             return scan_fail(s, DMVF_EMALFORMED, at, where, "bad field key", 0);
         p += k;
-        const uint8_t *val = p;
-        uint32_t len = 0;
-
+        if (depth == 0) {
+            f->num = num;
+            f->wt = wt;
+            f->val = p;
+            f->len = 0;
+        }
         switch (wt) {
         case WT_VARINT: {
             size_t n = dmvf__varint_len(p, end);
             if (!n)
                 return scan_fail(s, DMVF_EMALFORMED, p, where, "unterminated varint", num);
+            if (depth == 0)
+                f->len = (uint32_t)n;
             p += n;
             break;
         }
@@ -131,51 +167,209 @@ static int prescan(const scan *s, const dmvf_snode *node, const dmvf_pnode *pn,
             p += 4;
             break;
         case WT_LEN: {
+            uint32_t len;
             size_t n = dmvf__len_read(p, end, &len);
             if (!n)
                 return scan_fail(s, DMVF_EMALFORMED, p, where, "bad length prefix", num);
             if (len > (size_t)(end - p) - n)
-                return scan_fail(s, DMVF_EMALFORMED, p, where,
-                                 "length runs past the end of its message", num);
-            val = p + n;
-            p = val + len;
+                return scan_fail(s, DMVF_EMALFORMED, p, where, "length runs past the end of its message", num);
+            if (depth == 0) {
+                f->val = p + n;
+                f->len = len;
+            }
+            p += n + len;
             break;
         }
+        case WT_SGROUP:
+            if (depth == GROUP_DEPTH)
+                return scan_fail(s, DMVF_EMALFORMED, at, where, "groups nested too deep", num);
+            open_at[depth] = at;
+            open[depth++] = num;
+            break;
+        case WT_EGROUP:
+            if (depth == 0)
+                return scan_fail(s, DMVF_EMALFORMED, at, where, "end of a group that was not started", num);
+            if (open[depth - 1] != num)
+                return scan_fail(s, DMVF_EMALFORMED, at, where, "end of a group does not match its start", num);
+            depth--;
+            break;
         default:
-            return scan_fail(s, DMVF_EMALFORMED, at, where, "unsupported wire type", num);
+            return scan_fail(s, DMVF_EMALFORMED, at, where, "invalid wire type", num);
         }
-
-        const dmvf_sfield *sf = sfield_by_number(node, num);
-        if (!sf)
-            continue;
-        unsigned want = sf->type == DMVF_T_STRING || sf->type == DMVF_T_BYTES ||
-                        sf->type == DMVF_T_MESSAGE ? WT_LEN : WT_VARINT;
-        if (wt != want) /* protobuf-c would take a bool of any wire type */
-            return scan_fail(s, DMVF_EMALFORMED, at, sf->path, "wrong wire type for a known field", num);
-        if (sf->repeated && ++count[sf - node->fields] > DMVF_MAX_REPEATED)
-            return scan_fail(s, DMVF_ETOOBIG, at, sf->path, "repeated field has too many elements", num);
-        if (wt != WT_LEN)
-            continue;
-        const dmvf_fplan *fp = fplan_of(pn, num);
-        int used = fp && fp->action != DMVF_ACT_REDACT;
-        if (sf->type == DMVF_T_MESSAGE) {
-            if (!sf->repeated) {
-                uint64_t bit = (uint64_t)1 << (sf - node->fields);
-                if (seen & bit)
-                    return scan_fail(s, DMVF_EMALFORMED, at, sf->path,
-                                     "singular sub-message occurs twice", num);
-                seen |= bit;
-            }
-            const dmvf_pnode *cpn = used && fp->action == DMVF_ACT_DESCEND ? fp->child : NULL;
-            int rc = prescan(s, sf->child, cpn, val, val + len);
-            if (rc)
-                return rc;
-        } else if (sf->type == DMVF_T_STRING && used && memchr(val, 0, (size_t)len)) {
-            return scan_fail(s, DMVF_EINVAL, at, sf->path,
-                             "string holds a NUL byte, which protobuf-c cannot represent", num);
+        if (depth == 0) {
+            f->next = p;
+            return DMVF_OK;
         }
     }
-    return DMVF_OK;
+}
+
+/* Whether field sf (NULL: unknown) with plan entry fp (NULL: in a redacted
+ * subtree, or beyond the table) is dropped unread. */
+static int opaque(const dmvf_sfield *sf, const dmvf_fplan *fp, int marking_release)
+{
+    if (!sf || !fp || fp->action == DMVF_ACT_REDACT)
+        return !sf || sf->type == DMVF_T_MESSAGE || !fp ||
+               (!marking_release && (sf->klass & (DMVF_CLASS_M | DMVF_CLASS_C)));
+    return 0;
+}
+
+typedef struct sbuf {
+    uint8_t *p;
+    size_t n, cap;
+    int oom;
+} sbuf;
+
+static void sbuf_put(sbuf *b, const void *v, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->cap - b->n < n) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap - b->n < n)
+            cap *= 2;
+        uint8_t *q = realloc(b->p, cap);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->n, v, n);
+    b->n += n;
+}
+
+static void sbuf_varint(sbuf *b, uint64_t v)
+{
+    uint8_t t[10];
+    sbuf_put(b, t, (size_t)(dmvf__put_varint(t, v) - t));
+}
+
+/* A message's bytes: one or more pieces, read in order. */
+typedef struct piece {
+    const uint8_t *p, *end;
+} piece;
+
+typedef struct pieces {
+    piece *v;
+    size_t n, cap;
+} pieces;
+
+static int pieces_add(pieces *l, const uint8_t *p, const uint8_t *end)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        piece *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (piece){p, end};
+    return 0;
+}
+
+static int nomem_strip(const scan *s)
+{
+    return dmvf__seterr(s->err, DMVF_ENOMEM, "out of memory in the reference path");
+}
+
+static int strip(const scan *s, const dmvf_snode *node, const dmvf_pnode *pn, int mr,
+                 const piece *in, size_t nin, sbuf *out);
+
+/* One merged sub-message (its pieces) written as key, length, body. */
+static int strip_sub(const scan *s, const dmvf_sfield *sf, const dmvf_pnode *pn, int mr, const piece *in,
+                     size_t nin, sbuf *out)
+{
+    sbuf body = {0};
+    int rc = strip(s, sf->child, pn, mr, in, nin, &body);
+    if (rc == DMVF_OK) {
+        sbuf_varint(out, (uint64_t)sf->number << 3 | WT_LEN);
+        sbuf_varint(out, body.n);
+        sbuf_put(out, body.p, body.n);
+        if (body.oom || out->oom)
+            rc = nomem_strip(s);
+    }
+    free(body.p);
+    return rc;
+}
+
+/* Strips one message, given as its pieces in[0..nin), into out. node: its
+ * schema node; pn: its plan node (never NULL here: redacted messages are
+ * opaque). */
+static int strip(const scan *s, const dmvf_snode *node, const dmvf_pnode *pn, int mr,
+                 const piece *in, size_t nin, sbuf *out)
+{
+    const char *where = *node->path ? node->path : "record";
+    uint32_t count[64] = {0};     /* elements of repeated fields, by index in node->fields */
+    pieces subs[64];              /* singular sub-messages: the pieces of each */
+    memset(subs, 0, sizeof subs);
+    int rc = DMVF_OK;
+    wfield f;
+
+    /* pass 1: check what is kept, gather the pieces of singular sub-messages */
+    for (size_t i = 0; i < nin && rc == DMVF_OK; i++) {
+        for (const uint8_t *p = in[i].p; p < in[i].end && rc == DMVF_OK; p = f.next) {
+            if ((rc = read_field(s, where, p, in[i].end, &f)) != DMVF_OK)
+                break;
+            const dmvf_sfield *sf = sfield_by_number(node, f.num);
+            const dmvf_fplan *fp = fplan_of(pn, f.num);
+            if (opaque(sf, fp, mr))
+                continue;
+            unsigned want = sf->type == DMVF_T_STRING || sf->type == DMVF_T_BYTES ||
+                            sf->type == DMVF_T_MESSAGE ? WT_LEN : WT_VARINT;
+            if (f.wt != want) { /* protobuf-c would take a bool of any wire type */
+                rc = scan_fail(s, DMVF_EMALFORMED, f.at, sf->path, "wrong wire type for a known field", f.num);
+                break;
+            }
+            size_t idx = (size_t)(sf - node->fields);
+            if (s->count && sf->repeated && ++count[idx] > DMVF_MAX_REPEATED) {
+                rc = scan_fail(s, DMVF_ETOOBIG, f.at, sf->path, "repeated field has too many elements", f.num);
+                break;
+            }
+            if (sf->type == DMVF_T_MESSAGE) {
+                DMVF_REQUIRE(fp->action == DMVF_ACT_DESCEND && fp->child,
+                             "a message field must be REDACT or DESCEND");
+                if (!sf->repeated && pieces_add(&subs[idx], f.val, f.val + f.len) != 0)
+                    rc = nomem_strip(s);
+            } else if (sf->type == DMVF_T_STRING && fp->action != DMVF_ACT_REDACT &&
+                       memchr(f.val, 0, (size_t)f.len)) {
+                rc = scan_fail(s, DMVF_EINVAL, f.at, sf->path,
+                               "string holds a NUL byte, which protobuf-c cannot represent", f.num);
+            }
+        }
+    }
+
+    /* pass 2: write what is kept, a singular sub-message at its first piece */
+    for (size_t i = 0; i < nin && rc == DMVF_OK; i++) {
+        for (const uint8_t *p = in[i].p; p < in[i].end && rc == DMVF_OK; p = f.next) {
+            read_field(s, where, p, in[i].end, &f); /* stepped in pass 1 */
+            const dmvf_sfield *sf = sfield_by_number(node, f.num);
+            const dmvf_fplan *fp = fplan_of(pn, f.num);
+            if (opaque(sf, fp, mr))
+                continue;
+            if (sf->type != DMVF_T_MESSAGE) {
+                sbuf_put(out, f.at, (size_t)(f.next - f.at));
+                continue;
+            }
+            if (sf->repeated) {
+                piece one = {f.val, f.val + f.len};
+                rc = strip_sub(s, sf, fp->child, mr, &one, 1, out);
+                continue;
+            }
+            pieces *l = &subs[sf - node->fields];
+            if (l->n && l->v[0].p == f.val) {
+                rc = strip_sub(s, sf, fp->child, mr, l->v, l->n, out);
+                l->n = 0; /* written: the later pieces are skipped */
+            }
+        }
+    }
+    if (rc == DMVF_OK && out->oom)
+        rc = nomem_strip(s);
+    for (size_t i = 0; i < 64; i++)
+        free(subs[i].v);
+    return rc;
 }
 
 /* ---- 3. transform ---- */
@@ -469,12 +663,30 @@ int dmvf__reference_record(const dmvf_plan *plan, const dmvf_keyctx *kc,
     if (!in)
         in = empty;
 
-    scan s = {in, err};
-    int rc = prescan(&s, dmvf__schema_root(), plan->root, in, in + n);
-    if (rc)
+    scan s = {in, err, 1};
+    sbuf kept = {0};
+    piece whole = {in, in + n};
+    int rc = strip(&s, dmvf__schema_root(), plan->root, plan->marking_release, &whole, 1, &kept);
+    if (rc == DMVF_ETOOBIG) {
+        /* too many elements; malformed elsewhere too? then malformed */
+        dmvf_error e2;
+        scan again = {in, &e2, 0};
+        kept.n = 0;
+        if (strip(&again, dmvf__schema_root(), plan->root, plan->marking_release, &whole, 1, &kept) ==
+            DMVF_EMALFORMED) {
+            if (err)
+                *err = e2;
+            rc = DMVF_EMALFORMED;
+        }
+    }
+    if (rc) {
+        free(kept.p);
         return rc;
+    }
 
-    ProtobufCMessage *m = protobuf_c_message_unpack(&dmv__v1__driver_record__descriptor, NULL, n, in);
+    ProtobufCMessage *m = protobuf_c_message_unpack(&dmv__v1__driver_record__descriptor, NULL, kept.n,
+                                                    kept.p ? kept.p : empty);
+    free(kept.p);
     if (!m)
         return dmvf__seterr(err, DMVF_EMALFORMED, "protobuf-c rejects the record");
 

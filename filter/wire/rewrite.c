@@ -1,7 +1,8 @@
 /*
  * rewrite.c - the hot path: protobuf wire bytes in, released wire bytes out.
  *
- * The wire layout this file relies on (protobuf encoding):
+ * The wire layout this file relies on (protobuf encoding; fields_int.h
+ * steps over one field):
  *
  *   message := field*                       (any order, fields may repeat)
  *   field   := key value
@@ -9,38 +10,49 @@
  *   value   := varint                        wire_type 0, at most 10 bytes
  *            | 8 bytes                       wire_type 1
  *            | varint(len) len bytes         wire_type 2, prefix at most 5 bytes
+ *            | field* END_GROUP              wire_type 3 (a group; 4 closes it)
  *            | 4 bytes                       wire_type 5
- *   (wire types 3 and 4, groups, and 6, 7 are malformed)
+ *   (wire types 6, 7, and 4 outside a group, are malformed)
  *
  *   varint  := 1xxxxxxx* 0xxxxxxx            7 bits a byte, little end first
  *
  * The limits are those of protobuf-c's parser, so that the rewriter accepts
- * exactly what the reference path (protobuf-c unpack) accepts.
+ * exactly what the reference path accepts.
  *
- * A message is rewritten in two passes over its bytes, with the node of the
- * compiled plan for its position (plan.h):
+ * Fields the plan marks opaque (plan.h: unknown numbers, redacted
+ * sub-messages, M and C fields without marking: release) are stepped over
+ * by their framing alone: any wire type, groups included, nothing inside
+ * looked at, not counted, no order. Every other field of a message is
+ * checked: the schema's wire type, at most DMVF_MAX_REPEATED elements.
+ *
+ * A message is rewritten in one pass when its known fields come in
+ * canonical order (rewrite_message), else in two (rewrite_slow), with the
+ * node of the compiled plan for its position:
  *
  *   scan:  walk every field once; check wire types of known fields; remember
  *          for each known field number the first and last occurrence and the
- *          count; validate the sub-messages that will not be rewritten.
+ *          count.
  *   emit:  for number = 1 .. max_number, in order: apply the action to the
  *          last occurrence (singular) or to every occurrence in input order
  *          (repeated); rewrite sub-messages recursively into the output and
  *          fix their length prefix afterwards (one memmove when the length
- *          needs more than one byte).
+ *          needs more than one byte). A singular sub-message that occurs
+ *          more than once is merged as protobuf merges it: rewritten as the
+ *          one message its pieces make (dmvf__msg), read in place.
  *
  * The output is canonical (filter.h): number order, minimal varints, last
- * occurrence wins, proto3 defaults omitted, unknown fields gone. The schema
- * is not recursive, so recursion depth is bounded by the schema (3).
- * No allocation: all state is on the stack, output goes to the caller's
- * buffer.
+ * occurrence wins, pieces merged, proto3 defaults omitted, unknown fields
+ * gone. The schema is not recursive, so recursion depth is bounded by the
+ * schema (3). No allocation: all state is on the stack, output goes to the
+ * caller's buffer.
  */
 #include <string.h>
 #include "filter/wire/rewrite.h"
 #include "filter/wire/transform.h"
 #include "filter/core/varint.h"
+#include "filter/wire/fields_int.h"
 
-enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+enum { WT_VARINT = DMVF__WT_VARINT, WT_LEN = DMVF__WT_LEN };
 
 typedef struct rw {
     const dmvf_keyctx *kc;
@@ -78,101 +90,29 @@ static int too_many(rw *r, const uint8_t *at, uint32_t num)
     return DMVF_ETOOBIG;
 }
 
+static int malformed_at(rw *r, const dmvf__wbad *bad)
+{
+    return malformed(r, bad->at, bad->why, bad->num);
+}
+
 /* Steps over one field at p: sets *num, *wt, *val (value start after any
  * length prefix), *vlen (payload length for LEN, encoded length for VARINT)
  * and returns the pointer after the field, or NULL if malformed (reported). */
 static inline __attribute__((always_inline)) const uint8_t *next_field(rw *r, const uint8_t *p, const uint8_t *end,
                                  uint32_t *num, unsigned *wt, const uint8_t **val, uint32_t *vlen)
 {
-    size_t k = dmvf__key_read(p, end, num, wt);
-    if (DMVF_UNLIKELY(k == 0)) {
-        malformed(r, p, "bad field key", 0);
-        return NULL;
-    }
-    const uint8_t *q = p + k;
-    switch (*wt) {
-    case WT_VARINT: {
-        size_t n = dmvf__varint_len(q, end);
-        if (DMVF_UNLIKELY(n == 0)) {
-            malformed(r, q, "unterminated varint", *num);
-            return NULL;
-        }
-        *val = q;
-        *vlen = (uint32_t)n;
-        return q + n;
-    }
-    case WT_LEN: {
-        uint32_t len;
-        size_t n = dmvf__len_read(q, end, &len);
-        if (DMVF_UNLIKELY(n == 0)) {
-            malformed(r, q, "bad length prefix", *num);
-            return NULL;
-        }
-        if (DMVF_UNLIKELY((size_t)(end - q - (ptrdiff_t)n) < len)) {
-            malformed(r, q, "length runs past the end of its message", *num);
-            return NULL;
-        }
-        *val = q + n;
-        *vlen = len;
-        return q + n + len;
-    }
-    case WT_I64:
-        if (DMVF_UNLIKELY(end - q < 8)) {
-            malformed(r, q, "truncated 64-bit value", *num);
-            return NULL;
-        }
-        *val = q;
-        *vlen = 8;
-        return q + 8;
-    case WT_I32:
-        if (DMVF_UNLIKELY(end - q < 4)) {
-            malformed(r, q, "truncated 32-bit value", *num);
-            return NULL;
-        }
-        *val = q;
-        *vlen = 4;
-        return q + 4;
-    default:
-        malformed(r, p, *wt == 3 || *wt == 4 ? "groups are not supported" : "invalid wire type", *num);
-        return NULL;
-    }
+    dmvf__wbad bad;
+    const uint8_t *q = dmvf__field_next(p, end, num, wt, val, vlen, &bad);
+    if (DMVF_UNLIKELY(!q))
+        malformed_at(r, &bad);
+    return q;
 }
 
-/* Validates a message that is not rewritten (redacted): the same checks the
- * reference path's parser makes, recursively into known sub-messages. */
-static int validate(rw *r, const dmvf_snode *node, const uint8_t *p, const uint8_t *end)
+/* A known field the plan looks at, with another wire type than its schema's. */
+static int wrong_wire_type(rw *r, const uint8_t *at, unsigned wt, uint32_t num)
 {
-    uint32_t seen = 0; /* singular sub-messages seen, by number */
-    uint32_t count[DMVF_MAX_FIELD_NUMBER + 1] = {0};
-    while (p < end) {
-        uint32_t num, vlen;
-        unsigned wt;
-        const uint8_t *val;
-        const uint8_t *at = p;
-        p = next_field(r, p, end, &num, &wt, &val, &vlen);
-        if (!p)
-            return DMVF_EMALFORMED;
-        if (num == 0 || num > node->max_number)
-            continue;
-        const dmvf_sfield *sf = dmvf__schema_child(node, num);
-        if (!sf)
-            continue;
-        if (wt != dmvf__ftype_wire(sf->type))
-            return malformed(r, at, "wrong wire type for a known field", num);
-        if (sf->repeated && ++count[num] > DMVF_MAX_REPEATED)
-            return too_many(r, at, num);
-        if (sf->type == DMVF_T_MESSAGE) {
-            if (!sf->repeated) {
-                if (seen & (1u << num))
-                    return malformed(r, at, "singular sub-message occurs twice", num);
-                seen |= 1u << num;
-            }
-            int rc = validate(r, sf->child, val, val + vlen);
-            if (rc)
-                return rc;
-        }
-    }
-    return DMVF_OK;
+    return malformed(r, at, wt == DMVF__WT_SGROUP ? "wrong wire type for a known field: a group"
+                                                  : "wrong wire type for a known field", num);
 }
 
 /* ---- writing ---- */
@@ -307,31 +247,32 @@ static int whole_ok(const dmvf_pnode *node, const uint8_t *p, const uint8_t *end
     return 1;
 }
 
-/* A sub-message: key, length fixed up after the body is written. */
-static int emit_message(rw *r, const dmvf_fplan *fp, uint32_t num, const uint8_t *v, size_t n)
+static int rewrite_slow(rw *r, const dmvf_pnode *node, const dmvf__msg *m);
+
+/* A sub-message: key, length fixed up after the body is written. m is its
+ * bytes, or its pieces (m->up set), which only the two-pass path reads. */
+static int emit_message(rw *r, const dmvf_fplan *fp, uint32_t num, const dmvf__msg *m)
 {
     /* the body is rarely longer than its input: reserve the input's prefix size */
-    size_t guess = dmvf__varint_size(n);
+    size_t guess = m->up ? 2 : dmvf__varint_size((size_t)(m->end - m->p));
     NEED(r, 5 + guess);
     r->op = dmvf__put_varint(r->op, (uint64_t)num << 3 | WT_LEN);
     uint8_t *len_at = r->op;
     uint8_t *body = r->op += guess;
-    int rc = rewrite_message(r, fp->child, v, v + n);
+    int rc = m->up ? rewrite_slow(r, fp->child, m) : rewrite_message(r, fp->child, m->p, m->end);
     if (rc)
         return rc;
-    size_t m = (size_t)(r->op - body);
-    size_t lsz = dmvf__varint_size(m);
+    size_t n = (size_t)(r->op - body);
+    size_t lsz = dmvf__varint_size(n);
     if (lsz != guess) {
         if (lsz > guess)
             NEED(r, lsz - guess);
-        memmove(len_at + lsz, body, m);
-        r->op = len_at + lsz + m;
+        memmove(len_at + lsz, body, n);
+        r->op = len_at + lsz + n;
     }
-    dmvf__put_varint(len_at, m);
+    dmvf__put_varint(len_at, n);
     return DMVF_OK;
 }
-
-static int rewrite_slow(rw *r, const dmvf_pnode *node, const uint8_t *p, const uint8_t *end);
 
 #define FLUSH_RUN() do { \
     if (run_end != run) { \
@@ -367,15 +308,16 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
         p = next_field(r, p, end, &num, &wt, &val, &vlen);
         if (DMVF_UNLIKELY(!p))
             return DMVF_EMALFORMED;
-        if (num > maxn || num == 0 || !node->f[num].type)
-            continue; /* unknown: redacted */
+        if (num > maxn || node->f[num].opaque)
+            continue; /* redacted, never looked into */
         const dmvf_fplan *fp = &node->f[num];
         const unsigned type = fp->type;
         if (DMVF_UNLIKELY(wt != dmvf__ftype_wire(type)))
-            return malformed(r, at, "wrong wire type for a known field", num);
+            return wrong_wire_type(r, at, wt, num);
         if (DMVF_UNLIKELY(num < last || (num == last && !fp->repeated))) {
             r->op = out0; /* not in canonical order: start over, two passes */
-            return rewrite_slow(r, node, start, end);
+            dmvf__msg whole = {start, end, NULL, 0};
+            return rewrite_slow(r, node, &whole);
         }
         if (num == last) {
             if (DMVF_UNLIKELY(++elems > DMVF_MAX_REPEATED))
@@ -387,9 +329,7 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
         int rc = DMVF_OK;
         switch (fp->action) {
         case DMVF_ACT_REDACT:
-            if (type == DMVF_T_MESSAGE && (rc = validate(r, fp->sf->child, val, val + vlen)) != DMVF_OK)
-                return rc;
-            continue;
+            continue; /* a scalar: checked above, not written */
         case DMVF_ACT_DESCEND:
             if (fp->child->whole && canonical_field(fp, num, wt, at, val, vlen) &&
                 whole_ok(fp->child, val, val + vlen)) {
@@ -401,7 +341,10 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
                 continue;
             }
             FLUSH_RUN();
-            rc = emit_message(r, fp, num, val, vlen);
+            {
+                dmvf__msg sub = {val, val + vlen, NULL, 0};
+                rc = emit_message(r, fp, num, &sub);
+            }
             break;
         case DMVF_ACT_RELEASE:
             if (DMVF_UNLIKELY(type == DMVF_T_MESSAGE))
@@ -435,87 +378,126 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
     return DMVF_OK;
 }
 
-/* Two passes: any field order, duplicates; the general canonicalizer. */
-static int rewrite_slow(rw *r, const dmvf_pnode *node, const uint8_t *p, const uint8_t *end)
+/* Two passes: any field order, duplicates, pieces; the general
+ * canonicalizer. m is one message's bytes or its pieces. */
+static int rewrite_slow(rw *r, const dmvf_pnode *node, const dmvf__msg *m)
 {
     field_info fi[DMVF_MAX_FIELD_NUMBER + 1];
     const uint32_t maxn = node->max_number;
     memset(fi, 0, sizeof(fi[0]) * (maxn + 1));
+    dmvf__cursor c;
+    dmvf__field f;
+    dmvf__wbad bad;
+    int k;
 
     /* scan */
-    for (const uint8_t *q = p; q < end;) {
-        uint32_t num, vlen;
-        unsigned wt;
-        const uint8_t *val;
-        const uint8_t *at = q;
-        q = next_field(r, q, end, &num, &wt, &val, &vlen);
-        if (DMVF_UNLIKELY(!q))
-            return DMVF_EMALFORMED;
-        if (num > maxn || num == 0)
-            continue; /* unknown: redacted */
+    dmvf__cursor_init(&c, m);
+    while ((k = dmvf__cursor_next(&c, &f, &bad)) > 0) {
+        const uint32_t num = f.num;
+        if (num > maxn || node->f[num].opaque)
+            continue; /* redacted, never looked into */
         const dmvf_fplan *fp = &node->f[num];
-        const dmvf_sfield *sf = fp->sf;
-        if (!sf)
-            continue;
-        if (DMVF_UNLIKELY(wt != dmvf__ftype_wire(sf->type)))
-            return malformed(r, at, "wrong wire type for a known field", num);
-        field_info *f = &fi[num];
-        if (sf->repeated && f->count >= DMVF_MAX_REPEATED)
-            return too_many(r, at, num);
-        if (sf->type == DMVF_T_MESSAGE) {
-            if (!sf->repeated && f->count)
-                return malformed(r, at, "singular sub-message occurs twice", num);
-            if (fp->action != DMVF_ACT_DESCEND) {
-                int rc = validate(r, sf->child, val, val + vlen);
-                if (rc)
-                    return rc;
-            }
-        }
-        if (!f->count)
-            f->first = at;
-        f->val = val;
-        f->len = vlen;
-        f->count++;
+        if (DMVF_UNLIKELY(f.wt != dmvf__ftype_wire(fp->type)))
+            return wrong_wire_type(r, f.at, f.wt, num);
+        field_info *fo = &fi[num];
+        if (fp->repeated && fo->count >= DMVF_MAX_REPEATED)
+            return too_many(r, f.at, num);
+        if (!fo->count)
+            fo->first = f.at;
+        fo->val = f.val;
+        fo->len = f.vlen;
+        fo->count++;
     }
+    if (k < 0)
+        return malformed_at(r, &bad);
 
     /* emit, in field-number order */
     for (uint32_t num = 1; num <= maxn; num++) {
-        const field_info *f = &fi[num];
+        const field_info *fo = &fi[num];
         const dmvf_fplan *fp = &node->f[num];
-        if (!f->count || fp->action == DMVF_ACT_REDACT)
+        if (!fo->count || fp->action == DMVF_ACT_REDACT)
             continue;
-        const dmvf_sfield *sf = fp->sf;
         int rc = DMVF_OK;
-        if (!sf->repeated) {
-            if (sf->type == DMVF_T_MESSAGE) {
-                rc = emit_message(r, fp, num, f->val, f->len);
-            } else if (sf->type == DMVF_T_STRING || sf->type == DMVF_T_BYTES) {
+        if (!fp->repeated) {
+            if (fp->type == DMVF_T_MESSAGE) {
+                /* one occurrence: its bytes; more: the pieces, merged */
+                dmvf__msg sub = {fo->val, fo->val + fo->len, NULL, 0};
+                if (fo->count > 1)
+                    sub = (dmvf__msg){NULL, NULL, m, num};
+                rc = emit_message(r, fp, num, &sub);
+            } else if (fp->type == DMVF_T_STRING || fp->type == DMVF_T_BYTES) {
                 /* an explicit default is absent: it is not transformed */
-                if (f->len)
-                    rc = emit_string(r, fp, num, f->val, f->len, 0);
+                if (fo->len)
+                    rc = emit_string(r, fp, num, fo->val, fo->len, 0);
             } else {
-                uint64_t v = dmvf__ftype_canon(sf->type, dmvf__varint_value(f->val, f->len));
+                uint64_t v = dmvf__ftype_canon(fp->type, dmvf__varint_value(fo->val, fo->len));
                 if (v && (v = dmvf__xf_varint(fp, v)) != 0)
                     rc = emit_varint_field(r, num, v);
             }
         } else {
-            /* every occurrence, in input order, from the first */
-            for (const uint8_t *q = f->first; q < end;) {
-                uint32_t n2 = 0, vlen = 0;
-                unsigned wt = 0;
-                const uint8_t *val = NULL;
-                q = next_field(r, q, end, &n2, &wt, &val, &vlen); /* already validated */
-                if (!q)
-                    return DMVF_EMALFORMED;
-                if (n2 != num)
+            /* every occurrence, in input order: from the first (the
+             * message's own bytes) or from the start (pieces) */
+            dmvf__msg from = m->up ? *m : (dmvf__msg){fo->first, m->end, NULL, 0};
+            dmvf__cursor_init(&c, &from);
+            while (rc == DMVF_OK && (k = dmvf__cursor_next(&c, &f, &bad)) > 0) {
+                if (f.num != num)
                     continue;
-                rc = sf->type == DMVF_T_MESSAGE ? emit_message(r, fp, num, val, vlen)
-                                                : emit_string(r, fp, num, val, vlen, 1);
-                if (rc)
-                    break;
+                if (fp->type == DMVF_T_MESSAGE) {
+                    dmvf__msg sub = {f.val, f.val + f.vlen, NULL, 0};
+                    rc = emit_message(r, fp, num, &sub);
+                } else {
+                    rc = emit_string(r, fp, num, f.val, f.vlen, 1);
+                }
             }
+            if (k < 0)
+                return malformed_at(r, &bad); /* cannot happen: scanned above */
         }
         if (rc)
+            return rc;
+    }
+    return DMVF_OK;
+}
+
+/* Whether message m is malformed where the plan looks (framing, wire
+ * types; opaque fields by their framing), at any depth, pieces merged:
+ * DMVF_OK, or DMVF_EMALFORMED reported. Counts nothing, writes nothing. */
+static int check_malformed(rw *r, const dmvf_pnode *node, const dmvf__msg *m)
+{
+    field_info fi[DMVF_MAX_FIELD_NUMBER + 1];
+    const uint32_t maxn = node->max_number;
+    memset(fi, 0, sizeof(fi[0]) * (maxn + 1));
+    dmvf__cursor c;
+    dmvf__field f;
+    dmvf__wbad bad;
+    int k, rc;
+    dmvf__cursor_init(&c, m);
+    while ((k = dmvf__cursor_next(&c, &f, &bad)) > 0) {
+        if (f.num > maxn || node->f[f.num].opaque)
+            continue;
+        const dmvf_fplan *fp = &node->f[f.num];
+        if (f.wt != dmvf__ftype_wire(fp->type))
+            return wrong_wire_type(r, f.at, f.wt, f.num);
+        if (fp->action != DMVF_ACT_DESCEND)
+            continue;
+        if (fp->repeated) {
+            dmvf__msg sub = {f.val, f.val + f.vlen, NULL, 0};
+            if ((rc = check_malformed(r, fp->child, &sub)) != DMVF_OK)
+                return rc;
+            continue;
+        }
+        fi[f.num].val = f.val;
+        fi[f.num].len = f.vlen;
+        fi[f.num].count++;
+    }
+    if (k < 0)
+        return malformed_at(r, &bad);
+    for (uint32_t num = 1; num <= maxn; num++) {
+        if (!fi[num].count)
+            continue;
+        dmvf__msg sub = {fi[num].val, fi[num].val + fi[num].len, NULL, 0};
+        if (fi[num].count > 1)
+            sub = (dmvf__msg){NULL, NULL, m, num};
+        if ((rc = check_malformed(r, node->f[num].child, &sub)) != DMVF_OK)
             return rc;
     }
     return DMVF_OK;
@@ -527,6 +509,13 @@ int dmvf__rewrite(const dmvf_plan *plan, const dmvf_keyctx *kc,
 {
     rw r = {kc, in, out, out + cap, err};
     int rc = rewrite_message(&r, plan->root, in, in + n);
+    if (DMVF_UNLIKELY(rc == DMVF_ETOOBIG)) {
+        /* too many elements, and malformed elsewhere too: malformed wins,
+         * whichever the walk met first */
+        dmvf__msg whole = {in, in + n, NULL, 0};
+        if (check_malformed(&r, plan->root, &whole) == DMVF_EMALFORMED)
+            rc = DMVF_EMALFORMED;
+    }
     if (rc == DMVF_ESPACE)
         dmvf__seterr(err, DMVF_ESPACE, "output buffer of %zu bytes too small", cap);
     *out_len = rc ? 0 : (size_t)(r.op - out);
@@ -536,7 +525,7 @@ int dmvf__rewrite(const dmvf_plan *plan, const dmvf_keyctx *kc,
 size_t dmvf__wire_field(const uint8_t *p, const uint8_t *end, uint32_t *num, unsigned *wt,
                         const uint8_t **val, uint32_t *vlen)
 {
-    rw r = {NULL, p, NULL, NULL, NULL};
-    const uint8_t *q = next_field(&r, p, end, num, wt, val, vlen);
+    dmvf__wbad bad;
+    const uint8_t *q = dmvf__field_next(p, end, num, wt, val, vlen, &bad);
     return q ? (size_t)(q - p) : 0;
 }

@@ -76,12 +76,13 @@ static int by_number(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
-static const dmvf_snode *build(const ProtobufCMessageDescriptor *desc, const char *path, uint8_t inherited)
+static const dmvf_snode *build(const ProtobufCMessageDescriptor *desc, const char *path, uint8_t inherited,
+                               unsigned depth)
 {
     dmvf_snode *node = &g_nodes[g_nnodes++];
     const ProtobufCFieldDescriptor *sorted[64];
     size_t n = desc->n_fields;
-    if (g_nnodes > MAX_NODES || n > 64 || g_nfields + n > MAX_POS)
+    if (g_nnodes > MAX_NODES || n > 64 || g_nfields + n > MAX_POS || depth >= DMVF_MAX_SCHEMA_DEPTH)
         abort();
     for (size_t i = 0; i < n; i++)
         sorted[i] = &desc->fields[i];
@@ -116,14 +117,14 @@ static const dmvf_snode *build(const ProtobufCMessageDescriptor *desc, const cha
         f->parent = node;
         g_by_id[g_npaths++] = f;
         if (f->type == DMVF_T_MESSAGE)
-            f->child = build((const ProtobufCMessageDescriptor *)fd->descriptor, p, f->klass);
+            f->child = build((const ProtobufCMessageDescriptor *)fd->descriptor, p, f->klass, depth + 1);
     }
     return node;
 }
 
 static void init(void)
 {
-    build(&dmv__v1__driver_record__descriptor, "", 0);
+    build(&dmv__v1__driver_record__descriptor, "", 0, 0);
 }
 
 const dmvf_snode *dmvf__schema_root(void)

@@ -39,6 +39,12 @@ enum dmvf_ftype {
  * schema that uses a larger number does not start (abort). */
 #define DMVF_MAX_FIELD_NUMBER 31u
 
+/* The most levels of messages, the record included, a position may be
+ * nested in (the schema has 3: record, person, person.residence). Walkers
+ * that keep one state per level size their tables by it. Checked when the
+ * schema tree is built, like DMVF_MAX_FIELD_NUMBER. */
+#define DMVF_MAX_SCHEMA_DEPTH 4u
+
 struct dmvf_snode;
 
 typedef struct dmvf_sfield {

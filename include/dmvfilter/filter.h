@@ -33,7 +33,22 @@
  * Canonical output: fields in field-number order, the last occurrence of a
  * singular scalar wins, default values (0, false, "") omitted, varints minimal,
  * unknown and redacted fields absent, so equal releases are equal bytes.
- * A singular sub-message occurring twice is malformed (refused, not merged).
+ * A singular sub-message that occurs more than once is merged as protobuf
+ * merges it (its pieces read one after the other: scalars last wins,
+ * repeated fields concatenated, sub-messages merged in turn) and written
+ * once.
+ *
+ * The twin rule: whether a record is released, dropped or an error, and
+ * what is released, never depends on the content of its marking (M) and
+ * marking-correlated (C) fields, for every rule without marking: release.
+ * So those fields, unknown field numbers and every sub-message the plan
+ * redacts are stepped over by their framing alone (a valid key, varint or
+ * length prefix within bounds, groups closed in order, at most 32 deep):
+ * any wire type protobuf allows, groups included, nothing inside checked
+ * or counted. Fields the plan releases or descends into, and the other
+ * redacted scalars, are checked: a known field with another wire type
+ * than the schema's is malformed, a repeated field holds at most 10,000
+ * elements. The record-size limit, below, is judged the same way.
  */
 #ifndef DMVFILTER_FILTER_H
 #define DMVFILTER_FILTER_H
@@ -79,9 +94,25 @@ typedef enum dmvf_precheck {
 
 /* Limits on input (each a clear error when passed, never a crash or an
  * unbounded allocation):
- *   record size         max_record_bytes; DMVF_ETOOBIG
- *   repeated elements   at most 10,000 in one repeated field of one message;
- *                       DMVF_ETOOBIG
+ *   record size         max_record_bytes; DMVF_ETOOBIG. Under a rule
+ *                       without marking: release it limits the size the
+ *                       record has without its M and C fields (every one
+ *                       removed, at every depth, each other sub-message
+ *                       counted with a minimal length prefix), so that a
+ *                       record and its twin are judged alike; under the
+ *                       DMV's internal rule the whole size.
+ *   stream buffering    a stream holds at most dmvf_stream_record_limit()
+ *                       bytes of one record (16 x max_record_bytes, at least
+ *                       256 MiB; a frame 16 bytes more); a longer length
+ *                       prefix is DMVF_ETOOBIG before anything is buffered.
+ *                       It is the one bound that looks at a record's whole
+ *                       length, M and C fields included, so it could tell a
+ *                       record from its twin: it is set far above any real
+ *                       record (a few KiB; with a photo some tens of KiB),
+ *                       where only memory is at stake
+ *   repeated elements   at most 10,000 in one repeated field of one message
+ *                       (not counted in the fields the twin rule above
+ *                       steps over); DMVF_ETOOBIG
  *   nesting             bounded by the schema (3 levels): a deeper message
  *                       cannot be well-formed
  *   frames per request  framed streams (framed.h): at most
@@ -92,7 +123,7 @@ typedef enum dmvf_precheck {
  *   policy size         1 MiB (dmvf_policy_load_*); DMVF_EPOLICY
  * Options are read at create time. */
 typedef struct dmvf_filter_options {
-    size_t max_record_bytes;    /* 0 = default, 16 MiB */
+    size_t max_record_bytes;    /* 0 = default, 16 MiB; judged as above */
     int drop_malformed;         /* 1: a malformed record is dropped and counted */
     int count_fields;           /* 1: count per field path the values seen and
                                    what became of them (for the audit log;
@@ -131,6 +162,19 @@ typedef struct dmvf_filter_options {
 } dmvf_filter_options;
 
 #define DMVF_DEFAULT_MAX_RECORD_BYTES ((size_t)16 << 20)
+#define DMVF_STREAM_RECORD_LIMIT_FACTOR 16u
+#define DMVF_STREAM_RECORD_LIMIT_MIN ((size_t)256 << 20)
+
+/* The most bytes a stream (dmvf_filter_stream; dmvf_framed_stream adds 16
+ * for a frame's framing) holds of one record for a given max_record_bytes
+ * (0: the default): DMVF_STREAM_RECORD_LIMIT_FACTOR times it, at least
+ * DMVF_STREAM_RECORD_LIMIT_MIN. A caller that cuts a stream into pieces
+ * (dmvf_stream_prefix) holds records up to this length too.
+ * @return  the limit in bytes.
+ * Threads: thread-safe.
+ * NULL:    nothing is a pointer.
+ * Owns:    nothing (a value). */
+DMVF_API size_t dmvf_stream_record_limit(size_t max_record_bytes);
 
 /* Decides the request and prepares its plan and keys. The request is
  * checked first (dmvf_request_validate, its date, the requester directory:
@@ -228,8 +272,9 @@ DMVF_API int dmvf_filter_notify_subject(const dmvf_filter *f);
  *            the decision becomes DENY, a held REVIEW stays REVIEW.
  *          DMVF_ESPACE when cap is too small (nothing counted; grow out and
  *            call again with the same record).
- *          DMVF_EMALFORMED (bad input), DMVF_ETOOBIG (in_len over
- *            max_record_bytes, or a repeated field too long), DMVF_ENOMEM
+ *          DMVF_EMALFORMED (bad input), DMVF_ETOOBIG (the record over
+ *            max_record_bytes as the limits above judge it, or a repeated
+ *            field too long in a record malformed nowhere), DMVF_ENOMEM
  *            (keeping a subject): sticky (common.h); err->record is the
  *            record's 0-based index in the request.
  *          DMVF_ESTATE while f holds a sticky error.
@@ -249,7 +294,8 @@ typedef struct dmvf_out_buffer { void *dst; size_t size; size_t pos; } dmvf_out_
 
 /* Streaming: a varint-length-delimited stream of DriverRecords in, the
  * released records, delimited, out. Consumes as much input as it can; a
- * record split across calls is kept internally (up to max_record_bytes).
+ * record split across calls is kept internally (up to
+ * dmvf_stream_record_limit(max_record_bytes) bytes).
  * When the rule has a record limit, output is held until end so that a
  * refused request releases nothing. end != 0 says in holds the last of the
  * stream.
@@ -265,7 +311,9 @@ typedef struct dmvf_out_buffer { void *dst; size_t size; size_t pos; } dmvf_out_
  *            call reads the rest for its subjects and returns DMVF_OK).
  *          DMVF_EMALFORMED (a bad length prefix, an empty record, a bad
  *            record, a stream that ends inside a record when end is
- *            given), DMVF_ETOOBIG (a record over max_record_bytes),
+ *            given), DMVF_ETOOBIG (a length prefix over
+ *            dmvf_stream_record_limit, at the prefix; a record over
+ *            max_record_bytes as judged above, at the record's first byte),
  *            DMVF_ENOMEM: sticky (common.h); err->offset is the byte
  *            offset in the stream, err->record the record's 0-based index.
  *          DMVF_ESTATE while f holds a sticky error.
@@ -279,8 +327,8 @@ DMVF_API int dmvf_filter_stream(dmvf_filter *f, dmvf_out_buffer *out, dmvf_in_bu
 
 /* For callers that cut a delimited stream into pieces (a parallel pipeline):
  * reads the length prefix at p[0..n) exactly as dmvf_filter_stream does.
- * Whether *len is acceptable (not 0, not over the record limit) is the
- * caller's to check.
+ * Whether *len is acceptable (not 0, not over dmvf_stream_record_limit) is
+ * the caller's to check.
  * @return  1 with *len (the record's length) and *pre (the prefix's bytes);
  *          0 when p[0..n) ends inside the prefix; -1 when the prefix is
  *          malformed (more than 10 bytes).
@@ -348,13 +396,16 @@ DMVF_API int dmvf_filter_last_error(const dmvf_filter *f, dmvf_error *out);
 
 /* Field counts (options.count_fields): per field path of the schema and
  * action, the number of values the request's records held there. A value
- * is what protobuf-c would hold: a singular scalar once (its last
- * occurrence) unless it has the default value (0, false, ""), every element
- * of a repeated field; a sub-message is not a value, its leaves are. A value
+ * is what protobuf would hold: a singular scalar once (its last
+ * occurrence, a sub-message's pieces merged) unless it has the default
+ * value (0, false, ""), every element of a repeated field; a sub-message is
+ * not a value, its leaves are; a field with another wire type than its
+ * schema's is none. A value
  * inside a redacted sub-message counts as redacted at its own path, and so
  * does one that normalization removes (dropped, or on no allow list of
  * marking.normalize) or empties (for a singular field).
- * Fields the schema does not know are not counted. Only records that are
+ * Fields the schema does not know are not counted, nor what is past bytes
+ * that do not step inside a redacted sub-message. Only records that are
  * rewritten count (released, or held with hold_for_review; not dropped
  * ones): a refused request counts nothing, and passing the record limit
  * clears the counts (nothing was released). So for every path, the values

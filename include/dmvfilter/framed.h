@@ -87,7 +87,8 @@ typedef void (*dmvf_framed_cb)(void *ud, const dmvf_filter *f, const dmvf_traile
 typedef int (*dmvf_framed_audit_cb)(void *ud, dmvf_filter *f, const dmvf_trailer *t);
 
 /* Creates a framed stream processor. Each request's filter is created with
- * opts (max_record_bytes bounds each frame, plus 16 bytes of framing).
+ * opts (each record is judged by max_record_bytes as filter.h says; a
+ * frame is at most dmvf_stream_record_limit(max_record_bytes) + 16 bytes).
  * @return  the handle, or NULL with *err filled: DMVF_ENOMEM.
  * Threads: thread-safe (policy and keyring are only read; their borrower
  *          counts are atomic).
@@ -145,7 +146,8 @@ DMVF_API void dmvf_framed_set_max_request_frames(dmvf_framed *fr, uint64_t n);
  *              more than one; a seal frame; a record or trailer frame
  *              outside a request; a request frame that does not decode; a
  *              malformed record, unless dropped with drop_malformed),
- *            DMVF_ETOOBIG (a frame or record over max_record_bytes; a
+ *            DMVF_ETOOBIG (a frame over dmvf_stream_record_limit + 16, a
+ *              record over max_record_bytes as filter.h judges it; a
  *              request with more record frames than the limit),
  *            DMVF_EINVAL, DMVF_EKEYRING (a request no filter can be made
  *              for: dmvf_filter_create's errors),

@@ -20,9 +20,43 @@
  *   both: unless the plan (or the framed request's rule) says marking:
  *   release, no marking (M) or marking-correlated (C) field is present.
  *
- * The twin (DESIGN.md). For a plan without marking: release, the record
- * with every M and C field removed at every depth (strip_marking, all else
- * copied as it is) must release exactly the bytes the record did.
+ * The twin (DESIGN.md, filter.h "the twin rule"). For a plan without
+ * marking: release, twins of the record made by alter_marking must be
+ * rewritten exactly as the record is: the same status and message, and on
+ * success the same bytes. One twin has every M and C field removed at
+ * every depth; another has each of them removed, replaced by other bytes
+ * (any wire type, a group), split in pieces, given unknown groups, kept or
+ * doubled, and new ones added, as drawn from the input's hash. Both follow
+ * the record's fields as far as they step (dmvf__wire_field), recursing
+ * into known sub-messages (their length prefixes rewritten), and copy
+ * whatever follows a field that does not step as it is.
+ *
+ * The framed target's input chooses its configuration: byte 0 is a
+ * header, the stream from byte 1 (0xff: the example policy with
+ * max_record_bytes FZ_MAX_RECORD and nothing else, what the committed
+ * regressions, made before the header, begin with; else its bits:
+ * 0x01 drop_malformed, 0x02 count_fields and collect_subjects, 0x04 at
+ * most 2 record frames a request, 0x18 an audit hook (1 that passes, 2
+ * that fails at its third call, 3 at the first end of a request), 0x20
+ * max_record_bytes 200, 0x40 the framed variant policy (record limits,
+ * not-found refusals), 0x80 hold_for_review).
+ *
+ * The rewrite target's input chooses its plan: byte 0 is a header,
+ *
+ *   0xff          every plan of the set, the record from byte 1 (the
+ *                 committed regressions, made before the header, begin
+ *                 with it)
+ *   else          plan (h & 0x3f) mod the set; with 0x40 set, byte 1 is a
+ *                 mask over the requested-field groups of fz_groups, and
+ *                 the plan is restricted to them (dmvf__plan_restrict,
+ *                 keys made for it), the record from byte 2; else from 1
+ *
+ * and the set holds the example policy's requesters (police, also
+ * restricted; immigration with a warrant; researcher; DMV internal), a plan
+ * using every action, a plan releasing everything it may (whole messages
+ * copied), one normalizing four fields (drops, maps, longer replacements),
+ * one releasing every M and C field (marking: release), and the plan that
+ * redacts everything (a refused request's records are checked with it).
  *
  * Chunking. The stream readers are run twice on the same bytes: whole, with
  * a large output buffer, and in pieces whose sizes (input chunks, output
@@ -47,7 +81,9 @@
 #include "gzread.h"
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
+#include "filter/core/varint.h"
 #include "filter/policy/decide.h"
+#include "filter/wire/count.h"
 #include "filter/wire/plan.h"
 #include "filter/wire/reference.h"
 #include "filter/wire/rewrite.h"
@@ -63,7 +99,7 @@
 #define MC (DMVF_CLASS_M | DMVF_CLASS_C)
 #define FZ_MAX_RECORD 3000u               /* stream targets: small, so ETOOBIG is reachable */
 #define FZ_GZ_MAX ((uint64_t)1 << 20)     /* the gzip target's --max-inflate */
-#define FZ_NPLANS 8
+#define FZ_NPLANS 12
 #define FZ_NFIXED 6
 
 int dmvf__fuzz_quiet;
@@ -214,10 +250,11 @@ typedef struct fz_plan {
 
 static struct {
     int ready;
+    dmvf_policy *fvariant;             /* the framed target's variant policy */
     char dir[64];
     char kr_input[96];
     dmvf_keyring *kr;
-    dmvf_policy *example, *every;
+    dmvf_policy *example, *every, *variety, *mrelease;
     dmvf_plan *restricted;
     fz_plan plans[FZ_NPLANS];
     size_t nplans;
@@ -274,6 +311,98 @@ static const char every_yaml[] =
     "    match: {agency_kind: [local]}\n"
     "    decision: release\n"
     "    profile: every\n";
+
+/* Plans the example policy has not: everything released that may be (whole
+ * messages copied), and normalization of four fields. By ORI. */
+static const char variety_yaml[] =
+    "version: 1\n"
+    "jurisdiction: NY\n"
+    "profiles:\n"
+    "  whole:\n"
+    "    default: release\n"
+    "  norm:\n"
+    "    default: redact\n"
+    "    fields:\n"
+    "      record_id: {mask: {keep_first: 2, keep_last: 2}}\n"
+    "      person.aliases: release\n"
+    "      person.given_name: {constant: \"\"}\n"
+    "      license.class_code: release\n"
+    "      license.restrictions: release\n"
+    "      license.endorsements: {mask: {keep_last: 1}}\n"
+    "      license.status: {constant: 0}\n"
+    "      history.*: release\n"
+    "marking:\n"
+    "  normalize:\n"
+    "    license.class_code: {map: {DP: D, TV: \"\", C: COMMERCIAL-CLASS-C},\n"
+    "                         allow: [\"\", A, B, CDL-A, CDL-B, CDL-C, COMMERCIAL-CLASS-C, D, DJ, E, M, MJ]}\n"
+    "    license.restrictions: {drop: [FLA, TVDL, \"\"], map: {LP: L, B: BB},\n"
+    "                           allow: [A, BB, C, D, E, F, G, I, J, K, L, W]}\n"
+    "    license.endorsements: {drop: [X], map: {H: HAZMAT}, allow: [HAZMAT, M, N, P, S, T], otherwise: T}\n"
+    "    person.aliases: {drop: [DP, \"\"], map: {AB60: A}}\n"
+    "requesters:\n"
+    "  - {ori: XWHOLE000, name: Whole, kind: local, jurisdiction: NY}\n"
+    "  - {ori: XNORM0000, name: Norm, kind: local, jurisdiction: NY}\n"
+    "rules:\n"
+    "  - name: whole\n"
+    "    match: {ori: [XWHOLE000]}\n"
+    "    decision: release\n"
+    "    profile: whole\n"
+    "  - name: norm\n"
+    "    match: {ori: [XNORM0000]}\n"
+    "    decision: release\n"
+    "    profile: norm\n";
+
+/* The framed target's variant policy: the example's requesters under
+ * other rules (small record limits, not-found and refused refusals). */
+static const char fvariant_yaml[] =
+    "version: 1\n"
+    "jurisdiction: NY\n"
+    "refusal: not-found\n"
+    "profiles:\n"
+    "  all:\n"
+    "    default: release\n"
+    "    fields:\n"
+    "      record_id: pseudonymize\n"
+    "      license.number: encrypt\n"
+    "marking:\n"
+    "  normalize:\n"
+    "    license.class_code: {map: {DP: D}, allow: [A, B, C, CDL-A, CDL-B, CDL-C, D, DJ, E, M, MJ]}\n"
+    "    license.restrictions: {drop: [FLA], allow: [A, B, C, D, E, F, G, I, J, K, W]}\n"
+    "    license.endorsements: {allow: [H, M, N, P, S, T, X]}\n"
+    "requesters:\n"
+    "  - {ori: NY0303000, name: Albany County Sheriff's Office, kind: local, jurisdiction: NY}\n"
+    "  - {ori_prefix: NY0, name: New York local police agency, kind: local, jurisdiction: NY}\n"
+    "  - {ori_prefix: DCICE, name: ICE ERO, kind: federal, jurisdiction: DC, tags: [immigration-enforcement]}\n"
+    "  - {ori: NYRES0001, name: SUNY Traffic Safety Study, kind: research, jurisdiction: NY}\n"
+    "rules:\n"
+    "  - name: police, two at most\n"
+    "    match: {agency_kind: [state, local]}\n"
+    "    decision: release\n"
+    "    max_records: 2\n"
+    "    refusal: not-found\n"
+    "    profile: all\n"
+    "  - name: federal, one at most\n"
+    "    match: {agency_kind: [federal]}\n"
+    "    decision: release\n"
+    "    max_records: 1\n"
+    "    refusal: refused\n"
+    "    profile: all\n"
+    "  - name: research, refused\n"
+    "    match: {agency_kind: [research]}\n"
+    "    decision: deny\n"
+    "    refusal: refused\n";
+
+/* The groups of requested fields a rewrite input may pick (header 0x40). */
+static const char *const fz_groups[8][3] = {
+    {"record_id"},
+    {"person.family_name", "person.given_name", "person.aliases"},
+    {"person.residence"},
+    {"person.*"},
+    {"license.*"},
+    {"license.class_code", "license.restrictions"},
+    {"vehicles.plate", "vehicles.registered_address"},
+    {"history.*", "photo", "marking"},
+};
 
 static const char *const tag_imm[] = {"immigration-enforcement"};
 static const char *const restrict_fields[] = {"record_id", "person.family_name", "person.residence",
@@ -353,6 +482,40 @@ static int add_plan(const char *name, const char *scope, const dmvf_plan *plan)
     return 0;
 }
 
+/* A policy whose one rule (the DMV's own, marking: release) releases every
+ * marking and marking-correlated leaf, each named as marking: release
+ * wants, with actions that fit: strings masked, pseudonymized or released,
+ * dates generalized, the rest released. */
+static dmvf_policy *marking_release_policy(dmvf_error *err)
+{
+    fbuf y = {0};
+    static const char head[] = "version: 1\njurisdiction: NY\nprofiles:\n  dmv:\n    default: release\n"
+                               "    fields:\n";
+    fbuf_put(&y, head, sizeof head - 1);
+    for (size_t i = 0, k = 0; i < dmvf__schema_npaths(); i++) {
+        const dmvf_sfield *sf = dmvf__schema_field(i);
+        if (!(sf->klass & MC) || sf->type == DMVF_T_MESSAGE)
+            continue;
+        const char *a = "release";
+        k++;
+        if (sf->type == DMVF_T_STRING && k % 3 == 0)
+            a = sf->repeated ? "pseudonymize" : "{mask: {keep_last: 3}}";
+        else if (sf->is_date && k % 2)
+            a = "{generalize: month}";
+        char line[160];
+        snprintf(line, sizeof line, "      %s: %s\n", sf->path, a);
+        fbuf_put(&y, line, strlen(line));
+    }
+    static const char tail[] = "requesters:\n  - {ori: NYDMV0001, name: New York DMV Investigations, kind: internal,"
+                               " jurisdiction: NY}\n"
+                               "rules:\n  - name: dmv internal\n    match: {agency_kind: [internal]}\n"
+                               "    decision: release\n    marking: release\n    profile: dmv\n";
+    fbuf_put(&y, tail, sizeof tail - 1);
+    dmvf_policy *p = dmvf_policy_load_buffer((const char *)y.p, y.n, "<marking-release>", err);
+    free(y.p);
+    return p;
+}
+
 static uint8_t *slurp(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
@@ -386,6 +549,9 @@ void dmvf__fuzz_fini(void)
     dmvf__plan_free(G.restricted);
     dmvf_policy_free(G.example);
     dmvf_policy_free(G.every);
+    dmvf_policy_free(G.variety);
+    dmvf_policy_free(G.mrelease);
+    dmvf_policy_free(G.fvariant);
     dmvf_keyring_free(G.kr);
     free(G.fixed_data);
     if (G.devnull)
@@ -438,7 +604,13 @@ int dmvf__fuzz_init(void)
         return -1;
     }
     G.every = dmvf_policy_load_buffer(every_yaml, sizeof every_yaml - 1, "<every-action>", &err);
-    if (!G.every) {
+    if (G.every)
+        G.variety = dmvf_policy_load_buffer(variety_yaml, sizeof variety_yaml - 1, "<variety>", &err);
+    if (G.variety)
+        G.mrelease = marking_release_policy(&err);
+    if (G.mrelease)
+        G.fvariant = dmvf_policy_load_buffer(fvariant_yaml, sizeof fvariant_yaml - 1, "<framed-variant>", &err);
+    if (!G.fvariant) {
         fprintf(stderr, "fuzz setup: %s\n", err.msg);
         return -1;
     }
@@ -462,6 +634,17 @@ int dmvf__fuzz_init(void)
         return -1;
     r = req_police();
     if (add_plan("synthetic/every-action", "NY0303000", decide(G.every, &r)))
+        return -1;
+    r.ori = "XWHOLE000";
+    if (add_plan("variety/whole", "XWHOLE000", decide(G.variety, &r)))
+        return -1;
+    r.ori = "XNORM0000";
+    if (add_plan("variety/normalize", "XNORM0000", decide(G.variety, &r)))
+        return -1;
+    r = req_internal();
+    if (add_plan("synthetic/marking-release-all", "NYDMV0001", decide(G.mrelease, &r)))
+        return -1;
+    if (add_plan("none (a refused request's check)", "NY0303000", dmvf__plan_none()))
         return -1;
 
     /* the first golden records (some marked) */
@@ -750,115 +933,198 @@ static void check_released(const char *what, const dmvf_pnode *pn, int marking_o
 
 /* ------------------------------------------------------------ rewrite */
 
-/* The twin with no marking: the record with every M and C field removed,
- * at every depth, everything else copied as it is (order, duplicates,
- * unknown fields). Returns 0, or -1 when the record does not parse (then
- * there is no twin to compare). */
-static int strip_marking(const dmvf_snode *sn, const uint8_t *p, size_t n, fbuf *out, unsigned depth)
+static void put_varint_fb(fbuf *b, uint64_t v)
 {
-    const uint8_t *e = p + n;
-    if (depth > 8)
-        return -1;
-    while (p < e) {
-        const uint8_t *f = p;
-        uint64_t key, v, len = 0;
-        size_t k = get_varint(p, e, &key);
-        if (!k || key > UINT32_MAX)
-            return -1;
-        p += k;
-        const uint8_t *val = p;
-        switch (key & 7) {
-        case 0:
-            if (!(k = get_varint(p, e, &v)))
-                return -1;
-            p += k;
-            break;
-        case 1:
-            if (e - p < 8)
-                return -1;
-            p += 8;
-            break;
-        case 2:
-            k = get_varint(p, e, &len);
-            if (!k || len > (uint64_t)(e - p - (ptrdiff_t)k))
-                return -1;
-            val = p + k;
-            p = val + len;
-            break;
-        case 5:
-            if (e - p < 4)
-                return -1;
-            p += 4;
-            break;
-        default:
-            return -1;
-        }
-        const dmvf_sfield *sf = sfield_of(sn, (uint32_t)(key >> 3));
-        if (sf && (sf->klass & MC))
-            continue;
-        if (sf && sf->type == DMVF_T_MESSAGE && (key & 7) == 2) {
-            fbuf sub = {0};
-            if (strip_marking(sf->child, val, (size_t)len, &sub, depth + 1) != 0) {
-                free(sub.p);
-                return -1;
-            }
-            uint8_t pre[16];
-            size_t pn = 0;
-            uint64_t x = key;
-            do {
-                pre[pn++] = (uint8_t)((x & 0x7f) | (x > 0x7f ? 0x80 : 0));
-                x >>= 7;
-            } while (x);
-            fbuf_put(out, pre, pn);
-            pn = 0;
-            x = sub.n;
-            do {
-                pre[pn++] = (uint8_t)((x & 0x7f) | (x > 0x7f ? 0x80 : 0));
-                x >>= 7;
-            } while (x);
-            fbuf_put(out, pre, pn);
-            fbuf_put(out, sub.p, sub.n);
-            free(sub.p);
-            continue;
-        }
-        fbuf_put(out, f, (size_t)(p - f));
-    }
-    return 0;
+    uint8_t t[10];
+    fbuf_put(b, t, (size_t)(dmvf__put_varint(t, v) - t));
 }
 
-/* For a plan without marking: release, a record and its twin without
- * marking release the same bytes (DESIGN.md, the twin invariant). */
-static void check_twin(const fz_plan *fp, const uint8_t *in, size_t n, const uint8_t *released, size_t rlen)
+static void put_random(fbuf *b, uint64_t *rng, size_t max)
 {
-    fbuf twin = {0};
-    if (strip_marking(dmvf__schema_root(), in, n, &twin, 0) != 0) {
-        free(twin.p);
-        return;
+    size_t k = (size_t)(rnd(rng) % (max + 1));
+    for (size_t i = 0; i < k; i++) {
+        uint8_t c = (uint8_t)rnd(rng);
+        fbuf_put(b, &c, 1);
     }
-    size_t cap = 2 * twin.n + 256 + fp->plan->max_token_growth, tlen = 0;
-    uint8_t *out = malloc(cap);
-    dmvf_error ew;
-    if (!out)
-        abort();
-    int rc = dmvf__rewrite(fp->plan, fp->kc, NONNULL(twin.p), twin.n, out, cap, &tlen, &ew);
-    if (rc == DMVF_ESPACE) {
-        free(out);
-        cap = 2 * cap + ((size_t)1 << 20);
-        out = malloc(cap);
+}
+
+/* An M or C field numbered num with other contents: any wire type, a
+ * group holding unknown fields among them. */
+static void put_other(fbuf *out, uint32_t num, uint64_t *rng)
+{
+    static const unsigned wts[] = {0, 1, 2, 3, 5};
+    unsigned wt = wts[rnd(rng) % 5];
+    put_varint_fb(out, (uint64_t)num << 3 | wt);
+    switch (wt) {
+    case 0: put_varint_fb(out, rnd(rng) >> (rnd(rng) % 64)); break;
+    case 1: { uint64_t x = rnd(rng); fbuf_put(out, &x, 8); break; }
+    case 5: { uint32_t x = (uint32_t)rnd(rng); fbuf_put(out, &x, 4); break; }
+    case 3:
+        for (uint64_t k = rnd(rng) % 3; k; k--) {
+            put_varint_fb(out, (uint64_t)(100 + rnd(rng) % 50) << 3 | 0);
+            put_varint_fb(out, rnd(rng) % 1000);
+        }
+        put_varint_fb(out, (uint64_t)num << 3 | 4);
+        break;
+    default: {
+        fbuf v = {0};
+        put_random(&v, rng, 16);
+        put_varint_fb(out, v.n);
+        fbuf_put(out, NONNULL(v.p), v.n);
+        free(v.p);
+    }
+    }
+}
+
+/* One M or C field [at, next) (number num, wire type wt, value val/vlen)
+ * altered as rng draws, into out. */
+static void alter_one(fbuf *out, uint32_t num, unsigned wt, const uint8_t *at, const uint8_t *next,
+                      const uint8_t *val, uint32_t vlen, uint64_t *rng)
+{
+    switch (rnd(rng) % 8) {
+    case 0: case 1: /* removed */
+        break;
+    case 2: /* other bytes */
+        put_other(out, num, rng);
+        break;
+    case 3: /* in pieces, cut anywhere */
+        if (wt == 2) {
+            uint32_t cut = vlen ? (uint32_t)(rnd(rng) % (vlen + 1u)) : 0;
+            put_varint_fb(out, (uint64_t)num << 3 | 2);
+            put_varint_fb(out, cut);
+            fbuf_put(out, val, cut);
+            put_varint_fb(out, (uint64_t)num << 3 | 2);
+            put_varint_fb(out, vlen - cut);
+            fbuf_put(out, val + cut, vlen - cut);
+        } else {
+            fbuf_put(out, at, (size_t)(next - at));
+            fbuf_put(out, at, (size_t)(next - at));
+        }
+        break;
+    case 4: { /* given an unknown group: inside it, or it inside one */
+        uint32_t g = 100 + (uint32_t)(rnd(rng) % 50);
+        fbuf inner = {0};
+        if (wt == 2)
+            fbuf_put(&inner, val, vlen);
+        put_varint_fb(&inner, (uint64_t)g << 3 | 3);
+        put_varint_fb(&inner, (uint64_t)(g + 1) << 3 | 0);
+        put_varint_fb(&inner, rnd(rng) % 100000);
+        put_varint_fb(&inner, (uint64_t)g << 3 | 4);
+        if (wt == 2) {
+            put_varint_fb(out, (uint64_t)num << 3 | 2);
+            put_varint_fb(out, inner.n);
+            fbuf_put(out, inner.p, inner.n);
+        } else {
+            put_varint_fb(out, (uint64_t)num << 3 | 3);
+            fbuf_put(out, at, (size_t)(next - at));
+            fbuf_put(out, inner.p, inner.n);
+            put_varint_fb(out, (uint64_t)num << 3 | 4);
+        }
+        free(inner.p);
+        break;
+    }
+    case 5: /* doubled */
+        fbuf_put(out, at, (size_t)(next - at));
+        /* fall through */
+    default: /* kept */
+        fbuf_put(out, at, (size_t)(next - at));
+        break;
+    }
+}
+
+/* Writes message p[0..n) (schema node sn) into out with its M and C
+ * fields altered: all removed (rng NULL) or each as rng draws, new ones
+ * added. Follows the fields as far as they step (dmvf__wire_field, groups
+ * included), recursing into known sub-messages; the bytes from a field
+ * that does not step on are copied as they are. */
+static void alter_marking(const dmvf_snode *sn, const uint8_t *p, size_t n, uint64_t *rng, fbuf *out)
+{
+    const uint8_t *e = p + n;
+    while (p < e) {
+        uint32_t num, vlen;
+        unsigned wt;
+        const uint8_t *val;
+        size_t used = dmvf__wire_field(p, e, &num, &wt, &val, &vlen);
+        if (!used) {
+            fbuf_put(out, p, (size_t)(e - p)); /* the rest does not step: as it is */
+            return;
+        }
+        const uint8_t *next = p + used;
+        const dmvf_sfield *sf = sfield_of(sn, num);
+        if (sf && (sf->klass & MC)) {
+            if (rng)
+                alter_one(out, num, wt, p, next, val, vlen, rng);
+        } else if (sf && sf->type == DMVF_T_MESSAGE && wt == 2) {
+            uint32_t n2;
+            unsigned wt2;
+            size_t k = dmvf__key_read(p, e, &n2, &wt2);
+            fbuf sub = {0};
+            alter_marking(sf->child, val, vlen, rng, &sub);
+            fbuf_put(out, p, k);
+            put_varint_fb(out, sub.n);
+            fbuf_put(out, NONNULL(sub.p), sub.n);
+            free(sub.p);
+        } else {
+            fbuf_put(out, p, used);
+        }
+        p = next;
+    }
+    if (rng && rnd(rng) % 4 == 0) {
+        /* a new M or C field of this message, if it has any */
+        const dmvf_sfield *pick = NULL;
+        size_t seen = 0;
+        for (size_t i = 0; i < sn->nfields; i++)
+            if ((sn->fields[i].klass & MC) && rnd(rng) % ++seen == 0)
+                pick = &sn->fields[i];
+        if (pick)
+            put_other(out, pick->number, rng);
+    }
+}
+
+/* For a plan without marking: release, twins of the record (alter_marking:
+ * every M and C field removed; each altered as the input's hash draws)
+ * are rewritten as the record was: status rw (with its message) and, on
+ * success, the bytes released[0..rlen). */
+static void check_twins(const fz_plan *fp, const uint8_t *in, size_t n, int rw, const dmvf_error *ew,
+                        const uint8_t *released, size_t rlen)
+{
+    uint64_t seed = fnv1a(in, n) ^ (uint64_t)(uintptr_t)fp->plan;
+    for (int k = 0; k < 3; k++) {
+        fbuf twin = {0};
+        uint64_t rng = seed + (uint64_t)k * 0x9e3779b97f4a7c15ull;
+        alter_marking(dmvf__schema_root(), in, n, k ? &rng : NULL, &twin);
+        size_t cap = 2 * twin.n + 256 + fp->plan->max_token_growth, tlen = 0;
+        uint8_t *out = malloc(cap);
+        dmvf_error et;
+        memset(&et, 0, sizeof et);
         if (!out)
             abort();
-        rc = dmvf__rewrite(fp->plan, fp->kc, NONNULL(twin.p), twin.n, out, cap, &tlen, &ew);
-    }
-    if (rc != DMVF_OK)
-        fail("plan %s: the record is released, its twin without marking gives %s (%s)", fp->name,
-             dmvf_strerror(rc), ew.msg);
-    else if (tlen != rlen || (rlen && memcmp(out, released, rlen) != 0)) {
-        fail("plan %s: the record and its twin without marking release different bytes", fp->name);
+        int rc = dmvf__rewrite(fp->plan, fp->kc, NONNULL(twin.p), twin.n, out, cap, &tlen, &et);
+        if (rc == DMVF_ESPACE) {
+            free(out);
+            cap = 2 * cap + ((size_t)1 << 20);
+            out = malloc(cap);
+            if (!out)
+                abort();
+            rc = dmvf__rewrite(fp->plan, fp->kc, NONNULL(twin.p), twin.n, out, cap, &tlen, &et);
+        }
+        const char *what = k ? "its twin (M and C fields altered)" : "its twin without M and C fields";
+        if (rc != rw || (rc && strcmp(et.msg, ew->msg) != 0))
+            fail("plan %s: the record gives %s (%s), %s gives %s (%s)", fp->name, dmvf_strerror(rw),
+                 rw ? ew->msg : "", what, dmvf_strerror(rc), rc ? et.msg : "");
+        else if (rc == DMVF_OK && (tlen != rlen || (rlen && memcmp(out, released, rlen) != 0)))
+            fail("plan %s: the record and %s release different bytes", fp->name, what);
+        else {
+            free(out);
+            free(twin.p);
+            continue;
+        }
         hexdump("twin", NONNULL(twin.p), twin.n);
-        hexdump("twin released", out, tlen);
+        if (rc == DMVF_OK)
+            hexdump("twin released", out, tlen);
+        free(out);
+        free(twin.p);
     }
-    free(out);
-    free(twin.p);
 }
 
 /* Rewriter against reference for one plan; outputs checked. */
@@ -887,7 +1153,7 @@ static void rewrite_one(const fz_plan *fp, const uint8_t *in, size_t n)
     unsigned before = g_fails;
     if (rw == DMVF_ESPACE)
         fail("plan %s: DMVF_ESPACE with %zu bytes of room for a %zu-byte record", fp->name, cap, n);
-    if (rw != DMVF_OK && rw != DMVF_EMALFORMED && rw != DMVF_ESPACE)
+    if (rw != DMVF_OK && rw != DMVF_EMALFORMED && rw != DMVF_ETOOBIG && rw != DMVF_ESPACE)
         fail("plan %s: the rewriter returns %s", fp->name, dmvf_strerror(rw));
     if (rw != DMVF_OK && !one_line(ew.msg))
         fail("plan %s: the rewriter's error message is empty or not one line", fp->name);
@@ -901,10 +1167,10 @@ static void rewrite_one(const fz_plan *fp, const uint8_t *in, size_t n)
             hexdump("rewriter", out, wlen);
         }
     }
+    if (!fp->plan->marking_release && rw != DMVF_ESPACE)
+        check_twins(fp, in, n, rw, &ew, out, wlen);
     if (rw == DMVF_OK) {
         check_released(fp->name, fp->plan->root, fp->plan->marking_release, out, wlen);
-        if (!fp->plan->marking_release)
-            check_twin(fp, in, n, out, wlen);
         /* into exactly the released length: the same bytes, or DMVF_ESPACE
          * (the rewriter may want room for a transform's bound before it
          * knows the final size); one byte less: DMVF_ESPACE. The buffers are
@@ -937,8 +1203,38 @@ int dmvf__fuzz_rewrite(const uint8_t *data, size_t n)
     need_init();
     data = NONNULL(data);
     g_fails = 0;
-    for (size_t i = 0; i < G.nplans; i++)
-        rewrite_one(&G.plans[i], data, n);
+    uint8_t h = n ? data[0] : 0xff;
+    if (h == 0xff) {
+        for (size_t i = 0; i < G.nplans; i++)
+            rewrite_one(&G.plans[i], data + (n > 0), n - (n > 0));
+        return (int)g_fails;
+    }
+    const fz_plan *base = &G.plans[(h & 0x3f) % G.nplans];
+    if (!(h & 0x40) || n < 2) {
+        rewrite_one(base, data + 1, n - 1);
+        return (int)g_fails;
+    }
+    /* the base plan restricted to the requested-field groups byte 1 picks */
+    const char *fields[24];
+    size_t nf = 0;
+    for (unsigned g = 0; g < 8; g++)
+        if (data[1] & (1u << g))
+            for (unsigned j = 0; j < 3 && fz_groups[g][j]; j++)
+                fields[nf++] = fz_groups[g][j];
+    dmvf_error err;
+    dmvf_plan *sub = dmvf__plan_restrict(base->plan, fields, nf, &err);
+    if (!sub) {
+        fail("plan %s restricted to %u: %s", base->name, data[1], err.msg);
+        return (int)g_fails;
+    }
+    fz_plan fp = {"restricted", base->scope, sub, NULL};
+    fp.kc = dmvf__keyctx_create(G.kr, fp.scope, sub->pseudo_paths, sub->npseudo);
+    if (!fp.kc)
+        fail("plan %s restricted: no key context", base->name);
+    else
+        rewrite_one(&fp, data + 2, n - 2);
+    dmvf__keyctx_free(fp.kc);
+    dmvf__plan_free(sub);
     return (int)g_fails;
 }
 
@@ -1197,16 +1493,62 @@ static size_t count_input_records(const uint8_t *p, size_t n, uint64_t *counts, 
     return req;
 }
 
-static int framed_run(const uint8_t *data, size_t n, uint64_t *rng, fbuf *ob, dmvf_error *err,
+/* What a framed input's header byte chooses (see the top of the file). */
+typedef struct fr_cfg {
+    const dmvf_policy *policy;
+    dmvf_filter_options opts;
+    uint64_t max_frames;        /* 0: the default */
+    unsigned audit;             /* 0 none, 1 passes, 2 fails at call 3, 3 at the first end */
+    unsigned calls;             /* audit hook calls so far */
+} fr_cfg;
+
+static fr_cfg framed_cfg(uint8_t h)
+{
+    fr_cfg c;
+    memset(&c, 0, sizeof c);
+    c.policy = G.example;
+    c.opts.max_record_bytes = FZ_MAX_RECORD;
+    c.opts.as_of = CHECK_AS_OF;
+    if (h == 0xff)
+        return c;
+    c.opts.drop_malformed = h & 0x01;
+    c.opts.count_fields = c.opts.collect_subjects = (h & 0x02) != 0;
+    c.max_frames = h & 0x04 ? 2 : 0;
+    c.audit = (h >> 3) & 3u;
+    if (h & 0x20)
+        c.opts.max_record_bytes = 200;
+    if (h & 0x40)
+        c.policy = G.fvariant;
+    c.opts.hold_for_review = (h & 0x80) != 0;
+    return c;
+}
+
+static int framed_audit(void *ud, dmvf_filter *f, const dmvf_trailer *t)
+{
+    fr_cfg *c = ud;
+    (void)f;
+    c->calls++;
+    if (c->audit == 2)
+        return c->calls == 3;
+    if (c->audit == 3)
+        return t != NULL;
+    return 0;
+}
+
+static int framed_run(const fr_cfg *cfg0, const uint8_t *data, size_t n, uint64_t *rng, fbuf *ob, dmvf_error *err,
                       fr_log *lg, dmvf_framed_stats *st)
 {
-    dmvf_filter_options opts = {.max_record_bytes = FZ_MAX_RECORD, .as_of = CHECK_AS_OF};
-    dmvf_framed *fr = dmvf_framed_create(G.example, G.kr, &opts, err);
+    fr_cfg cfg = *cfg0;
+    dmvf_framed *fr = dmvf_framed_create(cfg.policy, G.kr, &cfg.opts, err);
     if (!fr) {
         fail("framed: dmvf_framed_create: %s", err->msg);
         return DMVF_ENOMEM;
     }
     dmvf_framed_set_callback(fr, on_request, lg);
+    if (cfg.max_frames)
+        dmvf_framed_set_max_request_frames(fr, cfg.max_frames);
+    if (cfg.audit)
+        dmvf_framed_set_audit(fr, framed_audit, &cfg);
     int rc = feed(call_framed, fr, data, n, rng, ob, err, rng ? "framed (pieces)" : "framed (whole)");
     if (rc != DMVF_OK && rc != DMVF_ESTATE) {
         /* sticky: a further call must say so and write nothing */
@@ -1261,6 +1603,11 @@ int dmvf__fuzz_framed(const uint8_t *data, size_t n)
     need_init();
     data = NONNULL(data);
     g_fails = 0;
+    fr_cfg cfg = framed_cfg(n ? data[0] : 0xff);
+    if (n) {
+        data++;
+        n--;
+    }
     static fr_log l1, l2;
     fbuf o1 = {0}, o2 = {0};
     dmvf_error e1, e2;
@@ -1269,8 +1616,8 @@ int dmvf__fuzz_framed(const uint8_t *data, size_t n)
     memset(&e2, 0, sizeof e2);
     l1.n = l2.n = 0;
     uint64_t rng = fnv1a(data, n);
-    int r1 = framed_run(data, n, NULL, &o1, &e1, &l1, &s1);
-    int r2 = framed_run(data, n, &rng, &o2, &e2, &l2, &s2);
+    int r1 = framed_run(&cfg, data, n, NULL, &o1, &e1, &l1, &s1);
+    int r2 = framed_run(&cfg, data, n, &rng, &o2, &e2, &l2, &s2);
     compare_runs("framed", r1, &e1, &o1, r2, &e2, &o2);
     check_verify_input(data, n, &rng);
     if (r1 == DMVF_OK) {
@@ -1288,7 +1635,8 @@ int dmvf__fuzz_framed(const uint8_t *data, size_t n)
             }
         if (memcmp(&s1, &s2, sizeof s1) != 0)
             fail("framed: whole input and pieces give different statistics");
-    } else if (r1 != DMVF_EMALFORMED && r1 != DMVF_ETOOBIG && r1 != DMVF_EINVAL) {
+    } else if (r1 != DMVF_EMALFORMED && r1 != DMVF_ETOOBIG && r1 != DMVF_EINVAL &&
+               !(r1 == DMVF_EIO && cfg.audit >= 2)) {
         fail("framed: unexpected status %s: %s", dmvf_strerror(r1), e1.msg);
     }
     if (g_fails)

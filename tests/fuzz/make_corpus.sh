@@ -24,15 +24,25 @@ for t in rewrite framed gzip policy keyring; do
     mkdir -p "$corpus/$t"
 done
 
-# ---- rewrite: bare records ----
+# ---- rewrite: a header byte (checks.c: the plan, a requested-field mask),
+# then a bare record ----
 "$gen" --count 12 --seed 101 --out "$tmp/plain.pb"
 "$gen" --count 4 --seed 103 --marked 1 --out "$tmp/marked.pb"
 "$gen" --wild --count 10 --seed 102 --out "$tmp/wild.pb"
+"$gen" --hostile --count 8 --seed 106 --marked 0.5 --out "$tmp/hostile.pb"
 "$gen" --canary --count 4 --seed 104 --manifest "$tmp/manifest" --out "$tmp/canary.pb"
 "$gen" --photo --count 1 --seed 105 --out "$tmp/photo.pb"
 python3 - "$tmp" "$corpus/rewrite" "$root/tests/data/golden/records.bin" <<'EOF'
 import sys
 tmp, out, golden = sys.argv[1:4]
+NPLANS = 10   # checks.c: the rewrite target's plan set
+seq = [0]
+def header():
+    """one plan by turn; now and then a requested-field mask, or every plan"""
+    k = seq[0]; seq[0] += 1
+    if k % 7 == 6: return b"\xff"
+    if k % 5 == 4: return bytes([0x40 | (k % NPLANS), (k * 37) & 0xff])
+    return bytes([k % NPLANS])
 def records(path):
     b = open(path, 'rb').read(); i = 0
     while i < len(b):
@@ -42,24 +52,43 @@ def records(path):
             if c < 0x80: break
         yield b[i:i + n]; i += n
 def put(name, data):
-    open(f"{out}/{name}", 'wb').write(data)
+    open(f"{out}/{name}", 'wb').write(header() + data)
 for k, r in enumerate(records(f"{tmp}/plain.pb")): put(f"gen-{k:02d}", r)
 for k, r in enumerate(records(f"{tmp}/marked.pb")): put(f"gen-marked-{k:02d}", r)
 for k, r in enumerate(records(f"{tmp}/wild.pb")): put(f"gen-wild-{k:02d}", r)
+for k, r in enumerate(records(f"{tmp}/hostile.pb")): put(f"gen-hostile-{k:02d}", r)
 for k, r in enumerate(records(f"{tmp}/canary.pb")): put(f"gen-canary-{k:02d}", r)
 for k, r in enumerate(records(golden)):
     if k < 8: put(f"golden-{k:02d}", r)
 # the photo record, cut to its first 4 KiB (the image is what makes it long)
 for r in records(f"{tmp}/photo.pb"): put("gen-photo-cut", r[:4096])
 put("empty", b"")
+# past the repeated-field limit of the fuzz build (16), alone and with a
+# malformed field as well (malformed wins), in fields the plans look at:
+# police restrictions, research history, documents under marking: release
+def v(n):
+    b = bytearray()
+    while True:
+        c = n & 0x7f; n >>= 7
+        b.append(c | (0x80 if n else 0))
+        if not n: return bytes(b)
+def ld(num, p): return v(num << 3 | 2) + v(len(p)) + p
+def raw(name, head, data): open(f"{out}/{name}", 'wb').write(head + data)
+raw("many-restrictions", b"\x00", ld(1, b"R1") + ld(3, ld(1, b"D1") + ld(6, b"B") * 20))
+raw("many-history-and-malformed", b"\x03",
+    ld(8, v(1 << 3) + v(20240101)) * 20 + ld(2, ld(6, b"\x01")))
+raw("many-documents", b"\x08", ld(5, v(1 << 3) + v(1)) * 20)
 EOF
 
-# ---- framed: request and record frames ----
+# ---- framed: a header byte (checks.c: options, audit hook, policy), then
+# request and record frames; the headers are put in front below ----
 f() { local name=$1; shift; "$gen" --framed --date 20260101 "$@" --out "$corpus/framed/$name"; }
 f police-2 --count 2 --seed 201
 f police-claims-state --count 1 --seed 201 --agency-kind state
 f police-local-3 --count 3 --seed 202
 f police-wild --count 2 --seed 203 --wild
+f police-hostile --count 3 --seed 217 --hostile --marked 0.5
+f research-hostile --count 2 --seed 218 --hostile --agency-kind research --ori NYRES0001 --purpose 5
 f police-by-plate --count 1 --seed 204 --query-kind by_plate
 f police-out-of-state --count 1 --seed 205 --jurisdiction CA
 f police-no-purpose --count 1 --seed 206 --purpose 0
@@ -124,6 +153,18 @@ put("trailer-first", frame(3, b"") + frame(1, police))
 whole = frame(1, police) + frame(2, recs[5])
 put("cut", whole[:-7])
 put("empty", b"")
+EOF
+
+python3 - "$corpus/framed" <<'EOF'
+import os, sys
+out = sys.argv[1]
+# the configurations by turn: the plain one (0xff), then each option alone
+# and some together (checks.c framed_cfg)
+heads = [0xff, 0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x18, 0x20, 0x40, 0x41, 0x43, 0x80, 0x13, 0x60]
+for k, name in enumerate(sorted(os.listdir(out))):
+    p = os.path.join(out, name)
+    data = open(p, 'rb').read()
+    open(p, 'wb').write(bytes([heads[k % len(heads)]]) + data)
 EOF
 
 # ---- gzip: compressed record streams, as the command line reads them ----

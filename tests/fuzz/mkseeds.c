@@ -6,7 +6,8 @@
  *   fuzz_mkseeds keyrings DIR     keyring seeds into DIR (must exist)
  *   fuzz_mkseeds record-dict      dictionary entries for the record schema
  *                                 (every field key at every position, with
- *                                 its own wire type and the wrong ones)
+ *                                 its own wire type and the other ones,
+ *                                 group start and end included)
  *
  * Keyring seeds: seeded unsealed keyrings of 1, 2 and 3 epochs; one sealed
  * with the cheapest Argon2id costs under the passphrase the fuzz target uses
@@ -226,10 +227,11 @@ static int record_dict(void)
             dict_key(sf->number, wt, sf->path);
         }
     }
-    /* the same numbers with the other wire types, and unknown numbers */
-    static const unsigned wts[] = {0, 1, 2, 5};
+    /* the same numbers with the other wire types (groups: start and end),
+     * and unknown numbers */
+    static const unsigned wts[] = {0, 1, 2, 5, 3, 4};
     for (uint32_t num = 1; num <= 24; num++)
-        for (size_t k = 0; k < 4; k++)
+        for (size_t k = 0; k < 6; k++)
             if (!seen[num][wts[k]]) {
                 seen[num][wts[k]] = 1;
                 char what[48];
