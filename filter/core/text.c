@@ -90,6 +90,13 @@ void dmvf__text_put(dmvf__text *t, const void *s, size_t n)
     }
 }
 
+char *dmvf__text_grow_room(dmvf__text *t, size_t n)
+{
+    if (t->f || t->fixed || t->failed || grow(t, n) != 0)
+        return NULL;
+    return t->p + t->len;
+}
+
 void dmvf__text_puts(dmvf__text *t, const char *s)
 {
     dmvf__text_put(t, s, strlen(s));
@@ -201,6 +208,44 @@ void dmvf__json_fput_strs(FILE *f, const char *const *v, size_t n)
 {
     dmvf__text t = dmvf__text_file(f);
     dmvf__text_json_strs(&t, v, n);
+}
+
+/* ---- CSV fields ---- */
+
+static int formula_lead(unsigned char c)
+{
+    return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
+}
+
+size_t dmvf__csv_unguard(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    return n >= 2 && p[0] == '\'' && (formula_lead(p[1]) || p[1] == '\'') ? 1 : 0;
+}
+
+void dmvf__text_csv(dmvf__text *t, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    int guard = n > 0 && (formula_lead(p[0]) || dmvf__csv_unguard(s, n));
+    size_t i = 0;
+    if (!guard) {
+        while (i < n && p[i] != ',' && p[i] != '"' && p[i] != '\r' && p[i] != '\n')
+            i++;
+        if (i == n) {
+            dmvf__text_put(t, s, n);
+            return;
+        }
+    }
+    dmvf__text_put(t, guard ? "\"'" : "\"", guard ? 2 : 1);
+    size_t run = 0;
+    for (i = 0; i < n; i++) {
+        if (p[i] != '"')
+            continue;
+        dmvf__text_put(t, s + run, i + 1 - run);  /* through the quote, */
+        run = i;                                  /* which starts the next run: doubled */
+    }
+    dmvf__text_put(t, s + run, n - run);
+    dmvf__text_put(t, "\"", 1);
 }
 
 /* ---- one-line escaping ---- */
