@@ -417,7 +417,17 @@ static void test_csv_units(void)
     dmvf_columns *bad = NULL;
     CHECK_EQ_INT(dmvf_columns_parse("a,record_id,record_id", 21, &bad, &err), DMVF_EMALFORMED);
     CHECK_EQ_INT(dmvf_columns_parse("", 0, &bad, &err), DMVF_EMALFORMED);
-    CHECK_EQ_INT(dmvf_columns_parse("\n", 1, &bad, &err), DMVF_EMALFORMED);
+    CHECK_EQ_INT(dmvf_columns_parse("\n", 1, &bad, &err), DMVF_OK);   /* no column */
+    CHECK(bad && dmvf_columns_count(bad) == 0 && dmvf_columns_unknown_count(bad) == 0);
+    dmvf_columns_free(bad);
+    bad = NULL;
+    {
+        buf o = {0};
+        CHECK_EQ_INT(csv_to(DMVF_FORMAT_JSONL, "\n\n\n", &o, &err), DMVF_OK);
+        CHECK_EQ_STR((char *)o.p, "{}\n{}\n");
+        CHECK_EQ_INT(csv_to(DMVF_FORMAT_JSONL, "\nx\n", &o, &err), DMVF_EMALFORMED);
+        buf_free(&o);
+    }
     CHECK_EQ_INT(dmvf_columns_parse("a,\"b", 4, &bad, &err), DMVF_EMALFORMED);
     CHECK_EQ_INT(dmvf_columns_parse("a\nb\n", 4, &bad, &err), DMVF_EMALFORMED);
     CHECK(bad == NULL);
@@ -447,6 +457,12 @@ static void test_csv_units(void)
         buf_free(&wire1);
         buf_free(&wire2);
     }
+    /* CSV to CSV: element groups numbered from 0 (gaps close on reading) */
+    out.len = 0;
+    CHECK_EQ_INT(csv_to(DMVF_FORMAT_CSV, "vehicles.3.plate,license.restrictions.1,vehicles.1.plate,vehicles.1.vin,"
+                                         "vehicles.3.registered_address.city\nA,,,V,C\n", &out, &err), DMVF_OK);
+    CHECK_EQ_STR((char *)out.p, "license.restrictions.0,vehicles.0.plate,vehicles.0.vin,vehicles.1.plate,"
+                                "vehicles.1.registered_address.city\n,,V,A,C\n");
     /* more elements than column groups: an error, never a cut */
     out.len = 0;
     back.len = 0;

@@ -204,13 +204,9 @@ dmvf_codec *dmvf_codec_create(dmvf_filter *f, const dmvf_codec_options *opts, dm
             return NULL;
         }
     }
-    if (c->elements && !c->own_out) {
-        dmvf_columns *check = NULL;
-        if (dmvf__columns_from_plan(NULL, c->elements, &check, err) != DMVF_OK) {
-            dmvf_codec_free(c);
-            return NULL;
-        }
-        dmvf_columns_free(check);
+    if (c->elements && dmvf__columns_spec_check(c->elements, err) != DMVF_OK) {
+        dmvf_codec_free(c);      /* a bad spec is refused even where it is not used */
+        return NULL;
     }
     return c;
 }
@@ -322,17 +318,14 @@ static void place(const dmvf_codec *c, const rec *r, int at, dmvf_error *e)
 }
 
 /* A record of the input that cannot be read: the filter judges it (with
- * drop_malformed, dropped: DMVF_OK); else the codec's error too. A record
- * whose end cannot be found (whole: 0) is never dropped. */
-static int bad_record(dmvf_codec *c, const rec *r, int code, int at, int whole, dmvf_error *e)
+ * drop_malformed, dropped: DMVF_OK); else the codec's error too. */
+static int bad_record(dmvf_codec *c, const rec *r, int code, int at, dmvf_error *e)
 {
     place(c, r, at, e);
     if (!c->f) {
         c->index++;
         return keep(c, code, e);
     }
-    if (!whole)
-        return fail_all(c, code, e);
     int dropped;
     int rc = dmvf__filter_bad_record(c->f, code, &dropped, e);
     if (rc == DMVF_OK)
@@ -375,19 +368,27 @@ static size_t text_len(const uint8_t *p, size_t n)
     return n;
 }
 
-/* A record that has not ended within the record limit. For CSV a quoting
- * error before that point is the error (an unclosed quote runs on). */
-static int too_long(dmvf_codec *c, rec *r, int whole, dmvf_error *e)
+/* A record that has not ended within the record limit: DMVF_ETOOBIG, or,
+ * for CSV, a quoting error in its first c->max + 3 bytes (an unclosed quote
+ * runs on): the same bytes whether the record came whole or in pieces, and
+ * never dropped (its end is not known). A too long header is the header's
+ * error. */
+static int too_long(dmvf_codec *c, rec *r, dmvf_error *e)
 {
+    int at = 0, code = DMVF_ETOOBIG;
     if (c->in == DMVF_FORMAT_CSV) {
-        size_t used;
-        size_t max = c->in_cols ? c->in_cols->ncells : DMVF_MAX_COLUMNS;
-        if (dmvf__csv_row(r->p, r->len, whole, max, &c->row, &used, e) < 0 && e->code == DMVF_EMALFORMED)
-            return bad_record(c, r, DMVF_EMALFORMED, 1, whole, e);
+        size_t used, n = r->len < c->max + 3 ? r->len : c->max + 3;
+        size_t max = c->in_cols ? (c->in_cols->ncells ? c->in_cols->ncells : 1) : DMVF_MAX_COLUMNS;
+        if (dmvf__csv_row(r->p, n, 0, max, &c->row, &used, e) < 0 && e->code == DMVF_EMALFORMED)
+            code = DMVF_EMALFORMED, at = 1;
     }
-    dmvf__seterr(e, DMVF_ETOOBIG, "a %s longer than the record limit of %zu bytes",
-                 c->in == DMVF_FORMAT_CSV ? "row" : "line", c->max);
-    return bad_record(c, r, DMVF_ETOOBIG, 0, 0, e);
+    if (code == DMVF_ETOOBIG)
+        dmvf__seterr(e, DMVF_ETOOBIG, "a %s longer than the record limit of %zu bytes",
+                     c->in == DMVF_FORMAT_CSV ? "row" : "line", c->max);
+    place(c, r, at, e);
+    if (c->in == DMVF_FORMAT_CSV && !c->in_cols)
+        e->record = UINT64_MAX;  /* the header is no record */
+    return fail_all(c, code, e);
 }
 
 /* The offset after the record end (an LF; for CSV outside quotes) in
@@ -423,7 +424,7 @@ static int cut_text(dmvf_codec *c, dmvf_in_buffer *in, int end, rec *r, int *rc,
         c->offset += keep_n;
         if (over) {
             *r = (rec){c->acc.p, c->acc.len, c->offset - c->acc.len, c->line, next_index(c), 0};
-            *rc = too_long(c, r, 0, e);
+            *rc = too_long(c, r, e);
             return -1;
         }
         return 0;
@@ -464,7 +465,7 @@ static int cut_text(dmvf_codec *c, dmvf_in_buffer *in, int end, rec *r, int *rc,
         }
     }
     if (text_len(r->p, r->len) > c->max) {
-        *rc = too_long(c, r, 1, e);
+        *rc = too_long(c, r, e);
         return -1;
     }
     return 1;
@@ -579,7 +580,8 @@ static int text_record(dmvf_codec *c, const rec *r, dmvf_error *e)
         c->unknown += c->jd.unknown_keys;
     } else {
         size_t used = 0;
-        int got = dmvf__csv_row(r->p, r->len, 1, c->in_cols->ncells, &c->row, &used, e);
+        size_t ncells = c->in_cols->ncells ? c->in_cols->ncells : 1;  /* no column: an empty line */
+        int got = dmvf__csv_row(r->p, r->len, 1, ncells, &c->row, &used, e);
         if (got < 0) {
             rc = e->code;
         } else if (used != r->len) {
@@ -592,7 +594,7 @@ static int text_record(dmvf_codec *c, const rec *r, dmvf_error *e)
     if (rc == DMVF_ENOMEM)
         return fail_all(c, rc, e);
     if (rc)
-        return bad_record(c, r, rc, 1, 1, e);
+        return bad_record(c, r, rc, 1, e);
     return release(c, r, c->wire.p ? c->wire.p : (const uint8_t *)"", c->wire.len, e);
 }
 

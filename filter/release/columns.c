@@ -235,8 +235,9 @@ int dmvf__columns_from_row(const uint8_t *rowp, const dmvf__row *row, dmvf_colum
                            dmvf_error *err)
 {
     *out = NULL;
-    if (row->n == 1 && row->c[0].len == 0 && !row->c[0].quoted)
-        return set_err(err, DMVF_EMALFORMED, "an empty header row");
+    /* an empty line is the header of no column (what a release of none of
+     * its input's columns writes): rows are then empty lines too */
+    int none = row->n == 1 && row->c[0].len == 0 && !row->c[0].quoted;
     dmvf_columns *c = cols_new(row->n);
     dmvf__wbuf tmp = {0};
     int rc = DMVF_OK;
@@ -244,8 +245,8 @@ int dmvf__columns_from_row(const uint8_t *rowp, const dmvf__row *row, dmvf_colum
         rc = set_err(err, DMVF_ENOMEM, "out of memory for a column list");
         goto done;
     }
-    c->ncells = row->n;
-    for (size_t i = 0; i < row->n; i++) {
+    c->ncells = none ? 0 : row->n;
+    for (size_t i = 0; i < c->ncells; i++) {
         size_t len;
         const uint8_t *v = dmvf__cell_value(rowp, &row->c[i], &tmp, &len);
         dmvf__col col;
@@ -377,6 +378,12 @@ static int caps_parse(caps *c, const char *spec, dmvf_error *err)
     return DMVF_OK;
 }
 
+int dmvf__columns_spec_check(const char *spec, dmvf_error *err)
+{
+    caps cp;
+    return caps_parse(&cp, spec, err);
+}
+
 typedef struct gen {
     dmvf_columns *c;
     size_t cap;
@@ -497,6 +504,59 @@ static int released(const dmvf_plan *plan, const dmvf__col *c)
     return 0;
 }
 
+/* The name of a column's steps: "vehicles.1.registered_address.city". */
+static char *step_name(dmvf_arena *a, const dmvf__col *c)
+{
+    char name[256];
+    dmvf__text t = dmvf__text_buf(name, sizeof name);
+    const dmvf__tnode *tn = dmvf__tnode_root();
+    for (unsigned d = 0; d < c->depth && tn; d++) {
+        const dmvf__tfield *tf = tn->by_num[c->num[d]];
+        if (d)
+            dmvf__text_put(&t, ".", 1);
+        dmvf__text_put(&t, tf->name, tf->nlen);
+        if (tf->sf->repeated) {
+            char k[24];
+            k[0] = '.';
+            dmvf__text_put(&t, k, 1 + dmvf__fmt_i64(k + 1, c->idx[d]));
+        }
+        tn = tf->child;
+    }
+    return t.failed ? NULL : dmvf__arena_strndup(a, name, t.len);
+}
+
+/* Sorted columns' element indexes numbered from 0 in their order, per
+ * field within its enclosing element (vehicles.1.* and vehicles.3.* become
+ * vehicles.0.* and vehicles.1.*): the reader closes gaps between present
+ * elements, so a row's k elements are always in the first k groups. */
+static int renumber(dmvf_columns *c, dmvf_error *err)
+{
+    uint32_t pnum[DMVF__MAX_DEPTH] = {0}, praw[DMVF__MAX_DEPTH] = {0}, pnew[DMVF__MAX_DEPTH] = {0};
+    unsigned pdepth = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        dmvf__col *col = &c->col[i];
+        int same = i > 0, changed = 0;
+        for (unsigned d = 0; d < col->depth; d++) {
+            uint32_t raw = col->idx[d], v = 0;
+            if (same && d < pdepth && pnum[d] == col->num[d]) {
+                v = raw == praw[d] ? pnew[d] : pnew[d] + 1;
+                same = raw == praw[d];
+            } else {
+                same = 0;
+            }
+            pnum[d] = col->num[d];
+            praw[d] = raw;
+            pnew[d] = v;
+            changed |= v != raw;
+            col->idx[d] = v;
+        }
+        pdepth = col->depth;
+        if (changed && !(col->name = step_name(&c->a, col)))
+            return set_err(err, DMVF_ENOMEM, "out of memory for a column list");
+    }
+    return DMVF_OK;
+}
+
 int dmvf__columns_subset(const dmvf_columns *in, const dmvf_plan *plan, dmvf_columns **out,
                          dmvf_error *err)
 {
@@ -516,6 +576,9 @@ int dmvf__columns_subset(const dmvf_columns *in, const dmvf_plan *plan, dmvf_col
     }
     if (!rc) {
         qsort(c->col, c->n, sizeof *c->col, by_steps);
+        rc = renumber(c, err);
+    }
+    if (!rc) {
         for (size_t i = 0; i < c->n; i++)
             c->col[i].cell = (uint32_t)i;   /* a row of these columns */
         c->ncells = c->n;

@@ -269,6 +269,8 @@ static int put_ordered(cr *r)
 int dmvf__csv_decode(const dmvf_columns *cols, const uint8_t *rowp, const dmvf__row *row,
                      dmvf__wbuf *wire, dmvf__wbuf *tmp, dmvf_error *err)
 {
+    if (cols->ncells == 0 && row->n == 1 && row->c[0].len == 0 && !row->c[0].quoted)
+        return DMVF_OK;          /* no column: an empty line, an empty record */
     if (row->n != cols->ncells) {
         dmvf__seterr(err, DMVF_EMALFORMED, "a row of %zu fields where the header has %zu", row->n,
                      cols->ncells);

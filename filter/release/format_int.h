@@ -249,6 +249,9 @@ int dmvf__columns_from_row(const uint8_t *rowp, const dmvf__row *row, dmvf_colum
  * repeated field by spec. */
 int dmvf__columns_from_plan(const dmvf_plan *plan, const char *spec, dmvf_columns **out,
                             dmvf_error *err);
+/* Checks an element spec (dmvf_columns_options.elements): DMVF_OK or
+ * DMVF_EINVAL. */
+int dmvf__columns_spec_check(const char *spec, dmvf_error *err);
 /* The columns of in whose leaf plan releases, in schema order. */
 int dmvf__columns_subset(const dmvf_columns *in, const dmvf_plan *plan, dmvf_columns **out,
                          dmvf_error *err);

@@ -128,9 +128,11 @@ typedef struct dmvf_columns_options {
 /* Reads a CSV header row (one record of s[0..n), its line break
  * optional; a byte order mark first is skipped).
  * @return  DMVF_OK with *out the columns (dmvf_columns_count of them
- *            known; the others dmvf_columns_unknown);
- *          DMVF_EMALFORMED with *err: bad quoting, more than one row, an
- *            empty header, a column named twice;
+ *            known; the others dmvf_columns_unknown); an empty line is
+ *            the header of no column, whose rows are empty lines (empty
+ *            records: what a release of none of its input's columns is);
+ *          DMVF_EMALFORMED with *err: bad quoting, more than one row, no
+ *            bytes at all, a column named twice;
  *          DMVF_ETOOBIG: more than DMVF_MAX_COLUMNS columns;
  *          DMVF_ENOMEM.
  * Threads: thread-safe.
@@ -153,7 +155,10 @@ DMVF_API int dmvf_columns_for_filter(const dmvf_filter *f, const dmvf_columns_op
                                      dmvf_columns **out, dmvf_error *err);
 
 /* The columns of in that the filter's plan releases, in schema order: the
- * output of a CSV input. in's unknown columns are not carried over.
+ * output of a CSV input. in's unknown columns are not carried over, and
+ * element indexes are numbered from 0 in their order (the reader closes
+ * gaps between elements, so in's header "vehicles.1.plate,vehicles.3.plate"
+ * gives "vehicles.0.plate,vehicles.1.plate", room for every row).
  * @return  DMVF_OK with *out; DMVF_EREFUSED when f rewrites no records;
  *          DMVF_ENOMEM.
  * Threads: thread-safe (in and f are only read).
