@@ -29,7 +29,6 @@
 #include "filter/core/base64.h"
 #include "filter/core/varint.h"
 #include "filter/release/format_int.h"
-#include "filter/wire/rewrite.h"
 
 enum { CELL_NONE = 0, CELL_TEXT, CELL_EMPTY };
 
@@ -155,10 +154,8 @@ static int walk(cw *w, const dmvf__tnode *tn, const dmvf__ctnode *cn, const uint
         uint32_t num, vlen;
         unsigned wt;
         const uint8_t *val, *at = p;
-        size_t used = dmvf__wire_field(p, end, &num, &wt, &val, &vlen);
-        if (!used)
+        if (!dmvf__release_field(&p, end, &num, &wt, &val, &vlen))
             return bad(w, at, "a field that cannot be read", 0);
-        p += used;
         const dmvf__tfield *tf = num <= DMVF_MAX_FIELD_NUMBER ? tn->by_num[num] : NULL;
         if (!tf)
             return bad(w, at, "a field the schema does not know", num);

@@ -27,6 +27,7 @@
 #include "filter/core/arena.h"
 #include "filter/core/error.h"
 #include "filter/core/text.h"
+#include "filter/core/varint.h"
 #include "filter/wire/plan.h"
 #include "filter/wire/schema.h"
 
@@ -57,6 +58,10 @@ typedef struct dmvf__tfield {
     const struct dmvf__tnode *child;  /* for messages */
     unsigned pos;                     /* index in the node's f[] */
     unsigned id;                      /* index among all fields, < DMVF__TFIELDS */
+    uint8_t type, repeated;           /* sf's, at hand */
+    uint32_t number;
+    uint64_t qname[2], qmask[2];      /* "name" with its quotes, when it fits 16 bytes */
+    int qfits;
 } dmvf__tfield;
 
 #define DMVF__TFIELDS 256
@@ -96,26 +101,40 @@ const dmvf__tfield *dmvf__tnode_find(const dmvf__tnode *t, const char *s, size_t
  * they are, both ways: 0x20..0x7e but '"' and '\\' (eight at a time). */
 static inline size_t dmvf__plain_run(const uint8_t *p, size_t n)
 {
-    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x;
-        memcpy(&x, p + i, 8);
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    /* the lowest flagged byte of a word is a true one (borrows only run
+     * upwards); the last word overlaps bytes already seen to be plain, or,
+     * short, is zero-filled with the fill's flags masked off */
+    for (;;) {
+        uint64_t x = 0, keep = ~(uint64_t)0;
+        size_t at = i;
+        if (n - i >= 8) {
+            memcpy(&x, p + i, 8);
+        } else if (n >= 8) {
+            at = n - 8;
+            memcpy(&x, p + at, 8);
+        } else {
+            if (n == 0)
+                return 0;
+            memcpy(&x, p, n);
+            keep = ~(uint64_t)0 >> (8 * (8 - n));
+        }
         uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\'), d = x ^ (ones * 0x7f);
         uint64_t bad = (x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) |
-                        ((d - ones) & ~d)) & high;
-        if (bad) {
-#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            /* the lowest flagged byte is a true one (borrows only run upwards) */
-            return i + ((unsigned)__builtin_ctzll(bad) >> 3);
-#else
-            break;
-#endif
-        }
+                        ((d - ones) & ~d)) & high & keep;
+        if (bad)
+            return at + ((unsigned)__builtin_ctzll(bad) >> 3);
+        if (at + 8 >= n)
+            return n;
+        i += 8;
     }
+#else
     while (i < n && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
         i++;
     return i;
+#endif
 }
 
 /* Where a decoder reports a key or column it dropped: the path, escaped. */
@@ -161,6 +180,36 @@ typedef struct dmvf__jdec {
  * past DMVF_MAX_REPEATED elements), DMVF_ENOMEM with err->offset. */
 int dmvf__json_decode(dmvf__jdec *d, const uint8_t *s, size_t n, dmvf__wbuf *wire, dmvf_error *err);
 void dmvf__jdec_free(dmvf__jdec *d);
+
+/* One field of a release at *p: its number, wire type (0 or 2; others are
+ * not in a release) and value, *p stepped past it; 0 when it cannot be
+ * read. */
+static inline int dmvf__release_field(const uint8_t **pp, const uint8_t *end, uint32_t *num, unsigned *wt,
+                             const uint8_t **val, uint32_t *vlen)
+{
+    const uint8_t *p = *pp;
+    size_t k = dmvf__key_read(p, end, num, wt);
+    if (!k)
+        return 0;
+    p += k;
+    if (*wt == 0) {
+        size_t n = dmvf__varint_len(p, end);
+        if (!n)
+            return 0;
+        *val = p;
+        *vlen = (uint32_t)n;
+        *pp = p + n;
+        return 1;
+    }
+    if (*wt != 2)
+        return 0;
+    size_t n = dmvf__len_read(p, end, vlen);
+    if (!n || (size_t)(end - p) - n < *vlen)
+        return 0;
+    *val = p + n;
+    *pp = p + n + *vlen;
+    return 1;
+}
 
 /* Canonical wire bytes -> one JSON object appended to out (no line break).
  * DMVF_OK; DMVF_EMALFORMED (not canonical), DMVF_ENOMEM. */

@@ -221,10 +221,13 @@ static void scan_number(jr *r, const uint8_t **t, size_t *n)
     r->p = p;
 }
 
-static int literal(jr *r, const char *word, size_t n)
+static inline int literal(jr *r, const char *word, size_t n)
 {
-    if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n) != 0)
+    if ((size_t)(r->end - r->p) < n || r->p[0] != (uint8_t)word[0])
         return 0;
+    for (size_t i = 1; i < n; i++)
+        if (r->p[i] != (uint8_t)word[i])
+            return 0;
     r->p += n;
     return 1;
 }
@@ -633,13 +636,18 @@ static int read_message(jr *r, const dmvf__tnode *tn)
         /* the key is most often the proto name of one of the next fields:
          * "name" followed by its closing quote is that name, no scan needed */
         const dmvf__tfield *tf = NULL;
-        for (unsigned i = hint; i < tn->n && i < hint + 4; i++) {
-            const dmvf__tfield *g = &tn->f[i];
-            if ((size_t)(r->end - r->p) > g->nlen + 1 && r->p[g->nlen + 1] == '"' &&
-                dmvf__same((const char *)r->p + 1, g->name, g->nlen)) {
-                tf = g;
-                r->p += g->nlen + 2;
-                break;
+        if (r->end - r->p >= 16) {
+            uint64_t in[2];
+            memcpy(in, r->p, 16);   /* "name" in at most 16 bytes: two masked words */
+            for (unsigned i = hint; i < tn->n && i < hint + 4; i++) {
+                const dmvf__tfield *g = &tn->f[i];
+                if (g->qfits ? ((in[0] & g->qmask[0]) == g->qname[0] && (in[1] & g->qmask[1]) == g->qname[1])
+                             : (r->p[g->nlen + 1] == '"' &&
+                                dmvf__same((const char *)r->p + 1, g->name, g->nlen))) {
+                    tf = g;
+                    r->p += g->nlen + 2;
+                    break;
+                }
             }
         }
         if (!tf) {
@@ -659,13 +667,13 @@ static int read_message(jr *r, const dmvf__tnode *tn)
             if ((rc = skip_value(r, 1)) != DMVF_OK)
                 return rc;
         } else {
-            uint32_t num = tf->sf->number;
+            uint32_t num = tf->number;
             hint = tf->pos + 1;
             if (seen & ((uint64_t)1 << num))
                 return fail(r, kat, DMVF_EMALFORMED, "field '%s' is given twice", tf->sf->path);
             seen |= (uint64_t)1 << num;
             size_t off = r->out->len;
-            int msg = tf->sf->type == DMVF_T_MESSAGE;
+            int msg = tf->type == DMVF_T_MESSAGE;
             if (msg)
                 enter(r->d, tf, -1);
             rc = read_value(r, tf);

@@ -21,7 +21,6 @@
 #include "filter/core/base64.h"
 #include "filter/core/varint.h"
 #include "filter/release/format_int.h"
-#include "filter/wire/rewrite.h"
 
 typedef struct jw {
     const uint8_t *base;
@@ -127,26 +126,24 @@ static int write_message(jw *w, const dmvf__tnode *tn, const uint8_t *p, const u
         uint32_t num, vlen;
         unsigned wt;
         const uint8_t *val, *at = p;
-        size_t used = dmvf__wire_field(p, end, &num, &wt, &val, &vlen);
-        if (!used)
+        if (!dmvf__release_field(&p, end, &num, &wt, &val, &vlen))
             return bad(w, at, "a field that cannot be read", 0);
-        p += used;
         const dmvf__tfield *tf = num <= DMVF_MAX_FIELD_NUMBER ? tn->by_num[num] : NULL;
         if (!tf)
             return bad(w, at, "a field the schema does not know", num);
-        const dmvf_sfield *sf = tf->sf;
-        if (wt != dmvf__ftype_wire(sf->type))
+        const unsigned type = tf->type, repeated = tf->repeated;
+        if (wt != dmvf__ftype_wire(type))
             return bad(w, at, "the wrong wire type", num);
-        if (num < last || (num == last && !sf->repeated))
+        if (num < last || (num == last && !repeated))
             return bad(w, at, "fields out of order or repeated", num);
         uint64_t v = 0;
         if (wt == 0) {
-            v = dmvf__ftype_canon(sf->type, dmvf__varint_value(val, vlen));
-            if (!v && !sf->repeated) {
+            v = dmvf__ftype_canon(type, dmvf__varint_value(val, vlen));
+            if (!v && !repeated) {
                 last = num;
                 continue; /* a default: not in the JSON */
             }
-        } else if (vlen == 0 && !sf->repeated && sf->type != DMVF_T_MESSAGE) {
+        } else if (vlen == 0 && !repeated && type != DMVF_T_MESSAGE) {
             last = num;
             continue;
         }
@@ -162,15 +159,15 @@ static int write_message(jw *w, const dmvf__tnode *tn, const uint8_t *p, const u
                     o[k++] = ',';
                 memcpy(o + k, tf->key, tf->klen);
                 k += tf->klen;
-                if (sf->repeated)
+                if (repeated)
                     o[k++] = '[';
                 t->len += k;
             }
             first = 0;
-            open = sf->repeated;
+            open = (int)repeated;
         }
         last = num;
-        switch (sf->type) {
+        switch (type) {
         case DMVF_T_STRING:
             put_string(t, val, vlen);
             break;
@@ -184,7 +181,7 @@ static int write_message(jw *w, const dmvf__tnode *tn, const uint8_t *p, const u
             break;
         }
         default:
-            put_number(t, sf, v);
+            put_number(t, tf->sf, v);
             break;
         }
     }

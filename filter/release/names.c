@@ -104,6 +104,19 @@ static const dmvf__tnode *build(const dmvf_snode *sn)
         f[i].jlen = strlen(f[i].json);
         f[i].key = json_key(sf->name);
         f[i].klen = f[i].nlen + 3;
+        f[i].type = sf->type;
+        f[i].repeated = sf->repeated;
+        f[i].number = sf->number;
+        if (f[i].nlen + 2 <= 16) {
+            uint8_t img[16] = {0}, msk[16] = {0};
+            img[0] = '"';
+            memcpy(img + 1, sf->name, f[i].nlen);
+            img[f[i].nlen + 1] = '"';
+            memset(msk, 0xff, f[i].nlen + 2);
+            memcpy(f[i].qname, img, 16);
+            memcpy(f[i].qmask, msk, 16);
+            f[i].qfits = 1;
+        }
         f[i].pos = (unsigned)i;
         f[i].id = (unsigned)(&f[i] - g_fields);
         t->by_num[sf->number] = &f[i];
