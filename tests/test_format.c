@@ -336,25 +336,14 @@ static void test_json_errors(void)
     json_error("{\"x\":-}", DMVF_EMALFORMED, 6, "a lone minus");
     json_error("{\"x\":1e400}", DMVF_OK, 1, "any JSON number in an unknown value");
     json_error(" {\"record_id\":\"a\"}\r", DMVF_OK, 1, "white space around the object, CR too");
-    {
-        /* nesting: 64 levels in an unknown value pass, 65 do not */
+    /* nesting: 64 levels in an unknown value pass, 65 do not */
+    for (int levels = 64; levels <= 65; levels++) {
         char line[400];
         size_t k = (size_t)snprintf(line, sizeof line, "{\"x\":");
-        for (int i = 0; i < 64; i++)
-            line[k++] = '[';
-        for (int i = 0; i < 64; i++)
-            line[k++] = ']';
-        line[k++] = '}';
-        line[k] = 0;
-        json_error(line, DMVF_OK, 1, "64 levels");
-        k = (size_t)snprintf(line, sizeof line, "{\"x\":");
-        for (int i = 0; i < 65; i++)
-            line[k++] = '[';
-        for (int i = 0; i < 65; i++)
-            line[k++] = ']';
-        line[k++] = '}';
-        line[k] = 0;
-        json_error(line, DMVF_EMALFORMED, 70, "65 levels");
+        memset(line + k, '[', (size_t)levels);
+        memset(line + k + levels, ']', (size_t)levels);
+        snprintf(line + k + 2 * levels, sizeof line - k - 2 * levels, "}");
+        json_error(line, levels == 64 ? DMVF_OK : DMVF_EMALFORMED, levels == 64 ? 1 : 70, "nesting");
     }
     {
         /* more elements than a repeated field may have */

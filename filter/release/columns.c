@@ -21,7 +21,6 @@
  * is built and are sized once they are done (malloc'd, freed with the
  * tree).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,19 +28,7 @@
 #include "filter/release/filter_int.h"
 #include "filter/release/format_int.h"
 
-static int set_err(dmvf_error *err, int code, const char *fmt, ...) DMVF_PRINTF(3, 4);
-static int set_err(dmvf_error *err, int code, const char *fmt, ...)
-{
-    if (err) {
-        char m[400];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(m, sizeof m, fmt, ap);
-        va_end(ap);
-        dmvf__seterr(err, code, "%s", m);
-    }
-    return code;
-}
+#define set_err(err, code, ...) dmvf__fail_at((err), (code), 0, __VA_ARGS__)
 
 /* ---- the tree ---- */
 

@@ -33,10 +33,8 @@ typedef struct cr {
 
 static int bad_cell(cr *r, const dmvf__col *c, const char *what)
 {
-    dmvf__seterr(r->err, DMVF_EMALFORMED, "field %u (%s): %s", (unsigned)c->cell + 1, c->name, what);
-    if (r->err)
-        r->err->offset = r->row->c[c->cell].off;
-    return DMVF_EMALFORMED;
+    return dmvf__fail_at(r->err, DMVF_EMALFORMED, r->row->c[c->cell].off, "field %u (%s): %s",
+                         (unsigned)c->cell + 1, c->name, what);
 }
 
 static int nomem(cr *r)
@@ -46,12 +44,7 @@ static int nomem(cr *r)
 
 static int put_varint_field(cr *r, uint32_t num, uint64_t v)
 {
-    if (dmvf__wbuf_reserve(r->out, 15) != 0)
-        return nomem(r);
-    uint8_t *o = dmvf__put_varint(r->out->p + r->out->len, (uint64_t)num << 3);
-    o = dmvf__put_varint(o, v);
-    r->out->len = (size_t)(o - r->out->p);
-    return DMVF_OK;
+    return dmvf__put_varint_field(r->out, num, v) ? nomem(r) : DMVF_OK;
 }
 
 /* 1 when p[0..n) is all ASCII (eight bytes at a time, the last eight
@@ -87,7 +80,7 @@ static int put_cell(cr *r, const dmvf__col *c)
     if (n == 0 && !keep)
         return DMVF_OK; /* the default */
     switch (sf->type) {
-    case DMVF_T_STRING: {
+    case DMVF_T_STRING:
         for (size_t i = all_ascii(v, n) ? n : 0; i < n;) {
             if (v[i] < 0x80) {
                 i++;
@@ -98,15 +91,7 @@ static int put_cell(cr *r, const dmvf__col *c)
                 return bad_cell(r, c, "not UTF-8");
             i += k;
         }
-        if (dmvf__wbuf_reserve(r->out, 15 + n) != 0)
-            return nomem(r);
-        uint8_t *o = dmvf__put_varint(r->out->p + r->out->len, (uint64_t)sf->number << 3 | 2);
-        o = dmvf__put_varint(o, n);
-        if (n)
-            memcpy(o, v, n);
-        r->out->len = (size_t)(o - r->out->p) + n;
-        return DMVF_OK;
-    }
+        return dmvf__put_bytes_field(r->out, sf->number, v, n) ? nomem(r) : DMVF_OK;
     case DMVF_T_BYTES: {
         size_t max = dmvf__base64_max(n), m, badat, pre = dmvf__varint_size(max);
         if (dmvf__wbuf_reserve(r->out, 5 + pre + max) != 0)
@@ -271,13 +256,9 @@ int dmvf__csv_decode(const dmvf_columns *cols, const uint8_t *rowp, const dmvf__
 {
     if (cols->ncells == 0 && row->n == 1 && row->c[0].len == 0 && !row->c[0].quoted)
         return DMVF_OK;          /* no column: an empty line, an empty record */
-    if (row->n != cols->ncells) {
-        dmvf__seterr(err, DMVF_EMALFORMED, "a row of %zu fields where the header has %zu", row->n,
-                     cols->ncells);
-        if (err)
-            err->offset = row->n ? row->c[row->n - 1].off : 0;
-        return DMVF_EMALFORMED;
-    }
+    if (row->n != cols->ncells)
+        return dmvf__fail_at(err, DMVF_EMALFORMED, row->n ? row->c[row->n - 1].off : 0,
+                             "a row of %zu fields where the header has %zu", row->n, cols->ncells);
     cr r = {cols, rowp, row, wire, tmp, err};
     if (cols->ordered && cols->cell_col)
         return put_ordered(&r);

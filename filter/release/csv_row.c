@@ -14,26 +14,12 @@
  * with two flags: quoted (so "" is a present empty value) and doubled
  * quotes inside (undone on demand, dmvf__cell_value).
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "filter/release/format_int.h"
 
-static int bad(dmvf_error *err, size_t at, int code, const char *fmt, ...) DMVF_PRINTF(4, 5);
-static int bad(dmvf_error *err, size_t at, int code, const char *fmt, ...)
-{
-    if (err) {
-        char m[300];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(m, sizeof m, fmt, ap);
-        va_end(ap);
-        dmvf__seterr(err, code, "%s", m);
-        err->offset = at;
-    }
-    return -1;
-}
+/* A row's error: *err, and -1 */
+#define bad(err, at, code, ...) (dmvf__fail_at((err), (code), (at), __VA_ARGS__), -1)
 
 /* 1 for the bytes that end a plain cell */
 static const uint8_t stop[256] = {[','] = 1, ['"'] = 1, ['\r'] = 1, ['\n'] = 1};

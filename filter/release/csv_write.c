@@ -42,14 +42,6 @@ typedef struct cw {
     dmvf_error *err;
 } cw;
 
-static int bad(cw *w, const uint8_t *at, const char *what, uint32_t num)
-{
-    dmvf__seterr(w->err, DMVF_EMALFORMED, "not a canonical release: %s (field %u)", what, (unsigned)num);
-    if (w->err)
-        w->err->offset = (uint64_t)(at - w->base);
-    return DMVF_EMALFORMED;
-}
-
 static int no_column(cw *w, const uint8_t *at, const dmvf_sfield *sf, uint32_t k)
 {
     if (sf->repeated)
@@ -151,19 +143,15 @@ static int walk(cw *w, const dmvf__tnode *tn, const dmvf__ctnode *cn, const uint
 {
     uint32_t last = 0, k = 0;
     while (p < end) {
-        uint32_t num, vlen;
-        unsigned wt;
-        const uint8_t *val, *at = p;
-        if (!dmvf__release_field(&p, end, &num, &wt, &val, &vlen))
-            return bad(w, at, "a field that cannot be read", 0);
-        const dmvf__tfield *tf = num <= DMVF_MAX_FIELD_NUMBER ? tn->by_num[num] : NULL;
-        if (!tf)
-            return bad(w, at, "a field the schema does not know", num);
+        uint32_t vlen = 0;
+        unsigned wt = 0;
+        const uint8_t *val = NULL, *at = p;
+        const dmvf__tfield *tf = NULL;
+        int rc = dmvf__release_field(tn, &p, end, &last, &tf, &wt, &val, &vlen, w->base, w->err);
+        if (rc)
+            return rc;
         const dmvf_sfield *sf = tf->sf;
-        if (wt != dmvf__ftype_wire(sf->type))
-            return bad(w, at, "the wrong wire type", num);
-        if (num < last || (num == last && !sf->repeated))
-            return bad(w, at, "fields out of order or repeated", num);
+        const uint32_t num = tf->number;
         k = num == last ? k + 1 : 0;
         last = num;
         const dmvf__ctfield *cf = cn ? &cn->f[tf->pos] : NULL;
@@ -171,14 +159,16 @@ static int walk(cw *w, const dmvf__tnode *tn, const dmvf__ctnode *cn, const uint
             const dmvf__ctnode *kid = cf && k < cf->nel ? cf->kid[k] : NULL;
             if (!kid) {
                 /* no column under it: fine while it holds no value */
-                int sub = 0, rc = walk(w, tf->child, NULL, val, val + vlen, &sub);
+                int sub = 0;
+                rc = walk(w, tf->child, NULL, val, val + vlen, &sub);
                 if (rc == DMVF_ETOOBIG)
                     return no_column(w, at, sf, k);
                 if (rc)
                     return rc;
                 continue;
             }
-            int sub = 0, rc = walk(w, tf->child, kid, val, val + vlen, &sub);
+            int sub = 0;
+            rc = walk(w, tf->child, kid, val, val + vlen, &sub);
             if (rc)
                 return rc;
             if (!sub)

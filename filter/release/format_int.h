@@ -137,6 +137,17 @@ static inline size_t dmvf__plain_run(const uint8_t *p, size_t n)
 #endif
 }
 
+/* Fills *err (when given) with code, the formatted message and offset;
+ * returns code. */
+int dmvf__fail_at(dmvf_error *err, int code, uint64_t offset, const char *fmt, ...) DMVF_PRINTF(4, 5);
+/* A release that is not canonical, at byte offset (the writers' refusal). */
+int dmvf__not_canonical(dmvf_error *err, uint64_t offset, const char *what, uint32_t num);
+
+/* Wire fields appended to b (room made): key | varint, key | len | bytes.
+ * 0, or -1 when b cannot grow. */
+int dmvf__put_varint_field(dmvf__wbuf *b, uint32_t num, uint64_t v);
+int dmvf__put_bytes_field(dmvf__wbuf *b, uint32_t num, const uint8_t *v, size_t n);
+
 /* Where a decoder reports a key or column it dropped: the path, escaped. */
 typedef void (*dmvf__unknown_fn)(void *ctx, const char *path, size_t len);
 
@@ -181,10 +192,10 @@ typedef struct dmvf__jdec {
 int dmvf__json_decode(dmvf__jdec *d, const uint8_t *s, size_t n, dmvf__wbuf *wire, dmvf_error *err);
 void dmvf__jdec_free(dmvf__jdec *d);
 
-/* One field of a release at *p: its number, wire type (0 or 2; others are
+/* The bytes of one field of a release at *p: its number, wire type (0 or 2; others are
  * not in a release) and value, *p stepped past it; 0 when it cannot be
  * read. */
-static inline int dmvf__release_field(const uint8_t **pp, const uint8_t *end, uint32_t *num, unsigned *wt,
+static inline int dmvf__release_read(const uint8_t **pp, const uint8_t *end, uint32_t *num, unsigned *wt,
                              const uint8_t **val, uint32_t *vlen)
 {
     const uint8_t *p = *pp;
@@ -209,6 +220,30 @@ static inline int dmvf__release_field(const uint8_t **pp, const uint8_t *end, ui
     *val = p + n;
     *pp = p + n + *vlen;
     return 1;
+}
+
+/* The next field of a release message at *p (node tn), checked as the
+ * writers need it: readable, known, with its type's wire type, in number
+ * order, a singular one once (*last: the previous number; 0 first). Sets
+ * *tf and the value; DMVF_OK, or DMVF_EMALFORMED (not canonical) with err's
+ * offset from base. */
+static inline int dmvf__release_field(const dmvf__tnode *tn, const uint8_t **p, const uint8_t *end,
+                                      uint32_t *last, const struct dmvf__tfield **tf, unsigned *wt,
+                                      const uint8_t **val, uint32_t *vlen, const uint8_t *base,
+                                      dmvf_error *err)
+{
+    const uint8_t *at = *p;
+    uint32_t num;
+    if (!dmvf__release_read(p, end, &num, wt, val, vlen))
+        return dmvf__not_canonical(err, (uint64_t)(at - base), "a field that cannot be read", 0);
+    *tf = num <= DMVF_MAX_FIELD_NUMBER ? tn->by_num[num] : NULL;
+    if (!*tf)
+        return dmvf__not_canonical(err, (uint64_t)(at - base), "a field the schema does not know", num);
+    if (*wt != dmvf__ftype_wire((*tf)->type))
+        return dmvf__not_canonical(err, (uint64_t)(at - base), "the wrong wire type", num);
+    if (num < *last || (num == *last && !(*tf)->repeated))
+        return dmvf__not_canonical(err, (uint64_t)(at - base), "fields out of order or repeated", num);
+    return DMVF_OK;
 }
 
 /* Canonical wire bytes -> one JSON object appended to out (no line break).

@@ -31,7 +31,6 @@
  * The schema bounds the depth of known values; unknown values may nest at
  * most SKIP_DEPTH levels.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,20 +47,7 @@ typedef struct jr {
     dmvf_error *err;
 } jr;
 
-static int fail(jr *r, const uint8_t *at, int code, const char *fmt, ...) DMVF_PRINTF(4, 5);
-static int fail(jr *r, const uint8_t *at, int code, const char *fmt, ...)
-{
-    if (r->err) {
-        char m[400];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(m, sizeof m, fmt, ap);
-        va_end(ap);
-        dmvf__seterr(r->err, code, "%s", m);
-        r->err->offset = (uint64_t)(at - r->s);
-    }
-    return code;
-}
+#define fail(r, at, code, ...) dmvf__fail_at((r)->err, (code), (uint64_t)((at) - (r)->s), __VA_ARGS__)
 
 static int nomem(jr *r)
 {
@@ -232,6 +218,35 @@ static inline int literal(jr *r, const char *word, size_t n)
     return 1;
 }
 
+/* The ':' after a key, white space around it. */
+static inline int colon(jr *r)
+{
+    skip_ws(r);
+    if (peek(r) != ':')
+        return fail(r, r->p, DMVF_EMALFORMED, "expected ':' after a key");
+    r->p++;
+    skip_ws(r);
+    return DMVF_OK;
+}
+
+/* After a member or an element: 1 at ',' (another follows), 0 at close
+ * (stepped over), -1 for anything else. */
+static inline int next_item(jr *r, int close)
+{
+    skip_ws(r);
+    int c = peek(r);
+    if (c == ',') {
+        r->p++;
+        skip_ws(r);
+        return 1;
+    }
+    if (c == close) {
+        r->p++;
+        return 0;
+    }
+    return -1;
+}
+
 /* Checks and steps over any JSON value (an unknown key's). */
 static int skip_value(jr *r, int depth)
 {
@@ -254,27 +269,16 @@ static int skip_value(jr *r, int depth)
             if (c == '{') {
                 if (peek(r) != '"')
                     return fail(r, r->p, DMVF_EMALFORMED, "expected a key (a string)");
-                if ((rc = scan_string(r, &raw, &n, &esc)) != DMVF_OK)
+                if ((rc = scan_string(r, &raw, &n, &esc)) != DMVF_OK || (rc = colon(r)) != DMVF_OK)
                     return rc;
-                skip_ws(r);
-                if (peek(r) != ':')
-                    return fail(r, r->p, DMVF_EMALFORMED, "expected ':' after a key");
-                r->p++;
-                skip_ws(r);
             }
             if ((rc = skip_value(r, depth + 1)) != DMVF_OK)
                 return rc;
-            skip_ws(r);
-            int k = peek(r);
-            if (k == ',') {
-                r->p++;
-                skip_ws(r);
+            int k = next_item(r, close);
+            if (k > 0)
                 continue;
-            }
-            if (k == close) {
-                r->p++;
+            if (k == 0)
                 return DMVF_OK;
-            }
             return fail(r, r->p, DMVF_EMALFORMED, c == '{' ? "expected ',' or '}'" : "expected ',' or ']'");
         }
     }
@@ -304,25 +308,12 @@ static int put_key(jr *r, uint32_t num, unsigned wt)
 
 static int put_varint_field(jr *r, uint32_t num, uint64_t v)
 {
-    if (dmvf__wbuf_reserve(r->out, 15) != 0)
-        return nomem(r);
-    uint8_t *o = dmvf__put_varint(r->out->p + r->out->len, (uint64_t)num << 3);
-    o = dmvf__put_varint(o, v);
-    r->out->len = (size_t)(o - r->out->p);
-    return DMVF_OK;
+    return dmvf__put_varint_field(r->out, num, v) ? nomem(r) : DMVF_OK;
 }
 
-/* key | len | s[0..n) */
 static int put_bytes_field(jr *r, uint32_t num, const uint8_t *v, size_t n)
 {
-    if (dmvf__wbuf_reserve(r->out, 15 + n) != 0)
-        return nomem(r);
-    uint8_t *o = dmvf__put_varint(r->out->p + r->out->len, (uint64_t)num << 3 | 2);
-    o = dmvf__put_varint(o, n);
-    if (n)
-        memcpy(o, v, n);
-    r->out->len = (size_t)(o - r->out->p) + n;
-    return DMVF_OK;
+    return dmvf__put_bytes_field(r->out, num, v, n) ? nomem(r) : DMVF_OK;
 }
 
 static const char *json_type(int c)
@@ -543,17 +534,11 @@ static int read_value(jr *r, const dmvf__tfield *tf)
         int rc = read_one(r, tf);
         if (rc)
             return rc;
-        skip_ws(r);
-        int c = peek(r);
-        if (c == ',') {
-            r->p++;
-            skip_ws(r);
+        int more = next_item(r, ']');
+        if (more > 0)
             continue;
-        }
-        if (c == ']') {
-            r->p++;
+        if (more == 0)
             return DMVF_OK;
-        }
         return fail(r, r->p, DMVF_EMALFORMED, "expected ',' or ']'");
     }
 }
@@ -655,11 +640,8 @@ static int read_message(jr *r, const dmvf__tnode *tn)
                 (rc = string_text(r, raw, n, esc, &key, &kn)) != DMVF_OK)
                 return rc;
         }
-        skip_ws(r);
-        if (peek(r) != ':')
-            return fail(r, r->p, DMVF_EMALFORMED, "expected ':' after a key");
-        r->p++;
-        skip_ws(r);
+        if ((rc = colon(r)) != DMVF_OK)
+            return rc;
         if (!tf)
             tf = dmvf__tnode_find(tn, (const char *)key, kn, 1, hint);
         if (!tf) {
@@ -686,17 +668,11 @@ static int read_message(jr *r, const dmvf__tnode *tn)
                 last = num;
             }
         }
-        skip_ws(r);
-        int c = peek(r);
-        if (c == ',') {
-            r->p++;
-            skip_ws(r);
+        int k = next_item(r, '}');
+        if (k > 0)
             continue;
-        }
-        if (c == '}') {
-            r->p++;
+        if (k == 0)
             break;
-        }
         return fail(r, r->p, DMVF_EMALFORMED, "expected ',' or '}'");
     }
     return sorted ? DMVF_OK : reorder(r, base, sp, nsp);

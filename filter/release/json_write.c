@@ -28,14 +28,6 @@ typedef struct jw {
     dmvf_error *err;
 } jw;
 
-static int bad(jw *w, const uint8_t *at, const char *what, uint32_t num)
-{
-    dmvf__seterr(w->err, DMVF_EMALFORMED, "not a canonical release: %s (field %u)", what, (unsigned)num);
-    if (w->err)
-        w->err->offset = (uint64_t)(at - w->base);
-    return DMVF_EMALFORMED;
-}
-
 static inline void put(dmvf__text *t, const void *s, size_t n)
 {
     char *o = dmvf__text_room(t, n);
@@ -123,19 +115,15 @@ static int write_message(jw *w, const dmvf__tnode *tn, const uint8_t *p, const u
     dmvf__text *t = w->out;
     put1(t, '{');
     while (p < end) {
-        uint32_t num, vlen;
-        unsigned wt;
-        const uint8_t *val, *at = p;
-        if (!dmvf__release_field(&p, end, &num, &wt, &val, &vlen))
-            return bad(w, at, "a field that cannot be read", 0);
-        const dmvf__tfield *tf = num <= DMVF_MAX_FIELD_NUMBER ? tn->by_num[num] : NULL;
-        if (!tf)
-            return bad(w, at, "a field the schema does not know", num);
+        uint32_t vlen = 0;
+        unsigned wt = 0;
+        const uint8_t *val = NULL;
+        const dmvf__tfield *tf = NULL;
+        int rc = dmvf__release_field(tn, &p, end, &last, &tf, &wt, &val, &vlen, w->base, w->err);
+        if (rc)
+            return rc;
+        const uint32_t num = tf->number;
         const unsigned type = tf->type, repeated = tf->repeated;
-        if (wt != dmvf__ftype_wire(type))
-            return bad(w, at, "the wrong wire type", num);
-        if (num < last || (num == last && !repeated))
-            return bad(w, at, "fields out of order or repeated", num);
         uint64_t v = 0;
         if (wt == 0) {
             v = dmvf__ftype_canon(type, dmvf__varint_value(val, vlen));
@@ -174,12 +162,10 @@ static int write_message(jw *w, const dmvf__tnode *tn, const uint8_t *p, const u
         case DMVF_T_BYTES:
             put_bytes_b64(t, val, vlen);
             break;
-        case DMVF_T_MESSAGE: {
-            int rc = write_message(w, tf->child, val, val + vlen);
-            if (rc)
+        case DMVF_T_MESSAGE:
+            if ((rc = write_message(w, tf->child, val, val + vlen)) != DMVF_OK)
                 return rc;
             break;
-        }
         default:
             put_number(t, tf->sf, v);
             break;
