@@ -86,6 +86,8 @@ void dmvf__escape_copy(char *dst, size_t cap, const char *src);
  * one that starts with an apostrophe followed by one of those or by another
  * apostrophe, so that dmvf__csv_unguard gives every value back exactly. */
 void dmvf__text_csv(dmvf__text *t, const char *s, size_t n);
+/* 1 when dmvf__text_csv writes s[0..n) as it is (no quotes, no guard). */
+int dmvf__csv_plain(const char *s, size_t n);
 /* The guard dmvf__text_csv put before a field read back: 1 when s[0..n)
  * starts with an apostrophe followed by '=', '+', '-', '@', TAB, CR or an
  * apostrophe (skip that one byte), else 0. */

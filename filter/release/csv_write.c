@@ -68,7 +68,8 @@ static void advance(cw *w, size_t ci)
     if (commas) {
         char *o = dmvf__text_room(w->out, commas);
         if (o) {
-            memset(o, ',', commas);
+            for (size_t i = 0; i < commas; i++)
+                o[i] = ',';      /* a few, mostly: no call */
             w->out->len += commas;
         }
     }
@@ -82,12 +83,17 @@ static void set_text(cw *w, int32_t ci, const void *s, size_t n, int quote)
     dmvf__cenc *e = w->e;
     if (w->direct) {
         advance(w, (size_t)ci);
-        if (!n)
+        if (!n) {
             dmvf__text_put(w->out, "\"\"", 2);
-        else if (quote)
+        } else if (quote && !dmvf__csv_plain(s, n)) {
             dmvf__text_csv(w->out, s, n);
-        else
-            dmvf__text_put(w->out, s, n);
+        } else {
+            char *o = dmvf__text_room(w->out, n);   /* as it is: most cells */
+            if (o) {
+                memcpy(o, s, n);
+                w->out->len += n;
+            }
+        }
         return;
     }
     e->start[ci] = e->cells.len;
@@ -230,6 +236,10 @@ int dmvf__csv_encode(const dmvf_columns *cols, const uint8_t *wire, size_t n, dm
     }
     size_t was = out->len;
     int any = 0;
+    /* room for the row at once (values of at most 64 bytes of text each:
+     * numbers, names, plain cells; longer or quoted ones make their own) */
+    if (w.direct && !dmvf__text_room(out, cols->n + 2 * n + 64))
+        return dmvf__seterr(err, DMVF_ENOMEM, "out of memory writing a CSV row");
     int rc = walk(&w, dmvf__tnode_root(), cols->tree, wire, wire + n, &any);
     if (rc) {
         out->len = was;

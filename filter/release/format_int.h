@@ -50,16 +50,17 @@ void dmvf__wbuf_free(dmvf__wbuf *b);
 /* The schema for text: every message node with its fields' names. */
 struct dmvf__tnode;
 typedef struct dmvf__tfield {
+    uint8_t type, repeated;           /* sf's, at hand (the hot ones first) */
+    uint16_t klen;
+    uint32_t number;
+    const struct dmvf__tnode *child;  /* for messages */
+    const char *key;                  /* "name": as JSON output writes it */
     const dmvf_sfield *sf;
     const char *name;                 /* proto name: sf->name */
     const char *json;                 /* lowerCamelCase JSON name */
-    const char *key;                  /* "name": as JSON output writes it */
-    size_t nlen, jlen, klen;
-    const struct dmvf__tnode *child;  /* for messages */
+    size_t nlen, jlen;
     unsigned pos;                     /* index in the node's f[] */
     unsigned id;                      /* index among all fields, < DMVF__TFIELDS */
-    uint8_t type, repeated;           /* sf's, at hand */
-    uint32_t number;
     uint64_t qname[2], qmask[2];      /* "name" with its quotes, when it fits 16 bytes */
     int qfits;
 } dmvf__tfield;

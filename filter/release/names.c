@@ -150,7 +150,7 @@ static const dmvf__tnode *build(const dmvf_snode *sn)
         f[i].json = json_name(sf->name);
         f[i].jlen = strlen(f[i].json);
         f[i].key = json_key(sf->name);
-        f[i].klen = f[i].nlen + 3;
+        f[i].klen = (uint16_t)(f[i].nlen + 3);
         f[i].type = sf->type;
         f[i].repeated = sf->repeated;
         f[i].number = sf->number;
