@@ -39,6 +39,8 @@ static dmvf__ctnode *node_new(const dmvf__tnode *tn)
         return NULL;
     n->tn = tn;
     n->first = INT32_MAX;
+    for (size_t i = 0; i <= DMVF_MAX_FIELD_NUMBER; i++)
+        n->col0[i] = -1;
     n->f = calloc(tn->n ? tn->n : 1, sizeof *n->f);
     if (!n->f) {
         free(n);
@@ -105,6 +107,8 @@ static int insert(dmvf__ctnode *root, const dmvf__col *c, int32_t i)
             if (cf->col[k] >= 0)
                 return 1;
             cf->col[k] = i;
+            if (!tf->repeated)
+                n->col0[c->num[d]] = i;
             return 0;
         }
         if (!cf->kid[k] && !(cf->kid[k] = node_new(tf->child)))

@@ -58,7 +58,7 @@ static int no_column(cw *w, const uint8_t *at, const dmvf_sfield *sf, uint32_t k
 /* Direct: the separators (and so the empty cells) before column ci, the
  * one written next; ci = n: the rest of the row. Every column but the
  * first is preceded by a ','. */
-static void advance(cw *w, size_t ci)
+static inline void advance(cw *w, size_t ci)
 {
     size_t from = w->next, commas;
     if (ci == w->cols->n)
@@ -78,7 +78,7 @@ static void advance(cw *w, size_t ci)
 
 /* Column ci's text s[0..n): strings and bytes (quote) through the guard
  * and RFC 4180 quoting; n 0 is a present, empty value (""). */
-static void set_text(cw *w, int32_t ci, const void *s, size_t n, int quote)
+static inline void set_text(cw *w, int32_t ci, const void *s, size_t n, int quote)
 {
     dmvf__cenc *e = w->e;
     if (w->direct) {
@@ -190,7 +190,7 @@ static int walk(cw *w, const dmvf__tnode *tn, const dmvf__ctnode *cn, const uint
         } else if (vlen == 0 && !sf->repeated) {
             continue;
         }
-        int32_t ci = cf && k < cf->nel ? cf->col[k] : -1;
+        int32_t ci = !cn ? -1 : !tf->repeated ? cn->col0[num] : k < cf->nel ? cf->col[k] : -1;
         if (ci < 0)
             return no_column(w, at, sf, k);
         if (sf->type == DMVF_T_STRING)

@@ -313,6 +313,7 @@ typedef struct dmvf__ctnode {
     const dmvf__tnode *tn;
     int32_t first;                 /* the lowest column index in the subtree */
     dmvf__ctfield *f;              /* tn->n entries, by position */
+    int32_t col0[DMVF_MAX_FIELD_NUMBER + 1];   /* a singular leaf's column by number, -1 none */
 } dmvf__ctnode;
 
 struct dmvf_columns {
