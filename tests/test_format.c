@@ -333,6 +333,22 @@ static void test_json_errors(void)
     json_error("{\"x\":1.}", DMVF_EMALFORMED, 6, "a bad number in an unknown value");
     json_error("{\"x\":-}", DMVF_EMALFORMED, 6, "a lone minus");
     json_error("{\"x\":1e400}", DMVF_OK, 1, "any JSON number in an unknown value");
+    {
+        /* a line that ends inside a long key: nothing read past it (an
+         * exact-size buffer, so AddressSanitizer sees any overrun) */
+        static const char cut[] = "{\"license\":{\"document_discrimina";
+        size_t n = sizeof cut - 1;
+        uint8_t *exact = malloc(n);
+        memcpy(exact, cut, n);
+        dmvf__jdec d;
+        memset(&d, 0, sizeof d);
+        dmvf__wbuf w = {0};
+        dmvf_error err;
+        CHECK_EQ_INT(dmvf__json_decode(&d, exact, n, &w, &err), DMVF_EMALFORMED);
+        dmvf__wbuf_free(&w);
+        dmvf__jdec_free(&d);
+        free(exact);
+    }
     json_error(" {\"record_id\":\"a\"}\r", DMVF_OK, 1, "white space around the object, CR too");
     /* nesting: 64 levels in an unknown value pass, 65 do not */
     for (int levels = 64; levels <= 65; levels++) {

@@ -627,7 +627,7 @@ static int read_message(jr *r, const dmvf__tnode *tn)
             for (unsigned i = hint; i < tn->n && i < hint + 4; i++) {
                 const dmvf__tfield *g = &tn->f[i];
                 if (g->qfits ? ((in[0] & g->qmask[0]) == g->qname[0] && (in[1] & g->qmask[1]) == g->qname[1])
-                             : (r->p[g->nlen + 1] == '"' &&
+                             : ((size_t)(r->end - r->p) > g->nlen + 1 && r->p[g->nlen + 1] == '"' &&
                                 dmvf__same((const char *)r->p + 1, g->name, g->nlen))) {
                     tf = g;
                     r->p += g->nlen + 2;
