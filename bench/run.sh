@@ -12,6 +12,12 @@
 #                           policy load time and per-request cost with 10,
 #                           ~10,000 (inline) and 100,000 (requesters_file)
 #                           entries, 5 runs, nice'd (about 2 minutes)
+#   bench/run.sh --formats  the record formats only (fmtbench: JSON Lines and
+#                           CSV through the codec of dmvfilter/format.h, and
+#                           protobuf in, CSV out) against Miller and node on
+#                           the same files: 100 k records, peers on 20 k,
+#                           3 runs, memory at 20 k and 200 k; writes
+#                           bench/results-formats.md (about 2-3 minutes)
 #
 # options: --runs N  --records N  --peer-records N  --build DIR (default
 #          build-bench)  --out FILE  --no-memory  --no-peers
@@ -31,11 +37,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 cd "$root"
 
-quick=0 directory=0 runs= records= peer_records= build=build-bench out= memory=1 peers=1
+quick=0 directory=0 formats=0 runs= records= peer_records= build=build-bench out= memory=1 peers=1
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
     --directory) directory=1 ;;
+    --formats) formats=1 ;;
     --runs) runs=$2; shift ;;
     --records) records=$2; shift ;;
     --peer-records) peer_records=$2; shift ;;
@@ -43,12 +50,15 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift ;;
     --no-memory) memory=0 ;;
     --no-peers) peers=0 ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
     esac
     shift
 done
-if [ $quick = 1 ]; then
+if [ $formats = 1 ]; then
+    runs=${runs:-3} records=${records:-100000} peer_records=${peer_records:-20000}
+    mem_small=20000 mem_large=200000 out=${out:-bench/results-formats.md}
+elif [ $quick = 1 ]; then
     runs=${runs:-3} records=${records:-100000} peer_records=${peer_records:-20000}
     mem_small=100000 mem_large=1000000 out=${out:-bench/data/results-quick.md}
 else
@@ -79,7 +89,9 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDMVF_WERROR=OFF >/dev/null |
     die "cmake configure failed"
 cmake --build "$build" -j2 --target dmvfilter_cli dmvf-gen dmvfilter_internal >/dev/null ||
     die "build failed"
-if ! cmake --build "$build" -j2 --target copylimit refpath pipeio >/dev/null 2>&1; then
+if [ $formats = 1 ]; then
+    cmake --build "$build" -j2 --target fmtbench copylimit >/dev/null || die "fmtbench build failed"
+elif ! cmake --build "$build" -j2 --target copylimit refpath pipeio >/dev/null 2>&1; then
     # bench/CMakeLists.txt not added to the build yet: the same sources by hand
     say "bench targets not in the CMake build; compiling them directly"
     cflags=(-std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -Iinclude -I"$build/include" -I"$build/gen")
@@ -90,6 +102,7 @@ if ! cmake --build "$build" -j2 --target copylimit refpath pipeio >/dev/null 2>&
     cc -std=c11 -O2 bench/pipeio.c -o "$build/pipeio" || die "pipeio"
 fi
 CLI=$build/dmvfilter GEN=$build/dmvf-gen COPY=$build/copylimit REF=$build/refpath PIPE=$build/pipeio
+FMT=$build/fmtbench
 POL=bench/policy.yaml SPEC=bench/peers/police.json
 
 threads=0
@@ -114,10 +127,14 @@ PHOTO=$data/photo-$photo_records.pb
 PEER=$data/peers-$peer_records
 KR=$data/keyring
 gen "$REC" --count "$records" --seed 1
-gen "$PHOTO" --count "$photo_records" --seed 2 --photo
+[ $formats = 1 ] || gen "$PHOTO" --count "$photo_records" --seed 2 --photo
+if [ $formats = 1 ]; then
+    for fmt in jsonl csv; do gen "$data/records-$records.$fmt" --count "$records" --seed 1 --format "$fmt"; done
+    for n in $mem_small $mem_large; do gen "$data/records-$n.jsonl" --count "$n" --seed 1 --format jsonl; done
+fi
 # the peers' records are the first peer_records of $REC (same seed, same index)
 for fmt in pb jsonl csv; do gen "$PEER.$fmt" --count "$peer_records" --seed 1 --format "$fmt"; done
-if [ ! -s "$REC.gz" ]; then
+if [ $formats = 0 ] && [ ! -s "$REC.gz" ]; then
     say "gzip -6 $REC"
     gzip -6 -c "$REC" > "$REC.gz.tmp" && mv "$REC.gz.tmp" "$REC.gz" || die "gzip failed"
 fi
@@ -126,7 +143,7 @@ python3 bench/check_formats.py schema/dmv/v1/record.proto "$PEER.pb" "$PEER.json
     die "the peers' JSON Lines / CSV do not hold the same records as the protobuf"
 
 size() { stat -c %s "$1"; }
-rec_bytes=$(size "$REC") photo_bytes=$(size "$PHOTO")
+rec_bytes=$(size "$REC") photo_bytes=$([ $formats = 1 ] && echo 0 || size "$PHOTO")
 
 # ---- the requests (bench/policy.yaml) ----
 DATE="--date 2026-11-22"
@@ -177,6 +194,25 @@ add() {
     ids+=("$id"); CMD[$id]=$cmd; CHECK[$id]=$check; KIND[$id]=$kind; RECS[$id]=$recs
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$group" "$label" "$recs" "$bytes" "$kind" "$cmd" >> "$meta"
 }
+if [ $formats = 1 ]; then
+# the record formats: the police request through the codec, file to file
+FB="$FMT --policy $POL --keyring $KR"
+RJ=$data/records-$records.jsonl RC=$data/records-$records.csv
+add police dmvfilter "police, protobuf in → protobuf out (codec)" "$records" "$rec_bytes" wall \
+    "{T} $FB --from records --to records --in $REC --out \$O/out.pb $POLICE" "pb $records"
+add fpc dmvfilter "police, protobuf in → CSV out" "$records" "$rec_bytes" wall \
+    "{T} $FB --from records --to csv --in $REC --out \$O/out.csv $POLICE" "csv $records"
+add fpj dmvfilter "police, protobuf in → JSON Lines out" "$records" "$rec_bytes" wall \
+    "{T} $FB --from records --to jsonl --in $REC --out \$O/out.jsonl $POLICE" "jsonl $records"
+add fjj dmvfilter "police, JSON Lines in → JSON Lines out" "$records" "$(size "$RJ")" wall \
+    "{T} $FB --from jsonl --to jsonl --in $RJ --out \$O/out.jsonl $POLICE" "jsonl $records"
+add fcc dmvfilter "police, CSV in → CSV out" "$records" "$(size "$RC")" wall \
+    "{T} $FB --from csv --to csv --in $RC --out \$O/out.csv $POLICE" "csv $records"
+add fjjhot dmvfilter "police, JSON Lines → JSON Lines, in memory" "$records" "$(size "$RJ")" hot \
+    "{T} $FB --hot --from jsonl --to jsonl --in $RJ $POLICE"
+add fcchot dmvfilter "police, CSV → CSV, in memory" "$records" "$(size "$RC")" hot \
+    "{T} $FB --hot --from csv --to csv --in $RC $POLICE"
+else
 add police dmvfilter "police profile, file→file, 1 thread" "$records" "$rec_bytes" wall \
     "{T} $F $T1 --in $REC --out \$O/out.pb $POLICE" "pb $records"
 add ice dmvfilter "immigration request, refused" "$records" "$rec_bytes" refused \
@@ -215,12 +251,13 @@ add refhot baseline "protobuf-c reference path, hot loop only (in memory)" "$rec
     "{T} $REF --hot --policy $POL --keyring $KR --in $REC $POLICE"
 add rwhot baseline "wire rewriter, hot loop only (in memory)" "$records" "$rec_bytes" hot \
     "{T} $REF --hot --rewriter --policy $POL --keyring $KR --in $REC $POLICE"
+fi
 if [ $peers = 1 ]; then
     add mlrjson peer "Miller, JSON Lines (put unset … + sha256)" "$peer_records" "$(size "$PEER.jsonl")" wall \
         "{T} mlr --ijsonl --ojsonl put '$MLR_UNSET' $PEER.jsonl > \$O/out.jsonl" "jsonl $peer_records"
     add mlrcsv peer "Miller, CSV (cut -x + sha256)" "$peer_records" "$(size "$PEER.csv")" wall \
         "{T} mlr --icsv --ocsv cut -x -f '$CSV_COLS' then $MLR_HASH $PEER.csv > \$O/out.csv" "csv $peer_records"
-    add jq peer "jq, JSON Lines (del + replacement)" "$peer_records" "$(size "$PEER.jsonl")" wall \
+    [ $formats = 1 ] || add jq peer "jq, JSON Lines (del + replacement)" "$peer_records" "$(size "$PEER.jsonl")" wall \
         "{T} jq -c '$JQ_DEL' $PEER.jsonl > \$O/out.jsonl" "jsonl $peer_records"
     add node peer "node + fast-redact, JSON Lines, streaming" "$peer_records" "$(size "$PEER.jsonl")" wall \
         "{T} node bench/peers/redact.js $SPEC $PEER.jsonl \$O/out.jsonl" "jsonl $peer_records"
@@ -277,6 +314,19 @@ run_one() { # run_one ID ROUND
 }
 
 # ---- the checking pass: outputs verified, and the three paths agree ----
+if [ $formats = 1 ]; then
+    say "checking: protobuf, JSON Lines and CSV in give the same release (police, $peer_records records)"
+    for in in "records $PEER.pb" "jsonl $PEER.jsonl" "csv $PEER.csv"; do
+        set -- $in
+        $FMT --policy $POL --keyring "$KR" --from "$1" --to records --in "$2" --out "$work/from-$1.pb" $POLICE \
+            2>/dev/null || die "fmtbench --from $1 failed"
+    done
+    cmp "$work/from-records.pb" "$work/from-jsonl.pb" && cmp "$work/from-records.pb" "$work/from-csv.pb" ||
+        die "protobuf, JSON Lines and CSV input release different records"
+    "$CLI" filter --policy $POL --keyring "$KR" --quiet $T1 --in "$PEER.pb" --out "$work/cli.pb" $POLICE &&
+        cmp "$work/cli.pb" "$work/from-records.pb" || die "the codec and dmvfilter filter release different records"
+    rm -f "$work"/*.pb
+else
 say "checking: CLI, reference path and rewriter give the same bytes (police, $peer_records records)"
 $F $T1 --in "$PEER.pb" --out "$work/cli.pb" $POLICE &&
 "$REF" --quiet --policy $POL --keyring "$KR" --in "$PEER.pb" --out "$work/ref.pb" $POLICE &&
@@ -285,6 +335,7 @@ $F $T1 --in "$PEER.pb" --out "$work/cli.pb" $POLICE &&
 cmp "$work/cli.pb" "$work/ref.pb" && cmp "$work/cli.pb" "$work/rw.pb" ||
     die "the CLI, the reference path and the rewriter disagree"
 rm -f "$work"/*.pb
+fi
 say "checking: one run of every scenario, its output verified"
 for id in "${ids[@]}"; do run_one "$id" 0; done
 
@@ -302,11 +353,18 @@ mem=$work/memory.tsv
 : > "$mem"
 if [ $memory = 1 ]; then
     for n in $mem_small $mem_large; do
-        say "memory: $n records (dmvf-gen | dmvfilter | pipeio sink)"
         rm -f "$rss_file"
         t0=$EPOCHREALTIME
+        if [ $formats = 1 ]; then
+            say "memory: $n records (fmtbench, JSON Lines in and out)"
+            bash -o pipefail -c "$TIME $FMT --policy $POL --keyring $KR --from jsonl --to jsonl \
+                --in $data/records-$n.jsonl --out /dev/null $POLICE" 2> "$err_file" ||
+                { cat "$err_file" >&2; die "memory run failed"; }
+        else
+        say "memory: $n records (dmvf-gen | dmvfilter | pipeio sink)"
         bash -o pipefail -c "$GEN --count $n --seed 3 | $TIME $F $T1 $POLICE | $PIPE sink" 2> "$err_file" ||
             { cat "$err_file" >&2; die "memory run failed"; }
+        fi
         t1=$EPOCHREALTIME
         printf '%s\t%s\t%s\n' "$n" "$(cut -d' ' -f1 "$rss_file")" "$(python3 -c "print(f'{$t1 - $t0:.3f}')")" >> "$mem"
     done
@@ -317,7 +375,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 env=$work/env.tsv
 {
     printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
-    printf 'mode\t%s\n' "$([ $quick = 1 ] && echo quick || echo full)"
+    printf 'mode\t%s\n' "$([ $formats = 1 ] && echo formats || { [ $quick = 1 ] && echo quick || echo full; })"
     printf 'runs\t%s\n' "$runs"
     printf 'cpu\t%s\n' "$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
     printf 'cores\t%s\n' "$(nproc)"
@@ -336,6 +394,7 @@ env=$work/env.tsv
         "$(python3 -c "print($rec_bytes / $records)")" "$photo_records" "$peer_records"
 } > "$env"
 
-python3 bench/stats.py --scenarios "$meta" --raw "$raw" --memory "$mem" --env "$env" --out "$out" ||
+python3 bench/stats.py --scenarios "$meta" --raw "$raw" --memory "$mem" --env "$env" --out "$out" \
+    $([ $formats = 1 ] && echo --formats) ||
     die "stats failed"
 say "table written to $out"

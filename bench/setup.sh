@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/setup.sh - installs what the benchmark needs and is not there yet:
-# Miller, jq and GNU time (apt-get), and fast-redact into bench/node_modules
-# (npm ci, from the committed package.json and package-lock.json). node
+# Miller, jq, GNU time, jansson and libcsv (apt-get), and fast-redact into
+# bench/node_modules (npm ci, from the committed package.json and
+# package-lock.json). node
 # itself is expected on the machine. Safe to run again: it installs only
 # what is missing. Exit status: that of the step that failed.
 set -euo pipefail
@@ -11,6 +12,11 @@ missing=()
 command -v mlr >/dev/null 2>&1 || missing+=(miller)
 command -v jq >/dev/null 2>&1 || missing+=(jq)
 [ -x /usr/bin/time ] || missing+=(time)
+# jansson and libcsv: only fmtbench --parse uses them (the parser comparison
+# in bench/README.md, "Formats"); the library has parsers of its own
+for p in libjansson-dev libcsv-dev; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "bench/setup.sh: installing ${missing[*]}" >&2
     sudo=()

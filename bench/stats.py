@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """stats.py - the benchmark table from bench/run.sh's measurements.
 
-  stats.py --scenarios S.tsv --raw R.tsv --memory M.tsv --env E.tsv --out FILE
+  stats.py --scenarios S.tsv --raw R.tsv --memory M.tsv --env E.tsv --out FILE [--formats]
 
 S.tsv: id, group, label, records, bytes, kind (wall|hot|refused), command
 R.tsv: id, round, seconds, peak RSS (KiB), user s, system s
@@ -13,6 +13,7 @@ and MB/s at the median, the highest peak RSS, the median CPU seconds, and
 "police / this": the police profile's records/s (file->file, 1 thread)
 divided by this row's. Then the targets, measured as ratios in the same run,
 and the memory check. Prints the Markdown to stdout and writes it to FILE.
+--formats: the record formats run (bench/run.sh --formats) and its targets.
 """
 import argparse
 import statistics
@@ -30,6 +31,15 @@ TARGETS = [
     ("police vs node + fast-redact", "police", "node", 30.0, "records/s"),
     ("police vs Miller, CSV", "police", "mlrcsv", None, "records/s"),
     ("police vs jq", "police", "jq", None, "records/s"),
+]
+
+TARGETS_FORMATS = [
+    ("JSON Lines in → out vs Miller, JSON Lines", "fjj", "mlrjson", 25.0, "records/s"),
+    ("JSON Lines in → out vs node + fast-redact", "fjj", "node", 5.0, "records/s"),
+    ("CSV in → out vs Miller, CSV", "fcc", "mlrcsv", 5.0, "records/s"),
+    ("protobuf in → CSV out vs protobuf in → out", "fpc", "police", 0.5,
+     "within 2× of protobuf out: records/s at least half"),
+    ("protobuf in → JSON Lines out vs protobuf in → out", "fpj", "police", None, "records/s"),
 ]
 
 
@@ -59,7 +69,9 @@ def main():
     ap.add_argument("--memory", required=True)
     ap.add_argument("--env", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--formats", action="store_true")
     a = ap.parse_args()
+    targets = TARGETS_FORMATS if a.formats else TARGETS
 
     scen = []
     for row in read_tsv(a.scenarios):
@@ -157,7 +169,7 @@ def main():
     w("| target | ratio | by CPU | required | met | what |")
     w("|---|--:|--:|--:|---|---|")
     sc = dict((s["id"], s) for s in scen)
-    for label, num, den, need, what in TARGETS:
+    for label, num, den, need, what in targets:
         if num not in stats or den not in stats:
             continue
         r = stats[num]["rps"] / stats[den]["rps"]
@@ -174,8 +186,12 @@ def main():
     if mem:
         w("## Memory")
         w("")
-        w("The police request over records generated into a pipe "
-          "(`dmvf-gen | dmvfilter filter … | pipeio sink`), one run each; peak RSS of dmvfilter.")
+        if a.formats:
+            w("The police request, JSON Lines in and out (`fmtbench --from jsonl --to jsonl`, "
+              "file → /dev/null), one run each; peak RSS of fmtbench.")
+        else:
+            w("The police request over records generated into a pipe "
+              "(`dmvf-gen | dmvfilter filter … | pipeio sink`), one run each; peak RSS of dmvfilter.")
         w("")
         w("| records | peak RSS MiB | seconds |")
         w("|--:|--:|--:|")

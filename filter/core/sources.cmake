@@ -1,6 +1,7 @@
 # The core layer's sources (cmake/DmvfLayers.cmake builds them).
 set(DMVF_LAYER_SRCS_core
   arena.c
+  base64.c
   date.c
   enums.c
   error.c

@@ -90,6 +90,13 @@ void dmvf__text_put(dmvf__text *t, const void *s, size_t n)
     }
 }
 
+char *dmvf__text_grow_room(dmvf__text *t, size_t n)
+{
+    if (t->f || t->fixed || t->failed || grow(t, n) != 0)
+        return NULL;
+    return t->p + t->len;
+}
+
 void dmvf__text_puts(dmvf__text *t, const char *s)
 {
     dmvf__text_put(t, s, strlen(s));
@@ -201,6 +208,79 @@ void dmvf__json_fput_strs(FILE *f, const char *const *v, size_t n)
 {
     dmvf__text t = dmvf__text_file(f);
     dmvf__text_json_strs(&t, v, n);
+}
+
+/* ---- CSV fields ---- */
+
+static int formula_lead(unsigned char c)
+{
+    return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
+}
+
+size_t dmvf__csv_unguard(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    return n >= 2 && p[0] == '\'' && (formula_lead(p[1]) || p[1] == '\'') ? 1 : 0;
+}
+
+static int guarded(const char *s, size_t n)
+{
+    return n > 0 && (formula_lead((unsigned char)s[0]) || dmvf__csv_unguard(s, n));
+}
+
+/* the bytes that make a CSV field quoted */
+static const unsigned char csv_special[256] = {[','] = 1, ['"'] = 1, ['\r'] = 1, ['\n'] = 1};
+
+/* A byte of x is c: the high bit of that byte set (and perhaps of bytes
+ * above one that is: enough to say whether any is). */
+static inline uint64_t has_byte(uint64_t x, unsigned char c)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t y = x ^ (ones * c);
+    return (y - ones) & ~y & (ones << 7);
+}
+
+int dmvf__csv_plain(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (guarded(s, n))
+        return 0;
+    /* a short field byte by byte, a long one eight at a time (its last word
+     * overlapping the one before) */
+    if (n < 8) {
+        unsigned any = 0;
+        for (size_t i = 0; i < n; i++)
+            any |= csv_special[p[i]];
+        return !any;
+    }
+    uint64_t x;
+    for (size_t i = 0;; i += 8) {
+        memcpy(&x, p + (i + 8 <= n ? i : n - 8), 8);
+        if (has_byte(x, ',') | has_byte(x, '"') | has_byte(x, '\r') | has_byte(x, '\n'))
+            return 0;
+        if (i + 8 >= n)
+            return 1;
+    }
+}
+
+void dmvf__text_csv(dmvf__text *t, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (dmvf__csv_plain(s, n)) {
+        dmvf__text_put(t, s, n);
+        return;
+    }
+    int guard = guarded(s, n);
+    dmvf__text_put(t, guard ? "\"'" : "\"", guard ? 2 : 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != '"')
+            continue;
+        dmvf__text_put(t, s + run, i + 1 - run);  /* through the quote, */
+        run = i;                                  /* which starts the next run: doubled */
+    }
+    dmvf__text_put(t, s + run, n - run);
+    dmvf__text_put(t, "\"", 1);
 }
 
 /* ---- one-line escaping ---- */

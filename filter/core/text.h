@@ -41,6 +41,17 @@ void dmvf__text_free(dmvf__text *t);
 void dmvf__text_put(dmvf__text *t, const void *s, size_t n);
 /* Appends the NUL-terminated s. */
 void dmvf__text_puts(dmvf__text *t, const char *s);
+/* For writers that fill a growing sink in place: room for n more bytes at
+ * the end, to be written there and then counted (t->len += what was
+ * written); NULL when there is no memory (failed set) or t is not a
+ * growing sink. */
+char *dmvf__text_grow_room(dmvf__text *t, size_t n);
+static inline char *dmvf__text_room(dmvf__text *t, size_t n)
+{
+    if (t->cap - t->len >= n && !t->f && !t->fixed && !t->failed)
+        return t->p + t->len;
+    return dmvf__text_grow_room(t, n);
+}
 
 /* Appends s[0..n) as a JSON string (RFC 8259), quotes included: '"' and
  * '\' backslashed; \n \r \t \b \f by name; the other bytes below 0x20 and
@@ -67,6 +78,20 @@ void dmvf__text_escaped(dmvf__text *t, const char *s, size_t n, unsigned flags);
  * (never inside an escape) to fit with its NUL: for messages that quote
  * text from requests and policies. cap 0 writes nothing. */
 void dmvf__escape_copy(char *dst, size_t cap, const char *src);
+
+/* Appends s[0..n) as one RFC 4180 CSV field: as it is, or quoted (quotes
+ * doubled) when it holds a comma, a quote, CR or LF. A field a spreadsheet
+ * would run as a formula, one that starts with '=', '+', '-', '@', TAB or
+ * CR, is guarded: an apostrophe is put before it and it is quoted; so is
+ * one that starts with an apostrophe followed by one of those or by another
+ * apostrophe, so that dmvf__csv_unguard gives every value back exactly. */
+void dmvf__text_csv(dmvf__text *t, const char *s, size_t n);
+/* 1 when dmvf__text_csv writes s[0..n) as it is (no quotes, no guard). */
+int dmvf__csv_plain(const char *s, size_t n);
+/* The guard dmvf__text_csv put before a field read back: 1 when s[0..n)
+ * starts with an apostrophe followed by '=', '+', '-', '@', TAB, CR or an
+ * apostrophe (skip that one byte), else 0. */
+size_t dmvf__csv_unguard(const char *s, size_t n);
 
 /* The length (1..4) of the well-formed UTF-8 sequence (RFC 3629: no
  * overlong forms, no surrogates, nothing past U+10FFFF) that starts p[0..n),

@@ -599,6 +599,57 @@ void dmvf__filter_count_refused(dmvf_filter *f, const uint8_t *rec, size_t n)
     f->in++;
 }
 
+const dmvf_plan *dmvf__filter_plan(const dmvf_filter *f)
+{
+    return f->mode == MODE_REWRITE ? f->plan : NULL;
+}
+
+size_t dmvf__filter_max_record(const dmvf_filter *f)
+{
+    return f->max_record_bytes;
+}
+
+int dmvf__filter_refuses(const dmvf_filter *f)
+{
+    return f->mode == MODE_REFUSE;
+}
+
+int dmvf__filter_bad_record(dmvf_filter *f, int code, int *dropped, dmvf_error *err)
+{
+    *dropped = 0;
+    if (f->sticky)
+        return dmvf__seterr(err, DMVF_ESTATE, "filter is in an error state (%s): reset it",
+                            dmvf_strerror(f->sticky));
+    if (f->mode == MODE_REFUSE)
+        return dmvf__seterr(err, DMVF_EREFUSED, "request not released: %s", f->reason);
+    if (f->mode == MODE_REWRITE && f->v.max_records && f->in - f->dropped >= f->v.max_records) {
+        static const uint8_t none[1];
+        f->in++;
+        return refuse_for_limit(f, none, 0, err); /* no record_id can be read */
+    }
+    if (err)
+        err->record = f->in;
+    if (f->drop_malformed && code == DMVF_EMALFORMED) {
+        f->in++;
+        f->dropped++;
+        *dropped = 1;
+        return DMVF_OK;
+    }
+    return dmvf__filter_fail(f, code, err);
+}
+
+int dmvf__filter_fail(dmvf_filter *f, int code, const dmvf_error *err)
+{
+    if (!f->sticky) {
+        f->sticky = code;
+        if (err)
+            dmvf__error_keep(&f->first, code, err);
+        else
+            dmvf__seterr(&f->first, code, "%s", dmvf_strerror(code));
+    }
+    return code;
+}
+
 const char *dmvf__filter_request_id(const dmvf_filter *f)
 {
     return f->request_id;

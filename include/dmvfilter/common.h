@@ -20,13 +20,15 @@
  * only when the call fails, unless the function says otherwise.
  *
  * Sticky errors: one rule for a dmvf_filter (filter.h), a dmvf_framed
- * (framed.h) and a dmvf_release_verifier (verify.h). Some errors stop the
- * handle: every error of dmvf_filter_record and dmvf_filter_stream but
- * DMVF_ESPACE and DMVF_EREFUSED, every error of dmvf_framed_stream but
- * DMVF_ESPACE and the DMVF_ESTATE for input after the seal, and every
- * error of the verifier's update and final. The handle keeps the first
- * such error, code and whole dmvf_error (message, offset, record), whether
- * or not the failing call was given an err; the handle's later calls:
+ * (framed.h), a dmvf_codec (format.h) and a dmvf_release_verifier
+ * (verify.h). Some errors stop the handle: every error of
+ * dmvf_filter_record and dmvf_filter_stream but DMVF_ESPACE and
+ * DMVF_EREFUSED, every error of dmvf_framed_stream but DMVF_ESPACE and the
+ * DMVF_ESTATE for input after the seal, every error of dmvf_codec_stream
+ * but DMVF_ESPACE and DMVF_EREFUSED, and every error of the verifier's
+ * update and final. The handle keeps the first such error, code and whole
+ * dmvf_error (message, offset, record), whether or not the failing call
+ * was given an err; the handle's later calls:
  *
  *   filter     dmvf_filter_record and dmvf_filter_stream return DMVF_ESTATE
  *              (err->msg names the kept code) and dmvf_filter_finish
@@ -34,13 +36,15 @@
  *              writing no output, until dmvf_filter_reset clears the error
  *   framed     dmvf_framed_stream returns DMVF_ESTATE likewise, for good:
  *              a framed stream has no reset (free it, create another)
+ *   codec      dmvf_codec_stream returns DMVF_ESTATE likewise until
+ *              dmvf_codec_reset
  *   verifier   dmvf_release_verifier_update and _final return the kept code
  *              again, with *err a copy of the kept record, for good
  *
  * The kept error is the first and stays the first: a later failing call
- * never replaces it. dmvf_filter_last_error, dmvf_framed_last_error and
- * dmvf_release_verifier_last_error return its code (DMVF_OK while the
- * handle has none) and copy it out. Not sticky, and never kept: DMVF_ESPACE
+ * never replaces it. dmvf_filter_last_error, dmvf_framed_last_error,
+ * dmvf_codec_last_error and dmvf_release_verifier_last_error return its
+ * code (DMVF_OK while the handle has none) and copy it out. Not sticky, and never kept: DMVF_ESPACE
  * (drain or grow the output, then call again), a filter's DMVF_EREFUSED
  * (the decision; filter.h), a filter's DMVF_ENOMEM from dmvf_filter_merge
  * (dst is unchanged), and the DMVF_ESTATE a sealed framed stream returns
@@ -90,8 +94,8 @@ enum {
 typedef struct dmvf_error {
     int code;             /* the DMVF_E* code, also returned */
     char msg[512];        /* one line, no trailing newline */
-    unsigned line;        /* policy errors: 1-based line, 0 if none */
-    unsigned column;      /* policy errors: 1-based column, 0 if none */
+    unsigned line;        /* policy and text record errors (format.h): 1-based line, 0 if none */
+    unsigned column;      /* the same: 1-based (byte) column, 0 if none */
     uint64_t offset;      /* stream errors: byte offset of the failing item */
     uint64_t record;      /* stream errors: 0-based record index, UINT64_MAX if none */
 } dmvf_error;

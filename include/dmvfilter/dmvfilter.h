@@ -26,6 +26,7 @@
 #include "keyring.h"
 #include "filter.h"
 #include "framed.h"
+#include "format.h"
 #include "verify.h"
 #include "audit.h"
 #include "notices.h"

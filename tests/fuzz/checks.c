@@ -65,6 +65,12 @@
  * must agree on the status, the error's offset and record index, and, on
  * success, on every output byte.
  *
+ * The jsonl and csv targets (checks_text.c, included below) run the codec
+ * of dmvfilter/format.h: the same whole-and-pieces comparison, every read
+ * record canonical and given back exactly by JSON and by CSV, the input cut
+ * at a record boundary read by two codecs as by one, and the police
+ * request's releases checked as above in every output format.
+ *
  * The gzip target reads its input through gzread.c, a copy of the command
  * line's input code (filter/cli/io.c), whole and in short reads; the two
  * must inflate to the same bytes, which then go through the records stream
@@ -84,6 +90,7 @@
 #include "filter/core/varint.h"
 #include "filter/policy/decide.h"
 #include "filter/wire/count.h"
+#include "filter/release/format_int.h"
 #include "filter/wire/plan.h"
 #include "filter/wire/reference.h"
 #include "filter/wire/rewrite.h"
@@ -104,7 +111,7 @@
 
 int dmvf__fuzz_quiet;
 
-const char *const dmvf__fuzz_targets[] = {"rewrite", "framed", "gzip", "policy", "keyring", NULL};
+const char *const dmvf__fuzz_targets[] = {"rewrite", "framed", "gzip", "policy", "keyring", "jsonl", "csv", NULL};
 
 /* ------------------------------------------------------------ failures */
 
@@ -1970,6 +1977,10 @@ int dmvf__fuzz_keyring(const uint8_t *data, size_t n)
     return (int)g_fails;
 }
 
+/* ------------------------------------------------------------ jsonl, csv */
+
+#include "checks_text.c"
+
 /* ------------------------------------------------------------ dispatch */
 
 int dmvf__fuzz_run(const char *target, const uint8_t *data, size_t n)
@@ -1984,5 +1995,9 @@ int dmvf__fuzz_run(const char *target, const uint8_t *data, size_t n)
         return dmvf__fuzz_policy(data, n);
     if (strcmp(target, "keyring") == 0)
         return dmvf__fuzz_keyring(data, n);
+    if (strcmp(target, "jsonl") == 0)
+        return dmvf__fuzz_jsonl(data, n);
+    if (strcmp(target, "csv") == 0)
+        return dmvf__fuzz_csv(data, n);
     return -1;
 }

@@ -23,6 +23,10 @@
  *   policy    dmvf_policy_load_buffer; a policy that loads is decided for a
  *             set of requesters and its plans are run on fixed records
  *   keyring   dmvf_keyring_load on a temp file (mode 0600) holding the input
+ *   jsonl     JSON Lines through the codec of dmvfilter/format.h: converted
+ *             (whole, in pieces, cut at a record boundary), each record
+ *             through JSON and CSV and back, and the police request
+ *   csv       the same for CSV (a header row, then rows)
  *
  * Setup (dmvf__fuzz_init, once per process): a temp directory, a seeded
  * keyring in it (then deleted), the example policy (examples/policy.yaml,
@@ -48,9 +52,12 @@ int dmvf__fuzz_framed(const uint8_t *data, size_t n);
 int dmvf__fuzz_gzip(const uint8_t *data, size_t n);
 int dmvf__fuzz_policy(const uint8_t *data, size_t n);
 int dmvf__fuzz_keyring(const uint8_t *data, size_t n);
+int dmvf__fuzz_jsonl(const uint8_t *data, size_t n);
+int dmvf__fuzz_csv(const uint8_t *data, size_t n);
 
-/* The target names ("rewrite", "framed", "gzip", "policy", "keyring") in
- * that order, NULL-terminated, and dispatch by name: -1 for an unknown name. */
+/* The target names ("rewrite", "framed", "gzip", "policy", "keyring",
+ * "jsonl", "csv") in that order, NULL-terminated, and dispatch by name: -1
+ * for an unknown name. */
 extern const char *const dmvf__fuzz_targets[];
 int dmvf__fuzz_run(const char *target, const uint8_t *data, size_t n);
 

@@ -19,7 +19,7 @@ done
 corpus=$here/corpus
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for t in rewrite framed gzip policy keyring; do
+for t in rewrite framed gzip policy keyring jsonl csv; do
     rm -rf "${corpus:?}/$t"
     mkdir -p "$corpus/$t"
 done
@@ -222,6 +222,93 @@ cp "$root/examples/policy.yaml" "$corpus/policy/example.yaml"
 for p in "$root"/tests/data/policies/good/*.yaml; do cp "$p" "$corpus/policy/good-$(basename "$p")"; done
 for p in "$root"/tests/data/policies/bad/*.yaml; do cp "$p" "$corpus/policy/bad-$(basename "$p")"; done
 
+# ---- jsonl, csv: dmvf-gen's text formats, and hand-made lines and rows ----
+"$gen" --format jsonl --count 3 --seed 301 --out "$corpus/jsonl/gen-3"
+"$gen" --format jsonl --count 1 --seed 302 --marked 1 --out "$corpus/jsonl/gen-marked"
+"$gen" --format jsonl --count 1 --seed 303 --photo --out "$tmp/photo.jsonl"
+head -c 2900 "$tmp/photo.jsonl" > "$corpus/jsonl/gen-photo-cut"
+"$gen" --format csv --count 3 --seed 311 --out "$corpus/csv/gen-3"
+"$gen" --format csv --count 2 --seed 312 --marked 1 --out "$corpus/csv/gen-marked"
+python3 - "$corpus" <<'EOF'
+import sys
+out = sys.argv[1]
+def put(t, name, text):
+    open(f"{out}/{t}/{name}", "wb").write(text if isinstance(text, bytes) else text.encode())
+put("jsonl", "json-names", '{"recordId":"r1","person":{"familyName":"Ng","givenName":"Ada","birthDate":19470326,'
+    '"sex":"SEX_FEMALE","residence":{"postalCode":"14785"},"organDonor":true},"license":{"number":"1",'
+    '"status":"STATUS_VALID","restrictions":["B","FLA"]},"vehicles":[{"plateYear":2014,"registeredAddress":{}}]}\n')
+put("jsonl", "numbers-and-enums", '{"person":{"sex":2,"heightCm":"170","weight_kg":6.0e1,"ssn_status":"3"},'
+    '"history":[{"points":-3,"kind":"KIND_POINTS"},{"points":"-0"},{}],"license":{"kind":0}}\n')
+put("jsonl", "escapes", r'{"record_id":"\u00e9\ud83d\ude00\n\t\"\\\/","person":{"family\u005fname":"O\u2019B"}}' + '\n')
+put("jsonl", "bytes", '{"photo":{"image":"AAEC","face_template":"_-8","capture_date":20200101,'
+    '"image_format":"jpeg"}}\n{"photo":{"image":"+/8="}}\n')
+put("jsonl", "nulls-and-empties", '{"person":null,"license":{},"vehicles":[],"history":null,"record_id":""}\n{}\n')
+put("jsonl", "unknown-keys", '{"favorite":{"a":[1,2.5e-3,{"b":null,"c":[true,false]}]},"person":'
+    '{"favorite_color":"x","aliases":["A",""]},"vehicles":[{"paint":"red","plate":"P1"},{"plate":"P2"}]}\n')
+put("jsonl", "crlf-and-bom", b'\xef\xbb\xbf{"record_id":"a"}\r\n {"record_id":"b"} \r\n')
+put("jsonl", "bad-duplicate", '{"record_id":"a"}\n{"person":{"family_name":"a","familyName":"b"}}\n')
+put("jsonl", "bad-types", '{"record_id":5}\n{"person":{"height_cm":-1}}\n{"person":{"height_cm":1.5}}\n'
+    '{"person":{"sex":"SEX_NONE"}}\n{"photo":{"image":"A"}}\n')
+put("jsonl", "bad-syntax", '{"record_id":"a",}\n[1]\n\n' + r'{"record_id":"\ud800"}' + '\n{"x":tru}\n{"a":1} x\n')
+put("jsonl", "bad-utf8", b'{"record_id":"a\xff"}\n{"record_id":"\xc0\xaf"}\n')
+put("jsonl", "deep", '{"x":' + '[' * 70 + ']' * 70 + '}\n')
+put("jsonl", "no-final-newline", '{"record_id":"a"}\n{"record_id":"b"}')
+put("csv", "presence", 'record_id,person.aliases.0,person.aliases.1,vehicles.0.plate,vehicles.1.plate,'
+    'person.mailing.city,person.residence.city,photo.image\nr1,,A,,P2,"","two\nlines",\'+/8=\n'
+    'r2,"",,,,,,\n')
+put("csv", "unordered-header", 'person.sex,record_id,history.1.points,history.0.points,license.restrictions.1,'
+    'license.restrictions.0\nSEX_X,r1,-2,3,B,FLA\n2,r2,,,,\n')
+put("csv", "unknown-columns", 'favorite,record_id,person.residence,license.restrictions,vehicles.01.plate,'
+    'vehicles.0.plate,person.family_name.x\na,r1,b,c,d,P,e\n')
+put("csv", "guards", "record_id,person.family_name,person.given_name,history.0.points\n"
+    "'=1+1,\"'@SUM(A1)\",''x,'-5\n")
+put("csv", "crlf-and-bom", b'\xef\xbb\xbfrecord_id,person.sex\r\na,SEX_MALE\r\n"b\r\nc",1\r\n')
+put("csv", "bad-quoting", 'record_id,person.sex\na"b,1\n"a"b,1\na\r,1\n"open,1\n')
+put("csv", "bad-cells", 'record_id,person.height_cm,person.sex,person.organ_donor,photo.image\n'
+    'a,x,SEX_X,true,AA\nb,1,BOGUS,true,AA\nc,1,1,yes,AA\nd,1,1,true,A\ne,1\nf,1,1,true,AA,extra\n')
+put("csv", "bad-header", 'record_id,record_id\na,b\n')
+put("csv", "header-only", 'record_id,person.family_name\n')
+put("csv", "no-final-newline", 'record_id\na\nb')
+put("jsonl", "empty", b"")
+put("csv", "empty", b"")
+EOF
+
+# jsonl.dict, csv.dict: every field name (proto and JSON spelling), column
+# path and enum value name of the schema, and the formats' punctuation
+"$gen" --format csv --count 0 --out "$tmp/header.csv"
+python3 - "$tmp/header.csv" "$root/schema/dmv/v1/record.proto" "$here" <<'EOF'
+import re, sys
+header, proto, here = sys.argv[1:4]
+cols = open(header).read().strip().split(",")
+names = sorted({p for c in cols for p in c.split(".") if not p.isdigit()})
+camel = lambda n: re.sub(r"_([a-z])", lambda m: m.group(1).upper(), n)
+enums = sorted(set(re.findall(r"^\s+([A-Z][A-Z0-9_]+) = \d+;", open(proto).read(), re.M)))
+def q(s):
+    b = s if isinstance(s, bytes) else s.encode()
+    return '"' + "".join(chr(c) if 0x20 <= c < 0x7f and c not in (0x22, 0x5c) else "\\x%02x" % c
+                         for c in b) + '"'
+with open(f"{here}/jsonl.dict", "w") as f:
+    f.write("# Generated by tests/fuzz/make_corpus.sh: do not edit.\n")
+    for n in names:
+        f.write(q('"%s":' % n) + "\n")
+        if camel(n) != n:
+            f.write(q('"%s":' % camel(n)) + "\n")
+    for e in enums:
+        f.write(q('"%s"' % e) + "\n")
+    for t in ["{", "}", "[", "]", ",", ":", "true", "false", "null", "{}", "[]", '""', "-0", "1e3", "4294967296",
+              "2147483648", "\\u0000", "\\ud83d\\ude00", "\\udc00", "\r\n", b"\xef\xbb\xbf"]:
+        f.write(q(t) + "\n")
+with open(f"{here}/csv.dict", "w") as f:
+    f.write("# Generated by tests/fuzz/make_corpus.sh: do not edit.\n")
+    for c in cols:
+        f.write(q(c) + "\n")
+    for e in enums:
+        f.write(q(e) + "\n")
+    for t in [",", '"', '""', "\r\n", "\n", "'=", "'+", "''", "true", "false", "-1", "4294967296", ".10000",
+              b"\xef\xbb\xbf"]:
+        f.write(q(t) + "\n")
+EOF
+
 # ---- keyring ----
 "$mkseeds" keyrings "$corpus/keyring"
 
@@ -288,6 +375,6 @@ DICT
     "$mkseeds" record-dict
 } > "$here/framed.dict"
 
-for t in rewrite framed gzip policy keyring; do
+for t in rewrite framed gzip policy keyring jsonl csv; do
     printf '%-8s %3d files, %6d bytes\n' "$t" "$(ls "$corpus/$t" | wc -l)" "$(cat "$corpus/$t"/* | wc -c)"
 done

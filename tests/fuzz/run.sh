@@ -8,7 +8,7 @@
 #   -t SECONDS     run time per target (default 60, or $DMVF_FUZZ_SECONDS)
 #   -j JOBS        build jobs (default 2)
 #   --build-only   configure and build, run nothing
-#   TARGET         rewrite framed gzip policy keyring (default: all five)
+#   TARGET         rewrite framed gzip policy keyring jsonl csv (default: all seven)
 #
 # Environment: BUILD (default <repo>/build-fuzz), SRC (the source tree to
 # configure, default the repository), CC (default clang), NICE (default
@@ -39,7 +39,7 @@ seconds=${DMVF_FUZZ_SECONDS:-60}
 jobs=2
 build_only=0
 targets=()
-all=(rewrite framed gzip policy keyring)
+all=(rewrite framed gzip policy keyring jsonl csv)
 nice_cmd=${NICE-nice -n 19}
 
 while [ $# -gt 0 ]; do
@@ -48,7 +48,7 @@ while [ $# -gt 0 ]; do
     -j) jobs=${2:?-j needs a number}; shift 2 ;;
     --build-only) build_only=1; shift ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    rewrite|framed|gzip|policy|keyring) targets+=("$1"); shift ;;
+    rewrite|framed|gzip|policy|keyring|jsonl|csv) targets+=("$1"); shift ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -115,6 +115,8 @@ for t in "${targets[@]}"; do
     gzip) files="tests/fuzz/gzread.c filter/release/stream.c filter/release/filter.c" ;;
     policy) files="filter/policy/parse.c filter/policy/parse_node.c filter/policy/parse_profile.c filter/policy/parse_rule.c filter/policy/parse_marking.c filter/policy/parse_requesters.c filter/policy/compile.c filter/policy/directory.c filter/policy/decide.c filter/policy/explain.c" ;;
     keyring) files="keys/keyring_file.c keys/secret_file.c keys/crypto.c" ;;
+    jsonl) files="filter/release/json_read.c filter/release/json_write.c filter/release/codec.c filter/release/boundary.c" ;;
+    csv) files="filter/release/csv_row.c filter/release/columns.c filter/release/csv_read.c filter/release/csv_write.c" ;;
     esac
     if [ $rc -eq 0 ]; then
         $nice_cmd "$bin" -runs=0 -print_coverage=1 "${dirs[@]}" >"$build/fuzz/$t.coverage" 2>&1
