@@ -15,9 +15,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 #include "dmvfilter/dmvfilter.h"
 #include "keys/keys.h"
 #include "dmv/v1/audit.pb-c.h"
+#include "dmv/v1/keyring.pb-c.h"
 #include "dmv/v1/record.pb-c.h"
 #include "check.h"
 #include "fixture.h"
@@ -198,6 +200,13 @@ int main(void)
         size_t n = 0;
         uint8_t *b = slurp(sks, &n);
         CHECK(b && n > 9 && memcmp(b, "DMVFRK1\n", 8) == 0 && b[8] == 1);
+        /* sealed at the MODERATE Argon2id costs, recorded in the file */
+        Dmv__V1__SealedKeyring *sk_seal =
+            b && n > 9 ? dmv__v1__sealed_keyring__unpack(NULL, n - 9, b + 9) : NULL;
+        CHECK(sk_seal && sk_seal->opslimit == crypto_pwhash_OPSLIMIT_MODERATE &&
+              sk_seal->memlimit == crypto_pwhash_MEMLIMIT_MODERATE);
+        if (sk_seal)
+            dmv__v1__sealed_keyring__free_unpacked(sk_seal, NULL);
         free(b);
         dmvf__review_key *k = dmvf__review_key_load(sks, NULL, &err);
         CHECK(k == NULL && err.code == DMVF_EPASSPHRASE);

@@ -157,18 +157,7 @@ static int scan(dmvf_cli_args *a, review_cfg *c, unsigned allow)
  * variable DMVFILTER_REVIEW_PASSPHRASE, else none (NULL). */
 static int review_passphrase(const char *file, char **out)
 {
-    *out = NULL;
-    if (file)
-        return dmvf__cli_passphrase(file, out);
-    const char *env = getenv("DMVFILTER_REVIEW_PASSPHRASE");
-    if (!env)
-        return 0;
-    *out = strdup(env);
-    if (!*out) {
-        dmvf__cli_err("out of memory");
-        return DMVF_EXIT_NOMEM;
-    }
-    return 0;
+    return dmvf__cli_passphrase(file, DMVF__CLI_ENV_REVIEW_PASS, out);
 }
 
 static int failure(const char *what, int st, const dmvf_error *err)
@@ -228,10 +217,6 @@ static int review_keygen(int argc, char **argv)
     int rc = review_passphrase(c.passfile, &pass);
     if (rc)
         return rc;
-    if (pass && !pass[0]) {
-        dmvf__cli_passphrase_free(pass);
-        return dmvf__cli_usage_error(&a, "the passphrase is empty");
-    }
     dmvf_error err;
     memset(&err, 0, sizeof err);
     int st = dmvf_review_keygen(c.secret, c.public_key, pass, &err);
