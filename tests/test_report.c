@@ -1066,6 +1066,21 @@ static void test_handmade(void)
     dmvf__report_free(r);
 }
 
+/* One refused REQUEST entry of the requester ori / name, counted into r. */
+static void add_refused(dmvf__report *r, const char *ori, const char *name)
+{
+    Dmv__V1__Request q = DMV__V1__REQUEST__INIT;
+    Dmv__V1__AuditEntry e = DMV__V1__AUDIT_ENTRY__INIT;
+    dmvf_error err;
+    q.ori = (char *)ori;
+    q.agency_name = (char *)name;
+    e.kind = DMV__V1__AUDIT_KIND__AUDIT_KIND_REQUEST;
+    e.request = &q;
+    e.decision = DMV__V1__DECISION__DECISION_DENY;
+    CHECK_EQ_INT(dmvf__report_prescan(r, &e, &err), DMVF_OK);
+    CHECK_EQ_INT(dmvf__report_add(r, &e, &err), DMVF_OK);
+}
+
 /* CSV cells a spreadsheet could run as a formula get an apostrophe first and
  * are quoted: = + - @ first, and TAB or CR first (which spreadsheets skip
  * before they look for a formula); other cells are written as they are. */
@@ -1085,18 +1100,8 @@ static void test_csv_formula(void)
         { "NYF000010", "a\tb", ",a\tb," },
     };
     dmvf__report *r = dmvf__report_create(0, 0);
-    dmvf_error err;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        Dmv__V1__Request q = DMV__V1__REQUEST__INIT;
-        Dmv__V1__AuditEntry e = DMV__V1__AUDIT_ENTRY__INIT;
-        q.ori = (char *)cases[i].ori;
-        q.agency_name = (char *)cases[i].name;
-        e.kind = DMV__V1__AUDIT_KIND__AUDIT_KIND_REQUEST;
-        e.request = &q;
-        e.decision = DMV__V1__DECISION__DECISION_DENY;
-        CHECK_EQ_INT(dmvf__report_prescan(r, &e, &err), DMVF_OK);
-        CHECK_EQ_INT(dmvf__report_add(r, &e, &err), DMVF_OK);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        add_refused(r, cases[i].ori, cases[i].name);
     dmvf__report_finish(r);
     size_t len;
     char *csv = render(r, DMVF_REPORT_CSV, NULL, &len);
@@ -1113,16 +1118,7 @@ static void test_csv_formula(void)
 static void test_json_bytes(void)
 {
     dmvf__report *r = dmvf__report_create(0, 0);
-    Dmv__V1__Request q = DMV__V1__REQUEST__INIT;
-    Dmv__V1__AuditEntry e = DMV__V1__AUDIT_ENTRY__INIT;
-    dmvf_error err;
-    q.ori = (char *)"BAD\x01\xff\xc3(";
-    q.agency_name = (char *)"tab\there \"q\" \\ \xe2\x82\xac \xed\xa0\x80";
-    e.kind = DMV__V1__AUDIT_KIND__AUDIT_KIND_REQUEST;
-    e.request = &q;
-    e.decision = DMV__V1__DECISION__DECISION_DENY;
-    CHECK_EQ_INT(dmvf__report_prescan(r, &e, &err), DMVF_OK);
-    CHECK_EQ_INT(dmvf__report_add(r, &e, &err), DMVF_OK);
+    add_refused(r, "BAD\x01\xff\xc3(", "tab\there \"q\" \\ \xe2\x82\xac \xed\xa0\x80");
     dmvf__report_finish(r);
     size_t len;
     char *json = render(r, DMVF_REPORT_JSON, NULL, &len);
@@ -1131,6 +1127,9 @@ static void test_json_bytes(void)
     const jv *ag = jget(jget(doc, "breakdowns"), "agency");
     const jv *name = ag && ag->n ? jget(ag->items[0], "name") : NULL;
     CHECK(name && name->type == 's' && strstr(name->s, "tab\there \"q\" \\ \xe2\x82\xac") != NULL);
+    /* the surrogate and the bytes that are not UTF-8 as \ufffd, one each */
+    CHECK(json && strstr(json, "\xe2\x82\xac \\ufffd\\ufffd\\ufffd\"") != NULL);
+    CHECK(json && strstr(json, "\"BAD\\u0001\\ufffd\\ufffd(\"") != NULL);
     jv_free(doc);
     char *html = render(r, DMVF_REPORT_HTML, NULL, &len);
     CHECK(html && strstr(html, "BAD&#xfffd;&#xfffd;&#xfffd;(") != NULL);
