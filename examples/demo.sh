@@ -70,8 +70,9 @@ say "subject notices due (the court-ordered immigration request; 3 business days
 "$cli" notices due --policy examples/policy.yaml --today 2026-11-24 | sed -n 1,3p
 
 say "the review queue: the foreign agency's request, sealed to the reviewers' key"
-"$cli" review list --spool "$out/review"
-id=$("$cli" review list --spool "$out/review" --json | sed -n 's/.*"id": *"\([0-9a-f]*\)".*/\1/p' | head -1)
+"$cli" review list --spool "$out/review" --public-key "$out/dmv.pub"
+id=$("$cli" review list --spool "$out/review" --public-key "$out/dmv.pub" --json |
+    sed -n 's/.*"id": *"\([0-9a-f]*\)".*/\1/p' | head -1)
 if [ -n "$id" ]; then
     "$cli" review approve "$id" --spool "$out/review" --secret-key "$out/reviewers.key" \
         --reviewer "j.doe (DMV privacy office)" --note "treaty request, checked" \

@@ -18,10 +18,12 @@
  *   SealedKeyring { opslimit, memlimit, salt[16], nonce[24], ciphertext }
  *     key        = Argon2id v1.3 (passphrase, salt, opslimit, memlimit), 32 bytes
  *     ciphertext = crypto_secretbox_easy(the secret, nonce, key)
- *   written with OPSLIMIT/MEMLIMIT_INTERACTIVE; a file that asks for more
- *   than opslimit 16 or MEMLIMIT_SENSITIVE is refused as corrupt, so that a
- *   damaged or hostile header cannot make a load run for hours or exhaust
- *   memory.
+ *   written with OPSLIMIT/MEMLIMIT_MODERATE (3 passes, 256 MiB: about
+ *   0.7 s a derivation); read with whatever costs the file records, from
+ *   the minimum up to the limits below (older files: INTERACTIVE). A file
+ *   that asks for more than opslimit 16 or MEMLIMIT_SENSITIVE is refused
+ *   as corrupt, so that a damaged or hostile header cannot make a load run
+ *   for hours or exhaust memory.
  *
  * Messages name the file by its kind ("keyring /k: no such file",
  * "reviewer secret key /k is sealed: ..."); every secret passes only

@@ -43,7 +43,8 @@ void dmvf__audit_chain(const dmvf_keyring *kr, const uint8_t prev[32], const uin
                        size_t n, uint8_t out[32]);
 /* Ed25519 signature with the keyring's signing key over the BLAKE2b-512
  * digest of ctx (with its NUL) || msg. ctx names the purpose, e.g.
- * "dmvf-checkpoint-v1", "dmvf-trailer-v1", "dmvf-seal-v1". */
+ * "dmvf-checkpoint-v1", "dmvf-trailer-v1", "dmvf-seal-v1",
+ * "dmvf-review-item-v1" (a review spool item's meta). */
 void dmvf__sign(const dmvf_keyring *kr, const char *ctx, const uint8_t *msg, size_t n, uint8_t sig[64]);
 /* 0 when sig is pub's signature of (ctx, msg) as dmvf__sign makes it, else -1. */
 int dmvf__sign_verify(const uint8_t pub[32], const char *ctx, const uint8_t *msg, size_t n,

@@ -276,7 +276,7 @@ int dmvf__secret_build(int kind, const char *path, const uint8_t *secret, size_t
         randombytes_buf(salt, sizeof salt);
         randombytes_buf(nonce, sizeof nonce);
         if (crypto_pwhash(key, sizeof key, passphrase, strlen(passphrase), salt,
-                          crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                          crypto_pwhash_OPSLIMIT_MODERATE, crypto_pwhash_MEMLIMIT_MODERATE,
                           crypto_pwhash_ALG_ARGON2ID13) != 0) {
             sodium_memzero(key, sizeof key);
             return dmvf__seterr(err, DMVF_ENOMEM, "out of memory deriving the sealing key for %s %s", what,
@@ -289,8 +289,8 @@ int dmvf__secret_build(int kind, const char *path, const uint8_t *secret, size_t
         }
         crypto_secretbox_easy(ct, secret, n, nonce, key);
         sodium_memzero(key, sizeof key);
-        s.opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-        s.memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+        s.opslimit = crypto_pwhash_OPSLIMIT_MODERATE;
+        s.memlimit = crypto_pwhash_MEMLIMIT_MODERATE;
         s.salt.len = sizeof salt;
         s.salt.data = salt;
         s.nonce.len = sizeof nonce;

@@ -2,8 +2,8 @@
  * sign.c - signatures and MACs under the keyring's long-term keys: the audit
  * chain (BLAKE2b-256 keyed with the audit key), subject hashes (BLAKE2b-128
  * keyed with a key derived from the audit key), Ed25519 signatures of
- * checkpoints and releases, and the signing key's public key file
- * (public_file.c).
+ * checkpoints, releases and review spool items, and the signing key's
+ * public key file (public_file.c).
  *
  * Every signature is over a domain-separated message: the context string
  * with its NUL byte, then the message bytes, so that a signature made for

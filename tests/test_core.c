@@ -51,8 +51,6 @@ static const char *json(const char *s, size_t n)
     return out;
 }
 
-#define JSON(lit) json(lit, sizeof lit - 1)
-
 /* A naive UTF-8 decoder: the length of the sequence at p, 0 if none. */
 static size_t naive_utf8(const unsigned char *p, size_t n)
 {
@@ -72,32 +70,55 @@ static size_t naive_utf8(const unsigned char *p, size_t n)
     return k;
 }
 
+/* The one JSON string writer (dmvf__text_json), every case once: input
+ * bytes -> the JSON it must write. Every JSON the library writes (audit
+ * query, report, notice queue, review list) goes through it. */
+#define IN(lit) lit, sizeof lit - 1
+static const struct json_case {
+    const char *in;
+    size_t n;
+    const char *want;
+    const char *what;
+} json_cases[] = {
+    {IN(""), "\"\"", "empty"},
+    {IN("plain text"), "\"plain text\"", "plain ASCII"},
+    {IN("q\" b\\ /"), "\"q\\\" b\\\\ /\"", "quote and backslash escaped, '/' not"},
+    {IN("\n\r\t\b\f"), "\"\\n\\r\\t\\b\\f\"", "the named escapes"},
+    {IN("\x01\x1f\x7f"), "\"\\u0001\\u001f\\u007f\"", "other control bytes and DEL"},
+    {IN("a\0b"), "\"a\\u0000b\"", "a NUL byte inside"},
+    /* well-formed UTF-8 as it is: 2, 3 and 4 bytes, the edges */
+    {IN("\xc2\x80 \xdf\xbf \xe0\xa0\x80 \xed\x9f\xbf \xee\x80\x80 \xef\xbf\xbf"),
+     "\"\xc2\x80 \xdf\xbf \xe0\xa0\x80 \xed\x9f\xbf \xee\x80\x80 \xef\xbf\xbf\"", "2- and 3-byte edges"},
+    {IN("\xf0\x90\x80\x80 \xf4\x8f\xbf\xbf"), "\"\xf0\x90\x80\x80 \xf4\x8f\xbf\xbf\"", "4-byte edges"},
+    {IN("caf\xc3\xa9"), "\"caf\xc3\xa9\"", "Latin-1 letter in UTF-8"},
+    /* everything else: one \ufffd per byte, never \u00XX or the raw byte */
+    {IN("\xc0\x80"), "\"\\ufffd\\ufffd\"", "overlong NUL"},
+    {IN("\xc1\xbf"), "\"\\ufffd\\ufffd\"", "overlong 2-byte"},
+    {IN("\xe0\x9f\xbf"), "\"\\ufffd\\ufffd\\ufffd\"", "overlong 3-byte"},
+    {IN("\xf0\x8f\xbf\xbf"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"", "overlong 4-byte"},
+    {IN("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"", "high surrogate"},
+    {IN("\xed\xbf\xbf"), "\"\\ufffd\\ufffd\\ufffd\"", "low surrogate"},
+    {IN("\xf4\x90\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"", "past U+10FFFF"},
+    {IN("\xf5\x80\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"", "lead byte 0xf5"},
+    {IN("\xff\xfe"), "\"\\ufffd\\ufffd\"", "0xff 0xfe"},
+    {IN("\x80x"), "\"\\ufffdx\"", "stray continuation byte"},
+    {IN("\xe2\x82"), "\"\\ufffd\\ufffd\"", "sequence cut at the end"},
+    {IN("\xe2\x82x"), "\"\\ufffd\\ufffdx\"", "sequence cut in the middle"},
+    {IN("caf\xc3\xa9 \xc3"), "\"caf\xc3\xa9 \\ufffd\"", "good, then a cut lead byte"},
+    {IN("caf\xe9"), "\"caf\\ufffd\"", "a Latin-1 byte (not \\u00e9)"},
+    {IN("R\xff" "1"), "\"R\\ufffd1\"", "a request id with a 0xff byte"},
+    {IN("\xff\n\""), "\"\\ufffd\\n\\\"\"", "bad byte next to escapes"},
+};
+#undef IN
+
 static void test_json(void)
 {
-    CHECK_EQ_STR(JSON(""), "\"\"");
-    CHECK_EQ_STR(JSON("plain text"), "\"plain text\"");
-    CHECK_EQ_STR(JSON("q\" b\\ /"), "\"q\\\" b\\\\ /\"");
-    CHECK_EQ_STR(JSON("\n\r\t\b\f"), "\"\\n\\r\\t\\b\\f\"");
-    CHECK_EQ_STR(JSON("\x01\x1f\x7f"), "\"\\u0001\\u001f\\u007f\"");
-    CHECK_EQ_STR(json("a\0b", 3), "\"a\\u0000b\"");
-    /* well-formed UTF-8 as it is: 2, 3 and 4 bytes, the edges */
-    CHECK_EQ_STR(JSON("\xc2\x80 \xdf\xbf \xe0\xa0\x80 \xed\x9f\xbf \xee\x80\x80 \xef\xbf\xbf"),
-                 "\"\xc2\x80 \xdf\xbf \xe0\xa0\x80 \xed\x9f\xbf \xee\x80\x80 \xef\xbf\xbf\"");
-    CHECK_EQ_STR(JSON("\xf0\x90\x80\x80 \xf4\x8f\xbf\xbf"), "\"\xf0\x90\x80\x80 \xf4\x8f\xbf\xbf\"");
-    /* everything else: one \ufffd per byte */
-    CHECK_EQ_STR(JSON("\xc0\x80"), "\"\\ufffd\\ufffd\"");                   /* overlong NUL */
-    CHECK_EQ_STR(JSON("\xc1\xbf"), "\"\\ufffd\\ufffd\"");                   /* overlong */
-    CHECK_EQ_STR(JSON("\xe0\x9f\xbf"), "\"\\ufffd\\ufffd\\ufffd\"");        /* overlong */
-    CHECK_EQ_STR(JSON("\xf0\x8f\xbf\xbf"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); /* overlong */
-    CHECK_EQ_STR(JSON("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");        /* surrogate */
-    CHECK_EQ_STR(JSON("\xed\xbf\xbf"), "\"\\ufffd\\ufffd\\ufffd\"");        /* surrogate */
-    CHECK_EQ_STR(JSON("\xf4\x90\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); /* > U+10FFFF */
-    CHECK_EQ_STR(JSON("\xf5\x80\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
-    CHECK_EQ_STR(JSON("\xff\xfe"), "\"\\ufffd\\ufffd\"");
-    CHECK_EQ_STR(JSON("\x80x"), "\"\\ufffdx\"");                            /* stray continuation */
-    CHECK_EQ_STR(JSON("\xe2\x82"), "\"\\ufffd\\ufffd\"");                   /* cut at the end */
-    CHECK_EQ_STR(JSON("\xe2\x82x"), "\"\\ufffd\\ufffdx\"");                 /* cut in the middle */
-    CHECK_EQ_STR(JSON("caf\xc3\xa9 \xc3"), "\"caf\xc3\xa9 \\ufffd\"");
+    for (size_t i = 0; i < sizeof json_cases / sizeof json_cases[0]; i++) {
+        const struct json_case *c = &json_cases[i];
+        const char *got = json(c->in, c->n);
+        CHECK_MSG(strcmp(got, c->want) == 0, "json case %zu (%s): got %s, want %s", i, c->what,
+                  got, c->want);
+    }
 
     /* NULL as "", arrays, and the stream sink writing the same bytes */
     dmvf__text t = dmvf__text_mem();

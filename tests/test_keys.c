@@ -130,6 +130,28 @@ static void blake2b_parts(uint8_t *out, size_t outlen, const uint8_t *key, size_
 
 /* ---- keyring files ---- */
 
+/* The Argon2id costs a sealed secret file (magic, seal byte 1, then a
+ * SealedKeyring) records: libsodium's MODERATE opslimit and memlimit. */
+static void check_costs(const char *p, const char *what)
+{
+    size_t n = 0;
+    uint8_t *b = read_file(p, &n);
+    Dmv__V1__SealedKeyring *s = b && n > 9 && b[8] == 1
+                                    ? dmv__v1__sealed_keyring__unpack(NULL, n - 9, b + 9) : NULL;
+    CHECK_MSG(s != NULL, "%s: %s holds a SealedKeyring", what, p);
+    if (s) {
+        CHECK_MSG(s->opslimit == crypto_pwhash_OPSLIMIT_MODERATE,
+                  "%s: opslimit %llu, want MODERATE %llu", what, (unsigned long long)s->opslimit,
+                  (unsigned long long)crypto_pwhash_OPSLIMIT_MODERATE);
+        CHECK_MSG(s->memlimit == crypto_pwhash_MEMLIMIT_MODERATE,
+                  "%s: memlimit %llu, want MODERATE %llu", what, (unsigned long long)s->memlimit,
+                  (unsigned long long)crypto_pwhash_MEMLIMIT_MODERATE);
+        CHECK_EQ_INT(s->salt.len, crypto_pwhash_SALTBYTES);
+        dmv__v1__sealed_keyring__free_unpacked(s, NULL);
+    }
+    free(b);
+}
+
 static void test_sealed(void)
 {
     const char *p = tpath("sealed.kr");
@@ -169,6 +191,9 @@ static void test_sealed(void)
     CHECK_MSG(strstr(err.msg, "--passphrase-file") && strstr(err.msg, "DMVFILTER_PASSPHRASE"),
               "%s", err.msg);
 
+    /* sealed at the MODERATE Argon2id costs, recorded in the file */
+    check_costs(p, "a new keyring");
+
     /* rotate re-seals with a new salt and nonce */
     before = read_file(p, &blen);
     CHECK_EQ_INT(dmvf_keyring_rotate(p, "correct horse battery staple", &err), DMVF_OK);
@@ -183,6 +208,7 @@ static void test_sealed(void)
         CHECK_EQ_INT(dmvf_keyring_epoch_count(k), 2);
         dmvf_keyring_free(k);
     }
+    check_costs(p, "a rotated keyring");
     free(before);
     free(after);
 

@@ -475,7 +475,7 @@ static void csv_free(csvrow *r)
  * apostrophe first: the value is what follows it. */
 static const char *csv_value(const char *f)
 {
-    return f[0] == '\'' && f[1] && strchr("=+-@", f[1]) ? f + 1 : f;
+    return f[0] == '\'' && f[1] && strchr("=+-@\t\r", f[1]) ? f + 1 : f;
 }
 
 static void check_csv(const char *what, const char *text, size_t len, expect *x)
@@ -1066,20 +1066,59 @@ static void test_handmade(void)
     dmvf__report_free(r);
 }
 
-/* JSON strings stay valid for any bytes in the log. */
-static void test_json_bytes(void)
+/* One refused REQUEST entry of the requester ori / name, counted into r. */
+static void add_refused(dmvf__report *r, const char *ori, const char *name)
 {
-    dmvf__report *r = dmvf__report_create(0, 0);
     Dmv__V1__Request q = DMV__V1__REQUEST__INIT;
     Dmv__V1__AuditEntry e = DMV__V1__AUDIT_ENTRY__INIT;
     dmvf_error err;
-    q.ori = (char *)"BAD\x01\xff\xc3(";
-    q.agency_name = (char *)"tab\there \"q\" \\ \xe2\x82\xac \xed\xa0\x80";
+    q.ori = (char *)ori;
+    q.agency_name = (char *)name;
     e.kind = DMV__V1__AUDIT_KIND__AUDIT_KIND_REQUEST;
     e.request = &q;
     e.decision = DMV__V1__DECISION__DECISION_DENY;
     CHECK_EQ_INT(dmvf__report_prescan(r, &e, &err), DMVF_OK);
     CHECK_EQ_INT(dmvf__report_add(r, &e, &err), DMVF_OK);
+}
+
+/* CSV cells a spreadsheet could run as a formula get an apostrophe first and
+ * are quoted: = + - @ first, and TAB or CR first (which spreadsheets skip
+ * before they look for a formula); other cells are written as they are. */
+static void test_csv_formula(void)
+{
+    static const struct { const char *ori, *name, *cell; } cases[] = {
+        { "NYF000001", "=1+1", ",\"'=1+1\"," },
+        { "NYF000002", "+1", ",\"'+1\"," },
+        { "NYF000003", "-1", ",\"'-1\"," },
+        { "NYF000004", "@SUM(A1)", ",\"'@SUM(A1)\"," },
+        { "NYF000005", "\t=cmd|' /C calc'!A0", ",\"'\t=cmd|' /C calc'!A0\"," },
+        { "NYF000006", "\r=1+1", ",\"'\r=1+1\"," },
+        { "NYF000007", "\tplain", ",\"'\tplain\"," },
+        { "\t=ORI", "tab ori", "\"'\t=ORI\",tab ori," },
+        { "NYF000008", "plain =1", ",plain =1," },
+        { "NYF000009", " =1", ", =1," },
+        { "NYF000010", "a\tb", ",a\tb," },
+    };
+    dmvf__report *r = dmvf__report_create(0, 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        add_refused(r, cases[i].ori, cases[i].name);
+    dmvf__report_finish(r);
+    size_t len;
+    char *csv = render(r, DMVF_REPORT_CSV, NULL, &len);
+    for (size_t i = 0; csv && i < sizeof cases / sizeof cases[0]; i++)
+        CHECK_MSG(strstr(csv, cases[i].cell) != NULL, "csv cell %zu (%s) written as %s", i,
+                  cases[i].ori, cases[i].cell);
+    /* no cell of the agency rows starts with a bare TAB or CR */
+    CHECK(csv && !strstr(csv, ",\t") && !strstr(csv, ",\r") && !strstr(csv, "\n\t"));
+    free(csv);
+    dmvf__report_free(r);
+}
+
+/* JSON strings stay valid for any bytes in the log. */
+static void test_json_bytes(void)
+{
+    dmvf__report *r = dmvf__report_create(0, 0);
+    add_refused(r, "BAD\x01\xff\xc3(", "tab\there \"q\" \\ \xe2\x82\xac \xed\xa0\x80");
     dmvf__report_finish(r);
     size_t len;
     char *json = render(r, DMVF_REPORT_JSON, NULL, &len);
@@ -1088,6 +1127,9 @@ static void test_json_bytes(void)
     const jv *ag = jget(jget(doc, "breakdowns"), "agency");
     const jv *name = ag && ag->n ? jget(ag->items[0], "name") : NULL;
     CHECK(name && name->type == 's' && strstr(name->s, "tab\there \"q\" \\ \xe2\x82\xac") != NULL);
+    /* the surrogate and the bytes that are not UTF-8 as \ufffd, one each */
+    CHECK(json && strstr(json, "\xe2\x82\xac \\ufffd\\ufffd\\ufffd\"") != NULL);
+    CHECK(json && strstr(json, "\"BAD\\u0001\\ufffd\\ufffd(\"") != NULL);
     jv_free(doc);
     char *html = render(r, DMVF_REPORT_HTML, NULL, &len);
     CHECK(html && strstr(html, "BAD&#xfffd;&#xfffd;&#xfffd;(") != NULL);
@@ -1407,6 +1449,7 @@ int main(void)
 {
     test_handmade();
     test_json_bytes();
+    test_csv_formula();
     test_real_log();
     CHECK_DONE();
 }

@@ -7,6 +7,15 @@
  * refused, a flipped byte anywhere in ID.sealed, a truncated one, .meta and
  * .sealed files swapped between items, an edited .meta, and, with an audit
  * log, REVIEW_APPROVE / REVIEW_DENY entries that verify.
+ *
+ * The spool is the filter's own (issue 11, item 5): an item planted in it
+ * (sealed to the reviewers' public key, unsigned), a .meta edited in each
+ * field in turn, a body re-sealed with other records, an item signed with
+ * another keyring, and items whose REVIEW_HOLD entry in the audit log says
+ * otherwise (or is missing, doubled, or followed by a logged decision) are
+ * each refused by list, show, approve and deny as the case is, with the
+ * check that failed named, and nothing released; approve without an audit
+ * log releases nothing.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -15,14 +24,17 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 #include "dmvfilter/dmvfilter.h"
 #include "keys/keys.h"
 #include "dmv/v1/audit.pb-c.h"
+#include "dmv/v1/keyring.pb-c.h"
 #include "dmv/v1/record.pb-c.h"
 #include "check.h"
 #include "fixture.h"
 
 static const uint8_t SEED[32] = {7, 7, 7};
+static const uint8_t SEED2[32] = {9, 9, 9};   /* another DMV's keyring */
 static char P[1024];    /* path scratch */
 
 static const char *path(const char *name)
@@ -105,6 +117,9 @@ static int run_filter(const dmvf_policy *pol, const dmvf_keyring *kr, const dmvf
     return 0;
 }
 
+/* The DMV's public key (the keyring's), that the filter signs items with. */
+static uint8_t PUB[32];
+
 static char *show(const char *spool, const char *id, const char *sk, const char *pass,
                   int records, int *rc)
 {
@@ -112,22 +127,77 @@ static char *show(const char *spool, const char *id, const char *sk, const char 
     size_t n = 0;
     FILE *m = open_memstream(&buf, &n);
     dmvf_error err;
-    *rc = dmvf_review_show(spool, id, sk, pass, m, records, &err);
+    *rc = dmvf_review_show(spool, id, PUB, sk, pass, m, records, &err);
     fclose(m);
     if (*rc)
         fprintf(stderr, "  (show: %s)\n", err.msg);
     return buf;
 }
 
+static dmvf_error g_list_err;   /* the last list's error */
+
 static char *list(const char *spool, int json, int *rc)
 {
     char *buf = NULL;
     size_t n = 0;
     FILE *m = open_memstream(&buf, &n);
-    dmvf_error err;
-    *rc = dmvf_review_list(spool, m, json, &err);
+    memset(&g_list_err, 0, sizeof g_list_err);
+    *rc = dmvf_review_list(spool, PUB, m, json, &g_list_err);
     fclose(m);
     return buf;
+}
+
+/* The REVIEW_HOLD entry for item id as `dmvfilter filter` writes it (the
+ * request, rule, policy id and counts of f, ref = the REQUEST entry's seq);
+ * a test that wants the entry to say otherwise passes another request,
+ * rule, policy id, count or ref. *seq: its seq (may be NULL). */
+static int log_hold(dmvf_audit *au, const dmvf_filter *f, const dmvf_request *req,
+                    const char *rule, const char *policy_id, uint64_t records, uint64_t ref,
+                    const char *id, uint64_t *seq)
+{
+    dmvf_audit_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = DMVF_AUDIT_REVIEW_HOLD;
+    ev.request = req ? req : dmvf_filter_request(f);
+    ev.rule = rule ? rule : dmvf_filter_rule(f);
+    ev.policy_id = policy_id ? policy_id : dmvf_filter_policy_id(f);
+    ev.review_id = id;
+    ev.ref = ref;
+    dmvf_filter_counts(f, &ev.counts.records_in, &ev.counts.records_out,
+                       &ev.counts.records_dropped);
+    if (records != UINT64_MAX)
+        ev.counts.records_out = records;
+    dmvf_error err;
+    int rc = dmvf_audit_event_write(au, &ev, seq, &err);
+    if (rc)
+        fprintf(stderr, "  (log_hold: %s)\n", err.msg);
+    return rc;
+}
+
+/* A request held as `dmvfilter filter --audit` holds it: its REQUEST entry,
+ * the item (signed, naming that entry), its REVIEW_HOLD entry. */
+static int hold_logged(dmvf_audit *au, const char *spool, const char *pk, const dmvf_filter *f,
+                       const uint8_t *would, size_t len, const dmvf_audit_counts *c,
+                       char id[DMVF_REVIEW_ID_LEN + 1])
+{
+    uint64_t seq = 0;
+    dmvf_error err;
+    int rc = dmvf_audit_request(au, f, &seq, &err);
+    if (rc == DMVF_OK)
+        rc = dmvf_review_hold(spool, pk, f, would, len, c, seq, id, &err);
+    if (rc != DMVF_OK) {
+        fprintf(stderr, "  (hold_logged: %s)\n", err.msg);
+        return rc;
+    }
+    return log_hold(au, f, NULL, NULL, NULL, UINT64_MAX, seq, id, NULL);
+}
+
+/* approve with the log and keyring, to path("t.bin"): the code. */
+static int approve_t(const char *spool, const char *id, const char *sk, dmvf_audit *au,
+                     const dmvf_keyring *kr, dmvf_error *err)
+{
+    uint64_t n = 0;
+    return dmvf_review_approve(spool, id, sk, NULL, "X", NULL, path("t.bin"), au, kr, &n, err);
 }
 
 static void swap_files(const char *a, const char *b)
@@ -135,6 +205,405 @@ static void swap_files(const char *a, const char *b)
     char t[1100];
     snprintf(t, sizeof t, "%s.swap", a);
     CHECK(rename(a, t) == 0 && rename(b, a) == 0 && rename(t, b) == 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The spool is the filter's own (issue 11, item 5).                         */
+
+static Dmv__V1__ReviewMeta *meta_read(const char *spool, const char *id)
+{
+    size_t n = 0;
+    uint8_t *b = slurp(item(spool, id, "meta"), &n);
+    Dmv__V1__ReviewMeta *m = b ? dmv__v1__review_meta__unpack(NULL, n, b) : NULL;
+    free(b);
+    CHECK_MSG(m != NULL, "%s.meta decodes", id);
+    return m;
+}
+
+static void meta_write(const char *spool, const char *id, const Dmv__V1__ReviewMeta *m)
+{
+    size_t n = dmv__v1__review_meta__get_packed_size(m);
+    uint8_t *b = malloc(n ? n : 1);
+    dmv__v1__review_meta__pack(m, b);
+    CHECK_EQ_INT(write_bytes(item(spool, id, "meta"), b, n), 0);
+    free(b);
+}
+
+static void unlink_item(const char *spool, const char *id)
+{
+    static const char *const ext[] = {"meta", "sealed", "approved", "denied"};
+    for (size_t i = 0; i < 4; i++)
+        unlink(item(spool, id, ext[i]));
+}
+
+/* Item id is refused by show, list, approve and deny alike (DMVF_ETAMPER,
+ * the message holding words), nothing is released and it stays pending;
+ * list shows it damaged, without what its .meta claims (claim, if given). */
+static void refused_everywhere(const char *what, const char *spool, const char *id,
+                               const char *sk, dmvf_audit *au, const dmvf_keyring *kr,
+                               const char *words, const char *claim)
+{
+    dmvf_error err;
+    FILE *null = fopen("/dev/null", "w");
+    memset(&err, 0, sizeof err);
+    int rc = dmvf_review_show(spool, id, PUB, sk, NULL, null, 0, &err);
+    CHECK_MSG(rc == DMVF_ETAMPER && strstr(err.msg, words), "%s: show: %d '%s' (want '%s')", what,
+              rc, err.msg, words);
+    char *s = list(spool, 0, &rc);
+    const char *line = s ? strstr(s, id) : NULL;
+    CHECK_MSG(rc == DMVF_ETAMPER && strstr(g_list_err.msg, words), "%s: list: %d '%s'", what, rc,
+              g_list_err.msg);
+    CHECK_MSG(line && strncmp(line + DMVF_REVIEW_ID_LEN, "  ?", 3) == 0 &&
+                  strstr(line, " damaged ") && (!claim || !strstr(s, claim)),
+              "%s: listed damaged, claiming nothing: %s", what, s ? s : "");
+    free(s);
+    memset(&err, 0, sizeof err);
+    rc = approve_t(spool, id, sk, au, kr, &err);
+    CHECK_MSG(rc == DMVF_ETAMPER && strstr(err.msg, words), "%s: approve: %d '%s'", what, rc,
+              err.msg);
+    CHECK_MSG(!exists(path("t.bin")), "%s: nothing released", what);
+    memset(&err, 0, sizeof err);
+    rc = dmvf_review_deny(spool, id, PUB, sk, NULL, "X", NULL, NULL, &err);
+    CHECK_MSG(rc == DMVF_ETAMPER && strstr(err.msg, words), "%s: deny: %d '%s'", what, rc,
+              err.msg);
+    CHECK_MSG(!exists(item(spool, id, "approved")) && !exists(item(spool, id, "denied")),
+              "%s: the item stays pending", what);
+    unlink(path("t.bin"));
+    fclose(null);
+}
+
+/* Seals a body for item id (request rq, release[0..len) as the records,
+ * made-up field counts) to the reviewers' public key in pk, as anyone who
+ * has that key can, and writes it as ID.sealed. */
+static void plant_body(const char *spool, const char *id, const char *pk,
+                       const Dmv__V1__Request *rq, const uint8_t *release, size_t len,
+                       uint64_t records)
+{
+    uint8_t rpk[32];
+    dmvf_error err;
+    CHECK_EQ_INT(dmvf__review_public_read(pk, rpk, &err), DMVF_OK);
+    Dmv__V1__FieldCount fc = DMV__V1__FIELD_COUNT__INIT, *fcp = &fc;
+    fc.path = (char *)"person.family_name";
+    fc.action = DMV__V1__FIELD_ACTION__FIELD_ACTION_RELEASE;
+    fc.values = 1;
+    Dmv__V1__ReviewBody b = DMV__V1__REVIEW_BODY__INIT;
+    b.review_id = (char *)id;
+    b.request = (Dmv__V1__Request *)rq;
+    b.release.data = (uint8_t *)release;
+    b.release.len = len;
+    b.records_in = records;
+    b.records_out = records;
+    b.n_fields = 1;
+    b.fields = &fcp;
+    size_t n = dmv__v1__review_body__get_packed_size(&b);
+    uint8_t *plain = malloc(n), *sealed = malloc(n + DMVF__REVIEW_SEAL_OVERHEAD);
+    dmv__v1__review_body__pack(&b, plain);
+    CHECK_EQ_INT(dmvf__review_seal(rpk, plain, n, sealed), 0);
+    CHECK_EQ_INT(write_bytes(item(spool, id, "sealed"), sealed, n + DMVF__REVIEW_SEAL_OVERHEAD), 0);
+    free(plain);
+    free(sealed);
+}
+
+/* approve_t of a genuine item fails at its REVIEW_HOLD check (words),
+ * releasing nothing, while show and list accept the item. */
+static void hold_says_otherwise(const char *what, const char *spool, const char *id,
+                                const char *sk, dmvf_audit *au, const dmvf_keyring *kr,
+                                const char *words)
+{
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    int rc = approve_t(spool, id, sk, au, kr, &err);
+    CHECK_MSG(rc == DMVF_ETAMPER && strstr(err.msg, words), "%s: approve: %d '%s' (want '%s')",
+              what, rc, err.msg, words);
+    CHECK_MSG(!exists(path("t.bin")) && !exists(item(spool, id, "approved")),
+              "%s: nothing released, the item pending", what);
+    FILE *null = fopen("/dev/null", "w");
+    CHECK_MSG(dmvf_review_show(spool, id, PUB, sk, NULL, null, 0, &err) == DMVF_OK,
+              "%s: the item itself is the filter's: %s", what, err.msg);
+    fclose(null);
+    unlink(path("t.bin"));
+}
+
+static void spool_is_the_filters(const char *spool0, const char *pk, const char *sk,
+                                 const dmvf_policy *pol, const dmvf_keyring *kr,
+                                 const dmvf_keyring *kr2, const uint8_t pub2[32],
+                                 const dmvf_request *held_req, const dmvf_request *rel_req,
+                                 const dmvf_filter *f, const uint8_t *in, size_t in_len,
+                                 const uint8_t *would, size_t would_len,
+                                 const dmvf_audit_counts *c, dmvf_audit *au)
+{
+    (void)spool0;
+    char spool[1024];
+    snprintf(spool, sizeof spool, "%s", path("own"));
+    CHECK_EQ_INT(mkdir(spool, 0700), 0);
+    dmvf_error err;
+    int rc;
+    FILE *null = fopen("/dev/null", "w");
+
+    /* a planted item: a body of the records in clear (marking included)
+     * with made-up field counts, sealed to the reviewers' public key, and a
+     * .meta naming another agency's request; never signed */
+    const char *PL = "0123456789abcdef0123456789abcdef";
+    Dmv__V1__Request prq = DMV__V1__REQUEST__INIT;
+    prq.request_id = (char *)"PLANTED-1";
+    prq.ori = (char *)"NYPD00000";
+    prq.agency_name = (char *)"PLANTED AGENCY";
+    plant_body(spool, PL, pk, &prq, in, in_len, 5);
+    Dmv__V1__ReviewMeta pm = DMV__V1__REVIEW_META__INIT;
+    uint8_t rpk[32];
+    CHECK_EQ_INT(dmvf__review_public_read(pk, rpk, &err), DMVF_OK);
+    pm.review_id = (char *)PL;
+    pm.time_ns = 1;
+    pm.request = &prq;
+    pm.rule = (char *)"federal";
+    pm.policy_id = (char *)dmvf_filter_policy_id(f);
+    pm.records = 5;
+    pm.reviewer_public_key.data = rpk;
+    pm.reviewer_public_key.len = 32;
+    meta_write(spool, PL, &pm);
+    refused_everywhere("a planted item", spool, PL, sk, au, kr, "is not signed", "PLANTED");
+    /* the same, with a made-up signature claiming the DMV's key */
+    uint8_t dig[32], fake[64];
+    {
+        size_t n = 0;
+        uint8_t *b = slurp(item(spool, PL, "sealed"), &n);
+        crypto_generichash(dig, sizeof dig, b, n, NULL, 0);
+        free(b);
+    }
+    randombytes_buf(fake, sizeof fake);
+    pm.sealed_digest.data = dig;
+    pm.sealed_digest.len = 32;
+    pm.signer_public_key.data = PUB;
+    pm.signer_public_key.len = 32;
+    pm.signature.data = fake;
+    pm.signature.len = 64;
+    meta_write(spool, PL, &pm);
+    refused_everywhere("a planted item with a made-up signature", spool, PL, sk, au, kr,
+                       "signature does not verify", "PLANTED");
+    /* signed properly, but with another DMV's keyring */
+    {
+        pm.signer_public_key.data = (uint8_t *)pub2;
+        pm.signature.len = 0;
+        size_t n = dmv__v1__review_meta__get_packed_size(&pm);
+        uint8_t *b = malloc(n);
+        dmv__v1__review_meta__pack(&pm, b);
+        dmvf__sign(kr2, "dmvf-review-item-v1", b, n, fake);
+        free(b);
+        pm.signature.len = 64;
+        meta_write(spool, PL, &pm);
+        refused_everywhere("a planted item signed with another keyring", spool, PL, sk, au, kr,
+                           "not with the DMV's key", "PLANTED");
+        /* under that other key the item is well formed: the key is the check */
+        CHECK_EQ_INT(dmvf_review_show(spool, PL, pub2, sk, NULL, null, 0, &err), DMVF_OK);
+    }
+    unlink_item(spool, PL);
+
+    /* an item held by a filter with another keyring */
+    {
+        dmvf_filter *f2 = NULL;
+        uint8_t *w2 = NULL;
+        size_t w2n = 0;
+        dmvf_audit_counts c2;
+        char id2[DMVF_REVIEW_ID_LEN + 1];
+        CHECK_EQ_INT(run_filter(pol, kr2, held_req, in, in_len, &f2, &w2, &w2n, &c2), 0);
+        CHECK_EQ_INT(dmvf_review_hold(spool, pk, f2, w2, w2n, &c2, 0, id2, &err), DMVF_OK);
+        refused_everywhere("held with another keyring", spool, id2, sk, au, kr,
+                           "not with the DMV's key", "DHSICE001");
+        CHECK_EQ_INT(dmvf_review_show(spool, id2, pub2, sk, NULL, null, 0, &err), DMVF_OK);
+        unlink_item(spool, id2);
+        dmvf_filter_free(f2);
+        free(w2);
+    }
+
+    /* a genuine item, its .meta edited one field at a time */
+    char E[DMVF_REVIEW_ID_LEN + 1];
+    CHECK_EQ_INT(hold_logged(au, spool, pk, f, would, would_len, c, E), DMVF_OK);
+    size_t rawn = 0;
+    uint8_t *raw = slurp(item(spool, E, "meta"), &rawn);
+    CHECK(raw != NULL);
+    static const char *const edits[] = {
+        "rule", "policy id", "request seq", "records", "time", "request ORI", "agency name",
+        "request id", "reviewer key", "review id", "body digest", "signer key", "signature",
+        "no signature", "not signed at all", "an unknown field"};
+    static const char *const words[] = {
+        "signature does not verify", "signature does not verify", "signature does not verify",
+        "signature does not verify", "signature does not verify", "signature does not verify",
+        "signature does not verify", "signature does not verify", "signature does not verify",
+        "not its own", "signature does not verify", "not with the DMV's key",
+        "signature does not verify", "signature, signer key or body digest is 0",
+        "is not signed", "signature does not verify"};
+    for (size_t k = 0; raw && k < sizeof edits / sizeof edits[0]; k++) {
+        Dmv__V1__ReviewMeta *m = dmv__v1__review_meta__unpack(NULL, rawn, raw);
+        CHECK(m && m->request && m->signature.len == 64 && m->sealed_digest.len == 32 &&
+              m->signer_public_key.len == 32 && memcmp(m->signer_public_key.data, PUB, 32) == 0);
+        if (!m || !m->request)
+            break;
+        char *was_s = NULL, **at_s = NULL;
+        uint8_t *flip = NULL;
+        uint8_t *was_signer = m->signer_public_key.data;
+        size_t was_len[3] = {m->signature.len, m->signer_public_key.len, m->sealed_digest.len};
+        switch (k) {
+        case 0: at_s = &m->rule; was_s = *at_s; *at_s = (char *)"federal"; break;
+        case 1: at_s = &m->policy_id; was_s = *at_s; *at_s = (char *)"0000"; break;
+        case 2: m->request_seq += 1; break;
+        case 3: m->records = 1; break;
+        case 4: m->time_ns += 1; break;
+        case 5: at_s = &m->request->ori; was_s = *at_s; *at_s = (char *)"NYPD00000"; break;
+        case 6: at_s = &m->request->agency_name; was_s = *at_s; *at_s = (char *)"NYPD"; break;
+        case 7: at_s = &m->request->request_id; was_s = *at_s; *at_s = (char *)"OTHER"; break;
+        case 8: flip = m->reviewer_public_key.data; break;
+        case 9: at_s = &m->review_id; was_s = *at_s; *at_s = (char *)"ffffffffffffffffffffffffffffffff"; break;
+        case 10: flip = m->sealed_digest.data; break;
+        case 11: m->signer_public_key.data = (uint8_t *)pub2; break;
+        case 12: flip = m->signature.data + 17; break;
+        case 13: m->signature.len = 0; break;
+        case 14: m->signature.len = m->signer_public_key.len = m->sealed_digest.len = 0; break;
+        default: break;
+        }
+        if (flip)
+            *flip ^= 0x01;
+        if (k == 15) {
+            /* field 100, varint 1, after the signed fields */
+            uint8_t *b = malloc(rawn + 3);
+            memcpy(b, raw, rawn);
+            memcpy(b + rawn, "\xa0\x06\x01", 3);
+            CHECK_EQ_INT(write_bytes(item(spool, E, "meta"), b, rawn + 3), 0);
+            free(b);
+        } else {
+            meta_write(spool, E, m);
+        }
+        char what[80];
+        snprintf(what, sizeof what, "a .meta with its %s edited", edits[k]);
+        refused_everywhere(what, spool, E, sk, au, kr, words[k], k == 6 ? "NYPD" : NULL);
+        if (flip)
+            *flip ^= 0x01;
+        if (at_s)
+            *at_s = was_s;
+        m->signer_public_key.data = was_signer;
+        m->signature.len = was_len[0];
+        m->signer_public_key.len = was_len[1];
+        m->sealed_digest.len = was_len[2];
+        dmv__v1__review_meta__free_unpacked(m, NULL);
+        CHECK_EQ_INT(write_bytes(item(spool, E, "meta"), raw, rawn), 0);
+    }
+    free(raw);
+    /* restored, the item is accepted */
+    CHECK_EQ_INT(dmvf_review_show(spool, E, PUB, sk, NULL, null, 0, &err), DMVF_OK);
+    char *ls = list(spool, 0, &rc);
+    CHECK_MSG(rc == DMVF_OK && ls && strstr(ls, E) && strstr(ls, "pending"), "list: %s",
+              g_list_err.msg);
+    free(ls);
+
+    /* bodies: re-sealed with the records in clear, swapped, cut, missing */
+    char G[DMVF_REVIEW_ID_LEN + 1], G2[DMVF_REVIEW_ID_LEN + 1];
+    CHECK_EQ_INT(hold_logged(au, spool, pk, f, would, would_len, c, G), DMVF_OK);
+    CHECK_EQ_INT(hold_logged(au, spool, pk, f, would, would_len, c, G2), DMVF_OK);
+    size_t sn = 0;
+    uint8_t *sraw = slurp(item(spool, G, "sealed"), &sn);
+    {
+        Dmv__V1__ReviewMeta *m = meta_read(spool, G);
+        if (m)
+            plant_body(spool, G, pk, m->request, in, in_len, 5);
+        if (m)
+            dmv__v1__review_meta__free_unpacked(m, NULL);
+    }
+    refused_everywhere("a body re-sealed with the records in clear", spool, G, sk, au, kr,
+                       "not the body of review item", NULL);
+    CHECK_EQ_INT(write_bytes(item(spool, G, "sealed"), sraw, sn), 0);
+    CHECK_EQ_INT(dmvf_review_show(spool, G, PUB, sk, NULL, null, 0, &err), DMVF_OK);
+    size_t s2n = 0;
+    uint8_t *s2raw = slurp(item(spool, G2, "sealed"), &s2n);
+    CHECK_EQ_INT(write_bytes(item(spool, G2, "sealed"), sraw, sn), 0);  /* G's body in G2 */
+    refused_everywhere("another item's body", spool, G2, sk, au, kr, "not the body of review item",
+                       NULL);
+    CHECK_EQ_INT(write_bytes(item(spool, G2, "sealed"), s2raw, s2n), 0);
+    CHECK_EQ_INT(dmvf_review_show(spool, G2, PUB, sk, NULL, null, 0, &err), DMVF_OK);
+    free(s2raw);
+    CHECK_EQ_INT(write_bytes(item(spool, G, "sealed"), sraw, sn - 1), 0);
+    refused_everywhere("a cut body", spool, G, sk, au, kr, "not the body of review item", NULL);
+    unlink(item(spool, G, "sealed"));
+    refused_everywhere("no body", spool, G, sk, au, kr, "but no", NULL);
+    CHECK_EQ_INT(write_bytes(item(spool, G, "sealed"), sraw, sn), 0);
+    free(sraw);
+    unlink_item(spool, G2);
+
+    /* the REVIEW_HOLD entry says otherwise, or is missing or doubled */
+    struct { const char *what, *words; } hc[] = {
+        {"a REVIEW_HOLD entry with another rule", "the rule differs"},
+        {"a REVIEW_HOLD entry with another policy id", "the policy id differs"},
+        {"a REVIEW_HOLD entry with another record count", "the record count differs"},
+        {"a REVIEW_HOLD entry following another REQUEST", "(ref) differs"},
+        {"a REVIEW_HOLD entry for another agency's request", "the request differs"},
+        {"no REVIEW_HOLD entry", "holds no REVIEW_HOLD entry"},
+        {"two REVIEW_HOLD entries", "2 REVIEW_HOLD entries"},
+        {"held without an audit log", "holds no REVIEW_HOLD entry"},
+        {"a request seq naming no REQUEST entry", "is not a REQUEST entry"},
+        {"a request seq naming another request's entry", "was not decided 'review'"},
+    };
+    uint64_t hold_seq = 0;
+    for (size_t k = 0; k < sizeof hc / sizeof hc[0]; k++) {
+        char H[DMVF_REVIEW_ID_LEN + 1];
+        uint64_t seq = 0;
+        if (k == 9) {
+            dmvf_filter *fr = dmvf_filter_create(pol, kr, rel_req, NULL, &err);
+            CHECK_EQ_INT(dmvf_audit_request(au, fr, &seq, &err), DMVF_OK);
+            dmvf_filter_free(fr);
+        } else if (k == 8) {
+            seq = hold_seq;
+        } else if (k != 7) {
+            CHECK_EQ_INT(dmvf_audit_request(au, f, &seq, &err), DMVF_OK);
+        }
+        CHECK_EQ_INT(dmvf_review_hold(spool, pk, f, would, would_len, c, seq, H, &err), DMVF_OK);
+        switch (k) {
+        case 0: rc = log_hold(au, f, NULL, "federal", NULL, UINT64_MAX, seq, H, NULL); break;
+        case 1: rc = log_hold(au, f, NULL, NULL, "0000", UINT64_MAX, seq, H, NULL); break;
+        case 2: rc = log_hold(au, f, NULL, NULL, NULL, 4, seq, H, NULL); break;
+        case 3: rc = log_hold(au, f, NULL, NULL, NULL, UINT64_MAX, seq + 1, H, NULL); break;
+        case 4: rc = log_hold(au, f, rel_req, NULL, NULL, UINT64_MAX, seq, H, NULL); break;
+        case 5: case 7: rc = DMVF_OK; break;
+        case 6:
+            rc = log_hold(au, f, NULL, NULL, NULL, UINT64_MAX, seq, H, &hold_seq);
+            if (rc == DMVF_OK)
+                rc = log_hold(au, f, NULL, NULL, NULL, UINT64_MAX, seq, H, NULL);
+            break;
+        default: rc = log_hold(au, f, NULL, NULL, NULL, UINT64_MAX, seq, H, NULL); break;
+        }
+        CHECK_EQ_INT(rc, DMVF_OK);
+        hold_says_otherwise(hc[k].what, spool, H, sk, au, kr, hc[k].words);
+        if (k == 7)   /* nothing leaves: a reviewer can still deny it */
+            CHECK_EQ_INT(dmvf_review_deny(spool, H, PUB, sk, NULL, "K. Smith", NULL, au, &err),
+                         DMVF_OK);
+        else
+            unlink_item(spool, H);
+    }
+
+    /* an approval checked against another audit log */
+    {
+        dmvf_audit *au2 = dmvf_audit_open(path("audit-other"), kr, NULL, &err);
+        CHECK(au2 != NULL);
+        if (au2) {
+            hold_says_otherwise("checked against another audit log", spool, E, sk, au2, kr,
+                                "holds no REVIEW_HOLD entry");
+            CHECK_EQ_INT(dmvf_audit_close(au2, &err), DMVF_OK);
+        }
+    }
+    /* approved once; its marker removed, the logged decision still stands */
+    uint64_t nrec = 0;
+    CHECK_EQ_INT(approve_t(spool, E, sk, au, kr, &err), DMVF_OK);
+    {
+        size_t n = 0;
+        uint8_t *b = slurp(path("t.bin"), &n);
+        CHECK(b && n == would_len && memcmp(b, would, n) == 0);
+        free(b);
+    }
+    unlink(path("t.bin"));
+    CHECK_EQ_INT(unlink(item(spool, E, "approved")), 0);
+    hold_says_otherwise("a decision already logged", spool, E, sk, au, kr,
+                        "already records a decision");
+    (void)nrec;
+    unlink_item(spool, E);
+    unlink_item(spool, G);
+    fclose(null);
 }
 
 int main(void)
@@ -154,8 +623,14 @@ int main(void)
     CHECK_EQ_INT(dmvf__keyring_create_seeded(path("keyring"), SEED, 1, &err), DMVF_OK);
     kr = dmvf_keyring_load(path("keyring"), NULL, &err);
     CHECK_MSG(kr != NULL, "keyring: %s", kr ? "" : err.msg);
-    if (!kr)
+    CHECK_EQ_INT(dmvf__keyring_create_seeded(path("keyring2"), SEED2, 1, &err), DMVF_OK);
+    dmvf_keyring *kr2 = dmvf_keyring_load(path("keyring2"), NULL, &err);
+    CHECK(kr2 != NULL);
+    if (!kr || !kr2)
         CHECK_DONE();
+    dmvf_keyring_public_key(kr, PUB);
+    uint8_t pub2[32];
+    dmvf_keyring_public_key(kr2, pub2);
 
     /* ---- reviewer keys ---- */
     char sk[1024], pk[1024], sk2[1024], pk2[1024], sks[1024], pks[1024];
@@ -198,6 +673,13 @@ int main(void)
         size_t n = 0;
         uint8_t *b = slurp(sks, &n);
         CHECK(b && n > 9 && memcmp(b, "DMVFRK1\n", 8) == 0 && b[8] == 1);
+        /* sealed at the MODERATE Argon2id costs, recorded in the file */
+        Dmv__V1__SealedKeyring *sk_seal =
+            b && n > 9 ? dmv__v1__sealed_keyring__unpack(NULL, n - 9, b + 9) : NULL;
+        CHECK(sk_seal && sk_seal->opslimit == crypto_pwhash_OPSLIMIT_MODERATE &&
+              sk_seal->memlimit == crypto_pwhash_MEMLIMIT_MODERATE);
+        if (sk_seal)
+            dmv__v1__sealed_keyring__free_unpacked(sk_seal, NULL);
         free(b);
         dmvf__review_key *k = dmvf__review_key_load(sks, NULL, &err);
         CHECK(k == NULL && err.code == DMVF_EPASSPHRASE);
@@ -312,9 +794,16 @@ int main(void)
     if (!f || !would)
         CHECK_DONE();
 
+    /* the audit log every hold below is logged in, as `dmvfilter filter
+     * --audit` logs it (approve checks the item against it) */
+    dmvf_audit *au = dmvf_audit_open(path("audit"), kr, NULL, &err);
+    CHECK_MSG(au != NULL, "audit open: %s", au ? "" : err.msg);
+    if (!au)
+        CHECK_DONE();
+
     /* ---- hold ---- */
     char id[DMVF_REVIEW_ID_LEN + 1], id2[DMVF_REVIEW_ID_LEN + 1], id3[DMVF_REVIEW_ID_LEN + 1];
-    CHECK_EQ_INT(dmvf_review_hold(spool, pk, f, would, would_len, &c, 0, id, &err), DMVF_OK);
+    CHECK_EQ_INT(hold_logged(au, spool, pk, f, would, would_len, &c, id), DMVF_OK);
     CHECK_EQ_INT(strlen(id), 32);
     CHECK_EQ_INT(strspn(id, "0123456789abcdef"), 32);
     CHECK_EQ_INT(file_mode(spool) & 0777, 0700);
@@ -347,9 +836,44 @@ int main(void)
         dmvf_filter *fr = dmvf_filter_create(pol, kr, &rel_req, NULL, &err);
         CHECK_EQ_INT(dmvf_review_hold(spool, pk, fr, would, would_len, &c, 0, bad, &err), DMVF_EINVAL);
         dmvf_filter_free(fr);
+        /* a filter without a keyring (its profile has no pseudonyms) cannot
+         * sign: nothing is held */
+        char y2[4096];
+        snprintf(y2, sizeof y2,
+                 "version: 1\n"
+                 "profiles:\n"
+                 "  plain:\n"
+                 "    default: redact\n"
+                 "    fields:\n"
+                 "      person.family_name: release\n"
+                 "review: {spool: %s, public_key: %s}\n"
+                 "requesters:\n"
+                 "  - {ori: DHSICE001, name: ICE ERO, kind: federal, tags: [immigration-enforcement]}\n"
+                 "rules:\n"
+                 "  - name: held\n"
+                 "    match: {tags: [immigration-enforcement]}\n"
+                 "    decision: review\n"
+                 "    profile: plain\n",
+                 spool, pk);
+        dmvf_policy *pol2 = dmvf_policy_load_buffer(y2, strlen(y2), "plain.yaml", &err);
+        CHECK_MSG(pol2 != NULL, "plain policy: %s", pol2 ? "" : err.msg);
+        dmvf_filter *fk = NULL;
+        uint8_t *wk = NULL;
+        size_t wkn = 0;
+        dmvf_audit_counts ck;
+        CHECK(pol2 && run_filter(pol2, NULL, &held_req, in, in_len, &fk, &wk, &wkn, &ck) == 0);
+        if (fk) {
+            CHECK(dmvf_filter_decision(fk) == DMVF_DECISION_REVIEW);
+            CHECK_EQ_INT(dmvf_review_hold(spool, pk, fk, wk, wkn, &ck, 0, bad, &err), DMVF_EKEYRING);
+            CHECK(strstr(err.msg, "keyring") != NULL);
+        }
+        CHECK_EQ_INT(bad[0], 0);
+        dmvf_filter_free(fk);
+        free(wk);
+        dmvf_policy_free(pol2);
     }
-    CHECK_EQ_INT(dmvf_review_hold(spool, pk, f, would, would_len, &c, 0, id2, &err), DMVF_OK);
-    CHECK_EQ_INT(dmvf_review_hold(spool, pk, f, would, would_len, &c, 0, id3, &err), DMVF_OK);
+    CHECK_EQ_INT(hold_logged(au, spool, pk, f, would, would_len, &c, id2), DMVF_OK);
+    CHECK_EQ_INT(hold_logged(au, spool, pk, f, would, would_len, &c, id3), DMVF_OK);
     CHECK(strcmp(id, id2) != 0 && strcmp(id2, id3) != 0);
 
     /* ---- list ---- */
@@ -429,18 +953,23 @@ int main(void)
     CHECK_EQ_INT(rc, DMVF_EINVAL);
     free(s);
 
-    /* ---- approve (no audit log) ---- */
+    /* ---- approve ---- */
     char out[1024];
     snprintf(out, sizeof out, "%s", path("approved.bin"));
     uint64_t nrec = 0;
-    CHECK_EQ_INT(dmvf_review_approve(spool, id, sk, NULL, "", NULL, out, NULL, NULL, &nrec, &err),
+    CHECK_EQ_INT(dmvf_review_approve(spool, id, sk, NULL, "", NULL, out, au, kr, &nrec, &err),
                  DMVF_EINVAL);
     CHECK(!exists(out));
-    CHECK_EQ_INT(dmvf_review_approve(spool, id, sk2, NULL, "J. Rivera", NULL, out, NULL, NULL,
+    /* without the audit log nothing is released */
+    CHECK_EQ_INT(dmvf_review_approve(spool, id, sk, NULL, "J. Rivera", NULL, out, NULL, NULL,
+                                     &nrec, &err), DMVF_EINVAL);
+    CHECK(strstr(err.msg, "needs the audit log") != NULL);
+    CHECK(!exists(out) && !exists(item(spool, id, "approved")));
+    CHECK_EQ_INT(dmvf_review_approve(spool, id, sk2, NULL, "J. Rivera", NULL, out, au, kr,
                                      &nrec, &err), DMVF_EKEYRING);
     CHECK(!exists(out));
-    CHECK_EQ_INT(dmvf_review_approve(spool, id, sk, NULL, "J. Rivera", "warrant\tseen", out, NULL,
-                                     NULL, &nrec, &err), DMVF_OK);
+    CHECK_EQ_INT(dmvf_review_approve(spool, id, sk, NULL, "J. Rivera", "warrant\tseen", out, au,
+                                     kr, &nrec, &err), DMVF_OK);
     CHECK_EQ_INT(nrec, 5);
     {
         size_t n = 0;
@@ -454,22 +983,24 @@ int main(void)
         CHECK_EQ_INT(file_mode(item(spool, id, "approved")), 0600);
     }
     CHECK_EQ_INT(dmvf_review_approve(spool, id, sk, NULL, "J. Rivera", NULL, path("again.bin"),
-                                     NULL, NULL, &nrec, &err), DMVF_EINVAL);
+                                     au, kr, &nrec, &err), DMVF_EINVAL);
     CHECK(strstr(err.msg, "already approved") != NULL);
     CHECK(!exists(path("again.bin")));
-    CHECK_EQ_INT(dmvf_review_deny(spool, id, sk, NULL, "K. Smith", NULL, NULL, &err), DMVF_EINVAL);
+    CHECK_EQ_INT(dmvf_review_deny(spool, id, PUB, sk, NULL, "K. Smith", NULL, NULL, &err), DMVF_EINVAL);
     CHECK(!exists(item(spool, id, "denied")));
     s = show(spool, id, sk, NULL, 0, &rc);
     CHECK(rc == DMVF_OK && s && strstr(s, ": approved") && strstr(s, "J. Rivera"));
     free(s);
 
     /* ---- deny ---- */
-    CHECK_EQ_INT(dmvf_review_deny(spool, id2, sk, NULL, "K. Smith", "no warrant", NULL, &err), DMVF_OK);
+    CHECK_EQ_INT(dmvf_review_deny(spool, id2, PUB, sk, NULL, "K. Smith", "no warrant", NULL, &err),
+                 DMVF_OK);
     CHECK(exists(item(spool, id2, "denied")) && !exists(item(spool, id2, "approved")));
-    CHECK_EQ_INT(dmvf_review_approve(spool, id2, sk, NULL, "K. Smith", NULL, path("d.bin"), NULL,
-                                     NULL, &nrec, &err), DMVF_EINVAL);
+    CHECK_EQ_INT(dmvf_review_approve(spool, id2, sk, NULL, "K. Smith", NULL, path("d.bin"), au,
+                                     kr, &nrec, &err), DMVF_EINVAL);
     CHECK(!exists(path("d.bin")));
-    CHECK_EQ_INT(dmvf_review_deny(spool, id2, sk, NULL, "K. Smith", NULL, NULL, &err), DMVF_EINVAL);
+    CHECK_EQ_INT(dmvf_review_deny(spool, id2, PUB, sk, NULL, "K. Smith", NULL, NULL, &err),
+                 DMVF_EINVAL);
     s = list(spool, 1, &rc);
     CHECK_EQ_INT(rc, DMVF_OK);
     {
@@ -500,7 +1031,7 @@ int main(void)
             if (write_bytes(sp, orig, n) != 0)
                 break;
             orig[pos] ^= 0x01;
-            int r = dmvf_review_show(spool, id3, sk, NULL, null, 0, &err);
+            int r = dmvf_review_show(spool, id3, PUB, sk, NULL, null, 0, &err);
             failures += r != DMVF_OK;
             tampers += r == DMVF_ETAMPER;
         }
@@ -508,22 +1039,21 @@ int main(void)
                   failures, n, tampers);
         /* truncated */
         CHECK_EQ_INT(write_bytes(sp, orig, n - 1), 0);
-        CHECK_EQ_INT(dmvf_review_show(spool, id3, sk, NULL, null, 0, &err), DMVF_ETAMPER);
+        CHECK_EQ_INT(dmvf_review_show(spool, id3, PUB, sk, NULL, null, 0, &err), DMVF_ETAMPER);
         CHECK_EQ_INT(write_bytes(sp, orig, 20), 0);
-        CHECK_EQ_INT(dmvf_review_show(spool, id3, sk, NULL, null, 0, &err), DMVF_ETAMPER);
-        CHECK_EQ_INT(dmvf_review_approve(spool, id3, sk, NULL, "X", NULL, path("t.bin"), NULL,
-                                         NULL, &nrec, &err), DMVF_ETAMPER);
+        CHECK_EQ_INT(dmvf_review_show(spool, id3, PUB, sk, NULL, null, 0, &err), DMVF_ETAMPER);
+        CHECK_EQ_INT(approve_t(spool, id3, sk, au, kr, &err), DMVF_ETAMPER);
         CHECK(!exists(path("t.bin")) && !exists(item(spool, id3, "approved")));
-        CHECK_EQ_INT(dmvf_review_deny(spool, id3, sk, NULL, "X", NULL, NULL, &err), DMVF_ETAMPER);
+        CHECK_EQ_INT(dmvf_review_deny(spool, id3, PUB, sk, NULL, "X", NULL, NULL, &err), DMVF_ETAMPER);
         CHECK(!exists(item(spool, id3, "denied")));
         CHECK_EQ_INT(write_bytes(sp, orig, n), 0);
         CHECK_EQ_INT(chmod(sp, 0600), 0);
-        CHECK_EQ_INT(dmvf_review_show(spool, id3, sk, NULL, null, 0, &err), DMVF_OK);
+        CHECK_EQ_INT(dmvf_review_show(spool, id3, PUB, sk, NULL, null, 0, &err), DMVF_OK);
         free(orig);
 
         /* a fourth item to swap with */
         char id4[DMVF_REVIEW_ID_LEN + 1];
-        CHECK_EQ_INT(dmvf_review_hold(spool, pk, f, would, would_len, &c, 0, id4, &err), DMVF_OK);
+        CHECK_EQ_INT(hold_logged(au, spool, pk, f, would, would_len, &c, id4), DMVF_OK);
         char m3[1024], m4[1024], s3[1024], s4[1024];
         snprintf(m3, sizeof m3, "%s", item(spool, id3, "meta"));
         snprintf(m4, sizeof m4, "%s", item(spool, id4, "meta"));
@@ -531,9 +1061,8 @@ int main(void)
         snprintf(s4, sizeof s4, "%s", item(spool, id4, "sealed"));
         /* .meta swapped between two items */
         swap_files(m3, m4);
-        CHECK_EQ_INT(dmvf_review_show(spool, id3, sk, NULL, null, 0, &err), DMVF_ETAMPER);
-        CHECK_EQ_INT(dmvf_review_approve(spool, id4, sk, NULL, "X", NULL, path("t.bin"), NULL,
-                                         NULL, &nrec, &err), DMVF_ETAMPER);
+        CHECK_EQ_INT(dmvf_review_show(spool, id3, PUB, sk, NULL, null, 0, &err), DMVF_ETAMPER);
+        CHECK_EQ_INT(approve_t(spool, id4, sk, au, kr, &err), DMVF_ETAMPER);
         CHECK(!exists(path("t.bin")));
         s = list(spool, 0, &rc);
         CHECK_EQ_INT(rc, DMVF_ETAMPER);
@@ -542,12 +1071,12 @@ int main(void)
         swap_files(m3, m4);
         /* .sealed swapped between two items */
         swap_files(s3, s4);
-        CHECK_EQ_INT(dmvf_review_show(spool, id3, sk, NULL, null, 0, &err), DMVF_ETAMPER);
+        CHECK_EQ_INT(dmvf_review_show(spool, id3, PUB, sk, NULL, null, 0, &err), DMVF_ETAMPER);
         CHECK(strstr(err.msg, "body of review item") != NULL);
-        CHECK_EQ_INT(dmvf_review_deny(spool, id4, sk, NULL, "X", NULL, NULL, &err), DMVF_ETAMPER);
+        CHECK_EQ_INT(dmvf_review_deny(spool, id4, PUB, sk, NULL, "X", NULL, NULL, &err), DMVF_ETAMPER);
         swap_files(s3, s4);
-        CHECK_EQ_INT(dmvf_review_show(spool, id3, sk, NULL, null, 0, &err), DMVF_OK);
-        CHECK_EQ_INT(dmvf_review_show(spool, id4, sk, NULL, null, 0, &err), DMVF_OK);
+        CHECK_EQ_INT(dmvf_review_show(spool, id3, PUB, sk, NULL, null, 0, &err), DMVF_OK);
+        CHECK_EQ_INT(dmvf_review_show(spool, id4, PUB, sk, NULL, null, 0, &err), DMVF_OK);
         /* a .meta edited to show another requester, or another count */
         size_t mn = 0;
         uint8_t *mb = slurp(m3, &mn);
@@ -560,7 +1089,7 @@ int main(void)
             uint8_t *eb = malloc(en);
             dmv__v1__review_meta__pack(meta, eb);
             CHECK_EQ_INT(write_bytes(m3, eb, en), 0);
-            CHECK_EQ_INT(dmvf_review_show(spool, id3, sk, NULL, null, 0, &err), DMVF_ETAMPER);
+            CHECK_EQ_INT(dmvf_review_show(spool, id3, PUB, sk, NULL, null, 0, &err), DMVF_ETAMPER);
             CHECK(strstr(err.msg, "the request") != NULL);
             meta->request->ori = was;
             meta->records = 1;
@@ -568,17 +1097,17 @@ int main(void)
             eb = realloc(eb, en);
             dmv__v1__review_meta__pack(meta, eb);
             CHECK_EQ_INT(write_bytes(m3, eb, en), 0);
-            CHECK_EQ_INT(dmvf_review_show(spool, id3, sk, NULL, null, 0, &err), DMVF_ETAMPER);
+            CHECK_EQ_INT(dmvf_review_show(spool, id3, PUB, sk, NULL, null, 0, &err), DMVF_ETAMPER);
             free(eb);
         }
         CHECK_EQ_INT(write_bytes(m3, mb, mn), 0);
-        CHECK_EQ_INT(dmvf_review_show(spool, id3, sk, NULL, null, 0, &err), DMVF_OK);
+        CHECK_EQ_INT(dmvf_review_show(spool, id3, PUB, sk, NULL, null, 0, &err), DMVF_OK);
         if (meta)
             dmv__v1__review_meta__free_unpacked(meta, NULL);
         free(mb);
         /* garbage .meta */
         CHECK_EQ_INT(write_bytes(m4, "\xff\xff\xff", 3), 0);
-        CHECK_EQ_INT(dmvf_review_show(spool, id4, sk, NULL, null, 0, &err), DMVF_ETAMPER);
+        CHECK_EQ_INT(dmvf_review_show(spool, id4, PUB, sk, NULL, null, 0, &err), DMVF_ETAMPER);
         s = list(spool, 0, &rc);
         CHECK(rc == DMVF_ETAMPER && s && strstr(s, id4) && strstr(s, "damaged"));
         free(s);
@@ -587,27 +1116,21 @@ int main(void)
         fclose(null);
     }
 
+    /* ---- the spool is the filter's own ---- */
+    spool_is_the_filters(spool, pk, sk, pol, kr, kr2, pub2, &held_req, &rel_req, f, in, in_len,
+                         would, would_len, &c, au);
+
     /* ---- with an audit log ---- */
-    dmvf_audit *au = dmvf_audit_open(path("audit"), kr, NULL, &err);
-    if (!au && strstr(err.msg, "not built")) {
-        printf("SKIP audited review steps: the audit log is not built yet (%s)\n", err.msg);
-    } else {
-        CHECK_MSG(au != NULL, "audit open: %s", au ? "" : err.msg);
+    {
         char ida[DMVF_REVIEW_ID_LEN + 1], idd[DMVF_REVIEW_ID_LEN + 1];
         uint64_t req_seq = 0;
         CHECK_EQ_INT(dmvf_audit_request(au, f, &req_seq, &err), DMVF_OK);
         CHECK_EQ_INT(dmvf_review_hold(spool, pk, f, would, would_len, &c, req_seq, ida, &err), DMVF_OK);
         CHECK_EQ_INT(dmvf_review_hold(spool, pk, f, would, would_len, &c, req_seq, idd, &err), DMVF_OK);
-        dmvf_audit_event hev;
-        memset(&hev, 0, sizeof hev);
-        hev.kind = DMVF_AUDIT_REVIEW_HOLD;
-        hev.request = dmvf_filter_request(f);
-        hev.review_id = ida;
-        hev.ref = req_seq;
-        CHECK_EQ_INT(dmvf_audit_event_write(au, &hev, NULL, &err), DMVF_OK);
+        CHECK_EQ_INT(log_hold(au, f, NULL, NULL, NULL, UINT64_MAX, req_seq, ida, NULL), DMVF_OK);
         CHECK_EQ_INT(dmvf_review_approve(spool, ida, sk, NULL, "J. Rivera", "court order seen",
                                          path("audited.bin"), au, kr, &nrec, &err), DMVF_OK);
-        CHECK_EQ_INT(dmvf_review_deny(spool, idd, sk, NULL, "K. Smith", "no warrant", au, &err),
+        CHECK_EQ_INT(dmvf_review_deny(spool, idd, PUB, sk, NULL, "K. Smith", "no warrant", au, &err),
                      DMVF_OK);
         CHECK_EQ_INT(dmvf_audit_close(au, &err), DMVF_OK);
         CHECK_MSG(dmvf_audit_verify(path("audit"), kr, NULL, NULL, &err) == DMVF_OK,
@@ -652,8 +1175,12 @@ int main(void)
             dmv__v1__driver_record__free_unpacked(r0, NULL);
         }
         /* approving again writes no second entry */
+        dmvf_audit *au3 = dmvf_audit_open(path("audit"), kr, NULL, &err);
+        CHECK(au3 != NULL);
         CHECK_EQ_INT(dmvf_review_approve(spool, ida, sk, NULL, "J. Rivera", NULL, path("a2.bin"),
-                                         NULL, NULL, &nrec, &err), DMVF_EINVAL);
+                                         au3, kr, &nrec, &err), DMVF_EINVAL);
+        CHECK(strstr(err.msg, "already approved") != NULL && !exists(path("a2.bin")));
+        CHECK_EQ_INT(dmvf_audit_close(au3, &err), DMVF_OK);
     }
 
     dmvf_filter_free(f);
@@ -662,5 +1189,6 @@ int main(void)
     free(in);
     dmvf_policy_free(pol);
     dmvf_keyring_free(kr);
+    dmvf_keyring_free(kr2);
     CHECK_DONE();
 }

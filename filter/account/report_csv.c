@@ -7,7 +7,8 @@
  *   BREAKDOWN,KEY,NAME,N,...
  *
  * A field is quoted when it holds a comma, quote, CR or LF (quotes
- * doubled); one a spreadsheet would run as a formula (= + - @ first) is
+ * doubled); one a spreadsheet would run as a formula (= + - @ first, or
+ * TAB or CR first, which spreadsheets skip before looking for one) is
  * prefixed with an apostrophe and quoted.
  */
 #include <string.h>
@@ -17,12 +18,19 @@
 #include "filter/account/report_int.h"
 #include "filter/account/report_out_int.h"
 
+/* 1 when a spreadsheet may read the cell s as a formula: it starts with
+ * = + - @, or with TAB or CR (skipped by some before they look). */
+static int formula_start(const char *s)
+{
+    return s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL;
+}
+
 /* RFC 4180 field: quoted when it holds a comma, quote, CR or LF (quotes
- * doubled); a field a spreadsheet would run as a formula (= + - @ first)
+ * doubled); a field a spreadsheet would run as a formula (formula_start)
  * is prefixed with an apostrophe and quoted. */
 static void put_csv(FILE *o, const char *s)
 {
-    int formula = s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@';
+    int formula = formula_start(s);
     if (!formula && !strpbrk(s, ",\"\r\n")) {
         fputs(s, o);
         return;

@@ -1,18 +1,22 @@
 /*
  * review_decide.c - a reviewer's decision on a held item
  * (dmvf_review_approve, dmvf_review_deny), with ID.sealed flock'd while
- * it is made:
+ * it is made. The item must be the filter's (signed with the DMV's key,
+ * its body the signed one: review_item.c).
  *
- *   approve  the release written aside (or, to standard output, a device
- *            or a FIFO, in place once logged), the REVIEW_APPROVE entry
- *            logged (with the field counts and the subjects' keyed hashes,
- *            sorted, without repeats), the release renamed into place,
- *            then ID.approved written
- *   deny     the REVIEW_DENY entry logged, then ID.denied written
+ *   approve  the item checked against its REVIEW_HOLD entry in the audit
+ *            log (review_audit.c: the log is required), the release
+ *            written aside (or, to standard output, a device or a FIFO, in
+ *            place once logged), the REVIEW_APPROVE entry logged (with the
+ *            field counts and the subjects' keyed hashes, sorted, without
+ *            repeats), the release renamed into place, then ID.approved
+ *            written
+ *   deny     the REVIEW_DENY entry logged (when there is a log), then
+ *            ID.denied written
  *
  * A decided item is refused; the marker is never replaced, so of two
- * reviewers deciding at once one fails. Logging is optional (a NULL audit
- * handle): a decision is logged before anything is released.
+ * reviewers deciding at once one fails. A decision is logged before
+ * anything is released.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -100,13 +104,15 @@ static int audit_decision(dmvf_audit *a, const dmvf_keyring *kr, const dmvf__rev
 
 /* A pending item opened for a decision by a reviewer with a name, its
  * ID.sealed flock'd until it is closed. */
-static int decision_open(const char *spool, const char *id, const char *secret_key_path,
-                         const char *passphrase, const char *reviewer, dmvf__review_item *it,
-                         dmvf_error *err)
+static int decision_open(const char *spool, const char *id, const uint8_t pub[32],
+                         const char *secret_key_path, const char *passphrase,
+                         const char *reviewer, dmvf__review_item *it, dmvf_error *err)
 {
+    memset(it, 0, sizeof *it);
+    it->fd = -1;
     if (!*reviewer)
         return dmvf__seterr(err, DMVF_EINVAL, "the reviewer's name is empty");
-    return dmvf__review_item_open(spool, id, secret_key_path, passphrase,
+    return dmvf__review_item_open(spool, id, pub, secret_key_path, passphrase,
                                   DMVF__REVIEW_OPEN_LOCK | DMVF__REVIEW_OPEN_PENDING, it, err);
 }
 
@@ -119,10 +125,21 @@ int dmvf_review_approve(const char *spool, const char *id, const char *secret_ke
     DMVF_REQUIRE(!a || kr, "an audited approval needs the keyring (subject hashes)");
     if (records)
         *records = 0;
+    if (!a)
+        return dmvf__seterr(err, DMVF_EINVAL,
+                            "approving review item %.40s needs the audit log: the item is checked "
+                            "against its REVIEW_HOLD entry and the approval logged before "
+                            "anything is released; nothing released", id);
+    uint8_t pub[32];
+    dmvf_keyring_public_key(kr, pub);
     dmvf__review_item it;
-    int rc = decision_open(spool, id, secret_key_path, passphrase, reviewer, &it, err);
+    int rc = decision_open(spool, id, pub, secret_key_path, passphrase, reviewer, &it, err);
     if (rc != DMVF_OK)
         return rc;
+    if ((rc = dmvf__review_hold_check(a, kr, &it, err)) != DMVF_OK) {
+        dmvf__review_item_close(&it);
+        return rc;
+    }
     const ProtobufCBinaryData *rel = &it.body->release;
     int to_stdout = strcmp(out_path, "-") == 0;
     /* a device or FIFO (/dev/null, a pipe) is written in place, never replaced */
@@ -135,7 +152,7 @@ int dmvf_review_approve(const char *spool, const char *id, const char *secret_ke
         rc = dmvf__file_error(err, st, "release", out_path);
         goto done;
     }
-    if (a && (rc = audit_decision(a, kr, &it, DMVF_AUDIT_REVIEW_APPROVE, reviewer, note, err))) {
+    if ((rc = audit_decision(a, kr, &it, DMVF_AUDIT_REVIEW_APPROVE, reviewer, note, err))) {
         if (tmp)
             unlink(tmp);
         goto done;
@@ -175,13 +192,13 @@ done:
     return rc;
 }
 
-int dmvf_review_deny(const char *spool, const char *id, const char *secret_key_path,
-                     const char *passphrase, const char *reviewer, const char *note,
-                     dmvf_audit *a, dmvf_error *err)
+int dmvf_review_deny(const char *spool, const char *id, const uint8_t pub[32],
+                     const char *secret_key_path, const char *passphrase, const char *reviewer,
+                     const char *note, dmvf_audit *a, dmvf_error *err)
 {
-    DMVF_REQUIRE(spool && id && secret_key_path && reviewer, "NULL argument");
+    DMVF_REQUIRE(spool && id && pub && secret_key_path && reviewer, "NULL argument");
     dmvf__review_item it;
-    int rc = decision_open(spool, id, secret_key_path, passphrase, reviewer, &it, err);
+    int rc = decision_open(spool, id, pub, secret_key_path, passphrase, reviewer, &it, err);
     if (rc != DMVF_OK)
         return rc;
     if (a && (rc = audit_decision(a, NULL, &it, DMVF_AUDIT_REVIEW_DENY, reviewer, note, err)))

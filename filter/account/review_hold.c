@@ -2,8 +2,10 @@
  * review_hold.c - holding a request for review (dmvf_review_hold): the
  * would-be release, the request, the verdict and the counts of a request
  * decided REVIEW, sealed to the reviewer into the spool (review_item.c)
- * instead of released. The id it gets (16 random bytes as 32 hex digits)
- * is what the reviewer shows, approves or denies.
+ * instead of released, and signed with the filter's keyring (review_item.c)
+ * so that the spool holds only what the filter put there. The id it gets
+ * (16 random bytes as 32 hex digits) is what the reviewer shows, approves
+ * or denies.
  *
  * The would-be release must be what the filter would have released: a
  * delimited record stream, exactly the records its counts say,
@@ -54,6 +56,11 @@ int dmvf_review_hold(const char *spool, const char *reviewer_public_path, const 
     if (dmvf_filter_decision(f) != DMVF_DECISION_REVIEW)
         return dmvf__seterr(err, DMVF_EINVAL,
                             "only a request decided 'review' can be held (this one is not)");
+    const dmvf_keyring *kr = dmvf_filter_keyring(f);
+    if (!kr)
+        return dmvf__seterr(err, DMVF_EKEYRING,
+                            "holding a request for review needs the filter's keyring: the item is "
+                            "signed with its signing key (this filter has none)");
     if (len > DMVF_REVIEW_MAX_BODY)
         return dmvf__seterr(err, DMVF_ETOOBIG,
                             "the would-be release is %zu bytes, over the review limit of %zu",
@@ -141,7 +148,7 @@ int dmvf_review_hold(const char *spool, const char *reviewer_public_path, const 
     meta.records = c->records_out;
     meta.reviewer_public_key.data = pk;
     meta.reviewer_public_key.len = sizeof pk;
-    rc = dmvf__review_item_write(spool, id, pk, reviewer_public_path, &body, &meta, err);
+    rc = dmvf__review_item_write(spool, id, kr, pk, reviewer_public_path, &body, &meta, err);
     if (rc == DMVF_OK)
         memcpy(id_out, id, sizeof id);
 done:

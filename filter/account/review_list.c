@@ -1,16 +1,21 @@
 /*
  * review_list.c - the review queue listed (dmvf_review_list): every item
  * of the spool that has a .meta, oldest first (then by id), with its
- * state; from the clear .meta only, so no key is needed.
+ * state; from the clear .meta, checked to be the filter's (signed with the
+ * DMV's key, its ID.sealed the body it signed: review_item.c), so no
+ * reviewer key is needed.
  *
  *   text  ID  HELD (UTC)  STATE  RECORDS  ORI  RULE / AGENCY   (a head
  *         line first; control bytes in values as \xNN, "-" for none)
  *   json  one object a line: id, time, time_ns, state, records, ori,
  *         agency, rule, request_id
  *
- * An item whose .meta does not decode, names another id, or whose marker
- * cannot be read is listed "damaged" and, after the whole list is
- * written, the first such is reported as DMVF_ETAMPER.
+ * An item whose .meta does not decode, names another id, is not signed,
+ * is signed with another key or does not verify, whose ID.sealed is
+ * missing or not the signed body, or whose marker cannot be read is
+ * listed "damaged" with nothing of what its .meta claims and, after the
+ * whole list is written, the first such is reported as DMVF_ETAMPER with
+ * the check it failed.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,9 +43,10 @@ static int by_time(const void *pa, const void *pb)
     return strcmp(a->id, b->id);
 }
 
-int dmvf_review_list(const char *spool, FILE *out, int json, dmvf_error *err)
+int dmvf_review_list(const char *spool, const uint8_t pub[32], FILE *out, int json,
+                     dmvf_error *err)
 {
-    DMVF_REQUIRE(spool && out, "NULL argument");
+    DMVF_REQUIRE(spool && pub && out, "NULL argument");
     DIR *d = opendir(spool);
     if (!d)
         return dmvf__seterr(err, DMVF_EIO, "review spool %s cannot be read: %s", spool,
@@ -48,7 +54,9 @@ int dmvf_review_list(const char *spool, FILE *out, int json, dmvf_error *err)
     listed *v = NULL;
     size_t n = 0, cap = 0, i;
     int rc = DMVF_OK;
-    char damaged[DMVF__REVIEW_PATH_CAP] = "";
+    size_t ndamaged = 0;
+    dmvf_error first;   /* why the first damaged item is */
+    memset(&first, 0, sizeof first);
     struct dirent *de;
 
     for (;;) {
@@ -77,36 +85,28 @@ int dmvf_review_list(const char *spool, FILE *out, int json, dmvf_error *err)
         memset(e, 0, sizeof *e);
         memcpy(e->id, id, sizeof id);
         char path[DMVF__REVIEW_PATH_CAP];
-        uint8_t *buf = NULL;
-        size_t len = 0;
         int missing = 0;
         dmvf_error e2;
-        if ((rc = dmvf__review_path(path, spool, id, "meta", err)) != DMVF_OK)
-            goto done;
-        int r = dmvf__review_file_read(path, DMVF__REVIEW_META_MAX, &buf, &len, &missing, &e2);
-        if (r == DMVF_ENOMEM) {
-            rc = dmvf__seterr(err, DMVF_ENOMEM, "out of memory listing %s", spool);
-            goto done;
-        }
-        if (r == DMVF_OK) {
-            e->meta = dmv__v1__review_meta__unpack(NULL, len, buf);
-            free(buf);
-        }
+        memset(&e2, 0, sizeof e2);
+        int r = dmvf__review_meta_load(spool, id, pub, &e->meta, path, &missing, &e2);
         if (r != DMVF_OK && missing) {
             n--; /* gone meanwhile (cannot happen to a kept item) */
             continue;
         }
-        if (!e->meta || strcmp(e->meta->review_id, id) != 0) {
-            e->state = DMVF__REVIEW_DAMAGED;
-            if (!damaged[0])
-                snprintf(damaged, sizeof damaged, "%s", path);
-            continue;
+        if (r == DMVF_OK)
+            r = dmvf__review_sealed_check_file(e->meta, spool, id, &e2);
+        if (r == DMVF_OK) {
+            char mark[DMVF__REVIEW_MARK_MAX];
+            r = dmvf__review_state_read(spool, id, &e->state, mark, &e2);
         }
-        char mark[DMVF__REVIEW_MARK_MAX];
-        if (dmvf__review_state_read(spool, id, &e->state, mark, &e2) != DMVF_OK) {
+        if (r == DMVF_ENOMEM) {
+            rc = dmvf__seterr(err, DMVF_ENOMEM, "out of memory listing %s", spool);
+            goto done;
+        }
+        if (r != DMVF_OK) {
             e->state = DMVF__REVIEW_DAMAGED;
-            if (!damaged[0])
-                snprintf(damaged, sizeof damaged, "%s", path);
+            if (!ndamaged++)
+                memcpy(&first, &e2, sizeof first);
         }
     }
     if (errno) {
@@ -155,10 +155,11 @@ int dmvf_review_list(const char *spool, FILE *out, int json, dmvf_error *err)
         rc = dmvf__seterr(err, DMVF_EIO, "cannot write the review list: %s", strerror(errno));
         goto done;
     }
-    if (damaged[0])
-        rc = dmvf__seterr(err, DMVF_ETAMPER,
-                          "%s does not decode or names another item: the spool was altered",
-                          damaged);
+    if (ndamaged)
+        rc = dmvf__seterr(err, DMVF_ETAMPER, "%zu item%s of the spool %s not the filter's; the "
+                          "first: %s", ndamaged, ndamaged == 1 ? "" : "s",
+                          ndamaged == 1 ? "is" : "are",
+                          first.msg[0] ? first.msg : dmvf_strerror(first.code));
 done:
     closedir(d);
     for (i = 0; i < n; i++)

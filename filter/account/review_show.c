@@ -1,6 +1,7 @@
 /*
  * review_show.c - one held item shown to its reviewer (dmvf_review_show):
- * opened with the reviewer's secret key (review_item.c), then
+ * checked to be the filter's (signed with the DMV's key) and opened with
+ * the reviewer's secret key (review_item.c), then
  *
  *   review ID: STATE / decision: LINE (once decided) / held: TIME
  *   request:   its fields, a line each ("  LABEL  VALUE")
@@ -72,12 +73,13 @@ static void print_request(FILE *out, const Dmv__V1__Request *q)
     put_line(out, "judged on", num);
 }
 
-int dmvf_review_show(const char *spool, const char *id, const char *secret_key_path,
-                     const char *passphrase, FILE *out, int records, dmvf_error *err)
+int dmvf_review_show(const char *spool, const char *id, const uint8_t pub[32],
+                     const char *secret_key_path, const char *passphrase, FILE *out, int records,
+                     dmvf_error *err)
 {
-    DMVF_REQUIRE(spool && id && secret_key_path && out, "NULL argument");
+    DMVF_REQUIRE(spool && id && pub && secret_key_path && out, "NULL argument");
     dmvf__review_item it;
-    int rc = dmvf__review_item_open(spool, id, secret_key_path, passphrase, 0, &it, err);
+    int rc = dmvf__review_item_open(spool, id, pub, secret_key_path, passphrase, 0, &it, err);
     if (rc != DMVF_OK)
         return rc;
     const Dmv__V1__ReviewMeta *m = it.meta;

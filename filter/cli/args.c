@@ -1,5 +1,5 @@
 /*
- * args.c - flag scanning, the request flags, passphrases, messages, and
+ * args.c - flag scanning, the request flags, messages, and
  * loading policy and keyring with the command line's error reporting.
  *
  * Flags are GNU-style long options: "--name VALUE" or "--name=VALUE";
@@ -276,80 +276,12 @@ int dmvf__cli_request_flag(dmvf_cli_args *a, dmvf_cli_request *r)
     return 1;
 }
 
-/* ---- passphrases ---- */
-
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-    while (n--)
-        *v++ = 0;
-}
-
-void dmvf__cli_passphrase_free(char *p)
-{
-    if (p) {
-        wipe(p, strlen(p));
-        free(p);
-    }
-}
-
-int dmvf__cli_passphrase(const char *file, char **out)
-{
-    *out = NULL;
-    if (!file) {
-        const char *env = getenv("DMVFILTER_PASSPHRASE");
-        if (!env)
-            return 0;
-        *out = strdup(env);
-        if (!*out) {
-            dmvf__cli_err("out of memory");
-            return DMVF_EXIT_NOMEM;
-        }
-        return 0;
-    }
-    FILE *fp = fopen(file, "r");
-    if (!fp) {
-        dmvf__cli_err("passphrase file %s: cannot open: %s", file, strerror(errno));
-        return DMVF_EXIT_IOERR;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    errno = 0;
-    ssize_t n = getline(&line, &cap, fp);
-    int rerr = ferror(fp) ? errno : 0;
-    fclose(fp);
-    if (n < 0) {
-        if (line) {
-            wipe(line, cap);
-            free(line);
-        }
-        if (rerr) {
-            dmvf__cli_err("passphrase file %s: cannot read: %s", file, strerror(rerr));
-            return DMVF_EXIT_IOERR;
-        }
-        /* an empty file is an empty passphrase */
-        line = strdup("");
-        if (!line) {
-            dmvf__cli_err("out of memory");
-            return DMVF_EXIT_NOMEM;
-        }
-        *out = line;
-        return 0;
-    }
-    if (n > 0 && line[n - 1] == '\n')
-        line[--n] = '\0';
-    if (n > 0 && line[n - 1] == '\r')
-        line[--n] = '\0';
-    *out = line;
-    return 0;
-}
-
 /* ---- policy and keyring ---- */
 
 dmvf_keyring *dmvf__cli_keyring_load(const char *path, const char *passphrase_file, int *code)
 {
     char *pass = NULL;
-    int rc = dmvf__cli_passphrase(passphrase_file, &pass);
+    int rc = dmvf__cli_passphrase(passphrase_file, DMVF__CLI_ENV_PASS, &pass);
     if (rc) {
         *code = rc;
         return NULL;

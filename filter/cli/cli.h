@@ -2,7 +2,8 @@
  * cli.h - what the parts of the dmvfilter command share.
  *
  *   main.c        dispatch, top-level help, --version, exit codes
- *   args.c        flag scanning, request flags, passphrases, messages
+ *   args.c        flag scanning, request flags, messages
+ *   passphrase.c  reading a passphrase (read(2) into sodium_malloc memory)
  *   io.c          input (plain or gzip, detected) and output (stdout or a
  *                 temp file renamed on success, optionally gzip); pipe sizes
  *   progress.c    the progress line on a terminal
@@ -19,7 +20,7 @@
  * The command line uses the public API (<dmvfilter/dmvfilter.h>), the
  * exported headers of the library's layers (its "cli" view, see
  * cmake/DmvfLayers.cmake: core's dates, text and hex helpers), libc, POSIX
- * threads and zlib. It links the internal static library.
+ * threads, zlib and libsodium's secure memory (passphrases only). It links the internal static library.
  */
 #ifndef DMVF_CLI_H
 #define DMVF_CLI_H
@@ -139,13 +140,21 @@ int dmvf__cli_request_flag(dmvf_cli_args *a, dmvf_cli_request *r);
     "                          (default: today, UTC, the DMV's clock); recorded in the\n" \
     "                          audit log as judged_as_of\n"
 
-/* ---- passphrases (args.c) ---- */
+/* ---- passphrases (passphrase.c) ---- */
 
-/* The passphrase from --passphrase-file (first line, line end stripped) or,
- * when file is NULL, the DMVFILTER_PASSPHRASE environment variable. *out is
- * NULL when neither is given; free it with dmvf__cli_passphrase_free.
- * Returns 0 or an exit code (message printed). */
-int dmvf__cli_passphrase(const char *file, char **out);
+#define DMVF__CLI_PASS_MAX 4096u   /* bytes a passphrase may have */
+#define DMVF__CLI_ENV_PASS "DMVFILTER_PASSPHRASE"
+#define DMVF__CLI_ENV_REVIEW_PASS "DMVFILTER_REVIEW_PASSPHRASE"
+
+/* The passphrase: the first line of file (read with read(2), never
+ * through stdio; its LF or CRLF stripped) or, when file is NULL, the
+ * environment variable env (NULL: none). *out is in sodium_malloc memory
+ * (free it with dmvf__cli_passphrase_free), or NULL when neither is given.
+ * Returns 0 or an exit code (message printed): 64 for an empty passphrase,
+ * one over DMVF__CLI_PASS_MAX bytes or one holding a NUL byte; 74 when the
+ * file cannot be opened or read; 71 out of memory. */
+int dmvf__cli_passphrase(const char *file, const char *env, char **out);
+/* Wipes and frees a passphrase; NULL accepted. */
 void dmvf__cli_passphrase_free(char *p);
 
 /* Loads a keyring, printing the error naming the file. NULL with *code set

@@ -143,7 +143,7 @@ static int keys_init(int argc, char **argv)
         return dmvf__cli_usage_error(&a, "--unsealed and --passphrase-file exclude each other");
     char *pass = NULL;
     if (!c.unsealed) {
-        int rc = dmvf__cli_passphrase(c.passfile, &pass);
+        int rc = dmvf__cli_passphrase(c.passfile, DMVF__CLI_ENV_PASS, &pass);
         if (rc)
             return rc;
         if (!pass)
@@ -174,7 +174,7 @@ static int keys_rotate(int argc, char **argv)
     if (scan(&a, &c, 0, 0, NULL, NULL))
         return DMVF_EXIT_USAGE;
     char *pass = NULL;
-    int rc = dmvf__cli_passphrase(c.passfile, &pass);
+    int rc = dmvf__cli_passphrase(c.passfile, DMVF__CLI_ENV_PASS, &pass);
     if (rc)
         return rc;
     dmvf_error err;

@@ -13,4 +13,5 @@ set(DMVF_CLI_SRCS
   io.c
   main.c
   parallel.c
+  passphrase.c
   progress.c)

@@ -707,3 +707,9 @@ uint32_t dmvf_filter_key_epoch(const dmvf_filter *f)
     DMVF_REQUIRE(f != NULL, "filter is NULL");
     return f->keyring ? dmvf_keyring_epoch(f->keyring) : 0;
 }
+
+const dmvf_keyring *dmvf_filter_keyring(const dmvf_filter *f)
+{
+    DMVF_REQUIRE(f != NULL, "filter is NULL");
+    return f->keyring;
+}

@@ -536,6 +536,14 @@ DMVF_API const char *dmvf_filter_policy_id(const dmvf_filter *f);
  * Owns:    nothing (a value). */
 DMVF_API uint32_t dmvf_filter_key_epoch(const dmvf_filter *f);
 
+/* The keyring the filter was created with (the review spool signs the
+ * items it holds with its signing key).
+ * @return  the keyring; NULL when the filter has none.
+ * Threads: reads f only.
+ * NULL:    f aborts.
+ * Owns:    the caller owns the keyring (the filter borrows it). */
+DMVF_API const dmvf_keyring *dmvf_filter_keyring(const dmvf_filter *f);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,8 +2,9 @@
  * dmvfilter/keyring.h - the DMV's keyring: epochs of pseudonym and
  * encryption keys, a signing key pair and an audit key.
  *
- * On disk a keyring is sealed with a passphrase (Argon2id -> XSalsa20-Poly1305
- * secretbox) or unsealed, and either way must be a regular file of mode 0600
+ * On disk a keyring is sealed with a passphrase (Argon2id at libsodium's
+ * MODERATE costs -> XSalsa20-Poly1305 secretbox; a file opens with the costs
+ * it records, INTERACTIVE included) or unsealed, and either way must be a regular file of mode 0600
  * or stricter: a keyring file with any permission bit for group or others
  * is refused (DMVF_EKEYRING). Files are written with mode 0600.
  * Loaded keys live in sodium_malloc memory and are wiped when freed.

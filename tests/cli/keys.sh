@@ -63,6 +63,41 @@ expect_rc 64 "keys init with an empty passphrase" "$cli" keys init --keyring "$T
     --passphrase-file "$T/emptypass"
 check "no keyring after the refused init" [ ! -e "$T/sealed3" ]
 
+# ---- reading a passphrase (filter/cli/passphrase.c): read(2), first line only ----
+printf 'open sesame\nopen says me\n' >"$T/twolines"
+expect_rc 0 "the first line is the passphrase" "$cli" keys list --keyring "$T/sealed" \
+    --passphrase-file "$T/twolines"
+printf 'open sesame\r\n' >"$T/crlf"
+expect_rc 0 "a CRLF line end is stripped" "$cli" keys list --keyring "$T/sealed" \
+    --passphrase-file "$T/crlf"
+printf 'open sesame' >"$T/noeol"
+expect_rc 0 "a file without a line end" "$cli" keys list --keyring "$T/sealed" \
+    --passphrase-file "$T/noeol"
+# a pipe: only the first line is taken, what follows stays in the pipe
+printf 'open sesame\nWHAT FOLLOWS\n' | {
+    "$cli" keys list --keyring "$T/sealed" --passphrase-file /dev/stdin >"$T/stdout" 2>"$T/err"
+    echo "rc=$?"
+    cat
+} >"$T/piped"
+check "a pipe (/dev/stdin): exit 0" grep -qx "rc=0" "$T/piped"
+check "a pipe: nothing past the first line is read" grep -qx "WHAT FOLLOWS" "$T/piped"
+expect_rc 64 "an empty passphrase file is refused when loading too" "$cli" keys list \
+    --keyring "$T/sealed" --passphrase-file "$T/emptypass"
+check "... saying it is empty" grep -q "is empty" "$T/err"
+printf '\nopen sesame\n' >"$T/emptyfirst"
+expect_rc 64 "an empty first line is refused" "$cli" keys list --keyring "$T/sealed" \
+    --passphrase-file "$T/emptyfirst"
+DMVFILTER_PASSPHRASE= expect_rc 64 "an empty DMVFILTER_PASSPHRASE is refused" "$cli" keys list \
+    --keyring "$T/sealed"
+printf 'open\0sesame\n' >"$T/nul"
+expect_rc 64 "a passphrase holding a NUL byte is refused" "$cli" keys init --keyring "$T/sealed4" \
+    --passphrase-file "$T/nul"
+check "no keyring after it" [ ! -e "$T/sealed4" ]
+head -c 4097 /dev/zero | tr '\0' x >"$T/long"
+expect_rc 64 "a passphrase over 4096 bytes is refused" "$cli" keys init --keyring "$T/sealed4" \
+    --passphrase-file "$T/long"
+check "no keyring after it" [ ! -e "$T/sealed4" ]
+
 # ---- reveal: the researcher's encrypted license numbers ----
 expect_rc 0 "generate records" "$gen" --count 6 --seed 21 --out "$T/rec.bin"
 research=(--ori NYUNIV000 --agency-kind research --purpose 5 --query-kind list --date 2026-11-22)
