@@ -24,6 +24,12 @@
  *
  * The audit's field counts and subjects (count.h) cost one flag test per
  * record when neither option is set.
+ *
+ * A rewritten record is judged in this order: its size, the rewrite (a
+ * malformed record fails or, with drop_malformed, is dropped), its subject
+ * (under notify_subject a record without a record_id fails the request:
+ * DMVF_ENOSUBJECT), then the record limit, which counts released records
+ * only: a dropped record never makes a request pass its limit.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -302,6 +308,14 @@ static int subject_nomem(dmvf_filter *f, dmvf_error *err)
     return f->sticky = DMVF_ENOMEM;
 }
 
+/* 1 when rec has a non-empty record_id: a subject that can be notified. */
+static int has_subject(const uint8_t *rec, size_t n)
+{
+    const uint8_t *id;
+    size_t len;
+    return dmvf__record_id(rec, n, &id, &len) > 0 && len > 0;
+}
+
 /* Keeps the record_id of rec (when it has a non-empty one). 0 or -1. */
 static int keep_subject(dmvf_filter *f, const uint8_t *rec, size_t n)
 {
@@ -379,10 +393,6 @@ static int filter_record(dmvf_filter *f, const void *in, size_t in_len,
                             dmvf_strerror(f->sticky));
     if (DMVF_UNLIKELY(f->mode != MODE_REWRITE))
         return not_released(f, in, in_len, dropped, err);
-    if (f->v.max_records && f->in - f->dropped >= f->v.max_records) {
-        f->in++; /* the record that passes the limit was received too */
-        return refuse_for_limit(f, in, in_len, err);
-    }
     if (in_len > f->max_record_bytes) {
         dmvf__seterr(err, DMVF_ETOOBIG, "record of %zu bytes exceeds the limit of %zu bytes",
                      in_len, f->max_record_bytes);
@@ -404,6 +414,22 @@ static int filter_record(dmvf_filter *f, const void *in, size_t in_len,
             return DMVF_OK;
         }
         return f->sticky = rc;
+    }
+    if (DMVF_UNLIKELY(f->v.notify_subject) && !has_subject(in, in_len)) {
+        *out_len = 0;
+        dmvf__seterr(err, DMVF_ENOSUBJECT,
+                     "the record has no record_id (or an empty one) and rule '%s' notifies "
+                     "subjects: its subject cannot be told, so nothing of the request is released",
+                     f->v.rule_name ? f->v.rule_name : "?");
+        if (err)
+            err->record = f->in;
+        return f->sticky = DMVF_ENOSUBJECT;
+    }
+    /* the limit counts released records: a dropped one is not, and is judged first */
+    if (f->v.max_records && f->out >= f->v.max_records) {
+        *out_len = 0;
+        f->in++; /* the record that passes the limit was received too */
+        return refuse_for_limit(f, in, in_len, err);
     }
     if (DMVF_UNLIKELY(f->acct_on)) {
         /* the subject first: a record whose subject cannot be kept is not released */
@@ -579,6 +605,11 @@ void dmvf__filter_count_refused(dmvf_filter *f, const uint8_t *rec, size_t n)
     if (f->acct.collect && !f->sticky && keep_subject(f, rec, n) != 0)
         (void)subject_nomem(f, &f->first);
     f->in++;
+}
+
+int dmvf__filter_rewrites(const dmvf_filter *f)
+{
+    return f->mode == MODE_REWRITE;
 }
 
 const char *dmvf__filter_request_id(const dmvf_filter *f)
