@@ -10,7 +10,11 @@ set(DMVF_CLI_SRCS
   cmd_policy.c
   cmd_review.c
   cmd_verify.c
+  filter_framed.c
   io.c
   main.c
+  members.c
   parallel.c
-  progress.c)
+  progress.c
+  pump.c
+  sink.c)
