@@ -10,6 +10,10 @@
 #                           rename, link: tests/faultshim.c) for every N: a
 #                           release on disk always has its RELEASE entry in
 #                           the log, never the reverse; the log still verifies
+#   ... with stdout as the  the same to a pipe: a byte the reader received
+#       output              always has the RELEASE entry in the log before it
+#                           (records, and framed: a request's records and
+#                           trailer only after its own RELEASE entry)
 set -u
 : "${DMVF_CLI:?}" "${DMVF_GEN:?}" "${DMVF_SRC:?}"
 cli=$DMVF_CLI gen=$DMVF_GEN
@@ -98,6 +102,75 @@ else
     check "a release never exists without its log entry" [ $reverse = 0 ]
     check "a completed run leaves its release" [ $lost = 0 ]
     check "crash points were tried" [ $crashes -ge 5 ]
+
+    # stdout as the output, a pipe: what the reader received
+    filter --out "$T/ref.out" "${police[@]}" --request-id ref 2>/dev/null
+    n=1 crashes=0 reverse=0 lost=0 done_run=0
+    while [ $n -le 200 ]; do
+        env DMVF_FAULT_KILL_AT=$n LD_PRELOAD="$PRE" "$cli" filter --policy "$policy" --keyring "$T/kr" \
+            --in "$T/rec.bin" --quiet --audit "$T/slog" "${police[@]}" \
+            --request-id scrash$n --threads 1 2>"$T/cerr" | cat >"$T/s.out"
+        rc=${PIPESTATUS[0]}
+        rel=$(entries "$T/slog" release scrash$n)
+        if [ -s "$T/s.out" ] && [ "$rel" != 1 ]; then reverse=$((reverse + 1)); fi
+        if [ $rc -eq 137 ]; then
+            crashes=$((crashes + 1))
+        elif [ $rc -eq 0 ]; then
+            cmp -s "$T/s.out" "$T/ref.out" || lost=$((lost + 1))
+            done_run=1
+            break
+        else
+            bad "stdout: crash step $n: exit $rc: $(head -2 "$T/cerr")"
+        fi
+        if ! "$cli" audit verify "$T/slog" --keyring "$T/kr" >/dev/null 2>"$T/verr"; then
+            bad "stdout: after a crash at step $n the log does not verify: $(head -2 "$T/verr")"
+        fi
+        n=$((n + 1))
+    done
+    check "stdout: a run completes once no step is killed ($crashes crash points tried)" [ $done_run = 1 ]
+    check "stdout: the reader never receives a byte before the RELEASE entry is in the log" [ $reverse = 0 ]
+    check "stdout: a completed run sends the whole release" [ $lost = 0 ]
+    check "stdout: crash points were tried" [ $crashes -ge 5 ]
+
+    # framed, to a pipe: two requests of a rule without a record limit (its
+    # records are not held by the library), each larger than one read; the
+    # reader has a request's records only when the log has its RELEASE entry
+    "$gen" --framed --count 6000 --requests 2 --request-id fk --seed 7 --ori NYUNIV000 --purpose 5 \
+        --query-kind list --date 20261122 --out "$T/fr.bin" 2>/dev/null
+    n=1 crashes=0 reverse=0 done_run=0
+    while [ $n -le 200 ]; do
+        env DMVF_FAULT_KILL_AT=$n LD_PRELOAD="$PRE" "$cli" filter --policy "$policy" --keyring "$T/kr" \
+            --in "$T/fr.bin" --quiet --audit "$T/flog$n" --format framed --date 2026-11-22 \
+            2>"$T/cerr" | cat >"$T/f.out"
+        rc=${PIPESTATUS[0]}
+        # the number of record frames received, and of RELEASE entries in the log
+        got=$(python3 -c '
+import sys
+d = open(sys.argv[1], "rb").read(); i = recs = 0
+while i < len(d):
+    n = s = 0
+    while i < len(d):
+        c = d[i]; i += 1; n |= (c & 0x7f) << s; s += 7
+        if not c & 0x80: break
+    if i < len(d) and d[i] == 0x12: recs += 1
+    i += n
+print(recs)' "$T/f.out")
+        rels=$("$cli" audit query "$T/flog$n" --kind release 2>/dev/null | grep -c . || true)
+        # each request releases 3000 records: more per RELEASE entry is a reversal
+        if [ "$got" -gt $((rels * 3000)) ]; then reverse=$((reverse + 1)); fi
+        if [ $rc -eq 137 ]; then
+            crashes=$((crashes + 1))
+        elif [ $rc -eq 0 ]; then
+            done_run=1
+            break
+        else
+            bad "framed stdout: crash step $n: exit $rc: $(head -2 "$T/cerr")"
+        fi
+        n=$((n + 1))
+    done
+    check "framed stdout: a run completes once no step is killed ($crashes crash points tried)" [ $done_run = 1 ]
+    check "framed stdout: no request's records reach the reader before its RELEASE entry" [ $reverse = 0 ]
+    check "framed stdout: crash points were tried" [ $crashes -ge 5 ]
 fi
 
 echo "$pass passed, $fail failed"
