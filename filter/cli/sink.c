@@ -69,6 +69,18 @@ void dmvf__cli_signals(void)
     sigaction(SIGHUP, &sa, NULL);
 }
 
+/* Blocks SIGINT, SIGTERM and SIGHUP (the old mask in *old) while a file
+ * has a name that only their handler, or nothing, would remove. */
+static void block_signals(sigset_t *old)
+{
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigprocmask(SIG_BLOCK, &block, old);
+}
+
 static void set_pending(const char *tmp)
 {
     have_pending = 0;
@@ -225,12 +237,8 @@ static int open_spool(const char *dir)
         return -1;
     }
     snprintf(t, n, "%s/.dmvfilter-spool.XXXXXX", dir);
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGHUP);
-    sigprocmask(SIG_BLOCK, &block, &old);
+    sigset_t old;
+    block_signals(&old);
     int sfd = mkostemp(t, O_CLOEXEC);
     int e = errno;
     if (sfd >= 0)
@@ -499,12 +507,8 @@ static int commit_unnamed(dmvf_cli_sink *k)
     }
     proc_fd_path(ro, proc, sizeof proc);
 
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGHUP);
-    sigprocmask(SIG_BLOCK, &block, &old);
+    sigset_t old;
+    block_signals(&old);
     int rc = 0, linked = 0;
     for (int tries = 0; tries < 100 && !linked; tries++) {
         fill_unique(tmp_name);
