@@ -22,86 +22,45 @@ expect_rc 0 "keys init" "$cli" keys init --keyring "$T/kr" --unsealed
 # names: g for a good record of IN, m for a malformed one (a string field
 # that claims more bytes than it has)
 make() {
-    python3 - "$@" <<'EOF'
+    py - "$@" <<'EOF'
 import sys
+from delimited import *
 src, kind, dst, shape = sys.argv[1:5]
-def varint(n):
-    o = bytearray()
-    while n >= 0x80: o.append((n & 0x7f) | 0x80); n >>= 7
-    o.append(n); return bytes(o)
-def ld(field, b): return varint(field << 3 | 2) + varint(len(b)) + b
-def vi(field, n): return varint(field << 3) + varint(n)
-d = open(src, "rb").read()
-good, i = [], 0
-while i < len(d):
-    n = s = 0
-    while True:
-        c = d[i]; i += 1; n |= (c & 0x7f) << s; s += 7
-        if not c & 0x80: break
-    good.append(d[i:i + n]); i += n
-bad = b"\x0a\x05AB"
-recs = [good.pop(0) if c == "g" else bad for c in shape]
+good = split(open(src, "rb").read())[0]
+recs = [good.pop(0) if c == "g" else b"\x0a\x05AB" for c in shape]
 if kind == "records":
-    out = b"".join(varint(len(r)) + r for r in recs)
+    out = join(recs)
 else:
     req = (ld(1, b"ice-" + shape.encode()) + ld(2, b"DCICE0100") + vi(8, 1) + vi(9, 4) + vi(11, 1)
            + vi(14, 20261122))
-    frames = [ld(1, req)] + [ld(2, r) for r in recs]
-    out = b"".join(varint(len(f)) + f for f in frames)
+    out = join([ld(1, req)] + [ld(2, r) for r in recs])
 open(dst, "wb").write(out)
 EOF
 }
 # frames FILE: "record" per record frame, "trailer IN OUT DROPPED" per
 # trailer, "seal"
 frames() {
-    python3 - "$1" <<'EOF'
+    py - "$1" <<'EOF'
 import sys
-d = open(sys.argv[1], "rb").read()
-def get(b, i):
-    v = s = 0
-    while True:
-        c = b[i]; i += 1; v |= (c & 0x7f) << s; s += 7
-        if not c & 0x80: return v, i
-i = 0
-while i < len(d):
-    n, i = get(d, i); f = d[i:i + n]; i += n
-    ln, j = get(f, 1); body = f[j:j + ln]
-    if f[0] == 0x12: print("record")
-    elif f[0] == 0x22: print("seal")
+from delimited import *
+for kind, body in frames(open(sys.argv[1], "rb").read()):
+    if kind == "trailer":
+        t = fields(body)
+        print("trailer", t.get(2, 0), t.get(3, 0), t.get(4, 0))
     else:
-        k, v = 0, {}
-        while k < len(body):
-            key, k = get(body, k)
-            if key & 7 == 0: v[key >> 3], k = get(body, k)
-            else: l, k = get(body, k); k += l
-        print("trailer", v.get(2, 0), v.get(3, 0), v.get(4, 0))
+        print(kind)
 EOF
 }
 # frame_records FILE: the record frames of a framed output as a records stream
 frame_records() {
-    python3 -c '
+    py -c '
 import sys
-d = open(sys.argv[1], "rb").read(); i = 0
-while i < len(d):
-    n = s = 0
-    while True:
-        c = d[i]; i += 1; n |= (c & 0x7f) << s; s += 7
-        if not c & 0x80: break
-    if d[i] == 0x12: sys.stdout.buffer.write(d[i + 1:i + n])
-    i += n' "$1"
+from delimited import *
+sys.stdout.buffer.write(join(b for k, b in frames(open(sys.argv[1], "rb").read()) if k == "record"))' "$1"
 }
 # count FILE: the records of a records-format stream
 count() {
-    python3 -c '
-import sys
-d = open(sys.argv[1], "rb").read(); i = n = 0
-while i < len(d):
-    l = s = 0
-    while True:
-        c = d[i]; i += 1; l |= (c & 0x7f) << s; s += 7
-        if not c & 0x80: break
-    i += l; n += 1
-print(n)' "$1"
+    py -c 'import sys; from delimited import *; print(len(split(open(sys.argv[1], "rb").read())[0]))' "$1"
 }
 # release LOG: "IN OUT DROPPED NOTE" of the log's RELEASE entry
 release() {

@@ -49,38 +49,24 @@ g=(--framed --count 6 --seed 5 --agency-kind federal --legal-process administrat
 "$gen" "${g[@]}" --request-id F1 --ori DHSICE001 --out "$T/ice.fr" 2>/dev/null
 "$gen" "${g[@]}" --request-id F2 --ori DHSFED001 --out "$T/fed.fr" 2>/dev/null
 cat "$T/ice.fr" "$T/fed.fr" >"$T/both.fr"
-# frames FILE: one line per frame: "record", "trailer ID OUT DECISION" (the
-# trailer's request id, records_out and decision number) or "seal"; and
-# records FILE OUT: OUT holds FILE's record frames as a records-format stream
+# frames FILE [OUT]: one line per frame: "request", "record", "trailer ID OUT
+# DECISION" (the trailer's request id, records_out and decision number) or
+# "seal"; OUT gets FILE's record frames as a records-format stream
 frames() {
-    python3 - "$@" <<'EOF'
+    py - "$@" <<'EOF'
 import sys
-d = open(sys.argv[1], "rb").read()
-def get(b, i):
-    v = s = 0
-    while True:
-        c = b[i]; i += 1; v |= (c & 0x7f) << s; s += 7
-        if not c & 0x80: return v, i
-i, recs = 0, bytearray()
-while i < len(d):
-    n, i = get(d, i); f = d[i:i + n]; i += n
-    ln, j = get(f, 1); body = f[j:j + ln]
-    if f[0] == 0x12:
-        print("record"); recs += f[1:]
-    elif f[0] == 0x1a:
-        k, fields = 0, {}
-        while k < len(body):
-            key, k = get(body, k)
-            if key & 7 == 0: fields[key >> 3], k = get(body, k)
-            else:
-                l, k = get(body, k); fields[key >> 3] = body[k:k + l]; k += l
-        print("trailer", fields.get(1, b"").decode(), fields.get(3, 0), fields.get(5, 0))
-    elif f[0] == 0x22:
-        print("seal")
-    elif f[0] == 0x0a:
-        print("request")
+from delimited import *
+recs = []
+for kind, body in frames(open(sys.argv[1], "rb").read()):
+    if kind == "trailer":
+        t = fields(body)
+        print("trailer", t.get(1, b"").decode(), t.get(3, 0), t.get(5, 0))
+    else:
+        print(kind)
+    if kind == "record":
+        recs.append(body)
 if len(sys.argv) > 2:
-    open(sys.argv[2], "wb").write(bytes(recs))
+    open(sys.argv[2], "wb").write(join(recs))
 EOF
 }
 frames "$T/ice.fr" "$T/rec.bin" >/dev/null

@@ -29,20 +29,14 @@ EOF
 }
 # whole FILE.gz: every member ends at a record boundary of the release
 whole() {
-    python3 - "$1" <<'EOF'
+    py - "$1" <<'EOF'
 import sys, zlib
+from delimited import split
 d = open(sys.argv[1], "rb").read()
 while d:
     z = zlib.decompressobj(31)
     m = z.decompress(d); d = z.unused_data
-    i = 0
-    while i < len(m):
-        n = s = 0
-        while True:
-            c = m[i]; i += 1; n |= (c & 0x7f) << s; s += 7
-            if not c & 0x80: break
-        i += n
-    if i != len(m): sys.exit(1)
+    if not split(m)[1]: sys.exit(1)
 EOF
 }
 

@@ -42,68 +42,39 @@ for old, new in (("    max_records: 1\n    notify_subject: true\n", "    notify_
     p = p.replace(old, new)
 open(sys.argv[2], "w").write(p)
 EOF
-# records.py IN OUT OP: OUT is IN changed: "cut-last" (the last record's last
+# records IN OUT OP: OUT is IN changed: "cut-last" (the last record's last
 # byte missing, its length prefix intact: malformed), "noid K" (record K
 # without its record_id), "emptyid K" (record K's record_id empty)
 records() {
-    python3 - "$@" <<'EOF'
+    py - "$@" <<'EOF'
 import sys
-src, dst, op = sys.argv[1], sys.argv[2], sys.argv[3]
-d = open(src, "rb").read()
-def varint(n):
-    o = bytearray()
-    while n >= 0x80: o.append((n & 0x7f) | 0x80); n >>= 7
-    o.append(n); return bytes(o)
-def get(b, i):
-    v = s = 0
-    while True:
-        c = b[i]; i += 1; v |= (c & 0x7f) << s; s += 7
-        if not c & 0x80: return v, i
-recs, i = [], 0
-while i < len(d):
-    n, i = get(d, i); recs.append(d[i:i + n]); i += n
-def without_id(r, empty):
-    assert r[0] == 0x0a
-    n, j = get(r, 1)
-    return (b"\x0a\x00" if empty else b"") + r[j + n:]
+from delimited import *
+src, dst, op = sys.argv[1:4]
+recs = split(open(src, "rb").read())[0]
 if op == "cut-last":
-    recs[-1] = recs[-1][:-1]
     # a truncated last record: its prefix claims one byte more than follows
-    out = b"".join(varint(len(r)) + r for r in recs[:-1]) + varint(len(recs[-1]) + 1) + recs[-1]
+    out = join(recs[:-1]) + varint(len(recs[-1])) + recs[-1][:-1]
 else:
     k = int(sys.argv[4])
-    recs[k] = without_id(recs[k], op == "emptyid")
-    out = b"".join(varint(len(r)) + r for r in recs)
+    recs[k] = (ld(1, b"") if op == "emptyid" else b"") + without_field(recs[k], 1)
+    out = join(recs)
 open(dst, "wb").write(out)
 EOF
 }
-# framed.py IN OUT K: OUT is the framed stream IN with record frame K's
+# framed_noid IN OUT K: OUT is the framed stream IN with record frame K's
 # record_id removed
 framed_noid() {
-    python3 - "$@" <<'EOF'
+    py - "$@" <<'EOF'
 import sys
-d = open(sys.argv[1], "rb").read()
-k = int(sys.argv[3])
-def varint(n):
-    o = bytearray()
-    while n >= 0x80: o.append((n & 0x7f) | 0x80); n >>= 7
-    o.append(n); return bytes(o)
-def get(b, i):
-    v = s = 0
-    while True:
-        c = b[i]; i += 1; v |= (c & 0x7f) << s; s += 7
-        if not c & 0x80: return v, i
-out, i, seen = bytearray(), 0, 0
-while i < len(d):
-    n, i = get(d, i); f = d[i:i + n]; i += n
-    if f[0] == 0x12:
-        if seen == k:
-            ln, j = get(f, 1); r = f[j:j + ln]
-            idl, m = get(r, 1); r = r[m + idl:]
-            f = b"\x12" + varint(len(r)) + r
-        seen += 1
-    out += varint(len(f)) + f
-open(sys.argv[2], "wb").write(bytes(out))
+from delimited import *
+k, out = int(sys.argv[3]), []
+for kind, body in frames(open(sys.argv[1], "rb").read()):
+    if kind == "record":
+        if k == 0:
+            body = without_field(body, 1)
+        k -= 1
+    out.append(ld({"request": 1, "record": 2, "trailer": 3}[kind], body))
+open(sys.argv[2], "wb").write(join(out))
 EOF
 }
 
@@ -112,6 +83,15 @@ police=(--ori NY0300000 --purpose 1 --query-kind by_license --date 2026-11-22)
 # entries DIR KIND REQUEST_ID: how many entries of that kind the request has
 entries() {
     "$cli" audit query "$1" --kind "$2" --request-id "$3" 2>/dev/null | grep -c . || true
+}
+# incomplete LOG N: the transparency report of LOG counts N incomplete
+# requests and no record released
+incomplete() {
+    "$cli" audit report "$1" --from 2020-01-01 --to 2099-12-31 --format json --out "$T/r.json" 2>/dev/null &&
+        python3 -c '
+import json, sys
+t = json.load(open(sys.argv[1]))["totals"]
+sys.exit(not (t["incomplete"] == int(sys.argv[2]) and t["records_released"] == 0))' "$T/r.json" "$2"
 }
 # the output kinds: each runs CMD... with its output going to OUT (what the
 # requester received), stderr to $T/err, and leaves the exit status in $rc
@@ -194,11 +174,7 @@ for id in qdir q644 qlim qgz; do
     check "notices ($id): no RELEASE entry: the log says nothing left" \
         [ -z "$("$cli" audit query "$T/log-$id" --kind release 2>/dev/null)" ]
 done
-"$cli" audit report "$T/log-q644" --from 2020-01-01 --to 2099-12-31 --format json --out "$T/r.json" 2>/dev/null
-check "notices: the report counts 4 incomplete requests and 0 records released" python3 -c '
-import json, sys
-t = json.load(open(sys.argv[1]))["totals"]
-sys.exit(not (t["incomplete"] == 4 and t["records_released"] == 0))' "$T/r.json"
+check "notices: the report counts 4 incomplete requests and 0 records released" incomplete "$T/log-q644" 4
 
 # framed: a police request, then a court-ordered immigration request whose
 # notice cannot be queued: the first leaves whole, the second not at all
@@ -219,21 +195,11 @@ for kind in to_pipe to_file to_fifo; do
         --audit "$T/log-fr2"
     check "framed, a good request then one that fails, $kind: exit 74 ($rc)" [ "$rc" -eq 74 ]
     # the police request's frames, then its trailer: what a run of it alone gives, but the seal
-    check "framed, $kind: the first request left whole, the second not at all" \
-        python3 -c '
+    check "framed, $kind: the first request left whole, the second not at all" py -c '
 import sys
-got, ref = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
-def frames(d):
-    out, i = [], 0
-    while i < len(d):
-        n = s = 0
-        while True:
-            c = d[i]; i += 1; n |= (c & 0x7f) << s; s += 7
-            if not c & 0x80: break
-        out.append(d[i:i + n]); i += n
-    return out
-g, r = frames(got), frames(ref)
-sys.exit(not (g == r[:-1] and g[-1][0] == 0x1a and r[-1][0] == 0x22))' "$T/got" "$T/pol.out"
+from delimited import *
+got, ref = split(open(sys.argv[1], "rb").read())[0], split(open(sys.argv[2], "rb").read())[0]
+sys.exit(not (got == ref[:-1] and got[-1][0] == 0x1a and ref[-1][0] == 0x22))' "$T/got" "$T/pol.out"
     check "framed, $kind: the message says the first request left, with its trailer" \
         grep -q "1 requests left whole, each with its signed trailer" "$T/err"
 done
@@ -257,12 +223,7 @@ nothing 65 "a malformed last record, a rule with a record limit (output held to 
     "$cli" filter "${FL[@]}" "${police[@]}" --in "$T/ten.bin"
 for id in bad cutgz; do
     check "$id: no RELEASE entry" [ -z "$("$cli" audit query "$T/log-$id" --kind release 2>/dev/null)" ]
-    "$cli" audit report "$T/log-$id" --from 2020-01-01 --to 2099-12-31 --format json \
-        --out "$T/r.json" 2>/dev/null
-    check "$id: the report says 4 incomplete, 0 records released (true: nothing left)" python3 -c '
-import json, sys
-t = json.load(open(sys.argv[1]))["totals"]
-sys.exit(not (t["incomplete"] == 4 and t["records_released"] == 0))' "$T/r.json"
+    check "$id: the report says 4 incomplete, 0 records released (true: nothing left)" incomplete "$T/log-$id" 4
 done
 
 # ---- item 4: a subject that cannot be notified ----
