@@ -22,6 +22,10 @@ expect_rc() {
     fi
 }
 
+# py ARGS...: python3 with tests/delimited.py importable (delimited streams,
+# protobuf fields, frames)
+py() { PYTHONPATH="$DMVF_SRC/tests${PYTHONPATH:+:$PYTHONPATH}" python3 "$@"; }
+
 # make_bomb FILE COUNT : a gzip bomb: COUNT records, each with an 8 MiB photo of
 # zeros (redacted by every profile), compressed ~1000:1 as one gzip member
 make_bomb() {

@@ -211,3 +211,18 @@ int dmvf__cli_acct_hold(dmvf_cli_acct *ac, const dmvf_filter *f, const void *rel
     }
     return dmvf__cli_acct_event(ac, f, DMVF_AUDIT_REVIEW_HOLD, c, seq, id, NULL);
 }
+
+/* A record without a subject under a rule that notifies subjects refuses
+ * the request (DMVF_ENOSUBJECT): the audit log says so, with a RELEASE entry
+ * that releases nothing, as a refusal for the record limit does. record is
+ * the record's 0-based index in the request. */
+int dmvf__cli_acct_no_subject(dmvf_cli_acct *ac, const dmvf_filter *f, uint64_t seq, uint64_t record)
+{
+    char note[200];
+    dmvf_audit_counts c;
+    memset(&c, 0, sizeof c);
+    c.records_in = record + 1;
+    snprintf(note, sizeof note, "refused: record %llu has no record_id and the rule notifies "
+             "subjects; nothing released", (unsigned long long)record);
+    return dmvf__cli_acct_event(ac, f, DMVF_AUDIT_RELEASE, &c, seq, NULL, note);
+}

@@ -33,6 +33,7 @@ int dmvf__cli_exit_for(int code)
     case DMVF_EMALFORMED:
     case DMVF_ETOOBIG:
     case DMVF_EGZIP:
+    case DMVF_ENOSUBJECT:
     case DMVF_ETOKEN: return DMVF_EXIT_DATAERR;
     case DMVF_EPOLICY: return DMVF_EXIT_POLICY;
     case DMVF_EKEYRING:

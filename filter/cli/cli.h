@@ -4,12 +4,18 @@
  *   main.c        dispatch, top-level help, --version, exit codes
  *   args.c        flag scanning, request flags, messages
  *   passphrase.c  reading a passphrase (read(2) into sodium_malloc memory)
- *   io.c          input (plain or gzip, detected) and output (stdout or a
- *                 temp file renamed on success, optionally gzip); pipe sizes
+ *   io.c          input (plain or gzip, detected); pipe sizes
+ *   sink.c        output: a temp file renamed on success, or a spool copied
+ *                 to stdout, a pipe or a device when the release may leave;
+ *                 optionally gzip
  *   progress.c    the progress line on a terminal
  *   parallel.c    the records pipeline: chunks rewritten on worker threads,
  *                 written in input order, optionally as gzip members
- *   cmd_filter.c  `filter`
+ *   cmd_filter.c  `filter` (records format), its flags and messages
+ *   pump.c        the one-thread stream pump; framed requests leave at
+ *                 their trailers
+ *   filter_framed.c `filter --format framed`
+ *   members.c     gzip members that follow the released bytes
  *   cmd_policy.c  `policy check|explain`
  *   cmd_keys.c    `keys init|rotate|list|export-public`, `reveal`
  *   cmd_review.c  `review keygen|list|show|approve|deny` (the review queue)
@@ -28,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 #include <zlib.h>
 #include <dmvfilter/dmvfilter.h>
@@ -204,10 +211,15 @@ int dmvf__cli_src_read(dmvf_cli_src *s, void *buf, size_t cap, size_t *n, int *e
 void dmvf__cli_src_report(dmvf_cli_src *s);
 void dmvf__cli_src_close(dmvf_cli_src *s);
 
-/* ---- output (io.c) ---- */
+/* ---- output (sink.c) ---- */
 typedef struct dmvf_cli_sink {
-    int fd;
+    int fd;                  /* the temp file beside a named output, or the spool */
     const char *path;        /* the named output, NULL for stdout */
+    int spool;               /* the output cannot be taken back once written
+                                (stdout, a FIFO, a device): fd is an unnamed
+                                spool, copied to out_fd by release and commit */
+    int out_fd;              /* spool: stdout, or the named node opened */
+    const char *spool_dir;   /* spool: where it lives */
     int direct;              /* the named output is not a regular file (a device,
                                 a FIFO): written in place, never replaced */
     int anon;                /* the named output is written to an unnamed
@@ -215,30 +227,47 @@ typedef struct dmvf_cli_sink {
     int gzip;
     z_stream zs;
     int zinit;
+    int zmember;             /* gzip: bytes went into the member being written */
+    uint64_t members;        /* gzip: members ended since open/rewind */
     unsigned char *zbuf;
     size_t zcap;
+    unsigned char *cbuf;     /* spool: the copy buffer */
     uint64_t payload;        /* bytes given to dmvf__cli_sink_write since open/rewind */
-    uint64_t written;        /* bytes written to the file descriptor */
+    uint64_t written;        /* bytes written to fd (spool: and not yet sent) */
+    uint64_t sent;           /* spool: bytes that reached the output */
 } dmvf_cli_sink;
 
-/* Opens the output: stdout (path NULL or "-"), a 0600 temp file in path's
- * directory, or, when path names something that is not a regular file (e.g.
- * /dev/null, a FIFO), that file itself. The temp file is an unnamed
- * O_TMPFILE file where the file system supports it (a killed process leaves
- * nothing behind), else a hidden .NAME.tmp.XXXXXX file beside path.
- * Returns 0 or an exit code (message printed). */
-int dmvf__cli_sink_open(dmvf_cli_sink *k, const char *path, int gzip);
+/* Opens the output. A named regular file (path, or one not there yet) is
+ * written to a 0600 temp file in path's directory, put in place by commit:
+ * an unnamed O_TMPFILE file where the file system supports it (a killed
+ * process leaves nothing behind), else a hidden .NAME.tmp.XXXXXX file
+ * beside path. Anything else, stdout (path NULL or "-") and a named node
+ * that is not a regular file (e.g. /dev/null, a FIFO), is written through
+ * a spool: an unnamed 0600 file in spool_dir (NULL: $TMPDIR, else /tmp),
+ * copied to the output only by dmvf__cli_sink_release and commit, so that
+ * nothing leaves before the caller says it may. Returns 0 or an exit code
+ * (message printed). */
+int dmvf__cli_sink_open(dmvf_cli_sink *k, const char *path, int gzip, const char *spool_dir);
 int dmvf__cli_sink_write(dmvf_cli_sink *k, const void *buf, size_t n);
+/* Everything written so far may leave: with gzip the member being written
+ * ends (a named file gets the same members); a spool is copied to the
+ * output and emptied (a named file is still put in place only by commit).
+ * Returns 0 or an exit code (message printed: a copy that fails part way
+ * says how many bytes had left, k->sent). */
+int dmvf__cli_sink_release(dmvf_cli_sink *k);
 /* Throws away everything written so far (a refusal after output started):
- * possible for a named output only. Returns 0 or an exit code. */
+ * possible while nothing has left (k->sent 0). Returns 0 or an exit code. */
 int dmvf__cli_sink_rewind(dmvf_cli_sink *k);
-/* Finishes gzip, flushes, and for a named output fsyncs the temp file and
- * puts it in place: an unnamed file is linked to a fresh hidden name beside
- * path, a named one has one already; that name is renamed over path, and
- * the directory is fsync'd. Returns 0 or an exit code (message printed); on
- * failure the temp file is removed and path is left as it was. */
+/* Finishes gzip (the last member; one empty member when nothing was
+ * written), then a spool is copied to the output (a named node closed),
+ * a temp file fsync'd and put in place: an unnamed file is linked to a
+ * fresh hidden name beside path, a named one has one already; that name is
+ * renamed over path, and the directory is fsync'd. Returns 0 or an exit
+ * code (message printed); on failure the temp file is removed and path is
+ * left as it was. */
 int dmvf__cli_sink_commit(dmvf_cli_sink *k);
-/* Removes the temp file (if any) and releases everything. Safe after commit. */
+/* Removes the temp file or spool (if any) and releases everything. Safe
+ * after commit. */
 void dmvf__cli_sink_abort(dmvf_cli_sink *k);
 
 /* Ignores SIGPIPE; removes a pending named temp output on
@@ -249,6 +278,8 @@ int dmvf__cli_flush_stdout(void);
 /* When fd is a pipe, asks for a large pipe buffer (1 MiB) so that a pipe
  * moves data in large pieces; failure is ignored. */
 void dmvf__cli_pipe_grow(int fd);
+/* read(2), retried on EINTR: the bytes read, 0 at the end, -1 (errno). */
+ssize_t dmvf__cli_read_retry(int fd, void *buf, size_t cap);
 
 /* ---- progress on a terminal (progress.c) ---- */
 typedef struct dmvf_cli_progress {
@@ -263,12 +294,60 @@ void dmvf__cli_progress_tick(dmvf_cli_progress *pg, uint64_t records, uint64_t b
 /* Erases the line if it was drawn. */
 void dmvf__cli_progress_clear(dmvf_cli_progress *pg);
 
+/* ---- gzip members that follow the released bytes (members.c) ---- */
+
+/* Grows *buf (realloc) to hold at least want bytes: 0, or -1 (no memory). */
+int dmvf__cli_grow(unsigned char **buf, size_t *cap, size_t want);
+/* One gzip member of src[0..n) appended at (*dst)[*len..) (grown as
+ * needed), with *zs (made on first use, *zinit set): 0, or -1 with the exit
+ * code in *rc. */
+int dmvf__cli_deflate_member(z_stream *zs, int *zinit, const unsigned char *src, size_t n,
+                             unsigned char **dst, size_t *cap, size_t *len, int *rc);
+
+/* The released stream, placed piece by piece in order. */
+typedef struct dmvf_cli_members {
+    size_t member_bytes;        /* DMVF_CLI_MEMBER_BYTES, or the test override */
+    uint64_t placed;            /* released bytes of the pieces placed */
+    unsigned char *carry;
+    size_t carry_cap, carry_len; /* released bytes after the last member's end */
+} dmvf_cli_members;
+
+/* A piece of released output: whole delimited records. */
+typedef struct dmvf_cli_piece {
+    const unsigned char *out;
+    size_t len;
+    uint64_t base;              /* set by place: its offset in the release */
+    unsigned char *head;        /* set by place: the bytes of its first member */
+    size_t head_cap, head_len;  /* (the carry, then out up to the first end) */
+} dmvf_cli_piece;
+
+/* Places pc after the pieces placed before it (called in order, by one
+ * thread at a time): its offset, its first member's bytes, the carry it
+ * leaves. 0, or -1 (no memory). */
+int dmvf__cli_members_place(dmvf_cli_members *m, dmvf_cli_piece *pc);
+/* Appends the members that end in the placed piece pc to *gz, counting
+ * them in *members (any thread: reads pc only). 0, or -1 with *rc. */
+int dmvf__cli_members_compress(z_stream *zs, int *zinit, size_t member_bytes, const dmvf_cli_piece *pc,
+                               unsigned char **gz, size_t *gz_cap, size_t *gz_len, uint64_t *members,
+                               int *rc);
+/* The last member, after every piece: the carry, or one empty member when
+ * none was written (written: the members so far). Nothing when the carry
+ * is empty and members were written. 0, or -1 with *rc. */
+int dmvf__cli_members_finish(dmvf_cli_members *m, uint64_t written, unsigned char **gz, size_t *cap,
+                             size_t *len, int *rc);
+void dmvf__cli_members_free(dmvf_cli_members *m);
+
 /* ---- the records pipeline (parallel.c) ---- */
 
 /* The default chunk: a chunk ends at the first record boundary at or after
  * this many bytes of (decompressed) input. The hidden environment variable
  * DMVF_CHUNK_BYTES (a size, e.g. 4K) overrides it, for tests. */
 #define DMVF_CLI_CHUNK_BYTES ((size_t)1 << 20)
+/* gzip output: a member ends after the released record that reaches or
+ * crosses each multiple of this many bytes of released output (parallel.c),
+ * so members follow what is released, never the input. The hidden
+ * environment variable DMVF_GZIP_MEMBER_BYTES overrides it, for tests. */
+#define DMVF_CLI_MEMBER_BYTES ((size_t)1 << 20)
 /* --threads: the most, and the most taken by default. */
 #define DMVF_CLI_MAX_THREADS 256
 #define DMVF_CLI_AUTO_THREADS_MAX 32
@@ -281,7 +360,7 @@ typedef struct dmvf_cli_par {
     dmvf_filter_options fo;    /* as f was created with */
     unsigned threads;          /* workers; 1 runs everything on the calling thread */
     size_t chunk_bytes;        /* 0: DMVF_CLI_CHUNK_BYTES */
-    int gzip;                  /* one gzip member per chunk with output */
+    int gzip;                  /* gzip members per DMVF_CLI_MEMBER_BYTES released */
     int quiet;
     /* out */
     int status;                /* library status of the first failing chunk, DMVF_OK */
@@ -335,6 +414,75 @@ int dmvf__cli_acct_event(dmvf_cli_acct *ac, const dmvf_filter *f, dmvf_audit_kin
                          const char *note);
 int dmvf__cli_acct_hold(dmvf_cli_acct *ac, const dmvf_filter *f, const void *release, size_t len,
                         const dmvf_audit_counts *c, uint64_t seq, char id[DMVF_REVIEW_ID_LEN + 1]);
+/* The RELEASE entry of a request refused for record (its 0-based index),
+ * which has no record_id under a rule that notifies subjects. */
+int dmvf__cli_acct_no_subject(dmvf_cli_acct *ac, const dmvf_filter *f, uint64_t seq, uint64_t record);
+
+/* ---- the filter command's parts (cmd_filter.c, pump.c, filter_framed.c) ---- */
+typedef struct dmvf_cli_filter_cfg {
+    const char *policy, *keyring, *passfile, *in, *out, *spool_dir;
+    int framed, gzip, drop_malformed, quiet;
+    size_t max_record_bytes;
+    uint64_t max_inflate;       /* 0: the default rule (dmvf__cli_src_open) */
+    uint64_t max_request_frames; /* 0: the library's default */
+    unsigned threads;           /* 0: the cores available */
+    uint32_t as_of;             /* --date: judge on this day (YYYYMMDD); 0: today */
+    dmvf_cli_acct_flags acct;
+} dmvf_cli_filter_cfg;
+
+/* Messages on stderr (cmd_filter.c): the rule that decided ("rule 'X'",
+ * the requester check, or the default deny); why nothing was released and
+ * how the reply looks; a stream error with its byte offset and index. */
+void dmvf__cli_rule_text(const dmvf_filter *f, char *buf, size_t cap);
+void dmvf__cli_report_refusal(const char *prefix, const dmvf_filter *f, const char *why);
+/* "input: <what> at byte offset N (<unit> I): why"; unit is "record" (the
+ * records format: the record index) or "frame" (framed: the frame index). */
+void dmvf__cli_report_stream_error(const dmvf_cli_src *src, const char *what, const char *unit,
+                                   const dmvf_error *err);
+
+/* Output kept in memory (a would-be release held for review), at most max. */
+typedef struct dmvf_cli_membuf {
+    unsigned char *p;
+    size_t len, cap, max;
+} dmvf_cli_membuf;
+#define DMVF_CLI_HOLD_MAX ((size_t)256 << 20)
+
+/* Where a framed output may leave: after each whole trailer frame (pump.c). */
+enum { DMVF_CLI_CUT_PREFIX, DMVF_CLI_CUT_KEY, DMVF_CLI_CUT_BODY };
+typedef struct dmvf_cli_frame_cut {
+    int state;
+    uint64_t len;               /* the frame's length, while its prefix is read */
+    unsigned shift;
+    uint64_t need;              /* body bytes still to come */
+    int trailer;                /* the frame being read is a trailer */
+    uint64_t trailers;          /* trailer frames seen whole */
+    uint64_t left;              /* requests whose bytes have left */
+    uint64_t left_bytes;        /* and the output bytes that makes */
+    const uint64_t *accounted;  /* requests the audit hook has seen to their end */
+} dmvf_cli_frame_cut;
+
+/* Where the pump's output goes: the sink (with fc, framed requests leave
+ * at their trailers; without, only the commit lets anything leave), else
+ * mem (a would-be release held for review), else nowhere (a refused
+ * request that only collects its subjects). */
+typedef struct dmvf_cli_pump_out {
+    dmvf_cli_sink *sink;
+    dmvf_cli_membuf *mem;
+    dmvf_cli_frame_cut *fc;
+} dmvf_cli_pump_out;
+
+/* Streams the whole input through f (records) or fr (framed) into po.
+ * Returns 0 on success, a library status in *status (with *err) when the
+ * library failed, or an exit code for an I/O or memory failure (message
+ * printed, *status 0). */
+int dmvf__cli_pump_filter(dmvf_filter *f, dmvf_cli_src *src, const dmvf_cli_pump_out *po, size_t max_record,
+                          int quiet, int *status, dmvf_error *err);
+int dmvf__cli_pump_framed(dmvf_framed *fr, dmvf_cli_src *src, const dmvf_cli_pump_out *po, size_t max_record,
+                          int quiet, int *status, dmvf_error *err);
+
+/* `filter --format framed` (filter_framed.c). Returns the exit code. */
+int dmvf__cli_run_framed(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol, const dmvf_keyring *kr,
+                         dmvf_cli_src *src, dmvf_cli_acct *ac);
 
 /* ---- commands ---- */
 int dmvf__cli_cmd_filter(int argc, char **argv);

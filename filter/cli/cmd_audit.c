@@ -448,7 +448,7 @@ static int audit_report(int argc, char **argv)
         return lib_exit("audit report", st, &err);
     }
     dmvf_cli_sink sink;
-    int rc = dmvf__cli_sink_open(&sink, c.out, 0);
+    int rc = dmvf__cli_sink_open(&sink, c.out, 0, NULL);
     if (rc == 0)
         rc = dmvf__cli_sink_write(&sink, buf, len);
     if (rc == 0)

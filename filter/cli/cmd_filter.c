@@ -1,6 +1,6 @@
 /*
- * cmd_filter.c - `dmvfilter filter`: one request over a record stream, or a
- * framed stream carrying its own requests.
+ * cmd_filter.c - `dmvfilter filter`: one request over a record stream (here),
+ * or a framed stream carrying its own requests (filter_framed.c).
  *
  * Order of work, each step with its own exit code, so that nothing is ever
  * written before policy and keyring have loaded:
@@ -12,7 +12,17 @@
  * chunked pipeline (parallel.c) on --threads workers; its output is the
  * same bytes for every thread count. A request with a record limit (its
  * output is held until the end) and framed streams (requests in sequence)
- * are streamed on one thread by pump().
+ * are streamed on one thread by the pump (pump.c).
+ *
+ * Write-ahead, on every kind of output (account.c has the steps): nothing
+ * of a request leaves before its notices and its RELEASE entry are on disk.
+ * A named file is written aside and renamed at the end; stdout, a pipe, a
+ * FIFO or a device is written through the sink's spool (sink.c), copied
+ * out by the commit, or for a framed stream by a release after each
+ * request's trailer (pump.c). A failure before that (malformed input after good
+ * records, a gzip input cut short, a notice queue that cannot be written)
+ * drops the spool: nothing left, and the audit log (no RELEASE entry) says
+ * so.
  *
  * stderr is the DMV's side: it names the decision, the rule, the reason and
  * the reply form, including when the requester is shown a plain miss.
@@ -25,13 +35,11 @@
 #include <unistd.h>
 #include "filter/cli/cli.h"
 
-#define BUF_SIZE ((size_t)1 << 20)
-
 const char dmvf__cli_filter_help[] =
     "usage: dmvfilter filter --policy P --keyring K [--passphrase-file F] [--in F] [--out F]\n"
-    "         [--format records|framed] [--gzip] [--max-record-bytes N] [--max-inflate N]\n"
-    "         [--max-request-frames N] [--drop-malformed] [--threads N] [--quiet]\n"
-    "         [--audit DIR] [--audit-subjects] [--notices F] [--review-spool DIR]\n"
+    "         [--spool-dir DIR] [--format records|framed] [--gzip] [--max-record-bytes N]\n"
+    "         [--max-inflate N] [--max-request-frames N] [--drop-malformed] [--threads N]\n"
+    "         [--quiet] [--audit DIR] [--audit-subjects] [--notices F] [--review-spool DIR]\n"
     "         [--review-public-key F] [--date YYYY-MM-DD] --ori ORI [request flags]\n"
     "\n"
     "Filters a stream of records for one request (--format records, the default:\n"
@@ -51,11 +59,19 @@ const char dmvf__cli_filter_help[] =
     "                          (default: env DMVFILTER_PASSPHRASE; none: unsealed)\n"
     "  --in F                  input file (default: stdin); gzip is detected\n"
     "  --out F                 output file (default: stdout), written aside and\n"
-    "                          renamed into place only when the run succeeds\n"
-    "                          (a device or a FIFO is written in place)\n"
+    "                          renamed into place only when the run succeeds.\n"
+    "                          stdout, a pipe, a FIFO or a device (written in place)\n"
+    "                          get nothing until the request is complete and\n"
+    "                          accounted for (its notices and audit RELEASE entry\n"
+    "                          on disk), then all of it; framed: request by request,\n"
+    "                          each at its trailer. Meanwhile it is held in a spool\n"
+    "  --spool-dir DIR         where that spool lives: an unnamed 0600 file, gone\n"
+    "                          when the run ends (default: $TMPDIR, else /tmp)\n"
     "  --format records|framed the input format (default: records)\n"
-    "  --gzip                  gzip the output (records format: one gzip member per\n"
-    "                          1 MiB chunk of input, which any gunzip reads whole)\n"
+    "  --gzip                  gzip the output: a new gzip member after each 1 MiB\n"
+    "                          of released output (framed: also after each request),\n"
+    "                          the same bytes for every --threads N; any gunzip\n"
+    "                          reads the members whole\n"
     "  --max-record-bytes N    refuse larger records (suffix K, M, G; default 16M)\n"
     "  --max-inflate N         refuse a gzip input that inflates past N bytes (suffix\n"
     "                          K, M, G; default: refuse one that inflates past both\n"
@@ -64,6 +80,8 @@ const char dmvf__cli_filter_help[] =
     "  --max-request-frames N  --format framed: refuse a request carrying more than\n"
     "                          N record frames (default 10000000); exit 65\n"
     "  --drop-malformed        drop and count malformed records instead of failing\n"
+    "                          (a dropped record is not released: it does not count\n"
+    "                          toward the rule's record limit)\n"
     "  --threads N             rewrite records on N threads, 1..256 (default: the cores\n"
     "                          available, at most 32); the input is cut into chunks\n"
     "                          written in input order, so the output is the same\n"
@@ -84,7 +102,9 @@ const char dmvf__cli_filter_help[] =
     DMVF_CLI_REQUEST_HELP
     "  (--ori is required with --format records; the directory says the rest)\n"
     "\n"
-    "exit: 0 released, 3 refused, 4 held for review, 64 usage, 65 bad input,\n"
+    "exit: 0 released, 3 refused, 4 held for review, 64 usage, 65 bad input (also a\n"
+    "      record without a record_id under a rule that notifies subjects: nothing\n"
+    "      is released),\n"
     "      5 the audit log does not verify, 70 internal, 71 out of memory, 74 I/O\n"
     "      (also: the audit log, notice queue or review spool cannot be written),\n"
     "      78 bad policy, 79 bad keyring.\n"
@@ -93,25 +113,14 @@ const char dmvf__cli_filter_help[] =
 
 static const char filter_usage[] =
     "usage: dmvfilter filter --policy P --keyring K [--passphrase-file F] [--in F] [--out F]\n"
-    "         [--format records|framed] [--gzip] [--max-record-bytes N] [--max-inflate N]\n"
-    "         [--max-request-frames N] [--drop-malformed] [--threads N] [--quiet]\n"
-    "         [--audit DIR] [--audit-subjects] [--notices F] [--review-spool DIR]\n"
+    "         [--spool-dir DIR] [--format records|framed] [--gzip] [--max-record-bytes N]\n"
+    "         [--max-inflate N] [--max-request-frames N] [--drop-malformed] [--threads N]\n"
+    "         [--quiet] [--audit DIR] [--audit-subjects] [--notices F] [--review-spool DIR]\n"
     "         [--review-public-key F] [--date YYYY-MM-DD] --ori ORI [request flags]\n";
-
-typedef struct filter_cfg {
-    const char *policy, *keyring, *passfile, *in, *out;
-    int framed, gzip, drop_malformed, quiet;
-    size_t max_record_bytes;
-    uint64_t max_inflate;       /* 0: the default rule (cli.h) */
-    uint64_t max_request_frames; /* 0: the library's default */
-    unsigned threads;           /* 0: the cores available */
-    uint32_t as_of;             /* --date: judge on this day (YYYYMMDD); 0: today */
-    dmvf_cli_acct_flags acct;
-} filter_cfg;
 
 /* ---- messages ---- */
 
-static void rule_text(const dmvf_filter *f, char *buf, size_t cap)
+void dmvf__cli_rule_text(const dmvf_filter *f, char *buf, size_t cap)
 {
     const char *rule = dmvf_filter_rule(f);
     if (rule)
@@ -122,11 +131,10 @@ static void rule_text(const dmvf_filter *f, char *buf, size_t cap)
         snprintf(buf, cap, "no matching rule (default deny)");
 }
 
-/* Says on stderr why nothing was released and how the reply looks. */
-static void report_refusal(const char *prefix, const dmvf_filter *f, const char *why)
+void dmvf__cli_report_refusal(const char *prefix, const dmvf_filter *f, const char *why)
 {
     char rule[300];
-    rule_text(f, rule, sizeof rule);
+    dmvf__cli_rule_text(f, rule, sizeof rule);
     const char *reason = why ? why : dmvf_filter_reason(f);
     /* the rule is named once: drop it from the reason when the reason starts with it */
     size_t rn = strlen(rule);
@@ -141,10 +149,8 @@ static void report_refusal(const char *prefix, const dmvf_filter *f, const char 
         dmvf__cli_err("%sreply form: refused: the requester is told the request was refused", prefix);
 }
 
-/* "input: <what> at byte offset N (<unit> I): why"; unit is "record" (the
- * records format: the record index) or "frame" (framed: the frame index). */
-static void report_stream_error(const dmvf_cli_src *src, const char *what, const char *unit,
-                                const dmvf_error *err)
+void dmvf__cli_report_stream_error(const dmvf_cli_src *src, const char *what, const char *unit,
+                                   const dmvf_error *err)
 {
     const char *kind;
     switch (err->code) {
@@ -159,147 +165,27 @@ static void report_stream_error(const dmvf_cli_src *src, const char *what, const
                   (unsigned long long)err->offset, rec, err->msg[0] ? err->msg : dmvf_strerror(err->code));
 }
 
-/* ---- the stream pump, shared by both formats ---- */
-
-typedef int (*stream_fn)(void *h, dmvf_out_buffer *out, dmvf_in_buffer *in, int end, dmvf_error *err);
-typedef void (*count_fn)(void *h, uint64_t *records);
-
-static int stream_filter(void *h, dmvf_out_buffer *out, dmvf_in_buffer *in, int end, dmvf_error *err)
-{
-    return dmvf_filter_stream(h, out, in, end, err);
-}
-
-static int stream_framed(void *h, dmvf_out_buffer *out, dmvf_in_buffer *in, int end, dmvf_error *err)
-{
-    return dmvf_framed_stream(h, out, in, end, err);
-}
-
-static void count_filter(void *h, uint64_t *records)
-{
-    uint64_t out, dropped;
-    dmvf_filter_counts(h, records, &out, &dropped);
-}
-
-static void count_framed(void *h, uint64_t *records)
-{
-    dmvf_framed_stats st;
-    dmvf_framed_stats_get(h, &st);
-    *records = st.records_in;
-}
-
-/* Output kept in memory (a would-be release held for review), at most max. */
-typedef struct membuf {
-    unsigned char *p;
-    size_t len, cap, max;
-} membuf;
-
-#define HOLD_MAX ((size_t)256 << 20)
-
-static int membuf_add(membuf *m, const void *b, size_t n)
-{
-    if (n > m->max - m->len) {
-        dmvf__cli_err("the would-be release is larger than %zu MiB, too large to hold for review; "
-                      "nothing released", m->max >> 20);
-        return DMVF_EXIT_DATAERR;
-    }
-    if (m->len + n > m->cap) {
-        size_t want = m->cap ? m->cap : 65536;
-        while (want < m->len + n)
-            want *= 2;
-        unsigned char *np = realloc(m->p, want);
-        if (!np) {
-            dmvf__cli_err("out of memory");
-            return DMVF_EXIT_NOMEM;
-        }
-        m->p = np;
-        m->cap = want;
-    }
-    if (n)
-        memcpy(m->p + m->len, b, n);
-    m->len += n;
-    return 0;
-}
-
-/* Streams the whole input through h into the sink (or, sink NULL, into mem;
- * both NULL: output is discarded, for a refused request that only collects
- * its subjects). Returns 0 on success, a library status in *status (with
- * *err) when the library failed, or an exit code for an I/O or memory
- * failure (message printed, *status 0). */
-static int pump(void *h, stream_fn fn, count_fn cnt, dmvf_cli_src *src, dmvf_cli_sink *sink,
-                membuf *mem, size_t max_record, int quiet, int *status, dmvf_error *err)
-{
-    *status = DMVF_OK;
-    size_t out_cap = BUF_SIZE;
-    size_t out_limit = max_record <= (SIZE_MAX - BUF_SIZE) / 4 ? max_record * 4 + BUF_SIZE : SIZE_MAX / 2;
-    unsigned char *inbuf = malloc(BUF_SIZE);
-    unsigned char *outbuf = malloc(out_cap);
-    int rc = 0;
-    dmvf_cli_progress pg;
-    dmvf__cli_progress_start(&pg, quiet);
-    if (!inbuf || !outbuf) {
-        dmvf__cli_err("out of memory");
-        rc = DMVF_EXIT_NOMEM;
-        goto done;
-    }
-    for (;;) {
-        size_t n;
-        int eof;
-        rc = dmvf__cli_src_read(src, inbuf, BUF_SIZE, &n, &eof);
-        if (rc)
-            goto done;
-        dmvf_in_buffer in = {inbuf, n, 0};
-        int st;
-        for (;;) {
-            dmvf_out_buffer out = {outbuf, out_cap, 0};
-            size_t in_before = in.pos;
-            st = fn(h, &out, &in, eof, err);
-            if (out.pos > 0) {
-                rc = sink ? dmvf__cli_sink_write(sink, outbuf, out.pos)
-                          : mem ? membuf_add(mem, outbuf, out.pos) : 0;
-                if (rc)
-                    goto done;
-            }
-            if (st != DMVF_ESPACE)
-                break;
-            if (out.pos == 0 && in.pos == in_before) {
-                /* not even one record fits: grow the output, within bounds */
-                size_t want = out_cap * 2;
-                unsigned char *nb = want <= out_limit ? realloc(outbuf, want) : NULL;
-                if (!nb) {
-                    dmvf__cli_err("output buffer cannot grow past %zu bytes for one record", out_cap);
-                    rc = want <= out_limit ? DMVF_EXIT_NOMEM : DMVF_EXIT_SOFTWARE;
-                    goto done;
-                }
-                outbuf = nb;
-                out_cap = want;
-            }
-        }
-        if (st != DMVF_OK) {
-            *status = st;
-            goto done;
-        }
-        if (pg.on) {
-            uint64_t records;
-            cnt(h, &records);
-            dmvf__cli_progress_tick(&pg, records, src->bytes_out);
-        }
-        if (eof)
-            break;
-    }
-done:
-    dmvf__cli_progress_clear(&pg);
-    free(inbuf);
-    free(outbuf);
-    return rc;
-}
-
 /* ---- records format ---- */
+
+/* A stream that failed: the error, and for a record without a subject its
+ * audit entry. Returns the exit code. */
+static int records_failed(dmvf_cli_acct *ac, const dmvf_filter *f, uint64_t seq,
+                          const dmvf_cli_src *src, int st, const dmvf_error *err)
+{
+    dmvf__cli_report_stream_error(src, "malformed record", "record", err);
+    if (st == DMVF_ENOSUBJECT) {
+        int rc = dmvf__cli_acct_no_subject(ac, f, seq, err->record != UINT64_MAX ? err->record : 0);
+        if (rc)
+            return rc;
+    }
+    return dmvf__cli_exit_for(st);
+}
 
 /* A request that is not released: with notify_subject its records are read
  * (nothing released) so that the subjects it asked for are notified; held
  * for review, its would-be release is sealed into the review spool. The
  * reply is an empty release, as a miss is. */
-static int refuse_records(const filter_cfg *cfg, dmvf_cli_acct *ac, dmvf_filter *f, uint64_t seq,
+static int refuse_records(const dmvf_cli_filter_cfg *cfg, dmvf_cli_acct *ac, dmvf_filter *f, uint64_t seq,
                           dmvf_cli_src *src, dmvf_cli_sink *sink)
 {
     dmvf_decision d = dmvf_filter_decision(f);
@@ -307,23 +193,21 @@ static int refuse_records(const filter_cfg *cfg, dmvf_cli_acct *ac, dmvf_filter 
     int rc = 0;
     dmvf_audit_counts c;
     memset(&c, 0, sizeof c);
-    membuf mem = {NULL, 0, 0, HOLD_MAX};
+    dmvf_cli_membuf mem = {NULL, 0, 0, DMVF_CLI_HOLD_MAX};
     if (hold || dmvf_filter_notify_subject(f)) {
         dmvf_error err;
         memset(&err, 0, sizeof err);
         int st;
         size_t maxrec = cfg->max_record_bytes ? cfg->max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
-        rc = pump(f, stream_filter, count_filter, src, NULL, hold ? &mem : NULL, maxrec, cfg->quiet,
-                  &st, &err);
+        dmvf_cli_pump_out po = {NULL, hold ? &mem : NULL, NULL};
+        rc = dmvf__cli_pump_filter(f, src, &po, maxrec, cfg->quiet, &st, &err);
         if (!rc && st == DMVF_EREFUSED && hold) {
             /* the held release passed the rule's record limit: it would be refused */
             mem.len = 0;
             st = DMVF_OK;
         }
-        if (!rc && st != DMVF_OK) {
-            report_stream_error(src, "malformed record", "record", &err);
-            rc = dmvf__cli_exit_for(st);
-        }
+        if (!rc && st != DMVF_OK)
+            rc = records_failed(ac, f, seq, src, st, &err);
         if (!rc) {
             dmvf_filter_counts(f, &c.records_in, &c.records_out, &c.records_dropped);
             if (!hold)
@@ -346,14 +230,28 @@ static int refuse_records(const filter_cfg *cfg, dmvf_cli_acct *ac, dmvf_filter 
             return rc;
         }
     }
-    report_refusal("", f, NULL);
+    dmvf__cli_report_refusal("", f, NULL);
     rc = dmvf__cli_sink_commit(sink);
     if (rc)
         return rc;
     return d == DMVF_DECISION_REVIEW ? DMVF_EXIT_REVIEW : DMVF_EXIT_REFUSED;
 }
 
-static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf_keyring *kr,
+/* The commit of a release failed: a spool whose copy failed part way has
+ * sent some of it, and the audit log counts all of it. */
+static void report_commit_failure(const dmvf_cli_acct *ac, const dmvf_cli_sink *sink, uint64_t records)
+{
+    if (!sink->spool)
+        return;
+    if (sink->sent == 0)
+        dmvf__cli_err("output %s: nothing of the release left", sink->path ? sink->path : "<stdout>");
+    else if (ac->audit)
+        dmvf__cli_err("output %s: the audit log's RELEASE entry counts the whole release (%llu "
+                      "records); only the first %llu bytes of it left", sink->path ? sink->path : "<stdout>",
+                      (unsigned long long)records, (unsigned long long)sink->sent);
+}
+
+static int run_records(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol, const dmvf_keyring *kr,
                        const dmvf_request *req, dmvf_cli_src *src, dmvf_cli_acct *ac)
 {
     dmvf_error err;
@@ -391,7 +289,7 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
     /* the pipeline gzips chunk by chunk itself; the other paths let the sink do it */
     int chunked = d == DMVF_DECISION_RELEASE && dmvf_filter_max_records(f) == 0;
     dmvf_cli_sink sink;
-    rc = dmvf__cli_sink_open(&sink, cfg->out, cfg->gzip && !chunked);
+    rc = dmvf__cli_sink_open(&sink, cfg->out, cfg->gzip && !chunked, cfg->spool_dir);
     if (rc) {
         dmvf__cli_sink_abort(&sink);
         dmvf_filter_free(f);
@@ -427,7 +325,8 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
         n_dropped = par.records_dropped;
     } else {
         size_t maxrec = cfg->max_record_bytes ? cfg->max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
-        rc = pump(f, stream_filter, count_filter, src, &sink, NULL, maxrec, cfg->quiet, &st, &err);
+        dmvf_cli_pump_out po = {&sink, NULL, NULL};
+        rc = dmvf__cli_pump_filter(f, src, &po, maxrec, cfg->quiet, &st, &err);
         dmvf_filter_counts(f, &n_in, &n_out, &n_dropped);
     }
     if (rc) {
@@ -450,7 +349,7 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
             dmvf_filter_free(f);
             return rc;
         }
-        report_refusal("", f, err.msg[0] ? err.msg : why);
+        dmvf__cli_report_refusal("", f, err.msg[0] ? err.msg : why);
         rc = dmvf__cli_sink_rewind(&sink);
         if (!rc)
             rc = dmvf__cli_sink_commit(&sink);
@@ -460,10 +359,12 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
         return rc ? rc : DMVF_EXIT_REFUSED;
     }
     if (st != DMVF_OK) {
-        report_stream_error(src, "malformed record", "record", &err);
+        /* malformed input after good records, a gzip input cut short: the
+           spool or the file written aside is dropped, nothing leaves */
+        rc = records_failed(ac, f, seq, src, st, &err);
         dmvf__cli_sink_abort(&sink);
         dmvf_filter_free(f);
-        return dmvf__cli_exit_for(st);
+        return rc;
     }
     dmvf_trailer t;
     memset(&t, 0, sizeof t);
@@ -474,7 +375,7 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
         dmvf_filter_free(f);
         return dmvf__cli_exit_for(st) ? dmvf__cli_exit_for(st) : DMVF_EXIT_SOFTWARE;
     }
-    /* notices and the release entry are on disk before the output is */
+    /* notices and the release entry are on disk before a byte leaves */
     dmvf_audit_counts c = {n_in, n_out, n_dropped, 0};
     rc = dmvf__cli_acct_notify(ac, f, &c.notices);
     if (!rc)
@@ -486,12 +387,13 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
     }
     rc = dmvf__cli_sink_commit(&sink);
     if (rc) {
+        report_commit_failure(ac, &sink, n_out);
         dmvf_filter_free(f);
         return rc;
     }
     if (!cfg->quiet) {
         char rule[300], drop[64] = "";
-        rule_text(f, rule, sizeof rule);
+        dmvf__cli_rule_text(f, rule, sizeof rule);
         if (n_dropped)
             snprintf(drop, sizeof drop, "; %llu malformed dropped", (unsigned long long)n_dropped);
         dmvf__cli_err("released %llu of %llu records (%s, policy %.8s)%s",
@@ -499,133 +401,6 @@ static int run_records(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf
                       dmvf_policy_id(pol), drop);
     }
     dmvf_filter_free(f);
-    return DMVF_EXIT_RELEASED;
-}
-
-/* ---- framed format ---- */
-
-typedef struct framed_ctx {
-    int quiet;
-    dmvf_cli_acct *ac;
-    uint64_t seq;               /* the open request's audit entry */
-    int rc;                     /* the exit code of a failed audit step */
-} framed_ctx;
-
-/* The audit hook: the request entry before any of its output, notices and
- * the release entry before its trailer. */
-static int framed_audit(void *ud, dmvf_filter *f, const dmvf_trailer *t)
-{
-    framed_ctx *ctx = ud;
-    if (!t) {
-        ctx->rc = dmvf__cli_acct_request(ctx->ac, f, &ctx->seq);
-        return ctx->rc;
-    }
-    dmvf_audit_counts c;
-    memset(&c, 0, sizeof c);
-    dmvf_filter_counts(f, &c.records_in, &c.records_out, &c.records_dropped);
-    uint64_t max = dmvf_filter_max_records(f);
-    int released = dmvf_filter_decision(f) == DMVF_DECISION_RELEASE && !(max && c.records_in > max);
-    if (!released)
-        c.records_out = 0;
-    ctx->rc = dmvf__cli_acct_notify(ctx->ac, f, &c.notices);
-    if (!ctx->rc && released)
-        ctx->rc = dmvf__cli_acct_release(ctx->ac, f, &c, ctx->seq);
-    else if (!ctx->rc && dmvf_filter_decision(f) == DMVF_DECISION_RELEASE)
-        ctx->rc = dmvf__cli_acct_event(ctx->ac, f, DMVF_AUDIT_RELEASE, &c, ctx->seq, NULL,
-                                       "refused: more than the record limit; nothing released");
-    else if (!ctx->rc && c.notices)
-        ctx->rc = dmvf__cli_acct_event(ctx->ac, f, DMVF_AUDIT_RELEASE, &c, ctx->seq, NULL,
-                                       "refused: nothing released; subjects notified");
-    return ctx->rc;
-}
-
-static void framed_done(void *ud, const dmvf_filter *f, const dmvf_trailer *t)
-{
-    const framed_ctx *ctx = ud;
-    char prefix[200];
-    const char *id = t && t->request_id && t->request_id[0] ? t->request_id : "(no id)";
-    snprintf(prefix, sizeof prefix, "request %s: ", id);
-    uint64_t in, out, dropped;
-    dmvf_filter_counts(f, &in, &out, &dropped);
-    uint64_t max = dmvf_filter_max_records(f);
-    if (dmvf_filter_decision(f) != DMVF_DECISION_RELEASE) {
-        report_refusal(prefix, f, NULL);
-    } else if (max && in > max) {
-        char why[120];
-        snprintf(why, sizeof why, "%llu records, more than the record limit of %llu",
-                 (unsigned long long)in, (unsigned long long)max);
-        report_refusal(prefix, f, why);
-    } else if (!ctx->quiet) {
-        char rule[300], drop[64] = "";
-        rule_text(f, rule, sizeof rule);
-        if (dropped)
-            snprintf(drop, sizeof drop, "; %llu malformed dropped", (unsigned long long)dropped);
-        dmvf__cli_err("%sreleased %llu of %llu records (%s)%s", prefix, (unsigned long long)out,
-                      (unsigned long long)in, rule, drop);
-    }
-}
-
-static int run_framed(const filter_cfg *cfg, const dmvf_policy *pol, const dmvf_keyring *kr,
-                      dmvf_cli_src *src, dmvf_cli_acct *ac)
-{
-    dmvf_error err;
-    memset(&err, 0, sizeof err);
-    dmvf_filter_options fo = {.max_record_bytes = cfg->max_record_bytes, .drop_malformed = cfg->drop_malformed,
-                              .as_of = cfg->as_of};
-    dmvf__cli_acct_options(ac, &fo);
-    if (ac->notices)
-        fo.collect_subjects = 1;    /* requests of rules with notify_subject */
-    dmvf_framed *fr = dmvf_framed_create(pol, kr, &fo, &err);
-    if (!fr) {
-        dmvf__cli_err("framed stream: %s", err.msg[0] ? err.msg : dmvf_strerror(err.code));
-        return err.code ? dmvf__cli_exit_for(err.code) : DMVF_EXIT_SOFTWARE;
-    }
-    framed_ctx ctx = {cfg->quiet, ac, 0, 0};
-    dmvf_framed_set_callback(fr, framed_done, &ctx);
-    if (ac->audit || ac->notices)
-        dmvf_framed_set_audit(fr, framed_audit, &ctx);
-    if (cfg->max_request_frames)
-        dmvf_framed_set_max_request_frames(fr, cfg->max_request_frames);
-    dmvf_cli_sink sink;
-    int rc = dmvf__cli_sink_open(&sink, cfg->out, cfg->gzip);
-    if (rc) {
-        dmvf__cli_sink_abort(&sink);
-        dmvf_framed_free(fr);
-        return rc;
-    }
-    int st;
-    size_t maxrec = cfg->max_record_bytes ? cfg->max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
-    rc = pump(fr, stream_framed, count_framed, src, &sink, NULL, maxrec, cfg->quiet, &st, &err);
-    if (!rc && st != DMVF_OK && ctx.rc) {
-        rc = ctx.rc;    /* an audit step failed; its message is printed */
-    } else if (!rc && st != DMVF_OK) {
-        report_stream_error(src, "malformed frame", "frame", &err);
-        rc = dmvf__cli_exit_for(st);
-        if (rc == DMVF_EXIT_RELEASED || rc == DMVF_EXIT_REFUSED)
-            rc = DMVF_EXIT_SOFTWARE;
-    }
-    if (rc) {
-        dmvf__cli_sink_abort(&sink);
-        dmvf_framed_free(fr);
-        return rc;
-    }
-    rc = dmvf__cli_sink_commit(&sink);
-    dmvf_framed_stats s;
-    dmvf_framed_stats_get(fr, &s);
-    dmvf_framed_free(fr);
-    if (rc)
-        return rc;
-    if (!cfg->quiet)
-        dmvf__cli_err("%llu requests: %llu released, %llu refused, %llu held for review; "
-                      "released %llu of %llu records (policy %.8s)",
-                      (unsigned long long)s.requests, (unsigned long long)s.released,
-                      (unsigned long long)s.refused, (unsigned long long)s.reviewed,
-                      (unsigned long long)s.records_out, (unsigned long long)s.records_in,
-                      dmvf_policy_id(pol));
-    if (s.refused)
-        return DMVF_EXIT_REFUSED;
-    if (s.reviewed)
-        return DMVF_EXIT_REVIEW;
     return DMVF_EXIT_RELEASED;
 }
 
@@ -651,7 +426,7 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
         fputs(dmvf__cli_filter_help, stdout);
         return dmvf__cli_flush_stdout();
     }
-    filter_cfg cfg;
+    dmvf_cli_filter_cfg cfg;
     memset(&cfg, 0, sizeof cfg);
     dmvf_cli_request rq;
     int rc = dmvf__cli_request_init(&rq, argc);
@@ -675,6 +450,8 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
             cfg.in = v;
         } else if (dmvf__cli_value(&a, "--out", &v)) {
             cfg.out = v;
+        } else if (dmvf__cli_value(&a, "--spool-dir", &v)) {
+            cfg.spool_dir = v;
         } else if (dmvf__cli_value(&a, "--format", &v)) {
             if (v && strcmp(v, "framed") == 0)
                 cfg.framed = 1;
@@ -769,7 +546,7 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
     rc = dmvf__cli_src_open(&src, cfg.in);
     src.max_inflate = cfg.max_inflate;
     if (!rc)
-        rc = cfg.framed ? run_framed(&cfg, pol, kr, &src, &ac) : run_records(&cfg, pol, kr, &rq.req, &src, &ac);
+        rc = cfg.framed ? dmvf__cli_run_framed(&cfg, pol, kr, &src, &ac) : run_records(&cfg, pol, kr, &rq.req, &src, &ac);
     dmvf__cli_src_close(&src);
     int crc = dmvf__cli_acct_close(&ac);
     if (!rc || rc == DMVF_EXIT_REFUSED || rc == DMVF_EXIT_REVIEW)

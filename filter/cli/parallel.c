@@ -17,17 +17,24 @@
  *
  * so where chunks end depends on the bytes alone, never on read sizes,
  * timing or the thread count, and the output is the same bytes for every
- * thread count: plain, or with gzip one member (deflate, windowBits 15+16)
- * per chunk that released something, concatenated in order (a multi-member
- * gzip file, which every gunzip reads as the concatenation); an empty release
- * is one empty member. Only the last chunk can end inside a record, and a
- * length prefix that cannot be cut at (bad varint, 0, over the record limit)
- * ends the reading: the chunk holding it is the last, and the library then
+ * thread count. Only the last chunk can end inside a record, and a length
+ * prefix that cannot be cut at (bad varint, 0, over the record limit) ends
+ * the reading: the chunk holding it is the last, and the library then
  * reports the error at the same place as for one unbroken stream.
+ *
+ * gzip members follow the released bytes, not the input (members.c): each
+ * chunk, once rewritten, is placed in the released stream in sequence order
+ * (the placing token, passed from chunk to chunk: a chunk's offset is the
+ * bytes released before it), then the members that end in it are
+ * compressed by its worker, in parallel with the others. The writer writes
+ * them in order, and the last member (what follows the last end) after
+ * everything; so the gzip file is the same for every thread count and
+ * chunk size, and for two inputs that release the same bytes.
  *
  * Workers. Each worker owns a dmvf_filter for the same request (policy and
  * keyring are shared, immutable). Per chunk: dmvf_filter_stream(end = 1) on
- * whole records, dmvf_filter_counts, dmvf_filter_reset. Chunk buffers are
+ * whole records, dmvf_filter_counts, dmvf_filter_reset; with gzip, placing
+ * and compressing its members. Chunk buffers are
  * kept and reused: no allocation per record, none per chunk once the ring is
  * warm.
  *
@@ -55,7 +62,6 @@
  * chunk, so that tail read is kept moderate. */
 #define MIN_READ ((size_t)4 << 10)
 #define TAIL_READ ((size_t)256 << 10)
-#define ZPIECE ((size_t)1 << 30)   /* the most handed to zlib at once (uInt) */
 
 enum { SLOT_FREE, SLOT_FILLED, SLOT_BUSY, SLOT_DONE };
 
@@ -69,7 +75,9 @@ typedef struct chunk {
     unsigned char *out;
     size_t out_cap, out_len;
     unsigned char *gz;
-    size_t gz_cap, gz_len;
+    size_t gz_cap, gz_len;      /* gzip: the members that end in this chunk */
+    uint64_t nmembers;
+    dmvf_cli_piece pc;          /* gzip: out, placed in the released bytes */
     int status;                 /* library status */
     int exit_rc;                /* a failure outside the library: exit code ... */
     const char *why;            /* ... and its message */
@@ -98,12 +106,15 @@ struct pipeline {
     chunk *slots;
     worker *workers;
     pthread_mutex_t mu;
-    pthread_cond_t cv_reader, cv_worker, cv_writer;
+    pthread_cond_t cv_reader, cv_worker, cv_writer, cv_place;
     pthread_t writer;
     int writer_started;
     uint64_t submitted, next_work, next_write;
     uint64_t fail_seq;          /* lowest failing sequence a worker has seen */
     int reader_done, stop;
+    /* gzip: placing chunks in the released stream, in sequence order */
+    dmvf_cli_members mem;
+    uint64_t place_next;        /* the chunk that holds the placing token */
     /* the writer's side */
     uint64_t in, out, dropped;
     uint64_t members;
@@ -127,23 +138,6 @@ unsigned dmvf__cli_cores(void)
     return n > 0 ? (unsigned)n : 1u;
 }
 
-/* ---- buffers ---- */
-
-static int grow(unsigned char **buf, size_t *cap, size_t want)
-{
-    if (*cap >= want)
-        return 0;
-    size_t n = *cap ? *cap : 65536;
-    while (n < want)
-        n = n > SIZE_MAX / 2 ? want : n * 2;
-    unsigned char *b = realloc(*buf, n);
-    if (!b)
-        return -1;
-    *buf = b;
-    *cap = n;
-    return 0;
-}
-
 /* ---- a worker's chunk ---- */
 
 static void chunk_fail(chunk *c, int rc, const char *why)
@@ -152,59 +146,8 @@ static void chunk_fail(chunk *c, int rc, const char *why)
     c->why = why;
 }
 
-/* One gzip member of src[0..n) appended at dst[*len..): 0, or -1 with the
- * exit code in *rc. */
-static int deflate_member(z_stream *zs, int *zinit, const unsigned char *src, size_t n,
-                          unsigned char **dst, size_t *cap, size_t *len, int *rc)
-{
-    if (!*zinit) {
-        memset(zs, 0, sizeof *zs);
-        int zr = deflateInit2(zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-        if (zr != Z_OK) {
-            *rc = zr == Z_MEM_ERROR ? DMVF_EXIT_NOMEM : DMVF_EXIT_SOFTWARE;
-            return -1;
-        }
-        *zinit = 1;
-    } else if (deflateReset(zs) != Z_OK) {
-        *rc = DMVF_EXIT_SOFTWARE;
-        return -1;
-    }
-    uLong bound = deflateBound(zs, (uLong)(n < ZPIECE ? n : ZPIECE));
-    if (grow(dst, cap, *len + (size_t)bound + 64) != 0) {
-        *rc = DMVF_EXIT_NOMEM;
-        return -1;
-    }
-    size_t pos = 0;
-    for (;;) {
-        size_t piece = n - pos < ZPIECE ? n - pos : ZPIECE;
-        int flush = pos + piece == n ? Z_FINISH : Z_NO_FLUSH;
-        zs->next_in = (unsigned char *)(uintptr_t)(src + pos);
-        zs->avail_in = (uInt)piece;
-        int zr;
-        do {
-            if (*cap - *len < 65536 && grow(dst, cap, *len + 65536) != 0) {
-                *rc = DMVF_EXIT_NOMEM;
-                return -1;
-            }
-            size_t room = *cap - *len < ZPIECE ? *cap - *len : ZPIECE;
-            zs->next_out = *dst + *len;
-            zs->avail_out = (uInt)room;
-            zr = deflate(zs, flush);
-            if (zr == Z_STREAM_ERROR) {
-                *rc = DMVF_EXIT_SOFTWARE;
-                return -1;
-            }
-            *len += room - zs->avail_out;
-        } while (zs->avail_in > 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
-        pos += piece;
-        if (flush == Z_FINISH)
-            return 0;
-    }
-}
-
 static void process_chunk(worker *w, chunk *c)
 {
-    pipeline *pl = w->pl;
     c->status = DMVF_OK;
     c->exit_rc = 0;
     c->why = NULL;
@@ -212,7 +155,7 @@ static void process_chunk(worker *w, chunk *c)
     c->rin = c->rout = c->rdropped = 0;
     memset(&c->err, 0, sizeof c->err);
     dmvf_in_buffer in = {c->in, c->in_len, 0};
-    if (grow(&c->out, &c->out_cap, c->in_len + 4096) != 0) {
+    if (dmvf__cli_grow(&c->out, &c->out_cap, c->in_len + 4096) != 0) {
         chunk_fail(c, DMVF_EXIT_NOMEM, "out of memory");
         return;
     }
@@ -225,18 +168,65 @@ static void process_chunk(worker *w, chunk *c)
             break;
         }
         /* the filter holds more output: make room and go on */
-        if (grow(&c->out, &c->out_cap, c->out_cap + 1) != 0) {
+        if (dmvf__cli_grow(&c->out, &c->out_cap, c->out_cap + 1) != 0) {
             chunk_fail(c, DMVF_EXIT_NOMEM, "out of memory");
             break;
         }
     }
     dmvf_filter_counts(w->f, &c->rin, &c->rout, &c->rdropped);
     dmvf_filter_reset(w->f);
-    if (c->status != DMVF_OK || c->exit_rc || !pl->p->gzip || c->out_len == 0)
+}
+
+/* ---- gzip members: placing a chunk, compressing its members ---- */
+
+/* Waits for the placing token of chunk seq, places c (ok: it was rewritten
+ * without error) and passes the token on, also when c failed or is
+ * skipped. 1 when c was placed. */
+static int place_in_order(pipeline *pl, chunk *c, uint64_t seq, int ok)
+{
+    if (pl->threaded) {
+        pthread_mutex_lock(&pl->mu);
+        while (!pl->stop && pl->place_next != seq)
+            pthread_cond_wait(&pl->cv_place, &pl->mu);
+        int stopped = pl->stop;
+        pthread_mutex_unlock(&pl->mu);
+        if (stopped)
+            return 0;
+    }
+    int placed = 0;
+    if (ok) {
+        c->pc.out = c->out;
+        c->pc.len = c->out_len;
+        if (dmvf__cli_members_place(&pl->mem, &c->pc) == 0)
+            placed = 1;
+        else
+            chunk_fail(c, DMVF_EXIT_NOMEM, "gzip: out of memory");
+    }
+    if (pl->threaded) {
+        pthread_mutex_lock(&pl->mu);
+        pl->place_next++;
+        pthread_cond_broadcast(&pl->cv_place);
+        pthread_mutex_unlock(&pl->mu);
+    } else {
+        pl->place_next++;
+    }
+    return placed;
+}
+
+/* After the rewrite: with gzip, the chunk is placed and its members
+ * compressed (a chunk that failed, or is skipped, only passes the token). */
+static void finish_chunk(worker *w, chunk *c, uint64_t seq, int rewritten)
+{
+    pipeline *pl = w->pl;
+    c->gz_len = 0;
+    c->nmembers = 0;
+    if (!pl->p->gzip)
         return;
+    int ok = rewritten && c->status == DMVF_OK && !c->exit_rc;
     int rc;
-    if (deflate_member(&w->zs, &w->zinit, c->out, c->out_len, &c->gz, &c->gz_cap, &c->gz_len,
-                       &rc) != 0)
+    if (place_in_order(pl, c, seq, ok) &&
+        dmvf__cli_members_compress(&w->zs, &w->zinit, pl->mem.member_bytes, &c->pc, &c->gz, &c->gz_cap,
+                                   &c->gz_len, &c->nmembers, &rc) != 0)
         chunk_fail(c, rc, rc == DMVF_EXIT_NOMEM ? "gzip: out of memory" : "gzip: deflate failed");
 }
 
@@ -263,7 +253,7 @@ static int write_chunk(pipeline *pl, chunk *c)
     if (pl->p->gzip) {
         if (c->gz_len) {
             rc = dmvf__cli_sink_write(pl->sink, c->gz, c->gz_len);
-            pl->members++;
+            pl->members += c->nmembers;
         }
     } else if (c->out_len) {
         rc = dmvf__cli_sink_write(pl->sink, c->out, c->out_len);
@@ -292,6 +282,7 @@ static void stop_all(pipeline *pl)
     pthread_cond_broadcast(&pl->cv_reader);
     pthread_cond_broadcast(&pl->cv_worker);
     pthread_cond_broadcast(&pl->cv_writer);
+    pthread_cond_broadcast(&pl->cv_place);
 }
 
 static void *worker_main(void *arg)
@@ -311,6 +302,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&pl->mu);
         if (!skip)
             process_chunk(w, c);
+        finish_chunk(w, c, seq, !skip);
         pthread_mutex_lock(&pl->mu);
         if (!skip && (c->status != DMVF_OK || c->exit_rc) && seq < pl->fail_seq)
             pl->fail_seq = seq;
@@ -366,8 +358,9 @@ static chunk *acquire(pipeline *pl, uint64_t seq)
 static void submit(pipeline *pl, chunk *c)
 {
     if (!pl->threaded) {
-        pl->submitted++;
+        uint64_t seq = pl->submitted++;
         process_chunk(&pl->workers[0], c);
+        finish_chunk(&pl->workers[0], c, seq, 1);
         if (write_chunk(pl, c))
             pl->stop = 1;
         pl->next_write++;
@@ -445,7 +438,7 @@ static void read_input(pipeline *pl, dmvf_cli_src *src)
             if (!n)
                 break;
             size_t carry = len - scan;
-            if (grow(&n->in, &n->in_cap, carry + pl->min_read) != 0) {
+            if (dmvf__cli_grow(&n->in, &n->in_cap, carry + pl->min_read) != 0) {
                 n->in_len = 0;
                 n->end = 0;
                 n->base = base + scan;
@@ -466,7 +459,7 @@ static void read_input(pipeline *pl, dmvf_cli_src *src)
         size_t want = target > len ? target - len : 0;
         if (want < pl->min_read)
             want = pl->min_read;
-        if (grow(&c->in, &c->in_cap, len + want) != 0) {
+        if (dmvf__cli_grow(&c->in, &c->in_cap, len + want) != 0) {
             c->base = base;
             c->in_len = len;
             c->end = 0;
@@ -505,9 +498,9 @@ static void read_input(pipeline *pl, dmvf_cli_src *src)
 
 /* ---- setup ---- */
 
-static size_t chunk_bytes_from_env(size_t dflt)
+static size_t size_from_env(const char *name, size_t dflt)
 {
-    const char *e = getenv("DMVF_CHUNK_BYTES");
+    const char *e = getenv(name);
     size_t v;
     if (e && e[0] && dmvf__cli_parse_size(e, &v) == 0)
         return v;
@@ -531,9 +524,11 @@ static void pipeline_free(pipeline *pl)
             free(pl->slots[i].in);
             free(pl->slots[i].out);
             free(pl->slots[i].gz);
+            free(pl->slots[i].pc.head);
         }
         free(pl->slots);
     }
+    dmvf__cli_members_free(&pl->mem);
 }
 
 /* The mutex and condition variables: 0, or -1 with none left behind. */
@@ -547,7 +542,11 @@ static int sync_init(pipeline *pl)
         goto no_worker;
     if (pthread_cond_init(&pl->cv_writer, NULL) != 0)
         goto no_writer;
+    if (pthread_cond_init(&pl->cv_place, NULL) != 0)
+        goto no_place;
     return 0;
+no_place:
+    pthread_cond_destroy(&pl->cv_writer);
 no_writer:
     pthread_cond_destroy(&pl->cv_worker);
 no_worker:
@@ -562,6 +561,7 @@ static void sync_destroy(pipeline *pl)
     pthread_cond_destroy(&pl->cv_reader);
     pthread_cond_destroy(&pl->cv_worker);
     pthread_cond_destroy(&pl->cv_writer);
+    pthread_cond_destroy(&pl->cv_place);
     pthread_mutex_destroy(&pl->mu);
 }
 
@@ -598,7 +598,8 @@ int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_c
     p->status = DMVF_OK;
     memset(&p->err, 0, sizeof p->err);
     p->records_in = p->records_out = p->records_dropped = 0;
-    pl.chunk_bytes = chunk_bytes_from_env(p->chunk_bytes ? p->chunk_bytes : DMVF_CLI_CHUNK_BYTES);
+    pl.chunk_bytes = size_from_env("DMVF_CHUNK_BYTES", p->chunk_bytes ? p->chunk_bytes : DMVF_CLI_CHUNK_BYTES);
+    pl.mem.member_bytes = size_from_env("DMVF_GZIP_MEMBER_BYTES", DMVF_CLI_MEMBER_BYTES);
     pl.min_read = pl.chunk_bytes < TAIL_READ ? pl.chunk_bytes : TAIL_READ;
     if (pl.min_read < MIN_READ)
         pl.min_read = MIN_READ;
@@ -667,21 +668,18 @@ int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_c
     rc = pl.rc;
     if (rc && pl.read_failed)
         dmvf__cli_src_report(src);
-    if (!rc && p->status == DMVF_OK && p->gzip && pl.members == 0) {
-        /* an empty release is still a gzip file: one empty member */
-        static const unsigned char nothing[1];
-        z_stream zs;
-        int zinit = 0, zrc = 0;
+    if (!rc && p->status == DMVF_OK && p->gzip) {
+        /* the last member: what follows the last end (an empty release is
+           still a gzip file: one empty member) */
         unsigned char *gz = NULL;
         size_t cap = 0, len = 0;
-        if (deflate_member(&zs, &zinit, nothing, 0, &gz, &cap, &len, &zrc) != 0) {
+        int zrc = 0;
+        if (dmvf__cli_members_finish(&pl.mem, pl.members, &gz, &cap, &len, &zrc) != 0) {
             dmvf__cli_err("%s", zrc == DMVF_EXIT_NOMEM ? "gzip: out of memory" : "gzip: deflate failed");
             rc = zrc;
-        } else {
+        } else if (len) {
             rc = dmvf__cli_sink_write(sink, gz, len);
         }
-        if (zinit)
-            deflateEnd(&zs);
         free(gz);
     }
     p->records_in = pl.in;

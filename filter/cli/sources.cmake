@@ -10,8 +10,12 @@ set(DMVF_CLI_SRCS
   cmd_policy.c
   cmd_review.c
   cmd_verify.c
+  filter_framed.c
   io.c
   main.c
+  members.c
   parallel.c
   passphrase.c
-  progress.c)
+  progress.c
+  pump.c
+  sink.c)

@@ -25,6 +25,7 @@ const char *dmvf_strerror(int code)
     case DMVF_ETOKEN: return "bad token";
     case DMVF_EGZIP: return "bad gzip input";
     case DMVF_ETAMPER: return "does not verify (tampered, truncated or reordered)";
+    case DMVF_ENOSUBJECT: return "a record's subject cannot be notified (no record_id)";
     default: return "unknown error";
     }
 }

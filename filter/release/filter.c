@@ -31,6 +31,12 @@
  *
  * The audit's field counts and subjects (count.h) cost one flag test per
  * record when neither option is set.
+ *
+ * A rewritten record is judged in this order: its size, the rewrite (a
+ * malformed record fails or, with drop_malformed, is dropped), its subject
+ * (under notify_subject a record without a record_id fails the request:
+ * DMVF_ENOSUBJECT), then the record limit, which counts released records
+ * only: a dropped record never makes a request pass its limit.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -310,6 +316,14 @@ static int subject_nomem(dmvf_filter *f, dmvf_error *err)
     return f->sticky = DMVF_ENOMEM;
 }
 
+/* 1 when rec has a non-empty record_id: a subject that can be notified. */
+static int has_subject(const uint8_t *rec, size_t n)
+{
+    const uint8_t *id;
+    size_t len;
+    return dmvf__record_id(rec, n, &id, &len) > 0 && len > 0;
+}
+
 /* Keeps the record_id of rec (when it has a non-empty one). 0 or -1. */
 static int keep_subject(dmvf_filter *f, const uint8_t *rec, size_t n)
 {
@@ -402,10 +416,6 @@ static int filter_record(dmvf_filter *f, const void *in, size_t in_len,
                             dmvf_strerror(f->sticky));
     if (DMVF_UNLIKELY(f->mode != MODE_REWRITE))
         return not_released(f, in, in_len, dropped, err);
-    if (f->v.max_records && f->in - f->dropped >= f->v.max_records) {
-        f->in++; /* the record that passes the limit was received too */
-        return refuse_for_limit(f, in, in_len, err);
-    }
     if (DMVF_UNLIKELY(in_len > f->max_record_bytes) && over_limit(f, f->plan, in, in_len, err))
         return DMVF_ETOOBIG;
     int rc = dmvf__rewrite(f->plan, f->kc, in, in_len, out, cap, out_len, err);
@@ -422,6 +432,22 @@ static int filter_record(dmvf_filter *f, const void *in, size_t in_len,
             return DMVF_OK;
         }
         return f->sticky = rc;
+    }
+    if (DMVF_UNLIKELY(f->v.notify_subject) && !has_subject(in, in_len)) {
+        *out_len = 0;
+        dmvf__seterr(err, DMVF_ENOSUBJECT,
+                     "the record has no record_id (or an empty one) and rule '%s' notifies "
+                     "subjects: its subject cannot be told, so nothing of the request is released",
+                     f->v.rule_name ? f->v.rule_name : "?");
+        if (err)
+            err->record = f->in;
+        return f->sticky = DMVF_ENOSUBJECT;
+    }
+    /* the limit counts released records: a dropped one is not, and is judged first */
+    if (f->v.max_records && f->out >= f->v.max_records) {
+        *out_len = 0;
+        f->in++; /* the record that passes the limit was received too */
+        return refuse_for_limit(f, in, in_len, err);
     }
     if (DMVF_UNLIKELY(f->acct_on)) {
         /* the subject first: a record whose subject cannot be kept is not released */
@@ -622,11 +648,6 @@ int dmvf__filter_bad_record(dmvf_filter *f, int code, int *dropped, dmvf_error *
                             dmvf_strerror(f->sticky));
     if (f->mode == MODE_REFUSE)
         return dmvf__seterr(err, DMVF_EREFUSED, "request not released: %s", f->reason);
-    if (f->mode == MODE_REWRITE && f->v.max_records && f->in - f->dropped >= f->v.max_records) {
-        static const uint8_t none[1];
-        f->in++;
-        return refuse_for_limit(f, none, 0, err); /* no record_id can be read */
-    }
     if (err)
         err->record = f->in;
     if (f->drop_malformed && code == DMVF_EMALFORMED) {
@@ -648,6 +669,11 @@ int dmvf__filter_fail(dmvf_filter *f, int code, const dmvf_error *err)
             dmvf__seterr(&f->first, code, "%s", dmvf_strerror(code));
     }
     return code;
+}
+
+int dmvf__filter_rewrites(const dmvf_filter *f)
+{
+    return f->mode == MODE_REWRITE;
 }
 
 const char *dmvf__filter_request_id(const dmvf_filter *f)

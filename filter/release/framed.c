@@ -36,6 +36,14 @@
  * dmvf_framed_cb callback and its trailer; a non-zero return fails the
  * stream (DMVF_EIO, sticky): no trailer, no seal.
  *
+ * Held for review (options.hold_for_review, a request decided REVIEW whose
+ * rule has a profile): its records are rewritten as a release would be,
+ * into a queue of their own (`hq`, plain delimited records) that is never
+ * drained into the output; the audit hook's second call reads it
+ * (dmvf_framed_held), then it is wiped. Such a request's filter always
+ * counts its fields and keeps its subjects (the review item carries both).
+ * Its output is only its trailer, a review refusal's.
+ *
  * Limits: a frame is at most dmvf_stream_record_limit(max_record_bytes) + 16
  * bytes (the record-size limit is judged on each record, as filter.c
  * does); a request carries
@@ -67,6 +75,7 @@ struct dmvf_framed {
     dmvf_filter_options opts;
     dmvf__reader rd;
     dmvf__outq oq;
+    dmvf__outq hq;              /* the would-be release of a request held for review */
     dmvf_filter *cur;
     dmvf_framed_cb cb;
     void *ud;
@@ -106,6 +115,7 @@ dmvf_framed *dmvf_framed_create(const dmvf_policy *policy, const dmvf_keyring *k
     fr->rd.what = "frame";
     dmvf__outq_init(&fr->oq);
     fr->oq.frame_key = KEY_RECORD;
+    dmvf__outq_init(&fr->hq);
     crypto_generichash_init(&fr->hs, NULL, 0, DIGEST_LEN);
     return fr;
 }
@@ -117,6 +127,8 @@ void dmvf_framed_free(dmvf_framed *fr)
     dmvf_filter_free(fr->cur);
     dmvf__reader_free(&fr->rd);
     dmvf__outq_free(&fr->oq);
+    dmvf__outq_discard(&fr->hq);
+    dmvf__outq_free(&fr->hq);
     dmvf__keyring_release(fr->keyring);
     dmvf__policy_release(fr->policy);
     free(fr);
@@ -256,6 +268,7 @@ static int audit_failed(dmvf_framed *fr, dmvf_error *err, const char *when)
              when, fr->cur ? dmvf__filter_request_id(fr->cur) : "");
     if (fr->oq.hold)
         dmvf__outq_discard(&fr->oq);
+    dmvf__outq_discard(&fr->hq);
     return fail_at(fr, err, DMVF_EIO, fr->rd.consumed, m);
 }
 
@@ -269,6 +282,7 @@ static int finish_request(dmvf_framed *fr, dmvf_error *err)
         return fail_at(fr, err, DMVF_ESTATE, fr->rd.consumed, "request ended in an error state");
     if (fr->acb && fr->acb(fr->aud, f, &t) != 0)
         return audit_failed(fr, err, "at the end of");
+    dmvf__outq_discard(&fr->hq); /* the held release was the hook's to take */
     uint64_t in, out, dropped;
     dmvf_filter_counts(f, &in, &out, &dropped);
     switch (dmvf_filter_decision(f)) {
@@ -277,7 +291,8 @@ static int finish_request(dmvf_framed *fr, dmvf_error *err)
     default: fr->st.refused++; break;
     }
     fr->st.records_in += in;
-    fr->st.records_out += out;
+    if (dmvf_filter_decision(f) == DMVF_DECISION_RELEASE)
+        fr->st.records_out += out; /* a held request's would-be records did not leave */
     fr->st.records_dropped += dropped;
     if (fr->cb)
         fr->cb(fr->ud, f, &t);
@@ -303,6 +318,14 @@ static int start_request(dmvf_framed *fr, const uint8_t *p, size_t n, uint64_t a
     dmvf_request req;
     dmvf__request_from_pb(m, &req);
     fr->cur = dmvf_filter_create(fr->policy, fr->keyring, &req, &fr->opts, err);
+    if (fr->cur && fr->opts.hold_for_review && dmvf_filter_decision(fr->cur) == DMVF_DECISION_REVIEW &&
+        !(fr->opts.collect_subjects && fr->opts.count_fields)) {
+        /* a held request counts its fields and keeps its subjects: decide again with both */
+        dmvf_filter_options o = fr->opts;
+        o.collect_subjects = o.count_fields = 1;
+        dmvf_filter_free(fr->cur);
+        fr->cur = dmvf_filter_create(fr->policy, fr->keyring, &req, &o, err);
+    }
     dmv__v1__request__free_unpacked(m, &pa.pb);
     if (!fr->cur) {
         if (err)
@@ -311,6 +334,7 @@ static int start_request(dmvf_framed *fr, const uint8_t *p, size_t n, uint64_t a
     }
     fr->st.requests++;
     fr->frames = 0;
+    dmvf__outq_discard(&fr->hq);
     fr->oq.mark = fr->oq.len;
     fr->oq.hold = dmvf_filter_max_records(fr->cur) > 0;
     /* write-ahead: the decision is recorded before any output of the request */
@@ -328,27 +352,33 @@ static int one_record(dmvf_framed *fr, const uint8_t *p, size_t n, uint64_t at, 
         snprintf(m, sizeof m, "request '%s' carries more than %llu record frames (the limit per request)",
                  id, (unsigned long long)fr->max_frames);
         dmvf__outq_discard(&fr->oq); /* its held output, if any */
+        dmvf__outq_discard(&fr->hq);
         return fail_at(fr, err, DMVF_ETOOBIG, at, m);
     }
-    if (dmvf_filter_decision(f) != DMVF_DECISION_RELEASE) {
+    dmvf_decision d = dmvf_filter_decision(f);
+    /* held for review: rewritten into hq, never into the output (a review
+       rule without a profile, or one past its record limit, rewrites none) */
+    int held = d == DMVF_DECISION_REVIEW && fr->opts.hold_for_review && dmvf__filter_rewrites(f);
+    if (d != DMVF_DECISION_RELEASE && !held) {
         dmvf__filter_count_refused(f, p, n);
         return DMVF_OK;
     }
+    dmvf__outq *q = held ? &fr->hq : &fr->oq;
     for (;;) {
         uint8_t *dst;
         size_t room, olen = 0;
         int dropped = 0;
-        dmvf__outq_reserve(&fr->oq, n, &dst, &room);
+        dmvf__outq_reserve(q, n, &dst, &room);
         if (!dst)
             return fail_at(fr, err, DMVF_ENOMEM, at, "out of memory for output");
         int rc = dmvf_filter_record(f, p, n, dst, room, &olen, &dropped, err);
         if (rc == DMVF_ESPACE) {
-            if (dmvf__outq_grow(&fr->oq))
+            if (dmvf__outq_grow(q))
                 return fail_at(fr, err, DMVF_ENOMEM, at, "out of memory for output");
             continue;
         }
         if (rc == DMVF_EREFUSED) {
-            dmvf__outq_discard(&fr->oq); /* the record limit refused the request */
+            dmvf__outq_discard(q); /* the record limit refused the request */
             return DMVF_OK;
         }
         if (rc) {
@@ -358,7 +388,17 @@ static int one_record(dmvf_framed *fr, const uint8_t *p, size_t n, uint64_t at, 
             }
             return fr->sticky = rc;
         }
-        if (!dropped) {
+        if (!dropped && held) {
+            dmvf__outq_commit(q, olen);
+            if (q->len > DMVF_REVIEW_MAX_BODY) {
+                char m[240];
+                snprintf(m, sizeof m, "the would-be release of request '%s', held for review, is "
+                         "larger than %zu bytes, the most a review item holds",
+                         dmvf__filter_request_id(f), DMVF_REVIEW_MAX_BODY);
+                dmvf__outq_discard(q);
+                return fail_at(fr, err, DMVF_ETOOBIG, at, m);
+            }
+        } else if (!dropped) {
             size_t from = fr->oq.len;
             dmvf__outq_commit(&fr->oq, olen);
             if (!fr->oq.hold)
@@ -465,6 +505,19 @@ int dmvf_framed_stream(dmvf_framed *fr, dmvf_out_buffer *out, dmvf_in_buffer *in
     if (fr->sticky != was)
         dmvf__error_keep(&fr->first, fr->sticky, e);
     return rc;
+}
+
+void dmvf_framed_held(const dmvf_framed *fr, const void **release, size_t *len)
+{
+    DMVF_REQUIRE(fr != NULL && release != NULL && len != NULL, "NULL argument");
+    *release = fr->hq.len > fr->hq.pos ? fr->hq.buf + fr->hq.pos : NULL;
+    *len = fr->hq.len - fr->hq.pos;
+}
+
+const dmvf_filter *dmvf_framed_open_request(const dmvf_framed *fr)
+{
+    DMVF_REQUIRE(fr != NULL, "framed stream is NULL");
+    return fr->cur;
 }
 
 int dmvf_framed_last_error(const dmvf_framed *fr, dmvf_error *out)

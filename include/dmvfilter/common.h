@@ -84,7 +84,8 @@ enum {
     DMVF_ESTATE = 11,     /* the handle is in an error state: reset it first */
     DMVF_ETOKEN = 12,     /* a token does not decrypt under this keyring and scope */
     DMVF_EGZIP = 13,      /* gzip input is corrupt or inflates past its limit */
-    DMVF_ETAMPER = 14     /* an audit log or signed release does not verify */
+    DMVF_ETAMPER = 14,    /* an audit log or signed release does not verify */
+    DMVF_ENOSUBJECT = 15  /* a record has no record_id and its rule notifies subjects */
 };
 
 /* Filled by failing calls when the caller passes one. All fields are valid

@@ -150,7 +150,7 @@ typedef struct dmvf_filter_options {
                                    holds an empty release: records are read
                                    (and their subjects kept), none is
                                    written. Framed streams never write held
-                                   records */
+                                   records (dmvf_framed_held reads them) */
     uint32_t as_of;             /* YYYYMMDD: the day the request is judged on,
                                    for the DMV's own replays and tests; 0 =
                                    today (UTC), the DMV's clock. It is the
@@ -240,7 +240,11 @@ DMVF_API const char *dmvf_filter_rule(const dmvf_filter *f);
  *          changes when the record limit is passed and on reset. */
 DMVF_API const char *dmvf_filter_reason(const dmvf_filter *f);
 
-/* The matched rule's record limit. Beyond it the request is refused.
+/* The matched rule's record limit. Beyond it the request is refused. It
+ * counts released records: a record dropped as malformed (drop_malformed)
+ * does not count, and the record that would pass the limit is checked
+ * first (so a malformed one is dropped, or an error, before the limit is
+ * judged).
  * @return  the most records one request may release; 0 = no limit.
  * Threads: reads f only.
  * NULL:    f aborts.
@@ -248,7 +252,10 @@ DMVF_API const char *dmvf_filter_reason(const dmvf_filter *f);
 DMVF_API uint64_t dmvf_filter_max_records(const dmvf_filter *f);
 
 /* Whether the matched rule asks that subjects be notified (notices.h;
- * create the filter with collect_subjects to have them).
+ * create the filter with collect_subjects to have them). Under such a rule
+ * a record that would be released (or held for review) must have a
+ * non-empty record_id: one without is DMVF_ENOSUBJECT (dmvf_filter_record),
+ * since its subject could not be told.
  * @return  1 yes, 0 no (also when no rule matched).
  * Threads: reads f only.
  * NULL:    f aborts.
@@ -275,8 +282,11 @@ DMVF_API int dmvf_filter_notify_subject(const dmvf_filter *f);
  *          DMVF_EMALFORMED (bad input), DMVF_ETOOBIG (the record over
  *            max_record_bytes as the limits above judge it, or a repeated
  *            field too long in a record malformed nowhere), DMVF_ENOMEM
- *            (keeping a subject): sticky (common.h); err->record is the
- *            record's 0-based index in the request.
+ *            (keeping a subject), DMVF_ENOSUBJECT (the rule notifies
+ *            subjects and the record, which would be released, has no or an
+ *            empty record_id; never dropped, also with drop_malformed):
+ *            sticky (common.h); err->record is the record's 0-based index
+ *            in the request.
  *          DMVF_ESTATE while f holds a sticky error.
  * Threads: f's thread.
  * NULL:    f and out_len abort; in may be NULL only with in_len 0 (else
@@ -314,7 +324,8 @@ typedef struct dmvf_out_buffer { void *dst; size_t size; size_t pos; } dmvf_out_
  *            given), DMVF_ETOOBIG (a length prefix over
  *            dmvf_stream_record_limit, at the prefix; a record over
  *            max_record_bytes as judged above, at the record's first byte),
- *            DMVF_ENOMEM: sticky (common.h); err->offset is the byte
+ *            DMVF_ENOMEM, DMVF_ENOSUBJECT (as dmvf_filter_record says):
+ *            sticky (common.h); err->offset is the byte
  *            offset in the stream, err->record the record's 0-based index.
  *          DMVF_ESTATE while f holds a sticky error.
  * Threads: f's thread.

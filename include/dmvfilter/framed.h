@@ -10,6 +10,12 @@
  * frame (signed releases, below). A request whose output must be withheld
  * (record limit) is buffered. A request that is not released gets its
  * trailer and no record frames; its records are counted, not checked.
+ * With options.hold_for_review, a request decided REVIEW (whose rule has a
+ * profile) has its records rewritten as a release would be, kept apart and
+ * never written: the audit hook reads that would-be release
+ * (dmvf_framed_held) to seal it for the reviewers; its output is its
+ * trailer alone, as for any refusal. Such a request is decided with
+ * count_fields and collect_subjects set, whatever opts say.
  *
  *   fr = dmvf_framed_create(policy, keyring, &opts, &err);
  *   dmvf_framed_set_audit(fr, hook, ud);                   optional
@@ -154,6 +160,8 @@ DMVF_API void dmvf_framed_set_max_request_frames(dmvf_framed *fr, uint64_t n);
  *            DMVF_EIO (the audit hook returned non-zero),
  *            DMVF_ESTATE (a request's filter failed: out of memory keeping
  *              the subjects of a request that is not released),
+ *            DMVF_ENOSUBJECT (a released or held record without a
+ *              record_id under a rule that notifies subjects: filter.h),
  *            DMVF_ENOMEM.
  *          DMVF_ESTATE while fr holds a sticky error.
  * Threads: fr's thread.
@@ -163,6 +171,27 @@ DMVF_API void dmvf_framed_set_max_request_frames(dmvf_framed *fr, uint64_t n);
  *          and the output not yet flushed. */
 DMVF_API int dmvf_framed_stream(dmvf_framed *fr, dmvf_out_buffer *out, dmvf_in_buffer *in,
                                 int end, dmvf_error *err);
+
+/* The would-be release of the request being finished, when it was decided
+ * REVIEW and opts had hold_for_review: its records as a release would
+ * write them (varint-delimited DriverRecords, exactly the records
+ * dmvf_filter_counts says are out), for dmvf_review_hold. Call it from the
+ * audit hook's second call (t set); anywhere else it is empty.
+ * @return  nothing; *release (NULL when empty) and *len are always written.
+ * Threads: fr's thread.
+ * NULL:    fr, release and len abort.
+ * Owns:    fr owns the bytes, valid until the hook returns (then wiped). */
+DMVF_API void dmvf_framed_held(const dmvf_framed *fr, const void **release, size_t *len);
+
+/* The filter of the open request: decided, not yet finished. After
+ * dmvf_framed_stream failed inside a request, that request's (to say in
+ * the DMV's own log which request failed, and why).
+ * @return  the filter, or NULL when no request is open.
+ * Threads: fr's thread.
+ * NULL:    fr aborts.
+ * Owns:    fr owns the filter, valid until the next dmvf_framed_stream or
+ *          dmvf_framed_free call on fr. */
+DMVF_API const dmvf_filter *dmvf_framed_open_request(const dmvf_framed *fr);
 
 /* Copies the totals so far into *st.
  * @return  nothing; *st is always written.

@@ -10,6 +10,10 @@
 #                           rename, link: tests/faultshim.c) for every N: a
 #                           release on disk always has its RELEASE entry in
 #                           the log, never the reverse; the log still verifies
+#   ... with stdout as the  the same to a pipe: a byte the reader received
+#       output              always has the RELEASE entry in the log before it
+#                           (records, and framed: a request's records and
+#                           trailer only after its own RELEASE entry)
 set -u
 : "${DMVF_CLI:?}" "${DMVF_GEN:?}" "${DMVF_SRC:?}"
 cli=$DMVF_CLI gen=$DMVF_GEN
@@ -70,34 +74,89 @@ else
     asan=$(ldd "$cli" 2>/dev/null | awk '/libasan/ {print $3; exit}')
     PRE=$T/shim.so
     [ -n "$asan" ] && PRE="$asan:$T/shim.so"
-    n=1 crashes=0 reverse=0 lost=0 done_run=0
-    while [ $n -le 200 ]; do
-        rm -f "$T/c.bin"
+    # kill_loop PREFIX LOG RUN REACHED WHOLE: "RUN N" (its exit status in $rc),
+    # killed before its Nth durable step, for N = 1, 2, ... until a run
+    # completes; REACHED says a release reached the output (then the log must
+    # hold its RELEASE entry), WHOLE that a completed run's output is whole.
+    # Leaves kill_crashes, kill_reverse and kill_lost.
+    kill_loop() {
+        local pre=$1 log=$2 run=$3 reached=$4 whole=$5 n=1 rel
+        kill_crashes=0 kill_reverse=0 kill_lost=0
+        local done_run=0
+        while [ $n -le 200 ]; do
+            $run $n
+            rel=$(entries "$log" release crash$n)
+            if $reached && [ "$rel" != 1 ]; then kill_reverse=$((kill_reverse + 1)); fi
+            if [ $rc -eq 137 ]; then
+                kill_crashes=$((kill_crashes + 1))
+            elif [ $rc -eq 0 ]; then
+                $whole || kill_lost=$((kill_lost + 1))
+                done_run=1
+                break
+            else
+                bad "${pre}crash step $n: exit $rc: $(head -2 "$T/cerr")"
+            fi
+            # a crash never leaves a log that does not verify or cannot be appended to
+            if ! "$cli" audit verify "$log" --keyring "$T/kr" >/dev/null 2>"$T/verr"; then
+                bad "${pre}after a crash at step $n the log does not verify: $(head -2 "$T/verr")"
+            fi
+            n=$((n + 1))
+        done
+        check "${pre}a run completes once no step is killed ($kill_crashes crash points tried)" [ $done_run = 1 ]
+    }
+    killed() { # killed N LOG OUTPUT...: the filter killed before its Nth durable step
+        local n=$1 log=$2
+        shift 2
         env DMVF_FAULT_KILL_AT=$n LD_PRELOAD="$PRE" "$cli" filter --policy "$policy" --keyring "$T/kr" \
-            --in "$T/rec.bin" --quiet --audit "$T/clog" --out "$T/c.bin" "${police[@]}" \
-            --request-id crash$n --threads 1 >/dev/null 2>"$T/cerr"
-        rc=$?
-        rel=$(entries "$T/clog" release crash$n)
-        if [ -e "$T/c.bin" ] && [ "$rel" != 1 ]; then reverse=$((reverse + 1)); fi
+            --in "$T/rec.bin" --quiet --audit "$log" "$@" "${police[@]}" --request-id crash$n --threads 1
+    }
+    to_named() { rm -f "$T/c.bin"; killed "$1" "$T/clog" --out "$T/c.bin" >/dev/null 2>"$T/cerr"; rc=$?; }
+    to_pipe() { killed "$1" "$T/slog" 2>"$T/cerr" | cat >"$T/s.out"; rc=${PIPESTATUS[0]}; }
+
+    kill_loop "" "$T/clog" to_named "test -e $T/c.bin" "test -e $T/c.bin"
+    check "a release never exists without its log entry" [ $kill_reverse = 0 ]
+    check "a completed run leaves its release" [ $kill_lost = 0 ]
+    check "crash points were tried" [ $kill_crashes -ge 5 ]
+
+    # stdout as the output, a pipe: what the reader received
+    filter --out "$T/ref.out" "${police[@]}" --request-id ref 2>/dev/null
+    kill_loop "stdout: " "$T/slog" to_pipe "test -s $T/s.out" "cmp -s $T/s.out $T/ref.out"
+    check "stdout: the reader never receives a byte before the RELEASE entry is in the log" [ $kill_reverse = 0 ]
+    check "stdout: a completed run sends the whole release" [ $kill_lost = 0 ]
+    check "stdout: crash points were tried" [ $kill_crashes -ge 5 ]
+
+    # framed, to a pipe: two requests of a rule without a record limit (its
+    # records are not held by the library), each larger than one read; the
+    # reader has a request's records only when the log has its RELEASE entry
+    "$gen" --framed --count 6000 --requests 2 --request-id fk --seed 7 --ori NYUNIV000 --purpose 5 \
+        --query-kind list --date 20261122 --out "$T/fr.bin" 2>/dev/null
+    n=1 crashes=0 reverse=0 done_run=0
+    while [ $n -le 200 ]; do
+        env DMVF_FAULT_KILL_AT=$n LD_PRELOAD="$PRE" "$cli" filter --policy "$policy" --keyring "$T/kr" \
+            --in "$T/fr.bin" --quiet --audit "$T/flog$n" --format framed --date 2026-11-22 \
+            2>"$T/cerr" | cat >"$T/f.out"
+        rc=${PIPESTATUS[0]}
+        # the number of record frames received, and of RELEASE entries in the log
+        got=$(py -c '
+import sys
+from delimited import frames
+print(sum(k == "record" for k, b in frames(open(sys.argv[1], "rb").read())))' "$T/f.out")
+        rels=$("$cli" audit query "$T/flog$n" --kind release 2>/dev/null | grep -c . || true)
+        # each request releases 3000 records: more per RELEASE entry is a reversal
+        if [ "$got" -gt $((rels * 3000)) ]; then reverse=$((reverse + 1)); fi
         if [ $rc -eq 137 ]; then
             crashes=$((crashes + 1))
         elif [ $rc -eq 0 ]; then
-            [ -e "$T/c.bin" ] || lost=$((lost + 1))
             done_run=1
             break
         else
-            bad "crash step $n: exit $rc: $(head -2 "$T/cerr")"
-        fi
-        # a crash never leaves a log that does not verify or cannot be appended to
-        if ! "$cli" audit verify "$T/clog" --keyring "$T/kr" >/dev/null 2>"$T/verr"; then
-            bad "after a crash at step $n the log does not verify: $(head -2 "$T/verr")"
+            bad "framed stdout: crash step $n: exit $rc: $(head -2 "$T/cerr")"
         fi
         n=$((n + 1))
     done
-    check "a run completes once no step is killed ($crashes crash points tried)" [ $done_run = 1 ]
-    check "a release never exists without its log entry" [ $reverse = 0 ]
-    check "a completed run leaves its release" [ $lost = 0 ]
-    check "crash points were tried" [ $crashes -ge 5 ]
+    check "framed stdout: a run completes once no step is killed ($crashes crash points tried)" [ $done_run = 1 ]
+    check "framed stdout: no request's records reach the reader before its RELEASE entry" [ $reverse = 0 ]
+    check "framed stdout: crash points were tried" [ $crashes -ge 5 ]
 fi
 
 echo "$pass passed, $fail failed"

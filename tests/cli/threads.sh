@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # threads.sh - `dmvfilter filter --threads N`: the records pipeline cuts the
 # input into chunks, rewrites them on N workers and writes them in order, so
-# the output must be the same bytes for every N (plain, and gzip with one
-# member per chunk), pipes must give what files give, and a failure must be
-# reported exactly as on one thread (exit code, byte offset, record index),
-# leaving no output file. DMVF_CHUNK_BYTES (hidden) makes chunks small so
-# that a few thousand records make many chunks.
+# the output must be the same bytes for every N (plain, and gzip with a
+# member per so many bytes of released output), pipes must give what files
+# give, and a failure must be reported exactly as on one thread (exit code,
+# byte offset, record index), leaving no output file. DMVF_CHUNK_BYTES
+# (hidden) makes chunks small so that a few thousand records make many
+# chunks, DMVF_GZIP_MEMBER_BYTES (hidden) members small so that they make
+# many members.
 set -u
 : "${DMVF_CLI:?}" "${DMVF_GEN:?}" "${DMVF_SRC:?}"
 cli=$DMVF_CLI gen=$DMVF_GEN
 T=$(mktemp -d "${TMPDIR:-/tmp}/dmvf-cli-threads.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
-unset DMVFILTER_PASSPHRASE DMVF_CHUNK_BYTES
+unset DMVFILTER_PASSPHRASE DMVF_CHUNK_BYTES DMVF_GZIP_MEMBER_BYTES
 
 . "$DMVF_SRC/tests/cli_lib.sh"
 absent() { # absent DESCRIPTION FILE: the file and any temp file beside it are absent
@@ -70,6 +72,7 @@ check "the policy copy lost the police record limit" \
     [ "$(grep -c max_records "$T/policy.yaml")" -lt "$(grep -c max_records "$DMVF_SRC/examples/policy.yaml")" ]
 F=(--policy "$T/policy.yaml" --keyring "$T/kr")
 export DMVF_CHUNK_BYTES=64K      # ~140 chunks of the ~9 MB input
+export DMVF_GZIP_MEMBER_BYTES=64K # a member per 64K of released output
 
 # ---- the same bytes for every thread count, plain and gzip ----
 for who in police research; do
@@ -96,15 +99,18 @@ for who in police research; do
         same "$who: --gzip --threads $n gives the bytes of --threads 1" "$T/$who.1.gz" "$T/$who.$n.gz"
     done
     m=$(members "$T/$who.1.gz")
-    check "$who: --gzip writes one member per chunk ($m members)" [ "${m:-0}" -gt 20 ]
+    check "$who: --gzip writes one member per 64K released ($m members)" [ "${m:-0}" -gt 20 ]
     unset -n req
 done
 check "police and research releases differ" ! cmp -s "$T/police.1" "$T/research.1"
 
-# the chunk size changes the gzip members, never the plain bytes
+# the chunk size changes neither the plain bytes nor the gzip members
 DMVF_CHUNK_BYTES=1 expect_rc 0 "one record per chunk, --threads 3" "$cli" filter "${F[@]}" \
     "${police[@]}" --threads 3 --in "$T/rec.bin" --out "$T/police.tiny"
 same "one record per chunk gives the same plain bytes" "$T/police.1" "$T/police.tiny"
+DMVF_CHUNK_BYTES=1 expect_rc 0 "one record per chunk, --threads 3 --gzip" "$cli" filter "${F[@]}" \
+    "${police[@]}" --threads 3 --gzip --in "$T/rec.bin" --out "$T/police.tiny.gz"
+same "one record per chunk gives the same gzip bytes" "$T/police.1.gz" "$T/police.tiny.gz"
 env -u DMVF_CHUNK_BYTES "$cli" filter "${F[@]}" "${police[@]}" --quiet --threads 2 \
     --in "$T/rec.bin" --out "$T/police.1m" 2>"$T/err"
 same "default chunk size gives the same plain bytes" "$T/police.1" "$T/police.1m"

@@ -1,0 +1,203 @@
+/*
+ * members.c - gzip members that follow the released bytes, never the input,
+ * for the records pipeline (parallel.c).
+ *
+ * A member ends after each released record that reaches or crosses a
+ * multiple of member_bytes (DMVF_CLI_MEMBER_BYTES, 1 MiB) of released
+ * output, and the last one at the end of the release:
+ *
+ *   released  | rec | rec | rec | rec | rec | rec | rec | rec |
+ *             0           S ^         2S ^                   ^ end
+ *   members   [ member 1    ][ member 2   ][ member 3         ]
+ *
+ * so two inputs that release the same bytes (a record and its twin, which
+ * differ only in redacted fields and so in size) give the same gzip file,
+ * whatever the chunk size and the thread count. The rule is local: given
+ * where a record starts in the released bytes, whether a member ends after
+ * it needs nothing else. So the released output is cut into pieces (a
+ * pipeline chunk's output: whole records), each placed in order (its
+ * offset: the bytes released before it), after which the members that end
+ * in a piece can be compressed apart from the others, in parallel:
+ *
+ *   piece k:  | tail of a member | member | ... | member | head of the next |
+ *              ^ the carry (earlier pieces' bytes after their last cut)
+ *                precedes it: together the piece's first member
+ *                                                         ^ the new carry
+ *
+ * Each member is deflate (windowBits 15+16) of its bytes alone, so the
+ * concatenation is a multi-member gzip file that every gunzip reads as the
+ * release; an empty release is one empty member.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "filter/cli/cli.h"
+
+#define ZPIECE ((size_t)1 << 30)   /* the most handed to zlib at once (uInt) */
+
+int dmvf__cli_grow(unsigned char **buf, size_t *cap, size_t want)
+{
+    if (*cap >= want)
+        return 0;
+    size_t n = *cap ? *cap : 65536;
+    while (n < want)
+        n = n > SIZE_MAX / 2 ? want : n * 2;
+    unsigned char *b = realloc(*buf, n);
+    if (!b)
+        return -1;
+    *buf = b;
+    *cap = n;
+    return 0;
+}
+
+static int append(unsigned char **buf, size_t *cap, size_t *len, const unsigned char *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (dmvf__cli_grow(buf, cap, *len + n) != 0)
+        return -1;
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    return 0;
+}
+
+int dmvf__cli_deflate_member(z_stream *zs, int *zinit, const unsigned char *src, size_t n,
+                             unsigned char **dst, size_t *cap, size_t *len, int *rc)
+{
+    if (!*zinit) {
+        memset(zs, 0, sizeof *zs);
+        int zr = deflateInit2(zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+        if (zr != Z_OK) {
+            *rc = zr == Z_MEM_ERROR ? DMVF_EXIT_NOMEM : DMVF_EXIT_SOFTWARE;
+            return -1;
+        }
+        *zinit = 1;
+    } else if (deflateReset(zs) != Z_OK) {
+        *rc = DMVF_EXIT_SOFTWARE;
+        return -1;
+    }
+    uLong bound = deflateBound(zs, (uLong)(n < ZPIECE ? n : ZPIECE));
+    if (dmvf__cli_grow(dst, cap, *len + (size_t)bound + 64) != 0) {
+        *rc = DMVF_EXIT_NOMEM;
+        return -1;
+    }
+    size_t pos = 0;
+    for (;;) {
+        size_t piece = n - pos < ZPIECE ? n - pos : ZPIECE;
+        int flush = pos + piece == n ? Z_FINISH : Z_NO_FLUSH;
+        zs->next_in = (unsigned char *)(uintptr_t)(src + pos);
+        zs->avail_in = (uInt)piece;
+        int zr;
+        do {
+            if (*cap - *len < 65536 && dmvf__cli_grow(dst, cap, *len + 65536) != 0) {
+                *rc = DMVF_EXIT_NOMEM;
+                return -1;
+            }
+            size_t room = *cap - *len < ZPIECE ? *cap - *len : ZPIECE;
+            zs->next_out = *dst + *len;
+            zs->avail_out = (uInt)room;
+            zr = deflate(zs, flush);
+            if (zr == Z_STREAM_ERROR) {
+                *rc = DMVF_EXIT_SOFTWARE;
+                return -1;
+            }
+            *len += room - zs->avail_out;
+        } while (zs->avail_in > 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
+        pos += piece;
+        if (flush == Z_FINISH)
+            return 0;
+    }
+}
+
+/* 1 when a member ends after the released record at [s, e): it reaches or
+ * crosses a multiple of the member size. */
+static int cut_after(uint64_t s, uint64_t e, size_t member_bytes)
+{
+    return e / member_bytes > s / member_bytes;
+}
+
+/* The end of the released record at out[pos..len) (whole delimited records). */
+static size_t record_end(const unsigned char *out, size_t len, size_t pos)
+{
+    uint64_t n;
+    size_t pre;
+    if (dmvf_stream_prefix(out + pos, len - pos, &n, &pre) != 1 || n > len - pos - pre)
+        return len;
+    return pos + pre + (size_t)n;
+}
+
+int dmvf__cli_members_place(dmvf_cli_members *m, dmvf_cli_piece *pc)
+{
+    uint64_t base = m->placed;
+    size_t first = SIZE_MAX, last = 0;
+    for (size_t pos = 0; pos < pc->len;) {
+        size_t end = record_end(pc->out, pc->len, pos);
+        if (cut_after(base + pos, base + end, m->member_bytes)) {
+            if (first == SIZE_MAX)
+                first = end;
+            last = end;
+        }
+        pos = end;
+    }
+    pc->base = base;
+    pc->head_len = 0;
+    m->placed += pc->len;
+    if (first == SIZE_MAX) /* no member ends here: all of it joins the carry */
+        return append(&m->carry, &m->carry_cap, &m->carry_len, pc->out, pc->len);
+    /* the carry starts the first member: it becomes the piece's head, and the
+       head's old buffer the carry's */
+    unsigned char *b = pc->head;
+    size_t cap = pc->head_cap;
+    pc->head = m->carry;
+    pc->head_cap = m->carry_cap;
+    pc->head_len = m->carry_len;
+    m->carry = b;
+    m->carry_cap = cap;
+    m->carry_len = 0;
+    if (append(&pc->head, &pc->head_cap, &pc->head_len, pc->out, first) != 0)
+        return -1;
+    return append(&m->carry, &m->carry_cap, &m->carry_len, pc->out + last, pc->len - last);
+}
+
+int dmvf__cli_members_compress(z_stream *zs, int *zinit, size_t member_bytes, const dmvf_cli_piece *pc,
+                               unsigned char **gz, size_t *gz_cap, size_t *gz_len, uint64_t *members,
+                               int *rc)
+{
+    size_t start = 0;
+    int first = 1;
+    for (size_t pos = 0; pos < pc->len;) {
+        size_t end = record_end(pc->out, pc->len, pos);
+        if (cut_after(pc->base + pos, pc->base + end, member_bytes)) {
+            const unsigned char *src = first ? pc->head : pc->out + start;
+            size_t n = first ? pc->head_len : end - start;
+            if (dmvf__cli_deflate_member(zs, zinit, src, n, gz, gz_cap, gz_len, rc) != 0)
+                return -1;
+            (*members)++;
+            first = 0;
+            start = end;
+        }
+        pos = end;
+    }
+    return 0;
+}
+
+int dmvf__cli_members_finish(dmvf_cli_members *m, uint64_t written, unsigned char **gz, size_t *cap,
+                             size_t *len, int *rc)
+{
+    if (m->carry_len == 0 && written > 0)
+        return 0;
+    static const unsigned char nothing[1];
+    z_stream zs;
+    int zinit = 0;
+    int r = dmvf__cli_deflate_member(&zs, &zinit, m->carry_len ? m->carry : nothing, m->carry_len,
+                                     gz, cap, len, rc);
+    if (zinit)
+        deflateEnd(&zs);
+    return r;
+}
+
+void dmvf__cli_members_free(dmvf_cli_members *m)
+{
+    free(m->carry);
+    m->carry = NULL;
+    m->carry_cap = m->carry_len = 0;
+}
