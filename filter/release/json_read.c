@@ -115,7 +115,7 @@ static int scan_string(jr *r, const uint8_t **raw, size_t *len, int *esc)
             p += 2;
             continue;
         }
-        unsigned u, lo;
+        unsigned u = 0, lo = 0xdc00; /* scan_string checked both escapes */
         if (c != 'u' || end - p < 6 || hex4(p + 2, &u) != 0)
             return fail(r, p, DMVF_EMALFORMED, "a bad escape in a string");
         if (u >= 0xdc00 && u <= 0xdfff)
@@ -152,7 +152,7 @@ static size_t unescape(const uint8_t *src, size_t n, uint8_t *dst)
             i += 2;
             continue;
         }
-        unsigned u, lo;
+        unsigned u = 0, lo = 0xdc00; /* scan_string checked both escapes */
         hex4(src + i + 2, &u);
         i += 6;
         if (u >= 0xd800 && u <= 0xdbff) {

@@ -101,10 +101,12 @@ static const dmvf_snode *build(const ProtobufCMessageDescriptor *desc, const cha
         const ProtobufCFieldDescriptor *fd = sorted[i];
         dmvf_sfield *f = &fields[i];
         char *p = g_paths[g_npaths];
-        if (*path)
-            snprintf(p, MAX_PATH, "%s.%s", path, fd->name);
-        else
-            snprintf(p, MAX_PATH, "%s", fd->name);
+        char tmp[MAX_PATH]; /* path is an earlier g_paths row: never format into the array itself */
+        int len = *path ? snprintf(tmp, sizeof tmp, "%s.%s", path, fd->name)
+                        : snprintf(tmp, sizeof tmp, "%s", fd->name);
+        if (len < 0 || (size_t)len >= sizeof tmp)
+            abort(); /* every schema path fits */
+        memcpy(p, tmp, (size_t)len + 1);
         f->path = p;
         f->name = fd->name;
         f->number = fd->id;
