@@ -316,6 +316,22 @@ static int subject_nomem(dmvf_filter *f, dmvf_error *err)
     return f->sticky = DMVF_ENOMEM;
 }
 
+/* A record the rewrite (or its checks) refused with rc: dropped and counted
+ * when it is malformed and drop_malformed is set, else rc, sticky. */
+static int bad_rewrite(dmvf_filter *f, int rc, int *dropped, dmvf_error *err)
+{
+    if (err)
+        err->record = f->in;
+    if (f->drop_malformed && rc == DMVF_EMALFORMED) {
+        f->in++;
+        f->dropped++;
+        if (dropped)
+            *dropped = 1;
+        return DMVF_OK;
+    }
+    return f->sticky = rc;
+}
+
 /* 1 when rec has a non-empty record_id: a subject that can be notified. */
 static int has_subject(const uint8_t *rec, size_t n)
 {
@@ -386,18 +402,8 @@ static int not_released(dmvf_filter *f, const uint8_t *in, size_t in_len, int *d
     uint8_t none[1];
     size_t olen = 0;
     int rc = dmvf__rewrite(dmvf__plan_none(), NULL, in, in_len, none, sizeof none, &olen, err);
-    if (rc) {
-        if (err)
-            err->record = f->in;
-        if (f->drop_malformed && rc == DMVF_EMALFORMED) {
-            f->in++;
-            f->dropped++;
-            if (dropped)
-                *dropped = 1;
-            return DMVF_OK;
-        }
-        return f->sticky = rc;
-    }
+    if (rc)
+        return bad_rewrite(f, rc, dropped, err);
     if (f->acct.collect && keep_subject(f, in, in_len) != 0)
         return subject_nomem(f, err);
     f->in++;
@@ -421,18 +427,8 @@ static int filter_record(dmvf_filter *f, const void *in, size_t in_len,
     int rc = dmvf__rewrite(f->plan, f->kc, in, in_len, out, cap, out_len, err);
     if (rc == DMVF_ESPACE)
         return rc;
-    if (rc) {
-        if (err)
-            err->record = f->in;
-        if (f->drop_malformed && rc == DMVF_EMALFORMED) {
-            f->in++;
-            f->dropped++;
-            if (dropped)
-                *dropped = 1;
-            return DMVF_OK;
-        }
-        return f->sticky = rc;
-    }
+    if (rc)
+        return bad_rewrite(f, rc, dropped, err);
     if (DMVF_UNLIKELY(f->v.notify_subject) && !has_subject(in, in_len)) {
         *out_len = 0;
         dmvf__seterr(err, DMVF_ENOSUBJECT,
