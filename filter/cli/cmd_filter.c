@@ -415,6 +415,15 @@ static int run_records(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol, c
 
 /* ---- the command ---- */
 
+/* A decimal number lo..hi (lo >= 0), digits only; -1 when s is not one
+ * (or NULL). */
+static long parse_in_range(const char *s, long lo, long hi)
+{
+    char *end = NULL;
+    long n = s && s[0] >= '0' && s[0] <= '9' ? strtol(s, &end, 10) : -1;
+    return n >= lo && n <= hi && *end == '\0' ? n : -1;
+}
+
 /* A positive decimal count. 0, or -1 when s is not one. */
 static int parse_count(const char *s, uint64_t *out)
 {
@@ -495,9 +504,8 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
             else if (v)
                 dmvf__cli_usage_error(&a, "--compress '%s': gzip, zstd or none expected", v);
         } else if (dmvf__cli_value(&a, "--gzip-level", &v)) {
-            char *end = NULL;
-            long n = v && v[0] >= '0' && v[0] <= '9' ? strtol(v, &end, 10) : -1;
-            if (v && (n < 0 || n > DMVF_CZ_GZIP_LEVEL_MAX || *end != '\0'))
+            long n = parse_in_range(v, 0, DMVF_CZ_GZIP_LEVEL_MAX);
+            if (v && n < 0)
                 dmvf__cli_usage_error(&a, "--gzip-level '%s': a level 0..%d expected", v,
                                       DMVF_CZ_GZIP_LEVEL_MAX);
             else if (v)
@@ -520,9 +528,8 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
         } else if (dmvf__cli_switch(&a, "--drop-malformed")) {
             cfg.drop_malformed = 1;
         } else if (dmvf__cli_value(&a, "--threads", &v)) {
-            char *end = NULL;
-            long n = v && v[0] >= '0' && v[0] <= '9' ? strtol(v, &end, 10) : -1;
-            if (v && (n < 1 || n > DMVF_CLI_MAX_THREADS || *end != '\0'))
+            long n = parse_in_range(v, 1, DMVF_CLI_MAX_THREADS);
+            if (v && n < 0)
                 dmvf__cli_usage_error(&a, "--threads '%s': a number of threads 1..%d expected", v,
                                       DMVF_CLI_MAX_THREADS);
             else if (v)
