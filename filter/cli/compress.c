@@ -391,6 +391,9 @@ struct dmvf_cz_dec {
     dmvf_cz_format format;
     dmvf_cz_engine engine;
     int ended;                  /* the last member ended where the input given so far ends */
+    uint64_t call_base;         /* the stream offset of in->src[0] in this call */
+    uint64_t total_in;          /* compressed bytes consumed */
+    uint64_t member_in;         /* the stream offset where the current member starts */
     int failed;                 /* sticky error code */
     z_stream zs;
     int zinit;
@@ -482,6 +485,7 @@ static int zlib_stream(dmvf_cz_dec *d, dmvf_cz_out *out, dmvf_cz_in *in)
             if (inflateReset(&d->zs) != Z_OK)
                 return dec_fail(d, DMVF_CZ_EFAIL, "cannot restart inflating");
             d->ended = 0;
+            d->member_in = d->call_base + in->pos;
         }
         size_t ia = clamp32(in->size - in->pos), oa = clamp32(out->size - out->pos);
         d->zs.next_in = (unsigned char *)(uintptr_t)((const unsigned char *)in->src + in->pos);
@@ -616,6 +620,7 @@ static int isal_stream(dmvf_cz_dec *d, dmvf_cz_out *out, dmvf_cz_in *in)
             d->hneed = sizeof d->hfix;
             d->hcrc = 0;
             d->ended = 0;
+            d->member_in = d->call_base + in->pos;
         }
         if (d->hstate != HDR_DONE) {
             int r = gzip_header(d, in);
@@ -653,6 +658,8 @@ static int zstd_stream(dmvf_cz_dec *d, dmvf_cz_out *out, dmvf_cz_in *in)
             return 0;
         ZSTD_inBuffer zi = {in->src, in->size, in->pos};
         ZSTD_outBuffer zo = {out->dst, out->size, out->pos};
+        if (d->ended)
+            d->member_in = d->call_base + in->pos;
         d->ended = 0;
         size_t r = ZSTD_decompressStream(d->zd, &zo, &zi);
         size_t used = zi.pos - in->pos, made = zo.pos - out->pos;
@@ -677,26 +684,28 @@ int dmvf__cz_dec_stream(dmvf_cz_dec *d, dmvf_cz_out *out, dmvf_cz_in *in)
     if (d->failed)
         return d->failed;
     d->msg[0] = '\0';
+    d->call_base = d->total_in - in->pos;
+    int r;
     if (d->format == DMVF_CZ_ZSTD)
-        return zstd_stream(d, out, in);
+        r = zstd_stream(d, out, in);
 #ifdef DMVF_HAVE_ISAL
-    if (d->engine == DMVF_CZ_ISAL)
-        return isal_stream(d, out, in);
+    else if (d->engine == DMVF_CZ_ISAL)
+        r = isal_stream(d, out, in);
 #endif
-    return zlib_stream(d, out, in);
+    else
+        r = zlib_stream(d, out, in);
+    d->total_in = d->call_base + in->pos;
+    return r;
 }
 
-uint64_t dmvf__cz_dec_held(const dmvf_cz_dec *d)
+int dmvf__cz_dec_where(const dmvf_cz_dec *d, uint64_t *off)
 {
-#ifdef DMVF_HAVE_ISAL
-    if (d->is && d->format == DMVF_CZ_GZIP && d->engine == DMVF_CZ_ISAL) {
-        uint64_t bits = d->is->read_in_length > 0 ? (uint64_t)d->is->read_in_length : 0;
-        uint64_t tmp = d->is->tmp_in_size > 0 ? (uint64_t)d->is->tmp_in_size : 0;
-        return bits / 8 + tmp;
-    }
-#endif
-    (void)d;
-    return 0;
+    /* zlib stops at the byte it failed on, whatever the pieces; ISA-L reads
+       ahead, zstd a block at a time, by amounts that depend on the pieces:
+       their errors are pinned to the member's start */
+    int exact = d->format == DMVF_CZ_GZIP && d->engine == DMVF_CZ_ZLIB;
+    *off = exact ? d->total_in : d->member_in;
+    return exact;
 }
 
 int dmvf__cz_dec_at_end(const dmvf_cz_dec *d)

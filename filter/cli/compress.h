@@ -154,10 +154,12 @@ int dmvf__cz_dec_stream(dmvf_cz_dec *d, dmvf_cz_out *out, dmvf_cz_in *in);
 /* 1 when the input given so far ends at a member's end (with at least one
  * member): the input may end here. 0 inside a member. */
 int dmvf__cz_dec_at_end(const dmvf_cz_dec *d);
-/* Bytes the decoder has taken from its input but not decoded yet (ISA-L
- * reads ahead): an error's compressed offset is the bytes consumed less
- * these. */
-uint64_t dmvf__cz_dec_held(const dmvf_cz_dec *d);
+/* Where the last error is, in compressed bytes from the start of the
+ * decoder's input, in *off: 1 when at the byte (zlib), 0 when at the
+ * start of the member it is in (ISA-L and zstd read ahead by amounts that
+ * depend on how the input was cut, so a finer offset would not be the
+ * same for the same bytes). */
+int dmvf__cz_dec_where(const dmvf_cz_dec *d, uint64_t *off);
 /* Why the last call failed ("" if it did not). */
 const char *dmvf__cz_dec_msg(const dmvf_cz_dec *d);
 void dmvf__cz_dec_free(dmvf_cz_dec *d);

@@ -145,17 +145,21 @@ int dmvf__cli_src_open(dmvf_cli_src *s, const char *path)
     return 0;
 }
 
-/* The compressed bytes the decoder has consumed (and decoded). */
+/* The compressed bytes the decoder has consumed. */
 static uint64_t comp_consumed(const dmvf_cli_src *s)
 {
-    return s->raw_base + (uint64_t)s->zin.pos - dmvf__cz_dec_held(s->dec);
+    return s->raw_base + (uint64_t)s->zin.pos;
 }
 
-static int comp_error(dmvf_cli_src *s, const char *what)
+/* A corrupt or cut input: what, and where (the decoder's error: where it
+ * says; else where the input stands). */
+static int comp_error(dmvf_cli_src *s, const char *what, int decoder)
 {
     uint64_t off = comp_consumed(s);
-    return src_fail(s, DMVF_EXIT_DATAERR, "input %s: %s: %s at compressed byte offset %llu", s->name,
-                    dmvf__cz_format_name(s->comp), what, (unsigned long long)off);
+    int exact = decoder ? dmvf__cz_dec_where(s->dec, &off) : 1;
+    return src_fail(s, DMVF_EXIT_DATAERR, "input %s: %s: %s %sat compressed byte offset %llu", s->name,
+                    dmvf__cz_format_name(s->comp), what, exact ? "" : "in the member starting ",
+                    (unsigned long long)off);
 }
 
 /* The inflate limit: DMVF_EXIT_DATAERR when total inflated bytes are past
@@ -198,16 +202,16 @@ static int comp_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n,
         if (zr == DMVF_CZ_ENOMEM)
             return src_fail(s, DMVF_EXIT_NOMEM, "%s: out of memory", dmvf__cz_format_name(s->comp));
         if (zr)
-            return comp_error(s, dmvf__cz_dec_msg(s->dec));
+            return comp_error(s, dmvf__cz_dec_msg(s->dec), 1);
         if (comp_check_limit(s, s->bytes_out + have))
             return DMVF_EXIT_DATAERR;
         if (s->zin.pos == in0 && have == out0) {
             /* no progress: input needed, or the end */
             if (s->zin.pos < s->zin.size)
-                return comp_error(s, "the decoder stopped");
+                return comp_error(s, "the decoder stopped", 0);
             if (s->raw_eof) {
                 if (!dmvf__cz_dec_at_end(s->dec))
-                    return comp_error(s, "unexpected end of compressed data");
+                    return comp_error(s, "unexpected end of compressed data", 0);
                 *eof = 1;     /* the last member ended with the file */
                 break;
             }

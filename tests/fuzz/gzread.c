@@ -53,15 +53,16 @@ static size_t gz_file_read(gz_src *s, uint8_t *buf, size_t cap)
 /* comp_consumed */
 static uint64_t gz_consumed(const gz_src *s)
 {
-    return s->raw_base + (uint64_t)s->zin.pos - dmvf__cz_dec_held(s->dec);
+    return s->raw_base + (uint64_t)s->zin.pos;
 }
 
 /* comp_error */
-static int gz_error(gz_src *s, const char *what)
+static int gz_error(gz_src *s, const char *what, int decoder)
 {
     uint64_t off = gz_consumed(s);
-    snprintf(s->msg, sizeof s->msg, "%s: %s at compressed byte offset %llu", dmvf__cz_format_name(s->comp),
-             what, (unsigned long long)off);
+    int exact = decoder ? dmvf__cz_dec_where(s->dec, &off) : 1;
+    snprintf(s->msg, sizeof s->msg, "%s: %s %sat compressed byte offset %llu", dmvf__cz_format_name(s->comp),
+             what, exact ? "" : "in the member starting ", (unsigned long long)off);
     return DMVF_EGZIP;
 }
 
@@ -139,15 +140,15 @@ static int gz_read(gz_src *s, uint8_t *buf, size_t cap, size_t *n, int *eof)
             return DMVF_ENOMEM;
         }
         if (zr)
-            return gz_error(s, dmvf__cz_dec_msg(s->dec));
+            return gz_error(s, dmvf__cz_dec_msg(s->dec), 1);
         if (gz_check_limit(s, s->bytes_out + have))
             return DMVF_ETOOBIG;
         if (s->zin.pos == in0 && have == out0) {
             if (s->zin.pos < s->zin.size)
-                return gz_error(s, "the decoder stopped");
+                return gz_error(s, "the decoder stopped", 0);
             if (s->raw_eof) {
                 if (!dmvf__cz_dec_at_end(s->dec))
-                    return gz_error(s, "unexpected end of compressed data");
+                    return gz_error(s, "unexpected end of compressed data", 0);
                 *eof = 1;
                 break;
             }
