@@ -113,7 +113,7 @@ data=bench/data
 mkdir -p "$data"
 stamp=$(cat bench/gen.c schema/dmv/v1/record.proto filter/wire/schema.c | sha256sum | cut -c1-16)
 if [ "$(cat "$data/STAMP" 2>/dev/null)" != "$stamp" ]; then
-    rm -f "$data"/*.pb "$data"/*.gz "$data"/*.jsonl "$data"/*.csv
+    rm -f "$data"/*.pb "$data"/*.gz "$data"/*.zst "$data"/*.jsonl "$data"/*.csv
     echo "$stamp" > "$data/STAMP"
 fi
 gen() { # gen FILE dmvf-gen-args...
@@ -137,6 +137,12 @@ for fmt in pb jsonl csv; do gen "$PEER.$fmt" --count "$peer_records" --seed 1 --
 if [ $formats = 0 ] && [ ! -s "$REC.gz" ]; then
     say "gzip -6 $REC"
     gzip -6 -c "$REC" > "$REC.gz.tmp" && mv "$REC.gz.tmp" "$REC.gz" || die "gzip failed"
+fi
+have_zstd=0
+command -v zstd >/dev/null && have_zstd=1
+if [ $formats = 0 ] && [ $have_zstd = 1 ] && [ ! -s "$REC.zst" ]; then
+    say "zstd -3 $REC"
+    zstd -q -3 -c "$REC" > "$REC.zst.tmp" && mv "$REC.zst.tmp" "$REC.zst" || die "zstd failed"
 fi
 [ -f "$KR" ] || "$CLI" keys init --keyring "$KR" --unsealed >/dev/null || die "keys init failed"
 python3 bench/check_formats.py schema/dmv/v1/record.proto "$PEER.pb" "$PEER.jsonl" "$PEER.csv" 2000 >&2 ||
@@ -223,10 +229,33 @@ add minimal dmvfilter "minimal profile" "$records" "$rec_bytes" wall \
     "{T} $F $T1 --in $REC --out \$O/out.pb $MINIMAL" "pb $records"
 add photo dmvfilter "police profile, photo records (~20 KB each)" "$photo_records" "$photo_bytes" wall \
     "{T} $F $T1 --in $PHOTO --out \$O/out.pb $POLICE" "pb $photo_records"
-add gzin dmvfilter "police profile, gzip input" "$records" "$rec_bytes" wall \
+# compressed input and output (filter/cli/compress.c): gzip through ISA-L
+# (the default where built) and zlib (DMVFILTER_GZIP=zlib), at the levels
+# (ISA-L has four: --gzip-level 0, 1, 2..5, 6..9), and zstd
+ISAL=0
+"$CLI" --version 2>/dev/null | grep -q 'ISA-L built in' && ISAL=1
+add gzin dmvfilter "police profile, gzip input (gzip -6 file)" "$records" "$rec_bytes" wall \
     "{T} $F $T1 --in $REC.gz --out \$O/out.pb $POLICE" "pb $records"
-add gzout dmvfilter "police profile, gzip output" "$records" "$rec_bytes" wall \
-    "{T} $F $T1 --in $REC --out \$O/out.pb.gz --gzip $POLICE" "pbgz $records"
+[ $ISAL = 1 ] && add gzinzlib dmvfilter "police profile, gzip input, zlib inflate" "$records" "$rec_bytes" wall \
+    "DMVFILTER_GZIP=zlib {T} $F $T1 --in $REC.gz --out \$O/out.pb $POLICE" "pb $records"
+[ $have_zstd = 1 ] && add zstdin dmvfilter "police profile, zstd input (zstd -3 file)" "$records" "$rec_bytes" wall \
+    "{T} $F $T1 --in $REC.zst --out \$O/out.pb $POLICE" "pb $records"
+if [ $ISAL = 1 ]; then
+    for lv in 0 1 2 6; do
+        add gzout$lv dmvfilter "police profile, gzip output, ISA-L, --gzip-level $lv" "$records" "$rec_bytes" wall \
+            "{T} $F $T1 --in $REC --out \$O/out.pb.gz --gzip --gzip-level $lv $POLICE" "pbgz $records"
+    done
+fi
+for lv in 1 6; do
+    add gzoutzlib$lv dmvfilter "police profile, gzip output, zlib, --gzip-level $lv" "$records" "$rec_bytes" wall \
+        "DMVFILTER_GZIP=zlib {T} $F $T1 --in $REC --out \$O/out.pb.gz --gzip --gzip-level $lv $POLICE" "pbgz $records"
+done
+add zstdout dmvfilter "police profile, zstd output" "$records" "$rec_bytes" wall \
+    "{T} $F $T1 --in $REC --out \$O/out.pb.zst --compress zstd $POLICE" "pbzst $records"
+if [ $threads = 1 ]; then
+    add gzout2t dmvfilter "police profile, gzip output (default level), 2 threads" "$records" "$rec_bytes" wall \
+        "{T} $F --threads 2 --in $REC --out \$O/out.pb.gz --gzip $POLICE" "pbgz $records"
+fi
 if [ $threads = 1 ]; then
     add threads2 dmvfilter "police profile, file→file, 2 threads" "$records" "$rec_bytes" wall \
         "{T} $F --threads 2 --in $REC --out \$O/out.pb $POLICE" "pb $records"
@@ -266,9 +295,13 @@ fi
 # ---- running one ----
 rss_file=$work/rss err_file=$work/stderr TAB=$'\t'
 TIME="/usr/bin/time -f %M\\ %U\\ %S -o $rss_file"
-count_frames() { # count_frames FILE [gz]: frames in a delimited stream
+count_frames() { # count_frames FILE [gz|zst]: frames in a delimited stream
     local n
-    if [ "${2:-}" = gz ]; then n=$(zcat "$1" | "$COPY" 2>&1 >/dev/null); else n=$("$COPY" --in "$1" 2>&1 >/dev/null); fi
+    case ${2:-} in
+    gz) n=$(zcat "$1" | "$COPY" 2>&1 >/dev/null) ;;
+    zst) n=$(zstd -qdc "$1" | "$COPY" 2>&1 >/dev/null) ;;
+    *) n=$("$COPY" --in "$1" 2>&1 >/dev/null) ;;
+    esac
     echo "$n" | sed -n 's/^copylimit: \([0-9]*\) frames.*/\1/p'
 }
 check() { # check ID: the output of the run just made is right
@@ -278,6 +311,7 @@ check() { # check ID: the output of the run just made is right
     case $fmt in
     pb) got=$( [ -s "$O/out.pb" ] && count_frames "$O/out.pb" || echo 0) ;;
     pbgz) got=$(count_frames "$O/out.pb.gz" gz) ;;
+    pbzst) got=$(count_frames "$O/out.pb.zst" zst) ;;
     jsonl) python3 bench/peers/verify.py "$SPEC" jsonl "$O/out.jsonl" "$n" || return 1; got=$n ;;
     csv) python3 bench/peers/verify.py "$SPEC" csv "$O/out.csv" "$n" || return 1; got=$n ;;
     esac

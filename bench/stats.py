@@ -31,6 +31,16 @@ TARGETS = [
     ("police vs node + fast-redact", "police", "node", 30.0, "records/s"),
     ("police vs Miller, CSV", "police", "mlrcsv", None, "records/s"),
     ("police vs jq", "police", "jq", None, "records/s"),
+    ("gzip output (ISA-L, default level 1) vs plain output", "gzout1", "police", 0.5,
+     "records/s, 1 thread, the same run"),
+    ("gzip output (zlib, level 1) vs plain output", "gzoutzlib1", "police", None, "records/s, 1 thread"),
+    ("gzip output (zlib, level 6: before ISA-L) vs plain output", "gzoutzlib6", "police", None,
+     "records/s, 1 thread"),
+    ("zstd output vs plain output", "zstdout", "police", None, "records/s, 1 thread"),
+    ("gzip input (ISA-L) vs plain input", "gzin", "police", 0.7, "records/s, 1 thread"),
+    ("gzip input (zlib) vs plain input", "gzinzlib", "police", None, "records/s, 1 thread"),
+    ("zstd input vs plain input", "zstdin", "police", None, "records/s, 1 thread"),
+    ("gzip output, 2 threads vs 1 thread", "gzout2t", "gzout1", None, "scaling with --threads"),
 ]
 
 TARGETS_FORMATS = [

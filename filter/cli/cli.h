@@ -4,7 +4,8 @@
  *   main.c        dispatch, top-level help, --version, exit codes
  *   args.c        flag scanning, request flags, messages
  *   passphrase.c  reading a passphrase (read(2) into sodium_malloc memory)
- *   io.c          input (plain or gzip, detected); pipe sizes
+ *   io.c          input (plain, gzip or zstd, detected); pipe sizes
+ *   compress.c    gzip (ISA-L or zlib) and zstd members out, decoders in
  *   sink.c        output: a temp file renamed on success, or a spool copied
  *                 to stdout, a pipe or a device when the release may leave;
  *                 optionally gzip
@@ -26,7 +27,7 @@
  * The command line uses the public API (<dmvfilter/dmvfilter.h>), the
  * exported headers of the library's layers (its "cli" view, see
  * cmake/DmvfLayers.cmake: core's dates, text and hex helpers), libc, POSIX
- * threads, zlib and libsodium's secure memory (passphrases only). It links the internal static library.
+ * threads, zlib, ISA-L, libzstd and libsodium's secure memory (passphrases only). It links the internal static library.
  */
 #ifndef DMVF_CLI_H
 #define DMVF_CLI_H
@@ -36,8 +37,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
-#include <zlib.h>
 #include <dmvfilter/dmvfilter.h>
+#include "filter/cli/compress.h"
 
 #if defined(__GNUC__)
 #  define DMVF_CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -174,31 +175,32 @@ dmvf_policy *dmvf__cli_policy_load(const char *path, int *code);
 typedef struct dmvf_cli_src {
     int fd;
     const char *name;        /* for messages */
-    int gzip;                /* detected gzip */
-    z_stream zs;
-    int zinit;
-    int member_end;          /* inflate reached the end of a gzip member */
+    dmvf_cz_format comp;     /* detected: gzip, zstd, or none (plain) */
+    dmvf_cz_dec *dec;        /* its decoder */
+    dmvf_cz_in zin;          /* compressed: raw[zin.pos..zin.size) still to decode */
     int raw_eof;
-    unsigned char *raw;      /* compressed bytes (gzip), or the bytes read ahead (plain) */
+    unsigned char *raw;      /* compressed bytes, or the bytes read ahead (plain) */
     size_t raw_cap, raw_len, raw_pos;   /* plain: raw_pos..raw_len still to serve */
     uint64_t raw_base;       /* compressed bytes before raw[0] */
     uint64_t bytes_in;       /* bytes read from the file */
     uint64_t bytes_out;      /* bytes handed out (inflated) */
-    uint64_t max_inflate;    /* gzip: the most bytes the input may inflate to;
+    uint64_t max_inflate;    /* compressed: the most bytes the input may inflate to;
                                 0: the default rule (below) */
     int defer_errors;        /* 1: keep a read error's message in errmsg */
     char errmsg[600];        /* the kept message, "" if none */
 } dmvf_cli_src;
 
-/* A gzip input is refused (DMVF_EXIT_DATAERR, "inflates past") when its
- * inflated bytes exceed max_inflate or, when max_inflate is 0, exceed both
- * DMVF_CLI_INFLATE_FLOOR and DMVF_CLI_INFLATE_RATIO times the compressed
- * bytes consumed so far: a small file that inflates to many GB (a gzip bomb)
- * is stopped early, while ordinary inputs of any size pass. */
-#define DMVF_CLI_INFLATE_FLOOR ((uint64_t)1 << 30)
-#define DMVF_CLI_INFLATE_RATIO 1000u
+/* A compressed input (gzip or zstd, every decoder) is refused
+ * (DMVF_EXIT_DATAERR, "inflates past") when its inflated bytes exceed
+ * max_inflate or, when max_inflate is 0, exceed both DMVF_CLI_INFLATE_FLOOR
+ * and DMVF_CLI_INFLATE_RATIO times the compressed bytes consumed so far: a
+ * small file that inflates to many GB (a gzip bomb) is stopped early, while
+ * ordinary inputs of any size pass (dmvf__cz_limit). */
+#define DMVF_CLI_INFLATE_FLOOR DMVF_CZ_BOMB_FLOOR
+#define DMVF_CLI_INFLATE_RATIO DMVF_CZ_BOMB_RATIO
 
-/* Opens path (NULL or "-": stdin) and detects gzip from its first bytes.
+/* Opens path (NULL or "-": stdin) and detects gzip or zstd from its first
+ * bytes (decoded with the engine dmvf__cz_engine names).
  * Set max_inflate after it (it is zeroed here). Returns 0 or an exit code
  * (message printed). */
 int dmvf__cli_src_open(dmvf_cli_src *s, const char *path);
@@ -224,13 +226,11 @@ typedef struct dmvf_cli_sink {
                                 a FIFO): written in place, never replaced */
     int anon;                /* the named output is written to an unnamed
                                 O_TMPFILE file, linked into place at commit */
-    int gzip;
-    z_stream zs;
-    int zinit;
-    int zmember;             /* gzip: bytes went into the member being written */
-    uint64_t members;        /* gzip: members ended since open/rewind */
-    unsigned char *zbuf;
-    size_t zcap;
+    dmvf_cz_enc *enc;        /* compressed output (gzip or zstd members), else NULL */
+    int zmember;             /* compressed: bytes went into the member being written */
+    uint64_t members;        /* compressed: members ended since open/rewind */
+    unsigned char *zbuf;     /* compressed bytes not yet written */
+    size_t zcap, zlen;
     unsigned char *cbuf;     /* spool: the copy buffer */
     uint64_t payload;        /* bytes given to dmvf__cli_sink_write since open/rewind */
     uint64_t written;        /* bytes written to fd (spool: and not yet sent) */
@@ -247,7 +247,7 @@ typedef struct dmvf_cli_sink {
  * copied to the output only by dmvf__cli_sink_release and commit, so that
  * nothing leaves before the caller says it may. Returns 0 or an exit code
  * (message printed). */
-int dmvf__cli_sink_open(dmvf_cli_sink *k, const char *path, int gzip, const char *spool_dir);
+int dmvf__cli_sink_open(dmvf_cli_sink *k, const char *path, const dmvf_cz_opts *cz, const char *spool_dir);
 int dmvf__cli_sink_write(dmvf_cli_sink *k, const void *buf, size_t n);
 /* Everything written so far may leave: with gzip the member being written
  * ends (a named file gets the same members); a spool is copied to the
@@ -298,11 +298,6 @@ void dmvf__cli_progress_clear(dmvf_cli_progress *pg);
 
 /* Grows *buf (realloc) to hold at least want bytes: 0, or -1 (no memory). */
 int dmvf__cli_grow(unsigned char **buf, size_t *cap, size_t want);
-/* One gzip member of src[0..n) appended at (*dst)[*len..) (grown as
- * needed), with *zs (made on first use, *zinit set): 0, or -1 with the exit
- * code in *rc. */
-int dmvf__cli_deflate_member(z_stream *zs, int *zinit, const unsigned char *src, size_t n,
-                             unsigned char **dst, size_t *cap, size_t *len, int *rc);
 
 /* The released stream, placed piece by piece in order. */
 typedef struct dmvf_cli_members {
@@ -325,16 +320,17 @@ typedef struct dmvf_cli_piece {
  * thread at a time): its offset, its first member's bytes, the carry it
  * leaves. 0, or -1 (no memory). */
 int dmvf__cli_members_place(dmvf_cli_members *m, dmvf_cli_piece *pc);
-/* Appends the members that end in the placed piece pc to *gz, counting
- * them in *members (any thread: reads pc only). 0, or -1 with *rc. */
-int dmvf__cli_members_compress(z_stream *zs, int *zinit, size_t member_bytes, const dmvf_cli_piece *pc,
+/* Appends the members that end in the placed piece pc to *gz, compressed
+ * with enc, counting them in *members (any thread: reads pc only). 0, or
+ * -1 with *rc. */
+int dmvf__cli_members_compress(dmvf_cz_enc *enc, size_t member_bytes, const dmvf_cli_piece *pc,
                                unsigned char **gz, size_t *gz_cap, size_t *gz_len, uint64_t *members,
                                int *rc);
 /* The last member, after every piece: the carry, or one empty member when
  * none was written (written: the members so far). Nothing when the carry
  * is empty and members were written. 0, or -1 with *rc. */
-int dmvf__cli_members_finish(dmvf_cli_members *m, uint64_t written, unsigned char **gz, size_t *cap,
-                             size_t *len, int *rc);
+int dmvf__cli_members_finish(dmvf_cli_members *m, dmvf_cz_enc *enc, uint64_t written, unsigned char **gz,
+                             size_t *cap, size_t *len, int *rc);
 void dmvf__cli_members_free(dmvf_cli_members *m);
 
 /* ---- the records pipeline (parallel.c) ---- */
@@ -360,7 +356,8 @@ typedef struct dmvf_cli_par {
     dmvf_filter_options fo;    /* as f was created with */
     unsigned threads;          /* workers; 1 runs everything on the calling thread */
     size_t chunk_bytes;        /* 0: DMVF_CLI_CHUNK_BYTES */
-    int gzip;                  /* gzip members per DMVF_CLI_MEMBER_BYTES released */
+    dmvf_cz_opts cz;           /* compressed (cz.format not none): members per
+                                  DMVF_CLI_MEMBER_BYTES released */
     int quiet;
     /* out */
     int status;                /* library status of the first failing chunk, DMVF_OK */
@@ -421,7 +418,8 @@ int dmvf__cli_acct_no_subject(dmvf_cli_acct *ac, const dmvf_filter *f, uint64_t 
 /* ---- the filter command's parts (cmd_filter.c, pump.c, filter_framed.c) ---- */
 typedef struct dmvf_cli_filter_cfg {
     const char *policy, *keyring, *passfile, *in, *out, *spool_dir;
-    int framed, gzip, drop_malformed, quiet;
+    int framed, drop_malformed, quiet;
+    dmvf_cz_opts cz;            /* --compress, --gzip-level (format none: plain) */
     size_t max_record_bytes;
     uint64_t max_inflate;       /* 0: the default rule (dmvf__cli_src_open) */
     uint64_t max_request_frames; /* 0: the library's default */

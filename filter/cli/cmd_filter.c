@@ -37,7 +37,8 @@
 
 const char dmvf__cli_filter_help[] =
     "usage: dmvfilter filter --policy P --keyring K [--passphrase-file F] [--in F] [--out F]\n"
-    "         [--spool-dir DIR] [--format records|framed] [--gzip] [--max-record-bytes N]\n"
+    "         [--spool-dir DIR] [--format records|framed] [--compress gzip|zstd|none]\n"
+    "         [--gzip] [--gzip-level N] [--max-record-bytes N]\n"
     "         [--max-inflate N] [--max-request-frames N] [--drop-malformed] [--threads N]\n"
     "         [--quiet] [--audit DIR] [--audit-subjects] [--notices F] [--review-spool DIR]\n"
     "         [--review-public-key F] [--date YYYY-MM-DD] --ori ORI [request flags]\n"
@@ -57,7 +58,8 @@ const char dmvf__cli_filter_help[] =
     "  --keyring K             the DMV keyring\n"
     "  --passphrase-file F     the keyring passphrase is the first line of F\n"
     "                          (default: env DMVFILTER_PASSPHRASE; none: unsealed)\n"
-    "  --in F                  input file (default: stdin); gzip is detected\n"
+    "  --in F                  input file (default: stdin); gzip and zstd are\n"
+    "                          detected (multi-member too)\n"
     "  --out F                 output file (default: stdout), written aside and\n"
     "                          renamed into place only when the run succeeds.\n"
     "                          stdout, a pipe, a FIFO or a device (written in place)\n"
@@ -68,15 +70,21 @@ const char dmvf__cli_filter_help[] =
     "  --spool-dir DIR         where that spool lives: an unnamed 0600 file, gone\n"
     "                          when the run ends (default: $TMPDIR, else /tmp)\n"
     "  --format records|framed the input format (default: records)\n"
-    "  --gzip                  gzip the output: a new gzip member after each 1 MiB\n"
-    "                          of released output (framed: also after each request),\n"
-    "                          the same bytes for every --threads N; any gunzip\n"
-    "                          reads the members whole\n"
+    "  --compress gzip|zstd|none  compress the output (default: none): a new gzip\n"
+    "                          member (zstd frame) after each 1 MiB of released\n"
+    "                          output (framed: also after each request), the same\n"
+    "                          bytes for every --threads N; any gunzip (zstd -d)\n"
+    "                          reads the members whole. gzip goes through ISA-L's\n"
+    "                          igzip where the build has it, else zlib\n"
+    "  --gzip                  the same as --compress gzip\n"
+    "  --gzip-level N          gzip level 0..9 (default 1): zlib takes it as it is;\n"
+    "                          ISA-L maps 0 to its level 0, 1 to 1, 2..5 to 2,\n"
+    "                          6..9 to 3\n"
     "  --max-record-bytes N    refuse larger records (suffix K, M, G; default 16M)\n"
-    "  --max-inflate N         refuse a gzip input that inflates past N bytes (suffix\n"
-    "                          K, M, G; default: refuse one that inflates past both\n"
-    "                          1G and 1000 times the compressed bytes read so far,\n"
-    "                          a gzip bomb); exit 65, nothing written to --out\n"
+    "  --max-inflate N         refuse a gzip or zstd input that inflates past N bytes\n"
+    "                          (suffix K, M, G; default: refuse one that inflates\n"
+    "                          past both 1G and 1000 times the compressed bytes read\n"
+    "                          so far, a bomb); exit 65, nothing written to --out\n"
     "  --max-request-frames N  --format framed: refuse a request carrying more than\n"
     "                          N record frames (default 10000000); exit 65\n"
     "  --drop-malformed        drop and count malformed records instead of failing\n"
@@ -113,7 +121,8 @@ const char dmvf__cli_filter_help[] =
 
 static const char filter_usage[] =
     "usage: dmvfilter filter --policy P --keyring K [--passphrase-file F] [--in F] [--out F]\n"
-    "         [--spool-dir DIR] [--format records|framed] [--gzip] [--max-record-bytes N]\n"
+    "         [--spool-dir DIR] [--format records|framed] [--compress gzip|zstd|none]\n"
+    "         [--gzip] [--gzip-level N] [--max-record-bytes N]\n"
     "         [--max-inflate N] [--max-request-frames N] [--drop-malformed] [--threads N]\n"
     "         [--quiet] [--audit DIR] [--audit-subjects] [--notices F] [--review-spool DIR]\n"
     "         [--review-public-key F] [--date YYYY-MM-DD] --ori ORI [request flags]\n";
@@ -161,7 +170,7 @@ void dmvf__cli_report_stream_error(const dmvf_cli_src *src, const char *what, co
     char rec[48] = "";
     if (err->record != UINT64_MAX)
         snprintf(rec, sizeof rec, " (%s %llu)", unit, (unsigned long long)err->record);
-    dmvf__cli_err("input: %s at %sbyte offset %llu%s: %s", kind, src->gzip ? "uncompressed " : "",
+    dmvf__cli_err("input: %s at %sbyte offset %llu%s: %s", kind, src->comp != DMVF_CZ_NONE ? "uncompressed " : "",
                   (unsigned long long)err->offset, rec, err->msg[0] ? err->msg : dmvf_strerror(err->code));
 }
 
@@ -289,7 +298,7 @@ static int run_records(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol, c
     /* the pipeline gzips chunk by chunk itself; the other paths let the sink do it */
     int chunked = d == DMVF_DECISION_RELEASE && dmvf_filter_max_records(f) == 0;
     dmvf_cli_sink sink;
-    rc = dmvf__cli_sink_open(&sink, cfg->out, cfg->gzip && !chunked, cfg->spool_dir);
+    rc = dmvf__cli_sink_open(&sink, cfg->out, chunked ? NULL : &cfg->cz, cfg->spool_dir);
     if (rc) {
         dmvf__cli_sink_abort(&sink);
         dmvf_filter_free(f);
@@ -315,7 +324,7 @@ static int run_records(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol, c
             unsigned cores = dmvf__cli_cores();
             par.threads = cores < DMVF_CLI_AUTO_THREADS_MAX ? cores : DMVF_CLI_AUTO_THREADS_MAX;
         }
-        par.gzip = cfg->gzip;
+        par.cz = cfg->cz;
         par.quiet = cfg->quiet;
         rc = dmvf__cli_par_run(&par, f, src, &sink);
         st = par.status;
@@ -406,6 +415,15 @@ static int run_records(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol, c
 
 /* ---- the command ---- */
 
+/* A decimal number lo..hi (lo >= 0), digits only; -1 when s is not one
+ * (or NULL). */
+static long parse_in_range(const char *s, long lo, long hi)
+{
+    char *end = NULL;
+    long n = s && s[0] >= '0' && s[0] <= '9' ? strtol(s, &end, 10) : -1;
+    return n >= lo && n <= hi && *end == '\0' ? n : -1;
+}
+
 /* A positive decimal count. 0, or -1 when s is not one. */
 static int parse_count(const char *s, uint64_t *out)
 {
@@ -418,6 +436,19 @@ static int parse_count(const char *s, uint64_t *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* --gzip, --compress F: the output's format; two flags that disagree are
+ * a usage error. */
+static void set_compress(dmvf_cli_args *a, dmvf_cli_filter_cfg *cfg, dmvf_cz_format f, const char **prev,
+                         const char *flag)
+{
+    if (*prev && cfg->cz.format != f) {
+        dmvf__cli_usage_error(a, "%s contradicts %s", flag, *prev);
+        return;
+    }
+    *prev = flag;
+    cfg->cz.format = f;
 }
 
 int dmvf__cli_cmd_filter(int argc, char **argv)
@@ -434,6 +465,8 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
         return rc;
     dmvf_cli_args a;
     dmvf__cli_args_init(&a, argc, argv, "filter", filter_usage);
+    const char *comp_flag = NULL;   /* the flag that chose the output's compression */
+    int gzip_level = -1;
     for (a.i = 0; a.i < argc && !a.bad; a.i++) {
         const char *v;
         if (dmvf__cli_end_of_flags(&a))
@@ -460,7 +493,23 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
             else if (v)
                 dmvf__cli_usage_error(&a, "--format '%s': records or framed expected", v);
         } else if (dmvf__cli_switch(&a, "--gzip")) {
-            cfg.gzip = 1;
+            set_compress(&a, &cfg, DMVF_CZ_GZIP, &comp_flag, "--gzip");
+        } else if (dmvf__cli_value(&a, "--compress", &v)) {
+            if (v && strcmp(v, "gzip") == 0)
+                set_compress(&a, &cfg, DMVF_CZ_GZIP, &comp_flag, "--compress gzip");
+            else if (v && strcmp(v, "zstd") == 0)
+                set_compress(&a, &cfg, DMVF_CZ_ZSTD, &comp_flag, "--compress zstd");
+            else if (v && strcmp(v, "none") == 0)
+                set_compress(&a, &cfg, DMVF_CZ_NONE, &comp_flag, "--compress none");
+            else if (v)
+                dmvf__cli_usage_error(&a, "--compress '%s': gzip, zstd or none expected", v);
+        } else if (dmvf__cli_value(&a, "--gzip-level", &v)) {
+            long n = parse_in_range(v, 0, DMVF_CZ_GZIP_LEVEL_MAX);
+            if (v && n < 0)
+                dmvf__cli_usage_error(&a, "--gzip-level '%s': a level 0..%d expected", v,
+                                      DMVF_CZ_GZIP_LEVEL_MAX);
+            else if (v)
+                gzip_level = (int)n;
         } else if (dmvf__cli_value(&a, "--max-record-bytes", &v)) {
             if (v && dmvf__cli_parse_size(v, &cfg.max_record_bytes) != 0)
                 dmvf__cli_usage_error(&a, "--max-record-bytes '%s': a positive size expected "
@@ -479,9 +528,8 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
         } else if (dmvf__cli_switch(&a, "--drop-malformed")) {
             cfg.drop_malformed = 1;
         } else if (dmvf__cli_value(&a, "--threads", &v)) {
-            char *end = NULL;
-            long n = v && v[0] >= '0' && v[0] <= '9' ? strtol(v, &end, 10) : -1;
-            if (v && (n < 1 || n > DMVF_CLI_MAX_THREADS || *end != '\0'))
+            long n = parse_in_range(v, 1, DMVF_CLI_MAX_THREADS);
+            if (v && n < 0)
                 dmvf__cli_usage_error(&a, "--threads '%s': a number of threads 1..%d expected", v,
                                       DMVF_CLI_MAX_THREADS);
             else if (v)
@@ -516,6 +564,16 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
             dmvf__cli_usage_error(&a, "--max-request-frames is used with --format framed only");
         else if (!cfg.framed && !rq.have_ori)
             dmvf__cli_usage_error(&a, "--ori is required");
+        else if (gzip_level >= 0 && cfg.cz.format != DMVF_CZ_GZIP)
+            dmvf__cli_usage_error(&a, "--gzip-level is used with --gzip (--compress gzip) only");
+    }
+    if (!a.bad && cfg.cz.format == DMVF_CZ_GZIP) {
+        int engine = dmvf__cz_engine();
+        if (engine < 0)
+            dmvf__cli_usage_error(&a, "DMVFILTER_GZIP '%s': zlib%s expected", getenv("DMVFILTER_GZIP"),
+                                  dmvf__cz_have_isal() ? " or isa-l" : " (this build has no ISA-L)");
+        cfg.cz.engine = (dmvf_cz_engine)(engine < 0 ? 0 : engine);
+        cfg.cz.level = gzip_level >= 0 ? gzip_level : DMVF_CZ_GZIP_LEVEL_DEFAULT;
     }
     cfg.as_of = rq.as_of;
     if (a.bad) {

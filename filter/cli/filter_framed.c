@@ -155,7 +155,7 @@ int dmvf__cli_run_framed(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol,
     if (cfg->max_request_frames)
         dmvf_framed_set_max_request_frames(fr, cfg->max_request_frames);
     dmvf_cli_sink sink;
-    int rc = dmvf__cli_sink_open(&sink, cfg->out, cfg->gzip, cfg->spool_dir);
+    int rc = dmvf__cli_sink_open(&sink, cfg->out, &cfg->cz, cfg->spool_dir);
     if (rc) {
         dmvf__cli_sink_abort(&sink);
         dmvf_framed_free(fr);

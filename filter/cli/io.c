@@ -1,13 +1,14 @@
 /*
  * io.c - the command line's input (the output is sink.c's).
  *
- * Input: a file or stdin, read in bounded chunks. gzip is detected by the
- * magic bytes 1f 8b at the start and inflated chunk by chunk (zlib,
- * windowBits 15+32), member after member: a file made by concatenating gzip
- * files inflates to the concatenation. Memory stays bounded whatever the
- * input size.
+ * Input: a file or stdin, read in bounded chunks. gzip and zstd are
+ * detected by their magic bytes at the start (1f 8b; 28 b5 2f fd) and
+ * decoded chunk by chunk (compress.c: ISA-L or zlib for gzip, libzstd),
+ * member after member: a file made by concatenating gzip (or zstd) files
+ * decodes to the concatenation. Memory stays bounded whatever the input
+ * size.
  *
- *   file bytes --read()--> raw[] --inflate()--> caller's buffer
+ *   file bytes --read()--> raw[] --dmvf__cz_dec_stream()--> caller's buffer
  *                 ^ raw_base counts compressed bytes before raw[0], so an
  *                   error names its compressed byte offset
  *
@@ -115,8 +116,8 @@ int dmvf__cli_src_open(dmvf_cli_src *s, const char *path)
         dmvf__cli_err("out of memory");
         return DMVF_EXIT_NOMEM;
     }
-    /* enough bytes to see the gzip magic, or the end */
-    while (s->raw_len < 2 && !s->raw_eof) {
+    /* enough bytes to see the gzip or zstd magic, or the end */
+    while (s->raw_len < DMVF_CZ_MAGIC_LEN && !s->raw_eof) {
         ssize_t r = dmvf__cli_read_retry(s->fd, s->raw + s->raw_len, s->raw_cap - s->raw_len);
         if (r < 0)
             return src_read_error(s);
@@ -125,75 +126,63 @@ int dmvf__cli_src_open(dmvf_cli_src *s, const char *path)
         s->raw_len += (size_t)r;
         s->bytes_in += (uint64_t)r;
     }
-    if (s->raw_len >= 2 && s->raw[0] == 0x1f && s->raw[1] == 0x8b) {
-        s->gzip = 1;
-        memset(&s->zs, 0, sizeof s->zs);
-        int zr = inflateInit2(&s->zs, 15 + 32);
-        if (zr != Z_OK) {
-            dmvf__cli_err("gzip: cannot start inflating: %s", zr == Z_MEM_ERROR ? "out of memory" : "zlib error");
-            return zr == Z_MEM_ERROR ? DMVF_EXIT_NOMEM : DMVF_EXIT_SOFTWARE;
+    s->comp = dmvf__cz_detect(s->raw, s->raw_len);
+    if (s->comp != DMVF_CZ_NONE) {
+        int engine = dmvf__cz_engine(), err = engine;
+        if (engine >= 0)
+            s->dec = dmvf__cz_dec_create(s->comp, (dmvf_cz_engine)engine, &err);
+        if (!s->dec) {
+            dmvf__cli_err("%s: cannot start decoding: %s", dmvf__cz_format_name(s->comp),
+                          err == DMVF_CZ_ENOMEM    ? "out of memory"
+                          : err == DMVF_CZ_EENGINE ? "DMVFILTER_GZIP names no engine of this build"
+                                                   : "library error");
+            return err == DMVF_CZ_ENOMEM ? DMVF_EXIT_NOMEM : DMVF_EXIT_SOFTWARE;
         }
-        s->zinit = 1;
-        s->zs.next_in = s->raw;
-        s->zs.avail_in = (uInt)s->raw_len;
+        s->zin.src = s->raw;
+        s->zin.size = s->raw_len;
+        s->zin.pos = 0;
     }
     return 0;
 }
 
-/* The compressed bytes inflate has consumed. */
-static uint64_t gzip_consumed(const dmvf_cli_src *s)
+/* The compressed bytes the decoder has consumed. */
+static uint64_t comp_consumed(const dmvf_cli_src *s)
 {
-    return s->raw_base + (uint64_t)(s->zs.next_in - s->raw);
+    return s->raw_base + (uint64_t)s->zin.pos;
 }
 
-static int gzip_error(dmvf_cli_src *s, const char *what)
+/* A corrupt or cut input: what, and where (the decoder's error: where it
+ * says; else where the input stands). */
+static int comp_error(dmvf_cli_src *s, const char *what, int decoder)
 {
-    uint64_t off = gzip_consumed(s);
-    return src_fail(s, DMVF_EXIT_DATAERR, "input %s: gzip: %s at compressed byte offset %llu",
-                    s->name, what, (unsigned long long)off);
+    uint64_t off = comp_consumed(s);
+    int exact = decoder ? dmvf__cz_dec_where(s->dec, &off) : 1;
+    return src_fail(s, DMVF_EXIT_DATAERR, "input %s: %s: %s %sat compressed byte offset %llu", s->name,
+                    dmvf__cz_format_name(s->comp), what, exact ? "" : "in the member starting ",
+                    (unsigned long long)off);
 }
 
 /* The inflate limit: DMVF_EXIT_DATAERR when total inflated bytes are past
  * it (see dmvf__cli_src_open in cli.h), else 0. */
-static int gzip_check_limit(dmvf_cli_src *s, uint64_t total)
+static int comp_check_limit(dmvf_cli_src *s, uint64_t total)
 {
-    uint64_t consumed = gzip_consumed(s);
-    uint64_t ratio = consumed ? total / consumed : total;
-    if (s->max_inflate) {
-        if (total <= s->max_inflate)
-            return 0;
-        return src_fail(s, DMVF_EXIT_DATAERR,
-                        "input %s: gzip: input inflates past %llu bytes, the --max-inflate limit "
-                        "(ratio %llu:1) at compressed byte offset %llu",
-                        s->name, (unsigned long long)s->max_inflate, (unsigned long long)ratio,
-                        (unsigned long long)consumed);
-    }
-    if (total <= DMVF_CLI_INFLATE_FLOOR || consumed > UINT64_MAX / DMVF_CLI_INFLATE_RATIO ||
-        total <= consumed * DMVF_CLI_INFLATE_RATIO)
+    char m[300];
+    if (dmvf__cz_limit(total, comp_consumed(s), s->max_inflate, m, sizeof m) == 0)
         return 0;
-    return src_fail(s, DMVF_EXIT_DATAERR,
-                    "input %s: gzip: input inflates past %llu bytes and %u times its compressed "
-                    "size (ratio %llu:1) at compressed byte offset %llu; --max-inflate N sets "
-                    "another limit",
-                    s->name, (unsigned long long)DMVF_CLI_INFLATE_FLOOR, DMVF_CLI_INFLATE_RATIO,
-                    (unsigned long long)ratio, (unsigned long long)consumed);
+    return src_fail(s, DMVF_EXIT_DATAERR, "input %s: %s: %s", s->name, dmvf__cz_format_name(s->comp), m);
 }
 
-static int gzip_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n, int *eof)
+static int comp_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n, int *eof)
 {
     size_t have = 0;
-    if (cap > (size_t)UINT32_MAX)
-        cap = (size_t)UINT32_MAX;
     if (s->max_inflate) {
         /* inflate at most one byte past the limit: enough to see it passed */
         uint64_t room = s->bytes_out < s->max_inflate ? s->max_inflate - s->bytes_out : 0;
         if (cap > 0 && room < (uint64_t)cap - 1)
             cap = (size_t)room + 1;
     }
-    for (;;) {
-        if (have == cap)
-            break;
-        if (s->zs.avail_in == 0 && !s->raw_eof) {
+    while (have < cap) {
+        if (s->zin.pos == s->zin.size && !s->raw_eof) {
             s->raw_base += s->raw_len;
             s->raw_len = 0;
             ssize_t r = dmvf__cli_read_retry(s->fd, s->raw, s->raw_cap);
@@ -203,42 +192,32 @@ static int gzip_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n,
                 s->raw_eof = 1;
             s->raw_len = (size_t)r;
             s->bytes_in += (uint64_t)r;
-            s->zs.next_in = s->raw;
-            s->zs.avail_in = (uInt)r;
+            s->zin.size = (size_t)r;
+            s->zin.pos = 0;
         }
-        if (s->member_end) {
-            if (s->zs.avail_in == 0) {
-                *eof = 1;     /* raw_eof: the last member ended with the file */
+        size_t in0 = s->zin.pos, out0 = have;
+        dmvf_cz_out out = {buf, cap, have};
+        int zr = dmvf__cz_dec_stream(s->dec, &out, &s->zin);
+        have = out.pos;
+        if (zr == DMVF_CZ_ENOMEM)
+            return src_fail(s, DMVF_EXIT_NOMEM, "%s: out of memory", dmvf__cz_format_name(s->comp));
+        if (zr)
+            return comp_error(s, dmvf__cz_dec_msg(s->dec), 1);
+        if (comp_check_limit(s, s->bytes_out + have))
+            return DMVF_EXIT_DATAERR;
+        if (s->zin.pos == in0 && have == out0) {
+            /* no progress: input needed, or the end */
+            if (s->zin.pos < s->zin.size)
+                return comp_error(s, "the decoder stopped", 0);
+            if (s->raw_eof) {
+                if (!dmvf__cz_dec_at_end(s->dec))
+                    return comp_error(s, "unexpected end of compressed data", 0);
+                *eof = 1;     /* the last member ended with the file */
                 break;
             }
-            /* another member follows */
-            if (inflateReset(&s->zs) != Z_OK)
-                return gzip_error(s, "cannot restart inflating");
-            s->member_end = 0;
         }
-        s->zs.next_out = buf + have;
-        s->zs.avail_out = (uInt)(cap - have);
-        int zr = inflate(&s->zs, Z_NO_FLUSH);
-        have = cap - s->zs.avail_out;
-        if ((zr == Z_OK || zr == Z_STREAM_END) && gzip_check_limit(s, s->bytes_out + have))
-            return DMVF_EXIT_DATAERR;
-        if (zr == Z_STREAM_END) {
-            s->member_end = 1;
-            continue;
-        }
-        if (zr == Z_OK) {
-            if (have > 0 && s->zs.avail_in == 0)
-                break;      /* hand out what there is before blocking on a read */
-            continue;
-        }
-        if (zr == Z_BUF_ERROR) {
-            if (s->zs.avail_in == 0 && s->raw_eof)
-                return gzip_error(s, "unexpected end of compressed data");
-            continue;
-        }
-        if (zr == Z_MEM_ERROR)
-            return src_fail(s, DMVF_EXIT_NOMEM, "gzip: out of memory");
-        return gzip_error(s, s->zs.msg ? s->zs.msg : "corrupt compressed data");
+        if (have > 0 && s->zin.pos == s->zin.size && !s->raw_eof)
+            break;      /* hand out what there is before blocking on a read */
     }
     *n = have;
     s->bytes_out += have;
@@ -249,8 +228,8 @@ int dmvf__cli_src_read(dmvf_cli_src *s, void *buf, size_t cap, size_t *n, int *e
 {
     *n = 0;
     *eof = 0;
-    if (s->gzip)
-        return gzip_read(s, buf, cap, n, eof);
+    if (s->comp != DMVF_CZ_NONE)
+        return comp_read(s, buf, cap, n, eof);
     if (s->raw_pos < s->raw_len) {
         size_t k = s->raw_len - s->raw_pos;
         if (k > cap)
@@ -281,9 +260,8 @@ int dmvf__cli_src_read(dmvf_cli_src *s, void *buf, size_t cap, size_t *n, int *e
 
 void dmvf__cli_src_close(dmvf_cli_src *s)
 {
-    if (s->zinit)
-        inflateEnd(&s->zs);
-    s->zinit = 0;
+    dmvf__cz_dec_free(s->dec);
+    s->dec = NULL;
     if (s->fd > STDIN_FILENO)
         close(s->fd);
     s->fd = -1;

@@ -89,6 +89,11 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
         printf("dmvfilter %d.%d.%d (library %s)\n", DMVF_VERSION_MAJOR, DMVF_VERSION_MINOR,
                DMVF_VERSION_PATCH, dmvf_version());
+        int engine = dmvf__cz_engine();
+        printf("compression: gzip through %s%s, zstd\n",
+               engine < 0 ? "nothing (DMVFILTER_GZIP names no engine of this build)"
+                          : dmvf__cz_engine_name((dmvf_cz_engine)engine),
+               dmvf__cz_have_isal() ? " (ISA-L built in)" : " (built without ISA-L)");
         return dmvf__cli_flush_stdout();
     }
     if (strcmp(cmd, "filter") == 0)

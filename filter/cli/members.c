@@ -24,7 +24,8 @@
  *                precedes it: together the piece's first member
  *                                                         ^ the new carry
  *
- * Each member is deflate (windowBits 15+16) of its bytes alone, so the
+ * Each member is a gzip member (or a zstd frame, --compress zstd) of its
+ * bytes alone (compress.c: its bytes depend on its content only), so the
  * concatenation is a multi-member gzip file that every gunzip reads as the
  * release; an empty release is one empty member.
  */
@@ -32,21 +33,9 @@
 #include <string.h>
 #include "filter/cli/cli.h"
 
-#define ZPIECE ((size_t)1 << 30)   /* the most handed to zlib at once (uInt) */
-
 int dmvf__cli_grow(unsigned char **buf, size_t *cap, size_t want)
 {
-    if (*cap >= want)
-        return 0;
-    size_t n = *cap ? *cap : 65536;
-    while (n < want)
-        n = n > SIZE_MAX / 2 ? want : n * 2;
-    unsigned char *b = realloc(*buf, n);
-    if (!b)
-        return -1;
-    *buf = b;
-    *cap = n;
-    return 0;
+    return dmvf__cz_grow(buf, cap, want);
 }
 
 static int append(unsigned char **buf, size_t *cap, size_t *len, const unsigned char *p, size_t n)
@@ -58,54 +47,6 @@ static int append(unsigned char **buf, size_t *cap, size_t *len, const unsigned 
     memcpy(*buf + *len, p, n);
     *len += n;
     return 0;
-}
-
-int dmvf__cli_deflate_member(z_stream *zs, int *zinit, const unsigned char *src, size_t n,
-                             unsigned char **dst, size_t *cap, size_t *len, int *rc)
-{
-    if (!*zinit) {
-        memset(zs, 0, sizeof *zs);
-        int zr = deflateInit2(zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-        if (zr != Z_OK) {
-            *rc = zr == Z_MEM_ERROR ? DMVF_EXIT_NOMEM : DMVF_EXIT_SOFTWARE;
-            return -1;
-        }
-        *zinit = 1;
-    } else if (deflateReset(zs) != Z_OK) {
-        *rc = DMVF_EXIT_SOFTWARE;
-        return -1;
-    }
-    uLong bound = deflateBound(zs, (uLong)(n < ZPIECE ? n : ZPIECE));
-    if (dmvf__cli_grow(dst, cap, *len + (size_t)bound + 64) != 0) {
-        *rc = DMVF_EXIT_NOMEM;
-        return -1;
-    }
-    size_t pos = 0;
-    for (;;) {
-        size_t piece = n - pos < ZPIECE ? n - pos : ZPIECE;
-        int flush = pos + piece == n ? Z_FINISH : Z_NO_FLUSH;
-        zs->next_in = (unsigned char *)(uintptr_t)(src + pos);
-        zs->avail_in = (uInt)piece;
-        int zr;
-        do {
-            if (*cap - *len < 65536 && dmvf__cli_grow(dst, cap, *len + 65536) != 0) {
-                *rc = DMVF_EXIT_NOMEM;
-                return -1;
-            }
-            size_t room = *cap - *len < ZPIECE ? *cap - *len : ZPIECE;
-            zs->next_out = *dst + *len;
-            zs->avail_out = (uInt)room;
-            zr = deflate(zs, flush);
-            if (zr == Z_STREAM_ERROR) {
-                *rc = DMVF_EXIT_SOFTWARE;
-                return -1;
-            }
-            *len += room - zs->avail_out;
-        } while (zs->avail_in > 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
-        pos += piece;
-        if (flush == Z_FINISH)
-            return 0;
-    }
 }
 
 /* 1 when a member ends after the released record at [s, e): it reaches or
@@ -158,7 +99,7 @@ int dmvf__cli_members_place(dmvf_cli_members *m, dmvf_cli_piece *pc)
     return append(&m->carry, &m->carry_cap, &m->carry_len, pc->out + last, pc->len - last);
 }
 
-int dmvf__cli_members_compress(z_stream *zs, int *zinit, size_t member_bytes, const dmvf_cli_piece *pc,
+int dmvf__cli_members_compress(dmvf_cz_enc *enc, size_t member_bytes, const dmvf_cli_piece *pc,
                                unsigned char **gz, size_t *gz_cap, size_t *gz_len, uint64_t *members,
                                int *rc)
 {
@@ -169,8 +110,11 @@ int dmvf__cli_members_compress(z_stream *zs, int *zinit, size_t member_bytes, co
         if (cut_after(pc->base + pos, pc->base + end, member_bytes)) {
             const unsigned char *src = first ? pc->head : pc->out + start;
             size_t n = first ? pc->head_len : end - start;
-            if (dmvf__cli_deflate_member(zs, zinit, src, n, gz, gz_cap, gz_len, rc) != 0)
+            int r = dmvf__cz_enc_member(enc, src, n, gz, gz_cap, gz_len);
+            if (r) {
+                *rc = r == DMVF_CZ_ENOMEM ? DMVF_EXIT_NOMEM : DMVF_EXIT_SOFTWARE;
                 return -1;
+            }
             (*members)++;
             first = 0;
             start = end;
@@ -180,19 +124,15 @@ int dmvf__cli_members_compress(z_stream *zs, int *zinit, size_t member_bytes, co
     return 0;
 }
 
-int dmvf__cli_members_finish(dmvf_cli_members *m, uint64_t written, unsigned char **gz, size_t *cap,
-                             size_t *len, int *rc)
+int dmvf__cli_members_finish(dmvf_cli_members *m, dmvf_cz_enc *enc, uint64_t written, unsigned char **gz,
+                             size_t *cap, size_t *len, int *rc)
 {
     if (m->carry_len == 0 && written > 0)
         return 0;
-    static const unsigned char nothing[1];
-    z_stream zs;
-    int zinit = 0;
-    int r = dmvf__cli_deflate_member(&zs, &zinit, m->carry_len ? m->carry : nothing, m->carry_len,
-                                     gz, cap, len, rc);
-    if (zinit)
-        deflateEnd(&zs);
-    return r;
+    int r = dmvf__cz_enc_member(enc, m->carry, m->carry_len, gz, cap, len);
+    if (r)
+        *rc = r == DMVF_CZ_ENOMEM ? DMVF_EXIT_NOMEM : DMVF_EXIT_SOFTWARE;
+    return r ? -1 : 0;
 }
 
 void dmvf__cli_members_free(dmvf_cli_members *m)

@@ -91,8 +91,7 @@ typedef struct worker {
     pipeline *pl;
     dmvf_filter *f;
     int own;                    /* f was created here */
-    z_stream zs;
-    int zinit;
+    dmvf_cz_enc *enc;           /* compressed output: this worker's encoder */
     pthread_t th;
     int started;
 } worker;
@@ -220,14 +219,14 @@ static void finish_chunk(worker *w, chunk *c, uint64_t seq, int rewritten)
     pipeline *pl = w->pl;
     c->gz_len = 0;
     c->nmembers = 0;
-    if (!pl->p->gzip)
+    if (!w->enc)
         return;
     int ok = rewritten && c->status == DMVF_OK && !c->exit_rc;
     int rc;
     if (place_in_order(pl, c, seq, ok) &&
-        dmvf__cli_members_compress(&w->zs, &w->zinit, pl->mem.member_bytes, &c->pc, &c->gz, &c->gz_cap,
-                                   &c->gz_len, &c->nmembers, &rc) != 0)
-        chunk_fail(c, rc, rc == DMVF_EXIT_NOMEM ? "gzip: out of memory" : "gzip: deflate failed");
+        dmvf__cli_members_compress(w->enc, pl->mem.member_bytes, &c->pc, &c->gz, &c->gz_cap, &c->gz_len,
+                                   &c->nmembers, &rc) != 0)
+        chunk_fail(c, rc, rc == DMVF_EXIT_NOMEM ? "out of memory" : "compression failed");
 }
 
 /* ---- the writer's chunk: 0 to go on, 1 to stop ---- */
@@ -250,7 +249,7 @@ static int write_chunk(pipeline *pl, chunk *c)
         return 1;
     }
     int rc = 0;
-    if (pl->p->gzip) {
+    if (pl->p->cz.format != DMVF_CZ_NONE) {
         if (c->gz_len) {
             rc = dmvf__cli_sink_write(pl->sink, c->gz, c->gz_len);
             pl->members += c->nmembers;
@@ -514,8 +513,7 @@ static void pipeline_free(pipeline *pl)
             worker *w = &pl->workers[i];
             if (w->own)
                 dmvf_filter_free(w->f);
-            if (w->zinit)
-                deflateEnd(&w->zs);
+            dmvf__cz_enc_free(w->enc);
         }
         free(pl->workers);
     }
@@ -620,6 +618,13 @@ int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_c
     for (unsigned i = 0; i < pl.nworkers; i++) {
         worker *w = &pl.workers[i];
         w->pl = &pl;
+        int zerr;
+        if (p->cz.format != DMVF_CZ_NONE && !(w->enc = dmvf__cz_enc_create(&p->cz, &zerr))) {
+            dmvf__cli_err("%s: cannot start compressing: %s", dmvf__cz_format_name(p->cz.format),
+                          zerr == DMVF_CZ_ENOMEM ? "out of memory" : "library error");
+            pipeline_free(&pl);
+            return zerr == DMVF_CZ_ENOMEM ? DMVF_EXIT_NOMEM : DMVF_EXIT_SOFTWARE;
+        }
         if (i == 0) {
             w->f = f;
             continue;
@@ -668,14 +673,14 @@ int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_c
     rc = pl.rc;
     if (rc && pl.read_failed)
         dmvf__cli_src_report(src);
-    if (!rc && p->status == DMVF_OK && p->gzip) {
+    if (!rc && p->status == DMVF_OK && p->cz.format != DMVF_CZ_NONE) {
         /* the last member: what follows the last end (an empty release is
            still a gzip file: one empty member) */
         unsigned char *gz = NULL;
         size_t cap = 0, len = 0;
         int zrc = 0;
-        if (dmvf__cli_members_finish(&pl.mem, pl.members, &gz, &cap, &len, &zrc) != 0) {
-            dmvf__cli_err("%s", zrc == DMVF_EXIT_NOMEM ? "gzip: out of memory" : "gzip: deflate failed");
+        if (dmvf__cli_members_finish(&pl.mem, pl.workers[0].enc, pl.members, &gz, &cap, &len, &zrc) != 0) {
+            dmvf__cli_err("%s", zrc == DMVF_EXIT_NOMEM ? "out of memory" : "compression failed");
             rc = zrc;
         } else if (len) {
             rc = dmvf__cli_sink_write(sink, gz, len);

@@ -22,8 +22,9 @@
  *
  * The spool is an O_TMPFILE file, or a mkstemp file unlinked at once:
  * nothing stays behind, and memory stays bounded whatever the release's
- * size. With gzip, sink_release ends a gzip member, so that what has left
- * is whole; a named file gets the same members, so every kind of output
+ * size. Compressed (gzip or zstd, compress.c), sink_release ends a member,
+ * so that what has left is whole; a named file gets the same members, and
+ * a member's bytes depend on its content alone, so every kind of output
  * holds the same bytes.
  * Writes retry on EINTR and partial writes; SIGPIPE is ignored so a closed
  * pipe is an EPIPE error, not a silent death; a copy that fails part way
@@ -40,7 +41,6 @@
 #include "filter/cli/cli.h"
 #include "filter/core/fileio.h"
 
-#define ZOUT_CAP ((size_t)1 << 20)
 #define COPY_CAP ((size_t)1 << 20)
 
 /* ---- signals: a pending temp output is removed when the process is killed ---- */
@@ -249,7 +249,7 @@ static int open_spool(const char *dir)
     return sfd;
 }
 
-int dmvf__cli_sink_open(dmvf_cli_sink *k, const char *path, int gzip, const char *spool_dir)
+int dmvf__cli_sink_open(dmvf_cli_sink *k, const char *path, const dmvf_cz_opts *cz, const char *spool_dir)
 {
     memset(k, 0, sizeof *k);
     k->fd = -1;
@@ -257,20 +257,14 @@ int dmvf__cli_sink_open(dmvf_cli_sink *k, const char *path, int gzip, const char
     if (path && strcmp(path, "-") == 0)
         path = NULL;
     k->path = path;
-    k->gzip = gzip;
-    if (gzip) {
-        k->zcap = ZOUT_CAP;
-        k->zbuf = malloc(k->zcap);
-        if (!k->zbuf) {
-            dmvf__cli_err("out of memory");
-            return DMVF_EXIT_NOMEM;
+    if (cz && cz->format != DMVF_CZ_NONE) {
+        int err;
+        k->enc = dmvf__cz_enc_create(cz, &err);
+        if (!k->enc) {
+            dmvf__cli_err("%s: cannot start compressing: %s", dmvf__cz_format_name(cz->format),
+                          err == DMVF_CZ_ENOMEM ? "out of memory" : "library error");
+            return err == DMVF_CZ_ENOMEM ? DMVF_EXIT_NOMEM : DMVF_EXIT_SOFTWARE;
         }
-        int zr = deflateInit2(&k->zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-        if (zr != Z_OK) {
-            dmvf__cli_err("gzip: cannot start deflating");
-            return zr == Z_MEM_ERROR ? DMVF_EXIT_NOMEM : DMVF_EXIT_SOFTWARE;
-        }
-        k->zinit = 1;
     }
     struct stat st;
     int exists = path && stat(path, &st) == 0;
@@ -341,59 +335,36 @@ int dmvf__cli_sink_open(dmvf_cli_sink *k, const char *path, int gzip, const char
     return 0;
 }
 
+/* After an encoder call (its result r): the compressed bytes it made are
+ * written out. 0 or an exit code. */
+static int sink_compressed(dmvf_cli_sink *k, int r)
+{
+    if (r) {
+        dmvf__cli_err("%s", r == DMVF_CZ_ENOMEM ? "out of memory" : "compression failed");
+        return r == DMVF_CZ_ENOMEM ? DMVF_EXIT_NOMEM : DMVF_EXIT_SOFTWARE;
+    }
+    size_t n = k->zlen;
+    k->zlen = 0;
+    return sink_write_fd(k, k->zbuf, n);
+}
+
 int dmvf__cli_sink_write(dmvf_cli_sink *k, const void *buf, size_t n)
 {
     if (n == 0)
         return 0;
     k->payload += n;
-    if (!k->gzip)
+    if (!k->enc)
         return sink_write_fd(k, buf, n);
     k->zmember = 1;
-    const unsigned char *p = buf;
-    while (n > 0) {
-        uInt chunk = n > (size_t)UINT32_MAX ? UINT32_MAX : (uInt)n;
-        k->zs.next_in = (unsigned char *)(uintptr_t)p;
-        k->zs.avail_in = chunk;
-        while (k->zs.avail_in > 0) {
-            k->zs.next_out = k->zbuf;
-            k->zs.avail_out = (uInt)k->zcap;
-            if (deflate(&k->zs, Z_NO_FLUSH) == Z_STREAM_ERROR) {
-                dmvf__cli_err("gzip: deflate failed");
-                return DMVF_EXIT_SOFTWARE;
-            }
-            size_t got = k->zcap - k->zs.avail_out;
-            int rc = sink_write_fd(k, k->zbuf, got);
-            if (rc)
-                return rc;
-        }
-        p += chunk;
-        n -= chunk;
-    }
-    return 0;
+    return sink_compressed(k, dmvf__cz_enc_update(k->enc, buf, n, &k->zbuf, &k->zcap, &k->zlen));
 }
 
-/* Ends the gzip member being written; the next byte starts another. */
+/* Ends the member being written; the next byte starts another. */
 static int end_member(dmvf_cli_sink *k)
 {
-    int zr, rc = 0;
-    do {
-        k->zs.next_in = NULL;
-        k->zs.avail_in = 0;
-        k->zs.next_out = k->zbuf;
-        k->zs.avail_out = (uInt)k->zcap;
-        zr = deflate(&k->zs, Z_FINISH);
-        if (zr == Z_STREAM_ERROR) {
-            dmvf__cli_err("gzip: deflate failed");
-            return DMVF_EXIT_SOFTWARE;
-        }
-        rc = sink_write_fd(k, k->zbuf, k->zcap - k->zs.avail_out);
-    } while (rc == 0 && zr != Z_STREAM_END);
+    int rc = sink_compressed(k, dmvf__cz_enc_end(k->enc, &k->zbuf, &k->zcap, &k->zlen));
     if (rc)
         return rc;
-    if (deflateReset(&k->zs) != Z_OK) {
-        dmvf__cli_err("gzip: cannot restart deflating");
-        return DMVF_EXIT_SOFTWARE;
-    }
     k->zmember = 0;
     k->members++;
     return 0;
@@ -452,7 +423,7 @@ static int spool_send(dmvf_cli_sink *k)
 int dmvf__cli_sink_release(dmvf_cli_sink *k)
 {
     int rc = 0;
-    if (k->zinit && k->zmember)
+    if (k->enc && k->zmember)
         rc = end_member(k);
     if (rc == 0 && k->spool)
         rc = spool_send(k);
@@ -471,8 +442,8 @@ int dmvf__cli_sink_rewind(dmvf_cli_sink *k)
                       k->spool ? "spool" : k->anon ? k->path : tmp_name, strerror(errno));
         return DMVF_EXIT_IOERR;
     }
-    if (k->zinit && deflateReset(&k->zs) != Z_OK) {
-        dmvf__cli_err("gzip: cannot restart deflating");
+    if (k->enc && dmvf__cz_enc_reset(k->enc) != 0) {
+        dmvf__cli_err("cannot restart compressing");
         return DMVF_EXIT_SOFTWARE;
     }
     k->written = 0;
@@ -538,8 +509,8 @@ static int commit_unnamed(dmvf_cli_sink *k)
 int dmvf__cli_sink_commit(dmvf_cli_sink *k)
 {
     int rc = 0;
-    /* an empty release is still a gzip file: one empty member */
-    if (k->zinit && (k->zmember || k->members == 0))
+    /* an empty release is still a gzip (zstd) file: one empty member */
+    if (k->enc && (k->zmember || k->members == 0))
         rc = end_member(k);
     if (rc == 0 && k->spool) {
         rc = spool_send(k);
@@ -602,9 +573,8 @@ void dmvf__cli_sink_abort(dmvf_cli_sink *k)
             tmp_name = NULL;
         }
     }
-    if (k->zinit)
-        deflateEnd(&k->zs);
-    k->zinit = 0;
+    dmvf__cz_enc_free(k->enc);
+    k->enc = NULL;
     free(k->zbuf);
     k->zbuf = NULL;
     free(k->cbuf);

@@ -10,6 +10,7 @@ set(DMVF_CLI_SRCS
   cmd_policy.c
   cmd_review.c
   cmd_verify.c
+  compress.c
   filter_framed.c
   io.c
   main.c

@@ -1693,6 +1693,22 @@ int dmvf__fuzz_gzip(const uint8_t *data, size_t n)
         fail("gzip: whole and short reads inflate to different bytes (%zu vs %zu)", z1.n, z2.n);
     else if (g1 == DMVF_EGZIP && strcmp(m1, m2) != 0) /* (past the limit, the offset depends on the pieces) */
         fail("gzip: whole and short reads fail differently: '%s' vs '%s'", m1, m2);
+    if (dmvf__cz_have_isal() && n >= 2 && data[0] == 0x1f && data[1] == 0x8b) {
+        /* the other gzip engine: a valid stream decodes to one thing, and
+           both engines refuse the same inputs */
+        int e = dmvf__cz_engine();
+        dmvf_cz_engine other = e == DMVF_CZ_ISAL ? DMVF_CZ_ZLIB : DMVF_CZ_ISAL;
+        fbuf z3 = {0};
+        char m3[160];
+        int g3 = dmvf__fuzz_gunzip_with(data, n, NULL, FZ_GZ_MAX, other, &z3.p, &z3.n, m3, sizeof m3);
+        if ((g1 == DMVF_OK) != (g3 == DMVF_OK))
+            fail("gzip: %s gives %s (%s), %s %s (%s)", dmvf__cz_engine_name((dmvf_cz_engine)e),
+                 dmvf_strerror(g1), m1, dmvf__cz_engine_name(other), dmvf_strerror(g3), m3);
+        else if (g1 == DMVF_OK && (z1.n != z3.n || (z1.n && memcmp(z1.p, z3.p, z1.n) != 0)))
+            fail("gzip: %s and %s inflate to different bytes (%zu vs %zu)",
+                 dmvf__cz_engine_name((dmvf_cz_engine)e), dmvf__cz_engine_name(other), z1.n, z3.n);
+        free(z3.p);
+    }
     if (g1 == DMVF_OK && g2 == DMVF_OK) {
         /* what inflated goes through the records stream, as the command line does */
         const fz_plan *police = &G.plans[0];
