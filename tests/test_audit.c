@@ -18,7 +18,9 @@
  * fewer fsyncs than entries; one failed fsync fails every call of its
  * batch), a writer killed before close, opening
  * an unwritable directory, opening a tampered log (refused: nothing is
- * appended), queries by every criterion with valid JSON output, and the
+ * appended), queries by every criterion with valid JSON output, a query
+ * and a report over several logs (merged by time; figures summed, each
+ * log's releases against its own requests), and the
  * entries a real filter writes through dmvf_audit_request/release.
  */
 #include <errno.h>
@@ -823,6 +825,7 @@ static void test_group_commit(void)
     atomic_store(&g_fs_delay_us, 0);
     CHECK_MSG(fsyncs < 320, "%u fsyncs for 320 appends", fsyncs);
     printf("group commit: 320 appends from 8 threads, %u fsyncs\n", fsyncs);
+    fflush(stdout);   /* not again from a forked child's buffer */
     CHECK_MSG(a->batches == fsyncs, "%" PRIu64 " batches, %u fsyncs", a->batches, fsyncs);
     CHECK_EQ_INT(dmvf_audit_close(a, &err), DMVF_OK);
     CHECK_MSG(verify_kr(dir, &err) == DMVF_OK, "threads: %s", err.msg);
@@ -1398,6 +1401,96 @@ static void test_filter_entries(void)
     free(in);
 }
 
+/* ---- several logs: query merged by time, report summed ---- */
+
+/* One event on a fresh handle of dir: kind, decision, ref, records out. */
+static void one_event(const char *dir, int kind, int decision, uint64_t ref, uint64_t out)
+{
+    dmvf_error err;
+    dmvf_audit *a = dmvf_audit_open(dir, g_kr, NULL, &err);
+    CHECK_MSG(a != NULL, "open %s: %s", dir, a ? "" : err.msg);
+    if (!a)
+        return;
+    dmvf_request r;
+    sample_request(&r, 0);
+    r.request_id = "multi";
+    dmvf_audit_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = (dmvf_audit_kind)kind;
+    ev.request = &r;
+    ev.decision = decision;
+    ev.ref = ref;
+    ev.counts.records_out = out;
+    CHECK_EQ_INT(dmvf_audit_event_write(a, &ev, NULL, &err), DMVF_OK);
+    CHECK_EQ_INT(dmvf_audit_close(a, &err), DMVF_OK);
+}
+
+static char *report_of(const char *const *dirs, size_t n, int *rc)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    dmvf_error err;
+    *rc = dmvf_audit_report_dirs(dirs, n, 0, 0, DMVF_REPORT_JSON, NULL, m, &err);
+    fclose(m);
+    return buf;
+}
+
+static void test_several_logs(void)
+{
+    char d1[600], d2[600];
+    snprintf(d1, sizeof d1, "%s", P("multi1"));
+    snprintf(d2, sizeof d2, "%s", P("multi2"));
+    /* log 1: request 0 released, its RELEASE; log 2: its request 0 decided
+     * release and never released (incomplete), written between them */
+    one_event(d1, DMVF_AUDIT_REQUEST, DMVF_DECISION_RELEASE, 0, 0);
+    one_event(d2, DMVF_AUDIT_REQUEST, DMVF_DECISION_RELEASE, 0, 0);
+    one_event(d1, DMVF_AUDIT_RELEASE, DMVF_DECISION_RELEASE, 0, 3);
+    one_event(d2, DMVF_AUDIT_REQUEST, DMVF_DECISION_DENY, 0, 0);
+    const char *const both[] = {d1, d2}, *const rev[] = {d2, d1};
+    int rc;
+    char *r = report_of(both, 2, &rc);
+    CHECK_EQ_INT(rc, DMVF_OK);
+    /* the RELEASE of log 1 does not complete log 2's request 0 */
+    CHECK_MSG(r && strstr(r, "\"requests\": 3, \"released\": 2, \"refused\": 1") &&
+              strstr(r, "\"incomplete\": 1, \"records_released\": 3") &&
+              strstr(r, "\"entries\": {\"read\": 4,"), "%s", r ? r : "");
+    char *r2 = report_of(rev, 2, &rc);
+    CHECK(r && r2 && strcmp(r, r2) == 0);   /* the order of the logs does not matter */
+    free(r);
+    free(r2);
+    const char *const missing[] = {d1, P("multi-none")};
+    free(report_of(missing, 2, &rc));
+    CHECK_EQ_INT(rc, DMVF_EIO);
+
+    char *q = NULL;
+    size_t qn = 0;
+    FILE *m = open_memstream(&q, &qn);
+    dmvf_audit_query all;
+    memset(&all, 0, sizeof all);
+    dmvf_error err;
+    CHECK_EQ_INT(dmvf_audit_query_dirs(both, NULL, 2, &all, m, &err), DMVF_OK);
+    fclose(m);
+    /* by time: 1, 2, 1, 2, each line naming its log */
+    const char *at = q;
+    for (int i = 0; i < 4 && at; i++) {
+        char want[700];
+        snprintf(want, sizeof want, "{\"log\":\"%s\",\"seq\":%d,", i % 2 ? d2 : d1, i / 2);
+        CHECK_MSG(strncmp(at, want, strlen(want)) == 0, "line %d: %.120s", i, at);
+        at = strchr(at, '\n');
+        at = at ? at + 1 : NULL;
+    }
+    CHECK(at && *at == '\0');
+    free(q);
+    all.subject = "R00001";
+    const dmvf_keyring *one[] = {g_kr, NULL};
+    m = open_memstream(&q, &qn);
+    CHECK_EQ_INT(dmvf_audit_query_dirs(both, one, 2, &all, m, &err), DMVF_EINVAL);
+    CHECK_MSG(strstr(err.msg, d2) != NULL, "%s", err.msg);
+    fclose(m);
+    free(q);
+}
+
 /* ---- a sample log for tests/cli/audit.sh (test_audit --make-log DIR KEYRING) ---- */
 
 static int make_log(const char *dir, const char *keyring)
@@ -1442,6 +1535,7 @@ int main(int argc, char **argv)
     test_killed_writer();
     test_unwritable();
     test_query();
+    test_several_logs();
     test_filter_entries();
 
     dmvf_keyring_free(g_kr);

@@ -274,6 +274,25 @@ typedef struct dmvf_audit_query {
 DMVF_API int dmvf_audit_query_run(const char *dir, const dmvf_audit_query *q,
                                   const dmvf_keyring *kr, FILE *out, dmvf_error *err);
 
+/* Runs query q over several logs (one per instance of a service, say),
+ * merging their matches by time: each log's entries in their own order,
+ * equal times in the order of dirs. Every line then starts with
+ * "log": the directory as given in dirs (with n == 1, as
+ * dmvf_audit_query_run: no "log" key). krs: NULL, or n keyrings (each
+ * log's own; a subject query needs all n, since each hashes the record_id
+ * with its own audit key). A log that fails stops the query (lines already
+ * written stay written).
+ * @return  DMVF_OK; DMVF_EINVAL (a subject query without a log's keyring);
+ *          DMVF_EIO; DMVF_EMALFORMED; DMVF_ENOMEM (as dmvf_audit_query_run).
+ * Threads: thread-safe; out is the caller's to serialize.
+ * NULL:    dirs, any dirs[i], q and out abort, and so does n == 0; krs and
+ *          its entries may be NULL (needed only for a subject query); err
+ *          may be NULL.
+ * Owns:    nothing is kept. */
+DMVF_API int dmvf_audit_query_dirs(const char *const *dirs, const dmvf_keyring *const *krs,
+                                   size_t n, const dmvf_audit_query *q, FILE *out,
+                                   dmvf_error *err);
+
 /* The transparency report over entries with from_ns <= time < to_ns
  * (to_ns 0: no end): totals, then per agency (ORI and name), per agency
  * kind, per tag, per purpose, per legal process: requests, releases,
@@ -305,6 +324,21 @@ typedef enum dmvf_report_format {
 DMVF_API int dmvf_audit_report(const char *dir, uint64_t from_ns, uint64_t to_ns,
                                dmvf_report_format fmt, const char *title, FILE *out,
                                dmvf_error *err);
+
+/* The transparency report over several logs (one per instance of a
+ * service): each log is read and counted on its own (a RELEASE belongs to
+ * the REQUEST of its own log), into one report whose figures are the sums
+ * of the logs' (the report of two logs counts what the two reports of one
+ * log each count; "entries read" included). Every dirs[i] must hold a log.
+ * @return  as dmvf_audit_report; the first log that fails stops it, and
+ *          nothing is written to out then.
+ * Threads: thread-safe; out is the caller's to serialize.
+ * NULL:    dirs, any dirs[i] and out abort, and so does n == 0; title NULL:
+ *          the default title; err may be NULL.
+ * Owns:    nothing is kept. */
+DMVF_API int dmvf_audit_report_dirs(const char *const *dirs, size_t n, uint64_t from_ns,
+                                    uint64_t to_ns, dmvf_report_format fmt, const char *title,
+                                    FILE *out, dmvf_error *err);
 
 #ifdef __cplusplus
 }
