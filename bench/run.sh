@@ -12,6 +12,10 @@
 #                           policy load time and per-request cost with 10,
 #                           ~10,000 (inline) and 100,000 (requesters_file)
 #                           entries, 5 runs, nice'd (about 2 minutes)
+#   bench/run.sh --audit    the audit log alone (bench/auditbench.c): appends/s
+#                           and append latency for 1, 4 and 16 threads, with
+#                           group commit and serialized, 2 s each, on a log
+#                           in the build directory, nice'd (about 15 seconds)
 #   bench/run.sh --formats  the record formats only (fmtbench: JSON Lines and
 #                           CSV through the codec of dmvfilter/format.h, and
 #                           protobuf in, CSV out) against Miller and node on
@@ -37,11 +41,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 cd "$root"
 
-quick=0 directory=0 formats=0 runs= records= peer_records= build=build-bench out= memory=1 peers=1
+quick=0 directory=0 audit=0 formats=0 runs= records= peer_records= build=build-bench out= memory=1 peers=1
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
     --directory) directory=1 ;;
+    --audit) audit=1 ;;
     --formats) formats=1 ;;
     --runs) runs=$2; shift ;;
     --records) records=$2; shift ;;
@@ -50,7 +55,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift ;;
     --no-memory) memory=0 ;;
     --no-peers) peers=0 ;;
-    -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
     esac
     shift
@@ -78,6 +83,16 @@ if [ $directory = 1 ]; then
         die "cmake configure failed"
     cmake --build "$build" -j2 --target dirbench >/dev/null || die "build failed"
     nice -n 10 "$build/dirbench" --runs "${runs:-5}" || die "dirbench failed"
+    exit 0
+fi
+
+# ---- the audit log alone: group commit against one fsync per append ----
+if [ $audit = 1 ]; then
+    say "Release build of auditbench in $build"
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDMVF_WERROR=OFF >/dev/null ||
+        die "cmake configure failed"
+    cmake --build "$build" -j2 --target auditbench >/dev/null || die "build failed"
+    nice -n 10 "$build/auditbench" --seconds 2 --dir "$build/auditbench.d" || die "auditbench failed"
     exit 0
 fi
 

@@ -13,16 +13,24 @@
  * The known limit is pinned too: a log cut back to an older checkpoint
  * together with that checkpoint's HEAD verifies (only an outside copy of
  * HEAD can tell). Then: rotation by size with compression, two processes
- * appending 200 entries each at once, a writer killed before close, opening
+ * appending 200 entries each at once, group commit (threads appending on
+ * one handle share write+fsync: every entry there, the chain verifies,
+ * fewer fsyncs than entries; one failed fsync fails every call of its
+ * batch), a writer killed before close, opening
  * an unwritable directory, opening a tampered log (refused: nothing is
- * appended), queries by every criterion with valid JSON output, and the
+ * appended), queries by every criterion with valid JSON output, a query
+ * and a report over several logs (merged by time; figures summed, each
+ * log's releases against its own requests), and the
  * entries a real filter writes through dmvf_audit_request/release.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,8 +38,38 @@
 #include "check.h"
 #include "fixture.h"
 #include "filter/account/audit_int.h"
+#include "filter/account/audit_writer_int.h"
 
 static dmvf_keyring *g_kr, *g_kr2;
+
+/* ---- fsync, counted (and delayed, held or failed on demand) ----
+ *
+ * The library is linked into this program, so its fsync calls come here.
+ * g_fs_delay_us: each fsync takes at least that long (a disk's latency:
+ * while one batch syncs the others queue). g_fs_hold 1: the next fsync
+ * waits (g_fs_hold 2) until the test sets it to 0, then succeeds.
+ * g_fs_fail: fsyncs fail with EIO. */
+static atomic_uint g_fsyncs;
+static atomic_int g_fs_delay_us, g_fs_hold, g_fs_fail;
+
+int fsync(int fd)
+{
+    atomic_fetch_add(&g_fsyncs, 1);
+    int one = 1;
+    if (atomic_compare_exchange_strong(&g_fs_hold, &one, 2)) {
+        while (atomic_load(&g_fs_hold) == 2)
+            usleep(1000);
+        return (int)syscall(SYS_fsync, fd);   /* the held one succeeds */
+    }
+    int d = atomic_load(&g_fs_delay_us);
+    if (d > 0)
+        usleep((useconds_t)d);
+    if (atomic_load(&g_fs_fail)) {
+        errno = EIO;
+        return -1;
+    }
+    return (int)syscall(SYS_fsync, fd);
+}
 static uint8_t g_pub[32], g_pub2[32];
 
 /* ---- small helpers ---- */
@@ -690,6 +728,218 @@ static void test_two_writers(void)
     free(segs);
 }
 
+/* ---- group commit: threads appending on one handle ---- */
+
+#define GC_MAX_PER 64
+
+typedef struct gc_thread {
+    pthread_t th;
+    dmvf_audit *a;
+    int id, n;
+    uint64_t seqs[GC_MAX_PER];
+    int rc[GC_MAX_PER];
+    char msg[GC_MAX_PER][sizeof ((dmvf_error *)0)->msg];
+} gc_thread;
+
+/* n REQUEST entries, one after the other, each call's seq and result kept. */
+static void *gc_run(void *ud)
+{
+    gc_thread *t = ud;
+    for (int i = 0; i < t->n; i++) {
+        dmvf_request r;
+        char rid[48];
+        sample_request(&r, t->id % 2);
+        snprintf(rid, sizeof rid, "t%d-%d", t->id, i);
+        r.request_id = rid;
+        dmvf_audit_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.kind = DMVF_AUDIT_REQUEST;
+        ev.request = &r;
+        ev.rule = "in-state police";
+        ev.decision = DMVF_DECISION_RELEASE;
+        dmvf_error err;
+        memset(&err, 0, sizeof err);
+        t->seqs[i] = UINT64_MAX;
+        t->rc[i] = dmvf_audit_event_write(t->a, &ev, &t->seqs[i], &err);
+        snprintf(t->msg[i], sizeof t->msg[i], "%s", t->rc[i] ? err.msg : "");
+    }
+    return NULL;
+}
+
+/* nt threads x per entries on a; 0 when every call succeeded, with seqs
+ * rising in each thread's call order and, unless first is UINT64_MAX
+ * (another process appends too), every seq from first on handed out once. */
+static int gc_write(dmvf_audit *a, int nt, int per, uint64_t first, int id_base)
+{
+    gc_thread *t = calloc((size_t)nt, sizeof *t);
+    if (!t)
+        return 1;
+    for (int k = 0; k < nt; k++) {
+        t[k].a = a;
+        t[k].id = id_base + k;
+        t[k].n = per;
+        if (pthread_create(&t[k].th, NULL, gc_run, &t[k]) != 0)
+            t[k].n = -1;
+    }
+    int bad = 0;
+    uint64_t total = (uint64_t)nt * (uint64_t)per;
+    unsigned char *seen = calloc(total ? total : 1, 1);
+    for (int k = 0; k < nt; k++) {
+        if (t[k].n < 0) {
+            bad = 1;
+            continue;
+        }
+        pthread_join(t[k].th, NULL);
+        for (int i = 0; i < per; i++) {
+            if (t[k].rc[i] != DMVF_OK) {
+                fprintf(stderr, "thread %d, append %d: %s\n", k, i, t[k].msg[i]);
+                bad = 1;
+                continue;
+            }
+            uint64_t s = t[k].seqs[i];
+            int placed = first == UINT64_MAX ||
+                         (s >= first && s - first < total && seen && !seen[s - first]++);
+            if (!placed || (i > 0 && s <= t[k].seqs[i - 1])) {
+                fprintf(stderr, "thread %d, append %d: seq %" PRIu64 " out of place\n", k, i, s);
+                bad = 1;
+            }
+        }
+    }
+    free(seen);
+    free(t);
+    return bad;
+}
+
+static void test_group_commit(void)
+{
+    dmvf_error err;
+    char dir[600];
+    /* 8 threads x 40 entries on one handle, fsync taking 1 ms */
+    snprintf(dir, sizeof dir, "%s", P("gc"));
+    dmvf_audit *a = dmvf_audit_open(dir, g_kr, NULL, &err);
+    CHECK_MSG(a != NULL, "open: %s", a ? "" : err.msg);
+    if (!a)
+        return;
+    atomic_store(&g_fs_delay_us, 1000);
+    unsigned before = atomic_load(&g_fsyncs);
+    CHECK_EQ_INT(gc_write(a, 8, 40, 0, 0), 0);
+    unsigned fsyncs = atomic_load(&g_fsyncs) - before;
+    atomic_store(&g_fs_delay_us, 0);
+    CHECK_MSG(fsyncs < 320, "%u fsyncs for 320 appends", fsyncs);
+    printf("group commit: 320 appends from 8 threads, %u fsyncs\n", fsyncs);
+    fflush(stdout);   /* not again from a forked child's buffer */
+    CHECK_MSG(a->batches == fsyncs, "%" PRIu64 " batches, %u fsyncs", a->batches, fsyncs);
+    CHECK_EQ_INT(dmvf_audit_close(a, &err), DMVF_OK);
+    CHECK_MSG(verify_kr(dir, &err) == DMVF_OK, "threads: %s", err.msg);
+    CHECK_EQ_INT(verify_pub(dir, &err), DMVF_OK);
+    CHECK_EQ_INT(count_entries(dir), 320);
+
+    /* a thread alone: one fsync per append, as before */
+    a = dmvf_audit_open(dir, g_kr, NULL, &err);
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    before = atomic_load(&g_fsyncs);
+    CHECK_EQ_INT(gc_write(a, 1, 10, 320, 100), 0);
+    CHECK_EQ_INT(atomic_load(&g_fsyncs) - before, 10);
+    CHECK_EQ_INT(dmvf_audit_close(a, &err), DMVF_OK);
+    CHECK_EQ_INT(count_entries(dir), 330);
+
+    /* batches through rotation and compression, two processes of four
+     * threads each on the same log */
+    snprintf(dir, sizeof dir, "%s", P("gc2"));
+    dmvf_audit_options o;
+    memset(&o, 0, sizeof o);
+    o.rotate_bytes = 4 << 10;
+    o.compress = 1;
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            atomic_store(&g_fs_delay_us, 300);
+            dmvf_audit *h = dmvf_audit_open(dir, g_kr, &o, &err);
+            if (!h)
+                _exit(1);
+            int bad = gc_write(h, 4, 30, UINT64_MAX, k * 4);
+            bad |= dmvf_audit_close(h, &err) != DMVF_OK;
+            _exit(bad);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        int st = -1;
+        CHECK_EQ_INT(waitpid(kids[k], &st, 0), kids[k]);
+        CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "process %d of threads failed", k);
+    }
+    CHECK_MSG(verify_kr(dir, &err) == DMVF_OK, "processes of threads: %s", err.msg);
+    CHECK_EQ_INT(count_entries(dir), 240);
+    dmvf__audit_seg *segs;
+    size_t ns;
+    CHECK_EQ_INT(dmvf__audit_segments(dir, &segs, &ns, &err), DMVF_OK);
+    CHECK_MSG(ns > 2, "rotation under batches: %zu segments", ns);
+    free(segs);
+
+    /* a failed fsync fails every call of its batch: the leader's fsync is
+     * held while five others queue behind it; the batch of those five then
+     * fails its one fsync */
+    snprintf(dir, sizeof dir, "%s", P("gcfault"));
+    a = dmvf_audit_open(dir, g_kr, NULL, &err);
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    CHECK_EQ_INT(gc_write(a, 1, 1, 0, 0), 0);
+    atomic_store(&g_fs_hold, 1);
+    gc_thread lead;
+    memset(&lead, 0, sizeof lead);
+    lead.a = a;
+    lead.n = 1;
+    CHECK_EQ_INT(pthread_create(&lead.th, NULL, gc_run, &lead), 0);
+    while (atomic_load(&g_fs_hold) != 2)
+        usleep(1000);
+    gc_thread f[5];
+    memset(f, 0, sizeof f);
+    for (int k = 0; k < 5; k++) {
+        f[k].a = a;
+        f[k].id = 1 + k;
+        f[k].n = 1;
+        CHECK_EQ_INT(pthread_create(&f[k].th, NULL, gc_run, &f[k]), 0);
+    }
+    size_t queued = 0;
+    for (int tries = 0; tries < 10000 && queued < 5; tries++) {
+        pthread_mutex_lock(&a->mu);
+        queued = a->queued;
+        pthread_mutex_unlock(&a->mu);
+        if (queued < 5)
+            usleep(1000);
+    }
+    CHECK_EQ_INT(queued, 5);
+    before = atomic_load(&g_fsyncs);
+    atomic_store(&g_fs_fail, 1);
+    atomic_store(&g_fs_hold, 0);
+    pthread_join(lead.th, NULL);
+    for (int k = 0; k < 5; k++)
+        pthread_join(f[k].th, NULL);
+    atomic_store(&g_fs_fail, 0);
+    /* the leader's entry is durable; the five shared one fsync, which
+     * failed: each of them fails */
+    CHECK_MSG(lead.rc[0] == DMVF_OK, "%s", lead.msg[0]);
+    CHECK_EQ_INT(lead.seqs[0], 1);
+    CHECK_EQ_INT(atomic_load(&g_fsyncs) - before, 1);
+    for (int k = 0; k < 5; k++) {
+        CHECK_EQ_INT(f[k].rc[0], DMVF_EIO);
+        CHECK_MSG(strstr(f[k].msg[0], "fsync failed") != NULL, "%s", f[k].msg[0]);
+    }
+    CHECK_EQ_INT(a->batches, 3);
+    /* sticky: every later call fails, close writes no checkpoint */
+    CHECK_EQ_INT(gc_write(a, 1, 1, 0, 0), 1);
+    CHECK_EQ_INT(dmvf_audit_close(a, &err), DMVF_EIO);
+    CHECK_MSG(strstr(err.msg, "an earlier append failed") != NULL, "%s", err.msg);
+    /* the five were written before their fsync failed: the file holds them
+     * (not known durable; their calls failed, so nothing was released for
+     * them) and the chain verifies */
+    CHECK_MSG(verify_kr(dir, &err) == DMVF_OK, "after the failed batch: %s", err.msg);
+    CHECK_EQ_INT(count_entries(dir), 7);
+}
+
 static void test_killed_writer(void)
 {
     char dir[600], d2[600];
@@ -1138,6 +1388,96 @@ static void test_filter_entries(void)
     free(in);
 }
 
+/* ---- several logs: query merged by time, report summed ---- */
+
+/* One event on a fresh handle of dir: kind, decision, ref, records out. */
+static void one_event(const char *dir, int kind, int decision, uint64_t ref, uint64_t out)
+{
+    dmvf_error err;
+    dmvf_audit *a = dmvf_audit_open(dir, g_kr, NULL, &err);
+    CHECK_MSG(a != NULL, "open %s: %s", dir, a ? "" : err.msg);
+    if (!a)
+        return;
+    dmvf_request r;
+    sample_request(&r, 0);
+    r.request_id = "multi";
+    dmvf_audit_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = (dmvf_audit_kind)kind;
+    ev.request = &r;
+    ev.decision = decision;
+    ev.ref = ref;
+    ev.counts.records_out = out;
+    CHECK_EQ_INT(dmvf_audit_event_write(a, &ev, NULL, &err), DMVF_OK);
+    CHECK_EQ_INT(dmvf_audit_close(a, &err), DMVF_OK);
+}
+
+static char *report_of(const char *const *dirs, size_t n, int *rc)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    dmvf_error err;
+    *rc = dmvf_audit_report_dirs(dirs, n, 0, 0, DMVF_REPORT_JSON, NULL, m, &err);
+    fclose(m);
+    return buf;
+}
+
+static void test_several_logs(void)
+{
+    char d1[600], d2[600];
+    snprintf(d1, sizeof d1, "%s", P("multi1"));
+    snprintf(d2, sizeof d2, "%s", P("multi2"));
+    /* log 1: request 0 released, its RELEASE; log 2: its request 0 decided
+     * release and never released (incomplete), written between them */
+    one_event(d1, DMVF_AUDIT_REQUEST, DMVF_DECISION_RELEASE, 0, 0);
+    one_event(d2, DMVF_AUDIT_REQUEST, DMVF_DECISION_RELEASE, 0, 0);
+    one_event(d1, DMVF_AUDIT_RELEASE, DMVF_DECISION_RELEASE, 0, 3);
+    one_event(d2, DMVF_AUDIT_REQUEST, DMVF_DECISION_DENY, 0, 0);
+    const char *const both[] = {d1, d2}, *const rev[] = {d2, d1};
+    int rc;
+    char *r = report_of(both, 2, &rc);
+    CHECK_EQ_INT(rc, DMVF_OK);
+    /* the RELEASE of log 1 does not complete log 2's request 0 */
+    CHECK_MSG(r && strstr(r, "\"requests\": 3, \"released\": 2, \"refused\": 1") &&
+              strstr(r, "\"incomplete\": 1, \"records_released\": 3") &&
+              strstr(r, "\"entries\": {\"read\": 4,"), "%s", r ? r : "");
+    char *r2 = report_of(rev, 2, &rc);
+    CHECK(r && r2 && strcmp(r, r2) == 0);   /* the order of the logs does not matter */
+    free(r);
+    free(r2);
+    const char *const missing[] = {d1, P("multi-none")};
+    free(report_of(missing, 2, &rc));
+    CHECK_EQ_INT(rc, DMVF_EIO);
+
+    char *q = NULL;
+    size_t qn = 0;
+    FILE *m = open_memstream(&q, &qn);
+    dmvf_audit_query all;
+    memset(&all, 0, sizeof all);
+    dmvf_error err;
+    CHECK_EQ_INT(dmvf_audit_query_dirs(both, NULL, 2, &all, m, &err), DMVF_OK);
+    fclose(m);
+    /* by time: 1, 2, 1, 2, each line naming its log */
+    const char *at = q;
+    for (int i = 0; i < 4 && at; i++) {
+        char want[700];
+        snprintf(want, sizeof want, "{\"log\":\"%s\",\"seq\":%d,", i % 2 ? d2 : d1, i / 2);
+        CHECK_MSG(strncmp(at, want, strlen(want)) == 0, "line %d: %.120s", i, at);
+        at = strchr(at, '\n');
+        at = at ? at + 1 : NULL;
+    }
+    CHECK(at && *at == '\0');
+    free(q);
+    all.subject = "R00001";
+    const dmvf_keyring *one[] = {g_kr, NULL};
+    m = open_memstream(&q, &qn);
+    CHECK_EQ_INT(dmvf_audit_query_dirs(both, one, 2, &all, m, &err), DMVF_EINVAL);
+    CHECK_MSG(strstr(err.msg, d2) != NULL, "%s", err.msg);
+    fclose(m);
+    free(q);
+}
+
 /* ---- a sample log for tests/cli/audit.sh (test_audit --make-log DIR KEYRING) ---- */
 
 static int make_log(const char *dir, const char *keyring)
@@ -1178,9 +1518,11 @@ int main(int argc, char **argv)
     test_basic_and_tamper();
     test_rotation();
     test_two_writers();
+    test_group_commit();
     test_killed_writer();
     test_unwritable();
     test_query();
+    test_several_logs();
     test_filter_entries();
 
     dmvf_keyring_free(g_kr);

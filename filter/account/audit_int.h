@@ -2,8 +2,9 @@
  * audit_int.h - the audit log on disk, as the library's files share it:
  * the frame and its limits (audit_segment.c draws the layout), the segment
  * reader, the directory (audit_dir.c), HEAD (audit_head.c), what a
- * checkpoint signs (audit_checkpoint.c), and dmvf__audit_scan, through
- * which the report and the query read the entries (audit_snapshot.c).
+ * checkpoint signs (audit_checkpoint.c), and dmvf__audit_scan and the
+ * cursor, through which the report and the query read the entries
+ * (audit_snapshot.c).
  */
 #ifndef DMVF_AUDIT_INT_H
 #define DMVF_AUDIT_INT_H
@@ -18,6 +19,15 @@
  * an error (DMVF_EIO; DMVF_EMALFORMED naming the file and byte offset). */
 typedef int (*dmvf__audit_entry_fn)(void *ud, const Dmv__V1__AuditEntry *e);
 int dmvf__audit_scan(const char *dir, dmvf__audit_entry_fn fn, void *ud, dmvf_error *err);
+/* The same entries one at a time: open takes the snapshot (DMVF_OK,
+ * DMVF_EIO, DMVF_ENOMEM); next gives the next entry in *e, valid until the
+ * following call, or *e NULL at the end (DMVF_OK), or an error as the
+ * scan's. dir is borrowed for the cursor's life. */
+typedef struct dmvf__audit_cursor dmvf__audit_cursor;
+int dmvf__audit_cursor_open(const char *dir, dmvf__audit_cursor **c, dmvf_error *err);
+int dmvf__audit_cursor_next(dmvf__audit_cursor *c, const Dmv__V1__AuditEntry **e,
+                            dmvf_error *err);
+void dmvf__audit_cursor_free(dmvf__audit_cursor *c);
 
 /* ---- shared by the writer and the readers ---- */
 

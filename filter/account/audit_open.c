@@ -16,11 +16,14 @@
  *     yet (HEAD is written then).
  *
  * Close catches up and, unless the log's last item is one, appends a
- * checkpoint (and HEAD), so that a closed log is vouched for whole.
+ * checkpoint (and HEAD), so that a closed log is vouched for whole. It
+ * comes after every append has returned (audit.h, Threads:): no batch is
+ * being written then, and no entry is queued.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,8 @@
 
 static void audit_free(dmvf_audit *a)
 {
+    pthread_cond_destroy(&a->cv);
+    pthread_mutex_destroy(&a->mu);
     if (a->fd >= 0)
         close(a->fd);
     if (a->lockfd >= 0)
@@ -161,6 +166,20 @@ dmvf_audit *dmvf_audit_open(const char *dir, const dmvf_keyring *kr, const dmvf_
         dmvf__seterr(err, DMVF_ENOMEM, "out of memory");
         return NULL;
     }
+    if (pthread_mutex_init(&a->mu, NULL) != 0) {
+        free(a->dir);
+        free(a);
+        dmvf__seterr(err, DMVF_ENOMEM, "cannot create a mutex");
+        return NULL;
+    }
+    if (pthread_cond_init(&a->cv, NULL) != 0) {
+        pthread_mutex_destroy(&a->mu);
+        free(a->dir);
+        free(a);
+        dmvf__seterr(err, DMVF_ENOMEM, "cannot create a condition variable");
+        return NULL;
+    }
+    a->queue_tail = &a->queue;
     a->dirfd = a->lockfd = a->fd = -1;
     if (opts)
         a->o = *opts;
@@ -229,6 +248,10 @@ int dmvf_audit_close(dmvf_audit *a, dmvf_error *err)
 {
     if (!a)
         return DMVF_OK;
+    pthread_mutex_lock(&a->mu);
+    int in_flight = a->leading || a->queue;
+    pthread_mutex_unlock(&a->mu);
+    DMVF_REQUIRE(!in_flight, "dmvf_audit_close while an append is in flight");
     int rc;
     if (a->broken) {
         rc = dmvf__seterr(err, DMVF_EIO, "%s: an earlier append failed: no checkpoint written",

@@ -7,9 +7,13 @@
  * name (contains, ASCII case folded), a tag (one of the request's), and a
  * subject (its keyed hash among the entry's subjects: needs the keyring).
  *
+ * Over several logs (dmvf_audit_query_dirs) the entries are merged by
+ * time (each log's own order kept; equal times: the log named first) and
+ * every line starts with the log it came from ("log": DIR as given).
+ *
  * A line, keys in this order (those in [] only when set):
  *
- *   seq, time (RFC 3339, nanoseconds), time_ns, kind, [ref: not for
+ *   [log: several logs], seq, time (RFC 3339, nanoseconds), time_ns, kind, [ref: not for
  *   REQUEST], decision, [not_found_reply: true], [request{request_id, ori,
  *   agency_name, agency_kind, jurisdiction, tags, operator_id, purpose,
  *   legal_process, legal_reference, query_kind, fields, channel, [date]}],
@@ -21,6 +25,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/date.h"
@@ -62,12 +67,19 @@ static void json_request(FILE *o, const char *key, const Dmv__V1__Request *q)
     putc('}', o);
 }
 
-static void json_entry(FILE *o, const Dmv__V1__AuditEntry *e)
+/* One line; log (NULL: left out) names the log it came from. */
+static void json_entry(FILE *o, const Dmv__V1__AuditEntry *e, const char *log)
 {
     char when[DMVF__TIME_CAP];
     dmvf__time_format(e->time_ns / 1000000000u, (uint32_t)(e->time_ns % 1000000000u), DMVF__TIME_NANOS,
                       when);
-    fprintf(o, "{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"time_ns\":%" PRIu64 ",\"kind\":\"%s\"",
+    putc('{', o);
+    if (log) {
+        fputs("\"log\":", o);
+        dmvf__json_fput(o, log);
+        putc(',', o);
+    }
+    fprintf(o, "\"seq\":%" PRIu64 ",\"time\":\"%s\",\"time_ns\":%" PRIu64 ",\"kind\":\"%s\"",
             e->seq, when, e->time_ns, dmvf__name(&dmvf__audit_kinds, (unsigned)e->kind, "unknown"));
     if (e->kind != DMV__V1__AUDIT_KIND__AUDIT_KIND_REQUEST)
         fprintf(o, ",\"ref\":%" PRIu64, e->ref);
@@ -142,10 +154,8 @@ static int ci_contains(const char *hay, const char *needle)
 
 typedef struct query_ctx {
     const dmvf_audit_query *q;
-    FILE *out;
     int have_subject;
     uint8_t subject[DMVF_SUBJECT_HASH_LEN];
-    uint64_t matched;
 } query_ctx;
 
 static int query_match(const query_ctx *c, const Dmv__V1__AuditEntry *e)
@@ -189,35 +199,76 @@ static int query_match(const query_ctx *c, const Dmv__V1__AuditEntry *e)
     return 1;
 }
 
-static int query_one(void *ud, const Dmv__V1__AuditEntry *e)
+/* One log being merged: its cursor, the entry it stands on (NULL: done),
+ * and its query context (the subject hashed with its keyring). */
+typedef struct query_log {
+    dmvf__audit_cursor *cur;
+    const Dmv__V1__AuditEntry *e;
+    query_ctx c;
+} query_log;
+
+/* The next entry of l that matches (l->e NULL at the end). */
+static int query_advance(query_log *l, dmvf_error *err)
 {
-    query_ctx *c = ud;
-    if (!query_match(c, e))
-        return DMVF_OK;
-    json_entry(c->out, e);
-    c->matched++;
-    return ferror(c->out) ? DMVF_EIO : DMVF_OK;
+    for (;;) {
+        int rc = dmvf__audit_cursor_next(l->cur, &l->e, err);
+        if (rc != DMVF_OK || !l->e || query_match(&l->c, l->e))
+            return rc;
+    }
+}
+
+int dmvf_audit_query_dirs(const char *const *dirs, const dmvf_keyring *const *krs, size_t n,
+                          const dmvf_audit_query *q, FILE *out, dmvf_error *err)
+{
+    DMVF_REQUIRE(dirs != NULL && n > 0 && q != NULL && out != NULL, "dirs, n, q or out");
+    for (size_t i = 0; i < n; i++)
+        DMVF_REQUIRE(dirs[i] != NULL, "a log directory is NULL");
+    if (q->subject) {
+        for (size_t i = 0; i < n; i++)
+            if (!krs || !krs[i])
+                return dmvf__seterr(err, DMVF_EINVAL, "a subject query needs the keyring "
+                                    "(subjects are logged as keyed hashes)%s%s",
+                                    n > 1 ? ": none for " : "", n > 1 ? dirs[i] : "");
+    }
+    query_log *logs = calloc(n, sizeof *logs);
+    if (!logs)
+        return dmvf__seterr(err, DMVF_ENOMEM, "out of memory");
+    int rc = DMVF_OK;
+    for (size_t i = 0; i < n && rc == DMVF_OK; i++) {
+        logs[i].c.q = q;
+        if (q->subject) {
+            dmvf_keyring_subject_hash(krs[i], q->subject, strlen(q->subject), logs[i].c.subject);
+            logs[i].c.have_subject = 1;
+        }
+        rc = dmvf__audit_cursor_open(dirs[i], &logs[i].cur, err);
+        if (rc == DMVF_OK)
+            rc = query_advance(&logs[i], err);
+    }
+    /* merged by time, each log in its own order; ties: the earlier DIR */
+    while (rc == DMVF_OK) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++)
+            if (logs[i].e && (best == n || logs[i].e->time_ns < logs[best].e->time_ns))
+                best = i;
+        if (best == n)
+            break;
+        json_entry(out, logs[best].e, n > 1 ? dirs[best] : NULL);
+        if (ferror(out))
+            rc = dmvf__seterr(err, DMVF_EIO, "writing the query output failed");
+        else
+            rc = query_advance(&logs[best], err);
+    }
+    for (size_t i = 0; i < n; i++)
+        dmvf__audit_cursor_free(logs[i].cur);
+    free(logs);
+    if (rc == DMVF_OK && fflush(out) != 0)
+        rc = dmvf__seterr(err, DMVF_EIO, "writing the query output failed: %s", strerror(errno));
+    return rc;
 }
 
 int dmvf_audit_query_run(const char *dir, const dmvf_audit_query *q, const dmvf_keyring *kr,
                          FILE *out, dmvf_error *err)
 {
     DMVF_REQUIRE(dir != NULL && q != NULL && out != NULL, "dir, q or out is NULL");
-    query_ctx c;
-    memset(&c, 0, sizeof c);
-    c.q = q;
-    c.out = out;
-    if (q->subject) {
-        if (!kr)
-            return dmvf__seterr(err, DMVF_EINVAL, "a subject query needs the keyring (subjects "
-                                "are logged as keyed hashes)");
-        dmvf_keyring_subject_hash(kr, q->subject, strlen(q->subject), c.subject);
-        c.have_subject = 1;
-    }
-    int rc = dmvf__audit_scan(dir, query_one, &c, err);
-    if (rc == DMVF_EIO && ferror(out))
-        rc = dmvf__seterr(err, DMVF_EIO, "writing the query output failed");
-    if (rc == DMVF_OK && fflush(out) != 0)
-        rc = dmvf__seterr(err, DMVF_EIO, "writing the query output failed: %s", strerror(errno));
-    return rc;
+    return dmvf_audit_query_dirs(&dir, &kr, 1, q, out, err);
 }

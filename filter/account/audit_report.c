@@ -1,7 +1,9 @@
 /*
  * audit_report.c - the transparency report (dmvf_audit_report): what was
  * asked, by whom, under which purpose and legal process, and what left;
- * two scans of the log (dmvf__audit_scan), then the writer.
+ * two scans of the log (dmvf__audit_scan), then the writer. Over several
+ * logs (dmvf_audit_report_dirs) each log is scanned and counted on its own,
+ * into one report.
  *
  *   pass 1  every entry: which REQUEST entries the window's follow-ups
  *           refer to (dmvf__report_prescan)
@@ -69,25 +71,11 @@ static int has_segments(const char *dir, dmvf_error *err)
     return DMVF_OK;
 }
 
-int dmvf_audit_report(const char *dir, uint64_t from_ns, uint64_t to_ns, dmvf_report_format fmt,
-                      const char *title, FILE *out, dmvf_error *err)
+/* The two passes over one log into r, then its incomplete requests. */
+static int report_log(dmvf__report *r, const char *dir, dmvf_error *err)
 {
-    DMVF_REQUIRE(dir && out, "log directory and output stream");
-    if (fmt != DMVF_REPORT_MD && fmt != DMVF_REPORT_CSV && fmt != DMVF_REPORT_JSON &&
-        fmt != DMVF_REPORT_HTML)
-        return dmvf__seterr(err, DMVF_EINVAL, "audit report: unknown format %d", (int)fmt);
-    if (to_ns != 0 && to_ns <= from_ns)
-        return dmvf__seterr(err, DMVF_EINVAL,
-                            "audit report: the window is empty (to %" PRIu64 " ns <= from %"
-                            PRIu64 " ns)", to_ns, from_ns);
-    int rc = has_segments(dir, err);
-    if (rc != DMVF_OK)
-        return rc;
-    dmvf__report *r = dmvf__report_create(from_ns, to_ns);
-    if (!r)
-        return dmvf__report_oom(err);
     scan_ctx c = { r, 0, 0 };
-    rc = dmvf__audit_scan(dir, scan_prescan, &c, err);
+    int rc = dmvf__audit_scan(dir, scan_prescan, &c, err);
     if (rc == DMVF_OK) {
         c.limit = c.seen;
         c.seen = 0;
@@ -97,10 +85,47 @@ int dmvf_audit_report(const char *dir, uint64_t from_ns, uint64_t to_ns, dmvf_re
     }
     if (rc == DMVF_ENOMEM)
         dmvf__report_oom(err);
-    if (rc == DMVF_OK) {
+    if (rc == DMVF_OK)
         dmvf__report_finish(r);
-        rc = dmvf__report_write(r, fmt, title, out, err);
+    return rc;
+}
+
+int dmvf_audit_report_dirs(const char *const *dirs, size_t n, uint64_t from_ns, uint64_t to_ns,
+                           dmvf_report_format fmt, const char *title, FILE *out,
+                           dmvf_error *err)
+{
+    DMVF_REQUIRE(dirs && n > 0 && out, "log directories and output stream");
+    for (size_t i = 0; i < n; i++)
+        DMVF_REQUIRE(dirs[i] != NULL, "a log directory is NULL");
+    if (fmt != DMVF_REPORT_MD && fmt != DMVF_REPORT_CSV && fmt != DMVF_REPORT_JSON &&
+        fmt != DMVF_REPORT_HTML)
+        return dmvf__seterr(err, DMVF_EINVAL, "audit report: unknown format %d", (int)fmt);
+    if (to_ns != 0 && to_ns <= from_ns)
+        return dmvf__seterr(err, DMVF_EINVAL,
+                            "audit report: the window is empty (to %" PRIu64 " ns <= from %"
+                            PRIu64 " ns)", to_ns, from_ns);
+    for (size_t i = 0; i < n; i++) {
+        int rc = has_segments(dirs[i], err);
+        if (rc != DMVF_OK)
+            return rc;
     }
+    dmvf__report *r = dmvf__report_create(from_ns, to_ns);
+    if (!r)
+        return dmvf__report_oom(err);
+    /* each log counted on its own (a follow-up's ref is a seq of its own
+     * log), into the same figures: the counts add up */
+    int rc = DMVF_OK;
+    for (size_t i = 0; i < n && rc == DMVF_OK; i++)
+        rc = report_log(r, dirs[i], err);
+    if (rc == DMVF_OK)
+        rc = dmvf__report_write(r, fmt, title, out, err);
     dmvf__report_free(r);
     return rc;
+}
+
+int dmvf_audit_report(const char *dir, uint64_t from_ns, uint64_t to_ns, dmvf_report_format fmt,
+                      const char *title, FILE *out, dmvf_error *err)
+{
+    DMVF_REQUIRE(dir && out, "log directory and output stream");
+    return dmvf_audit_report_dirs(&dir, 1, from_ns, to_ns, fmt, title, out, err);
 }

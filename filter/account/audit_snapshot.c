@@ -1,7 +1,8 @@
 /*
  * audit_snapshot.c - reading the audit log while writers go on: a
- * snapshot, a segment of it opened, and dmvf__audit_scan (every entry,
- * oldest first, for the report and the query).
+ * snapshot, a segment of it opened, a cursor over its entries, oldest
+ * first, and dmvf__audit_scan (every entry, through a callback) for the
+ * report and the query; a query over several logs merges their cursors.
  *
  * Readers take a snapshot under a shared lock on DIR/LOCK (HEAD's bytes,
  * the segment list, the plain segments' sizes) and then read without any
@@ -94,45 +95,106 @@ int dmvf__audit_seg_open(const char *dir, const dmvf__audit_seg *sg, int *fd, dm
     return DMVF_OK;
 }
 
+struct dmvf__audit_cursor {
+    const char *dir;
+    dmvf__audit_snap s;
+    size_t seg;                 /* the segment being read, s.nsegs at the end */
+    int fd;
+    dmvf__audit_rd *r;
+    char name[64];
+    dmvf__audit_frame fr;
+    Dmv__V1__AuditItem *it;     /* the item the last entry came from */
+};
+
+int dmvf__audit_cursor_open(const char *dir, dmvf__audit_cursor **out, dmvf_error *err)
+{
+    DMVF_REQUIRE(dir != NULL && out != NULL, "dir or out is NULL");
+    *out = NULL;
+    dmvf__audit_cursor *c = calloc(1, sizeof *c);
+    if (!c)
+        return dmvf__seterr(err, DMVF_ENOMEM, "%s: out of memory", dir);
+    c->dir = dir;
+    c->fd = -1;
+    int rc = dmvf__audit_snap_take(dir, &c->s, err);
+    if (rc != DMVF_OK) {
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return DMVF_OK;
+}
+
+void dmvf__audit_cursor_free(dmvf__audit_cursor *c)
+{
+    if (!c)
+        return;
+    if (c->it)
+        dmv__v1__audit_item__free_unpacked(c->it, NULL);
+    dmvf__audit_rd_free(c->r);
+    if (c->fd >= 0)
+        close(c->fd);
+    dmvf__audit_frame_free(&c->fr);
+    dmvf__audit_snap_free(&c->s);
+    free(c);
+}
+
+int dmvf__audit_cursor_next(dmvf__audit_cursor *c, const Dmv__V1__AuditEntry **e,
+                            dmvf_error *err)
+{
+    *e = NULL;
+    if (c->it) {
+        dmv__v1__audit_item__free_unpacked(c->it, NULL);
+        c->it = NULL;
+    }
+    while (c->seg < c->s.nsegs) {
+        if (!c->r) {
+            int rc = dmvf__audit_seg_open(c->dir, &c->s.segs[c->seg], &c->fd, &c->r, c->name,
+                                          sizeof c->name, err);
+            if (rc != DMVF_OK)
+                return rc;
+        }
+        int rc = dmvf__audit_rd_next(c->r, &c->fr, c->name, err);
+        if (rc != DMVF_OK)
+            return rc;
+        if (c->fr.len == 0) {
+            /* this segment is done: the next one */
+            dmvf__audit_rd_free(c->r);
+            c->r = NULL;
+            close(c->fd);
+            c->fd = -1;
+            c->seg++;
+            continue;
+        }
+        c->it = dmv__v1__audit_item__unpack(NULL, c->fr.item_len, c->fr.buf + c->fr.pre);
+        if (!c->it) {
+            rc = dmvf__seterr(err, DMVF_EMALFORMED, "%s: byte offset %" PRIu64 ": the item "
+                              "does not decode as dmv.v1.AuditItem", c->name, c->fr.off);
+            if (err)
+                err->offset = c->fr.off;
+            return rc;
+        }
+        if (c->it->body_case == DMV__V1__AUDIT_ITEM__BODY_ENTRY && c->it->entry) {
+            *e = c->it->entry;
+            return DMVF_OK;
+        }
+        dmv__v1__audit_item__free_unpacked(c->it, NULL);
+        c->it = NULL;
+    }
+    return DMVF_OK;
+}
+
 int dmvf__audit_scan(const char *dir, dmvf__audit_entry_fn fn, void *ud, dmvf_error *err)
 {
     DMVF_REQUIRE(dir != NULL && fn != NULL, "dir or fn is NULL");
-    dmvf__audit_snap s;
-    int rc = dmvf__audit_snap_take(dir, &s, err);
-    if (rc != DMVF_OK)
-        return rc;
-    dmvf__audit_frame fr;
-    memset(&fr, 0, sizeof fr);
-    for (size_t i = 0; i < s.nsegs && rc == DMVF_OK; i++) {
-        int fd;
-        dmvf__audit_rd *r;
-        char name[64];
-        rc = dmvf__audit_seg_open(dir, &s.segs[i], &fd, &r, name, sizeof name, err);
-        if (rc != DMVF_OK)
+    dmvf__audit_cursor *c;
+    int rc = dmvf__audit_cursor_open(dir, &c, err);
+    while (rc == DMVF_OK) {
+        const Dmv__V1__AuditEntry *e;
+        rc = dmvf__audit_cursor_next(c, &e, err);
+        if (rc != DMVF_OK || !e)
             break;
-        for (;;) {
-            rc = dmvf__audit_rd_next(r, &fr, name, err);
-            if (rc != DMVF_OK || fr.len == 0)
-                break;
-            Dmv__V1__AuditItem *it =
-                dmv__v1__audit_item__unpack(NULL, fr.item_len, fr.buf + fr.pre);
-            if (!it) {
-                rc = dmvf__seterr(err, DMVF_EMALFORMED, "%s: byte offset %" PRIu64 ": the item "
-                                  "does not decode as dmv.v1.AuditItem", name, fr.off);
-                if (err)
-                    err->offset = fr.off;
-                break;
-            }
-            if (it->body_case == DMV__V1__AUDIT_ITEM__BODY_ENTRY && it->entry)
-                rc = fn(ud, it->entry);
-            dmv__v1__audit_item__free_unpacked(it, NULL);
-            if (rc != DMVF_OK)
-                break;
-        }
-        dmvf__audit_rd_free(r);
-        close(fd);
+        rc = fn(ud, e);
     }
-    dmvf__audit_frame_free(&fr);
-    dmvf__audit_snap_free(&s);
+    dmvf__audit_cursor_free(c);
     return rc;
 }

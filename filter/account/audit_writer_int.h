@@ -5,7 +5,8 @@
  *   audit_entry.c       the public calls: an event or a filter's verdict
  *                       as an AuditEntry
  *   audit_open.c        open (HEAD checked against the log), close
- *   audit_append.c      the lock, and one entry appended under it:
+ *   audit_append.c      group commit: the threads' entries queued, one
+ *                       leader appending each batch under the lock:
  *                       catch up, rotate, write
  *   audit_catch_up.c    what other writers appended since, chain checked
  *   audit_rotate.c      a new segment, after a checkpoint
@@ -14,11 +15,14 @@
  *   audit_item.c        the active segment opened; one item framed, chained
  *                       and written
  *
- * Every call but open and close runs under flock(DIR/LOCK, LOCK_EX).
+ * Every call but open and close runs under flock(DIR/LOCK, LOCK_EX), in
+ * the one thread that leads the batch (audit_append.c): the fields below
+ * mu are the leader's alone, the queue is under mu.
  */
 #ifndef DMVF_AUDIT_WRITER_INT_H
 #define DMVF_AUDIT_WRITER_INT_H
 
+#include <pthread.h>
 #include <stdio.h>
 #include <sodium.h>
 #include "dmvfilter/dmvfilter.h"
@@ -26,7 +30,22 @@
 #include "filter/account/audit_int.h"
 #include "dmv/v1/audit.pb-c.h"
 
+/* One append waiting in the queue: on its thread's stack. */
+typedef struct dmvf__audit_waiter {
+    Dmv__V1__AuditEntry *e;
+    uint64_t *seq;
+    dmvf_error *err;
+    int rc, done;
+    struct dmvf__audit_waiter *next;
+} dmvf__audit_waiter;
+
 struct dmvf_audit {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          /* a batch is done */
+    dmvf__audit_waiter *queue, **queue_tail;
+    size_t queued;
+    int leading;                /* a leader is writing a batch */
+    uint64_t batches;           /* batches written (each one write, one fsync) */
     char *dir;
     int dirfd, lockfd, fd;
     const dmvf_keyring *kr;
@@ -57,8 +76,9 @@ static inline void dmvf__audit_seg_path(const dmvf_audit *a, char *out, size_t c
 /* flock(DIR/LOCK, LOCK_EX), retrying EINTR. DMVF_OK or DMVF_EIO. */
 int dmvf__audit_lock(dmvf_audit *a, dmvf_error *err);
 void dmvf__audit_unlock(dmvf_audit *a);
-/* Appends e (its seq and time_ns are set here) under the lock; *seq (may
- * be NULL) receives its seq. */
+/* Appends e (its seq and time_ns are set here) under the lock, in a batch
+ * with the entries other threads are appending at the same time; returns
+ * when e is durable (or failed). *seq (may be NULL) receives its seq. */
 int dmvf__audit_entry_append(dmvf_audit *a, Dmv__V1__AuditEntry *e, uint64_t *seq,
                              dmvf_error *err);
 
@@ -111,15 +131,29 @@ int dmvf__audit_checkpoint_write(dmvf_audit *a, dmvf_error *err);
  * the digest restarted). DMVF_OK or DMVF_EIO. */
 int dmvf__audit_activate(dmvf_audit *a, const char *path, uint64_t n, dmvf_error *err);
 
+/* The frame of item (n: its packed size) chained after prev, into out
+ * (varint_size(n) + n + 32 bytes); its chain value into chain. Returns the
+ * frame's length. */
+size_t dmvf__audit_frame_put(const dmvf_audit *a, const uint8_t prev[32],
+                             const Dmv__V1__AuditItem *item, size_t n, uint8_t *out,
+                             uint8_t chain[32]);
 /* The frame of item (n: its packed size) chained after a->chain:
  * malloc'd into *buf, *len bytes; its chain value into chain. DMVF_OK or
  * DMVF_ENOMEM (nothing set in an error). a is not changed. */
 int dmvf__audit_frame_make(const dmvf_audit *a, const Dmv__V1__AuditItem *item, size_t n,
                            uint8_t **buf, size_t *len, uint8_t chain[32]);
-/* Packs item, chains it and appends the frame to the active segment with
- * one write() and an fsync; *frame (may be NULL) receives a malloc'd copy.
- * A failed write is cut back off the file; what cannot be undone breaks
- * the handle (a->broken). */
+/* item's packed size into *n: DMVF_OK, or DMVF_ETOOBIG past
+ * DMVF__AUDIT_MAX_ITEM. */
+int dmvf__audit_item_size(const Dmv__V1__AuditItem *item, size_t *n, dmvf_error *err);
+/* Packs items[0..n), chains each after the one before (from a->chain) and
+ * appends the frames to the active segment with one write() and one fsync;
+ * *frames (may be NULL) receives them, malloc'd. A failed write is cut
+ * back off the file; what cannot be undone, and a failed fsync, break the
+ * handle (a->broken). DMVF_ETOOBIG (one item too large: nothing written),
+ * DMVF_ENOMEM, DMVF_EIO. */
+int dmvf__audit_items_append(dmvf_audit *a, const Dmv__V1__AuditItem *const *items, size_t n,
+                             uint8_t **frames, size_t *frames_len, dmvf_error *err);
+/* dmvf__audit_items_append of the one item. */
 int dmvf__audit_item_append(dmvf_audit *a, const Dmv__V1__AuditItem *item, uint8_t **frame,
                             size_t *frame_len, dmvf_error *err);
 

@@ -474,6 +474,9 @@ void dmvf__report_finish(dmvf__report *r)
             s->v.decision == DMV__V1__DECISION__DECISION_RELEASE)
             count(r, s->v.profile, DMVF__FIG_INCOMPLETE, 1);
     }
+    /* seqs are the log's own: the next log starts with none known */
+    free(r->reqs.s);
+    memset(&r->reqs, 0, sizeof r->reqs);
 }
 
 const uint64_t *dmvf__report_figures(const dmvf__report *r, int bd, const char *key,

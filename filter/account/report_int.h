@@ -9,6 +9,7 @@
  *                                                   entries are needed
  *   for each entry e: dmvf__report_add(r, e);       pass 2: the counting
  *   dmvf__report_finish(r);                         incomplete requests
+ *   (the three steps again for each further log)
  *   dmvf__report_write(r, fmt, title, out, &err);
  *   dmvf__report_free(r);
  *
@@ -79,7 +80,10 @@ void dmvf__report_free(dmvf__report *r);
 /* Pass 1 and pass 2. DMVF_OK or DMVF_ENOMEM (with *err). */
 int dmvf__report_prescan(dmvf__report *r, const Dmv__V1__AuditEntry *e, dmvf_error *err);
 int dmvf__report_add(dmvf__report *r, const Dmv__V1__AuditEntry *e, dmvf_error *err);
-/* After pass 2: counts the incomplete requests. Call once. */
+/* After pass 2: counts the incomplete requests and forgets the log's
+ * REQUEST entries. Call once per log: a report over several logs runs both
+ * passes and this over each log in turn (refs are seqs of their own log),
+ * and the figures add up. */
 void dmvf__report_finish(dmvf__report *r);
 
 /* The figures of the row (breakdown, key, name); name is only compared for

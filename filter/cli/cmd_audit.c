@@ -16,16 +16,18 @@
 #include "filter/core/enums.h"
 
 const char dmvf__cli_audit_help[] =
-    "usage: dmvfilter audit verify DIR (--keyring FILE [--passphrase-file F] | --public-key P)\n"
-    "       dmvfilter audit query DIR [--ori ORI] [--agency S] [--tag T] [--from DATE]\n"
+    "usage: dmvfilter audit verify DIR... (--keyring FILE... [--passphrase-file F] |\n"
+    "                 --public-key P...)\n"
+    "       dmvfilter audit query DIR... [--ori ORI] [--agency S] [--tag T] [--from DATE]\n"
     "                 [--to DATE] [--decision D] [--kind K] [--request-id ID]\n"
-    "                 [--subject RECORD_ID --keyring FILE [--passphrase-file F]]\n"
-    "       dmvfilter audit report DIR --from DATE --to DATE [--format md|csv|json|html]\n"
+    "                 [--subject RECORD_ID --keyring FILE... [--passphrase-file F]]\n"
+    "       dmvfilter audit report DIR... --from DATE --to DATE [--format md|csv|json|html]\n"
     "                 [--title S] [--out FILE]\n"
     "\n"
     "The audit log DIR holds every request and what it released, each entry\n"
     "chained to the one before by a keyed BLAKE2b MAC, with Ed25519-signed\n"
-    "checkpoints and HEAD (a copy of the newest checkpoint).\n"
+    "checkpoints and HEAD (a copy of the newest checkpoint). Several DIRs (one\n"
+    "per instance of a service, each keeping its own log) are read together:\n"
     "\n"
     "  verify   checks the whole log: every segment present and in order, every\n"
     "           entry's chain MAC (needs the keyring), every checkpoint's signature\n"
@@ -36,16 +38,24 @@ const char dmvf__cli_audit_help[] =
     "           and entries after the last checkpoint are listed as unchecked.\n"
     "           A log cut back to an older checkpoint together with that\n"
     "           checkpoint's HEAD verifies: keep a copy of HEAD elsewhere.\n"
+    "           Several DIRs: each is verified on its own (its own chain, with\n"
+    "           the one --keyring or --public-key, or the Nth for the Nth DIR),\n"
+    "           every one of them, then a line counting the intact ones.\n"
     "  query    prints the matching entries as JSON Lines, oldest first (every\n"
     "           criterion must match; none given: every entry). Parsing only:\n"
-    "           verify tells whether the entries are genuine.\n"
-    "  report   the transparency report over [--from, --to).\n"
+    "           verify tells whether the entries are genuine. Several DIRs: the\n"
+    "           entries merged by time, each line starting with \"log\": its DIR.\n"
+    "  report   the transparency report over [--from, --to). Several DIRs: one\n"
+    "           report whose figures are the sums of the logs' (each log's\n"
+    "           releases counted against its own requests).\n"
     "\n"
     "flags:\n"
-    "  --keyring FILE          the keyring that wrote the log (verify; query --subject)\n"
+    "  --keyring FILE          the keyring that wrote the log (verify; query --subject);\n"
+    "                          once for every DIR, or once per DIR in DIR order\n"
     "  --passphrase-file F     the keyring passphrase is the first line of F\n"
     "                          (default: env DMVFILTER_PASSPHRASE)\n"
-    "  --public-key P          verify with the public key alone (keys export-public)\n"
+    "  --public-key P          verify with the public key alone (keys export-public);\n"
+    "                          once, or once per DIR\n"
     "  --ori ORI               entries of requests from this ORI\n"
     "  --agency S              ... whose agency name contains S (any case)\n"
     "  --tag T                 ... that carry the requester tag T\n"
@@ -63,18 +73,20 @@ const char dmvf__cli_audit_help[] =
     "  --out FILE              report: write FILE (atomically) instead of stdout\n"
     "DATE: YYYY-MM-DD (UTC) or RFC 3339 (2026-11-30T14:00:00Z, ...+02:00).\n"
     "\n"
-    "exit: 0 ok (verify: intact), 5 the log does not verify, 64 usage,\n"
-    "      65 the log does not parse (query, report), 71 out of memory,\n"
-    "      74 I/O (DIR missing or unreadable), 79 bad keyring.\n";
+    "exit: 0 ok (verify: every DIR intact), 5 a log does not verify, 64 usage,\n"
+    "      65 a log does not parse (query, report), 71 out of memory,\n"
+    "      74 I/O (a DIR missing or unreadable), 79 bad keyring. verify over\n"
+    "      several DIRs: 5 when any does not verify, else the first failure's.\n";
 
 static const char verify_usage[] =
-    "usage: dmvfilter audit verify DIR (--keyring FILE [--passphrase-file F] | --public-key P)\n";
+    "usage: dmvfilter audit verify DIR... (--keyring FILE... [--passphrase-file F] |\n"
+    "       --public-key P...)\n";
 static const char query_usage[] =
-    "usage: dmvfilter audit query DIR [--ori ORI] [--agency S] [--tag T] [--from DATE]\n"
+    "usage: dmvfilter audit query DIR... [--ori ORI] [--agency S] [--tag T] [--from DATE]\n"
     "       [--to DATE] [--decision D] [--kind K] [--request-id ID]\n"
-    "       [--subject RECORD_ID --keyring FILE]\n";
+    "       [--subject RECORD_ID --keyring FILE...]\n";
 static const char report_usage[] =
-    "usage: dmvfilter audit report DIR --from DATE --to DATE [--format md|csv|json|html]\n"
+    "usage: dmvfilter audit report DIR... --from DATE --to DATE [--format md|csv|json|html]\n"
     "       [--title S] [--out FILE]\n";
 
 static int help(void)
@@ -175,25 +187,46 @@ static int lib_exit(const char *what, int st, const dmvf_error *err)
     return rc ? rc : DMVF_EXIT_SOFTWARE;
 }
 
+/* The DIRs, keyrings and public keys given: pointers into argv, in order
+ * (each array as long as argv, which bounds how many there can be). */
 typedef struct audit_cfg {
-    const char *dir;
-    const char *keyring, *passfile, *pubkey;
+    const char **dirs, **keyrings, **pubkeys;
+    size_t ndirs, nkeyrings, npubkeys;
+    const char *passfile;
     const char *from_s, *to_s;
     dmvf_audit_query q;
     const char *format, *title, *out;
 } audit_cfg;
 
+static int cfg_init(audit_cfg *c, int argc)
+{
+    memset(c, 0, sizeof *c);
+    size_t n = argc > 0 ? (size_t)argc : 1;
+    c->dirs = calloc(n, sizeof *c->dirs);
+    c->keyrings = calloc(n, sizeof *c->keyrings);
+    c->pubkeys = calloc(n, sizeof *c->pubkeys);
+    if (!c->dirs || !c->keyrings || !c->pubkeys) {
+        dmvf__cli_err("out of memory");
+        return DMVF_EXIT_NOMEM;
+    }
+    return 0;
+}
+
+static void cfg_free(audit_cfg *c)
+{
+    free(c->dirs);
+    free(c->keyrings);
+    free(c->pubkeys);
+}
+
 /* ---- flags every subcommand shares ---- */
 
-/* The one DIR argument. 1 when the current argument is positional. */
+/* A DIR argument. 1 when the current argument is positional. */
 static int positional_dir(dmvf_cli_args *a, audit_cfg *c)
 {
     if (!dmvf__cli_is_positional(a))
         return 0;
-    if (c->dir)
-        dmvf__cli_usage_error(a, "unexpected argument '%s' (one DIR)", a->argv[a->i]);
-    else
-        c->dir = a->argv[a->i];
+    c->dirs[c->ndirs++] = a->argv[a->i];
     return 1;
 }
 
@@ -204,7 +237,8 @@ static int dir_or_keyring(dmvf_cli_args *a, audit_cfg *c)
     if (positional_dir(a, c))
         return 1;
     if (dmvf__cli_value(a, "--keyring", &v)) {
-        c->keyring = v;
+        if (v)
+            c->keyrings[c->nkeyrings++] = v;
         return 1;
     }
     if (dmvf__cli_value(a, "--passphrase-file", &v)) {
@@ -214,13 +248,54 @@ static int dir_or_keyring(dmvf_cli_args *a, audit_cfg *c)
     return 0;
 }
 
+/* What the DIRs need of the flags given n times: once, or once per DIR. */
+static void once_or_per_dir(dmvf_cli_args *a, const audit_cfg *c, const char *flag, size_t n)
+{
+    if (!a->bad && n > 1 && n != c->ndirs)
+        dmvf__cli_usage_error(a, "%s given %zu times for %zu DIRs: give it once, or once per "
+                              "DIR", flag, n, c->ndirs);
+}
+
+/* The keyrings named, loaded (one per name); NULL with *rc set when one
+ * does not load. */
+static dmvf_keyring **keyrings_load(const audit_cfg *c, int *rc)
+{
+    dmvf_keyring **krs = calloc(c->nkeyrings ? c->nkeyrings : 1, sizeof *krs);
+    if (!krs) {
+        dmvf__cli_err("out of memory");
+        *rc = DMVF_EXIT_NOMEM;
+        return NULL;
+    }
+    for (size_t i = 0; i < c->nkeyrings; i++) {
+        krs[i] = dmvf__cli_keyring_load(c->keyrings[i], c->passfile, rc);
+        if (!krs[i]) {
+            while (i > 0)
+                dmvf_keyring_free(krs[--i]);
+            free(krs);
+            return NULL;
+        }
+    }
+    return krs;
+}
+
+static void keyrings_free(dmvf_keyring **krs, size_t n)
+{
+    for (size_t i = 0; krs && i < n; i++)
+        dmvf_keyring_free(krs[i]);
+    free(krs);
+}
+
 /* ---- verify ---- */
 
 static int audit_verify(int argc, char **argv)
 {
     dmvf_cli_args a;
     audit_cfg c;
-    memset(&c, 0, sizeof c);
+    int rc = cfg_init(&c, argc);
+    if (rc) {
+        cfg_free(&c);
+        return rc;
+    }
     dmvf__cli_args_init(&a, argc, argv, "audit verify", verify_usage);
     for (a.i = 0; a.i < a.argc && !a.bad; a.i++) {
         const char *v;
@@ -229,43 +304,82 @@ static int audit_verify(int argc, char **argv)
         if (dir_or_keyring(&a, &c)) {
             /* consumed */
         } else if (dmvf__cli_value(&a, "--public-key", &v)) {
-            c.pubkey = v;
+            if (v)
+                c.pubkeys[c.npubkeys++] = v;
         } else {
             dmvf__cli_usage_error(&a, "unknown flag '%s'", a.argv[a.i]);
         }
     }
-    if (!a.bad && !c.dir)
+    if (!a.bad && !c.ndirs)
         dmvf__cli_usage_error(&a, "the audit log directory DIR is required");
-    if (!a.bad && !c.keyring && !c.pubkey)
+    if (!a.bad && !c.nkeyrings && !c.npubkeys)
         dmvf__cli_usage_error(&a, "--keyring or --public-key is required");
-    if (!a.bad && c.keyring && c.pubkey)
+    if (!a.bad && c.nkeyrings && c.npubkeys)
         dmvf__cli_usage_error(&a, "--keyring and --public-key exclude each other");
-    if (!a.bad && c.passfile && !c.keyring)
+    if (!a.bad && c.passfile && !c.nkeyrings)
         dmvf__cli_usage_error(&a, "--passphrase-file needs --keyring");
-    if (a.bad)
+    once_or_per_dir(&a, &c, "--keyring", c.nkeyrings);
+    once_or_per_dir(&a, &c, "--public-key", c.npubkeys);
+    if (a.bad) {
+        cfg_free(&c);
         return DMVF_EXIT_USAGE;
-    dmvf_keyring *kr = NULL;
-    uint8_t pub[32];
-    dmvf_error err;
-    memset(&err, 0, sizeof err);
-    int rc;
-    if (c.keyring) {
-        kr = dmvf__cli_keyring_load(c.keyring, c.passfile, &rc);
-        if (!kr)
+    }
+    dmvf_keyring **krs = NULL;
+    uint8_t(*pubs)[32] = NULL;
+    if (c.nkeyrings) {
+        krs = keyrings_load(&c, &rc);
+        if (!krs) {
+            cfg_free(&c);
             return rc;
-    } else {
-        int st = dmvf_public_key_read(c.pubkey, pub, &err);
+        }
+    } else if (!(pubs = calloc(c.npubkeys, sizeof *pubs))) {
+        cfg_free(&c);
+        dmvf__cli_err("out of memory");
+        return DMVF_EXIT_NOMEM;
+    }
+    for (size_t i = 0; i < c.npubkeys; i++) {
+        dmvf_error err;
+        memset(&err, 0, sizeof err);
+        int st = dmvf_public_key_read(c.pubkeys[i], pubs[i], &err);
         if (st != DMVF_OK) {
-            dmvf__cli_err("public key %s: %s", c.pubkey, err.msg[0] ? err.msg : dmvf_strerror(st));
+            dmvf__cli_err("public key %s: %s", c.pubkeys[i],
+                          err.msg[0] ? err.msg : dmvf_strerror(st));
+            free(pubs);
+            cfg_free(&c);
             return st == DMVF_EIO ? DMVF_EXIT_IOERR : DMVF_EXIT_USAGE;
         }
     }
-    int st = dmvf_audit_verify(c.dir, kr, kr ? NULL : pub, stdout, &err);
-    dmvf_keyring_free(kr);
+    /* every DIR, each on its own: 5 when any does not verify, else the
+     * first failure's code */
+    int first = 0, tampered = 0;
+    size_t intact = 0;
+    for (size_t i = 0; i < c.ndirs; i++) {
+        const dmvf_keyring *kr = krs ? krs[c.nkeyrings == 1 ? 0 : i] : NULL;
+        const uint8_t *pub = kr ? NULL : pubs[c.npubkeys == 1 ? 0 : i];
+        dmvf_error err;
+        memset(&err, 0, sizeof err);
+        int st = dmvf_audit_verify(c.dirs[i], kr, pub, stdout, &err);
+        if (st == DMVF_OK) {
+            intact++;
+            continue;
+        }
+        char what[512];
+        snprintf(what, sizeof what, "audit verify%s%s", c.ndirs > 1 ? " " : "",
+                 c.ndirs > 1 ? c.dirs[i] : "");
+        int ec = lib_exit(what, st, &err);
+        tampered |= st == DMVF_ETAMPER;
+        if (!first)
+            first = ec;
+    }
+    if (c.ndirs > 1)
+        printf("audit logs: %zu of %zu intact\n", intact, c.ndirs);
+    keyrings_free(krs, c.nkeyrings);
+    free(pubs);
+    cfg_free(&c);
     int frc = dmvf__cli_flush_stdout();
-    if (st != DMVF_OK)
-        return lib_exit("audit verify", st, &err);
-    return frc;
+    if (tampered)
+        return DMVF_EXIT_TAMPER;
+    return first ? first : frc;
 }
 
 /* ---- query ---- */
@@ -296,7 +410,11 @@ static int audit_query(int argc, char **argv)
 {
     dmvf_cli_args a;
     audit_cfg c;
-    memset(&c, 0, sizeof c);
+    int rc = cfg_init(&c, argc);
+    if (rc) {
+        cfg_free(&c);
+        return rc;
+    }
     dmvf__cli_args_init(&a, argc, argv, "audit query", query_usage);
     for (a.i = 0; a.i < a.argc && !a.bad; a.i++) {
         const char *v;
@@ -336,30 +454,40 @@ static int audit_query(int argc, char **argv)
             dmvf__cli_usage_error(&a, "unknown flag '%s'", a.argv[a.i]);
         }
     }
-    if (!a.bad && !c.dir)
+    if (!a.bad && !c.ndirs)
         dmvf__cli_usage_error(&a, "the audit log directory DIR is required");
-    if (!a.bad && c.q.subject && !c.keyring)
+    if (!a.bad && c.q.subject && !c.nkeyrings)
         dmvf__cli_usage_error(&a, "--subject needs --keyring (subjects are logged as keyed "
                               "hashes)");
-    if (!a.bad && c.keyring && !c.q.subject)
+    if (!a.bad && c.nkeyrings && !c.q.subject)
         dmvf__cli_usage_error(&a, "--keyring is used only with --subject");
-    if (!a.bad && c.passfile && !c.keyring)
+    if (!a.bad && c.passfile && !c.nkeyrings)
         dmvf__cli_usage_error(&a, "--passphrase-file needs --keyring");
     if (!a.bad && c.q.from_ns && c.q.to_ns && c.q.from_ns >= c.q.to_ns)
         dmvf__cli_usage_error(&a, "--from must be before --to");
-    if (a.bad)
+    once_or_per_dir(&a, &c, "--keyring", c.nkeyrings);
+    if (a.bad) {
+        cfg_free(&c);
         return DMVF_EXIT_USAGE;
-    dmvf_keyring *kr = NULL;
-    int rc;
-    if (c.keyring) {
-        kr = dmvf__cli_keyring_load(c.keyring, c.passfile, &rc);
-        if (!kr)
-            return rc;
     }
+    dmvf_keyring **krs = keyrings_load(&c, &rc);
+    const dmvf_keyring **per = calloc(c.ndirs, sizeof *per);
+    if (!krs || !per) {
+        if (krs)
+            dmvf__cli_err("out of memory");
+        keyrings_free(krs, c.nkeyrings);
+        free(per);
+        cfg_free(&c);
+        return krs ? DMVF_EXIT_NOMEM : rc;
+    }
+    for (size_t i = 0; i < c.ndirs && c.nkeyrings; i++)
+        per[i] = krs[c.nkeyrings == 1 ? 0 : i];
     dmvf_error err;
     memset(&err, 0, sizeof err);
-    int st = dmvf_audit_query_run(c.dir, &c.q, kr, stdout, &err);
-    dmvf_keyring_free(kr);
+    int st = dmvf_audit_query_dirs(c.dirs, per, c.ndirs, &c.q, stdout, &err);
+    keyrings_free(krs, c.nkeyrings);
+    free(per);
+    cfg_free(&c);
     int frc = dmvf__cli_flush_stdout();
     if (st != DMVF_OK)
         return lib_exit("audit query", st, &err);
@@ -368,11 +496,56 @@ static int audit_query(int argc, char **argv)
 
 /* ---- report ---- */
 
+/* The report of c's DIRs, to stdout or (whole, atomically) to --out. */
+static int report_run(const audit_cfg *c, dmvf_report_format fmt, uint64_t from, uint64_t to)
+{
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    if (!c->out) {
+        int st = dmvf_audit_report_dirs(c->dirs, c->ndirs, from, to, fmt, c->title, stdout, &err);
+        int frc = dmvf__cli_flush_stdout();
+        if (st != DMVF_OK)
+            return lib_exit("audit report", st, &err);
+        return frc;
+    }
+    /* a named output appears only when the whole report is written */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m) {
+        dmvf__cli_err("out of memory");
+        return DMVF_EXIT_NOMEM;
+    }
+    int st = dmvf_audit_report_dirs(c->dirs, c->ndirs, from, to, fmt, c->title, m, &err);
+    if (fclose(m) != 0 && st == DMVF_OK) {
+        free(buf);
+        dmvf__cli_err("out of memory");
+        return DMVF_EXIT_NOMEM;
+    }
+    if (st != DMVF_OK) {
+        free(buf);
+        return lib_exit("audit report", st, &err);
+    }
+    dmvf_cli_sink sink;
+    int rc = dmvf__cli_sink_open(&sink, c->out, 0, NULL);
+    if (rc == 0)
+        rc = dmvf__cli_sink_write(&sink, buf, len);
+    if (rc == 0)
+        rc = dmvf__cli_sink_commit(&sink);
+    dmvf__cli_sink_abort(&sink);
+    free(buf);
+    return rc;
+}
+
 static int audit_report(int argc, char **argv)
 {
     dmvf_cli_args a;
     audit_cfg c;
-    memset(&c, 0, sizeof c);
+    int rc = cfg_init(&c, argc);
+    if (rc) {
+        cfg_free(&c);
+        return rc;
+    }
     uint64_t from = 0, to = 0;
     dmvf__cli_args_init(&a, argc, argv, "audit report", report_usage);
     for (a.i = 0; a.i < a.argc && !a.bad; a.i++) {
@@ -411,50 +584,18 @@ static int audit_report(int argc, char **argv)
         else
             dmvf__cli_usage_error(&a, "--format '%s': md, csv, json or html expected", c.format);
     }
-    if (!a.bad && !c.dir)
+    if (!a.bad && !c.ndirs)
         dmvf__cli_usage_error(&a, "the audit log directory DIR is required");
     if (!a.bad && (!c.from_s || !c.to_s))
         dmvf__cli_usage_error(&a, "--from and --to are required");
     if (!a.bad && from >= to)
         dmvf__cli_usage_error(&a, "--from must be before --to");
-    if (a.bad)
+    if (a.bad) {
+        cfg_free(&c);
         return DMVF_EXIT_USAGE;
-
-    dmvf_error err;
-    memset(&err, 0, sizeof err);
-    if (!c.out) {
-        int st = dmvf_audit_report(c.dir, from, to, fmt, c.title, stdout, &err);
-        int frc = dmvf__cli_flush_stdout();
-        if (st != DMVF_OK)
-            return lib_exit("audit report", st, &err);
-        return frc;
     }
-    /* a named output appears only when the whole report is written */
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    if (!m) {
-        dmvf__cli_err("out of memory");
-        return DMVF_EXIT_NOMEM;
-    }
-    int st = dmvf_audit_report(c.dir, from, to, fmt, c.title, m, &err);
-    if (fclose(m) != 0 && st == DMVF_OK) {
-        free(buf);
-        dmvf__cli_err("out of memory");
-        return DMVF_EXIT_NOMEM;
-    }
-    if (st != DMVF_OK) {
-        free(buf);
-        return lib_exit("audit report", st, &err);
-    }
-    dmvf_cli_sink sink;
-    int rc = dmvf__cli_sink_open(&sink, c.out, 0, NULL);
-    if (rc == 0)
-        rc = dmvf__cli_sink_write(&sink, buf, len);
-    if (rc == 0)
-        rc = dmvf__cli_sink_commit(&sink);
-    dmvf__cli_sink_abort(&sink);
-    free(buf);
+    rc = report_run(&c, fmt, from, to);
+    cfg_free(&c);
     return rc;
 }
 

@@ -17,8 +17,10 @@
  *                                    committed (renamed, trailer written)
  *   dmvf_audit_close(a, &err);       signed checkpoint, HEAD; frees a
  *
- * Each entry is written with one write() and fsync'd before the call
- * returns; when a call fails nothing may be released (fail closed). Several
+ * Each entry is written and fsync'd before the call returns (entries that
+ * several threads append at once share one write() and one fsync: group
+ * commit, below); when a call fails nothing may be released (fail closed).
+ * Several
  * processes may append to one log at once: appends take an exclusive lock
  * (flock on DIR/LOCK) and continue the chain from the file, not from memory.
  * The writing calls return DMVF_OK, DMVF_EIO (cannot write or fsync; after
@@ -39,12 +41,29 @@
  * cannot be told from a writer that never wrote them, so a long-running
  * writer should rotate often (rotate_seconds) or close and reopen.
  *
- * Threads: a dmvf_audit belongs to one thread at a time, and to the
- * process that opened it (after fork, open a new handle in the child: a
- * shared one would share its lock). The reading functions (verify, query,
- * report) are thread-safe; they take DIR/LOCK shared only for a moment, to
- * snapshot HEAD and the segments' sizes, and then read without blocking
- * writers. Misuse (a NULL handle) aborts.
+ * Threads: the writing calls (dmvf_audit_request, _release, _event_write)
+ * are thread-safe on one handle, and appends made at the same time share
+ * their I/O (group commit): the calls queue their entries; the first
+ * thread to find no batch being written leads the next one: it takes every
+ * entry queued so far, in queue order, appends them under the lock with one
+ * write() and one fsync, and wakes the others. Every call returns only when
+ * its own entry is durable, or with the error that kept it from being so.
+ * An entry's bytes (its seq, chain MAC, checkpoints around it) are the same
+ * whether it was written alone or in a batch, and the entries of a batch
+ * have consecutive seqs. A failed write or fsync fails every call of the
+ * batch (DMVF_EIO each, and after an fsync failure every later call, as
+ * above); an entry past the size limit fails alone (DMVF_ETOOBIG). A single
+ * thread leads a batch of its one entry every time: one write(), one fsync
+ * per entry. The order in which concurrent calls' entries land is the
+ * order they queued in; a caller that needs one entry after another (a
+ * RELEASE after its REQUEST) makes the calls one after the other, as one
+ * thread does. dmvf_audit_close is called once, from any thread, after
+ * every append has returned (it aborts when one is in flight). A handle
+ * belongs to the process that opened it (after fork, open a new handle in
+ * the child: a shared one would share its lock). The reading functions
+ * (verify, query, report) are thread-safe; they take DIR/LOCK shared only
+ * for a moment, to snapshot HEAD and the segments' sizes, and then read
+ * without blocking writers. Misuse (a NULL handle) aborts.
  */
 #ifndef DMVFILTER_AUDIT_H
 #define DMVFILTER_AUDIT_H
@@ -101,7 +120,7 @@ DMVF_API dmvf_audit *dmvf_audit_open(const char *dir, const dmvf_keyring *kr,
  * @return  DMVF_OK; DMVF_EIO (an earlier append failed, so no checkpoint
  *          is written; or the checkpoint or HEAD cannot be written);
  *          DMVF_ETAMPER (bytes another writer appended do not verify).
- * Threads: a's thread.
+ * Threads: any one thread, after every append on a has returned.
  * NULL:    a NULL is accepted (returns DMVF_OK); err may be NULL.
  * Owns:    a is freed, also on failure; its borrow of the keyring ends. */
 DMVF_API int dmvf_audit_close(dmvf_audit *a, dmvf_error *err);
@@ -118,7 +137,7 @@ DMVF_API int dmvf_audit_close(dmvf_audit *a, dmvf_error *err);
  * @return  DMVF_OK with *seq its sequence number; the writing calls'
  *          errors (above): DMVF_EIO, DMVF_ETAMPER, DMVF_ETOOBIG,
  *          DMVF_ENOMEM, DMVF_EINVAL.
- * Threads: a's thread; f is only read.
+ * Threads: thread-safe on one a (group commit, above); f is only read.
  * NULL:    a and f abort; seq and err may be NULL.
  * Owns:    nothing is kept of f. */
 DMVF_API int dmvf_audit_request(dmvf_audit *a, const dmvf_filter *f, uint64_t *seq,
@@ -134,7 +153,8 @@ DMVF_API int dmvf_audit_request(dmvf_audit *a, const dmvf_filter *f, uint64_t *s
  * hashes) only when the handle was opened with options.subjects. fsync'd.
  * @return  DMVF_OK; the writing calls' errors (above): DMVF_EIO,
  *          DMVF_ETAMPER, DMVF_ETOOBIG, DMVF_ENOMEM, DMVF_EINVAL.
- * Threads: a's thread; f and c are only read.
+ * Threads: thread-safe on one a (group commit, above); f and c are only
+ *          read.
  * NULL:    a, f and c abort; err may be NULL.
  * Owns:    nothing is kept of f or c. */
 typedef struct dmvf_audit_counts {
@@ -177,7 +197,7 @@ typedef struct dmvf_audit_event {
  * @return  DMVF_OK with *seq its sequence number; the writing calls'
  *          errors (above): DMVF_EIO, DMVF_ETAMPER, DMVF_ETOOBIG,
  *          DMVF_ENOMEM, DMVF_EINVAL (a NULL tag or field in ev->request).
- * Threads: a's thread; ev is only read.
+ * Threads: thread-safe on one a (group commit, above); ev is only read.
  * NULL:    a and ev abort, and so do an unknown ev->kind and fields or
  *          subjects NULL with a count > 0; ev->request and the strings may
  *          be NULL; seq and err may be NULL.
@@ -254,6 +274,25 @@ typedef struct dmvf_audit_query {
 DMVF_API int dmvf_audit_query_run(const char *dir, const dmvf_audit_query *q,
                                   const dmvf_keyring *kr, FILE *out, dmvf_error *err);
 
+/* Runs query q over several logs (one per instance of a service, say),
+ * merging their matches by time: each log's entries in their own order,
+ * equal times in the order of dirs. Every line then starts with
+ * "log": the directory as given in dirs (with n == 1, as
+ * dmvf_audit_query_run: no "log" key). krs: NULL, or n keyrings (each
+ * log's own; a subject query needs all n, since each hashes the record_id
+ * with its own audit key). A log that fails stops the query (lines already
+ * written stay written).
+ * @return  DMVF_OK; DMVF_EINVAL (a subject query without a log's keyring);
+ *          DMVF_EIO; DMVF_EMALFORMED; DMVF_ENOMEM (as dmvf_audit_query_run).
+ * Threads: thread-safe; out is the caller's to serialize.
+ * NULL:    dirs, any dirs[i], q and out abort, and so does n == 0; krs and
+ *          its entries may be NULL (needed only for a subject query); err
+ *          may be NULL.
+ * Owns:    nothing is kept. */
+DMVF_API int dmvf_audit_query_dirs(const char *const *dirs, const dmvf_keyring *const *krs,
+                                   size_t n, const dmvf_audit_query *q, FILE *out,
+                                   dmvf_error *err);
+
 /* The transparency report over entries with from_ns <= time < to_ns
  * (to_ns 0: no end): totals, then per agency (ORI and name), per agency
  * kind, per tag, per purpose, per legal process: requests, releases,
@@ -285,6 +324,21 @@ typedef enum dmvf_report_format {
 DMVF_API int dmvf_audit_report(const char *dir, uint64_t from_ns, uint64_t to_ns,
                                dmvf_report_format fmt, const char *title, FILE *out,
                                dmvf_error *err);
+
+/* The transparency report over several logs (one per instance of a
+ * service): each log is read and counted on its own (a RELEASE belongs to
+ * the REQUEST of its own log), into one report whose figures are the sums
+ * of the logs' (the report of two logs counts what the two reports of one
+ * log each count; "entries read" included). Every dirs[i] must hold a log.
+ * @return  as dmvf_audit_report; the first log that fails stops it, and
+ *          nothing is written to out then.
+ * Threads: thread-safe; out is the caller's to serialize.
+ * NULL:    dirs, any dirs[i] and out abort, and so does n == 0; title NULL:
+ *          the default title; err may be NULL.
+ * Owns:    nothing is kept. */
+DMVF_API int dmvf_audit_report_dirs(const char *const *dirs, size_t n, uint64_t from_ns,
+                                    uint64_t to_ns, dmvf_report_format fmt, const char *title,
+                                    FILE *out, dmvf_error *err);
 
 #ifdef __cplusplus
 }

@@ -79,7 +79,7 @@ research=(--ori NYUNIV000 --agency-kind research --agency-name "SUNY" --purpose 
 
 # ---- help and usage ----
 expect_rc 0 "audit --help" "$cli" audit --help
-check "help names the three subcommands" grep -q "audit report DIR --from DATE --to DATE" "$T/stdout"
+check "help names the three subcommands" grep -q "audit report DIR... --from DATE --to DATE" "$T/stdout"
 check "help says --to includes the whole day" grep -q "up to the end of Nov 30" "$T/stdout"
 expect_rc 0 "audit verify --help" "$cli" audit verify --help
 expect_rc 0 "audit query --help" "$cli" audit query --help
@@ -97,7 +97,7 @@ expect_rc 64 "query: bad --from" "$cli" audit query "$T/log" --from 2026-13-01
 expect_rc 64 "query: bad --to time" "$cli" audit query "$T/log" --to 2026-11-30T25:00:00Z
 expect_rc 64 "query: --from after --to" "$cli" audit query "$T/log" --from 2026-12-01 --to 2026-11-01
 expect_rc 64 "query: --subject without --keyring" "$cli" audit query "$T/log" --subject X
-expect_rc 64 "query: two DIRs" "$cli" audit query "$T/log" "$T/log2"
+expect_rc 64 "query: three keyrings for two DIRs" "$cli" audit query "$T/log" "$T/log2" --subject X --keyring "$T/kr" --keyring "$T/kr" --keyring "$T/kr"
 expect_rc 64 "report without --from" "$cli" audit report "$T/log" --to 2026-11-30
 expect_rc 64 "report: bad --format" "$cli" audit report "$T/log" --from 2026-11-01 --to 2026-11-30 --format pdf
 
