@@ -11,6 +11,7 @@ set(DMVF_CLI_SRCS
   cmd_review.c
   cmd_verify.c
   filter_framed.c
+  formats.c
   io.c
   main.c
   members.c
