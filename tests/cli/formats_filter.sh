@@ -205,6 +205,26 @@ expect_rc 3 "a refused request, csv out" "$cli" filter "${F[@]}" --ori DCICE0000
     --query-kind list --date 2026-11-22 --format jsonl --output-format csv --in "$T/in.jsonl" --out "$T/ref"
 check "a refusal writes nothing" [ ! -s "$T/ref" ]
 
+# ---- policy explain --output-format csv: the header the requester receives ----
+expect_rc 0 "policy explain --output-format csv, researchers" "$cli" policy explain "$T/policy.yaml" \
+    --output-format csv "${research[@]}"
+check "explain's columns are the header filter writes" cmp -s "$T/stdout" <(head -1 "$T/out.records.csv.1")
+internal=(--ori NYDMV0000 --agency-kind internal --jurisdiction NY --purpose 1 --query-kind list --date 2026-11-22)
+expect_rc 0 "policy explain --output-format csv --csv-elements vehicles=2" "$cli" policy explain \
+    "$T/policy.yaml" --output-format csv --csv-elements vehicles=2 "${internal[@]}"
+check "two vehicle groups" [ "$(tr , '\n' <"$T/stdout" | grep -c '^vehicles\.[0-9]*\.plate$')" = 2 ]
+expect_rc 0 "filter --output-format csv --csv-elements vehicles=2 of one-vehicle records" "$cli" filter \
+    "${F[@]}" "${internal[@]}" --output-format csv --csv-elements vehicles=2 --in "$T/in.pb" --out "$T/v2.csv" \
+    --field record_id --field vehicles.plate
+expect_rc 0 "explain with the same --field" "$cli" policy explain "$T/policy.yaml" --output-format csv \
+    --csv-elements vehicles=2 "${internal[@]}" --field record_id --field vehicles.plate
+check "explain gives that header (${internal[0]}, --field)" cmp -s "$T/stdout" <(head -1 "$T/v2.csv")
+expect_rc 3 "policy explain --output-format csv of a refused request" "$cli" policy explain "$T/policy.yaml" \
+    --output-format csv --ori DCICE0000 --purpose 1 --query-kind list --date 2026-11-22
+check "a refused request has no columns" [ ! -s "$T/stdout" ]
+expect_rc 64 "policy explain --output-format jsonl" "$cli" policy explain "$T/policy.yaml" \
+    --output-format jsonl "${research[@]}"
+
 # ---- usage ----
 expect_rc 64 "--format xml" "$cli" filter "${F[@]}" "${research[@]}" --format xml
 expect_rc 64 "--output-format framed" "$cli" filter "${F[@]}" "${research[@]}" --output-format framed
