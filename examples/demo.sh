@@ -80,6 +80,13 @@ if [ -n "$id" ]; then
     echo "approved: $(stat -c %s "$out/foreign-approved.bin" 2>/dev/null || echo 0) bytes released"
 fi
 
+say "a JSON request-response hook: JSON Lines in, JSON Lines out (the police profile)"
+"$gen" --count 2 --seed 11 --format jsonl --out "$out/records.jsonl" 2>/dev/null || exit
+echo '$ dmvfilter filter ... --ori NY0300000 --purpose 1 --query-kind by_license --format jsonl <records.jsonl'
+"$cli" filter --policy examples/policy.yaml --keyring "$out/keyring" --quiet --ori NY0300000 \
+    --purpose 1 --query-kind by_license --request-id demo-json --format jsonl \
+    <"$out/records.jsonl" | cut -c1-150
+
 say "a framed stream (requests carried in the stream), signed; verified with the public key alone"
 "$gen" --framed --count 3 --seed 12 --request-id demo-framed --ori NY0300000 \
     --out "$out/framed-in.bin" 2>/dev/null || exit

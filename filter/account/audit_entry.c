@@ -232,6 +232,12 @@ int dmvf_audit_request(dmvf_audit *a, const dmvf_filter *f, uint64_t *seq, dmvf_
 int dmvf_audit_release(dmvf_audit *a, const dmvf_filter *f, const dmvf_audit_counts *c,
                        uint64_t ref, dmvf_error *err)
 {
+    return dmvf_audit_release_note(a, f, c, ref, NULL, err);
+}
+
+int dmvf_audit_release_note(dmvf_audit *a, const dmvf_filter *f, const dmvf_audit_counts *c,
+                            uint64_t ref, const char *note, dmvf_error *err)
+{
     DMVF_REQUIRE(a != NULL, "audit handle is NULL");
     DMVF_REQUIRE(f != NULL, "filter is NULL");
     DMVF_REQUIRE(c != NULL, "counts is NULL");
@@ -242,6 +248,7 @@ int dmvf_audit_release(dmvf_audit *a, const dmvf_filter *f, const dmvf_audit_cou
         return rc;
     e.kind = DMV__V1__AUDIT_KIND__AUDIT_KIND_RELEASE;
     e.ref = ref;
+    e.note = s_or_empty(note);
     e.records_in = c->records_in;
     e.records_out = c->records_out;
     e.records_dropped = c->records_dropped;

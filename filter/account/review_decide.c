@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 #include "dmv/v1/audit.pb-c.h"
 #include "dmvfilter/dmvfilter.h"
 #include "filter/core/error.h"
@@ -116,12 +117,71 @@ static int decision_open(const char *spool, const char *id, const uint8_t pub[32
                                   DMVF__REVIEW_OPEN_LOCK | DMVF__REVIEW_OPEN_PENDING, it, err);
 }
 
+/* The held release rel (delimited records, 0-length ones among them) in
+ * format fmt, into *out (malloc'ed; the caller wipes and frees it). A
+ * release of no record is empty. DMVF_OK or the codec's error. */
+static int convert_release(const ProtobufCBinaryData *rel, uint64_t records, dmvf_format fmt,
+                           const dmvf_columns_options *copts, uint8_t **out, size_t *len,
+                           size_t *cap, dmvf_error *err)
+{
+    *out = NULL;
+    *len = *cap = 0;
+    if (records == 0)
+        return DMVF_OK;
+    dmvf_columns *cols = NULL;
+    int rc = DMVF_OK;
+    if (fmt == DMVF_FORMAT_CSV && (rc = dmvf_columns_for_filter(NULL, copts, &cols, err)) != DMVF_OK)
+        return rc;
+    dmvf_codec_options o = {.in = DMVF_FORMAT_RECORDS, .out = fmt, .columns = cols, .empty_records = 1};
+    dmvf_codec *c = dmvf_codec_create(NULL, &o, err);
+    if (!c) {
+        dmvf_columns_free(cols);
+        return err ? err->code : DMVF_ENOMEM;
+    }
+    dmvf_in_buffer in = {rel->data, rel->len, 0};
+    for (;;) {
+        size_t want = *cap ? *cap * 2 : rel->len * 2 + 65536;
+        uint8_t *b = malloc(want);
+        if (!b) {
+            rc = dmvf__seterr(err, DMVF_ENOMEM, "out of memory converting the release");
+            break;
+        }
+        if (*len)
+            memcpy(b, *out, *len);
+        if (*out) {
+            sodium_memzero(*out, *cap);
+            free(*out);
+        }
+        *out = b;
+        *cap = want;
+        dmvf_out_buffer ob = {*out + *len, *cap - *len, 0};
+        rc = dmvf_codec_stream(c, &ob, &in, 1, err);
+        *len += ob.pos;
+        if (rc != DMVF_ESPACE)
+            break;
+    }
+    dmvf_codec_free(c);
+    dmvf_columns_free(cols);
+    return rc;
+}
+
 int dmvf_review_approve(const char *spool, const char *id, const char *secret_key_path,
                         const char *passphrase, const char *reviewer, const char *note,
                         const char *out_path, dmvf_audit *a, const dmvf_keyring *kr,
                         uint64_t *records, dmvf_error *err)
 {
+    return dmvf_review_approve_as(spool, id, secret_key_path, passphrase, reviewer, note, out_path,
+                                  DMVF_FORMAT_RECORDS, NULL, a, kr, records, err);
+}
+
+int dmvf_review_approve_as(const char *spool, const char *id, const char *secret_key_path,
+                           const char *passphrase, const char *reviewer, const char *note,
+                           const char *out_path, dmvf_format fmt, const dmvf_columns_options *columns,
+                           dmvf_audit *a, const dmvf_keyring *kr, uint64_t *records, dmvf_error *err)
+{
     DMVF_REQUIRE(spool && id && secret_key_path && reviewer && out_path, "NULL argument");
+    if ((unsigned)fmt > DMVF_FORMAT_CSV)
+        return dmvf__seterr(err, DMVF_EINVAL, "not a record format (records, jsonl or csv); nothing released");
     DMVF_REQUIRE(!a || kr, "an audited approval needs the keyring (subject hashes)");
     if (records)
         *records = 0;
@@ -140,7 +200,20 @@ int dmvf_review_approve(const char *spool, const char *id, const char *secret_ke
         dmvf__review_item_close(&it);
         return rc;
     }
+    ProtobufCBinaryData conv = {0, NULL};
+    size_t conv_cap = 0;
     const ProtobufCBinaryData *rel = &it.body->release;
+    if (fmt != DMVF_FORMAT_RECORDS) {
+        rc = convert_release(rel, it.body->records_out, fmt, columns, &conv.data, &conv.len, &conv_cap, err);
+        if (rc != DMVF_OK) {
+            if (conv.data)
+                sodium_memzero(conv.data, conv_cap);
+            free(conv.data);
+            dmvf__review_item_close(&it);
+            return rc;
+        }
+        rel = &conv;
+    }
     int to_stdout = strcmp(out_path, "-") == 0;
     /* a device or FIFO (/dev/null, a pipe) is written in place, never replaced */
     struct stat ost;
@@ -188,6 +261,9 @@ int dmvf_review_approve(const char *spool, const char *id, const char *secret_ke
         *records = it.body->records_out;
 done:
     free(tmp);
+    if (conv.data)
+        sodium_memzero(conv.data, conv_cap);
+    free(conv.data);
     dmvf__review_item_close(&it);
     return rc;
 }

@@ -156,13 +156,13 @@ int dmvf__cli_acct_notify(dmvf_cli_acct *ac, const dmvf_filter *f, uint32_t *que
 }
 
 int dmvf__cli_acct_release(dmvf_cli_acct *ac, const dmvf_filter *f, const dmvf_audit_counts *c,
-                           uint64_t seq)
+                           uint64_t seq, const char *note)
 {
     if (!ac->audit)
         return 0;
     dmvf_error err;
     memset(&err, 0, sizeof err);
-    if (dmvf_audit_release(ac->audit, f, c, seq, &err) != DMVF_OK)
+    if (dmvf_audit_release_note(ac->audit, f, c, seq, note, &err) != DMVF_OK)
         return audit_fail(ac, "writing the release entry", &err);
     return 0;
 }

@@ -17,6 +17,7 @@
  *                 their trailers
  *   filter_framed.c `filter --format framed`
  *   members.c     gzip members that follow the released bytes
+ *   formats.c     JSON Lines and CSV: format names, CSV headers, unknown keys
  *   cmd_policy.c  `policy check|explain`
  *   cmd_keys.c    `keys init|rotate|list|export-public`, `reveal`
  *   cmd_review.c  `review keygen|list|show|approve|deny` (the review queue)
@@ -281,6 +282,18 @@ void dmvf__cli_pipe_grow(int fd);
 /* read(2), retried on EINTR: the bytes read, 0 at the end, -1 (errno). */
 ssize_t dmvf__cli_read_retry(int fd, void *buf, size_t cap);
 
+/* ---- JSON Lines and CSV (formats.c) ---- */
+
+/* A format name of --format / --output-format: records, jsonl, csv (and,
+ * with framed_ok, framed: *framed set). 0, or -1 for another name. */
+int dmvf__cli_format_arg(const char *v, int framed_ok, dmvf_format *fmt, int *framed);
+/* The CSV header row of cols into *buf (grown): 0 or an exit code
+ * (message printed). */
+int dmvf__cli_csv_header(const dmvf_columns *cols, unsigned char **buf, size_t *cap, size_t *len);
+/* "N unknown keys dropped, never released: a.b, c.d" (CSV: columns) for
+ * what u gathered; "" when nothing (u NULL too). */
+void dmvf__cli_unknown_text(const dmvf_codec *u, dmvf_format fmt, char *buf, size_t cap);
+
 /* ---- progress on a terminal (progress.c) ---- */
 typedef struct dmvf_cli_progress {
     int on, shown;
@@ -302,16 +315,19 @@ int dmvf__cli_grow(unsigned char **buf, size_t *cap, size_t want);
 /* The released stream, placed piece by piece in order. */
 typedef struct dmvf_cli_members {
     size_t member_bytes;        /* DMVF_CLI_MEMBER_BYTES, or the test override */
+    dmvf_format fmt;            /* the released records' format: where they end */
     uint64_t placed;            /* released bytes of the pieces placed */
     unsigned char *carry;
     size_t carry_cap, carry_len; /* released bytes after the last member's end */
 } dmvf_cli_members;
 
-/* A piece of released output: whole delimited records. */
+/* A piece of released output: whole records (delimited, JSON Lines lines
+ * or CSV rows). */
 typedef struct dmvf_cli_piece {
     const unsigned char *out;
     size_t len;
     uint64_t base;              /* set by place: its offset in the release */
+    dmvf_format fmt;            /* set by place: the records' format */
     unsigned char *head;        /* set by place: the bytes of its first member */
     size_t head_cap, head_len;  /* (the carry, then out up to the first end) */
 } dmvf_cli_piece;
@@ -359,6 +375,11 @@ typedef struct dmvf_cli_par {
     dmvf_cz_opts cz;           /* compressed (cz.format not none): members per
                                   DMVF_CLI_MEMBER_BYTES released */
     int quiet;
+    /* formats: text input or output goes through a codec per worker */
+    dmvf_format in_fmt, out_fmt;
+    const char *csv_elements;  /* CSV output from other input: element groups (NULL: defaults) */
+    dmvf_codec *unknown;       /* text input: gathers what the input named that the schema
+                                  does not know (a codec of the caller's, f NULL) */
     /* out */
     int status;                /* library status of the first failing chunk, DMVF_OK */
     dmvf_error err;            /* its error; offset and record count from the stream start */
@@ -367,8 +388,11 @@ typedef struct dmvf_cli_par {
 
 /* The number of cores this process may run on (at least 1). */
 unsigned dmvf__cli_cores(void);
-/* Streams the whole records input through the released request f (no
- * record limit) into sink, which must have been opened without gzip.
+/* Streams the whole input (p->in_fmt) through the released request f (no
+ * record limit) into sink (p->out_fmt), which must have been opened
+ * without gzip. Text input is cut between records (dmvf_text_boundary); a
+ * CSV input's header is read first, and CSV output's header written before
+ * the first record (a release of no record is empty, as a refusal is).
  * Returns 0 when every chunk was read, rewritten and written (then p->status
  * is DMVF_OK), 0 with p->status/p->err set when the library failed on a
  * chunk (nothing of that chunk or after it was written), or an exit code
@@ -404,8 +428,9 @@ void dmvf__cli_acct_options(const dmvf_cli_acct *ac, dmvf_filter_options *fo);
 /* Each returns 0 or an exit code (message printed, nothing may be released). */
 int dmvf__cli_acct_request(dmvf_cli_acct *ac, const dmvf_filter *f, uint64_t *seq);
 int dmvf__cli_acct_notify(dmvf_cli_acct *ac, const dmvf_filter *f, uint32_t *queued);
+/* note: what else the RELEASE entry says (unknown keys dropped), NULL: none. */
 int dmvf__cli_acct_release(dmvf_cli_acct *ac, const dmvf_filter *f, const dmvf_audit_counts *c,
-                           uint64_t seq);
+                           uint64_t seq, const char *note);
 int dmvf__cli_acct_event(dmvf_cli_acct *ac, const dmvf_filter *f, dmvf_audit_kind kind,
                          const dmvf_audit_counts *c, uint64_t seq, const char *review_id,
                          const char *note);
@@ -420,6 +445,8 @@ typedef struct dmvf_cli_filter_cfg {
     const char *policy, *keyring, *passfile, *in, *out, *spool_dir;
     int framed, drop_malformed, quiet;
     dmvf_cz_opts cz;            /* --compress, --gzip-level (format none: plain) */
+    dmvf_format in_fmt, out_fmt; /* --format (not framed), --output-format (default: in_fmt) */
+    const char *csv_elements;   /* --csv-elements: CSV output's element groups */
     size_t max_record_bytes;
     uint64_t max_inflate;       /* 0: the default rule (dmvf__cli_src_open) */
     uint64_t max_request_frames; /* 0: the library's default */
@@ -475,6 +502,9 @@ typedef struct dmvf_cli_pump_out {
  * printed, *status 0). */
 int dmvf__cli_pump_filter(dmvf_filter *f, dmvf_cli_src *src, const dmvf_cli_pump_out *po, size_t max_record,
                           int quiet, int *status, dmvf_error *err);
+/* Text input or output: through codec c on its filter f. */
+int dmvf__cli_pump_codec(dmvf_codec *c, dmvf_filter *f, dmvf_cli_src *src, const dmvf_cli_pump_out *po,
+                         size_t max_record, int quiet, int *status, dmvf_error *err);
 int dmvf__cli_pump_framed(dmvf_framed *fr, dmvf_cli_src *src, const dmvf_cli_pump_out *po, size_t max_record,
                           int quiet, int *status, dmvf_error *err);
 

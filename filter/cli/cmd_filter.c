@@ -37,8 +37,9 @@
 
 const char dmvf__cli_filter_help[] =
     "usage: dmvfilter filter --policy P --keyring K [--passphrase-file F] [--in F] [--out F]\n"
-    "         [--spool-dir DIR] [--format records|framed] [--compress gzip|zstd|none]\n"
-    "         [--gzip] [--gzip-level N] [--max-record-bytes N]\n"
+    "         [--spool-dir DIR] [--format records|framed|jsonl|csv]\n"
+    "         [--output-format records|jsonl|csv] [--csv-elements SPEC]\n"
+    "         [--compress gzip|zstd|none] [--gzip] [--gzip-level N] [--max-record-bytes N]\n"
     "         [--max-inflate N] [--max-request-frames N] [--drop-malformed] [--threads N]\n"
     "         [--quiet] [--audit DIR] [--audit-subjects] [--notices F] [--review-spool DIR]\n"
     "         [--review-public-key F] [--date YYYY-MM-DD] --ori ORI [request flags]\n"
@@ -69,7 +70,22 @@ const char dmvf__cli_filter_help[] =
     "                          each at its trailer. Meanwhile it is held in a spool\n"
     "  --spool-dir DIR         where that spool lives: an unnamed 0600 file, gone\n"
     "                          when the run ends (default: $TMPDIR, else /tmp)\n"
-    "  --format records|framed the input format (default: records)\n"
+    "  --format FMT            the input format: records (default), framed, jsonl\n"
+    "                          (JSON Lines: a dmv.v1.DriverRecord per line, proto3\n"
+    "                          JSON mapping) or csv (a header row of dotted field\n"
+    "                          paths, then a row per record). A JSON key or CSV\n"
+    "                          column that names no field is dropped, counted and\n"
+    "                          named on stderr and in the audit RELEASE entry\n"
+    "  --output-format FMT     records, jsonl or csv (default: the input format;\n"
+    "                          framed input: records only). CSV output's columns are\n"
+    "                          the released paths (of a CSV input's header, or of the\n"
+    "                          profile), the header before the first record; a\n"
+    "                          release of no record, like a refusal, is empty\n"
+    "  --csv-elements SPEC     CSV output from records or jsonl input: the columns\n"
+    "                          per repeated field, \"N\" or \"path=N\", comma-separated\n"
+    "                          (default: aliases 4, restrictions and endorsements 6,\n"
+    "                          documents and vehicles 4, history 10); a record with\n"
+    "                          more elements is an error (65), never cut\n"
     "  --compress gzip|zstd|none  compress the output (default: none): a new gzip\n"
     "                          member (zstd frame) after each 1 MiB of released\n"
     "                          output (framed: also after each request), the same\n"
@@ -121,8 +137,9 @@ const char dmvf__cli_filter_help[] =
 
 static const char filter_usage[] =
     "usage: dmvfilter filter --policy P --keyring K [--passphrase-file F] [--in F] [--out F]\n"
-    "         [--spool-dir DIR] [--format records|framed] [--compress gzip|zstd|none]\n"
-    "         [--gzip] [--gzip-level N] [--max-record-bytes N]\n"
+    "         [--spool-dir DIR] [--format records|framed|jsonl|csv]\n"
+    "         [--output-format records|jsonl|csv] [--csv-elements SPEC]\n"
+    "         [--compress gzip|zstd|none] [--gzip] [--gzip-level N] [--max-record-bytes N]\n"
     "         [--max-inflate N] [--max-request-frames N] [--drop-malformed] [--threads N]\n"
     "         [--quiet] [--audit DIR] [--audit-subjects] [--notices F] [--review-spool DIR]\n"
     "         [--review-public-key F] [--date YYYY-MM-DD] --ori ORI [request flags]\n";
@@ -209,7 +226,20 @@ static int refuse_records(const dmvf_cli_filter_cfg *cfg, dmvf_cli_acct *ac, dmv
         int st;
         size_t maxrec = cfg->max_record_bytes ? cfg->max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
         dmvf_cli_pump_out po = {NULL, hold ? &mem : NULL, NULL};
-        rc = dmvf__cli_pump_filter(f, src, &po, maxrec, cfg->quiet, &st, &err);
+        if (cfg->in_fmt == DMVF_FORMAT_RECORDS) {
+            rc = dmvf__cli_pump_filter(f, src, &po, maxrec, cfg->quiet, &st, &err);
+        } else {
+            /* text is read as text; a held release is kept as records, the
+               review queue's format, written in any format at approval */
+            dmvf_codec_options co = {.in = cfg->in_fmt, .out = DMVF_FORMAT_RECORDS};
+            dmvf_codec *codec = dmvf_codec_create(f, &co, &err);
+            if (!codec) {
+                st = err.code;
+            } else {
+                rc = dmvf__cli_pump_codec(codec, f, src, &po, maxrec, cfg->quiet, &st, &err);
+                dmvf_codec_free(codec);
+            }
+        }
         if (!rc && st == DMVF_EREFUSED && hold) {
             /* the held release passed the rule's record limit: it would be refused */
             mem.len = 0;
@@ -297,6 +327,7 @@ static int run_records(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol, c
     dmvf_decision d = dmvf_filter_decision(f);
     /* the pipeline gzips chunk by chunk itself; the other paths let the sink do it */
     int chunked = d == DMVF_DECISION_RELEASE && dmvf_filter_max_records(f) == 0;
+    int textio = cfg->in_fmt != DMVF_FORMAT_RECORDS || cfg->out_fmt != DMVF_FORMAT_RECORDS;
     dmvf_cli_sink sink;
     rc = dmvf__cli_sink_open(&sink, cfg->out, chunked ? NULL : &cfg->cz, cfg->spool_dir);
     if (rc) {
@@ -312,6 +343,19 @@ static int run_records(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol, c
 
     int st;
     uint64_t n_in = 0, n_out = 0, n_dropped = 0;
+    /* text: the codec that gathers what the input named that the schema does not know */
+    dmvf_codec *codec = NULL;
+    if (textio) {
+        dmvf_codec_options co = {.in = cfg->in_fmt, .out = cfg->out_fmt};
+        co.column_options.elements = cfg->csv_elements;
+        codec = chunked ? dmvf_codec_create(NULL, NULL, &err) : dmvf_codec_create(f, &co, &err);
+        if (!codec) {
+            dmvf__cli_err("request: %s", err.msg[0] ? err.msg : dmvf_strerror(err.code));
+            dmvf__cli_sink_abort(&sink);
+            dmvf_filter_free(f);
+            return err.code ? dmvf__cli_exit_for(err.code) : DMVF_EXIT_SOFTWARE;
+        }
+    }
     if (chunked) {
         dmvf_cli_par par;
         memset(&par, 0, sizeof par);
@@ -326,6 +370,10 @@ static int run_records(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol, c
         }
         par.cz = cfg->cz;
         par.quiet = cfg->quiet;
+        par.in_fmt = cfg->in_fmt;
+        par.out_fmt = cfg->out_fmt;
+        par.csv_elements = cfg->csv_elements;
+        par.unknown = codec;
         rc = dmvf__cli_par_run(&par, f, src, &sink);
         st = par.status;
         err = par.err;
@@ -335,9 +383,18 @@ static int run_records(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol, c
     } else {
         size_t maxrec = cfg->max_record_bytes ? cfg->max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
         dmvf_cli_pump_out po = {&sink, NULL, NULL};
-        rc = dmvf__cli_pump_filter(f, src, &po, maxrec, cfg->quiet, &st, &err);
+        if (codec)
+            rc = dmvf__cli_pump_codec(codec, f, src, &po, maxrec, cfg->quiet, &st, &err);
+        else
+            rc = dmvf__cli_pump_filter(f, src, &po, maxrec, cfg->quiet, &st, &err);
         dmvf_filter_counts(f, &n_in, &n_out, &n_dropped);
+        /* CSV: a release of no record is empty, as a refusal is (no header) */
+        if (!rc && st == DMVF_OK && n_out == 0 && cfg->out_fmt == DMVF_FORMAT_CSV)
+            rc = dmvf__cli_sink_rewind(&sink);
     }
+    char unknown[1024];
+    dmvf__cli_unknown_text(codec, cfg->in_fmt, unknown, sizeof unknown);
+    dmvf_codec_free(codec);
     if (rc) {
         dmvf__cli_sink_abort(&sink);
         dmvf_filter_free(f);
@@ -388,7 +445,7 @@ static int run_records(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol, c
     dmvf_audit_counts c = {n_in, n_out, n_dropped, 0};
     rc = dmvf__cli_acct_notify(ac, f, &c.notices);
     if (!rc)
-        rc = dmvf__cli_acct_release(ac, f, &c, seq);
+        rc = dmvf__cli_acct_release(ac, f, &c, seq, unknown[0] ? unknown : NULL);
     if (rc) {
         dmvf__cli_sink_abort(&sink);
         dmvf_filter_free(f);
@@ -409,6 +466,8 @@ static int run_records(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol, c
                       (unsigned long long)n_out, (unsigned long long)n_in, rule,
                       dmvf_policy_id(pol), drop);
     }
+    if (unknown[0])
+        dmvf__cli_err("input: %s", unknown);
     dmvf_filter_free(f);
     return DMVF_EXIT_RELEASED;
 }
@@ -464,6 +523,7 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
     if (rc)
         return rc;
     dmvf_cli_args a;
+    int out_set = 0;
     dmvf__cli_args_init(&a, argc, argv, "filter", filter_usage);
     const char *comp_flag = NULL;   /* the flag that chose the output's compression */
     int gzip_level = -1;
@@ -486,12 +546,15 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
         } else if (dmvf__cli_value(&a, "--spool-dir", &v)) {
             cfg.spool_dir = v;
         } else if (dmvf__cli_value(&a, "--format", &v)) {
-            if (v && strcmp(v, "framed") == 0)
-                cfg.framed = 1;
-            else if (v && strcmp(v, "records") == 0)
-                cfg.framed = 0;
+            if (v && dmvf__cli_format_arg(v, 1, &cfg.in_fmt, &cfg.framed) != 0)
+                dmvf__cli_usage_error(&a, "--format '%s': records, framed, jsonl or csv expected", v);
+        } else if (dmvf__cli_value(&a, "--output-format", &v)) {
+            if (v && dmvf__cli_format_arg(v, 0, &cfg.out_fmt, NULL) != 0)
+                dmvf__cli_usage_error(&a, "--output-format '%s': records, jsonl or csv expected", v);
             else if (v)
-                dmvf__cli_usage_error(&a, "--format '%s': records or framed expected", v);
+                out_set = 1;
+        } else if (dmvf__cli_value(&a, "--csv-elements", &v)) {
+            cfg.csv_elements = v;
         } else if (dmvf__cli_switch(&a, "--gzip")) {
             set_compress(&a, &cfg, DMVF_CZ_GZIP, &comp_flag, "--gzip");
         } else if (dmvf__cli_value(&a, "--compress", &v)) {
@@ -566,6 +629,19 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
             dmvf__cli_usage_error(&a, "--ori is required");
         else if (gzip_level >= 0 && cfg.cz.format != DMVF_CZ_GZIP)
             dmvf__cli_usage_error(&a, "--gzip-level is used with --gzip (--compress gzip) only");
+        else if (cfg.framed && out_set && cfg.out_fmt != DMVF_FORMAT_RECORDS)
+            dmvf__cli_usage_error(&a, "--output-format %s: framed input is written as records only "
+                                  "(its trailers are frames)", dmvf_format_name(cfg.out_fmt));
+        if (!out_set)
+            cfg.out_fmt = cfg.in_fmt;
+        if (!a.bad && cfg.csv_elements) {
+            dmvf_columns *cols = NULL;
+            dmvf_columns_options co = {cfg.csv_elements};
+            dmvf_error e;
+            if (dmvf_columns_for_filter(NULL, &co, &cols, &e) != DMVF_OK)
+                dmvf__cli_usage_error(&a, "--csv-elements '%s': %s", cfg.csv_elements, e.msg);
+            dmvf_columns_free(cols);
+        }
     }
     if (!a.bad && cfg.cz.format == DMVF_CZ_GZIP) {
         int engine = dmvf__cz_engine();

@@ -2,12 +2,15 @@
  * cmd_policy.c - `dmvfilter policy check FILE` and
  * `dmvfilter policy explain FILE [request flags]`.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "filter/cli/cli.h"
 
 const char dmvf__cli_policy_help[] =
     "usage: dmvfilter policy check FILE\n"
-    "       dmvfilter policy explain FILE [request flags]\n"
+    "       dmvfilter policy explain FILE [--output-format csv [--csv-elements SPEC]]\n"
+    "                [request flags]\n"
     "\n"
     "  check     loads and compiles the policy; prints its summary (the requester\n"
     "            directory: entries, prefixes, kinds, tags, scopes; rules,\n"
@@ -18,7 +21,12 @@ const char dmvf__cli_policy_help[] =
     "            the day it is judged on, what the requester directory says of\n"
     "            the ORI, the rule that matches, each requirement and whether it\n"
     "            is met, what every field path becomes, and the normalization\n"
-    "            tables\n"
+    "            tables. --output-format csv prints instead the CSV header the\n"
+    "            requester would receive from `filter --output-format csv`\n"
+    "            (records or jsonl input): the released columns, each repeated\n"
+    "            field with its element groups (--csv-elements, as for filter);\n"
+    "            held for review: the schema's columns, what approval writes;\n"
+    "            refused: nothing (exit 3), as the refusal itself is empty\n"
     "\n"
     DMVF_CLI_REQUEST_HELP
     "\n"
@@ -53,10 +61,16 @@ static int help(const char *text)
     return dmvf__cli_flush_stdout();
 }
 
-/* Scans FILE and, for explain, the request flags. */
-static int scan(dmvf_cli_args *a, dmvf_cli_request *rq, const char **file)
+typedef struct explain_out {
+    int csv;                    /* --output-format csv */
+    const char *elements;       /* --csv-elements */
+} explain_out;
+
+/* Scans FILE and, for explain, the request flags and its output flags. */
+static int scan(dmvf_cli_args *a, dmvf_cli_request *rq, const char **file, explain_out *eo)
 {
     *file = NULL;
+    const char *v;
     for (a->i = 0; a->i < a->argc && !a->bad; a->i++) {
         if (dmvf__cli_end_of_flags(a))
             continue;
@@ -67,6 +81,13 @@ static int scan(dmvf_cli_args *a, dmvf_cli_request *rq, const char **file)
                 *file = a->argv[a->i];
         } else if (rq && dmvf__cli_request_flag(a, rq)) {
             /* consumed */
+        } else if (eo && dmvf__cli_value(a, "--output-format", &v)) {
+            if (v && strcmp(v, "csv") != 0)
+                dmvf__cli_usage_error(a, "--output-format '%s': csv expected (the columns a requester "
+                                      "receives)", v);
+            eo->csv = 1;
+        } else if (eo && dmvf__cli_value(a, "--csv-elements", &v)) {
+            eo->elements = v;
         } else {
             dmvf__cli_usage_error(a, "unknown flag '%s'", a->argv[a->i]);
         }
@@ -83,7 +104,7 @@ static int check(int argc, char **argv)
     dmvf_cli_args a;
     const char *file;
     dmvf__cli_args_init(&a, argc, argv, "policy check", "usage: dmvfilter policy check FILE\n");
-    if (scan(&a, NULL, &file))
+    if (scan(&a, NULL, &file, NULL))
         return DMVF_EXIT_USAGE;
     int rc;
     dmvf_policy *p = dmvf__cli_policy_load(file, &rc);
@@ -99,6 +120,67 @@ static int check(int argc, char **argv)
     return dmvf__cli_flush_stdout();
 }
 
+/* The CSV header the request would receive. A filter needs keys when the
+ * profile pseudonymizes or encrypts; the columns do not: a throwaway
+ * keyring in a private directory serves, removed at once. */
+static int explain_columns(const dmvf_policy *p, const dmvf_cli_request *rq, const explain_out *eo)
+{
+    char dir[] = "/tmp/dmvf-explain.XXXXXX";
+    const char *tmp = getenv("TMPDIR");
+    char tdir[4096];
+    int n = tmp && tmp[0] ? snprintf(tdir, sizeof tdir, "%s/dmvf-explain.XXXXXX", tmp) : -1;
+    char *d = n > 0 && (size_t)n < sizeof tdir ? mkdtemp(tdir) : mkdtemp(dir);
+    if (!d) {
+        dmvf__cli_err("policy explain: cannot make a temporary directory");
+        return DMVF_EXIT_IOERR;
+    }
+    char kpath[4200];
+    snprintf(kpath, sizeof kpath, "%s/kr", d);
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    dmvf_keyring *kr = NULL;
+    if (dmvf_keyring_create(kpath, NULL, &err) == DMVF_OK)
+        kr = dmvf_keyring_load(kpath, NULL, &err);
+    unlink(kpath);
+    rmdir(d);
+    if (!kr) {
+        dmvf__cli_err("policy explain: %s", err.msg[0] ? err.msg : dmvf_strerror(err.code));
+        return dmvf__cli_exit_for(err.code);
+    }
+    dmvf_filter_options fo = {.as_of = rq->as_of, .hold_for_review = 1};
+    dmvf_filter *f = dmvf_filter_create(p, kr, &rq->req, &fo, &err);
+    int rc = 0;
+    dmvf_columns *cols = NULL;
+    dmvf_columns_options co = {eo->elements};
+    if (!f) {
+        dmvf__cli_err("request: %s", err.msg[0] ? err.msg : dmvf_strerror(err.code));
+        rc = dmvf__cli_exit_for(err.code);
+    } else if (dmvf_filter_decision(f) == DMVF_DECISION_DENY) {
+        dmvf__cli_report_refusal("", f, NULL);
+        rc = DMVF_EXIT_REFUSED;
+    } else {
+        int review = dmvf_filter_decision(f) == DMVF_DECISION_REVIEW;
+        int st = dmvf_columns_for_filter(review ? NULL : f, &co, &cols, &err);
+        if (st != DMVF_OK) {
+            dmvf__cli_err("--csv-elements: %s", err.msg[0] ? err.msg : dmvf_strerror(st));
+            rc = st == DMVF_EINVAL ? DMVF_EXIT_USAGE : dmvf__cli_exit_for(st);
+        } else {
+            unsigned char *hdr = NULL;
+            size_t cap = 0, len = 0;
+            rc = dmvf__cli_csv_header(cols, &hdr, &cap, &len);
+            if (!rc && len)
+                fwrite(hdr, 1, len, stdout);
+            free(hdr);
+            if (!rc)
+                rc = dmvf__cli_flush_stdout();
+        }
+    }
+    dmvf_columns_free(cols);
+    dmvf_filter_free(f);
+    dmvf_keyring_free(kr);
+    return rc;
+}
+
 static int explain(int argc, char **argv)
 {
     if (dmvf__cli_wants_help(argc, argv))
@@ -111,12 +193,19 @@ static int explain(int argc, char **argv)
     const char *file;
     dmvf__cli_args_init(&a, argc, argv, "policy explain",
                         "usage: dmvfilter policy explain FILE [request flags]\n");
-    if (scan(&a, &rq, &file)) {
+    explain_out eo = {0, NULL};
+    if (scan(&a, &rq, &file, &eo)) {
         dmvf__cli_request_free(&rq);
         return DMVF_EXIT_USAGE;
     }
     dmvf_policy *p = dmvf__cli_policy_load(file, &rc);
     if (!p) {
+        dmvf__cli_request_free(&rq);
+        return rc;
+    }
+    if (eo.csv) {
+        rc = explain_columns(p, &rq, &eo);
+        dmvf_policy_free(p);
         dmvf__cli_request_free(&rq);
         return rc;
     }

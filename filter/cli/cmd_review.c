@@ -18,7 +18,8 @@ const char dmvf__cli_review_help[] =
     "       dmvfilter review show ID (--spool DIR | --policy P) (--public-key F | --keyring K)\n"
     "                --secret-key F [--records]\n"
     "       dmvfilter review approve ID (--spool DIR | --policy P) --secret-key F\n"
-    "                --reviewer NAME [--note S] --out F --audit DIR --keyring K\n"
+    "                --reviewer NAME [--note S] --out F [--output-format records|jsonl|csv]\n"
+    "                [--csv-elements SPEC] --audit DIR --keyring K\n"
     "       dmvfilter review deny ID (--spool DIR | --policy P) --secret-key F\n"
     "                --reviewer NAME [--note S] (--public-key F | [--audit DIR] --keyring K)\n"
     "\n"
@@ -71,6 +72,11 @@ const char dmvf__cli_review_help[] =
     "  --note S                why (recorded likewise)\n"
     "  --out F                 (approve) where the release goes; written aside and\n"
     "                          renamed into place\n"
+    "  --output-format FMT     (approve) records (default: as held), jsonl or csv\n"
+    "                          (the schema's columns; fields the rule redacted are\n"
+    "                          empty cells); a release of no record is empty\n"
+    "  --csv-elements SPEC     (approve, csv) columns per repeated field, as for\n"
+    "                          filter; a record with more elements: nothing released\n"
     "  --audit DIR             the audit log: approve requires it (the REVIEW_HOLD\n"
     "                          check, the REVIEW_APPROVE entry); deny records in it\n"
     "  --keyring K             the DMV's keyring: its public key checks the items\n"
@@ -103,6 +109,8 @@ typedef struct review_cfg {
     const char *reviewer, *note, *out, *audit, *keyring, *kr_passfile;
     const char *dmv_pub;     /* the DMV's public key file (not keygen's) */
     int json, records;
+    dmvf_format out_fmt;     /* approve: --output-format */
+    const char *csv_elements;
 } review_cfg;
 
 /* Which flags a subcommand takes. F_PUBLIC: keygen's --public-key (the
@@ -144,6 +152,11 @@ static int scan(dmvf_cli_args *a, review_cfg *c, unsigned allow)
             c->note = v;
         } else if ((allow & F_OUT) && dmvf__cli_value(a, "--out", &v)) {
             c->out = v;
+        } else if ((allow & F_OUT) && dmvf__cli_value(a, "--output-format", &v)) {
+            if (v && dmvf__cli_format_arg(v, 0, &c->out_fmt, NULL) != 0)
+                dmvf__cli_usage_error(a, "--output-format '%s': records, jsonl or csv expected", v);
+        } else if ((allow & F_OUT) && dmvf__cli_value(a, "--csv-elements", &v)) {
+            c->csv_elements = v;
         } else if ((allow & F_AUDIT) && dmvf__cli_value(a, "--audit", &v)) {
             c->audit = v;
         } else if ((allow & F_VERIFY) && dmvf__cli_value(a, "--keyring-passphrase-file", &v)) {
@@ -358,6 +371,7 @@ static int review_decide(int argc, char **argv, int approve)
     dmvf__cli_args_init(&a, argc, argv, approve ? "review approve" : "review deny",
                         approve ? "usage: dmvfilter review approve ID (--spool DIR | --policy P) "
                                   "--secret-key F --reviewer NAME [--note S] --out F\n"
+                                  "                [--output-format records|jsonl|csv] [--csv-elements SPEC]\n"
                                   "                --audit DIR --keyring K\n"
                                 : "usage: dmvfilter review deny ID (--spool DIR | --policy P) "
                                   "--secret-key F --reviewer NAME [--note S]\n"
@@ -408,8 +422,9 @@ static int review_decide(int argc, char **argv, int approve)
     if ((rc = review_passphrase(c.passfile, &pass)))
         goto done;
     uint64_t n = 0;
-    int st = approve ? dmvf_review_approve(c.spool, c.id, c.secret, pass, c.reviewer, c.note,
-                                           c.out, au, kr, &n, &err)
+    dmvf_columns_options co = {c.csv_elements};
+    int st = approve ? dmvf_review_approve_as(c.spool, c.id, c.secret, pass, c.reviewer, c.note,
+                                              c.out, c.out_fmt, &co, au, kr, &n, &err)
                      : dmvf_review_deny(c.spool, c.id, pub, c.secret, pass, c.reviewer, c.note,
                                         au, &err);
     dmvf__cli_passphrase_free(pass);

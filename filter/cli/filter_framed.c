@@ -57,7 +57,7 @@ static int framed_audit(void *ud, dmvf_filter *f, const dmvf_trailer *t)
         c.records_out = 0;
     int rc = dmvf__cli_acct_notify(ctx->ac, f, &c.notices);
     if (!rc && d == DMVF_DECISION_RELEASE) {
-        rc = dmvf__cli_acct_release(ctx->ac, f, &c, ctx->seq);
+        rc = dmvf__cli_acct_release(ctx->ac, f, &c, ctx->seq, NULL);
     } else if (!rc && d == DMVF_DECISION_REVIEW) {
         const void *held;
         size_t len;

@@ -56,9 +56,17 @@ static int cut_after(uint64_t s, uint64_t e, size_t member_bytes)
     return e / member_bytes > s / member_bytes;
 }
 
-/* The end of the released record at out[pos..len) (whole delimited records). */
-static size_t record_end(const unsigned char *out, size_t len, size_t pos)
+/* The end of the released record at out[pos..len) (whole records: a
+ * delimited record, or a JSON Lines line or CSV row with its line break). */
+static size_t record_end(dmvf_format fmt, const unsigned char *out, size_t len, size_t pos)
 {
+    if (fmt != DMVF_FORMAT_RECORDS) {
+        size_t cut;
+        uint64_t lines;
+        if (dmvf_text_boundary(fmt, out + pos, len - pos, 1, len - pos, &cut, &lines) != 1)
+            return len;
+        return pos + cut;
+    }
     uint64_t n;
     size_t pre;
     if (dmvf_stream_prefix(out + pos, len - pos, &n, &pre) != 1 || n > len - pos - pre)
@@ -71,7 +79,7 @@ int dmvf__cli_members_place(dmvf_cli_members *m, dmvf_cli_piece *pc)
     uint64_t base = m->placed;
     size_t first = SIZE_MAX, last = 0;
     for (size_t pos = 0; pos < pc->len;) {
-        size_t end = record_end(pc->out, pc->len, pos);
+        size_t end = record_end(m->fmt, pc->out, pc->len, pos);
         if (cut_after(base + pos, base + end, m->member_bytes)) {
             if (first == SIZE_MAX)
                 first = end;
@@ -80,6 +88,7 @@ int dmvf__cli_members_place(dmvf_cli_members *m, dmvf_cli_piece *pc)
         pos = end;
     }
     pc->base = base;
+    pc->fmt = m->fmt;
     pc->head_len = 0;
     m->placed += pc->len;
     if (first == SIZE_MAX) /* no member ends here: all of it joins the carry */
@@ -106,7 +115,7 @@ int dmvf__cli_members_compress(dmvf_cz_enc *enc, size_t member_bytes, const dmvf
     size_t start = 0;
     int first = 1;
     for (size_t pos = 0; pos < pc->len;) {
-        size_t end = record_end(pc->out, pc->len, pos);
+        size_t end = record_end(pc->fmt, pc->out, pc->len, pos);
         if (cut_after(pc->base + pos, pc->base + end, member_bytes)) {
             const unsigned char *src = first ? pc->head : pc->out + start;
             size_t n = first ? pc->head_len : end - start;

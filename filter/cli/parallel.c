@@ -46,6 +46,17 @@
  * attached to a last chunk holding what was read before it, and is reported
  * only when everything before it succeeded.
  *
+ * Text. JSON Lines and CSV input is cut the same way, at the first record
+ * end (an LF; for CSV one outside quotes) at or after chunk_bytes
+ * (dmvf_text_boundary), and each chunk starts on a line the reader counts,
+ * so error lines are those of one stream. A worker rewrites a chunk of
+ * text, or rewrites records into text, through its codec (format.h) on its
+ * filter. A CSV input's header is read before the first chunk and shared
+ * by the codecs; CSV output's header goes before the first released
+ * record (a release of none is empty, as a refusal is). What the input
+ * names that the schema does not know is gathered chunk by chunk in
+ * sequence order, so the paths kept are the same for every thread count.
+ *
  * With one worker there are no threads: the calling thread reads, rewrites
  * and writes each chunk in turn, through the same code.
  */
@@ -68,6 +79,8 @@ enum { SLOT_FREE, SLOT_FILLED, SLOT_BUSY, SLOT_DONE };
 typedef struct chunk {
     int state;
     uint64_t base;              /* offset of in[0] in the decompressed input */
+    uint64_t line;              /* text: the line in[0] is on */
+    dmvf_codec *unk;            /* text: what its records named that the schema does not know */
     unsigned char *in;
     size_t in_cap, in_len;
     int end;                    /* 1: whole records (the stream's end for the library) */
@@ -92,6 +105,7 @@ typedef struct worker {
     dmvf_filter *f;
     int own;                    /* f was created here */
     dmvf_cz_enc *enc;           /* compressed output: this worker's encoder */
+    dmvf_codec *codec;          /* text input or output: the codec on f */
     pthread_t th;
     int started;
 } worker;
@@ -100,6 +114,11 @@ struct pipeline {
     dmvf_cli_par *p;
     dmvf_cli_sink *sink;
     size_t chunk_bytes, max_record, min_read;
+    int text;                   /* text input (cut with dmvf_text_boundary) */
+    dmvf_columns *in_cols, *out_cols;   /* CSV: the input's header, the output's columns */
+    unsigned char *hdr;         /* CSV output: its header row ... */
+    size_t hdr_len, hdr_cap;
+    int hdr_done;               /* ... written (or placed, gzip) before the first record */
     unsigned nworkers, nslots;
     int threaded;
     chunk *slots;
@@ -158,9 +177,12 @@ static void process_chunk(worker *w, chunk *c)
         chunk_fail(c, DMVF_EXIT_NOMEM, "out of memory");
         return;
     }
+    if (w->codec)
+        dmvf_codec_reset(w->codec, c->line);
     for (;;) {
         dmvf_out_buffer o = {c->out + c->out_len, c->out_cap - c->out_len, 0};
-        int st = dmvf_filter_stream(w->f, &o, &in, c->end, &c->err);
+        int st = w->codec ? dmvf_codec_stream(w->codec, &o, &in, c->end, &c->err)
+                          : dmvf_filter_stream(w->f, &o, &in, c->end, &c->err);
         c->out_len += o.pos;
         if (st != DMVF_ESPACE) {
             c->status = st;
@@ -174,6 +196,26 @@ static void process_chunk(worker *w, chunk *c)
     }
     dmvf_filter_counts(w->f, &c->rin, &c->rout, &c->rdropped);
     dmvf_filter_reset(w->f);
+    if (c->unk) {
+        dmvf_codec_reset(c->unk, 0);
+        if (c->status == DMVF_OK && !c->exit_rc && dmvf_codec_merge(c->unk, w->codec) != DMVF_OK)
+            chunk_fail(c, DMVF_EXIT_NOMEM, "out of memory");
+    }
+}
+
+/* CSV output: the header before c's records, the first released ones
+ * (gzip: placed with them, in sequence order). 0, or -1 (no memory). */
+static int header_first(pipeline *pl, chunk *c)
+{
+    if (pl->hdr_done || !pl->hdr_len || !c->out_len)
+        return 0;
+    pl->hdr_done = 1;
+    if (dmvf__cli_grow(&c->out, &c->out_cap, c->out_len + pl->hdr_len) != 0)
+        return -1;
+    memmove(c->out + pl->hdr_len, c->out, c->out_len);
+    memcpy(c->out, pl->hdr, pl->hdr_len);
+    c->out_len += pl->hdr_len;
+    return 0;
 }
 
 /* ---- gzip members: placing a chunk, compressing its members ---- */
@@ -193,6 +235,10 @@ static int place_in_order(pipeline *pl, chunk *c, uint64_t seq, int ok)
             return 0;
     }
     int placed = 0;
+    if (ok && header_first(pl, c) != 0) {
+        chunk_fail(c, DMVF_EXIT_NOMEM, "out of memory");
+        ok = 0;
+    }
     if (ok) {
         c->pc.out = c->out;
         c->pc.len = c->out_len;
@@ -255,7 +301,16 @@ static int write_chunk(pipeline *pl, chunk *c)
             pl->members += c->nmembers;
         }
     } else if (c->out_len) {
-        rc = dmvf__cli_sink_write(pl->sink, c->out, c->out_len);
+        if (!pl->hdr_done && pl->hdr_len && c->out_len) {
+            pl->hdr_done = 1;
+            rc = dmvf__cli_sink_write(pl->sink, pl->hdr, pl->hdr_len);
+        }
+        if (!rc)
+            rc = dmvf__cli_sink_write(pl->sink, c->out, c->out_len);
+    }
+    if (!rc && c->unk && dmvf_codec_merge(pl->p->unknown, c->unk) != DMVF_OK) {
+        dmvf__cli_err("out of memory");
+        rc = DMVF_EXIT_NOMEM;
     }
     if (rc) {
         pl->rc = rc;
@@ -388,17 +443,37 @@ static void reader_finish(pipeline *pl)
 /* ---- the reader ---- */
 
 
-static void read_input(pipeline *pl, dmvf_cli_src *src)
+/* Text: where the chunk c->in[0..len) is cut (*scan, *lines), or bad (a
+ * record too long to end within the limit: the last chunk). */
+static void scan_text(pipeline *pl, const chunk *c, size_t len, size_t *scan, uint64_t *lines, int *bad)
 {
-    uint64_t seq = 0, base = 0;
+    size_t cut;
+    uint64_t nl;
+    int b = dmvf_text_boundary(pl->p->in_fmt, c->in, len, pl->chunk_bytes, pl->max_record, &cut, &nl);
+    if (b < 0) {
+        *bad = 1;
+    } else if (b > 0) {
+        *scan = cut;
+        *lines = nl;
+    }
+}
+
+/* Reads the input into chunks; slot 0 already holds len0 bytes (what was
+ * read past a CSV header), which start at offset base0, on line line0. */
+static void read_input(pipeline *pl, dmvf_cli_src *src, size_t len0, uint64_t base0, uint64_t line0)
+{
+    uint64_t seq = 0, base = base0, line = line0;
     chunk *c = acquire(pl, seq);
-    size_t len = 0;     /* bytes in c->in */
+    size_t len = len0;  /* bytes in c->in */
     size_t scan = 0;    /* c->in[0..scan) is whole records */
+    uint64_t lines = 0; /* text: the line breaks in c->in[0..scan) */
     while (c) {
         /* whole records; cut as soon as the chunk is long enough */
         size_t need = 0;
         int bad = 0;
-        while (scan < len) {
+        if (pl->text)
+            scan_text(pl, c, len, &scan, &lines, &bad);
+        while (!pl->text && scan < len) {
             uint64_t l;
             size_t pre;
             int pr = dmvf_stream_prefix(c->in + scan, len - scan, &l, &pre);
@@ -419,6 +494,7 @@ static void read_input(pipeline *pl, dmvf_cli_src *src)
         if (bad) {
             /* the library reports this prefix; nothing after it is read */
             c->base = base;
+            c->line = line;
             c->in_len = len;
             c->end = 1;
             c->read_rc = 0;
@@ -427,6 +503,7 @@ static void read_input(pipeline *pl, dmvf_cli_src *src)
         }
         if (scan >= pl->chunk_bytes) {
             c->base = base;
+            c->line = line;
             c->in_len = scan;
             c->end = 1;
             c->read_rc = 0;
@@ -441,6 +518,7 @@ static void read_input(pipeline *pl, dmvf_cli_src *src)
                 n->in_len = 0;
                 n->end = 0;
                 n->base = base + scan;
+                n->line = line + lines;
                 n->read_rc = DMVF_EXIT_NOMEM;
                 snprintf(src->errmsg, sizeof src->errmsg, "out of memory");
                 submit(pl, n);
@@ -448,9 +526,11 @@ static void read_input(pipeline *pl, dmvf_cli_src *src)
             }
             memcpy(n->in, c->in + scan, carry);
             base += scan;
+            line += lines;
             c = n;
             len = carry;
             scan = 0;
+            lines = 0;
             continue;
         }
         /* read more: at least what completes the record, up to the cut */
@@ -460,6 +540,7 @@ static void read_input(pipeline *pl, dmvf_cli_src *src)
             want = pl->min_read;
         if (dmvf__cli_grow(&c->in, &c->in_cap, len + want) != 0) {
             c->base = base;
+            c->line = line;
             c->in_len = len;
             c->end = 0;
             c->read_rc = DMVF_EXIT_NOMEM;
@@ -474,6 +555,7 @@ static void read_input(pipeline *pl, dmvf_cli_src *src)
             /* what was read before the failure is still rewritten (and may
                fail first); then the read failure is reported */
             c->base = base;
+            c->line = line;
             c->in_len = len;
             c->end = 0;
             c->read_rc = rc;
@@ -484,6 +566,7 @@ static void read_input(pipeline *pl, dmvf_cli_src *src)
         if (eof) {
             if (len > 0) {
                 c->base = base;
+                c->line = line;
                 c->in_len = len;
                 c->end = 1;
                 c->read_rc = 0;
@@ -511,6 +594,7 @@ static void pipeline_free(pipeline *pl)
     if (pl->workers) {
         for (unsigned i = 0; i < pl->nworkers; i++) {
             worker *w = &pl->workers[i];
+            dmvf_codec_free(w->codec);
             if (w->own)
                 dmvf_filter_free(w->f);
             dmvf__cz_enc_free(w->enc);
@@ -523,10 +607,129 @@ static void pipeline_free(pipeline *pl)
             free(pl->slots[i].out);
             free(pl->slots[i].gz);
             free(pl->slots[i].pc.head);
+            dmvf_codec_free(pl->slots[i].unk);
         }
         free(pl->slots);
     }
     dmvf__cli_members_free(&pl->mem);
+    dmvf_columns_free(pl->in_cols);
+    dmvf_columns_free(pl->out_cols);
+    free(pl->hdr);
+}
+
+/* A library failure while setting up text: an exit code (message printed). */
+static int setup_failed(const char *what, const dmvf_error *err)
+{
+    dmvf__cli_err("%s: %s", what, err->msg[0] ? err->msg : dmvf_strerror(err->code));
+    return err->code ? dmvf__cli_exit_for(err->code) : DMVF_EXIT_SOFTWARE;
+}
+
+/* CSV input: reads its header row into slot 0, checks it with a codec on f
+ * (its error, where one stream would give it, lands in p->status) and
+ * counts its unknown columns; the bytes read past it are moved to the
+ * slot's start (*len0), which is at offset *base0, on line *line0.
+ * Returns 0 or an exit code (message printed). */
+static int read_header(pipeline *pl, dmvf_filter *f, dmvf_cli_src *src, size_t *len0, uint64_t *base0,
+                       uint64_t *line0)
+{
+    chunk *c = &pl->slots[0];
+    size_t len = 0, hlen = 0;
+    for (;;) {
+        size_t cut;
+        uint64_t nl;
+        int b = len ? dmvf_text_boundary(DMVF_FORMAT_CSV, c->in, len, 0, pl->max_record, &cut, &nl) : 0;
+        if (b != 0) {
+            hlen = b > 0 ? cut : len;
+            break;
+        }
+        if (dmvf__cli_grow(&c->in, &c->in_cap, len + pl->min_read) != 0) {
+            dmvf__cli_err("out of memory");
+            return DMVF_EXIT_NOMEM;
+        }
+        size_t got;
+        int eof;
+        int rc = dmvf__cli_src_read(src, c->in + len, pl->min_read, &got, &eof);
+        if (rc)
+            return rc;
+        len += got;
+        if (eof) {
+            hlen = len;
+            break;
+        }
+    }
+    *len0 = len;
+    *base0 = 0;
+    *line0 = 1;
+    if (hlen == 0)
+        return 0;                   /* no input at all: no header, no record */
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    dmvf_codec_options ho = {.in = DMVF_FORMAT_CSV, .out = DMVF_FORMAT_RECORDS};
+    dmvf_codec *hc = dmvf_codec_create(f, &ho, &err);
+    if (!hc)
+        return setup_failed("input", &err);
+    unsigned char none[16];
+    dmvf_out_buffer o = {none, sizeof none, 0};
+    dmvf_in_buffer in = {c->in, hlen, 0};
+    int st = dmvf_codec_stream(hc, &o, &in, 1, &err);
+    int merged = st != DMVF_OK || dmvf_codec_merge(pl->p->unknown, hc) == DMVF_OK;
+    dmvf_codec_free(hc);
+    if (!merged) {
+        dmvf__cli_err("out of memory");
+        return DMVF_EXIT_NOMEM;
+    }
+    if (st == DMVF_OK && (st = dmvf_columns_parse(c->in, hlen, &pl->in_cols, &err)) != DMVF_OK)
+        err.record = UINT64_MAX;
+    if (st != DMVF_OK) {
+        pl->p->status = st;
+        pl->p->err = err;
+        return 0;
+    }
+    for (const unsigned char *q = c->in, *e = c->in + hlen; (q = memchr(q, '\n', (size_t)(e - q))); q++)
+        (*line0)++;
+    memmove(c->in, c->in + hlen, len - hlen);
+    *len0 = len - hlen;
+    *base0 = hlen;
+    return 0;
+}
+
+/* The text side: the CSV header read, the output's columns and header,
+ * a codec per worker, a gatherer of unknown keys per slot. Returns 0 or an
+ * exit code (message printed); a bad CSV header sets p->status. */
+static int setup_text(pipeline *pl, dmvf_filter *f, dmvf_cli_src *src, size_t *len0, uint64_t *base0,
+                      uint64_t *line0)
+{
+    dmvf_cli_par *p = pl->p;
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    int rc;
+    if (p->in_fmt == DMVF_FORMAT_CSV && (rc = read_header(pl, f, src, len0, base0, line0)))
+        return rc;
+    if (p->status != DMVF_OK)
+        return 0;
+    if (p->out_fmt == DMVF_FORMAT_CSV) {
+        int st = DMVF_OK;
+        if (p->in_fmt == DMVF_FORMAT_CSV) {
+            if (pl->in_cols)
+                st = dmvf_columns_released(pl->in_cols, f, &pl->out_cols, &err);
+        } else {
+            dmvf_columns_options co = {p->csv_elements};
+            st = dmvf_columns_for_filter(f, &co, &pl->out_cols, &err);
+        }
+        if (st != DMVF_OK)
+            return setup_failed("output columns", &err);
+        if (pl->out_cols && (rc = dmvf__cli_csv_header(pl->out_cols, &pl->hdr, &pl->hdr_cap, &pl->hdr_len)))
+            return rc;
+    }
+    dmvf_codec_options co = {.in = p->in_fmt, .out = p->out_fmt, .columns = pl->out_cols,
+                             .input_columns = pl->in_cols, .omit_header = 1};
+    for (unsigned i = 0; i < pl->nworkers; i++)
+        if (!(pl->workers[i].codec = dmvf_codec_create(pl->workers[i].f, &co, &err)))
+            return setup_failed("request", &err);
+    for (unsigned i = 0; pl->text && i < pl->nslots; i++)
+        if (!(pl->slots[i].unk = dmvf_codec_create(NULL, NULL, &err)))
+            return setup_failed("request", &err);
+    return 0;
 }
 
 /* The mutex and condition variables: 0, or -1 with none left behind. */
@@ -646,6 +849,20 @@ int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_c
         }
     }
 
+    pl.text = p->in_fmt != DMVF_FORMAT_RECORDS;
+    pl.mem.fmt = p->out_fmt;
+    if (pl.text)        /* a text record's limit is the filter's own */
+        pl.max_record = p->fo.max_record_bytes ? p->fo.max_record_bytes : DMVF_DEFAULT_MAX_RECORD_BYTES;
+    size_t len0 = 0;
+    uint64_t base0 = 0, line0 = 1;
+    if (p->in_fmt != DMVF_FORMAT_RECORDS || p->out_fmt != DMVF_FORMAT_RECORDS) {
+        rc = setup_text(&pl, f, src, &len0, &base0, &line0);
+        if (rc || p->status != DMVF_OK) {
+            pipeline_free(&pl);
+            return rc;
+        }
+    }
+
     if (pl.threaded) {
         int running = sync_init(&pl) == 0;
         if (running && start_threads(&pl) != 0) {
@@ -664,7 +881,7 @@ int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_c
     }
     dmvf__cli_progress_start(&pl.pg, p->quiet);
     src->defer_errors = 1;
-    read_input(&pl, src);
+    read_input(&pl, src, len0, base0, line0);
     if (pl.threaded)
         join_threads(&pl);
     dmvf__cli_progress_clear(&pl.pg);

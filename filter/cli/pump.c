@@ -1,6 +1,6 @@
 /*
  * pump.c - the filter command's stream pump: input read in 1 MiB pieces
- * through a records filter or a framed stream, the output written where it
+ * through a records filter, a codec (text input or output) or a framed stream, the output written where it
  * goes (dmvf_cli_pump_out), on one thread (the records pipeline is
  * parallel.c's).
  *
@@ -35,6 +35,22 @@ static int stream_filter(void *h, dmvf_out_buffer *out, dmvf_in_buffer *in, int 
 static int stream_framed(void *h, dmvf_out_buffer *out, dmvf_in_buffer *in, int end, dmvf_error *err)
 {
     return dmvf_framed_stream(h, out, in, end, err);
+}
+
+typedef struct codec_on {
+    dmvf_codec *c;
+    dmvf_filter *f;
+} codec_on;
+
+static int stream_codec(void *h, dmvf_out_buffer *out, dmvf_in_buffer *in, int end, dmvf_error *err)
+{
+    return dmvf_codec_stream(((codec_on *)h)->c, out, in, end, err);
+}
+
+static void count_codec(void *h, uint64_t *records)
+{
+    uint64_t out, dropped;
+    dmvf_filter_counts(((codec_on *)h)->f, records, &out, &dropped);
 }
 
 static void count_filter(void *h, uint64_t *records)
@@ -211,6 +227,13 @@ int dmvf__cli_pump_filter(dmvf_filter *f, dmvf_cli_src *src, const dmvf_cli_pump
                           int quiet, int *status, dmvf_error *err)
 {
     return pump(f, stream_filter, count_filter, src, po, max_record, quiet, status, err);
+}
+
+int dmvf__cli_pump_codec(dmvf_codec *c, dmvf_filter *f, dmvf_cli_src *src, const dmvf_cli_pump_out *po,
+                         size_t max_record, int quiet, int *status, dmvf_error *err)
+{
+    codec_on h = {c, f};
+    return pump(&h, stream_codec, count_codec, src, po, max_record, quiet, status, err);
 }
 
 int dmvf__cli_pump_framed(dmvf_framed *fr, dmvf_cli_src *src, const dmvf_cli_pump_out *po, size_t max_record,

@@ -12,6 +12,7 @@ set(DMVF_CLI_SRCS
   cmd_verify.c
   compress.c
   filter_framed.c
+  formats.c
   io.c
   main.c
   members.c

@@ -193,6 +193,7 @@ dmvf_codec *dmvf_codec_create(dmvf_filter *f, const dmvf_codec_options *opts, dm
         return NULL;
     }
     dmvf__reader_init(&c->rd, c->max);
+    c->rd.allow_empty = o.empty_records != 0;
     dmvf_codec_reset(c, c->first_line);
     /* columns from the plan (or a given header) are made now, not at the first record */
     if (c->out == DMVF_FORMAT_CSV && !c->out_cols) {

@@ -68,7 +68,7 @@ size_t dmvf_stream_record_limit(size_t max_record_bytes)
 
 static int check_len(dmvf__reader *rd, uint64_t len, uint64_t at, dmvf_error *err)
 {
-    if (len == 0)
+    if (len == 0 && !rd->allow_empty)
         return fail(rd, err, DMVF_EMALFORMED, at, "is empty (0 bytes)");
     if (len > rd->max)
         return fail(rd, err, DMVF_ETOOBIG, at, "of %llu bytes exceeds the limit of %llu bytes that a stream "

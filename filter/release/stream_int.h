@@ -22,6 +22,7 @@ typedef struct dmvf__reader {
     uint64_t index;     /* messages returned */
     size_t max;         /* largest payload accepted */
     const char *what;   /* "record" or "frame", for messages */
+    int allow_empty;    /* 1: a 0-length message is one (a release's own records) */
 } dmvf__reader;
 
 void dmvf__reader_init(dmvf__reader *rd, size_t max);

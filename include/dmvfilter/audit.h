@@ -163,6 +163,12 @@ typedef struct dmvf_audit_counts {
 } dmvf_audit_counts;
 DMVF_API int dmvf_audit_release(dmvf_audit *a, const dmvf_filter *f, const dmvf_audit_counts *c,
                                 uint64_t ref, dmvf_error *err);
+/* As dmvf_audit_release, with a note (NULL: none): what else the entry
+ * must say of the release, e.g. the unknown JSON keys or CSV columns the
+ * input named, dropped and never released ("2 unknown keys dropped, never
+ * released: person.favorite_color, vehicles.1.paint"). */
+DMVF_API int dmvf_audit_release_note(dmvf_audit *a, const dmvf_filter *f, const dmvf_audit_counts *c,
+                                     uint64_t ref, const char *note, dmvf_error *err);
 
 /* Review steps and notice bookkeeping. kind: DMVF_AUDIT_REVIEW_HOLD,
  * _REVIEW_APPROVE, _REVIEW_DENY, _NOTICE_SENT. The event carries the

@@ -205,6 +205,12 @@ typedef struct dmvf_codec_options {
     const dmvf_columns *input_columns;
     int omit_header;            /* 1: CSV output without its header row */
     uint64_t first_line;        /* the line the input starts on (0: 1) */
+    /* Records input: 1 reads a 0-length record as the empty DriverRecord
+     * it is. A release writes one for a record whose every field was
+     * redacted; converting a release made before (a held release at
+     * review approval) needs this. Requester input keeps 0 (a 0-length
+     * record there is refused as malformed: a framing fault upstream). */
+    int empty_records;
 } dmvf_codec_options;
 
 /* Makes a codec for the records of f's request. With f NULL the codec only

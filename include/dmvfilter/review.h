@@ -63,6 +63,7 @@
 #include "common.h"
 #include "filter.h"
 #include "audit.h"
+#include "format.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -189,6 +190,22 @@ DMVF_API int dmvf_review_approve(const char *spool, const char *id, const char *
                                  const char *passphrase, const char *reviewer, const char *note,
                                  const char *out_path, dmvf_audit *a, const dmvf_keyring *kr,
                                  uint64_t *records, dmvf_error *err);
+
+/* As dmvf_review_approve, with the release written in format fmt
+ * (format.h): records (as held), JSON Lines, or CSV with the schema's
+ * columns (every leaf, element groups from columns, NULL: the defaults;
+ * the fields the rule redacted are empty cells). The held release is
+ * converted before anything is written or logged: a record with more
+ * elements than its columns (DMVF_ETOOBIG) leaves nothing and the item
+ * pending. A held record of 0 bytes (every field redacted) is the empty
+ * DriverRecord. A release of no record is empty in every format.
+ * @return  as dmvf_review_approve; DMVF_EINVAL also for a bad fmt or
+ *          columns->elements; DMVF_ETOOBIG (above). */
+DMVF_API int dmvf_review_approve_as(const char *spool, const char *id, const char *secret_key_path,
+                                    const char *passphrase, const char *reviewer, const char *note,
+                                    const char *out_path, dmvf_format fmt,
+                                    const dmvf_columns_options *columns, dmvf_audit *a,
+                                    const dmvf_keyring *kr, uint64_t *records, dmvf_error *err);
 
 /* Denies item id: nothing is released. Checks the item is the filter's
  * (signed, by pub: above), opens it with the reviewer secret key (only a

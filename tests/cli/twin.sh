@@ -200,5 +200,51 @@ for t in 1 2; do
 done
 cmp -s "$T/m1" "$T/m2" && ok "--threads 1 and 2 give the same bytes" || bad "--threads 1 and 2 differ"
 
+# ---- issue 12, item 4: JSON Lines and CSV, in and out ----
+# Records and their twins as JSON Lines and CSV (the same header for both)
+# release identical bytes in every output format, for a release through the
+# pipeline (researchers, --threads 1 and 2), one with a record limit (police,
+# 40 records under 50), a not-found refusal (immigration enforcement) and a
+# request held for review (foreign agency): a refusal and a hold are empty in
+# every format, CSV too (no header: a refused request's columns are nobody's).
+for f in pb jsonl csv; do
+    "$gen" --count 40 --seed 12 --marked 0.5 --format "$f" --out "$T/fa.$f" --twins "$T/fb.$f" \
+        || bad "dmvf-gen --format $f --twins"
+    check "$f: the twins differ from the records" ! cmp -s "$T/fa.$f" "$T/fb.$f"
+done
+ice=(--ori DCICE0000 --purpose 1 --query-kind by_license --legal-process judicial_warrant
+     --request-id twin-ice --date 2026-11-22)
+foreign=(--ori CA0000001 --purpose 1 --query-kind by_license --request-id twin-foreign --date 2026-11-22)
+"$cli" review keygen --secret-key "$T/rev.key" --public-key "$T/rev.pub" >/dev/null 2>&1 || bad "review keygen"
+for who in research police ice foreign; do
+    declare -n req=$who
+    case $who in research|police) want=0 ;; ice) want=3 ;; foreign) want=4 ;; esac
+    for fi in records jsonl csv; do
+        x=$fi; [ "$fi" = records ] && x=pb
+        for fo in records jsonl csv; do
+            for t in 1 2; do
+                for side in a b; do
+                    "$cli" filter "${F[@]}" "${req[@]}" --format "$fi" --output-format "$fo" --threads "$t" \
+                        --review-spool "$T/spool.$side" --review-public-key "$T/rev.pub" \
+                        --in "$T/f$side.$x" --out "$T/o.$side" 2>"$T/o.$side.err"
+                    eval "rc_$side=\$?"
+                done
+                if [ "$rc_a" = "$want" ] && [ "$rc_b" = "$want" ] && cmp -s "$T/o.a" "$T/o.b"; then
+                    ok "$who, $fi -> $fo, --threads $t: records and twins give the same bytes (exit $want)"
+                else
+                    bad "$who, $fi -> $fo, --threads $t: exit $rc_a / $rc_b (want $want), or other bytes"
+                    sed 's/^/      /' "$T/o.a.err" | head -3
+                fi
+                if [ "$want" = 0 ]; then
+                    check "$who, $fi -> $fo: the release is not empty" [ -s "$T/o.a" ]
+                else
+                    check "$who, $fi -> $fo: the refusal or hold is empty" [ ! -s "$T/o.a" ]
+                fi
+            done
+        done
+    done
+    unset -n req
+done
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
