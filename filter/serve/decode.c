@@ -119,7 +119,10 @@ int dmvf__serve_decode(dmvf_serve_dec *d, int call, int json, const uint8_t *bod
             return rc;
         body = d->bin;
         n = d->bin_len;
+        d->records = 0;     /* counted again below, as for a binary body */
     }
+    if (n == 0)
+        body = (const uint8_t *)"";  /* an empty body (a JSON {}) has no buffer */
     const uint8_t *p = body, *end = body + n, *req = NULL;
     uint32_t req_len = 0;
     size_t bound = dmvf_stream_record_limit(lim->max_record_bytes);
