@@ -19,13 +19,15 @@
 #   policy  filter/policy   parse, compile, decide, explain
 #   release filter/release  the per-request filter, streams, signing, verification
 #   account filter/account  audit log, report, notices, review
-set(DMVF_LAYERS core keys wire policy release account)
+#   serve   filter/serve    `dmvfilter serve`: the Connect service on libmicrohttpd
+set(DMVF_LAYERS core keys wire policy release account serve)
 set(DMVF_LAYER_DIR_core    filter/core)
 set(DMVF_LAYER_DIR_keys    keys)
 set(DMVF_LAYER_DIR_wire    filter/wire)
 set(DMVF_LAYER_DIR_policy  filter/policy)
 set(DMVF_LAYER_DIR_release filter/release)
 set(DMVF_LAYER_DIR_account filter/account)
+set(DMVF_LAYER_DIR_serve   filter/serve)
 
 set(DMVF_CLI_DIR filter/cli)
 

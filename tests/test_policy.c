@@ -915,6 +915,102 @@ static void test_buffers(void)
     dmvf_policy_free(NULL);
 }
 
+/* The clients section: who may call the service, for which ORIs; every
+ * mistake in it is an error with its place, unknown keys included. */
+static void test_clients(void)
+{
+    const char *base = "version: 1\nrules: []\nrequesters: []\n";
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    dmvf_policy *p = dmvf_policy_load_buffer(base, strlen(base), "<mem>", &err);
+    CHECK_MSG(p != NULL, "%s", err.msg);
+    if (p) {
+        CHECK_EQ_INT(dmvf_policy_client_count(p), 0);
+        CHECK(dmvf_policy_client_by_uid(p, 0) == NULL);
+        dmvf_policy_free(p);
+    }
+    const char *ok = "version: 1\nrules: []\nrequesters: []\nclients:\n"
+                     "  - name: message-switch\n    unix_uid: 0\n    oris: [NY0010000]\n"
+                     "    ori_prefixes: [NY, DC]\n"
+                     "  - name: research-portal\n"
+                     "    tls_fingerprint: \"sha256:ABCDEF0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789\"\n"
+                     "    oris: [NYRES0001]\n";
+    p = dmvf_policy_load_buffer(ok, strlen(ok), "<mem>", &err);
+    CHECK_MSG(p != NULL, "%s", err.msg);
+    if (p) {
+        CHECK_EQ_INT(dmvf_policy_client_count(p), 2);
+        const dmvf_policy_client *c = dmvf_policy_client_by_uid(p, 0);
+        CHECK(c != NULL && c == dmvf_policy_client_at(p, 0));
+        if (c) {
+            CHECK_EQ_STR(c->name, "message-switch");
+            CHECK(c->tls_fingerprint == NULL);
+            CHECK_EQ_INT(dmvf_policy_client_may_speak_for(c, "NY0010000"), 1);
+            CHECK_EQ_INT(dmvf_policy_client_may_speak_for(c, "NYPD00001"), 1);
+            CHECK_EQ_INT(dmvf_policy_client_may_speak_for(c, "DCMPD0000"), 1);
+            CHECK_EQ_INT(dmvf_policy_client_may_speak_for(c, "CA0010000"), 0);
+            CHECK_EQ_INT(dmvf_policy_client_may_speak_for(c, "ny0010000"), 0);
+            CHECK_EQ_INT(dmvf_policy_client_may_speak_for(c, NULL), 0);
+        }
+        CHECK(dmvf_policy_client_by_uid(p, 1000) == NULL);
+        const dmvf_policy_client *r = dmvf_policy_client_by_fingerprint(
+            p, "sha256:abcdef0123456789ABCDEF0123456789abcdef0123456789ABCDEF0123456789");
+        CHECK(r != NULL && r == dmvf_policy_client_at(p, 1));
+        if (r) {
+            CHECK_EQ_STR(r->tls_fingerprint,
+                         "sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+            CHECK(!r->has_uid);
+            CHECK_EQ_INT(dmvf_policy_client_may_speak_for(r, "NYRES0001"), 1);
+            CHECK_EQ_INT(dmvf_policy_client_may_speak_for(r, "NY0010000"), 0);
+        }
+        CHECK(dmvf_policy_client_by_fingerprint(p, "sha256:00") == NULL);
+        CHECK(dmvf_policy_client_by_fingerprint(p, NULL) == NULL);
+        char *txt = NULL;
+        size_t tl = 0;
+        FILE *m = open_memstream(&txt, &tl);
+        CHECK(m != NULL);
+        if (m) {
+            CHECK_EQ_INT(dmvf_policy_describe(p, m), DMVF_OK);
+            fclose(m);
+            CHECK(strstr(txt, "clients: 2") != NULL);
+            CHECK(strstr(txt, "'message-switch': unix uid 0; speaks for NY0010000, NY*, DC*") != NULL);
+            CHECK(strstr(txt, "'research-portal': TLS client certificate sha256:abcdef") != NULL);
+            free(txt);
+        }
+        dmvf_request q;
+        memset(&q, 0, sizeof q);
+        q.ori = "NYRES0001";
+        txt = NULL;
+        m = open_memstream(&txt, &tl);
+        CHECK(m != NULL);
+        if (m) {
+            CHECK_EQ_INT(dmvf_policy_explain(p, &q, m), DMVF_OK);
+            fclose(m);
+            CHECK_MSG(strstr(txt, "service clients that may ask for this ORI: 'message-switch', 'research-portal'\n") != NULL, "%s", txt);
+            free(txt);
+        }
+        dmvf_policy_free(p);
+    }
+#define HEAD "version: 1\nrules: []\nrequesters: []\nclients:\n"
+    expect_fail(HEAD "  - name: a\n    unix_uid: 0\n    oris: [NY0010000]\n    color: blue\n", 8, 5,
+                "unknown key 'color' in client 'a'");
+    expect_fail(HEAD "  - unix_uid: 0\n    oris: [NY0010000]\n", 5, 5, "a client has no name");
+    expect_fail(HEAD "  - name: a\n    oris: [NY0010000]\n", 5, 5, "neither unix_uid nor tls_fingerprint");
+    expect_fail(HEAD "  - name: a\n    unix_uid: 0\n", 5, 5, "neither oris nor ori_prefixes");
+    expect_fail(HEAD "  - name: a\n    unix_uid: -1\n    oris: [NY0010000]\n", 6, 15, "unix_uid of client 'a'");
+    expect_fail(HEAD "  - name: a\n    unix_uid: 0\n    oris: [ny0010000]\n", 7, 12,
+                "'ny0010000' in oris of client 'a'");
+    expect_fail(HEAD "  - name: a\n    unix_uid: 0\n    ori_prefixes: [NY0010000X]\n", 7, 20,
+                "in ori_prefixes of client 'a'");
+    expect_fail(HEAD "  - name: a\n    tls_fingerprint: sha256:12\n    oris: [NY0010000]\n", 6, 22,
+                "tls_fingerprint of client 'a'");
+    expect_fail(HEAD "  - name: a\n    unix_uid: 0\n    oris: [NY0010000]\n"
+                     "  - name: a\n    unix_uid: 1\n    oris: [NY0010000]\n", 8, 5, "named twice");
+    expect_fail(HEAD "  - name: a\n    unix_uid: 7\n    oris: [NY0010000]\n"
+                     "  - name: b\n    unix_uid: 7\n    oris: [NY0010000]\n", 8, 5, "the same unix_uid 7");
+    expect_fail(HEAD "  name: a\n", 5, 3, "clients");
+#undef HEAD
+}
+
 int main(void)
 {
     const char *src = getenv("DMVF_SRC");
@@ -930,5 +1026,6 @@ int main(void)
     test_bad();
     test_buffers();
     test_normalize();
+    test_clients();
     CHECK_DONE();
 }

@@ -149,6 +149,7 @@ int dmvf_audit_event_write(dmvf_audit *a, const dmvf_audit_event *ev, uint64_t *
     e.records_out = ev->counts.records_out;
     e.records_dropped = ev->counts.records_dropped;
     e.notices = ev->counts.notices;
+    e.client = s_or_empty(ev->client);
     Dmv__V1__FieldCount *fstore;
     uint8_t *sstore;
     if (fields_msg(ev->fields, ev->nfields, &fstore, &e.fields) != DMVF_OK)
@@ -203,6 +204,7 @@ static int entry_from_filter(const dmvf_filter *f, Dmv__V1__AuditEntry *e, Dmv__
     if (claimed_from_filter(f, cl))
         e->claimed = cl;
     e->judged_as_of = dmvf_filter_as_of(f);
+    e->client = s_or_empty(dmvf_filter_client(f));
     const char *rule = dmvf_filter_rule(f);
     e->rule = s_or_empty(rule);
     e->policy_id = s_or_empty(dmvf_filter_policy_id(f));

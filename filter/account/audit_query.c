@@ -20,7 +20,9 @@
  *   rule, policy_id, key_epoch, [reason], records_in, records_out,
  *   records_dropped, [fields[{path, action, class, values}]],
  *   [subjects (hex)], [review_id], [actor], [note], notices,
- *   notify_subject
+ *   notify_subject, [client]
+ *
+ * and a client name (exactly: the `dmvfilter serve` client that asked).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -131,8 +133,11 @@ static void json_entry(FILE *o, const Dmv__V1__AuditEntry *e, const char *log)
         json_key_str(o, "actor", e->actor);
     if (e->note && e->note[0])
         json_key_str(o, "note", e->note);
-    fprintf(o, ",\"notices\":%u,\"notify_subject\":%s}\n", (unsigned)e->notices,
+    fprintf(o, ",\"notices\":%u,\"notify_subject\":%s", (unsigned)e->notices,
             e->notify_subject ? "true" : "false");
+    if (e->client && e->client[0])
+        json_key_str(o, "client", e->client);
+    fputs("}\n", o);
 }
 
 static int ci_contains(const char *hay, const char *needle)
@@ -168,6 +173,8 @@ static int query_match(const query_ctx *c, const Dmv__V1__AuditEntry *e)
     if (q->from_ns && e->time_ns < q->from_ns)
         return 0;
     if (q->to_ns && e->time_ns >= q->to_ns)
+        return 0;
+    if (q->client && strcmp(e->client ? e->client : "", q->client) != 0)
         return 0;
     if (q->ori || q->agency || q->tag || q->request_id) {
         const Dmv__V1__Request *r = e->request;

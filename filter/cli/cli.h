@@ -24,6 +24,7 @@
  *   cmd_notices.c `notices due|sent` (the subject notice queue)
  *   cmd_verify.c  `verify` (signed framed releases)
  *   cmd_audit.c   `audit verify|query|report` (the audit log)
+ *   cmd_serve.c   `serve` (the service: filter/serve/)
  *
  * The command line uses the public API (<dmvfilter/dmvfilter.h>), the
  * exported headers of the library's layers (its "cli" view, see
@@ -521,6 +522,7 @@ int dmvf__cli_cmd_review(int argc, char **argv);
 int dmvf__cli_cmd_notices(int argc, char **argv);
 int dmvf__cli_cmd_verify(int argc, char **argv);
 int dmvf__cli_cmd_audit(int argc, char **argv);
+int dmvf__cli_cmd_serve(int argc, char **argv);
 
 extern const char dmvf__cli_filter_help[];
 extern const char dmvf__cli_policy_help[];
@@ -530,5 +532,6 @@ extern const char dmvf__cli_review_help[];
 extern const char dmvf__cli_notices_help[];
 extern const char dmvf__cli_verify_help[];
 extern const char dmvf__cli_audit_help[];
+extern const char dmvf__cli_serve_help[];
 
 #endif

@@ -20,7 +20,7 @@ const char dmvf__cli_audit_help[] =
     "                 --public-key P...)\n"
     "       dmvfilter audit query DIR... [--ori ORI] [--agency S] [--tag T] [--from DATE]\n"
     "                 [--to DATE] [--decision D] [--kind K] [--request-id ID]\n"
-    "                 [--subject RECORD_ID --keyring FILE... [--passphrase-file F]]\n"
+    "                 [--client NAME] [--subject RECORD_ID --keyring FILE... [--passphrase-file F]]\n"
     "       dmvfilter audit report DIR... --from DATE --to DATE [--format md|csv|json|html]\n"
     "                 [--title S] [--out FILE]\n"
     "\n"
@@ -60,6 +60,7 @@ const char dmvf__cli_audit_help[] =
     "  --agency S              ... whose agency name contains S (any case)\n"
     "  --tag T                 ... that carry the requester tag T\n"
     "  --request-id ID         ... with this request id\n"
+    "  --client NAME           ... asked by this client of `dmvfilter serve`\n"
     "  --from DATE             entries at or after DATE\n"
     "  --to DATE               entries before DATE; a day (YYYY-MM-DD) is included\n"
     "                          whole: --to 2026-11-30 means up to the end of Nov 30\n"
@@ -84,7 +85,7 @@ static const char verify_usage[] =
 static const char query_usage[] =
     "usage: dmvfilter audit query DIR... [--ori ORI] [--agency S] [--tag T] [--from DATE]\n"
     "       [--to DATE] [--decision D] [--kind K] [--request-id ID]\n"
-    "       [--subject RECORD_ID --keyring FILE...]\n";
+    "       [--client NAME] [--subject RECORD_ID --keyring FILE...]\n";
 static const char report_usage[] =
     "usage: dmvfilter audit report DIR... --from DATE --to DATE [--format md|csv|json|html]\n"
     "       [--title S] [--out FILE]\n";
@@ -434,6 +435,9 @@ static int audit_query(int argc, char **argv)
         } else if (dmvf__cli_value(&a, "--request-id", &v)) {
             if (nonempty(&a, "--request-id", v))
                 c.q.request_id = v;
+        } else if (dmvf__cli_value(&a, "--client", &v)) {
+            if (nonempty(&a, "--client", v))
+                c.q.client = v;
         } else if (dmvf__cli_value(&a, "--subject", &v)) {
             if (nonempty(&a, "--subject", v))
                 c.q.subject = v;

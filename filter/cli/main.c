@@ -28,6 +28,7 @@ static const char top_help[] =
     "  audit verify    check the audit log (chain, signatures, HEAD); 5 if not intact\n"
     "  audit query     print audit entries as JSON Lines, by requester, time, subject\n"
     "  audit report    the transparency report over a time window\n"
+    "  serve           the per-request hook as a local Connect service (Unix socket, TLS)\n"
     "  help [COMMAND]  the help of a command\n"
     "\n"
     "Every command takes --help. `dmvfilter --version` prints the version.\n"
@@ -67,6 +68,8 @@ static int help_for(const char *cmd)
         fputs(dmvf__cli_verify_help, stdout);
     } else if (strcmp(cmd, "audit") == 0) {
         fputs(dmvf__cli_audit_help, stdout);
+    } else if (strcmp(cmd, "serve") == 0) {
+        fputs(dmvf__cli_serve_help, stdout);
     } else {
         dmvf__cli_err("unknown command '%s'; try 'dmvfilter --help'", cmd);
         return DMVF_EXIT_USAGE;
@@ -112,6 +115,8 @@ int main(int argc, char **argv)
         return dmvf__cli_cmd_verify(argc - 2, argv + 2);
     if (strcmp(cmd, "audit") == 0)
         return dmvf__cli_cmd_audit(argc - 2, argv + 2);
+    if (strcmp(cmd, "serve") == 0)
+        return dmvf__cli_cmd_serve(argc - 2, argv + 2);
     if (cmd[0] == '-')
         dmvf__cli_err("unknown flag '%s'; try 'dmvfilter --help'", cmd);
     else

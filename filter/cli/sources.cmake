@@ -9,6 +9,7 @@ set(DMVF_CLI_SRCS
   cmd_notices.c
   cmd_policy.c
   cmd_review.c
+  cmd_serve.c
   cmd_verify.c
   compress.c
   filter_framed.c

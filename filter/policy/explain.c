@@ -343,6 +343,46 @@ static void claims_str(const dmvf_request *req, char *buf, size_t cap)
         snprintf(buf, cap, "none");
 }
 
+/* The clients section (who may call `dmvfilter serve`), a line each. */
+static void describe_clients(const dmvf_policy *p, FILE *out)
+{
+    if (!p->has_clients) {
+        fprintf(out, "clients: (no section: `dmvfilter serve` refuses every caller)\n");
+        return;
+    }
+    fprintf(out, "clients: %zu (who may call `dmvfilter serve`; the directory still says who a requester is)\n",
+            p->nclients);
+    for (size_t i = 0; i < p->nclients; i++) {
+        const dmvf_policy_client *c = &p->clients[i];
+        fprintf(out, "  '%s':", c->name);
+        if (c->has_uid)
+            fprintf(out, " unix uid %u;", (unsigned)c->unix_uid);
+        if (c->tls_fingerprint)
+            fprintf(out, " TLS client certificate %s;", c->tls_fingerprint);
+        fprintf(out, " speaks for");
+        for (size_t k = 0; k < c->noris; k++)
+            fprintf(out, "%s %s", k ? "," : "", c->oris[k]);
+        for (size_t k = 0; k < c->nprefixes; k++)
+            fprintf(out, "%s %s*", k || c->noris ? "," : "", c->ori_prefixes[k]);
+        fputc('\n', out);
+    }
+}
+
+/* Which clients may ask for the request's ORI (explain). */
+static void explain_clients(const dmvf_policy *p, const dmvf_request *req, FILE *out)
+{
+    if (!p->has_clients) {
+        fprintf(out, "service clients: (no clients section: `dmvfilter serve` refuses every caller)\n");
+        return;
+    }
+    size_t n = 0;
+    fprintf(out, "service clients that may ask for this ORI:");
+    for (size_t i = 0; i < p->nclients; i++)
+        if (req->ori && dmvf_policy_client_may_speak_for(&p->clients[i], req->ori))
+            fprintf(out, "%s '%s'", n++ ? "," : "", p->clients[i].name);
+    fprintf(out, "%s\n", n ? "" : " none (a call for it is permission_denied)");
+}
+
 int dmvf_policy_explain_as_of(const dmvf_policy *p, const dmvf_request *req, uint32_t as_of, FILE *out)
 {
     DMVF_REQUIRE(p != NULL, "policy is NULL");
@@ -394,6 +434,7 @@ int dmvf_policy_explain_as_of(const dmvf_policy *p, const dmvf_request *req, uin
         fprintf(out, "max records: no limit\n");
     fprintf(out, "notify subject: %s\n", v.notify_subject ? "yes" : "no");
     fprintf(out, "reason: %s\n", v.reason);
+    explain_clients(p, req, out);
     int rc = DMVF_OK;
     if (v.decision == DMVF_DECISION_RELEASE) {
         rc = explain_table(p, r, req, out);
@@ -603,6 +644,7 @@ int dmvf_policy_describe(const dmvf_policy *p, FILE *out)
     fprintf(out, "marking: M and C fields are redacted except under a rule with marking: release; unknown "
                  "fields are always redacted.\n");
     describe_sections(p, out);
+    describe_clients(p, out);
     if (fflush(out) != 0 || ferror(out))
         return DMVF_EIO;
     return DMVF_OK;

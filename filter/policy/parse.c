@@ -14,6 +14,7 @@
  *                              compiled, so that it masks no other error)
  *   requesters_file: F.csv     parse_requesters.c
  *   audit, notices, review     parse_accountability.c
+ *   clients: [...]             parse_clients.c (who may call the service)
  */
 #include <string.h>
 #include "filter/policy/parse_int.h"
@@ -69,9 +70,12 @@ static int parse_top(dmvf__yload *L, const yaml_node_t *root)
             rc = dmvf__parse_notices(L, v);
         } else if (strcmp(key, "review") == 0) {
             rc = dmvf__parse_review(L, v);
+        } else if (strcmp(key, "clients") == 0) {
+            rc = dmvf__parse_clients(L, v);
         } else {
             return dmvf__yfail(L, k, "unknown key '%s' at top level (expected version, jurisdiction, refusal, "
-                               "profiles, marking, rules, requesters, requesters_file, audit, notices, review)",
+                               "profiles, marking, rules, requesters, requesters_file, audit, notices, review, "
+                               "clients)",
                                key);
         }
         if (rc)

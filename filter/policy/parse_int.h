@@ -118,6 +118,7 @@ int dmvf__parse_audit(dmvf__yload *L, const yaml_node_t *v);      /* parse_accou
 int dmvf__parse_notices(dmvf__yload *L, const yaml_node_t *v);
 int dmvf__parse_review(dmvf__yload *L, const yaml_node_t *v);
 int dmvf__parse_requesters(dmvf__yload *L, const yaml_node_t *v);   /* parse_requesters.c */
+int dmvf__parse_clients(dmvf__yload *L, const yaml_node_t *v);      /* parse_clients.c */
 /* requesters_file: v names the CSV file; read after the other sections. */
 int dmvf__parse_requesters_file(dmvf__yload *L, const yaml_node_t *v);
 

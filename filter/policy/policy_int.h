@@ -172,6 +172,9 @@ struct dmvf_policy {
     dmvf_policy_audit audit;
     dmvf_policy_notices notices;
     dmvf_policy_review review;
+    int has_clients;
+    size_t nclients;
+    dmvf_policy_client *clients;    /* the clients section (parse_clients.c) */
     dmvf_arena arena;
 };
 

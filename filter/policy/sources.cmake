@@ -6,6 +6,7 @@ set(DMVF_LAYER_SRCS_policy
   explain.c
   parse.c
   parse_accountability.c
+  parse_clients.c
   parse_marking.c
   parse_node.c
   parse_profile.c

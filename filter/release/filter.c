@@ -67,6 +67,7 @@ struct dmvf_filter {
     dmvf_request req;           /* as the DMV records it: recv with the directory's identity */
     void *reqbuf;
     uint32_t as_of;             /* options.as_of */
+    const char *client;         /* options.client (borrowed) */
     const char *request_id;     /* req.request_id, or "" */
     size_t max_record_bytes;
     int drop_malformed;
@@ -196,6 +197,7 @@ dmvf_filter *dmvf_filter_create(const dmvf_policy *policy, const dmvf_keyring *k
     int hold = opts && opts->hold_for_review;
     f->acct_on = count_fields || collect;
     f->as_of = opts ? opts->as_of : 0;
+    f->client = opts ? opts->client : NULL;
     if (f->as_of && !dmvf__date_valid(f->as_of)) {
         dmvf__seterr(err, DMVF_EINVAL, "options.as_of %u is not a date (YYYYMMDD)", (unsigned)f->as_of);
         dmvf_filter_free(f);
@@ -716,6 +718,12 @@ uint32_t dmvf_filter_as_of(const dmvf_filter *f)
 {
     DMVF_REQUIRE(f != NULL, "filter is NULL");
     return f->as_of;
+}
+
+const char *dmvf_filter_client(const dmvf_filter *f)
+{
+    DMVF_REQUIRE(f != NULL, "filter is NULL");
+    return f->client;
 }
 
 const char *dmvf_filter_policy_id(const dmvf_filter *f)

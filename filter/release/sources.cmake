@@ -10,6 +10,7 @@ set(DMVF_LAYER_SRCS_release
   filter_stats.c
   framed.c
   json_read.c
+  json_record.c
   json_write.c
   names.c
   stream.c

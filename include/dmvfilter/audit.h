@@ -130,7 +130,8 @@ DMVF_API int dmvf_audit_close(dmvf_audit *a, dmvf_error *err);
  * names it; purpose, legal process and reference, query kind, fields; the
  * day judged on), what the request claimed of its requester when it
  * claimed anything (dmvf_filter_request_received: ori, agency name, kind,
- * jurisdiction, tags, date), the as_of day when one was given, rule, policy
+ * jurisdiction, tags, date), the as_of day when one was given, the client
+ * that asked (dmvf_filter_client, `dmvfilter serve`), rule, policy
  * id, key epoch, the true decision and reply form, the reason (a refusal
  * before any rule included), whether subjects are to be notified. The
  * RELEASE entry (dmvf_audit_release) holds the same. fsync'd.
@@ -198,6 +199,7 @@ typedef struct dmvf_audit_event {
     const uint8_t *subjects;        /* nsubjects * DMVF_SUBJECT_HASH_LEN bytes, may be NULL */
     size_t nsubjects;
     int decision;                   /* DMVF_DECISION_*; 0: the kind's own (above) */
+    const char *client;             /* the client that asked (dmvf_filter_client); may be NULL */
 } dmvf_audit_event;
 /* Writes the event as one entry, fsync'd. NULL strings are written as "".
  * @return  DMVF_OK with *seq its sequence number; the writing calls'
@@ -256,7 +258,8 @@ DMVF_API int dmvf_audit_verify(const char *dir, const dmvf_keyring *kr, const ui
  * requester; only when it said anything}, judged_as_of (YYYY-MM-DD; only
  * when the day was chosen), rule, policy_id, key_epoch, reason, records_in/out/
  * dropped, fields [{path, action, class, values}], subjects (hex),
- * review_id, actor, note, notices, notify_subject. Strings are escaped so
+ * review_id, actor, note, notices, notify_subject, client (only when
+ * set). Strings are escaped so
  * that every line is valid JSON whatever bytes the log holds. */
 typedef struct dmvf_audit_query {
     const char *ori;           /* exact requester ORI */
@@ -267,6 +270,7 @@ typedef struct dmvf_audit_query {
     int kind;                  /* DMVF_AUDIT_*; 0 = any */
     const char *subject;       /* record_id */
     const char *request_id;
+    const char *client;        /* exact client name (`dmvfilter serve`) */
 } dmvf_audit_query;
 /* Runs query q over the log in dir, writing the matches to out.
  * @return  DMVF_OK; DMVF_EINVAL (a subject query without kr); DMVF_EIO (dir

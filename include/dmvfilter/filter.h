@@ -159,6 +159,11 @@ typedef struct dmvf_filter_options {
                                    its notices are dated from; the audit's
                                    REQUEST entry records it (judged_as_of).
                                    Never take it from a request */
+    const char *client;         /* the program that asked for the request
+                                   (the policy's clients section, for
+                                   `dmvfilter serve`), recorded in its audit
+                                   entries; NULL: none. Borrowed: it must
+                                   outlive the filter */
 } dmvf_filter_options;
 
 #define DMVF_DEFAULT_MAX_RECORD_BYTES ((size_t)16 << 20)
@@ -532,6 +537,11 @@ DMVF_API dmvf_precheck dmvf_filter_precheck(const dmvf_filter *f);
  * Owns:    nothing (a value). */
 DMVF_API uint32_t dmvf_filter_judged_date(const dmvf_filter *f);
 DMVF_API uint32_t dmvf_filter_as_of(const dmvf_filter *f);
+
+/* The client the request came from (options.client), or NULL.
+ * Threads: any (f is only read). NULL: f aborts. Owns: the caller of
+ * dmvf_filter_create owns the string. */
+DMVF_API const char *dmvf_filter_client(const dmvf_filter *f);
 
 /* The policy id of the filter's policy (dmvf_policy_id).
  * @return  64 hex characters; never NULL.

@@ -177,6 +177,54 @@ DMVF_API void dmvf_policy_notice_settings(const dmvf_policy *p, dmvf_policy_noti
  *          dmvf_policy_free). */
 DMVF_API void dmvf_policy_review_settings(const dmvf_policy *p, dmvf_policy_review *out);
 
+/* ---- clients: who may call `dmvfilter serve`, and for which ORIs ----
+ *
+ *   clients:
+ *     - name: message-switch
+ *       unix_uid: 0                 a Unix-socket peer with this uid
+ *       tls_fingerprint: "sha256:<64 hex digits of the client certificate's DER>"
+ *       oris: [NY0010000]           the ORIs it may speak for ...
+ *       ori_prefixes: [NY, DC]      ... or any ORI beginning so
+ *
+ * A client has a name (unique), unix_uid and/or tls_fingerprint (each
+ * naming at most one client; hex digits are read in either case and kept
+ * lowercase) and oris and/or ori_prefixes (as the requester directory
+ * spells them). Any other key is an error. Without a clients section no
+ * peer is a client: the service refuses every call. */
+typedef struct dmvf_policy_client {
+    const char *name;
+    int has_uid;
+    uint32_t unix_uid;
+    const char *tls_fingerprint;     /* "sha256:" and 64 lowercase hex digits, or NULL */
+    const char *const *oris;
+    size_t noris;
+    const char *const *ori_prefixes;
+    size_t nprefixes;
+} dmvf_policy_client;
+
+/* The clients section: how many clients (0 without one), and the i-th
+ * (i < count), in the policy's order.
+ * Threads: thread-safe (p is only read).
+ * NULL:    p aborts; an i out of range aborts.
+ * Owns:    p owns the client and its strings (valid until dmvf_policy_free). */
+DMVF_API size_t dmvf_policy_client_count(const dmvf_policy *p);
+DMVF_API const dmvf_policy_client *dmvf_policy_client_at(const dmvf_policy *p, size_t i);
+
+/* The client a peer is: by its Unix uid, or by its certificate's
+ * fingerprint ("sha256:" and 64 hex digits, either case).
+ * @return  the client, or NULL when none is so named.
+ * Threads: thread-safe.
+ * NULL:    p aborts; fingerprint NULL returns NULL.
+ * Owns:    p owns the client. */
+DMVF_API const dmvf_policy_client *dmvf_policy_client_by_uid(const dmvf_policy *p, uint32_t uid);
+DMVF_API const dmvf_policy_client *dmvf_policy_client_by_fingerprint(const dmvf_policy *p,
+                                                                    const char *fingerprint);
+
+/* 1 when client c may speak for ori: it is one of c's oris or begins with
+ * one of its ori_prefixes (exact bytes, no case folding); else 0.
+ * NULL:    c aborts; ori NULL is 0. */
+DMVF_API int dmvf_policy_client_may_speak_for(const dmvf_policy_client *c, const char *ori);
+
 #ifdef __cplusplus
 }
 #endif

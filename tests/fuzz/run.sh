@@ -39,7 +39,7 @@ seconds=${DMVF_FUZZ_SECONDS:-60}
 jobs=2
 build_only=0
 targets=()
-all=(rewrite framed gzip policy keyring jsonl csv)
+all=(rewrite framed gzip policy keyring jsonl csv serve)
 nice_cmd=${NICE-nice -n 19}
 
 while [ $# -gt 0 ]; do
