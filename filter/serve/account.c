@@ -8,9 +8,10 @@
  *                held: sealed into the review spool, REVIEW_HOLD entry)
  *   then         its trailer; the reply is sent only after all of it
  *
- * Every entry names the client (dmvf_filter_client). The audit handle
- * belongs to one thread at a time: each hook call holds the acct lock, the
- * one place appends are serialized.
+ * Every entry names the client (dmvf_filter_client). Requests on several
+ * threads call these at once: the audit handle commits their entries in
+ * shared batches (group commit, audit.h), the notice queue and the review
+ * spool order their writers themselves, so no lock is held here.
  */
 #include <errno.h>
 #include <string.h>
@@ -21,7 +22,6 @@
 int dmvf__acct_open(dmvf__acct *a, const dmvf_serve_config *cfg, const dmvf__snap *sn, char *msg, size_t cap)
 {
     memset(a, 0, sizeof *a);
-    pthread_mutex_init(&a->lock, NULL);
     dmvf_policy_audit as;
     dmvf_policy_audit_settings(sn->pol, &as);
     const char *dir = cfg->audit_dir ? cfg->audit_dir : as.dir;
@@ -62,7 +62,6 @@ int dmvf__acct_close(dmvf__acct *a, char *msg, size_t cap)
             snprintf(msg, cap, "audit log %s: closing checkpoint: %s", a->dir,
                      err.msg[0] ? err.msg : dmvf_strerror(st));
     }
-    pthread_mutex_destroy(&a->lock);
     return st;
 }
 
@@ -131,7 +130,7 @@ static int hold(dmvf__racct *ra, const dmvf_filter *f, const dmvf_audit_counts *
     return event(ra, f, DMVF_AUDIT_REVIEW_HOLD, c, ra->held, NULL, 0);
 }
 
-static int hook_locked(dmvf__racct *ra, dmvf_filter *f, const dmvf_trailer *t)
+static int hook_steps(dmvf__racct *ra, dmvf_filter *f, const dmvf_trailer *t)
 {
     dmvf_error err;
     memset(&err, 0, sizeof err);
@@ -166,13 +165,6 @@ static int hook_locked(dmvf__racct *ra, dmvf_filter *f, const dmvf_trailer *t)
     return 0;
 }
 
-/* The one place the service serializes its audit steps: until the audit
- * handle commits concurrent appends itself, one request's steps at a time. */
-static void serialized(dmvf__acct *a, int enter)
-{
-    (void)(enter ? pthread_mutex_lock(&a->lock) : pthread_mutex_unlock(&a->lock));
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -184,9 +176,7 @@ int dmvf__racct_hook(void *ud, dmvf_filter *f, const dmvf_trailer *t)
 {
     dmvf__racct *ra = ud;
     double t0 = now_s();
-    serialized(ra->a, 1);
-    int rc = hook_locked(ra, f, t);
-    serialized(ra->a, 0);
+    int rc = hook_steps(ra, f, t);
     if (ra->a->audit)
         dmvf__metrics_audit(ra->a->m, now_s() - t0);
     return rc;
@@ -194,9 +184,7 @@ int dmvf__racct_hook(void *ud, dmvf_filter *f, const dmvf_trailer *t)
 
 int dmvf__racct_refused(dmvf__racct *ra, const dmvf_filter *f, const char *note)
 {
-    serialized(ra->a, 1);
     int rc = event(ra, f, DMVF_AUDIT_REQUEST, NULL, NULL, note, DMVF_DECISION_DENY);
-    serialized(ra->a, 0);
     return rc;
 }
 
@@ -208,8 +196,6 @@ int dmvf__racct_no_subject(dmvf__racct *ra, const dmvf_filter *f, uint64_t recor
     c.records_in = record + 1;
     snprintf(note, sizeof note, "refused: record %llu has no record_id and the rule notifies subjects; "
              "nothing released", (unsigned long long)record);
-    serialized(ra->a, 1);
     int rc = event(ra, f, DMVF_AUDIT_RELEASE, &c, NULL, note, 0);
-    serialized(ra->a, 0);
     return rc;
 }

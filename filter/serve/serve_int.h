@@ -4,8 +4,7 @@
  *   snapshot.c   the policy and keyring in use, counted; SIGHUP's reload
  *   release.c    one Release call: the client's ORIs, the framed request
  *                with its audit hook, the reply's records and trailer
- *   account.c    the audit hook (REQUEST, notices, RELEASE, review holds),
- *                its one lock
+ *   account.c    the audit hook (REQUEST, notices, RELEASE, review holds)
  *   reply.c      reply bodies: binary and JSON messages, Connect errors
  *   metrics.c    counters and histograms, the Prometheus text
  *   http.c       libmicrohttpd: the handlers, peers, limits
@@ -54,7 +53,6 @@ typedef struct dmvf__acct {
     dmvf_audit *audit;              /* NULL: not audited */
     const char *dir;
     int subjects;
-    pthread_mutex_t lock;           /* one request's audit steps at a time */
     struct dmvf__metrics *m;        /* audit latency */
 } dmvf__acct;
 
