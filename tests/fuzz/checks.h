@@ -1,7 +1,7 @@
 /*
  * checks.h - the fuzz targets' check logic, shared by the libFuzzer
  * executables (tests/fuzz/fuzz_*.c, clang) and the plain regression runner
- * (tests/test_fuzz_regressions.c, any compiler), so that every committed
+ * (tests/fuzz/test_fuzz_regressions.c, any compiler), so that every committed
  * corpus file and crash input is replayed by the ordinary ctest run.
  *
  * One function per entry point. Each takes one fuzz input, drives the

@@ -3,7 +3,7 @@
  * the same checks as fuzz_jsonl.c, for the CSV reader (quoting, the
  * header's columns, cells by type, the formula guard).
  * The checks live in checks_text.c (through checks.c), shared with
- * tests/test_fuzz_regressions.c.
+ * tests/fuzz/test_fuzz_regressions.c.
  */
 #include <stdint.h>
 #include <stdlib.h>

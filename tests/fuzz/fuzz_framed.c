@@ -3,7 +3,7 @@
  * dmvf_framed_stream over the input, fed whole and in pieces sized from the
  * input's hash; both runs must agree, and released frames must decode and keep
  * marking suppressed.
- * The checks live in checks.c, shared with tests/test_fuzz_regressions.c.
+ * The checks live in checks.c, shared with tests/fuzz/test_fuzz_regressions.c.
  */
 #include <stdint.h>
 #include <stdlib.h>

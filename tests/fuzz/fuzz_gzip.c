@@ -3,7 +3,7 @@
  * and the multi-member inflate loop of filter/cli/io.c (mirrored in checks.c),
  * fed whole and in short reads; what inflates goes through dmvf_filter_stream
  * with the police plan.
- * The checks live in checks.c, shared with tests/test_fuzz_regressions.c.
+ * The checks live in checks.c, shared with tests/fuzz/test_fuzz_regressions.c.
  */
 #include <stdint.h>
 #include <stdlib.h>

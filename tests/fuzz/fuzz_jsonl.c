@@ -5,7 +5,7 @@
  * canonical and JSON and CSV give it back exactly; every release passes
  * the release walkers and reads back from its JSON and CSV output.
  * The checks live in checks_text.c (through checks.c), shared with
- * tests/test_fuzz_regressions.c.
+ * tests/fuzz/test_fuzz_regressions.c.
  */
 #include <stdint.h>
 #include <stdlib.h>

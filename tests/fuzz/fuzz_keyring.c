@@ -3,7 +3,7 @@
  * on a temp file (mode 0600) holding the input. Sealed inputs that ask for
  * expensive Argon2id costs are loaded without a passphrase (checks.c), so that
  * a run stays fast.
- * The checks live in checks.c, shared with tests/test_fuzz_regressions.c.
+ * The checks live in checks.c, shared with tests/fuzz/test_fuzz_regressions.c.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * dmvf_policy_load_buffer on the input; a policy that loads must keep the
  * marking invariant in every plan it releases with, and its plans must rewrite
  * fixed records exactly as the reference path does.
- * The checks live in checks.c, shared with tests/test_fuzz_regressions.c.
+ * The checks live in checks.c, shared with tests/fuzz/test_fuzz_regressions.c.
  */
 #include <stdint.h>
 #include <stdlib.h>

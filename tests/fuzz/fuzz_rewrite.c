@@ -4,7 +4,7 @@
  * and compared with dmvf__reference_record; the output must unpack with
  * protobuf-c and hold no redacted, unknown or (without marking: release)
  * marking or marking- correlated field.
- * The checks live in checks.c, shared with tests/test_fuzz_regressions.c.
+ * The checks live in checks.c, shared with tests/fuzz/test_fuzz_regressions.c.
  */
 #include <stdint.h>
 #include <stdlib.h>
