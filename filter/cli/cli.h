@@ -371,7 +371,7 @@ typedef struct dmvf_cli_par {
     const dmvf_keyring *keyring;
     const dmvf_request *req;
     dmvf_filter_options fo;    /* as f was created with */
-    unsigned threads;          /* workers; 1 runs everything on the calling thread */
+    unsigned threads;          /* workers (beside the reader and the writer) */
     size_t chunk_bytes;        /* 0: DMVF_CLI_CHUNK_BYTES */
     dmvf_cz_opts cz;           /* compressed (cz.format not none): members per
                                   DMVF_CLI_MEMBER_BYTES released */
