@@ -237,6 +237,7 @@ typedef struct dmvf_cli_sink {
     uint64_t payload;        /* bytes given to dmvf__cli_sink_write since open/rewind */
     uint64_t written;        /* bytes written to fd (spool: and not yet sent) */
     uint64_t sent;           /* spool: bytes that reached the output */
+    uint64_t started;        /* named file: bytes of fd whose writeback was started */
 } dmvf_cli_sink;
 
 /* Opens the output. A named regular file (path, or one not there yet) is
