@@ -61,6 +61,7 @@ typedef struct dmvf_bio_sink {
     size_t len, cap;
     uint8_t *zbuf;
     uint64_t payload, written;
+    uint64_t started;        /* a named file: bytes whose writeback was started */
 } dmvf_bio_sink;
 
 /* path NULL or "-": stdout. Returns 0 or an exit code. */

@@ -16,6 +16,10 @@
 #                           and append latency for 1, 4 and 16 threads, with
 #                           group commit and serialized, 2 s each, on a log
 #                           in the build directory, nice'd (about 15 seconds)
+#   bench/run.sh --overlap  I/O overlap alone (bench/overlap.sh): 1-thread
+#                           file→file against the slower of the hot loop and
+#                           the copy limit, pipe→pipe, the inline run, peak
+#                           RSS at two sizes; 3 rounds (about 1-2 minutes)
 #   bench/run.sh --formats  the record formats only (fmtbench: JSON Lines and
 #                           CSV through the codec of dmvfilter/format.h, and
 #                           protobuf in, CSV out) against Miller and node on
@@ -48,6 +52,7 @@ while [ $# -gt 0 ]; do
     --directory) directory=1 ;;
     --audit) audit=1 ;;
     --formats) formats=1 ;;
+    --overlap) shift; exec "$here/overlap.sh" "$@" ;;
     --runs) runs=$2; shift ;;
     --records) records=$2; shift ;;
     --peer-records) peer_records=$2; shift ;;
@@ -55,7 +60,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift ;;
     --no-memory) memory=0 ;;
     --no-peers) peers=0 ;;
-    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
     esac
     shift

@@ -237,6 +237,7 @@ typedef struct dmvf_cli_sink {
     uint64_t payload;        /* bytes given to dmvf__cli_sink_write since open/rewind */
     uint64_t written;        /* bytes written to fd (spool: and not yet sent) */
     uint64_t sent;           /* spool: bytes that reached the output */
+    uint64_t started;        /* named file: bytes of fd whose writeback was started */
 } dmvf_cli_sink;
 
 /* Opens the output. A named regular file (path, or one not there yet) is
@@ -371,7 +372,7 @@ typedef struct dmvf_cli_par {
     const dmvf_keyring *keyring;
     const dmvf_request *req;
     dmvf_filter_options fo;    /* as f was created with */
-    unsigned threads;          /* workers; 1 runs everything on the calling thread */
+    unsigned threads;          /* workers (beside the reader and the writer) */
     size_t chunk_bytes;        /* 0: DMVF_CLI_CHUNK_BYTES */
     dmvf_cz_opts cz;           /* compressed (cz.format not none): members per
                                   DMVF_CLI_MEMBER_BYTES released */

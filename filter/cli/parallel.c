@@ -57,8 +57,16 @@
  * names that the schema does not know is gathered chunk by chunk in
  * sequence order, so the paths kept are the same for every thread count.
  *
- * With one worker there are no threads: the calling thread reads, rewrites
- * and writes each chunk in turn, through the same code.
+ * Overlap. Reading, rewriting and writing run at the same time for every
+ * thread count, one worker included: the calling thread reads (large
+ * reads, straight into a free slot's buffer), the workers rewrite, the
+ * writer writes each chunk's output (or members) as one large write, from
+ * the slot's own buffer. A run takes about the longest of the three, not
+ * their sum, and memory is the ring's: 2N+2 slots, whatever the input's
+ * size. Only where the threads cannot start (or DMVF_NO_OVERLAP, hidden,
+ * for tests and the bench) does one worker run inline: the calling thread
+ * reads, rewrites and writes each chunk in turn, through the same code and
+ * with the same output.
  */
 #define _GNU_SOURCE     /* sched_getaffinity, CPU_COUNT */
 #include <pthread.h>
@@ -589,6 +597,12 @@ static size_t size_from_env(const char *name, size_t dflt)
     return dflt;
 }
 
+static int env_set(const char *name)
+{
+    const char *e = getenv(name);
+    return e && e[0] && strcmp(e, "0") != 0;
+}
+
 static void pipeline_free(pipeline *pl)
 {
     if (pl->workers) {
@@ -806,8 +820,8 @@ int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_c
         pl.min_read = MIN_READ;
     pl.max_record = dmvf_stream_record_limit(p->fo.max_record_bytes); /* what a stream holds of one record */
     pl.nworkers = p->threads ? p->threads : 1;
-    pl.threaded = pl.nworkers > 1;
-    pl.nslots = pl.threaded ? 2 * pl.nworkers + 2 : 2;
+    pl.threaded = pl.nworkers > 1 || !env_set("DMVF_NO_OVERLAP");
+    pl.nslots = 2 * pl.nworkers + 2;
     pl.fail_seq = UINT64_MAX;
 
     int rc = 0;
@@ -873,7 +887,12 @@ int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_c
             sync_destroy(&pl);
             running = 0;
         }
-        if (!running) {
+        if (!running && pl.nworkers == 1) {
+            pl.threaded = 0;        /* no overlap: the same work, inline */
+            pl.stop = 0;
+            for (unsigned i = 0; i < pl.nslots; i++)
+                pl.slots[i].state = SLOT_FREE;
+        } else if (!running) {
             dmvf__cli_err("cannot start %u threads; try --threads 1", pl.nworkers);
             pipeline_free(&pl);
             return DMVF_EXIT_SOFTWARE;

@@ -26,6 +26,11 @@
  * so that what has left is whole; a named file gets the same members, and
  * a member's bytes depend on its content alone, so every kind of output
  * holds the same bytes.
+ * A named file's writeback is started as it is written, a window at a
+ * time (sync_file_range, SYNC_FILE_RANGE_WRITE: it does not wait), so the
+ * disk writes while the records are still being rewritten and commit's
+ * fsync waits only for the last of it. The spool is read back soon and
+ * has no use for the disk, so it is left to the page cache.
  * Writes retry on EINTR and partial writes; SIGPIPE is ignored so a closed
  * pipe is an EPIPE error, not a silent death; a copy that fails part way
  * says how many bytes had left.
@@ -42,6 +47,8 @@
 #include "filter/core/fileio.h"
 
 #define COPY_CAP ((size_t)1 << 20)
+/* a named file's writeback is started once this much more was written */
+#define WRITEBACK_WINDOW ((uint64_t)8 << 20)
 
 /* ---- signals: a pending temp output is removed when the process is killed ---- */
 
@@ -207,6 +214,15 @@ static int sink_write_fd(dmvf_cli_sink *k, const void *buf, size_t n)
         return DMVF_EXIT_IOERR;
     }
     k->written += n;
+#ifdef SYNC_FILE_RANGE_WRITE
+    if (k->path && !k->spool && k->written - k->started >= WRITEBACK_WINDOW) {
+        /* only a start: commit's fsync is what makes the file durable, and
+           what reports a failure */
+        (void)sync_file_range(k->fd, (off_t)k->started, (off_t)(k->written - k->started),
+                              SYNC_FILE_RANGE_WRITE);
+        k->started = k->written;
+    }
+#endif
     return 0;
 }
 
@@ -447,6 +463,7 @@ int dmvf__cli_sink_rewind(dmvf_cli_sink *k)
         return DMVF_EXIT_SOFTWARE;
     }
     k->written = 0;
+    k->started = 0;
     k->payload = 0;
     k->zmember = 0;
     k->members = 0;
