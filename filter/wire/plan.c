@@ -10,15 +10,6 @@
 #include "filter/core/error.h"
 #include "filter/wire/plan.h"
 
-int dmvf__norm_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
-{
-    size_t n = an < bn ? an : bn;
-    int c = n ? memcmp(a, b, n) : 0;
-    if (c)
-        return c;
-    return (an > bn) - (an < bn);
-}
-
 unsigned dmvf__fplan_op(const dmvf_fplan *e, unsigned wt)
 {
     unsigned want = dmvf__ftype_wire(e->type);

@@ -97,8 +97,16 @@ typedef struct dmvf_norm {
 } dmvf_norm;
 
 /* Byte-wise order of a[0..an) and b[0..bn) (a shorter prefix first):
- * <0, 0, >0. */
-int dmvf__norm_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
+ * <0, 0, >0. Inline: the rewriter's normalization compares a value with a
+ * few short table entries, and most differ in their first byte. */
+static inline int dmvf__norm_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return a[i] < b[i] ? -1 : 1;
+    return (an > bn) - (an < bn);
+}
 
 struct dmvf_pnode;
 

@@ -142,7 +142,7 @@ static int emit_bytes_field(rw *r, uint32_t num, const uint8_t *v, size_t n)
  * are emitted even when empty. */
 static int emit_string(rw *r, const dmvf_fplan *fp, uint32_t num, const uint8_t *v, size_t n, int keep_empty)
 {
-    if (dmvf__normalize(fp, &v, &n))
+    if (fp->norm && dmvf__normalize(fp, &v, &n))
         return DMVF_OK; /* dropped */
     if (fp->action == DMVF_ACT_RELEASE) {
         if (n == 0 && !keep_empty)

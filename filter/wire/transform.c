@@ -7,7 +7,7 @@
 
 /* The index of v[0..n) in a table of `count` elements of `size` bytes
  * sorted by dmvf__norm_cmp, its bytes read by get; -1 when it is not there. */
-static long find_sorted(const void *table, uint32_t count, size_t size, const uint8_t *v, size_t n,
+static inline __attribute__((always_inline)) long find_sorted(const void *table, uint32_t count, size_t size, const uint8_t *v, size_t n,
                         void (*get)(const void *elt, const uint8_t **p, size_t *len))
 {
     uint32_t lo = 0, hi = count;
@@ -80,23 +80,31 @@ size_t dmvf__xf_string_bound(const dmvf_fplan *fp, size_t n)
  * masked whole: a short value is not released by a mask. */
 static size_t mask(const dmvf_fplan *fp, const uint8_t *v, size_t n, uint8_t *out)
 {
-    size_t cps = n ? 1 : 0;
+    if (n == 0)
+        return 0;
+    size_t cps = 1;
     for (size_t i = 1; i < n; i++)
         cps += (v[i] & 0xC0) != 0x80;
     size_t first = fp->mask_first, last = fp->mask_last;
-    int all = cps <= first + last;
+    if (cps <= first + last) {
+        memset(out, '*', cps);
+        return cps;
+    }
+    /* code points [first, cps - last) become one '*' each; the others are
+     * copied with their continuation bytes. One pass over the bytes. */
     size_t o = 0, k = 0;
-    for (size_t i = 0; i < n; k++) {
-        size_t j = i + 1;
-        while (j < n && (v[j] & 0xC0) == 0x80)
-            j++;
-        if (!all && (k < first || k >= cps - last)) {
-            memcpy(out + o, v + i, j - i);
-            o += j - i;
-        } else {
+    const size_t hi = cps - last;
+    out[o] = v[0];
+    o += first > 0;
+    if (first == 0)
+        out[o++] = '*';
+    for (size_t i = 1; i < n; i++) {
+        int lead = (v[i] & 0xC0) != 0x80;
+        k += lead;
+        if (k < first || k >= hi)
+            out[o++] = v[i];
+        else if (lead)
             out[o++] = '*';
-        }
-        i = j;
     }
     return o;
 }
