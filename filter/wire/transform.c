@@ -78,10 +78,40 @@ size_t dmvf__xf_string_bound(const dmvf_fplan *fp, size_t n)
  * continuation byte (10xxxxxx); invalid UTF-8 is thus still masked
  * deterministically. Values with no more code points than are kept are
  * masked whole: a short value is not released by a mask. */
+/* 1 when no byte of v[0..n) has its high bit set (ASCII: a code point a
+ * byte), read 8 bytes at a time. */
+static int all_ascii(const uint8_t *v, size_t n)
+{
+    uint64_t acc = 0, w;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&w, v + i, 8);
+            acc |= w;
+        }
+        memcpy(&w, v + n - 8, 8);
+        acc |= w;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            acc |= v[i];
+    }
+    return (acc & 0x8080808080808080ull) == 0;
+}
+
 static size_t mask(const dmvf_fplan *fp, const uint8_t *v, size_t n, uint8_t *out)
 {
     if (n == 0)
         return 0;
+    if (all_ascii(v, n)) {
+        size_t first = fp->mask_first, last = fp->mask_last;
+        if (n <= first + last) {
+            memset(out, '*', n);
+        } else {
+            memcpy(out, v, first);
+            memset(out + first, '*', n - first - last);
+            memcpy(out + n - last, v + n - last, last);
+        }
+        return n;
+    }
     size_t cps = 1;
     for (size_t i = 1; i < n; i++)
         cps += (v[i] & 0xC0) != 0x80;
