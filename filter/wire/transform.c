@@ -5,11 +5,28 @@
 #include <string.h>
 #include "filter/wire/transform.h"
 
+/* Tables up to this size are searched in order: a value's length and
+ * first byte rule out nearly every entry, where each step of a binary
+ * search is a branch no predictor can learn. */
+#define NORM_LINEAR 16u
+
 /* The index of v[0..n) in a table of `count` elements of `size` bytes
- * sorted by dmvf__norm_cmp, its bytes read by get; -1 when it is not there. */
-static inline __attribute__((always_inline)) long find_sorted(const void *table, uint32_t count, size_t size, const uint8_t *v, size_t n,
-                        void (*get)(const void *elt, const uint8_t **p, size_t *len))
+ * sorted by dmvf__norm_cmp, holding no value twice, its bytes read by get;
+ * -1 when it is not there. */
+static inline __attribute__((always_inline)) long
+find_sorted(const void *table, uint32_t count, size_t size, const uint8_t *v, size_t n,
+            void (*get)(const void *elt, const uint8_t **p, size_t *len))
 {
+    if (count <= NORM_LINEAR) {
+        for (uint32_t i = 0; i < count; i++) {
+            const uint8_t *p;
+            size_t len;
+            get((const char *)table + (size_t)i * size, &p, &len);
+            if (len == n && (n == 0 || (p[0] == v[0] && memcmp(p, v, n) == 0)))
+                return (long)i;
+        }
+        return -1;
+    }
     uint32_t lo = 0, hi = count;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
