@@ -27,7 +27,10 @@
  *
  * A message is rewritten in one pass when its known fields come in
  * canonical order (rewrite_message), else in two (rewrite_slow), with the
- * node of the compiled plan for its position:
+ * node of the compiled plan for its position. The one pass dispatches each
+ * field on its key through the node's op table (plan.h: what the plan does
+ * with that number and wire type, said once when the plan is built); the
+ * two passes, and keys the table does not cover, read the plan entry.
  *
  *   scan:  walk every field once; check wire types of known fields; remember
  *          for each known field number the first and last occurrence and the
