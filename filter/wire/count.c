@@ -286,6 +286,7 @@ static void none_init(void)
     g_none_root.max_number = sn->max_number;
     g_none_root.whole = 0;
     g_none_root.f = g_none_f;
+    dmvf__pnode_ops(&g_none_root);
     g_none.root = &g_none_root;
 }
 

@@ -10,13 +10,42 @@
 #include "filter/core/error.h"
 #include "filter/wire/plan.h"
 
-int dmvf__norm_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+unsigned dmvf__fplan_op(const dmvf_fplan *e, unsigned wt)
 {
-    size_t n = an < bn ? an : bn;
-    int c = n ? memcmp(a, b, n) : 0;
-    if (c)
-        return c;
-    return (an > bn) - (an < bn);
+    unsigned want = dmvf__ftype_wire(e->type);
+    if (!e->type || wt != want)
+        return DMVF_OP_GENERIC;
+    unsigned f = (want == 2 ? DMVF_OPF_LEN : 0) | (e->repeated ? DMVF_OPF_REPEATED : 0) |
+                 (e->type == DMVF_T_BOOL ? DMVF_OPF_BOOL : 0);
+    switch (e->action) {
+    case DMVF_ACT_REDACT:
+        return DMVF_OP_CHECK | f;
+    case DMVF_ACT_DESCEND:
+        return DMVF_OP_DESCEND | f | (e->child->whole ? DMVF_OPF_WHOLE : 0);
+    case DMVF_ACT_RELEASE:
+        if (e->type == DMVF_T_MESSAGE)
+            return DMVF_OP_CHECK | f;
+        return (e->norm ? DMVF_OP_XFORM : DMVF_OP_COPY) | f;
+    default:
+        return DMVF_OP_XFORM | f;
+    }
+}
+
+void dmvf__pnode_ops(dmvf_pnode *pn)
+{
+    _Static_assert(DMVF_PLAN_KEYS == 256, "op[] is read by keys of one or two bytes");
+    memset(pn->op, DMVF_OP_GENERIC, sizeof pn->op);
+    for (uint32_t num = 1; num <= DMVF_MAX_FIELD_NUMBER; num++) {
+        const dmvf_fplan *e = num <= pn->max_number ? &pn->f[num] : NULL;
+        uint8_t *op = &pn->op[num << 3];
+        if (!e || e->opaque) {
+            op[0] = DMVF_OP_SKIP;
+            op[2] = DMVF_OP_SKIP | DMVF_OPF_LEN;
+            continue;
+        }
+        for (unsigned wt = 0; wt < 8; wt++)
+            op[wt] = (uint8_t)dmvf__fplan_op(e, wt);
+    }
 }
 
 typedef struct bctx {
@@ -98,6 +127,7 @@ static const dmvf_pnode *build_node(bctx *b, const dmvf_snode *sn, int *any)
         if (!verbatim && !(e->action == DMVF_ACT_DESCEND && e->child->whole))
             pn->whole = 0;
     }
+    dmvf__pnode_ops(pn);
     return pn;
 }
 

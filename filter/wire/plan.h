@@ -97,8 +97,16 @@ typedef struct dmvf_norm {
 } dmvf_norm;
 
 /* Byte-wise order of a[0..an) and b[0..bn) (a shorter prefix first):
- * <0, 0, >0. */
-int dmvf__norm_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
+ * <0, 0, >0. Inline: the rewriter's normalization compares a value with a
+ * few short table entries, and most differ in their first byte. */
+static inline int dmvf__norm_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return a[i] < b[i] ? -1 : 1;
+    return (an > bn) - (an < bn);
+}
 
 struct dmvf_pnode;
 
@@ -119,12 +127,49 @@ typedef struct dmvf_fplan {
     const dmvf_sfield *sf;   /* NULL: not in the schema */
 } dmvf_fplan;
 
+/*
+ * The rewriter's dispatch, said once per node: op[key] for every field key
+ * (number << 3 | wire type) a message may hold, a kind and flags in one
+ * byte, so that a field costs the rewriter one indexed load to know what
+ * to do with it. A key of two bytes or more, a number past the schema's
+ * largest, a wire type the kind does not name: DMVF_OP_GENERIC, read by
+ * its framing and judged from f[] as the kind below would be. A node whose
+ * op[] is all zero (DMVF_OP_GENERIC) is thus still rewritten correctly.
+ *
+ *   SKIP     opaque (plan.h above): stepped over by its framing alone
+ *   CHECK    looked at, never written: a redacted scalar with its schema's
+ *            wire type, or a message the plan releases (never copied blind)
+ *   COPY     released unchanged, not normalized: copied as it is when its
+ *            bytes are canonical, else re-encoded
+ *   XFORM    through its action, normalization first (a released field
+ *            with a normalization table is XFORM)
+ *   DESCEND  a sub-message the plan walks
+ */
+enum dmvf_opkind {
+    DMVF_OP_GENERIC = 0,
+    DMVF_OP_SKIP,
+    DMVF_OP_CHECK,
+    DMVF_OP_COPY,
+    DMVF_OP_XFORM,
+    DMVF_OP_DESCEND
+};
+#define DMVF_OP_KIND 7u
+#define DMVF_OPF_LEN 0x08u       /* wire type 2 (length-delimited); else 0 (varint) */
+#define DMVF_OPF_REPEATED 0x10u
+#define DMVF_OPF_BOOL 0x20u      /* a bool: canonical only as 1 */
+#define DMVF_OPF_WHOLE 0x40u     /* DESCEND: the child is released whole */
+
+/* Keys op[] covers: every number up to DMVF_MAX_FIELD_NUMBER, every wire type
+ * (one or two bytes on the wire). */
+#define DMVF_PLAN_KEYS ((DMVF_MAX_FIELD_NUMBER + 1u) * 8u)
+
 typedef struct dmvf_pnode {
     const dmvf_snode *schema;
     uint32_t max_number;
     int whole;               /* every known field released verbatim (sub-messages
                                 whole too): canonical input is its own output */
     const dmvf_fplan *f;     /* max_number + 1 entries, indexed by field number */
+    uint8_t op[DMVF_PLAN_KEYS];   /* by key: kind | flags (above); dmvf__pnode_ops */
 } dmvf_pnode;
 
 typedef struct dmvf_plan {
@@ -146,6 +191,13 @@ static inline int dmvf__fplan_opaque(const dmvf_fplan *e, int marking_release)
     return e->sf->type == DMVF_T_MESSAGE ||
            (!marking_release && (e->sf->klass & (DMVF_CLASS_M | DMVF_CLASS_C)) != 0);
 }
+
+/* The op of plan entry e (sf set, not opaque) for a field of wire type wt:
+ * DMVF_OP_GENERIC when wt is not its schema's. */
+unsigned dmvf__fplan_op(const dmvf_fplan *e, unsigned wt);
+
+/* Fills pn->op from pn->f (children first: WHOLE reads child->whole). */
+void dmvf__pnode_ops(dmvf_pnode *pn);
 
 /* leaf[id] (NULL: redact) for every leaf position of the schema -> a plan
  * (one allocation), or NULL (no memory). */

@@ -27,7 +27,10 @@
  *
  * A message is rewritten in one pass when its known fields come in
  * canonical order (rewrite_message), else in two (rewrite_slow), with the
- * node of the compiled plan for its position:
+ * node of the compiled plan for its position. The one pass dispatches each
+ * field on its key through the node's op table (plan.h: what the plan does
+ * with that number and wire type, said once when the plan is built); the
+ * two passes, and keys the table does not cover, read the plan entry.
  *
  *   scan:  walk every field once; check wire types of known fields; remember
  *          for each known field number the first and last occurrence and the
@@ -57,6 +60,7 @@ enum { WT_VARINT = DMVF__WT_VARINT, WT_LEN = DMVF__WT_LEN };
 typedef struct rw {
     const dmvf_keyctx *kc;
     const uint8_t *base;  /* start of the record: offsets in errors */
+    const uint8_t *limit; /* end of the record: varints are read 8 bytes at a time before it */
     uint8_t *op;          /* output cursor */
     uint8_t *oend;
     dmvf_error *err;
@@ -142,7 +146,7 @@ static int emit_bytes_field(rw *r, uint32_t num, const uint8_t *v, size_t n)
  * are emitted even when empty. */
 static int emit_string(rw *r, const dmvf_fplan *fp, uint32_t num, const uint8_t *v, size_t n, int keep_empty)
 {
-    if (dmvf__normalize(fp, &v, &n))
+    if (fp->norm && dmvf__normalize(fp, &v, &n))
         return DMVF_OK; /* dropped */
     if (fp->action == DMVF_ACT_RELEASE) {
         if (n == 0 && !keep_empty)
@@ -167,36 +171,120 @@ static int emit_string(rw *r, const dmvf_fplan *fp, uint32_t num, const uint8_t 
 }
 
 /*
- * The canonical-field rule: 1 when the field whose key is at `at`, read by
- * next_field as (num, wt, val, vlen), is already exactly what the rewriter
- * writes for it when its value is released unchanged, so that its bytes can
- * be copied as they are:
- *   - the key is minimal, and so is the length prefix (wire type 2) or the
- *     varint (wire type 0);
+ * Keys. A field's key is read through the node's op table (plan.h) when it
+ * is minimal and of one or two bytes (numbers up to 31): key_fast returns
+ * the key (number << 3 | wire type) and moves *p past it; any other key
+ * gives 0, whose op is DMVF_OP_GENERIC, with *p unchanged.
+ */
+static inline unsigned key_fast(const uint8_t **p, const uint8_t *end)
+{
+    const uint8_t *q = *p;
+    unsigned k = q[0];
+    if (DMVF_LIKELY(k < 0x80)) {
+        *p = q + 1;
+        return k;
+    }
+    if (end - q >= 2 && q[1] == 1) {
+        *p = q + 2;
+        return (k & 0x7f) | 0x80;
+    }
+    return 0;
+}
+
+/* The length of the varint at p as dmvf__varint_len(p, end) gives it,
+ * from one 8-byte load when 8 bytes of the record (limit) are there: the
+ * first byte without its high bit ends it, found without a branch a byte. */
+static inline size_t varint_len_fast(const uint8_t *p, const uint8_t *end, const uint8_t *limit)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (DMVF_LIKELY(limit - p >= 8)) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t stop = ~w & 0x8080808080808080ull;
+        if (DMVF_LIKELY(stop != 0)) {
+            size_t n = (size_t)__builtin_ctzll(stop) / 8 + 1;
+            if (DMVF_LIKELY(n <= (size_t)(end - p)))
+                return n;
+        }
+    }
+#else
+    (void)limit;
+#endif
+    return dmvf__varint_len(p, end);
+}
+
+/* The value of a field whose key ended at p, by the wire type its op names
+ * (what dmvf__field_next reads for that wire type, with its errors when
+ * r is set): *val, *vlen and the pointer after the field, or NULL. limit:
+ * the end of the record (varint_len_fast). */
+static inline __attribute__((always_inline)) const uint8_t *
+value_read(rw *r, unsigned op, uint32_t num, const uint8_t *p, const uint8_t *end, const uint8_t *limit,
+           const uint8_t **val, uint32_t *vlen)
+{
+    if (op & DMVF_OPF_LEN) {
+        uint32_t len;
+        size_t n;
+        if (DMVF_LIKELY(p < end && p[0] < 0x80)) {
+            len = p[0];
+            n = 1;
+        } else if ((n = dmvf__len_read(p, end, &len)) == 0) {
+            if (r)
+                malformed(r, p, "bad length prefix", num);
+            return NULL;
+        }
+        if (DMVF_UNLIKELY((size_t)(end - p - (ptrdiff_t)n) < len)) {
+            if (r)
+                malformed(r, p, "length runs past the end of its message", num);
+            return NULL;
+        }
+        *val = p + n;
+        *vlen = len;
+        return p + n + len;
+    }
+    size_t n = varint_len_fast(p, end, limit);
+    if (DMVF_UNLIKELY(n == 0)) {
+        if (r)
+            malformed(r, p, "unterminated varint", num);
+        return NULL;
+    }
+    *val = p;
+    *vlen = (uint32_t)n;
+    return p + n;
+}
+
+/*
+ * The canonical-field rule: 1 when a field with a minimal key, its value
+ * read as (val, vlen) after the key's end kend, is already exactly what the
+ * rewriter writes for it when its value is released unchanged, so that its
+ * bytes can be copied as they are:
+ *   - the length prefix is minimal (wire type 2), or the varint is
+ *     (wire type 0);
  *   - a singular string or bytes field is not empty (an explicit default is
  *     omitted); an empty sub-message is written as it is, empty;
  *   - a varint is not an explicit 0, a bool is 1, and the value is the one
  *     protobuf-c keeps for its type (dmvf__ftype_canon), with no bits past
  *     the 64th.
- * Sub-messages are checked here for their key and length only; whole_ok
- * checks their contents.
+ * Sub-messages are checked here for their length only; whole_ok checks
+ * their contents. A field with a key that is not minimal is never
+ * canonical: the generic path (rewrite_message) demotes its op.
  */
-static inline int canonical_field(const dmvf_fplan *fp, uint32_t num, unsigned wt, const uint8_t *at,
+static inline int canonical_field(const dmvf_pnode *node, unsigned op, uint32_t num, const uint8_t *kend,
                                   const uint8_t *val, uint32_t vlen)
 {
-    size_t ksz = num < 16 ? 1 : dmvf__varint_size((uint64_t)num << 3 | wt);
-    if (wt == WT_LEN) {
-        if (vlen == 0 && !fp->repeated && fp->type != DMVF_T_MESSAGE)
+    if (op & DMVF_OPF_LEN) {
+        if (vlen == 0 && !(op & DMVF_OPF_REPEATED) && (op & DMVF_OP_KIND) != DMVF_OP_DESCEND)
             return 0;
-        return (size_t)(val - at) == ksz + (vlen < 128 ? 1 : dmvf__varint_size(vlen));
+        size_t pre = (size_t)(val - kend);
+        return pre == 1 || pre == dmvf__varint_size(vlen);
     }
-    if ((size_t)(val - at) != ksz || val[vlen - 1] == 0)
-        return 0; /* key or value not minimal, or an explicit 0 */
-    if (vlen < 5)
-        return fp->type != DMVF_T_BOOL || val[0] == 1; /* < 2^28: canonical for every type */
+    if (val[vlen - 1] == 0)
+        return 0; /* value not minimal, or an explicit 0 */
+    if (DMVF_LIKELY(vlen < 5))
+        return !(op & DMVF_OPF_BOOL) || val[0] == 1; /* < 2^28: canonical for every type */
     uint64_t v = dmvf__varint_value(val, vlen);
     /* minimal, and no bits past the 64th in a tenth byte */
-    return v == dmvf__ftype_canon(fp->type, v) && dmvf__varint_size(v) == vlen && (vlen < 10 || val[9] == 1);
+    return v == dmvf__ftype_canon(node->f[num].type, v) && dmvf__varint_size(v) == vlen &&
+           (vlen < 10 || val[9] == 1);
 }
 
 static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, const uint8_t *end);
@@ -205,19 +293,18 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
  * what the rewriter would write (every field known, in order, canonically
  * encoded, no default singular value, sub-messages likewise), so they can be
  * copied as they are. 0 sends the message through the rewriter, which then
- * also reports anything malformed. */
-static int whole_ok(const dmvf_pnode *node, const uint8_t *p, const uint8_t *end)
+ * also reports anything malformed (and decides anything unusual: a key
+ * read the generic way is never copied from here). */
+static int whole_ok(const dmvf_pnode *node, const uint8_t *p, const uint8_t *end, const uint8_t *limit)
 {
     uint32_t last = 0, elems = 0;
     while (p < end) {
-        uint32_t num, vlen;
-        unsigned wt;
-        const uint8_t *at = p, *val;
-        size_t k = dmvf__key_read(p, end, &num, &wt);
-        if (k == 0 || num > node->max_number)
+        const unsigned key = key_fast(&p, end);
+        const unsigned op = node->op[key], kind = op & DMVF_OP_KIND;
+        const uint32_t num = key >> 3;
+        if (kind != DMVF_OP_COPY && !(kind == DMVF_OP_DESCEND && (op & DMVF_OPF_WHOLE)))
             return 0;
-        const dmvf_fplan *fp = &node->f[num];
-        if (!fp->type || wt != dmvf__ftype_wire(fp->type) || num < last || (num == last && !fp->repeated))
+        if (num < last || (num == last && !(op & DMVF_OPF_REPEATED)))
             return 0;
         if (num == last) {
             if (++elems > DMVF_MAX_REPEATED)
@@ -226,23 +313,12 @@ static int whole_ok(const dmvf_pnode *node, const uint8_t *p, const uint8_t *end
             elems = 1;
         }
         last = num;
-        p += k;
-        if (wt == WT_LEN) {
-            size_t n = dmvf__len_read(p, end, &vlen);
-            if (n == 0 || (size_t)(end - p - (ptrdiff_t)n) < vlen)
-                return 0;
-            val = p + n;
-        } else {
-            size_t n = dmvf__varint_len(p, end);
-            if (n == 0)
-                return 0;
-            val = p;
-            vlen = (uint32_t)n;
-        }
-        if (!canonical_field(fp, num, wt, at, val, vlen) ||
-            (fp->type == DMVF_T_MESSAGE && !whole_ok(fp->child, val, val + vlen)))
+        const uint8_t *kend = p, *val;
+        uint32_t vlen;
+        if (!(p = value_read(NULL, op, num, p, end, limit, &val, &vlen)) ||
+            !canonical_field(node, op, num, kend, val, vlen) ||
+            (kind == DMVF_OP_DESCEND && !whole_ok(node->f[num].child, val, val + vlen, limit)))
             return 0;
-        p = val + vlen;
     }
     return 1;
 }
@@ -287,34 +363,56 @@ static int emit_message(rw *r, const dmvf_fplan *fp, uint32_t num, const dmvf__m
 /*
  * One pass, for input whose known fields come in non-decreasing number
  * order with only repeated fields occurring more than once: what any
- * protobuf encoder writes. Released fields whose bytes are already
- * canonical (minimal key and length, canonical non-default value, no
- * normalization) are copied as runs, one memcpy for adjacent ones. On the
- * first field out of order the output of this message is rolled back and
- * the two-pass canonicalizer takes over; both give the same bytes.
+ * protobuf encoder writes. Each field is dispatched by its key's op
+ * (plan.h); a key the table does not cover is read by its framing and
+ * given the op its plan entry has, demoted when the key is not minimal (a
+ * COPY is re-encoded, a sub-message released whole is rewritten). Released
+ * fields whose bytes are already canonical (minimal key and length,
+ * canonical non-default value, no normalization) are copied as runs, one
+ * memcpy for adjacent ones. On the first field out of order the output of
+ * this message is rolled back and the two-pass canonicalizer takes over;
+ * both give the same bytes.
  */
 static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, const uint8_t *end)
 {
     uint8_t *const out0 = r->op;
     const uint8_t *const start = p;
     const uint8_t *run = p, *run_end = p; /* input bytes to copy as they are */
-    const uint32_t maxn = node->max_number;
     uint32_t last = 0, elems = 0;
     while (p < end) {
+        const uint8_t *const at = p, *kend, *val;
         uint32_t num, vlen;
-        unsigned wt;
-        const uint8_t *val;
-        const uint8_t *at = p;
-        p = next_field(r, p, end, &num, &wt, &val, &vlen);
-        if (DMVF_UNLIKELY(!p))
-            return DMVF_EMALFORMED;
-        if (num > maxn || node->f[num].opaque)
-            continue; /* redacted, never looked into */
-        const dmvf_fplan *fp = &node->f[num];
-        const unsigned type = fp->type;
-        if (DMVF_UNLIKELY(wt != dmvf__ftype_wire(type)))
-            return wrong_wire_type(r, at, wt, num);
-        if (DMVF_UNLIKELY(num < last || (num == last && !fp->repeated))) {
+        const unsigned key = key_fast(&p, end);
+        unsigned op = node->op[key];
+        if (DMVF_LIKELY(op != DMVF_OP_GENERIC)) {
+            num = key >> 3;
+            kend = p;
+            p = value_read(r, op, num, p, end, r->limit, &val, &vlen);
+            if (DMVF_UNLIKELY(!p))
+                return DMVF_EMALFORMED;
+            if ((op & DMVF_OP_KIND) == DMVF_OP_SKIP)
+                continue; /* redacted, never looked into */
+        } else {
+            unsigned wt;
+            p = next_field(r, at, end, &num, &wt, &val, &vlen);
+            if (DMVF_UNLIKELY(!p))
+                return DMVF_EMALFORMED;
+            if (num > node->max_number || node->f[num].opaque)
+                continue; /* redacted, never looked into */
+            const dmvf_fplan *fp = &node->f[num];
+            op = dmvf__fplan_op(fp, wt);
+            if (DMVF_UNLIKELY(op == DMVF_OP_GENERIC))
+                return wrong_wire_type(r, at, wt, num);
+            const uint64_t kv = (uint64_t)num << 3 | wt;
+            kend = at + dmvf__varint_size(kv);
+            if (dmvf__key_read(at, end, &num, &wt) != (size_t)(kend - at)) {
+                /* not minimal: never its own output */
+                if ((op & DMVF_OP_KIND) == DMVF_OP_COPY)
+                    op = (op & ~DMVF_OP_KIND) | DMVF_OP_XFORM;
+                op &= ~DMVF_OPF_WHOLE;
+            }
+        }
+        if (DMVF_UNLIKELY(num < last || (num == last && !(op & DMVF_OPF_REPEATED)))) {
             r->op = out0; /* not in canonical order: start over, two passes */
             dmvf__msg whole = {start, end, NULL, 0};
             return rewrite_slow(r, node, &whole);
@@ -326,53 +424,49 @@ static int rewrite_message(rw *r, const dmvf_pnode *node, const uint8_t *p, cons
             elems = 1;
         }
         last = num;
-        int rc = DMVF_OK;
-        switch (fp->action) {
-        case DMVF_ACT_REDACT:
-            continue; /* a scalar: checked above, not written */
-        case DMVF_ACT_DESCEND:
-            if (fp->child->whole && canonical_field(fp, num, wt, at, val, vlen) &&
-                whole_ok(fp->child, val, val + vlen)) {
-                if (run_end != at) { /* already its own output: part of the copy run */
-                    FLUSH_RUN();
-                    run = at;
-                }
-                run_end = p;
-                continue;
-            }
+        int rc;
+        switch (op & DMVF_OP_KIND) {
+        case DMVF_OP_CHECK:
+            continue; /* checked above, not written */
+        case DMVF_OP_DESCEND:
+            if ((op & DMVF_OPF_WHOLE) && canonical_field(node, op, num, kend, val, vlen) &&
+                whole_ok(node->f[num].child, val, val + vlen, r->limit))
+                goto copy; /* already its own output: part of the copy run */
             FLUSH_RUN();
             {
                 dmvf__msg sub = {val, val + vlen, NULL, 0};
-                rc = emit_message(r, fp, num, &sub);
+                rc = emit_message(r, &node->f[num], num, &sub);
             }
             break;
-        case DMVF_ACT_RELEASE:
-            if (DMVF_UNLIKELY(type == DMVF_T_MESSAGE))
-                continue; /* plans release messages by descending; never copy one blind */
-            if (!fp->norm && canonical_field(fp, num, wt, at, val, vlen)) {
-                if (run_end != at) {
-                    FLUSH_RUN();
-                    run = at;
-                }
-                run_end = p;
-                continue;
-            }
+        case DMVF_OP_COPY:
+            if (DMVF_LIKELY(canonical_field(node, op, num, kend, val, vlen)))
+                goto copy;
             /* fall through - released, but re-encoded */
-        default:
+        default: {
+            const dmvf_fplan *fp = &node->f[num];
             FLUSH_RUN();
-            if (wt == WT_LEN) {
-                if (vlen || fp->repeated)
-                    rc = emit_string(r, fp, num, val, vlen, fp->repeated);
+            rc = DMVF_OK;
+            if (op & DMVF_OPF_LEN) {
+                if (vlen || (op & DMVF_OPF_REPEATED))
+                    rc = emit_string(r, fp, num, val, vlen, (op & DMVF_OPF_REPEATED) != 0);
             } else {
-                uint64_t v = dmvf__ftype_canon(type, dmvf__varint_value(val, vlen));
+                uint64_t v = dmvf__ftype_canon(fp->type, dmvf__varint_value(val, vlen));
                 if (v && (v = dmvf__xf_varint(fp, v)) != 0)
                     rc = emit_varint_field(r, num, v);
             }
             break;
         }
+        }
         if (rc)
             return rc;
         run = run_end = p;
+        continue;
+    copy:
+        if (run_end != at) {
+            FLUSH_RUN();
+            run = at;
+        }
+        run_end = p;
     }
     FLUSH_RUN();
     return DMVF_OK;
@@ -507,7 +601,7 @@ int dmvf__rewrite(const dmvf_plan *plan, const dmvf_keyctx *kc,
                   const uint8_t *in, size_t n, uint8_t *out, size_t cap,
                   size_t *out_len, dmvf_error *err)
 {
-    rw r = {kc, in, out, out + cap, err};
+    rw r = {kc, in, in + n, out, out + cap, err};
     int rc = rewrite_message(&r, plan->root, in, in + n);
     if (DMVF_UNLIKELY(rc == DMVF_ETOOBIG)) {
         /* too many elements, and malformed elsewhere too: malformed wins,

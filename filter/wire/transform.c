@@ -5,11 +5,28 @@
 #include <string.h>
 #include "filter/wire/transform.h"
 
+/* Tables up to this size are searched in order: a value's length and
+ * first byte rule out nearly every entry, where each step of a binary
+ * search is a branch no predictor can learn. */
+#define NORM_LINEAR 16u
+
 /* The index of v[0..n) in a table of `count` elements of `size` bytes
- * sorted by dmvf__norm_cmp, its bytes read by get; -1 when it is not there. */
-static long find_sorted(const void *table, uint32_t count, size_t size, const uint8_t *v, size_t n,
-                        void (*get)(const void *elt, const uint8_t **p, size_t *len))
+ * sorted by dmvf__norm_cmp, holding no value twice, its bytes read by get;
+ * -1 when it is not there. */
+static inline __attribute__((always_inline)) long
+find_sorted(const void *table, uint32_t count, size_t size, const uint8_t *v, size_t n,
+            void (*get)(const void *elt, const uint8_t **p, size_t *len))
 {
+    if (count <= NORM_LINEAR) {
+        for (uint32_t i = 0; i < count; i++) {
+            const uint8_t *p;
+            size_t len;
+            get((const char *)table + (size_t)i * size, &p, &len);
+            if (len == n && (n == 0 || (p[0] == v[0] && memcmp(p, v, n) == 0)))
+                return (long)i;
+        }
+        return -1;
+    }
     uint32_t lo = 0, hi = count;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
@@ -78,25 +95,63 @@ size_t dmvf__xf_string_bound(const dmvf_fplan *fp, size_t n)
  * continuation byte (10xxxxxx); invalid UTF-8 is thus still masked
  * deterministically. Values with no more code points than are kept are
  * masked whole: a short value is not released by a mask. */
+/* 1 when no byte of v[0..n) has its high bit set (ASCII: a code point a
+ * byte), read 8 bytes at a time. */
+static int all_ascii(const uint8_t *v, size_t n)
+{
+    uint64_t acc = 0, w;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&w, v + i, 8);
+            acc |= w;
+        }
+        memcpy(&w, v + n - 8, 8);
+        acc |= w;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            acc |= v[i];
+    }
+    return (acc & 0x8080808080808080ull) == 0;
+}
+
 static size_t mask(const dmvf_fplan *fp, const uint8_t *v, size_t n, uint8_t *out)
 {
-    size_t cps = n ? 1 : 0;
+    if (n == 0)
+        return 0;
+    if (all_ascii(v, n)) {
+        size_t first = fp->mask_first, last = fp->mask_last;
+        if (n <= first + last) {
+            memset(out, '*', n);
+        } else {
+            memcpy(out, v, first);
+            memset(out + first, '*', n - first - last);
+            memcpy(out + n - last, v + n - last, last);
+        }
+        return n;
+    }
+    size_t cps = 1;
     for (size_t i = 1; i < n; i++)
         cps += (v[i] & 0xC0) != 0x80;
     size_t first = fp->mask_first, last = fp->mask_last;
-    int all = cps <= first + last;
+    if (cps <= first + last) {
+        memset(out, '*', cps);
+        return cps;
+    }
+    /* code points [first, cps - last) become one '*' each; the others are
+     * copied with their continuation bytes. One pass over the bytes. */
     size_t o = 0, k = 0;
-    for (size_t i = 0; i < n; k++) {
-        size_t j = i + 1;
-        while (j < n && (v[j] & 0xC0) == 0x80)
-            j++;
-        if (!all && (k < first || k >= cps - last)) {
-            memcpy(out + o, v + i, j - i);
-            o += j - i;
-        } else {
+    const size_t hi = cps - last;
+    out[o] = v[0];
+    o += first > 0;
+    if (first == 0)
+        out[o++] = '*';
+    for (size_t i = 1; i < n; i++) {
+        int lead = (v[i] & 0xC0) != 0x80;
+        k += lead;
+        if (k < first || k >= hi)
+            out[o++] = v[i];
+        else if (lead)
             out[o++] = '*';
-        }
-        i = j;
     }
     return o;
 }
