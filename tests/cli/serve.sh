@@ -175,6 +175,28 @@ check "audit: RELEASE entries name the client" grep -q '"client":"message-switch
 "$cli" audit query "$T/audit" --ori CA0000001 >"$T/qc" 2>/dev/null
 check "audit: the permission_denied request is logged, denied" grep -q '"decision":"deny".*permission denied' "$T/qc"
 
+# ---- the report counts by client what the log holds ----
+"$cli" audit query "$T/audit" --client message-switch >"$T/qall" 2>/dev/null
+"$cli" audit report "$T/audit" --from 2000-01-01 --to 2099-12-31 --format json >"$T/rep.json" 2>/dev/null
+python3 - "$T/qall" "$T/rep.json" <<'PY' && ok "report: the client's row counts its log entries" || bad "report: the client's row counts its log entries"
+import json, sys
+ents = [json.loads(l) for l in open(sys.argv[1])]
+req = [e for e in ents if e["kind"] == "request"]
+rel = [e for e in ents if e["kind"] == "release"]
+rows = {x["key"]: x for x in json.load(open(sys.argv[2]))["breakdowns"]["client"]}
+c = rows.get("message-switch")
+want = {"requests": len(req), "released": sum(e["decision"] == "release" for e in req),
+        "refused": sum(e["decision"] == "deny" for e in req),
+        "records_released": sum(e["records_out"] for e in rel)}
+ok = c is not None and len(req) > 3 and all(c[k] == v for k, v in want.items()) and list(rows) == ["message-switch"]
+if not ok: print(c, want, list(rows), file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
+"$cli" audit report "$T/audit" --from 2000-01-01 --to 2099-12-31 --format csv >"$T/rep.csv" 2>/dev/null
+check "report csv: a client row" grep -q '^client,message-switch,,' "$T/rep.csv"
+"$cli" audit report "$T/audit" --from 2000-01-01 --to 2099-12-31 --format md >"$T/rep.md" 2>/dev/null
+check "report md: a By client section" grep -q '^## By client' "$T/rep.md"
+
 # ---- reload: a bad policy keeps the old one; a good one is used ----
 pa=$pid
 cp "$T/p.yaml" "$T/p.good"
