@@ -1122,6 +1122,11 @@ static void test_csv_formula(void)
         { "NYF000008", "plain =1", ",plain =1," },
         { "NYF000009", " =1", ", =1," },
         { "NYF000010", "a\tb", ",a\tb," },
+        /* dmvf__text_csv's guard: a value that starts as a guarded cell does
+           is guarded too, so that every value reads back exactly */
+        { "NYF000011", "'=1", ",\"''=1\"," },
+        { "NYF000012", "''", ",\"'''\"," },
+        { "NYF000013", "'plain", ",'plain," },
     };
     dmvf__report *r = dmvf__report_create(0, 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
