@@ -48,20 +48,7 @@ open(sys.argv[3], "wb").write(out)
 PY
 }
 # start NAME POLICY [flags]: a service on $T/NAME.sock, ready when /healthz says so
-start() {
-    local name=$1 pol=$2; shift 2
-    "$cli" serve --policy "$pol" --keyring "$T/kr" --listen "unix:$T/$name.sock" --date 2026-11-22 \
-        "$@" 2>"$T/$name.log" &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 1 300); do
-        curl -sf --unix-socket "$T/$name.sock" http://x/healthz >/dev/null 2>&1 && return 0
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    bad "service $name did not become ready: $(tail -3 "$T/$name.log")"
-    return 1
-}
+start() { serve_start "$@"; }
 # call SOCK METHOD CTYPE BODYFILE OUT: status code on stdout, headers in OUT.h
 call() {
     curl -s --unix-socket "$T/$1.sock" -D "$5.h" -o "$5" -w '%{http_code}' -H "Content-Type: $3" \

@@ -26,20 +26,7 @@ printf '%s' '{"request":{"requestId":"j1","ori":"NY0300000","purpose":1,"queryKi
   "records":[{"record_id":"X1","person":{"family_name":"Doe"}}]}' >"$T/j1"
 
 # start NAME [flags]: a service on $T/NAME.sock with its audit log $T/NAME.audit
-start() {
-    local name=$1; shift
-    "$cli" serve --policy "$T/p.yaml" --keyring "$T/kr" --listen "unix:$T/$name.sock" --date 2026-11-22 \
-        --audit "$T/$name.audit" --quiet "$@" 2>"$T/$name.log" &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 1 600); do
-        curl -sf --unix-socket "$T/$name.sock" http://x/healthz >/dev/null 2>&1 && return 0
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    bad "service $name did not become ready: $(tail -3 "$T/$name.log")"
-    return 1
-}
+start() { local name=$1; shift; serve_start "$name" "$T/p.yaml" --audit "$T/$name.audit" --quiet "$@"; }
 # call NAME OUT [curl args]: a JSON Release; the status on stdout ("000": no reply)
 call() {
     local name=$1 out=$2; shift 2
