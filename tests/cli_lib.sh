@@ -48,3 +48,21 @@ with open(sys.argv[1], "wb") as f:
     f.write(co.flush())
 PY
 }
+
+# serve_start NAME POLICY [flags]: `dmvfilter serve` on $T/NAME.sock with the
+# keyring $T/kr (stderr in $T/NAME.log), its pid in $pid and appended to
+# pids; returns once /healthz says ready (waits on it, at most 30 s).
+serve_start() {
+    local name=$1 pol=$2; shift 2
+    "$cli" serve --policy "$pol" --keyring "$T/kr" --listen "unix:$T/$name.sock" --date 2026-11-22 \
+        "$@" 2>"$T/$name.log" &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 1 600); do
+        curl -sf --unix-socket "$T/$name.sock" http://x/healthz >/dev/null 2>&1 && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    bad "service $name did not become ready: $(tail -3 "$T/$name.log")"
+    return 1
+}

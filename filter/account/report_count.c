@@ -7,14 +7,15 @@
  * The fields it reads:
  *
  *   REQUEST          seq, time_ns, request{ori, agency_name, agency_kind,
- *                    tags, purpose, legal_process}, decision, not_found_reply
+ *                    tags, purpose, legal_process}, client, decision,
+ *                    not_found_reply
  *   RELEASE          time_ns, ref -> REQUEST seq, records_out,
- *                    fields[]{action, klass, values}; request and
+ *                    fields[]{action, klass, values}; request, client and
  *                    decision (a copy: used only when the REQUEST entry
  *                    is not in the log)
- *   REVIEW_APPROVE   time_ns, ref -> REQUEST seq, request (maybe),
+ *   REVIEW_APPROVE   time_ns, ref -> REQUEST seq, request (maybe), client,
  *                    records_out, fields[]
- *   REVIEW_DENY      time_ns, ref -> REQUEST seq, request (maybe)
+ *   REVIEW_DENY      time_ns, ref -> REQUEST seq, request (maybe), client
  *   REVIEW_HOLD, NOTICE_SENT: not counted
  *
  * Counting rules (also printed in the report's footer, report_labels.c):
@@ -34,14 +35,14 @@
  *   - a follow-up is attributed to the requester of the REQUEST it refers
  *     to (kept by seq; for review steps, when that request was not held for
  *     review, to the request the entry carries); when that REQUEST is not
- *     in the log, to the request the entry carries (a RELEASE whose copied
+ *     in the log, to the request (and client) the entry carries (a RELEASE whose copied
  *     decision is not RELEASE then adds nothing), else to "(unknown)";
  *   - incomplete = REQUEST in the window decided RELEASE with no RELEASE
  *     entry referring to it anywhere in the log.
  *
  * A request's profile is the set of rows it counts in: one per breakdown
- * (agency = ORI and name, agency kind, purpose, legal process) and one per
- * distinct tag ("(none)" when untagged); requests that share all of these
+ * (agency = ORI and name, agency kind, purpose, legal process, client) and
+ * one per distinct tag ("(none)" when untagged); requests that share all of these
  * share one profile, so that counting is a walk over a few row indices.
  * Rows and profiles are found by a serialized key (length-prefixed parts,
  * so that no two serialize alike) in report_map.c's maps.
@@ -197,9 +198,10 @@ static const char *enum_key(const dmvf__names *t, unsigned v, char *tmp, size_t 
     return tmp;
 }
 
-/* The profile of request q (NULL: the "(unknown)" requester). UINT32_MAX
- * when out of memory. */
-static uint32_t profile_get(dmvf__report *r, const Dmv__V1__Request *q)
+/* The profile of request q made by client (NULL or "": not through the
+ * service); q NULL: the "(unknown)" requester. UINT32_MAX when out of
+ * memory. */
+static uint32_t profile_get(dmvf__report *r, const Dmv__V1__Request *q, const char *client)
 {
     static const Dmv__V1__Request empty = DMV__V1__REQUEST__INIT;
     int unknown = q == NULL;
@@ -209,6 +211,7 @@ static uint32_t profile_get(dmvf__report *r, const Dmv__V1__Request *q)
         q = &empty;
     const char *ori = q->ori && q->ori[0] ? q->ori : DMVF__REPORT_NONE;
     const char *agency = q->agency_name ? q->agency_name : "";
+    const char *cl = client && client[0] ? client : DMVF__REPORT_NONE;
     unsigned kind = (unsigned)q->agency_kind, legal = (unsigned)q->legal_process;
     char ktmp[32], ltmp[32], ptmp[16], pname[32];
     const char *kname = enum_key(&dmvf__agency_kinds, kind, ktmp, sizeof ktmp);
@@ -244,6 +247,7 @@ static uint32_t profile_get(dmvf__report *r, const Dmv__V1__Request *q)
     buf_part(&k, kname);
     buf_part(&k, ptmp);
     buf_part(&k, lname);
+    buf_part(&k, cl);
     for (size_t i = 0; i < ntags; i++)
         buf_part(&k, tags[i]);
     dmvf__sslot *s = k.oom ? NULL : dmvf__smap_slot(&r->profmap, k.p, k.n);
@@ -282,6 +286,7 @@ static uint32_t profile_get(dmvf__report *r, const Dmv__V1__Request *q)
             bad |= prow_add(r, row_get(r, DMVF__BD_TAG, 1, DMVF__REPORT_NONE, ""));
         bad |= prow_add(r, row_get(r, DMVF__BD_PURPOSE, q->purpose, ptmp, pname));
         bad |= prow_add(r, row_get(r, DMVF__BD_LEGAL_PROCESS, legal, lname, ""));
+        bad |= prow_add(r, row_get(r, DMVF__BD_CLIENT, cl == client ? 0 : 1, cl, ""));
     }
     free(tags);
     if (bad) {
@@ -387,7 +392,7 @@ int dmvf__report_add(dmvf__report *r, const Dmv__V1__AuditEntry *e, dmvf_error *
         dmvf__reqinfo *ri = dmvf__umap_get(&r->reqs, e->seq);
         if (!inw && !ri)
             return DMVF_OK;
-        uint32_t prof = profile_get(r, e->request);
+        uint32_t prof = profile_get(r, e->request, e->client);
         if (prof == UINT32_MAX || (!ri && !(ri = dmvf__umap_put(&r->reqs, e->seq))))
             return dmvf__report_oom(err);
         ri->profile = prof;
@@ -424,10 +429,10 @@ int dmvf__report_add(dmvf__report *r, const Dmv__V1__AuditEntry *e, dmvf_error *
             if (e->decision != DMV__V1__DECISION__DECISION_UNSPECIFIED &&
                 e->decision != DMV__V1__DECISION__DECISION_RELEASE)
                 return DMVF_OK;
-            prof = profile_get(r, e->request);
+            prof = profile_get(r, e->request, e->client);
         } else {
             r->unattributed++;
-            prof = profile_get(r, NULL);
+            prof = profile_get(r, NULL, NULL);
         }
         if (prof == UINT32_MAX)
             return dmvf__report_oom(err);
@@ -444,10 +449,10 @@ int dmvf__report_add(dmvf__report *r, const Dmv__V1__AuditEntry *e, dmvf_error *
             (ri->decision == DMV__V1__DECISION__DECISION_REVIEW || !e->request)) {
             prof = ri->profile;
         } else if (e->request) {
-            prof = profile_get(r, e->request);
+            prof = profile_get(r, e->request, e->client);
         } else {
             r->unattributed++;
-            prof = profile_get(r, NULL);
+            prof = profile_get(r, NULL, NULL);
         }
         if (prof == UINT32_MAX)
             return dmvf__report_oom(err);

@@ -6,44 +6,27 @@
  *   total,all,,N,...
  *   BREAKDOWN,KEY,NAME,N,...
  *
- * A field is quoted when it holds a comma, quote, CR or LF (quotes
- * doubled); one a spreadsheet would run as a formula (= + - @ first, or
- * TAB or CR first, which spreadsheets skip before looking for one) is
+ * Every text cell goes through dmvf__text_csv (filter/core/text.h), the one
+ * CSV field writer of the library: quoted when it holds a comma, quote, CR
+ * or LF (quotes doubled); one a spreadsheet would run as a formula (= + - @
+ * first, or TAB or CR first, which spreadsheets skip before looking for
+ * one), or one that starts with an apostrophe before one of those, is
  * prefixed with an apostrophe and quoted.
  */
 #include <string.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include "dmvfilter/dmvfilter.h"
+#include "filter/core/text.h"
 #include "filter/account/report_int.h"
 #include "filter/account/report_out_int.h"
 
-/* 1 when a spreadsheet may read the cell s as a formula: it starts with
- * = + - @, or with TAB or CR (skipped by some before they look). */
-static int formula_start(const char *s)
+/* One text cell, with the comma before it unless it is a line's first. */
+static void put_cell(dmvf__text *t, const char *s, int first)
 {
-    return s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL;
-}
-
-/* RFC 4180 field: quoted when it holds a comma, quote, CR or LF (quotes
- * doubled); a field a spreadsheet would run as a formula (formula_start)
- * is prefixed with an apostrophe and quoted. */
-static void put_csv(FILE *o, const char *s)
-{
-    int formula = formula_start(s);
-    if (!formula && !strpbrk(s, ",\"\r\n")) {
-        fputs(s, o);
-        return;
-    }
-    fputc('"', o);
-    if (formula)
-        fputc('\'', o);
-    for (const char *c = s; *c; c++) {
-        if (*c == '"')
-            fputc('"', o);
-        fputc(*c, o);
-    }
-    fputc('"', o);
+    if (!first)
+        dmvf__text_put(t, ",", 1);
+    dmvf__text_csv(t, s, strlen(s));
 }
 
 static void csv_figs(FILE *o, const uint64_t *fig)
@@ -56,17 +39,22 @@ static void csv_figs(FILE *o, const uint64_t *fig)
 void dmvf__report_csv(const dmvf__report_table *w)
 {
     FILE *o = w->o;
-    fputs("breakdown,key,name", o);
+    dmvf__text t = dmvf__text_file(o);
+    put_cell(&t, "breakdown", 1);
+    put_cell(&t, "key", 0);
+    put_cell(&t, "name", 0);
     for (int f = 0; f < DMVF__FIG_COUNT; f++)
-        fprintf(o, ",%s", dmvf__report_fig_names[f]);
-    fputs("\r\ntotal,all,", o);
+        put_cell(&t, dmvf__report_fig_names[f], 0);
+    fputs("\r\n", o);
+    put_cell(&t, "total", 1);
+    put_cell(&t, "all", 0);
+    put_cell(&t, "", 0);
     csv_figs(o, w->totals);
     for (size_t i = 0; i < w->nrows; i++) {
         const dmvf__report_row *x = w->rows[i];
-        fprintf(o, "%s,", dmvf__report_breakdown_names[x->bd]);
-        put_csv(o, x->key);
-        fputc(',', o);
-        put_csv(o, x->name);
+        put_cell(&t, dmvf__report_breakdown_names[x->bd], 1);
+        put_cell(&t, x->key, 0);
+        put_cell(&t, x->name, 0);
         csv_figs(o, x->fig);
     }
 }

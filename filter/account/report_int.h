@@ -58,6 +58,8 @@ typedef enum dmvf__report_breakdown {
     DMVF__BD_TAG,                /* key the tag, "(none)" for untagged */
     DMVF__BD_PURPOSE,            /* key "0".."14" (0: none given) */
     DMVF__BD_LEGAL_PROCESS,      /* key "none", "court_order", ... */
+    DMVF__BD_CLIENT,             /* key the entry's client (`dmvfilter serve`'s
+                                    name for the caller), "(none)": the command line */
     DMVF__BD_COUNT
 } dmvf__report_breakdown;
 
@@ -68,7 +70,7 @@ extern const char *const dmvf__report_breakdown_names[DMVF__BD_COUNT];
 /* The key of rows that gather entries whose request is not in the log. */
 #define DMVF__REPORT_UNKNOWN "(unknown)"
 /* The key of the "tag" row of untagged requests (and the ORI of requests
- * without one). */
+ * without one, the client of requests made without the service). */
 #define DMVF__REPORT_NONE "(none)"
 
 typedef struct dmvf__report dmvf__report;

@@ -14,7 +14,7 @@ const char *const dmvf__report_fig_names[DMVF__FIG_COUNT] = {
     "fields_released_c", "fields_released_ordinary", "fields_redacted"
 };
 const char *const dmvf__report_breakdown_names[DMVF__BD_COUNT] = {
-    "agency", "agency_kind", "tag", "purpose", "legal_process"
+    "agency", "agency_kind", "tag", "purpose", "legal_process", "client"
 };
 
 /* Column heads for md and html. */
@@ -25,10 +25,10 @@ const char *const dmvf__report_fig_heads[DMVF__FIG_COUNT] = {
 };
 const char *const dmvf__report_bd_titles[DMVF__BD_COUNT] = {
     "By agency", "By agency kind", "By tag", "By purpose (DPPA permissible use)",
-    "By legal process"
+    "By legal process", "By client"
 };
 const char *const dmvf__report_bd_key_heads[DMVF__BD_COUNT] = {
-    "ORI", "Agency kind", "Tag", "Purpose", "Legal process"
+    "ORI", "Agency kind", "Tag", "Purpose", "Legal process", "Client"
 };
 
 const char *const dmvf__report_rules[] = {
@@ -58,7 +58,9 @@ const char *const dmvf__report_rules[] = {
     "Breakdowns: by agency (ORI and agency name as given in the request), agency kind, tag (a "
     "request with two tags counts under both, so the tag rows may add up to more than the "
     "total; \"(none)\" = untagged), DPPA permissible use 18 U.S.C. 2721(b)(N) (\"0\" = none "
-    "given) and legal process. A release or review entry whose REQUEST entry is not in the log "
+    "given), legal process and client (the caller of `dmvfilter serve` as the policy's clients "
+    "section names it, \"(none)\" = a request not made through the service, such as one of "
+    "the command line). A release or review entry whose REQUEST entry is not in the log "
     "counts under the request it carries, or under \"(unknown)\" when it carries none.",
 };
 const size_t dmvf__report_nrules = sizeof dmvf__report_rules / sizeof dmvf__report_rules[0];

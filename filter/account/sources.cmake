@@ -29,6 +29,7 @@ set(DMVF_LAYER_SRCS_account
   report_map.c
   report_md.c
   report_write.c
+  request_acct.c
   review_audit.c
   review_decide.c
   review_dump.c

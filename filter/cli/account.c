@@ -8,46 +8,20 @@
  *   decision -> audit REQUEST -> [records rewritten, output written aside]
  *            -> notices queued -> audit RELEASE -> output committed
  *
- * A refused request with notify_subject reads its records (without
- * releasing them) so that the subjects it asked for are notified; a request
- * held for review has its would-be release sealed into the review spool,
- * and both are audited. Where the settings come from: the policy's audit,
- * notices and review sections, overridden by --audit, --notices,
- * --review-spool and --review-public-key.
+ * The steps are filter/account/request_acct.h's, which `dmvfilter serve`
+ * takes too; this file holds where they write, and their failures in the
+ * command line's words and exit codes. A refused request with
+ * notify_subject reads its records (without releasing them) so that the
+ * subjects it asked for are notified; a request held for review has its
+ * would-be release sealed into the review spool, and both are audited.
+ * Where the settings come from: the policy's audit, notices and review
+ * sections, overridden by --audit, --notices, --review-spool and
+ * --review-public-key.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include "filter/cli/cli.h"
-
-/* Creates the directories leading to file path (mode 0700), as a spool's
- * would be: a queue named by the policy may live in a directory not made
- * yet. Existing directories are left as they are. 0 or -1 (errno). */
-static int make_parents(const char *path)
-{
-    char *d = strdup(path);
-    if (!d)
-        return -1;
-    char *slash = strrchr(d, '/');
-    int rc = 0;
-    if (slash && slash != d) {
-        *slash = '\0';
-        for (char *p = d + 1; rc == 0; p++) {
-            if (*p != '/' && *p != '\0')
-                continue;
-            char c = *p;
-            *p = '\0';
-            if (mkdir(d, 0700) != 0 && errno != EEXIST)
-                rc = -1;
-            *p = c;
-            if (c == '\0')
-                break;
-        }
-    }
-    free(d);
-    return rc;
-}
 
 int dmvf__cli_acct_open(dmvf_cli_acct *ac, const dmvf_cli_acct_flags *fl, const dmvf_policy *pol,
                         const dmvf_keyring *kr)
@@ -64,9 +38,12 @@ int dmvf__cli_acct_open(dmvf_cli_acct *ac, const dmvf_cli_acct_flags *fl, const 
                       "given: set audit: {dir: ...} in the policy or pass --audit DIR; nothing released");
         return DMVF_EXIT_POLICY;
     }
-    ac->notices = fl->notices ? fl->notices : ac->ns.queue;
-    ac->spool = fl->review_spool ? fl->review_spool : rs.spool;
-    ac->review_pub = fl->review_pub ? fl->review_pub : rs.public_key;
+    dmvf__reqacct_where *w = &ac->where;
+    w->notices = fl->notices ? fl->notices : ac->ns.queue;
+    w->ns = &ac->ns;
+    w->spool = fl->review_spool ? fl->review_spool : rs.spool;
+    w->review_pub = fl->review_pub ? fl->review_pub : rs.public_key;
+    w->make_dirs = 1;
     ac->subjects = fl->audit_subjects || as.subjects;
     if (dir) {
         dmvf_audit_options ao;
@@ -77,8 +54,8 @@ int dmvf__cli_acct_open(dmvf_cli_acct *ac, const dmvf_cli_acct_flags *fl, const 
         ao.subjects = ac->subjects;
         dmvf_error err;
         memset(&err, 0, sizeof err);
-        ac->audit = dmvf_audit_open(dir, kr, &ao, &err);
-        if (!ac->audit) {
+        w->audit = dmvf_audit_open(dir, kr, &ao, &err);
+        if (!w->audit) {
             dmvf__cli_err("audit log %s: %s; nothing released", dir,
                           err.msg[0] ? err.msg : dmvf_strerror(err.code));
             return err.code == DMVF_ETAMPER ? DMVF_EXIT_TAMPER
@@ -91,12 +68,12 @@ int dmvf__cli_acct_open(dmvf_cli_acct *ac, const dmvf_cli_acct_flags *fl, const 
 
 int dmvf__cli_acct_close(dmvf_cli_acct *ac)
 {
-    if (!ac->audit)
+    if (!ac->where.audit)
         return 0;
     dmvf_error err;
     memset(&err, 0, sizeof err);
-    int st = dmvf_audit_close(ac->audit, &err);
-    ac->audit = NULL;
+    int st = dmvf_audit_close(ac->where.audit, &err);
+    ac->where.audit = NULL;
     if (st != DMVF_OK) {
         dmvf__cli_err("audit log %s: closing checkpoint: %s", ac->dir,
                       err.msg[0] ? err.msg : dmvf_strerror(st));
@@ -107,122 +84,93 @@ int dmvf__cli_acct_close(dmvf_cli_acct *ac)
 
 void dmvf__cli_acct_options(const dmvf_cli_acct *ac, dmvf_filter_options *fo)
 {
-    fo->count_fields = ac->audit != NULL;
-    fo->collect_subjects = ac->audit != NULL && ac->subjects;
+    fo->count_fields = ac->where.audit != NULL;
+    fo->collect_subjects = ac->where.audit != NULL && ac->subjects;
 }
 
-static int audit_fail(const dmvf_cli_acct *ac, const char *what, const dmvf_error *err)
+int dmvf__cli_acct_failed(const dmvf_cli_acct *ac, const dmvf__reqacct *ra)
 {
-    dmvf__cli_err("audit log %s: %s: %s; nothing released", ac->dir, what,
-                  err->msg[0] ? err->msg : dmvf_strerror(err->code));
-    return err->code == DMVF_ENOMEM ? DMVF_EXIT_NOMEM : DMVF_EXIT_IOERR;
+    const dmvf__reqacct_fail *fl = &ra->fail;
+    const char *why = fl->err.msg[0] ? fl->err.msg : dmvf_strerror(fl->err.code);
+    int nomem = fl->err.code == DMVF_ENOMEM;
+    switch (fl->step) {
+    case DMVF__RA_AUDIT:
+        dmvf__cli_err("audit log %s: %s: %s; nothing released", ac->dir, fl->what, why);
+        return nomem ? DMVF_EXIT_NOMEM : DMVF_EXIT_IOERR;
+    case DMVF__RA_NO_QUEUE:
+        dmvf__cli_err("the rule notifies subjects but no notice queue is set; nothing released");
+        return DMVF_EXIT_POLICY;
+    case DMVF__RA_QUEUE_DIR:
+        dmvf__cli_err("notice queue %s: cannot create its directory: %s; nothing released",
+                      ac->where.notices, strerror(fl->sys_errno));
+        return DMVF_EXIT_IOERR;
+    case DMVF__RA_NOTICES:
+        dmvf__cli_err("notice queue %s: %s; nothing released", ac->where.notices, why);
+        return nomem ? DMVF_EXIT_NOMEM : DMVF_EXIT_IOERR;
+    case DMVF__RA_NO_SPOOL:
+        dmvf__cli_err("the request is held for review but no review spool and public key are "
+                      "set (review: {spool, public_key} in the policy, or --review-spool and "
+                      "--review-public-key); nothing released");
+        return DMVF_EXIT_POLICY;
+    case DMVF__RA_REVIEW:
+        dmvf__cli_err("review spool %s: %s; nothing released", ac->where.spool, why);
+        return nomem ? DMVF_EXIT_NOMEM
+               : fl->err.code == DMVF_EKEYRING ? DMVF_EXIT_KEYRING : DMVF_EXIT_IOERR;
+    case DMVF__RA_OK:
+        break;
+    }
+    return DMVF_EXIT_SOFTWARE;
+}
+
+/* A request's accounting at seq, for the steps of the records format. */
+static dmvf__reqacct at(const dmvf_cli_acct *ac, uint64_t seq)
+{
+    dmvf__reqacct ra;
+    dmvf__reqacct_init(&ra, &ac->where);
+    ra.seq = seq;
+    return ra;
 }
 
 int dmvf__cli_acct_request(dmvf_cli_acct *ac, const dmvf_filter *f, uint64_t *seq)
 {
-    *seq = 0;
-    if (!ac->audit)
-        return 0;
-    dmvf_error err;
-    memset(&err, 0, sizeof err);
-    if (dmvf_audit_request(ac->audit, f, seq, &err) != DMVF_OK)
-        return audit_fail(ac, "writing the request entry", &err);
-    return 0;
+    dmvf__reqacct ra = at(ac, 0);
+    int rc = dmvf__reqacct_request(&ra, f);
+    *seq = ra.seq;
+    return rc ? dmvf__cli_acct_failed(ac, &ra) : 0;
 }
 
 int dmvf__cli_acct_notify(dmvf_cli_acct *ac, const dmvf_filter *f, uint32_t *queued)
 {
-    *queued = 0;
-    if (!dmvf_filter_notify_subject(f))
-        return 0;
-    if (!ac->notices) {
-        /* the policy compiler refuses such a policy; a flag cannot remove the queue */
-        dmvf__cli_err("the rule notifies subjects but no notice queue is set; nothing released");
-        return DMVF_EXIT_POLICY;
-    }
-    dmvf_error err;
-    memset(&err, 0, sizeof err);
-    if (make_parents(ac->notices) != 0) {
-        dmvf__cli_err("notice queue %s: cannot create its directory: %s; nothing released",
-                      ac->notices, strerror(errno));
-        return DMVF_EXIT_IOERR;
-    }
-    if (dmvf_notices_queue(ac->notices, f, &ac->ns, 0, queued, &err) != DMVF_OK) {
-        dmvf__cli_err("notice queue %s: %s; nothing released", ac->notices,
-                      err.msg[0] ? err.msg : dmvf_strerror(err.code));
-        return err.code == DMVF_ENOMEM ? DMVF_EXIT_NOMEM : DMVF_EXIT_IOERR;
-    }
-    return 0;
+    dmvf__reqacct ra = at(ac, 0);
+    return dmvf__reqacct_notify(&ra, f, queued) ? dmvf__cli_acct_failed(ac, &ra) : 0;
 }
 
 int dmvf__cli_acct_release(dmvf_cli_acct *ac, const dmvf_filter *f, const dmvf_audit_counts *c,
                            uint64_t seq, const char *note)
 {
-    if (!ac->audit)
-        return 0;
-    dmvf_error err;
-    memset(&err, 0, sizeof err);
-    if (dmvf_audit_release_note(ac->audit, f, c, seq, note, &err) != DMVF_OK)
-        return audit_fail(ac, "writing the release entry", &err);
-    return 0;
+    dmvf__reqacct ra = at(ac, seq);
+    return dmvf__reqacct_release(&ra, f, c, note) ? dmvf__cli_acct_failed(ac, &ra) : 0;
 }
 
 int dmvf__cli_acct_event(dmvf_cli_acct *ac, const dmvf_filter *f, dmvf_audit_kind kind,
                          const dmvf_audit_counts *c, uint64_t seq, const char *review_id,
                          const char *note)
 {
-    if (!ac->audit)
-        return 0;
-    dmvf_audit_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = kind;
-    ev.request = dmvf_filter_request(f);
-    ev.rule = dmvf_filter_rule(f);
-    ev.policy_id = dmvf_filter_policy_id(f);
-    ev.review_id = review_id;
-    ev.note = note;
-    ev.ref = seq;
-    if (c)
-        ev.counts = *c;
-    dmvf_error err;
-    memset(&err, 0, sizeof err);
-    if (dmvf_audit_event_write(ac->audit, &ev, NULL, &err) != DMVF_OK)
-        return audit_fail(ac, "writing an entry", &err);
-    return 0;
+    dmvf__reqacct ra = at(ac, seq);
+    return dmvf__reqacct_event(&ra, f, kind, c, review_id, note, 0) ? dmvf__cli_acct_failed(ac, &ra) : 0;
 }
 
 int dmvf__cli_acct_hold(dmvf_cli_acct *ac, const dmvf_filter *f, const void *release, size_t len,
                         const dmvf_audit_counts *c, uint64_t seq, char id[DMVF_REVIEW_ID_LEN + 1])
 {
-    id[0] = '\0';
-    if (!ac->spool || !ac->review_pub) {
-        dmvf__cli_err("the request is held for review but no review spool and public key are "
-                      "set (review: {spool, public_key} in the policy, or --review-spool and "
-                      "--review-public-key); nothing released");
-        return DMVF_EXIT_POLICY;
-    }
-    dmvf_error err;
-    memset(&err, 0, sizeof err);
-    if (dmvf_review_hold(ac->spool, ac->review_pub, f, release, len, c, seq, id, &err) != DMVF_OK) {
-        dmvf__cli_err("review spool %s: %s; nothing released", ac->spool,
-                      err.msg[0] ? err.msg : dmvf_strerror(err.code));
-        return err.code == DMVF_ENOMEM ? DMVF_EXIT_NOMEM
-               : err.code == DMVF_EKEYRING ? DMVF_EXIT_KEYRING : DMVF_EXIT_IOERR;
-    }
-    return dmvf__cli_acct_event(ac, f, DMVF_AUDIT_REVIEW_HOLD, c, seq, id, NULL);
+    dmvf__reqacct ra = at(ac, seq);
+    int rc = dmvf__reqacct_hold(&ra, f, release, len, c);
+    memcpy(id, ra.held, sizeof ra.held);
+    return rc ? dmvf__cli_acct_failed(ac, &ra) : 0;
 }
 
-/* A record without a subject under a rule that notifies subjects refuses
- * the request (DMVF_ENOSUBJECT): the audit log says so, with a RELEASE entry
- * that releases nothing, as a refusal for the record limit does. record is
- * the record's 0-based index in the request. */
 int dmvf__cli_acct_no_subject(dmvf_cli_acct *ac, const dmvf_filter *f, uint64_t seq, uint64_t record)
 {
-    char note[200];
-    dmvf_audit_counts c;
-    memset(&c, 0, sizeof c);
-    c.records_in = record + 1;
-    snprintf(note, sizeof note, "refused: record %llu has no record_id and the rule notifies "
-             "subjects; nothing released", (unsigned long long)record);
-    return dmvf__cli_acct_event(ac, f, DMVF_AUDIT_RELEASE, &c, seq, NULL, note);
+    dmvf__reqacct ra = at(ac, seq);
+    return dmvf__reqacct_no_subject(&ra, f, record) ? dmvf__cli_acct_failed(ac, &ra) : 0;
 }

@@ -40,6 +40,7 @@
 #include <sys/types.h>
 #include <time.h>
 #include <dmvfilter/dmvfilter.h>
+#include "filter/account/request_acct.h"
 #include "filter/cli/compress.h"
 
 #if defined(__GNUC__)
@@ -411,12 +412,11 @@ typedef struct dmvf_cli_acct_flags {
 } dmvf_cli_acct_flags;
 
 typedef struct dmvf_cli_acct {
-    dmvf_audit *audit;          /* NULL: not audited */
+    dmvf__reqacct_where where;  /* the audit log (NULL: not audited), the notice
+                                   queue (NULL: none), the review spool */
     const char *dir;
     int subjects;
-    const char *notices;        /* the notice queue, NULL: none */
     dmvf_policy_notices ns;
-    const char *spool, *review_pub;
 } dmvf_cli_acct;
 
 /* Settings from the policy and the flags; opens the audit log. Returns 0 or
@@ -427,6 +427,9 @@ int dmvf__cli_acct_open(dmvf_cli_acct *ac, const dmvf_cli_acct_flags *fl, const 
 int dmvf__cli_acct_close(dmvf_cli_acct *ac);
 /* The filter options the accountability needs. */
 void dmvf__cli_acct_options(const dmvf_cli_acct *ac, dmvf_filter_options *fo);
+/* The exit code of ra's failure, its message printed (nothing may be
+ * released). */
+int dmvf__cli_acct_failed(const dmvf_cli_acct *ac, const dmvf__reqacct *ra);
 /* Each returns 0 or an exit code (message printed, nothing may be released). */
 int dmvf__cli_acct_request(dmvf_cli_acct *ac, const dmvf_filter *f, uint64_t *seq);
 int dmvf__cli_acct_notify(dmvf_cli_acct *ac, const dmvf_filter *f, uint32_t *queued);

@@ -285,7 +285,7 @@ static void report_commit_failure(const dmvf_cli_acct *ac, const dmvf_cli_sink *
         return;
     if (sink->sent == 0)
         dmvf__cli_err("output %s: nothing of the release left", sink->path ? sink->path : "<stdout>");
-    else if (ac->audit)
+    else if (ac->where.audit)
         dmvf__cli_err("output %s: the audit log's RELEASE entry counts the whole release (%llu "
                       "records); only the first %llu bytes of it left", sink->path ? sink->path : "<stdout>",
                       (unsigned long long)records, (unsigned long long)sink->sent);

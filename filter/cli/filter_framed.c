@@ -24,56 +24,24 @@
 typedef struct framed_ctx {
     int quiet;
     dmvf_cli_acct *ac;
-    const dmvf_framed *fr;
-    uint64_t seq;               /* the open request's audit entry */
-    dmvf_decision decision0;    /* its decision when it was decided */
-    char held[DMVF_REVIEW_ID_LEN + 1]; /* its review item, "" if none */
+    dmvf__reqacct ra;           /* the open request's accounting */
     uint64_t accounted;         /* requests the hook has seen to their end */
     int rc;                     /* the exit code of a failed audit step */
 } framed_ctx;
 
-/* The audit hook: the request entry before any of its output; at its end,
- * before its trailer, its notices, then its RELEASE entry (or, refused, an
- * entry when it notified subjects or passed its record limit; held for
- * review, its would-be release sealed into the review spool and the
- * REVIEW_HOLD entry). Its bytes leave only after its trailer (frame_cut). */
+/* The audit hook (dmvf__reqacct_hook): the request entry before any of its
+ * output; at its end, before its trailer, its notices, then its RELEASE
+ * entry (or, refused, an entry when it notified subjects or passed its
+ * record limit; held for review, its would-be release sealed into the
+ * review spool and the REVIEW_HOLD entry). Its bytes leave only after its
+ * trailer (frame_cut). */
 static int framed_audit(void *ud, dmvf_filter *f, const dmvf_trailer *t)
 {
     framed_ctx *ctx = ud;
-    if (!t) {
-        ctx->decision0 = dmvf_filter_decision(f);
-        ctx->held[0] = '\0';
-        ctx->rc = dmvf__cli_acct_request(ctx->ac, f, &ctx->seq);
-        return ctx->rc;
-    }
-    dmvf_audit_counts c;
-    memset(&c, 0, sizeof c);
-    dmvf_filter_counts(f, &c.records_in, &c.records_out, &c.records_dropped);
-    dmvf_decision d = dmvf_filter_decision(f);
-    /* the library turns a release past its record limit into a refusal; the
-       limit counts released records (dmvf_filter_max_records) */
-    int over = ctx->decision0 == DMVF_DECISION_RELEASE && d != DMVF_DECISION_RELEASE;
-    if (d == DMVF_DECISION_DENY)
-        c.records_out = 0;
-    int rc = dmvf__cli_acct_notify(ctx->ac, f, &c.notices);
-    if (!rc && d == DMVF_DECISION_RELEASE) {
-        rc = dmvf__cli_acct_release(ctx->ac, f, &c, ctx->seq, NULL);
-    } else if (!rc && d == DMVF_DECISION_REVIEW) {
-        const void *held;
-        size_t len;
-        dmvf_framed_held(ctx->fr, &held, &len);
-        rc = dmvf__cli_acct_hold(ctx->ac, f, held, len, &c, ctx->seq, ctx->held);
-    } else if (!rc && over) {
-        rc = dmvf__cli_acct_event(ctx->ac, f, DMVF_AUDIT_RELEASE, &c, ctx->seq, NULL,
-                                  "refused: more than the record limit; nothing released");
-    } else if (!rc && c.notices) {
-        rc = dmvf__cli_acct_event(ctx->ac, f, DMVF_AUDIT_RELEASE, &c, ctx->seq, NULL,
-                                  "refused: nothing released; subjects notified");
-    }
-    if (!rc)
+    ctx->rc = dmvf__reqacct_hook(&ctx->ra, f, t) ? dmvf__cli_acct_failed(ctx->ac, &ctx->ra) : 0;
+    if (!ctx->rc && t)
         ctx->accounted++;
-    ctx->rc = rc;
-    return rc;
+    return ctx->rc;
 }
 
 static void framed_done(void *ud, const dmvf_filter *f, const dmvf_trailer *t)
@@ -96,10 +64,10 @@ static void framed_done(void *ud, const dmvf_filter *f, const dmvf_trailer *t)
         }
         return;
     }
-    if (d == DMVF_DECISION_REVIEW && ctx->held[0] && !ctx->quiet)
-        dmvf__cli_err("%sheld for review as %s (%llu records would be released)", prefix, ctx->held,
+    if (d == DMVF_DECISION_REVIEW && ctx->ra.held[0] && !ctx->quiet)
+        dmvf__cli_err("%sheld for review as %s (%llu records would be released)", prefix, ctx->ra.held,
                       (unsigned long long)out);
-    if (ctx->decision0 == DMVF_DECISION_RELEASE) {
+    if (ctx->ra.decision0 == DMVF_DECISION_RELEASE) {
         char why[160];
         snprintf(why, sizeof why, "%llu records%s, more than the record limit of %llu",
                  (unsigned long long)(in - dropped), dropped ? " not dropped" : "",
@@ -138,7 +106,7 @@ int dmvf__cli_run_framed(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol,
     dmvf_filter_options fo = {.max_record_bytes = cfg->max_record_bytes, .drop_malformed = cfg->drop_malformed,
                               .as_of = cfg->as_of, .hold_for_review = 1};
     dmvf__cli_acct_options(ac, &fo);
-    if (ac->notices)
+    if (ac->where.notices)
         fo.collect_subjects = 1;    /* requests of rules with notify_subject */
     dmvf_framed *fr = dmvf_framed_create(pol, kr, &fo, &err);
     if (!fr) {
@@ -149,7 +117,8 @@ int dmvf__cli_run_framed(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol,
     memset(&ctx, 0, sizeof ctx);
     ctx.quiet = cfg->quiet;
     ctx.ac = ac;
-    ctx.fr = fr;
+    dmvf__reqacct_init(&ctx.ra, &ac->where);
+    ctx.ra.fr = fr;
     dmvf_framed_set_callback(fr, framed_done, &ctx);
     dmvf_framed_set_audit(fr, framed_audit, &ctx);
     if (cfg->max_request_frames)
@@ -176,7 +145,7 @@ int dmvf__cli_run_framed(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol,
         if (st == DMVF_ENOSUBJECT && open) {
             uint64_t in, out, dropped;   /* the failing record is not counted */
             dmvf_filter_counts(open, &in, &out, &dropped);
-            rc = dmvf__cli_acct_no_subject(ac, open, ctx.seq, in);
+            rc = dmvf__cli_acct_no_subject(ac, open, ctx.ra.seq, in);
         }
         if (!rc)
             rc = dmvf__cli_exit_for(st);

@@ -23,29 +23,17 @@
 #define FP_PREFIX_LEN 7u
 #define FP_HEX 64u
 
-typedef int (*syntax_fn)(const char *s, size_t n);
-
+/* oris or ori_prefixes: as the requester directory spells them, as a
+ * rule's ori and ori_prefix lists are read (dmvf__ystrlist). */
 static int parse_list(dmvf__yload *L, const yaml_node_t *v, const char *what, const char *cname,
-                      syntax_fn ok, const char *rule, const char *const **out, size_t *n)
+                      int (*ok)(const char *s, size_t n), const char *rule, const char *const **out, size_t *n)
 {
-    int rc = dmvf__yseq(L, v, what, 1);
+    dmvf_strlist l;
+    int rc = dmvf__ystrlist(L, v, what, ok, rule, "client", cname, &l);
     if (rc)
         return rc;
-    size_t cnt = dmvf__yseq_len(v);
-    const char **a = dmvf__arena_alloc(&L->p->arena, cnt * sizeof *a);
-    if (!a)
-        return dmvf__ynomem(L);
-    for (size_t i = 0; i < cnt; i++) {
-        yaml_node_t *x = dmvf__ynode(L, v->data.sequence.items.start[i]);
-        if ((rc = dmvf__yname(L, x, what)))
-            return rc;
-        if (!ok(dmvf__ystr(x), x->data.scalar.length))
-            return dmvf__yfail(L, x, "'%s' in %s of client '%s': %s", dmvf__ystr(x), what, cname, rule);
-        if (!(a[i] = dmvf__ydup(L, x)))
-            return dmvf__ynomem(L);
-    }
-    *out = a;
-    *n = cnt;
+    *out = l.v;
+    *n = l.n;
     return DMVF_OK;
 }
 

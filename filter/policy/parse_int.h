@@ -81,6 +81,12 @@ int dmvf__yseq(dmvf__yload *L, const yaml_node_t *n, const char *what, int nonem
 yaml_node_t *dmvf__yget(dmvf__yload *L, const yaml_node_t *m, const char *key);
 /* A copy of scalar n in the policy's arena; NULL when out of memory. */
 char *dmvf__ydup(dmvf__yload *L, const yaml_node_t *n);
+/* n is a nonempty list of names, each one ok accepts (syntax says what it
+ * must be, for the message), copied into out (the policy's arena, with
+ * each element's line and column). what names the list, holder ("rule",
+ * "client") and name what holds it: "'X' in ori of rule 'R': syntax". */
+int dmvf__ystrlist(dmvf__yload *L, const yaml_node_t *n, const char *what, int (*ok)(const char *s, size_t n),
+                   const char *syntax, const char *holder, const char *name, dmvf_strlist *out);
 
 /* ---- scalar readers ---- */
 

@@ -160,6 +160,33 @@ char *dmvf__ydup(dmvf__yload *L, const yaml_node_t *n)
     return dmvf__arena_strndup(&L->p->arena, dmvf__ystr(n), n->data.scalar.length);
 }
 
+int dmvf__ystrlist(dmvf__yload *L, const yaml_node_t *n, const char *what, int (*ok)(const char *s, size_t n),
+                   const char *syntax, const char *holder, const char *name, dmvf_strlist *out)
+{
+    int rc = dmvf__yseq(L, n, what, 1);
+    if (rc)
+        return rc;
+    out->n = dmvf__yseq_len(n);
+    out->v = dmvf__arena_alloc(&L->p->arena, out->n * sizeof *out->v);
+    out->line = dmvf__arena_alloc(&L->p->arena, out->n * sizeof *out->line);
+    out->col = dmvf__arena_alloc(&L->p->arena, out->n * sizeof *out->col);
+    if (!out->v || !out->line || !out->col)
+        return dmvf__ynomem(L);
+    for (size_t i = 0; i < out->n; i++) {
+        yaml_node_t *x = dmvf__ynode(L, n->data.sequence.items.start[i]);
+        if ((rc = dmvf__yname(L, x, what)))
+            return rc;
+        if (!ok(dmvf__ystr(x), x->data.scalar.length))
+            return dmvf__yfail(L, x, "'%s' in %s of %s '%s': %s", dmvf__ystr(x), what, holder, name,
+                               syntax);
+        if (!(out->v[i] = dmvf__ydup(L, x)))
+            return dmvf__ynomem(L);
+        out->line[i] = dmvf__yline(x);
+        out->col[i] = dmvf__ycol(x);
+    }
+    return DMVF_OK;
+}
+
 /* ------------------------------------------------------------------ scalars */
 
 /* Decimal digits only (a leading '-' when neg_ok), no overflow past max. */

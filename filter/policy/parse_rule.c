@@ -37,36 +37,6 @@ static int field_read(dmvf__yload *L, const yaml_node_t *k, const char *rname)
                        rname, sf->path);
 }
 
-typedef int (*syntax_fn)(const char *s, size_t n);
-
-/* A list of ORIs, prefixes, tags or jurisdictions, each as the requester
- * directory spells them (core/request.h): nothing is matched loosely. */
-static int parse_strlist(dmvf__yload *L, const yaml_node_t *v, const char *what, syntax_fn ok,
-                         const char *rule, const char *rname, dmvf_strlist *out)
-{
-    int rc = dmvf__yseq(L, v, what, 1);
-    if (rc)
-        return rc;
-    out->n = dmvf__yseq_len(v);
-    out->v = dmvf__arena_alloc(&L->p->arena, out->n * sizeof *out->v);
-    out->line = dmvf__arena_alloc(&L->p->arena, out->n * sizeof *out->line);
-    out->col = dmvf__arena_alloc(&L->p->arena, out->n * sizeof *out->col);
-    if (!out->v || !out->line || !out->col)
-        return dmvf__ynomem(L);
-    for (size_t i = 0; i < out->n; i++) {
-        yaml_node_t *x = dmvf__ynode(L, v->data.sequence.items.start[i]);
-        if ((rc = dmvf__yname(L, x, what)))
-            return rc;
-        if (!ok(dmvf__ystr(x), x->data.scalar.length))
-            return dmvf__yfail(L, x, "'%s' in %s of rule '%s': %s", dmvf__ystr(x), what, rname, rule);
-        if (!(out->v[i] = dmvf__ydup(L, x)))
-            return dmvf__ynomem(L);
-        out->line[i] = dmvf__yline(x);
-        out->col[i] = dmvf__ycol(x);
-    }
-    return DMVF_OK;
-}
-
 typedef int (*enum_parse_fn)(const char *s, int *out);
 
 static int agency_parse(const char *s, int *out)
@@ -122,18 +92,18 @@ static int parse_match(dmvf__yload *L, const yaml_node_t *v, dmvf_rule *r)
         yaml_node_t *k = dmvf__ynode(L, a->key), *x = dmvf__ynode(L, a->value);
         const char *key = dmvf__ystr(k);
         if (strcmp(key, "ori") == 0) {
-            rc = parse_strlist(L, x, "ori", dmvf__ori_valid, DMVF__ORI_RULE, r->name, &r->ori);
+            rc = dmvf__ystrlist(L, x, "ori", dmvf__ori_valid, DMVF__ORI_RULE, "rule", r->name, &r->ori);
             r->keys |= DMVF_MK_ORI;
         } else if (strcmp(key, "ori_prefix") == 0) {
-            rc = parse_strlist(L, x, "ori_prefix", dmvf__ori_prefix_valid, DMVF__ORI_PREFIX_RULE, r->name,
-                               &r->ori_prefix);
+            rc = dmvf__ystrlist(L, x, "ori_prefix", dmvf__ori_prefix_valid, DMVF__ORI_PREFIX_RULE, "rule",
+                                r->name, &r->ori_prefix);
             r->keys |= DMVF_MK_ORI_PREFIX;
         } else if (strcmp(key, "tags") == 0) {
-            rc = parse_strlist(L, x, "tags", dmvf__tag_valid, DMVF__TAG_RULE, r->name, &r->tags);
+            rc = dmvf__ystrlist(L, x, "tags", dmvf__tag_valid, DMVF__TAG_RULE, "rule", r->name, &r->tags);
             r->keys |= DMVF_MK_TAGS;
         } else if (strcmp(key, "jurisdiction") == 0) {
-            rc = parse_strlist(L, x, "jurisdiction", dmvf__jurisdiction_valid, DMVF__JURISDICTION_RULE, r->name,
-                               &r->jurisdiction);
+            rc = dmvf__ystrlist(L, x, "jurisdiction", dmvf__jurisdiction_valid, DMVF__JURISDICTION_RULE,
+                                "rule", r->name, &r->jurisdiction);
             r->keys |= DMVF_MK_JURISDICTION;
         } else if (strcmp(key, "agency_kind") == 0) {
             rc = parse_bits(L, x, "agency_kind", agency_parse,

@@ -1,6 +1,7 @@
 /*
- * account.c - one service request's accounting, in the order the command
- * line keeps (filter/cli/filter_framed.c):
+ * account.c - the service's audit log, and one request's accounting: the
+ * steps of filter/account/request_acct.h, which the command line takes
+ * too (filter/cli/filter_framed.c), in the same order:
  *
  *   decided      audit REQUEST entry, before any output
  *   its end      notices queued; audit RELEASE entry (refused: an entry
@@ -11,11 +12,10 @@
  * Every entry names the client (dmvf_filter_client). Requests on several
  * threads call these at once: the audit handle commits their entries in
  * shared batches (group commit, audit.h), the notice queue and the review
- * spool order their writers themselves, so no lock is held here.
+ * spool order their writers themselves, so no lock is held here. A failed
+ * step is put in the log's words (ra->msg) here.
  */
-#include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include "filter/serve/serve_int.h"
 
@@ -65,104 +65,31 @@ int dmvf__acct_close(dmvf__acct *a, char *msg, size_t cap)
     return st;
 }
 
-static int fail(dmvf__racct *ra, const char *what, const dmvf_error *err)
+void dmvf__racct_init(dmvf__racct *ra, dmvf__acct *a, const dmvf__snap *sn)
 {
-    snprintf(ra->msg, sizeof ra->msg, "%s: %s; nothing released", what,
-             err->msg[0] ? err->msg : dmvf_strerror(err->code));
+    memset(ra, 0, sizeof *ra);
+    ra->a = a;
+    ra->w.audit = a->audit;
+    ra->w.notices = sn->notices;
+    ra->w.ns = &sn->ns;
+    ra->w.spool = sn->spool;
+    ra->w.review_pub = sn->review_pub;
+    dmvf__reqacct_init(&ra->r, &ra->w);
+}
+
+/* The failure of a step (ra->r.fail) in the service's log words; returns -1. */
+static int failed(dmvf__racct *ra)
+{
+    const dmvf__reqacct_fail *fl = &ra->r.fail;
+    const char *why = fl->err.msg[0] ? fl->err.msg : dmvf_strerror(fl->err.code);
+    const char *what = fl->step == DMVF__RA_NO_QUEUE ? "notices"
+                       : fl->step == DMVF__RA_NO_SPOOL ? "review"
+                       : fl->step == DMVF__RA_REVIEW ? "review spool"
+                       : fl->step == DMVF__RA_AUDIT ? "audit log" : "notice queue";
+    snprintf(ra->msg, sizeof ra->msg, "%s%s%s: %s; nothing released", what, fl->what ? ": " : "",
+             fl->what ? fl->what : "", why);
     ra->failed = 1;
     return -1;
-}
-
-static int event(dmvf__racct *ra, const dmvf_filter *f, dmvf_audit_kind kind, const dmvf_audit_counts *c,
-                 const char *review_id, const char *note, int decision)
-{
-    if (!ra->a->audit)
-        return 0;
-    dmvf_audit_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = kind;
-    ev.request = dmvf_filter_request(f);
-    ev.rule = dmvf_filter_rule(f);
-    ev.policy_id = dmvf_filter_policy_id(f);
-    ev.review_id = review_id;
-    ev.note = note;
-    ev.ref = ra->seq;
-    ev.decision = decision;
-    ev.client = dmvf_filter_client(f);
-    if (c)
-        ev.counts = *c;
-    dmvf_error err;
-    memset(&err, 0, sizeof err);
-    if (dmvf_audit_event_write(ra->a->audit, &ev, NULL, &err) != DMVF_OK)
-        return fail(ra, "audit log: writing an entry", &err);
-    return 0;
-}
-
-static int notify(dmvf__racct *ra, const dmvf_filter *f, uint32_t *queued)
-{
-    *queued = 0;
-    if (!dmvf_filter_notify_subject(f))
-        return 0;
-    dmvf_error err;
-    memset(&err, 0, sizeof err);
-    if (!ra->sn->notices) {
-        dmvf__seterr(&err, DMVF_EPOLICY, "the rule notifies subjects but no notice queue is set");
-        return fail(ra, "notices", &err);
-    }
-    if (dmvf_notices_queue(ra->sn->notices, f, &ra->sn->ns, 0, queued, &err) != DMVF_OK)
-        return fail(ra, "notice queue", &err);
-    return 0;
-}
-
-static int hold(dmvf__racct *ra, const dmvf_filter *f, const dmvf_audit_counts *c)
-{
-    dmvf_error err;
-    memset(&err, 0, sizeof err);
-    if (!ra->sn->spool || !ra->sn->review_pub) {
-        dmvf__seterr(&err, DMVF_EPOLICY, "held for review but no review spool and public key are set");
-        return fail(ra, "review", &err);
-    }
-    const void *held;
-    size_t len;
-    dmvf_framed_held(ra->fr, &held, &len);
-    if (dmvf_review_hold(ra->sn->spool, ra->sn->review_pub, f, held, len, c, ra->seq, ra->held, &err) != DMVF_OK)
-        return fail(ra, "review spool", &err);
-    return event(ra, f, DMVF_AUDIT_REVIEW_HOLD, c, ra->held, NULL, 0);
-}
-
-static int hook_steps(dmvf__racct *ra, dmvf_filter *f, const dmvf_trailer *t)
-{
-    dmvf_error err;
-    memset(&err, 0, sizeof err);
-    if (!t) {
-        ra->decision0 = dmvf_filter_decision(f);
-        ra->held[0] = '\0';
-        ra->seq = 0;
-        if (ra->a->audit && dmvf_audit_request(ra->a->audit, f, &ra->seq, &err) != DMVF_OK)
-            return fail(ra, "audit log: writing the request entry", &err);
-        return 0;
-    }
-    dmvf_audit_counts c;
-    memset(&c, 0, sizeof c);
-    dmvf_filter_counts(f, &c.records_in, &c.records_out, &c.records_dropped);
-    dmvf_decision d = dmvf_filter_decision(f);
-    int over = ra->decision0 == DMVF_DECISION_RELEASE && d != DMVF_DECISION_RELEASE;
-    if (d == DMVF_DECISION_DENY)
-        c.records_out = 0;
-    if (notify(ra, f, &c.notices))
-        return -1;
-    if (d == DMVF_DECISION_RELEASE) {
-        if (ra->a->audit && dmvf_audit_release(ra->a->audit, f, &c, ra->seq, &err) != DMVF_OK)
-            return fail(ra, "audit log: writing the release entry", &err);
-        return 0;
-    }
-    if (d == DMVF_DECISION_REVIEW)
-        return hold(ra, f, &c);
-    if (over)
-        return event(ra, f, DMVF_AUDIT_RELEASE, &c, NULL, "refused: more than the record limit; nothing released", 0);
-    if (c.notices)
-        return event(ra, f, DMVF_AUDIT_RELEASE, &c, NULL, "refused: nothing released; subjects notified", 0);
-    return 0;
 }
 
 static double now_s(void)
@@ -176,7 +103,7 @@ int dmvf__racct_hook(void *ud, dmvf_filter *f, const dmvf_trailer *t)
 {
     dmvf__racct *ra = ud;
     double t0 = now_s();
-    int rc = hook_steps(ra, f, t);
+    int rc = dmvf__reqacct_hook(&ra->r, f, t) ? failed(ra) : 0;
     if (ra->a->audit)
         dmvf__metrics_audit(ra->a->m, now_s() - t0);
     return rc;
@@ -184,18 +111,11 @@ int dmvf__racct_hook(void *ud, dmvf_filter *f, const dmvf_trailer *t)
 
 int dmvf__racct_refused(dmvf__racct *ra, const dmvf_filter *f, const char *note)
 {
-    int rc = event(ra, f, DMVF_AUDIT_REQUEST, NULL, NULL, note, DMVF_DECISION_DENY);
-    return rc;
+    return dmvf__reqacct_event(&ra->r, f, DMVF_AUDIT_REQUEST, NULL, NULL, note, DMVF_DECISION_DENY) ? failed(ra)
+                                                                                                : 0;
 }
 
 int dmvf__racct_no_subject(dmvf__racct *ra, const dmvf_filter *f, uint64_t record)
 {
-    char note[200];
-    dmvf_audit_counts c;
-    memset(&c, 0, sizeof c);
-    c.records_in = record + 1;
-    snprintf(note, sizeof note, "refused: record %llu has no record_id and the rule notifies subjects; "
-             "nothing released", (unsigned long long)record);
-    int rc = event(ra, f, DMVF_AUDIT_RELEASE, &c, NULL, note, 0);
-    return rc;
+    return dmvf__reqacct_no_subject(&ra->r, f, record) ? failed(ra) : 0;
 }

@@ -123,9 +123,7 @@ static void on_done(void *ud, const dmvf_filter *f, const dmvf_trailer *t)
 void dmvf__serve_release(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__reply *r)
 {
     dmvf__racct ra;
-    memset(&ra, 0, sizeof ra);
-    ra.a = c->acct;
-    ra.sn = c->sn;
+    dmvf__racct_init(&ra, c->acct, c->sn);
     if (!client_may(c, d, &ra, r))
         return;
     dmvf_filter_options fo;
@@ -143,7 +141,7 @@ void dmvf__serve_release(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__rep
         dmvf__reply_error(r, code_for(err.code), "%s", err.msg);
         return;
     }
-    ra.fr = fr;
+    ra.r.fr = fr;
     dmvf_framed_set_audit(fr, dmvf__racct_hook, &ra);
     dmvf_framed_set_callback(fr, on_done, r);
     dmvf_framed_set_max_request_frames(fr, c->cfg->lim.max_records);

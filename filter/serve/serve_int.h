@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include "filter/core/error.h"
 #include "filter/core/text.h"
+#include "filter/account/request_acct.h"
 #include "filter/serve/serve.h"
 
 /* ---- snapshot.c ---- */
@@ -62,19 +63,18 @@ int dmvf__acct_open(dmvf__acct *a, const dmvf_serve_config *cfg, const dmvf__sna
 /* The closing checkpoint. DMVF_OK or an error (msg). */
 int dmvf__acct_close(dmvf__acct *a, char *msg, size_t cap);
 
-/* One request's accounting, as filter_framed.c does it (the audit hook of
- * dmvf_framed_set_audit). */
+/* One request's accounting (filter/account/request_acct.h), its hook for
+ * dmvf_framed_set_audit, and a failure in the log's words. */
 typedef struct dmvf__racct {
     dmvf__acct *a;
-    const dmvf__snap *sn;
-    const dmvf_framed *fr;
-    uint64_t seq;
-    dmvf_decision decision0;
-    char held[DMVF_REVIEW_ID_LEN + 1];
+    dmvf__reqacct_where w;          /* the audit log; the snapshot's notices, spool */
+    dmvf__reqacct r;
     int failed;                     /* an audit step failed: nothing leaves */
     char msg[800];                  /* why, for the log */
 } dmvf__racct;
 
+/* ra for a request on snapshot sn. */
+void dmvf__racct_init(dmvf__racct *ra, dmvf__acct *a, const dmvf__snap *sn);
 int dmvf__racct_hook(void *ud, dmvf_filter *f, const dmvf_trailer *t);
 /* A request refused before it is judged (a client asking for an ORI it may
  * not speak for): one REQUEST entry, decision deny, with the note. */

@@ -303,6 +303,7 @@ typedef struct who {
     size_t ntags;
     unsigned purpose;
     int legal;
+    const char *client;       /* the entry's client, "": the command line */
     int unknown;              /* the "(unknown)" requester */
 } who;
 
@@ -342,6 +343,7 @@ static void xadd(expect *x, const who *w, int fig, uint64_t n)
     snprintf(pk, sizeof pk, "%u", w->purpose);
     xfig(x, DMVF__BD_PURPOSE, pk, "")[fig] += n;
     xfig(x, DMVF__BD_LEGAL_PROCESS, legal_names[w->legal], "")[fig] += n;
+    xfig(x, DMVF__BD_CLIENT, w->client && w->client[0] ? w->client : "(none)", "")[fig] += n;
 }
 
 static int xrow_nonzero(const xrow *r)
@@ -471,11 +473,12 @@ static void csv_free(csvrow *r)
     r->n = 0;
 }
 
-/* The report writes a cell a spreadsheet would run as a formula with an
- * apostrophe first: the value is what follows it. */
+/* The report writes a cell a spreadsheet would run as a formula, or one
+ * that starts with an apostrophe before such a start, with an apostrophe
+ * first: the value is what follows it. */
 static const char *csv_value(const char *f)
 {
-    return f[0] == '\'' && f[1] && strchr("=+-@\t\r", f[1]) ? f + 1 : f;
+    return f[0] == '\'' && f[1] && strchr("=+-@\t\r'", f[1]) ? f + 1 : f;
 }
 
 static void check_csv(const char *what, const char *text, size_t len, expect *x)
@@ -580,6 +583,11 @@ static const struct { const char *ori, *name; int kind; } agencies[] = {
 };
 #define NAG (sizeof agencies / sizeof agencies[0])
 static const char *const tagpool[] = { "immigration-enforcement", "traffic", "child-support" };
+/* the clients of `dmvfilter serve` ("": the command line), two of them
+ * names a spreadsheet would run or unguard */
+static const char *const clientpool[] = { "", "message-switch", "research-portal",
+                                          "=cmd|' /C calc'!A0", "'+guarded" };
+#define NCLIENT (sizeof clientpool / sizeof clientpool[0])
 
 enum { EV_REQUEST, EV_RELEASE, EV_HOLD, EV_APPROVE, EV_DENY, EV_NOTICE, EV_ORPHAN,
        EV_OWNREQ, EV_ORPHAN_OWN, EV_ORPHAN_DENY };
@@ -685,6 +693,7 @@ static size_t build_traffic(void)
             g->w.tags[g->w.ntags++] = g->w.tags[0];   /* a repeated tag counts once */
         g->w.purpose = rnd_n(4) == 0 ? 0 : 1 + rnd_n(14);
         g->w.legal = (int)rnd_n(6);
+        g->w.client = clientpool[i % NCLIENT];
         unsigned d = rnd_n(10);
         g->decision = d < 5 ? 1 : d < 8 ? 2 : 3;
         g->not_found = g->decision == 2 && rnd_n(2);
@@ -762,6 +771,8 @@ static void make_entry(size_t k, Dmv__V1__AuditEntry *e, Dmv__V1__FieldCount *fc
     dmv__v1__audit_entry__init(e);
     e->seq = k;
     e->time_ns = v->t;
+    if (v->kind != EV_ORPHAN && g->w.client[0])
+        e->client = (char *)g->w.client;
     switch (v->kind) {
     case EV_REQUEST:
         g->seq = k;
@@ -960,6 +971,11 @@ static void test_handmade(void)
         CHECK(strstr(csv, ",\"Cornell, \"\"Policy\"\" Lab\",") != NULL);
         CHECK(strstr(csv, "\"<script>alert(1)</script>&\"\"'\"") != NULL);
         CHECK(strstr(csv, ",\"'=HYPERLINK(\"\"x\"\")\",") != NULL);
+        /* the client rows: a formula guarded, a guard-like start guarded too */
+        CHECK(strstr(csv, "\r\nclient,\"'=cmd|' /C calc'!A0\",,") != NULL);
+        CHECK(strstr(csv, "\r\nclient,\"''+guarded\",,") != NULL);
+        CHECK(strstr(csv, "\r\nclient,message-switch,,") != NULL);
+        CHECK(strstr(csv, "\r\nclient,(none),,") != NULL);
     }
     /* deterministic: the same report twice is the same bytes */
     size_t len2;
@@ -985,6 +1001,13 @@ static void test_handmade(void)
                      ice[0], ice[1]);
             CHECK_MSG(strstr(md, line) != NULL, "md tag row %s", line);
         }
+        CHECK(strstr(md, "## By client") != NULL);
+        const uint64_t *ms = dmvf__report_figures(r, DMVF__BD_CLIENT, "message-switch", "");
+        CHECK(ms != NULL && ms[DMVF__FIG_REQUESTS] > 0);
+        if (ms) {
+            snprintf(line, sizeof line, "| message-switch | %" PRIu64 " | %" PRIu64 " |", ms[0], ms[1]);
+            CHECK_MSG(strstr(md, line) != NULL, "md client row %s", line);
+        }
     }
     char *html = render(r, DMVF_REPORT_HTML, "Report <i>", &len);
     if (html) {
@@ -996,6 +1019,7 @@ static void test_handmade(void)
         CHECK(strstr(html, "<script") == NULL);          /* the hostile name is escaped */
         CHECK(strstr(html, "&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#39;") != NULL);
         CHECK(strstr(html, "<title>Report &lt;i&gt;</title>") != NULL);
+        CHECK(strstr(html, "<h2>By client</h2>") != NULL && strstr(html, "research-portal") != NULL);
         CHECK(strstr(html + 21, "<html") == NULL);       /* one page */
         char cell[64];
         snprintf(cell, sizeof cell, "<td>%" PRIu64 "</td>", x->tot[DMVF__FIG_RECORDS]);
@@ -1098,6 +1122,11 @@ static void test_csv_formula(void)
         { "NYF000008", "plain =1", ",plain =1," },
         { "NYF000009", " =1", ", =1," },
         { "NYF000010", "a\tb", ",a\tb," },
+        /* dmvf__text_csv's guard: a value that starts as a guarded cell does
+           is guarded too, so that every value reads back exactly */
+        { "NYF000011", "'=1", ",\"''=1\"," },
+        { "NYF000012", "''", ",\"'''\"," },
+        { "NYF000013", "'plain", ",'plain," },
     };
     dmvf__report *r = dmvf__report_create(0, 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -1274,7 +1303,9 @@ static void test_real_log(void)
     for (size_t k = 0; k < NR * ROUNDS; k++) {
         size_t i = k % NR, round = k / NR;
         order[k] = i;
-        dmvf_filter_options fo = { .count_fields = 1, .as_of = 20261122 };
+        /* every other round through the service, as one of two clients */
+        static const char *const clients[] = { NULL, "message-switch", NULL, "research-portal" };
+        dmvf_filter_options fo = { .count_fields = 1, .as_of = 20261122, .client = clients[round % 4] };
         dmvf_filter *f = dmvf_filter_create(pol, kr, &reqs[i].q, &fo, &err);
         CHECK_MSG(f != NULL, "filter %zu: %s", i, f ? "" : err.msg);
         if (!f)
@@ -1299,7 +1330,7 @@ static void test_real_log(void)
          * the DMV records it); XX0000000 is not in it: no name, no kind */
         const dmvf_request *rec = dmvf_filter_request(f);
         who w = { rec->ori, rec->agency_name ? rec->agency_name : "", (int)rec->agency_kind, {0}, 0,
-                  rec->purpose, (int)rec->legal_process, 0 };
+                  rec->purpose, (int)rec->legal_process, clients[round % 4], 0 };
         for (size_t t = 0; t < rec->ntags; t++)
             w.tags[w.ntags++] = rec->tags[t];
         xadd(x, &w, DMVF__FIG_REQUESTS, 1);
@@ -1364,7 +1395,7 @@ static void test_real_log(void)
     evt.counts.records_out = 5;
     CHECK_EQ_INT(dmvf_audit_event_write(a, &evt, NULL, &err), DMVF_OK);
     who ow = { "NYINS0002", "Other insurer", DMVF_AGENCY_COMMERCIAL, { "civil", "civil" }, 2, 6,
-               DMVF_LEGAL_NONE, 0 };
+               DMVF_LEGAL_NONE, NULL, 0 };
     xadd(x, &ow, DMVF__FIG_APPROVED, 1);
     xadd(x, &ow, DMVF__FIG_RECORDS, 5);
     xadd(x, &ow, DMVF__FIG_FIELDS_ORDINARY, 5);

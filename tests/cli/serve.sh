@@ -48,20 +48,7 @@ open(sys.argv[3], "wb").write(out)
 PY
 }
 # start NAME POLICY [flags]: a service on $T/NAME.sock, ready when /healthz says so
-start() {
-    local name=$1 pol=$2; shift 2
-    "$cli" serve --policy "$pol" --keyring "$T/kr" --listen "unix:$T/$name.sock" --date 2026-11-22 \
-        "$@" 2>"$T/$name.log" &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 1 300); do
-        curl -sf --unix-socket "$T/$name.sock" http://x/healthz >/dev/null 2>&1 && return 0
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    bad "service $name did not become ready: $(tail -3 "$T/$name.log")"
-    return 1
-}
+start() { serve_start "$@"; }
 # call SOCK METHOD CTYPE BODYFILE OUT: status code on stdout, headers in OUT.h
 call() {
     curl -s --unix-socket "$T/$1.sock" -D "$5.h" -o "$5" -w '%{http_code}' -H "Content-Type: $3" \
@@ -174,6 +161,28 @@ check "metrics: no record content" ! grep -qE 'Doe|CANARY|P0001|NY0300000' "$T/m
 check "audit: RELEASE entries name the client" grep -q '"client":"message-switch"' "$T/q"
 "$cli" audit query "$T/audit" --ori CA0000001 >"$T/qc" 2>/dev/null
 check "audit: the permission_denied request is logged, denied" grep -q '"decision":"deny".*permission denied' "$T/qc"
+
+# ---- the report counts by client what the log holds ----
+"$cli" audit query "$T/audit" --client message-switch >"$T/qall" 2>/dev/null
+"$cli" audit report "$T/audit" --from 2000-01-01 --to 2099-12-31 --format json >"$T/rep.json" 2>/dev/null
+python3 - "$T/qall" "$T/rep.json" <<'PY' && ok "report: the client's row counts its log entries" || bad "report: the client's row counts its log entries"
+import json, sys
+ents = [json.loads(l) for l in open(sys.argv[1])]
+req = [e for e in ents if e["kind"] == "request"]
+rel = [e for e in ents if e["kind"] == "release"]
+rows = {x["key"]: x for x in json.load(open(sys.argv[2]))["breakdowns"]["client"]}
+c = rows.get("message-switch")
+want = {"requests": len(req), "released": sum(e["decision"] == "release" for e in req),
+        "refused": sum(e["decision"] == "deny" for e in req),
+        "records_released": sum(e["records_out"] for e in rel)}
+ok = c is not None and len(req) > 3 and all(c[k] == v for k, v in want.items()) and list(rows) == ["message-switch"]
+if not ok: print(c, want, list(rows), file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
+"$cli" audit report "$T/audit" --from 2000-01-01 --to 2099-12-31 --format csv >"$T/rep.csv" 2>/dev/null
+check "report csv: a client row" grep -q '^client,message-switch,,' "$T/rep.csv"
+"$cli" audit report "$T/audit" --from 2000-01-01 --to 2099-12-31 --format md >"$T/rep.md" 2>/dev/null
+check "report md: a By client section" grep -q '^## By client' "$T/rep.md"
 
 # ---- reload: a bad policy keeps the old one; a good one is used ----
 pa=$pid
