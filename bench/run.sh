@@ -16,6 +16,9 @@
 #                           and append latency for 1, 4 and 16 threads, with
 #                           group commit and serialized, 2 s each, on a log
 #                           in the build directory, nice'd (about 15 seconds)
+#   bench/run.sh --serve [servebench options]  `dmvfilter serve` under h2load
+#                           (bench/servebench.sh: Release over the Unix socket,
+#                           5 s per row, about 1 minute)
 #   bench/run.sh --formats  the record formats only (fmtbench: JSON Lines and
 #                           CSV through the codec of dmvfilter/format.h, and
 #                           protobuf in, CSV out) against Miller and node on
@@ -42,6 +45,7 @@ root=$(cd "$here/.." && pwd)
 cd "$root"
 
 quick=0 directory=0 audit=0 formats=0 runs= records= peer_records= build=build-bench out= memory=1 peers=1
+[ "${1:-}" = --serve ] && { shift; exec "$here/servebench.sh" "$@"; }
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
@@ -55,7 +59,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift ;;
     --no-memory) memory=0 ;;
     --no-peers) peers=0 ;;
-    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
     esac
     shift
