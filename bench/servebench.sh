@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
     --audit-threads) athreads=$2; shift ;;
     --nice) nice=$2; shift ;;
     --out) out=$2; shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/servebench.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
     esac
     shift
