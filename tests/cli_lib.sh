@@ -48,3 +48,29 @@ with open(sys.argv[1], "wb") as f:
     f.write(co.flush())
 PY
 }
+
+# The `dmvfilter serve` tests (tests/cli/serve*.sh): they set cli (the CLI), T,
+# a keyring in $T/kr and an array pids (killed by their cleanup).
+# serve_policy FILE UID: the example policy with one client, message-switch,
+# the Unix-socket peer UID, for the ORIs beginning NY or DC
+serve_policy() {
+    cp "$DMVF_SRC/examples/policy.yaml" "$1"
+    printf 'clients:\n  - name: message-switch\n    unix_uid: %s\n    ori_prefixes: [NY, DC]\n' "$2" >>"$1"
+}
+# serve_start NAME POLICY [flags]: a service on $T/NAME.sock (stderr in
+# $T/NAME.log, judging as of 2026-11-22), its pid in $pid and in pids; returns
+# once /healthz says it is ready, 1 (and a FAIL) when it never does
+serve_start() {
+    local name=$1 pol=$2; shift 2
+    "$cli" serve --policy "$pol" --keyring "$T/kr" --listen "unix:$T/$name.sock" --date 2026-11-22 \
+        "$@" 2>"$T/$name.log" &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 1 300); do
+        curl -sf --unix-socket "$T/$name.sock" http://x/healthz >/dev/null 2>&1 && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    bad "service $name did not become ready: $(tail -3 "$T/$name.log")"
+    return 1
+}

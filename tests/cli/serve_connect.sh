@@ -40,31 +40,13 @@ protoc -I"$DMVF_SRC/schema" --plugin=protoc-gen-es="$C/node_modules/.bin/protoc-
 check "protoc-gen-es generated service_pb.js" grep -q 'export const ReleaseService' "$T/gen/dmv/v1/service_pb.js"
 
 uid=$(id -u)
-mkpolicy() { # mkpolicy FILE UID: the example policy with one client
-    cp "$DMVF_SRC/examples/policy.yaml" "$1"
-    printf 'clients:\n  - name: message-switch\n    unix_uid: %s\n    ori_prefixes: [NY, DC]\n' "$2" >>"$1"
-}
-mkpolicy "$T/p.yaml" "$uid"
-mkpolicy "$T/other.yaml" 4242424
+serve_policy "$T/p.yaml" "$uid"
+serve_policy "$T/other.yaml" 4242424
 "$cli" keys init --keyring "$T/kr" --unsealed >/dev/null 2>&1 || bad "keys init"
 
-serve() { # serve NAME POLICY [flags]: a service on $T/NAME.sock, once /healthz says it is ready
-    local name=$1 pol=$2 p; shift 2
-    "$cli" serve --policy "$pol" --keyring "$T/kr" --listen "unix:$T/$name.sock" --date 2026-11-22 --quiet \
-        "$@" 2>"$T/$name.log" &
-    p=$!
-    pids+=("$p")
-    for _ in $(seq 1 300); do
-        curl -sf --unix-socket "$T/$name.sock" http://x/healthz >/dev/null 2>&1 && return 0
-        kill -0 "$p" 2>/dev/null || break
-        sleep 0.05
-    done
-    bad "service $name did not become ready: $(tail -3 "$T/$name.log")"
-    return 1
-}
-serve a "$T/p.yaml" --audit "$T/audit" || exit 1
-serve l "$T/p.yaml" --max-body 1K || exit 1
-serve u "$T/other.yaml" || exit 1
+serve_start a "$T/p.yaml" --quiet --audit "$T/audit" || exit 1
+serve_start l "$T/p.yaml" --quiet --max-body 1K || exit 1
+serve_start u "$T/other.yaml" --quiet || exit 1
 
 "$gen" --count 5 --seed 7 --marked 0.5 --twins "$T/twins.bin" --out "$T/recs.bin"
 node "$C/client.mjs" prepare "$T/gen" "$T" 2>"$T/err" || bad "client.mjs prepare: $(cat "$T/err")"
