@@ -20,6 +20,9 @@
 #                           file→file against the slower of the hot loop and
 #                           the copy limit, pipe→pipe, the inline run, peak
 #                           RSS at two sizes; 3 rounds (about 1-2 minutes)
+#   bench/run.sh --serve [servebench options]  `dmvfilter serve` under h2load
+#                           (bench/servebench.sh: Release over the Unix socket,
+#                           5 s per row, about 1 minute)
 #   bench/run.sh --formats  the record formats only (fmtbench: JSON Lines and
 #                           CSV through the codec of dmvfilter/format.h, and
 #                           protobuf in, CSV out) against Miller and node on
@@ -46,6 +49,7 @@ root=$(cd "$here/.." && pwd)
 cd "$root"
 
 quick=0 directory=0 audit=0 formats=0 runs= records= peer_records= build=build-bench out= memory=1 peers=1
+[ "${1:-}" = --serve ] && { shift; exec "$here/servebench.sh" "$@"; }
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
@@ -60,7 +64,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift ;;
     --no-memory) memory=0 ;;
     --no-peers) peers=0 ;;
-    -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
     esac
     shift

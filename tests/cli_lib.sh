@@ -49,9 +49,17 @@ with open(sys.argv[1], "wb") as f:
 PY
 }
 
-# serve_start NAME POLICY [flags]: `dmvfilter serve` on $T/NAME.sock with the
-# keyring $T/kr (stderr in $T/NAME.log), its pid in $pid and appended to
-# pids; returns once /healthz says ready (waits on it, at most 30 s).
+# The `dmvfilter serve` tests (tests/cli/serve*.sh): they set cli (the CLI), T,
+# a keyring in $T/kr and an array pids (killed by their cleanup).
+# serve_policy FILE UID: the example policy with one client, message-switch,
+# the Unix-socket peer UID, for the ORIs beginning NY or DC
+serve_policy() {
+    cp "$DMVF_SRC/examples/policy.yaml" "$1"
+    printf 'clients:\n  - name: message-switch\n    unix_uid: %s\n    ori_prefixes: [NY, DC]\n' "$2" >>"$1"
+}
+# serve_start NAME POLICY [flags]: a service on $T/NAME.sock (stderr in
+# $T/NAME.log, judging as of 2026-11-22), its pid in $pid and in pids; returns
+# once /healthz says it is ready (at most 30 s), 1 (and a FAIL) when it never does
 serve_start() {
     local name=$1 pol=$2; shift 2
     "$cli" serve --policy "$pol" --keyring "$T/kr" --listen "unix:$T/$name.sock" --date 2026-11-22 \

@@ -17,11 +17,7 @@ unset DMVFILTER_PASSPHRASE
 command -v curl >/dev/null || { echo "ok   - # SKIP curl is not installed"; exit 0; }
 
 uid=$(id -u)
-mkpolicy() { # mkpolicy FILE UID: the example policy with one client
-    cp "$DMVF_SRC/examples/policy.yaml" "$1"
-    printf 'clients:\n  - name: message-switch\n    unix_uid: %s\n    ori_prefixes: [NY, DC]\n' "$2" >>"$1"
-}
-mkpolicy "$T/p.yaml" "$uid"
+serve_policy "$T/p.yaml" "$uid"
 "$cli" keys init --keyring "$T/kr" --unsealed >/dev/null 2>&1 || bad "keys init"
 
 # body OUT REQUEST_TEXT [RECORDS_FILE]: a ReleaseRequest (protoc text for the request)
@@ -47,8 +43,6 @@ if sys.argv[2]:
 open(sys.argv[3], "wb").write(out)
 PY
 }
-# start NAME POLICY [flags]: a service on $T/NAME.sock, ready when /healthz says so
-start() { serve_start "$@"; }
 # call SOCK METHOD CTYPE BODYFILE OUT: status code on stdout, headers in OUT.h
 call() {
     curl -s --unix-socket "$T/$1.sock" -D "$5.h" -o "$5" -w '%{http_code}' -H "Content-Type: $3" \
@@ -57,7 +51,7 @@ call() {
 decode() { protoc -I"$DMVF_SRC/schema" --decode dmv.v1.ReleaseResponse dmv/v1/service.proto <"$1"; }
 
 POLICE='request_id: "p1" ori: "NY0300000" purpose: 1 query_kind: QUERY_KIND_BY_LICENSE'
-start a "$T/p.yaml" --audit "$T/audit" --quiet || exit 1
+serve_start a "$T/p.yaml" --audit "$T/audit" --quiet || exit 1
 check "the socket is mode 0660" [ "$(stat -c %a "$T/a.sock")" = 660 ]
 
 # ---- binary: the same release as filter --format framed ----
@@ -194,7 +188,7 @@ check "bad reload: logged" grep -q 'reload failed' "$T/a.log"
 check "bad reload: calls still answered" [ "$(call a Release application/proto "$T/b1" "$T/r3")" = 200 ]
 curl -s --unix-socket "$T/a.sock" http://x/metrics | grep -q 'dmvf_reloads_total{result="failed"} 1' &&
     ok "bad reload: counted in metrics" || bad "bad reload: counted in metrics"
-mkpolicy "$T/p.yaml" 4242424
+serve_policy "$T/p.yaml" 4242424
 kill -HUP "$pa"
 for _ in $(seq 1 100); do grep -q 'reloaded' "$T/a.log" 2>/dev/null && break; sleep 0.05; done
 check "good reload: logged" grep -q 'reloaded' "$T/a.log"
@@ -215,7 +209,7 @@ check "SIGTERM: the socket is removed" [ ! -e "$T/a.sock" ]
 expect_rc 0 "SIGTERM: the audit log verifies" "$cli" audit verify "$T/audit" --keyring "$T/kr"
 
 # ---- SIGKILL during load: the log verifies; each reply that left has its entry ----
-start k "$T/p.yaml" --audit "$T/kaudit" --quiet || exit 1
+serve_start k "$T/p.yaml" --audit "$T/kaudit" --quiet || exit 1
 pk=$pid
 for i in $(seq 1 30); do
     body "$T/kb$i" "request_id: \"k$i\" ori: \"NY0300000\" purpose: 1 query_kind: QUERY_KIND_BY_LICENSE" "$T/recs.bin"
@@ -236,7 +230,7 @@ done
 check "SIGKILL: every reply that left has its RELEASE entry" [ "$missing" -eq 0 ]
 
 # ---- limits: body size, slow client ----
-start l "$T/p.yaml" --quiet --max-body 1K --timeout 1 || exit 1
+serve_start l "$T/p.yaml" --quiet --max-body 1K --timeout 1 || exit 1
 pl=$pid
 check "oversized body: 429" [ "$(call l Release application/proto "$T/b1" "$T/ro")" = 429 ]
 check "... resource_exhausted" grep -q '"code":"resource_exhausted"' "$T/ro"
@@ -255,8 +249,8 @@ check "the service still answers after it" [ "$(call l Explain application/json 
 kill -TERM "$pl"; wait "$pl"
 
 # ---- an unknown client ----
-mkpolicy "$T/other.yaml" 4242424
-start u "$T/other.yaml" --quiet || exit 1
+serve_policy "$T/other.yaml" 4242424
+serve_start u "$T/other.yaml" --quiet || exit 1
 check "a uid no client has: 401" [ "$(call u Release application/proto "$T/b1" "$T/ru")" = 401 ]
 check "... unauthenticated" grep -q '"code":"unauthenticated"' "$T/ru"
 kill -TERM "$pid"; wait "$pid"
