@@ -12,6 +12,7 @@
  *   progress.c    the progress line on a terminal
  *   parallel.c    the records pipeline: chunks rewritten on worker threads,
  *                 written in input order, optionally as gzip members
+ *   parallel_text.c  its text side: a CSV header, output columns, codecs
  *   cmd_filter.c  `filter` (records format), its flags and messages
  *   pump.c        the one-thread stream pump; framed requests leave at
  *                 their trailers

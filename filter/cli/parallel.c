@@ -75,79 +75,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "filter/cli/cli.h"
-
-/* Reads ask for what is missing up to the cut, and never less than
- * min(chunk, TAIL_READ): the bytes read past a cut are copied into the next
- * chunk, so that tail read is kept moderate. */
-#define MIN_READ ((size_t)4 << 10)
-#define TAIL_READ ((size_t)256 << 10)
-
-enum { SLOT_FREE, SLOT_FILLED, SLOT_BUSY, SLOT_DONE };
-
-typedef struct chunk {
-    int state;
-    uint64_t base;              /* offset of in[0] in the decompressed input */
-    uint64_t line;              /* text: the line in[0] is on */
-    dmvf_codec *unk;            /* text: what its records named that the schema does not know */
-    unsigned char *in;
-    size_t in_cap, in_len;
-    int end;                    /* 1: whole records (the stream's end for the library) */
-    int read_rc;                /* a read failure right after this chunk: its exit code */
-    unsigned char *out;
-    size_t out_cap, out_len;
-    unsigned char *gz;
-    size_t gz_cap, gz_len;      /* gzip: the members that end in this chunk */
-    uint64_t nmembers;
-    dmvf_cli_piece pc;          /* gzip: out, placed in the released bytes */
-    int status;                 /* library status */
-    int exit_rc;                /* a failure outside the library: exit code ... */
-    const char *why;            /* ... and its message */
-    dmvf_error err;
-    uint64_t rin, rout, rdropped;
-} chunk;
-
-typedef struct pipeline pipeline;
-
-typedef struct worker {
-    pipeline *pl;
-    dmvf_filter *f;
-    int own;                    /* f was created here */
-    dmvf_cz_enc *enc;           /* compressed output: this worker's encoder */
-    dmvf_codec *codec;          /* text input or output: the codec on f */
-    pthread_t th;
-    int started;
-} worker;
-
-struct pipeline {
-    dmvf_cli_par *p;
-    dmvf_cli_sink *sink;
-    size_t chunk_bytes, max_record, min_read;
-    int text;                   /* text input (cut with dmvf_text_boundary) */
-    dmvf_columns *in_cols, *out_cols;   /* CSV: the input's header, the output's columns */
-    unsigned char *hdr;         /* CSV output: its header row ... */
-    size_t hdr_len, hdr_cap;
-    int hdr_done;               /* ... written (or placed, gzip) before the first record */
-    unsigned nworkers, nslots;
-    int threaded;
-    chunk *slots;
-    worker *workers;
-    pthread_mutex_t mu;
-    pthread_cond_t cv_reader, cv_worker, cv_writer, cv_place;
-    pthread_t writer;
-    int writer_started;
-    uint64_t submitted, next_work, next_write;
-    uint64_t fail_seq;          /* lowest failing sequence a worker has seen */
-    int reader_done, stop;
-    /* gzip: placing chunks in the released stream, in sequence order */
-    dmvf_cli_members mem;
-    uint64_t place_next;        /* the chunk that holds the placing token */
-    /* the writer's side */
-    uint64_t in, out, dropped;
-    uint64_t members;
-    int rc;                     /* exit code: read, write, memory, zlib failure */
-    int read_failed;            /* rc is a read failure kept in the source */
-    dmvf_cli_progress pg;
-};
+#include "filter/cli/parallel_int.h"
 
 unsigned dmvf__cli_cores(void)
 {
@@ -631,121 +559,6 @@ static void pipeline_free(pipeline *pl)
     free(pl->hdr);
 }
 
-/* A library failure while setting up text: an exit code (message printed). */
-static int setup_failed(const char *what, const dmvf_error *err)
-{
-    dmvf__cli_err("%s: %s", what, err->msg[0] ? err->msg : dmvf_strerror(err->code));
-    return err->code ? dmvf__cli_exit_for(err->code) : DMVF_EXIT_SOFTWARE;
-}
-
-/* CSV input: reads its header row into slot 0, checks it with a codec on f
- * (its error, where one stream would give it, lands in p->status) and
- * counts its unknown columns; the bytes read past it are moved to the
- * slot's start (*len0), which is at offset *base0, on line *line0.
- * Returns 0 or an exit code (message printed). */
-static int read_header(pipeline *pl, dmvf_filter *f, dmvf_cli_src *src, size_t *len0, uint64_t *base0,
-                       uint64_t *line0)
-{
-    chunk *c = &pl->slots[0];
-    size_t len = 0, hlen = 0;
-    for (;;) {
-        size_t cut;
-        uint64_t nl;
-        int b = len ? dmvf_text_boundary(DMVF_FORMAT_CSV, c->in, len, 0, pl->max_record, &cut, &nl) : 0;
-        if (b != 0) {
-            hlen = b > 0 ? cut : len;
-            break;
-        }
-        if (dmvf__cli_grow(&c->in, &c->in_cap, len + pl->min_read) != 0) {
-            dmvf__cli_err("out of memory");
-            return DMVF_EXIT_NOMEM;
-        }
-        size_t got;
-        int eof;
-        int rc = dmvf__cli_src_read(src, c->in + len, pl->min_read, &got, &eof);
-        if (rc)
-            return rc;
-        len += got;
-        if (eof) {
-            hlen = len;
-            break;
-        }
-    }
-    *len0 = len;
-    *base0 = 0;
-    *line0 = 1;
-    if (hlen == 0)
-        return 0;                   /* no input at all: no header, no record */
-    dmvf_error err;
-    memset(&err, 0, sizeof err);
-    dmvf_codec_options ho = {.in = DMVF_FORMAT_CSV, .out = DMVF_FORMAT_RECORDS};
-    dmvf_codec *hc = dmvf_codec_create(f, &ho, &err);
-    if (!hc)
-        return setup_failed("input", &err);
-    unsigned char none[16];
-    dmvf_out_buffer o = {none, sizeof none, 0};
-    dmvf_in_buffer in = {c->in, hlen, 0};
-    int st = dmvf_codec_stream(hc, &o, &in, 1, &err);
-    int merged = st != DMVF_OK || dmvf_codec_merge(pl->p->unknown, hc) == DMVF_OK;
-    dmvf_codec_free(hc);
-    if (!merged) {
-        dmvf__cli_err("out of memory");
-        return DMVF_EXIT_NOMEM;
-    }
-    if (st == DMVF_OK && (st = dmvf_columns_parse(c->in, hlen, &pl->in_cols, &err)) != DMVF_OK)
-        err.record = UINT64_MAX;
-    if (st != DMVF_OK) {
-        pl->p->status = st;
-        pl->p->err = err;
-        return 0;
-    }
-    for (const unsigned char *q = c->in, *e = c->in + hlen; (q = memchr(q, '\n', (size_t)(e - q))); q++)
-        (*line0)++;
-    memmove(c->in, c->in + hlen, len - hlen);
-    *len0 = len - hlen;
-    *base0 = hlen;
-    return 0;
-}
-
-/* The text side: the CSV header read, the output's columns and header,
- * a codec per worker, a gatherer of unknown keys per slot. Returns 0 or an
- * exit code (message printed); a bad CSV header sets p->status. */
-static int setup_text(pipeline *pl, dmvf_filter *f, dmvf_cli_src *src, size_t *len0, uint64_t *base0,
-                      uint64_t *line0)
-{
-    dmvf_cli_par *p = pl->p;
-    dmvf_error err;
-    memset(&err, 0, sizeof err);
-    int rc;
-    if (p->in_fmt == DMVF_FORMAT_CSV && (rc = read_header(pl, f, src, len0, base0, line0)))
-        return rc;
-    if (p->status != DMVF_OK)
-        return 0;
-    if (p->out_fmt == DMVF_FORMAT_CSV) {
-        int st = DMVF_OK;
-        if (p->in_fmt == DMVF_FORMAT_CSV) {
-            if (pl->in_cols)
-                st = dmvf_columns_released(pl->in_cols, f, &pl->out_cols, &err);
-        } else {
-            dmvf_columns_options co = {p->csv_elements};
-            st = dmvf_columns_for_filter(f, &co, &pl->out_cols, &err);
-        }
-        if (st != DMVF_OK)
-            return setup_failed("output columns", &err);
-        if (pl->out_cols && (rc = dmvf__cli_csv_header(pl->out_cols, &pl->hdr, &pl->hdr_cap, &pl->hdr_len)))
-            return rc;
-    }
-    dmvf_codec_options co = {.in = p->in_fmt, .out = p->out_fmt, .columns = pl->out_cols,
-                             .input_columns = pl->in_cols, .omit_header = 1};
-    for (unsigned i = 0; i < pl->nworkers; i++)
-        if (!(pl->workers[i].codec = dmvf_codec_create(pl->workers[i].f, &co, &err)))
-            return setup_failed("request", &err);
-    for (unsigned i = 0; pl->text && i < pl->nslots; i++)
-        if (!(pl->slots[i].unk = dmvf_codec_create(NULL, NULL, &err)))
-            return setup_failed("request", &err);
-    return 0;
-}
-
 /* The mutex and condition variables: 0, or -1 with none left behind. */
 static int sync_init(pipeline *pl)
 {
@@ -870,7 +683,7 @@ int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_c
     size_t len0 = 0;
     uint64_t base0 = 0, line0 = 1;
     if (p->in_fmt != DMVF_FORMAT_RECORDS || p->out_fmt != DMVF_FORMAT_RECORDS) {
-        rc = setup_text(&pl, f, src, &len0, &base0, &line0);
+        rc = dmvf__cli_par_setup_text(&pl, f, src, &len0, &base0, &line0);
         if (rc || p->status != DMVF_OK) {
             pipeline_free(&pl);
             return rc;

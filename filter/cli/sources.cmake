@@ -18,6 +18,7 @@ set(DMVF_CLI_SRCS
   main.c
   members.c
   parallel.c
+  parallel_text.c
   passphrase.c
   progress.c
   pump.c
