@@ -48,7 +48,7 @@ while [ $# -gt 0 ]; do
     -j) jobs=${2:?-j needs a number}; shift 2 ;;
     --build-only) build_only=1; shift ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    rewrite|framed|gzip|policy|keyring|jsonl|csv) targets+=("$1"); shift ;;
+    rewrite|framed|gzip|policy|keyring|jsonl|csv|serve) targets+=("$1"); shift ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -117,6 +117,8 @@ for t in "${targets[@]}"; do
     keyring) files="keys/keyring_file.c keys/secret_file.c keys/crypto.c" ;;
     jsonl) files="filter/release/json_read.c filter/release/json_write.c filter/release/codec.c filter/release/boundary.c" ;;
     csv) files="filter/release/csv_row.c filter/release/columns.c filter/release/csv_read.c filter/release/csv_write.c" ;;
+    serve) files="filter/serve/decode.c filter/serve/json_env.c" ;;
+    *) files="" ;;
     esac
     if [ $rc -eq 0 ]; then
         $nice_cmd "$bin" -runs=0 -print_coverage=1 "${dirs[@]}" >"$build/fuzz/$t.coverage" 2>&1
