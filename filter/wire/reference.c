@@ -15,7 +15,9 @@
  *                   would take a bool of any wire type; protobuf does not),
  *                   a repeated field of more than DMVF_MAX_REPEATED
  *                   elements (DMVF_ETOOBIG, unless the record is also
- *                   malformed: then DMVF_EMALFORMED, as the rewriter says),
+ *                   malformed: then DMVF_EMALFORMED, as the rewriter says;
+ *                   the pass that looks for it looks past a NUL byte,
+ *                   which is no protobuf error),
  *                   and a string whose value the plan uses that
  *                   holds a NUL byte (protobuf-c keeps strings
  *                   NUL-terminated and would cut it short: DMVF_EINVAL);
@@ -78,7 +80,8 @@ enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_SGROUP = 3, WT_EGROUP = 4, WT_I
 typedef struct scan {
     const uint8_t *base;  /* start of the record: offsets in errors */
     dmvf_error *err;
-    int count;            /* count the elements of repeated fields */
+    int count;            /* the first pass: count the elements of repeated fields
+                             and refuse NUL bytes; 0: the malformed-only pass */
 } scan;
 
 static int scan_fail(const scan *s, int code, const uint8_t *at, const char *path, const char *what,
@@ -333,7 +336,7 @@ static int strip(const scan *s, const dmvf_snode *node, const dmvf_pnode *pn, in
                              "a message field must be REDACT or DESCEND");
                 if (!sf->repeated && pieces_add(&subs[idx], f.val, f.val + f.len) != 0)
                     rc = nomem_strip(s);
-            } else if (sf->type == DMVF_T_STRING && fp->action != DMVF_ACT_REDACT &&
+            } else if (s->count && sf->type == DMVF_T_STRING && fp->action != DMVF_ACT_REDACT &&
                        memchr(f.val, 0, (size_t)f.len)) {
                 rc = scan_fail(s, DMVF_EINVAL, f.at, sf->path,
                                "string holds a NUL byte, which protobuf-c cannot represent", f.num);
