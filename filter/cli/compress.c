@@ -409,6 +409,7 @@ struct dmvf_cz_dec {
     unsigned char hfix[10];
 #endif
     ZSTD_DCtx *zd;
+    int zframe;                 /* zstd: the next input byte starts a frame */
     char msg[160];
 };
 
@@ -441,6 +442,7 @@ dmvf_cz_dec *dmvf__cz_dec_create(dmvf_cz_format f, dmvf_cz_engine eng, int *err)
             dmvf__cz_dec_free(d);
             return NULL;
         }
+        d->zframe = 1;
         return d;
     }
 #ifdef DMVF_HAVE_ISAL
@@ -651,12 +653,22 @@ static int isal_stream(dmvf_cz_dec *d, dmvf_cz_out *out, dmvf_cz_in *in)
 }
 #endif
 
+/* zstd decodes a frame in one pass, not block by block, when the whole
+   frame is in one input buffer and its declared size fits the output: that
+   path reports other errors (and skips the window limit), so what a corrupt
+   frame gives would depend on how the input was cut. The first byte of each
+   frame goes in alone; the frame's header then spans two calls, and zstd
+   never takes that path. */
 static int zstd_stream(dmvf_cz_dec *d, dmvf_cz_out *out, dmvf_cz_in *in)
 {
     while (out->pos < out->size) {
         if (d->ended && in->pos == in->size)
             return 0;
         ZSTD_inBuffer zi = {in->src, in->size, in->pos};
+        if (d->zframe && in->pos < in->size) {
+            zi.size = in->pos + 1;
+            d->zframe = 0;
+        }
         ZSTD_outBuffer zo = {out->dst, out->size, out->pos};
         if (d->ended)
             d->member_in = d->call_base + in->pos;
@@ -671,6 +683,7 @@ static int zstd_stream(dmvf_cz_dec *d, dmvf_cz_out *out, dmvf_cz_in *in)
                             ZSTD_getErrorName(r));
         if (r == 0) {
             d->ended = 1;        /* a frame decoded and flushed whole */
+            d->zframe = 1;
             continue;
         }
         if (used == 0 && made == 0)
