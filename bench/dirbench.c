@@ -225,7 +225,7 @@ int main(int argc, char **argv)
 {
     unsigned entries = 100000, runs = 5, requests = 100000;
     const char *dir = NULL;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             die("usage: dirbench [--entries N] [--runs R] [--requests K] [--dir D]");
@@ -239,7 +239,6 @@ int main(int argc, char **argv)
             dir = v;
         else
             die("usage: dirbench [--entries N] [--runs R] [--requests K] [--dir D]");
-        i++;
     }
     if (runs < 1 || runs > 64 || requests < 1 || entries < 10 || entries > 9000000)
         die("--runs is 1..64, --requests at least 1, --entries 10..9000000");
