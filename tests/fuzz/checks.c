@@ -91,6 +91,7 @@
 #include "filter/policy/decide.h"
 #include "filter/wire/count.h"
 #include "filter/release/format_int.h"
+#include "filter/serve/decode.h"
 #include "filter/wire/plan.h"
 #include "filter/wire/reference.h"
 #include "filter/wire/rewrite.h"
@@ -111,7 +112,8 @@
 
 int dmvf__fuzz_quiet;
 
-const char *const dmvf__fuzz_targets[] = {"rewrite", "framed", "gzip", "policy", "keyring", "jsonl", "csv", NULL};
+const char *const dmvf__fuzz_targets[] = {"rewrite", "framed", "gzip", "policy", "keyring", "jsonl", "csv",
+                                          "serve", NULL};
 
 /* ------------------------------------------------------------ failures */
 
@@ -1998,6 +2000,56 @@ int dmvf__fuzz_keyring(const uint8_t *data, size_t n)
 
 #include "checks_text.c"
 
+/* ------------------------------------------------------------ serve */
+
+int dmvf__fuzz_serve(const uint8_t *data, size_t n)
+{
+    g_fails = 0;
+    if (n < 1)
+        return 0;
+    int call = (data[0] & 1) ? DMVF_SERVE_CALL_EXPLAIN : DMVF_SERVE_CALL_RELEASE;
+    int json = (data[0] & 2) != 0;
+    dmvf_serve_limits lim;
+    memset(&lim, 0, sizeof lim);
+    lim.max_records = 64;
+    lim.json_depth = 16;
+    lim.max_record_bytes = 4096;
+    dmvf__serve_limits_default(&lim);
+    dmvf_serve_dec d;
+    dmvf__serve_dec_init(&d);
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    int st = dmvf__serve_decode(&d, call, json, data + 1, n - 1, &lim, &err);
+    if (st == DMVF_OK) {
+        if (!d.req)
+            fail("serve: the body decodes but no request is unpacked");
+        if (call == DMVF_SERVE_CALL_RELEASE) {
+            size_t frames = 0, i = 0;
+            while (i < d.framed_len) {
+                uint64_t len;
+                size_t pre;
+                if (dmvf__varint_prefix(d.framed + i, d.framed_len - i, &len, &pre) != 1 ||
+                    len > d.framed_len - i - pre) {
+                    fail("serve: the framed stream breaks at byte %zu of %zu", i, d.framed_len);
+                    break;
+                }
+                i += pre + (size_t)len;
+                frames++;
+            }
+            if (i == d.framed_len && frames != d.records + 1)
+                fail("serve: %zu frames for %zu records and the request", frames, (size_t)d.records);
+            if (d.records > lim.max_records)
+                fail("serve: %zu records past the limit of %zu", (size_t)d.records, (size_t)lim.max_records);
+        }
+    } else if (st != DMVF_EMALFORMED && st != DMVF_ETOOBIG && st != DMVF_ENOMEM) {
+        fail("serve: decoding returns %s (%s)", dmvf_strerror(st), err.msg);
+    } else if (!one_line(err.msg)) {
+        fail("serve: the error message is empty or not one line");
+    }
+    dmvf__serve_dec_free(&d);
+    return (int)g_fails;
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 int dmvf__fuzz_run(const char *target, const uint8_t *data, size_t n)
@@ -2016,5 +2068,7 @@ int dmvf__fuzz_run(const char *target, const uint8_t *data, size_t n)
         return dmvf__fuzz_jsonl(data, n);
     if (strcmp(target, "csv") == 0)
         return dmvf__fuzz_csv(data, n);
+    if (strcmp(target, "serve") == 0)
+        return dmvf__fuzz_serve(data, n);
     return -1;
 }

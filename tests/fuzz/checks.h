@@ -27,6 +27,9 @@
  *             (whole, in pieces, cut at a record boundary), each record
  *             through JSON and CSV and back, and the police request
  *   csv       the same for CSV (a header row, then rows)
+ *   serve     the service's request decoding (filter/serve/decode.h): the
+ *             first byte picks the call and the body form; a body that
+ *             decodes gives a request and a framed stream of its records
  *
  * Setup (dmvf__fuzz_init, once per process): a temp directory, a seeded
  * keyring in it (then deleted), the example policy (examples/policy.yaml,
@@ -54,9 +57,10 @@ int dmvf__fuzz_policy(const uint8_t *data, size_t n);
 int dmvf__fuzz_keyring(const uint8_t *data, size_t n);
 int dmvf__fuzz_jsonl(const uint8_t *data, size_t n);
 int dmvf__fuzz_csv(const uint8_t *data, size_t n);
+int dmvf__fuzz_serve(const uint8_t *data, size_t n);
 
 /* The target names ("rewrite", "framed", "gzip", "policy", "keyring",
- * "jsonl", "csv") in that order, NULL-terminated, and dispatch by name: -1
+ * "jsonl", "csv", "serve") in that order, NULL-terminated, and dispatch by name: -1
  * for an unknown name. */
 extern const char *const dmvf__fuzz_targets[];
 int dmvf__fuzz_run(const char *target, const uint8_t *data, size_t n);

@@ -19,6 +19,8 @@ done
 corpus=$here/corpus
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# (serve: its seeds are written by hand, request bodies of each call and form;
+# this script leaves them alone)
 for t in rewrite framed gzip policy keyring jsonl csv; do
     rm -rf "${corpus:?}/$t"
     mkdir -p "$corpus/$t"
