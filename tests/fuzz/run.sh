@@ -8,13 +8,18 @@
 #   -t SECONDS     run time per target (default 60, or $DMVF_FUZZ_SECONDS)
 #   -j JOBS        build jobs (default 2)
 #   --build-only   configure and build, run nothing
-#   TARGET         rewrite framed gzip policy keyring jsonl csv (default: all seven)
+#   TARGET         rewrite framed gzip policy keyring jsonl csv serve (default: all eight)
 #
 # Environment: BUILD (default <repo>/build-fuzz), SRC (the source tree to
 # configure, default the repository), CC (default clang), NICE (default
 # "nice -n 19"; set to "" on a machine of your own), DMVF_FUZZ_LAX_MESSAGES
 # (set: error messages are not checked for line breaks, so that a known,
-# reported message bug does not stop every run; see README.md).
+# reported message bug does not stop every run; see README.md),
+# DMVF_FUZZ_SEED (libFuzzer's -seed: a number gives every target the same
+# mutation sequence on every run, so that a run from a clean tree explores
+# the same inputs wherever it runs, as long as it runs as long; unset: a new
+# seed each run, which is what exploring wants), DMVF_FUZZ_FRESH (set: the
+# working corpus is emptied first, as on a clean clone).
 #
 # After each run the working corpus is replayed once with -print_coverage=1
 # and the edges covered in the files the target is about are summed per
@@ -84,10 +89,12 @@ for t in "${targets[@]}"; do
     work=$build/fuzz/corpus/$t
     art=$build/fuzz/artifacts/$t
     log=$build/fuzz/$t.log
+    [ -n "${DMVF_FUZZ_FRESH:-}" ] && rm -rf "$work"
     mkdir -p "$work" "$art"
     args=(-max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$art/" -rss_limit_mb=2048
           -timeout=10)
     [ -f "$here/$t.dict" ] && args+=(-dict="$here/$t.dict")
+    [ -n "${DMVF_FUZZ_SEED:-}" ] && args+=(-seed="$DMVF_FUZZ_SEED")
     dirs=("$work" "$here/corpus/$t")
     [ -d "$here/regressions/$t" ] && dirs+=("$here/regressions/$t")
     echo "== fuzz_$t for ${seconds}s (log: $log)"
