@@ -104,8 +104,8 @@ int dmvf__cli_acct_failed(const dmvf_cli_acct *ac, const dmvf__reqacct *ra)
         dmvf__cli_err("notice queue %s: cannot create its directory: %s; nothing released",
                       ac->where.notices, strerror(fl->sys_errno));
         return DMVF_EXIT_IOERR;
-    case DMVF__RA_NOTICES:
-        dmvf__cli_err("notice queue %s: %s; nothing released", ac->where.notices, why);
+    case DMVF__RA_NOTICES: /* the queue's own message names it */
+        dmvf__cli_err("%s; nothing released", why);
         return nomem ? DMVF_EXIT_NOMEM : DMVF_EXIT_IOERR;
     case DMVF__RA_NO_SPOOL:
         dmvf__cli_err("the request is held for review but no review spool and public key are "

@@ -15,6 +15,7 @@
  * spool order their writers themselves, so no lock is held here. A failed
  * step is put in the log's words (ra->msg) here.
  */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include "filter/serve/serve_int.h"
@@ -86,10 +87,21 @@ static int failed(dmvf__racct *ra)
                        : fl->step == DMVF__RA_NO_SPOOL ? "review"
                        : fl->step == DMVF__RA_REVIEW ? "review spool"
                        : fl->step == DMVF__RA_AUDIT ? "audit log" : "notice queue";
-    snprintf(ra->msg, sizeof ra->msg, "%s%s%s: %s; nothing released", what, fl->what ? ": " : "",
-             fl->what ? fl->what : "", why);
+    if (fl->step == DMVF__RA_NOTICES) /* the queue's own message names it */
+        snprintf(ra->msg, sizeof ra->msg, "%s; nothing released", why);
+    else
+        snprintf(ra->msg, sizeof ra->msg, "%s%s%s: %s; nothing released", what, fl->what ? ": " : "",
+                 fl->what ? fl->what : "", why);
+    ra->kind = what;
     ra->failed = 1;
     return -1;
+}
+
+void dmvf__racct_reply(const dmvf__racct *ra, dmvf__reply *r)
+{
+    fprintf(stderr, "dmvfilter serve: %s\n", ra->msg);
+    dmvf__reply_error(r, DMVF__C_INTERNAL, "the request could not be accounted for (%s); nothing released",
+                      ra->kind ? ra->kind : "audit log");
 }
 
 static double now_s(void)

@@ -59,7 +59,7 @@ static int client_may(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__racct 
     r->decision = DMVF_DECISION_DENY;
     snprintf(r->rule, sizeof r->rule, "(client)");
     if (rc)
-        dmvf__reply_error(r, DMVF__C_INTERNAL, "%s", ra->msg);
+        dmvf__racct_reply(ra, r);
     else
         dmvf__reply_error(r, DMVF__C_PERMISSION_DENIED, "client '%s' may not ask for ORI '%.16s'",
                           c->client->name, ori);
@@ -151,14 +151,14 @@ void dmvf__serve_release(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__rep
     if (st != DMVF_OK) {
         note_verdict(fr, r);
         if (ra.failed) {
-            dmvf__reply_error(r, DMVF__C_INTERNAL, "%s", ra.msg);
+            dmvf__racct_reply(&ra, r);
         } else {
             const dmvf_filter *open = dmvf_framed_open_request(fr);
             if (st == DMVF_ENOSUBJECT && open) {
                 uint64_t in, o, dr;
                 dmvf_filter_counts(open, &in, &o, &dr);
                 if (dmvf__racct_no_subject(&ra, open, in)) {
-                    dmvf__reply_error(r, DMVF__C_INTERNAL, "%s", ra.msg);
+                    dmvf__racct_reply(&ra, r);
                     dmvf_framed_free(fr);
                     return;
                 }

@@ -70,6 +70,7 @@ typedef struct dmvf__racct {
     dmvf__reqacct_where w;          /* the audit log; the snapshot's notices, spool */
     dmvf__reqacct r;
     int failed;                     /* an audit step failed: nothing leaves */
+    const char *kind;               /* what failed, for the client: "audit log", ... */
     char msg[800];                  /* why, for the log */
 } dmvf__racct;
 
@@ -81,6 +82,11 @@ int dmvf__racct_hook(void *ud, dmvf_filter *f, const dmvf_trailer *t);
 int dmvf__racct_refused(dmvf__racct *ra, const dmvf_filter *f, const char *note);
 /* A record without record_id under a rule that notifies subjects. */
 int dmvf__racct_no_subject(dmvf__racct *ra, const dmvf_filter *f, uint64_t record);
+/* After a failed step: ra->msg to the service's log (stderr, even under
+ * --quiet: the DMV must see it), and r an internal error that names only
+ * the kind of step (a path or an errno is the DMV's, not the client's). */
+struct dmvf__reply;
+void dmvf__racct_reply(const dmvf__racct *ra, struct dmvf__reply *r);
 
 /* ---- reply.c ---- */
 enum {
