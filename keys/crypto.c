@@ -43,6 +43,7 @@
 #define CHUNK 192u
 
 struct dmvf_keyctx {
+    dmvf__kc_cache *cache;      /* the keyring's, which takes it back; NULL: freed here */
     size_t npaths;
     uint32_t epoch;
     uint8_t k_mac[crypto_generichash_KEYBYTES];
@@ -83,39 +84,56 @@ static void derive_enc(const dmvf__kr_epoch *e, const char *scope, uint8_t k_mac
     kdf(k_enc, 32, e->encryption_key, "dmvf-enc", scope, NULL);
 }
 
-dmvf_keyctx *dmvf__keyctx_create(const dmvf_keyring *kr, const char *scope,
-                                 const char *const *paths, size_t npaths)
+/* A new context for scope and paths in read-only secure memory, that
+ * remembers kr->cache (dmvf__keyctx_free gives it back there). */
+static dmvf_keyctx *derive(const dmvf_keyring *kr, const char *scope, const char *const *paths, size_t npaths)
 {
     const dmvf__kr_epoch *e;
     dmvf_keyctx *kc;
     size_t i;
 
-    DMVF_REQUIRE(kr, "keyring is NULL");
-    DMVF_REQUIRE(npaths == 0 || paths, "paths is NULL");
-    if (sodium_init() < 0)
-        return NULL;
-    if (!scope)
-        scope = "";
     if (npaths > (SIZE_MAX - sizeof *kc) / PSEUD_KEY_BYTES)
         return NULL;
     kc = dmvf__secure_alloc(sizeof *kc + npaths * PSEUD_KEY_BYTES);
     if (!kc)
         return NULL;
     e = &kr->epochs[kr->nepochs - 1];
+    kc->cache = kr->cache;
     kc->npaths = npaths;
     kc->epoch = e->epoch;
     derive_enc(e, scope, kc->k_mac, kc->k_enc);
-    for (i = 0; i < npaths; i++) {
-        DMVF_REQUIRE(paths[i], "a path is NULL");
+    for (i = 0; i < npaths; i++)
         kdf(kc->k_p[i], PSEUD_KEY_BYTES, e->pseudonym_key, "dmvf-pseud", scope, paths[i]);
-    }
     sodium_mprotect_readonly(kc);
+    return kc;
+}
+
+dmvf_keyctx *dmvf__keyctx_create(const dmvf_keyring *kr, const char *scope,
+                                 const char *const *paths, size_t npaths)
+{
+    DMVF_REQUIRE(kr, "keyring is NULL");
+    DMVF_REQUIRE(npaths == 0 || paths, "paths is NULL");
+    for (size_t i = 0; i < npaths; i++)
+        DMVF_REQUIRE(paths[i], "a path is NULL");
+    if (sodium_init() < 0)
+        return NULL;
+    if (!scope)
+        scope = "";
+    dmvf_keyctx *kc = kr->cache ? dmvf__kc_cache_find(kr->cache, scope, paths, npaths) : NULL;
+    if (kc)
+        return kc;
+    kc = derive(kr, scope, paths, npaths);
+    if (kc && kr->cache) {
+        dmvf_keyctx *drop;
+        kc = dmvf__kc_cache_insert(kr->cache, scope, paths, npaths, kc, &drop);
+        sodium_free(drop); /* wipes */
+    }
     return kc;
 }
 
 void dmvf__keyctx_free(dmvf_keyctx *kc)
 {
-    if (kc)
+    if (kc && (!kc->cache || dmvf__kc_cache_put(kc->cache, kc) != 0))
         sodium_free(kc); /* wipes */
 }
 

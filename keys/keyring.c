@@ -108,5 +108,6 @@ void dmvf_keyring_free(dmvf_keyring *k)
         }
         free(k->users);
     }
+    dmvf__kc_cache_free(k->cache);
     sodium_free(k); /* wipes, read-only or not */
 }

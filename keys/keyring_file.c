@@ -113,7 +113,10 @@ static int parse_keyring(const char *path, const uint8_t *data, size_t len, int 
         goto done;
     }
     k->users = malloc(sizeof *k->users);
-    if (!k->users) {
+    k->cache = dmvf__kc_cache_new();
+    if (!k->users || !k->cache) {
+        free(k->users);
+        dmvf__kc_cache_free(k->cache);
         sodium_free(k);
         rc = dmvf__seterr(err, DMVF_ENOMEM, "out of memory loading keyring %s", path);
         goto done;

@@ -9,7 +9,11 @@
  * for each pseudonymized path (index pidx as in the plan), and
  *   K_mac, K_enc(scope, epoch) = BLAKE2b-256(key = encryption_key[epoch],
  *                                          "dmvf-siv\0" / "dmvf-enc\0" || scope)
- * It lives in sodium_malloc memory and is wiped by dmvf__keyctx_free.
+ * It lives in read-only sodium_malloc memory. A loaded keyring keeps the
+ * contexts it derived (keyctx_cache.c, 64 of them, least recently used
+ * first out): a context is the same for the same scope and paths, so the
+ * next request of that requester and plan takes it without a derivation;
+ * contexts are wiped when evicted and with the keyring.
  */
 #ifndef DMVF_KEYS_H
 #define DMVF_KEYS_H
@@ -20,9 +24,13 @@
 
 typedef struct dmvf_keyctx dmvf_keyctx;
 
-/* NULL on allocation failure. scope may be empty. */
+/* The context for scope (NULL: empty) and paths[0..npaths) under kr's
+ * current epoch, held until dmvf__keyctx_free; thread-safe (the cache has
+ * its own mutex). NULL on allocation failure. The context is read-only and
+ * may be the one another holder has. */
 dmvf_keyctx *dmvf__keyctx_create(const dmvf_keyring *kr, const char *scope,
                                  const char *const *paths, size_t npaths);
+/* Releases a context (back to the cache, or wiped and freed). NULL: no-op. */
 void dmvf__keyctx_free(dmvf_keyctx *kc);
 uint32_t dmvf__keyctx_epoch(const dmvf_keyctx *kc);
 

@@ -1,6 +1,7 @@
 # The keys layer's sources (cmake/DmvfLayers.cmake builds them).
 set(DMVF_LAYER_SRCS_keys
   crypto.c
+  keyctx_cache.c
   keyring.c
   keyring_file.c
   public_file.c
