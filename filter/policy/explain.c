@@ -173,8 +173,8 @@ static void profile_head(const dmvf_profile_def *pr, char *buf, size_t cap)
 
 /* ------------------------------------------------------------------ explain */
 
-static void why_str(const dmvf_policy *p, const dmvf_rule *r, const dmvf_sfield *sf, const dmvf_fplan *full,
-                    const dmvf_fplan *got, char *buf, size_t cap)
+static void why_str(const dmvf_rule *r, const dmvf_sfield *sf, const dmvf_fplan *full, const dmvf_fplan *got,
+                    char *buf, size_t cap)
 {
     dmvf_resolution res;
     size_t o = 0;
@@ -209,10 +209,9 @@ static void why_str(const dmvf_policy *p, const dmvf_rule *r, const dmvf_sfield 
         o += (size_t)snprintf(buf + o, cap - o, "; not requested: redacted");
     if (r->marking_release && (sf->klass & DMVF_CLASS_N) && got && got->action != DMVF_ACT_REDACT && o < cap)
         o += (size_t)snprintf(buf + o, cap - o, "; marking released: values not normalized");
-    (void)p;
 }
 
-static int explain_table(const dmvf_policy *p, const dmvf_rule *r, const dmvf_request *req, FILE *out)
+static int explain_table(const dmvf_rule *r, const dmvf_request *req, FILE *out)
 {
     size_t npaths = dmvf__schema_npaths();
     const dmvf_fplan **full = calloc(npaths, sizeof *full);
@@ -261,7 +260,7 @@ static int explain_table(const dmvf_policy *p, const dmvf_rule *r, const dmvf_re
                 act_str(g, sf, act, sizeof act);
             else
                 snprintf(act, sizeof act, "redact");
-            why_str(p, r, sf, full[id], g, why, sizeof why);
+            why_str(r, sf, full[id], g, why, sizeof why);
         }
         fprintf(out, "%-40s %-5s %-32s %s", sf->path, cls, act, why);
         if (g && g->action != DMVF_ACT_REDACT && g->norm) {
@@ -431,10 +430,10 @@ int dmvf_policy_explain_as_of(const dmvf_policy *p, const dmvf_request *req, uin
     explain_clients(p, req, out);
     int rc = DMVF_OK;
     if (v.decision == DMVF_DECISION_RELEASE) {
-        rc = explain_table(p, r, req, out);
+        rc = explain_table(r, req, out);
     } else if (v.decision == DMVF_DECISION_REVIEW && r && r->plan) {
         fprintf(out, "nothing is released until a reviewer approves; the held release is:\n");
-        rc = explain_table(p, r, req, out);
+        rc = explain_table(r, req, out);
     } else if (v.decision == DMVF_DECISION_REVIEW) {
         fprintf(out, "nothing is released for this request; the rule names no profile, so the held release "
                      "is empty.\n");
