@@ -120,10 +120,10 @@ int dmvf__parse_clients(dmvf__yload *L, const yaml_node_t *v)
         return rc;
     dmvf_policy *p = L->p;
     size_t n = dmvf__yseq_len(v);
-    p->clients = dmvf__arena_alloc(&p->arena, (n ? n : 1) * sizeof *p->clients);
+    p->clients = dmvf__arena_alloc(&p->arena, n * sizeof *p->clients);
     if (!p->clients)
         return dmvf__ynomem(L);
-    memset(p->clients, 0, (n ? n : 1) * sizeof *p->clients);
+    memset(p->clients, 0, n * sizeof *p->clients);
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *x = dmvf__ynode(L, v->data.sequence.items.start[i]);
         dmvf_policy_client *c = &p->clients[i];
