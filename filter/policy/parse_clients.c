@@ -123,7 +123,6 @@ int dmvf__parse_clients(dmvf__yload *L, const yaml_node_t *v)
     p->clients = dmvf__arena_alloc(&p->arena, n * sizeof *p->clients);
     if (!p->clients)
         return dmvf__ynomem(L);
-    memset(p->clients, 0, n * sizeof *p->clients);
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *x = dmvf__ynode(L, v->data.sequence.items.start[i]);
         dmvf_policy_client *c = &p->clients[i];

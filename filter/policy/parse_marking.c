@@ -264,7 +264,6 @@ int dmvf__parse_marking(dmvf__yload *L, const yaml_node_t *v)
         p->norms = dmvf__arena_alloc(&p->arena, p->nnorms * sizeof *p->norms);
         if (!p->norms)
             return dmvf__ynomem(L);
-        memset(p->norms, 0, p->nnorms * sizeof *p->norms);
         size_t i = 0;
         for (yaml_node_pair_t *b = x->data.mapping.pairs.start; b < x->data.mapping.pairs.top; b++, i++) {
             if ((rc = parse_norm(L, dmvf__ynode(L, b->key), dmvf__ynode(L, b->value), &p->norms[i])))
