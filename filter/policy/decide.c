@@ -19,7 +19,7 @@
 
 /* ------------------------------------------------------------------ names */
 
-size_t dmvf__bits_str(uint32_t bits, const dmvf__names *t, char *buf, size_t cap)
+void dmvf__bits_str(uint32_t bits, const dmvf__names *t, char *buf, size_t cap)
 {
     size_t o = 0;
     int first = 1;
@@ -32,8 +32,7 @@ size_t dmvf__bits_str(uint32_t bits, const dmvf__names *t, char *buf, size_t cap
         o += (size_t)snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, "%s%s", first ? "" : ", ", dmvf__name(t, k, "?"));
         first = 0;
     }
-    o += (size_t)snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, "]");
-    return o;
+    snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, "]");
 }
 
 /* ------------------------------------------------------------------ matching */
