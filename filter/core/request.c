@@ -60,29 +60,20 @@ int dmvf__jurisdiction_valid(const char *s, size_t n)
     return n == 2 && run_of(s, n, upper);
 }
 
-/* "VALUE" for a message: escaped (the request is hostile), cut to fit. */
-static void quoted(char *buf, size_t cap, const char *s)
-{
-    dmvf__text t = dmvf__text_buf(buf, cap - 5);
-    dmvf__text_put(&t, "\"", 1);
-    dmvf__text_escaped(&t, s, strlen(s), DMVF__ESC_BACKSLASH | DMVF__ESC_QUOTE);
-    size_t len = t.len;
-    memcpy(buf + len, t.failed ? "...\"" : "\"", t.failed ? 5 : 2);
-}
-
 int dmvf_request_validate(const dmvf_request *r, dmvf_error *err)
 {
     DMVF_REQUIRE(r != NULL, "request is NULL");
-    char q[96];
+    char q[95]; /* a value quoted for a message (dmvf__quote_copy) */
     if (!r->ori || !*r->ori)
         return dmvf__seterr(err, DMVF_EINVAL, "the request names no ORI (every request names its "
                             "requester's ORI)");
     if (!dmvf__ori_valid(r->ori, strlen(r->ori))) {
-        quoted(q, sizeof q, r->ori);
+        dmvf__quote_copy(q, sizeof q, r->ori, strlen(r->ori), DMVF__ESC_BACKSLASH | DMVF__ESC_QUOTE);
         return dmvf__seterr(err, DMVF_EINVAL, "ORI %s: " DMVF__ORI_RULE, q);
     }
     if (r->jurisdiction && *r->jurisdiction && !dmvf__jurisdiction_valid(r->jurisdiction, strlen(r->jurisdiction))) {
-        quoted(q, sizeof q, r->jurisdiction);
+        dmvf__quote_copy(q, sizeof q, r->jurisdiction, strlen(r->jurisdiction),
+                             DMVF__ESC_BACKSLASH | DMVF__ESC_QUOTE);
         return dmvf__seterr(err, DMVF_EINVAL, "jurisdiction %s: " DMVF__JURISDICTION_RULE, q);
     }
     /* NULL arrays hold nothing, as the filter's copy of the request reads them */
@@ -91,7 +82,7 @@ int dmvf_request_validate(const dmvf_request *r, dmvf_error *err)
         if (!r->tags[i])
             return dmvf__seterr(err, DMVF_EINVAL, "tag %zu is NULL", i);
         if (!dmvf__tag_valid(r->tags[i], strlen(r->tags[i]))) {
-            quoted(q, sizeof q, r->tags[i]);
+            dmvf__quote_copy(q, sizeof q, r->tags[i], strlen(r->tags[i]), DMVF__ESC_BACKSLASH | DMVF__ESC_QUOTE);
             return dmvf__seterr(err, DMVF_EINVAL, "tag %s: " DMVF__TAG_RULE, q);
         }
     }

@@ -318,3 +318,11 @@ void dmvf__escape_copy(char *dst, size_t cap, const char *src)
     dmvf__text t = dmvf__text_buf(dst, cap);
     dmvf__text_escaped(&t, src, strlen(src), 0);
 }
+
+void dmvf__quote_copy(char *dst, size_t cap, const char *s, size_t n, unsigned flags)
+{
+    dst[0] = '"';
+    dmvf__text t = dmvf__text_buf(dst + 1, cap - 5);
+    dmvf__text_escaped(&t, s, n, flags);
+    memcpy(dst + 1 + t.len, t.failed ? "...\"" : "\"", t.failed ? 5 : 2);
+}

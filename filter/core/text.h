@@ -78,6 +78,11 @@ void dmvf__text_escaped(dmvf__text *t, const char *s, size_t n, unsigned flags);
  * (never inside an escape) to fit with its NUL: for messages that quote
  * text from requests and policies. cap 0 writes nothing. */
 void dmvf__escape_copy(char *dst, size_t cap, const char *src);
+/* Copies s[0..n) between double quotes into dst[cap] (cap > 5), escaped
+ * with flags, cut (never inside an escape) to fit with the closing quote
+ * and its NUL, "..." before the closing quote when it is cut: a value
+ * quoted in a message or an explanation. */
+void dmvf__quote_copy(char *dst, size_t cap, const char *s, size_t n, unsigned flags);
 
 /* Appends s[0..n) as one RFC 4180 CSV field: as it is, or quoted (quotes
  * doubled) when it holds a comma, a quote, CR or LF. A field a spreadsheet

@@ -50,7 +50,7 @@ static dmvf_profile_def *find_profile(dmvf_policy *p, const char *name)
 
 static int link_extends(dmvf_policy *p, dmvf_error *err)
 {
-    p->byname = dmvf__arena_alloc(&p->arena, (p->nprofiles ? p->nprofiles : 1) * sizeof *p->byname);
+    p->byname = dmvf__arena_alloc(&p->arena, p->nprofiles * sizeof *p->byname);
     if (!p->byname)
         return dmvf__seterr(err, DMVF_ENOMEM, "%s: out of memory", p->name);
     for (size_t i = 0; i < p->nprofiles; i++)

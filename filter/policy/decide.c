@@ -19,7 +19,7 @@
 
 /* ------------------------------------------------------------------ names */
 
-size_t dmvf__bits_str(uint32_t bits, const dmvf__names *t, char *buf, size_t cap)
+void dmvf__bits_str(uint32_t bits, const dmvf__names *t, char *buf, size_t cap)
 {
     size_t o = 0;
     int first = 1;
@@ -32,8 +32,7 @@ size_t dmvf__bits_str(uint32_t bits, const dmvf__names *t, char *buf, size_t cap
         o += (size_t)snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, "%s%s", first ? "" : ", ", dmvf__name(t, k, "?"));
         first = 0;
     }
-    o += (size_t)snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, "]");
-    return o;
+    snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, "]");
 }
 
 /* ------------------------------------------------------------------ matching */
@@ -87,6 +86,25 @@ static int bit_in(uint32_t bits, unsigned k)
     return k < 32 && (bits & (1u << k));
 }
 
+/* A requirement that the request's value v of an enum spelled by t be in
+ * the rule's set `bits` (0: the rule states none):
+ *   "WHAT NAME in [a, b]", "WHAT NAME not in [a, b]", NAME `unset` for 0;
+ *   "WHAT: ANY" when the rule states none. */
+static void enum_requirement(dmvf_reqcheck *c, uint32_t bits, unsigned v, const dmvf__names *t,
+                             const char *what, const char *unset, const char *any)
+{
+    char set[160];
+    if (!bits) {
+        snprintf(c->text, sizeof c->text, "%s: %s", what, any);
+        return;
+    }
+    c->present = 1;
+    c->met = bit_in(bits, v);
+    dmvf__bits_str(bits, t, set, sizeof set);
+    snprintf(c->text, sizeof c->text, "%s %s %s %s", what, v ? dmvf__name(t, v, "?") : unset,
+             c->met ? "in" : "not in", set);
+}
+
 void dmvf__rule_requirements(const dmvf_rule *r, const dmvf_request *q, const dmvf_requester *who,
                              uint32_t judged, dmvf_reqcheck out[DMVF_NREQ])
 {
@@ -106,29 +124,10 @@ void dmvf__rule_requirements(const dmvf_rule *r, const dmvf_request *q, const dm
         snprintf(c->text, sizeof c->text, "purpose: any");
     }
 
-    c = &out[DMVF_REQ_LEGAL];
-    if (r->legal) {
-        c->present = 1;
-        c->met = bit_in(r->legal, (unsigned)q->legal_process);
-        dmvf__bits_str(r->legal, &dmvf__legal_processes, set, sizeof set);
-        snprintf(c->text, sizeof c->text, "legal process %s %s %s",
-                 q->legal_process ? dmvf_legal_process_name(q->legal_process) : "none",
-                 c->met ? "in" : "not in", set);
-    } else {
-        snprintf(c->text, sizeof c->text, "legal process: not required");
-    }
-
-    c = &out[DMVF_REQ_QUERY];
-    if (r->queries) {
-        c->present = 1;
-        c->met = bit_in(r->queries, (unsigned)q->query_kind);
-        dmvf__bits_str(r->queries, &dmvf__query_kinds, set, sizeof set);
-        snprintf(c->text, sizeof c->text, "query kind %s %s %s",
-                 q->query_kind ? dmvf_query_kind_name(q->query_kind) : "unspecified",
-                 c->met ? "in" : "not in", set);
-    } else {
-        snprintf(c->text, sizeof c->text, "query kind: any");
-    }
+    enum_requirement(&out[DMVF_REQ_LEGAL], r->legal, (unsigned)q->legal_process, &dmvf__legal_processes,
+                     "legal process", "none", "not required");
+    enum_requirement(&out[DMVF_REQ_QUERY], r->queries, (unsigned)q->query_kind, &dmvf__query_kinds,
+                     "query kind", "unspecified", "any");
 
     c = &out[DMVF_REQ_CERT];
     if (r->certified_until) {

@@ -79,8 +79,8 @@ static int build_index(dmvf_policy *p, dmvf_error *err)
 {
     dmvf_directory *d = &p->dir;
     size_t n = d->nyaml + d->nfile;
-    d->exact = dmvf__arena_alloc(&p->arena, (n ? n : 1) * sizeof *d->exact);
-    d->prefix = dmvf__arena_alloc(&p->arena, (n ? n : 1) * sizeof *d->prefix);
+    d->exact = dmvf__arena_alloc(&p->arena, n * sizeof *d->exact);
+    d->prefix = dmvf__arena_alloc(&p->arena, n * sizeof *d->prefix);
     if (!d->exact || !d->prefix)
         return dmvf__seterr(err, DMVF_ENOMEM, "%s: out of memory", p->name);
     size_t np = 0;

@@ -10,16 +10,9 @@
 
 #define MC (DMVF_CLASS_M | DMVF_CLASS_C)
 
-/* A value as readable text between quotes into buf[cap] (cap > 5):
- * printable ASCII other than '"' and '\' as is, every other byte as \xNN;
- * "..." before the closing quote when it is cut. */
-static void quote(const uint8_t *v, size_t n, char *buf, size_t cap)
-{
-    buf[0] = '"';
-    dmvf__text t = dmvf__text_buf(buf + 1, cap - 5);
-    dmvf__text_escaped(&t, (const char *)v, n, DMVF__ESC_BACKSLASH | DMVF__ESC_QUOTE | DMVF__ESC_ASCII);
-    memcpy(buf + 1 + t.len, t.failed ? "...\"" : "\"", t.failed ? 5 : 2);
-}
+/* How a value is quoted (dmvf__quote_copy, quoted): printable ASCII other
+ * than '"' and '\' as is, every other byte as \xNN. */
+#define QUOTE_ESC (DMVF__ESC_BACKSLASH | DMVF__ESC_QUOTE | DMVF__ESC_ASCII)
 
 /* buf holds at least 128 bytes: "constant " and a quoted value of at most 95 */
 static void act_str(const dmvf_fplan *a, const dmvf_sfield *sf, char *buf, size_t cap)
@@ -36,7 +29,7 @@ static void act_str(const dmvf_fplan *a, const dmvf_sfield *sf, char *buf, size_
         switch (sf->type) {
         case DMVF_T_STRING:
         case DMVF_T_BYTES:
-            quote(a->cval, a->clen, q, sizeof q);
+            dmvf__quote_copy(q, sizeof q, (const char *)a->cval, a->clen, QUOTE_ESC);
             snprintf(buf, cap, "constant %s", q);
             return;
         case DMVF_T_INT32:
@@ -60,14 +53,15 @@ static void act_str(const dmvf_fplan *a, const dmvf_sfield *sf, char *buf, size_
     }
 }
 
+/* v[0..n) between quotes, escaped so, never cut. */
 static void quoted(dmvf__text *t, const uint8_t *v, size_t n)
 {
     dmvf__text_put(t, "\"", 1);
-    dmvf__text_escaped(t, (const char *)v, n, DMVF__ESC_BACKSLASH | DMVF__ESC_QUOTE | DMVF__ESC_ASCII);
+    dmvf__text_escaped(t, (const char *)v, n, QUOTE_ESC);
     dmvf__text_put(t, "\"", 1);
 }
 
-/* A normalization table in words, values quoted as `quote` does:
+/* A normalization table in words, values quoted (QUOTE_ESC):
  *   "DP"->"D", drop "FLA"; allow only "A", "B"; any other value redacted */
 static void norm_put(dmvf__text *t, const dmvf_norm *nm)
 {
@@ -179,8 +173,8 @@ static void profile_head(const dmvf_profile_def *pr, char *buf, size_t cap)
 
 /* ------------------------------------------------------------------ explain */
 
-static void why_str(const dmvf_policy *p, const dmvf_rule *r, const dmvf_sfield *sf, const dmvf_fplan *full,
-                    const dmvf_fplan *got, char *buf, size_t cap)
+static void why_str(const dmvf_rule *r, const dmvf_sfield *sf, const dmvf_fplan *full, const dmvf_fplan *got,
+                    char *buf, size_t cap)
 {
     dmvf_resolution res;
     size_t o = 0;
@@ -215,10 +209,9 @@ static void why_str(const dmvf_policy *p, const dmvf_rule *r, const dmvf_sfield 
         o += (size_t)snprintf(buf + o, cap - o, "; not requested: redacted");
     if (r->marking_release && (sf->klass & DMVF_CLASS_N) && got && got->action != DMVF_ACT_REDACT && o < cap)
         o += (size_t)snprintf(buf + o, cap - o, "; marking released: values not normalized");
-    (void)p;
 }
 
-static int explain_table(const dmvf_policy *p, const dmvf_rule *r, const dmvf_request *req, FILE *out)
+static int explain_table(const dmvf_rule *r, const dmvf_request *req, FILE *out)
 {
     size_t npaths = dmvf__schema_npaths();
     const dmvf_fplan **full = calloc(npaths, sizeof *full);
@@ -267,7 +260,7 @@ static int explain_table(const dmvf_policy *p, const dmvf_rule *r, const dmvf_re
                 act_str(g, sf, act, sizeof act);
             else
                 snprintf(act, sizeof act, "redact");
-            why_str(p, r, sf, full[id], g, why, sizeof why);
+            why_str(r, sf, full[id], g, why, sizeof why);
         }
         fprintf(out, "%-40s %-5s %-32s %s", sf->path, cls, act, why);
         if (g && g->action != DMVF_ACT_REDACT && g->norm) {
@@ -324,7 +317,7 @@ static void claims_str(const dmvf_request *req, char *buf, size_t cap)
 #define ADD(...) do { if (o < cap) o += (size_t)snprintf(buf + o, cap - o, __VA_ARGS__); } while (0)
     if (req->agency_name && *req->agency_name) {
         char q[96];
-        quote((const uint8_t *)req->agency_name, strlen(req->agency_name), q, sizeof q);
+        dmvf__quote_copy(q, sizeof q, req->agency_name, strlen(req->agency_name), QUOTE_ESC);
         ADD("%sagency name %s", o ? ", " : "", q);
     }
     if (req->agency_kind)
@@ -394,7 +387,7 @@ int dmvf_policy_explain_as_of(const dmvf_policy *p, const dmvf_request *req, uin
     dmvf__policy_decide(p, req, as_of, &v);
 
     fprintf(out, "policy %s (id %s)\n", p->name, p->id);
-    quote((const uint8_t *)(req->ori ? req->ori : ""), req->ori ? strlen(req->ori) : 0, ori, sizeof ori);
+    dmvf__quote_copy(ori, sizeof ori, req->ori ? req->ori : "", req->ori ? strlen(req->ori) : 0, QUOTE_ESC);
     claims_str(req, raw, sizeof raw);
     dmvf__escape_copy(claims, sizeof claims, raw); /* the request is hostile: one line */
     fprintf(out, "request: ORI %s, purpose %u%s, legal process %s, query kind %s; it says of itself: %s\n",
@@ -437,10 +430,10 @@ int dmvf_policy_explain_as_of(const dmvf_policy *p, const dmvf_request *req, uin
     explain_clients(p, req, out);
     int rc = DMVF_OK;
     if (v.decision == DMVF_DECISION_RELEASE) {
-        rc = explain_table(p, r, req, out);
+        rc = explain_table(r, req, out);
     } else if (v.decision == DMVF_DECISION_REVIEW && r && r->plan) {
         fprintf(out, "nothing is released until a reviewer approves; the held release is:\n");
-        rc = explain_table(p, r, req, out);
+        rc = explain_table(r, req, out);
     } else if (v.decision == DMVF_DECISION_REVIEW) {
         fprintf(out, "nothing is released for this request; the rule names no profile, so the held release "
                      "is empty.\n");

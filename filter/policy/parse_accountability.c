@@ -85,7 +85,7 @@ int dmvf__parse_notices(dmvf__yload *L, const yaml_node_t *v)
             if ((rc = dmvf__yseq(L, x, "notices holidays", 0)))
                 return rc;
             size_t cnt = dmvf__yseq_len(x);
-            uint32_t *h = dmvf__arena_alloc(&p->arena, (cnt ? cnt : 1) * sizeof *h);
+            uint32_t *h = dmvf__arena_alloc(&p->arena, cnt * sizeof *h);
             if (!h)
                 return dmvf__ynomem(L);
             for (size_t i = 0; i < cnt; i++) {

@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <string.h>
 #include "filter/core/error.h"
+#include "filter/core/hex.h"
 #include "filter/policy/parse_int.h"
 
 #define FP_PREFIX "sha256:"
@@ -45,10 +46,9 @@ static const char *parse_fingerprint(dmvf__yload *L, const yaml_node_t *x, const
         return NULL;
     const char *s = dmvf__ystr(x);
     size_t n = x->data.scalar.length;
-    int good = n == FP_PREFIX_LEN + FP_HEX && memcmp(s, FP_PREFIX, FP_PREFIX_LEN) == 0;
-    for (size_t i = FP_PREFIX_LEN; good && i < n; i++)
-        good = isxdigit((unsigned char)s[i]) != 0;
-    if (!good) {
+    uint8_t digest[FP_HEX / 2];
+    if (n != FP_PREFIX_LEN + FP_HEX || memcmp(s, FP_PREFIX, FP_PREFIX_LEN) != 0 ||
+        dmvf__hex_decode(digest, sizeof digest, s + FP_PREFIX_LEN, FP_HEX, 0) != 0) {
         *rc = dmvf__yfail(L, x, "tls_fingerprint of client '%s' must be \"sha256:\" and the 64 hex digits "
                           "of the SHA-256 of the client certificate's DER, not '%s'", cname, s);
         return NULL;
@@ -58,8 +58,7 @@ static const char *parse_fingerprint(dmvf__yload *L, const yaml_node_t *x, const
         *rc = dmvf__ynomem(L);
         return NULL;
     }
-    for (size_t i = FP_PREFIX_LEN; i < n; i++)
-        d[i] = (char)tolower((unsigned char)d[i]);
+    dmvf__hex_encode(d + FP_PREFIX_LEN, digest, sizeof digest);
     return d;
 }
 
@@ -120,10 +119,9 @@ int dmvf__parse_clients(dmvf__yload *L, const yaml_node_t *v)
         return rc;
     dmvf_policy *p = L->p;
     size_t n = dmvf__yseq_len(v);
-    p->clients = dmvf__arena_alloc(&p->arena, (n ? n : 1) * sizeof *p->clients);
+    p->clients = dmvf__arena_alloc(&p->arena, n * sizeof *p->clients);
     if (!p->clients)
         return dmvf__ynomem(L);
-    memset(p->clients, 0, (n ? n : 1) * sizeof *p->clients);
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *x = dmvf__ynode(L, v->data.sequence.items.start[i]);
         dmvf_policy_client *c = &p->clients[i];

@@ -261,10 +261,9 @@ int dmvf__parse_marking(dmvf__yload *L, const yaml_node_t *v)
         if ((rc = dmvf__ymap(L, x, "marking.normalize")))
             return rc;
         p->nnorms = dmvf__ymap_len(x);
-        p->norms = dmvf__arena_alloc(&p->arena, (p->nnorms ? p->nnorms : 1) * sizeof *p->norms);
+        p->norms = dmvf__arena_alloc(&p->arena, p->nnorms * sizeof *p->norms);
         if (!p->norms)
             return dmvf__ynomem(L);
-        memset(p->norms, 0, (p->nnorms ? p->nnorms : 1) * sizeof *p->norms);
         size_t i = 0;
         for (yaml_node_pair_t *b = x->data.mapping.pairs.start; b < x->data.mapping.pairs.top; b++, i++) {
             if ((rc = parse_norm(L, dmvf__ynode(L, b->key), dmvf__ynode(L, b->value), &p->norms[i])))

@@ -238,7 +238,7 @@ static int parse_profile(dmvf__yload *L, const yaml_node_t *k, const yaml_node_t
             if ((rc = dmvf__ymap(L, vv, fw)))
                 return rc;
             pr->nown = dmvf__ymap_len(vv);
-            pr->own = dmvf__arena_alloc(&L->p->arena, (pr->nown ? pr->nown : 1) * sizeof *pr->own);
+            pr->own = dmvf__arena_alloc(&L->p->arena, pr->nown * sizeof *pr->own);
             if (!pr->own)
                 return dmvf__ynomem(L);
             size_t i = 0;
@@ -281,7 +281,7 @@ int dmvf__parse_profiles(dmvf__yload *L, const yaml_node_t *v)
         return rc;
     dmvf_policy *p = L->p;
     p->nprofiles = dmvf__ymap_len(v);
-    p->profiles = dmvf__arena_alloc(&p->arena, (p->nprofiles ? p->nprofiles : 1) * sizeof *p->profiles);
+    p->profiles = dmvf__arena_alloc(&p->arena, p->nprofiles * sizeof *p->profiles);
     if (!p->profiles)
         return dmvf__ynomem(L);
     size_t i = 0;

@@ -255,7 +255,7 @@ int dmvf__parse_requesters(dmvf__yload *L, const yaml_node_t *v)
     dmvf_directory *d = &L->p->dir;
     d->given = 1;
     d->nyaml = dmvf__yseq_len(v);
-    d->yaml = dmvf__arena_alloc(&L->p->arena, (d->nyaml ? d->nyaml : 1) * sizeof *d->yaml);
+    d->yaml = dmvf__arena_alloc(&L->p->arena, d->nyaml * sizeof *d->yaml);
     if (!d->yaml)
         return dmvf__ynomem(L);
     src c = {L->p, L->p->name, L->err};

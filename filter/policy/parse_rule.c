@@ -250,7 +250,7 @@ int dmvf__parse_rules(dmvf__yload *L, const yaml_node_t *v)
         return rc;
     dmvf_policy *p = L->p;
     p->nrules = dmvf__yseq_len(v);
-    p->rules = dmvf__arena_alloc(&p->arena, (p->nrules ? p->nrules : 1) * sizeof *p->rules);
+    p->rules = dmvf__arena_alloc(&p->arena, p->nrules * sizeof *p->rules);
     if (!p->rules)
         return dmvf__ynomem(L);
     for (size_t i = 0; i < p->nrules; i++)

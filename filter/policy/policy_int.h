@@ -232,7 +232,7 @@ void dmvf__rule_requirements(const dmvf_rule *r, const dmvf_request *req, const 
 /* The strings t[0..n) as "[a, b]", "none" when n is 0, into buf[cap]. */
 void dmvf__list_str(const char *const *t, size_t n, char *buf, size_t cap);
 /* A bit set as "[a, b]", bit k spelled as t spells k ("?" when it does
- * not); returns the bytes written (snprintf-like). */
-size_t dmvf__bits_str(uint32_t bits, const dmvf__names *t, char *buf, size_t cap);
+ * not), into buf[cap] (cut as snprintf cuts). */
+void dmvf__bits_str(uint32_t bits, const dmvf__names *t, char *buf, size_t cap);
 
 #endif

@@ -67,6 +67,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "filter/core/text.h"
 #include "filter/core/varint.h"
 #include "filter/wire/reference.h"
 #include "filter/wire/transform.h"
@@ -216,37 +217,12 @@ static int opaque(const dmvf_sfield *sf, const dmvf_fplan *fp, int marking_relea
     return 0;
 }
 
-typedef struct sbuf {
-    uint8_t *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sbuf_put(sbuf *b, const void *v, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->cap - b->n < n) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->n < n)
-            cap *= 2;
-        uint8_t *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->n, v, n);
-    b->n += n;
-}
-
-static void sbuf_varint(sbuf *b, uint64_t v)
+/* Output bytes go to a growing sink (core/text.h: `failed` when out of
+ * memory). */
+static void put_varint(dmvf__text *b, uint64_t v)
 {
     uint8_t t[10];
-    sbuf_put(b, t, (size_t)(dmvf__put_varint(t, v) - t));
+    dmvf__text_put(b, t, (size_t)(dmvf__put_varint(t, v) - t));
 }
 
 /* A message's bytes: one or more pieces, read in order. */
@@ -279,22 +255,22 @@ static int nomem_strip(const scan *s)
 }
 
 static int strip(const scan *s, const dmvf_snode *node, const dmvf_pnode *pn, int mr,
-                 const piece *in, size_t nin, sbuf *out);
+                 const piece *in, size_t nin, dmvf__text *out);
 
 /* One merged sub-message (its pieces) written as key, length, body. */
 static int strip_sub(const scan *s, const dmvf_sfield *sf, const dmvf_pnode *pn, int mr, const piece *in,
-                     size_t nin, sbuf *out)
+                     size_t nin, dmvf__text *out)
 {
-    sbuf body = {0};
+    dmvf__text body = dmvf__text_mem();
     int rc = strip(s, sf->child, pn, mr, in, nin, &body);
     if (rc == DMVF_OK) {
-        sbuf_varint(out, (uint64_t)sf->number << 3 | WT_LEN);
-        sbuf_varint(out, body.n);
-        sbuf_put(out, body.p, body.n);
-        if (body.oom || out->oom)
+        put_varint(out, (uint64_t)sf->number << 3 | WT_LEN);
+        put_varint(out, body.len);
+        dmvf__text_put(out, body.p, body.len);
+        if (body.failed || out->failed)
             rc = nomem_strip(s);
     }
-    free(body.p);
+    dmvf__text_free(&body);
     return rc;
 }
 
@@ -302,7 +278,7 @@ static int strip_sub(const scan *s, const dmvf_sfield *sf, const dmvf_pnode *pn,
  * schema node; pn: its plan node (never NULL here: redacted messages are
  * opaque). */
 static int strip(const scan *s, const dmvf_snode *node, const dmvf_pnode *pn, int mr,
-                 const piece *in, size_t nin, sbuf *out)
+                 const piece *in, size_t nin, dmvf__text *out)
 {
     const char *where = *node->path ? node->path : "record";
     uint32_t count[64] = {0};     /* elements of repeated fields, by index in node->fields */
@@ -353,7 +329,7 @@ static int strip(const scan *s, const dmvf_snode *node, const dmvf_pnode *pn, in
             if (opaque(sf, fp, mr))
                 continue;
             if (sf->type != DMVF_T_MESSAGE) {
-                sbuf_put(out, f.at, (size_t)(f.next - f.at));
+                dmvf__text_put(out, f.at, (size_t)(f.next - f.at));
                 continue;
             }
             if (sf->repeated) {
@@ -368,7 +344,7 @@ static int strip(const scan *s, const dmvf_snode *node, const dmvf_pnode *pn, in
             }
         }
     }
-    if (rc == DMVF_OK && out->oom)
+    if (rc == DMVF_OK && out->failed)
         rc = nomem_strip(s);
     for (size_t i = 0; i < 64; i++)
         free(subs[i].v);
@@ -667,14 +643,14 @@ int dmvf__reference_record(const dmvf_plan *plan, const dmvf_keyctx *kc,
         in = empty;
 
     scan s = {in, err, 1};
-    sbuf kept = {0};
+    dmvf__text kept = dmvf__text_mem();
     piece whole = {in, in + n};
     int rc = strip(&s, dmvf__schema_root(), plan->root, plan->marking_release, &whole, 1, &kept);
     if (rc == DMVF_ETOOBIG) {
         /* too many elements; malformed elsewhere too? then malformed */
         dmvf_error e2;
         scan again = {in, &e2, 0};
-        kept.n = 0;
+        kept.len = 0;
         if (strip(&again, dmvf__schema_root(), plan->root, plan->marking_release, &whole, 1, &kept) ==
             DMVF_EMALFORMED) {
             if (err)
@@ -683,13 +659,13 @@ int dmvf__reference_record(const dmvf_plan *plan, const dmvf_keyctx *kc,
         }
     }
     if (rc) {
-        free(kept.p);
+        dmvf__text_free(&kept);
         return rc;
     }
 
-    ProtobufCMessage *m = protobuf_c_message_unpack(&dmv__v1__driver_record__descriptor, NULL, kept.n,
-                                                    kept.p ? kept.p : empty);
-    free(kept.p);
+    ProtobufCMessage *m = protobuf_c_message_unpack(&dmv__v1__driver_record__descriptor, NULL, kept.len,
+                                                    kept.p ? (const uint8_t *)kept.p : empty);
+    dmvf__text_free(&kept);
     if (!m)
         return dmvf__seterr(err, DMVF_EMALFORMED, "protobuf-c rejects the record");
 
