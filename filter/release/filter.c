@@ -334,12 +334,11 @@ static int bad_rewrite(dmvf_filter *f, int rc, int *dropped, dmvf_error *err)
     return f->sticky = rc;
 }
 
-/* 1 when rec has a non-empty record_id: a subject that can be notified. */
-static int has_subject(const uint8_t *rec, size_t n)
+/* 1 when rec has a non-empty record_id, a subject that can be notified and
+ * kept: it is id[0..len); else 0. */
+static int record_subject(const uint8_t *rec, size_t n, const uint8_t **id, size_t *len)
 {
-    const uint8_t *id;
-    size_t len;
-    return dmvf__record_id(rec, n, &id, &len) > 0 && len > 0;
+    return dmvf__record_id(rec, n, id, len) > 0 && *len > 0;
 }
 
 /* Keeps the record_id of rec (when it has a non-empty one). 0 or -1. */
@@ -347,7 +346,7 @@ static int keep_subject(dmvf_filter *f, const uint8_t *rec, size_t n)
 {
     const uint8_t *id;
     size_t len;
-    if (dmvf__record_id(rec, n, &id, &len) > 0 && len > 0)
+    if (record_subject(rec, n, &id, &len))
         return dmvf__acct_subject(&f->acct, id, len);
     return 0;
 }
@@ -431,7 +430,10 @@ static int filter_record(dmvf_filter *f, const void *in, size_t in_len,
         return rc;
     if (rc)
         return bad_rewrite(f, rc, dropped, err);
-    if (DMVF_UNLIKELY(f->v.notify_subject) && !has_subject(in, in_len)) {
+    /* the subject, looked up once: id is set (non-empty) once it was */
+    const uint8_t *id = NULL;
+    size_t idlen = 0;
+    if (DMVF_UNLIKELY(f->v.notify_subject) && !record_subject(in, in_len, &id, &idlen)) {
         *out_len = 0;
         dmvf__seterr(err, DMVF_ENOSUBJECT,
                      "the record has no record_id (or an empty one) and rule '%s' notifies "
@@ -449,7 +451,8 @@ static int filter_record(dmvf_filter *f, const void *in, size_t in_len,
     }
     if (DMVF_UNLIKELY(f->acct_on)) {
         /* the subject first: a record whose subject cannot be kept is not released */
-        if (f->acct.collect && keep_subject(f, in, in_len) != 0) {
+        if (f->acct.collect && (id || record_subject(in, in_len, &id, &idlen)) &&
+            dmvf__acct_subject(&f->acct, id, idlen) != 0) {
             *out_len = 0;
             return subject_nomem(f, err);
         }
