@@ -310,6 +310,19 @@ int dmvf_filter_notify_subject(const dmvf_filter *f)
     return f->v.notify_subject;
 }
 
+/* What a call on a filter that holds a sticky error says: DMVF_ESTATE. */
+static int in_error_state(const dmvf_filter *f, dmvf_error *err)
+{
+    return dmvf__seterr(err, DMVF_ESTATE, "filter is in an error state (%s): reset it",
+                        dmvf_strerror(f->sticky));
+}
+
+/* What a record of a request refused outright says: DMVF_EREFUSED. */
+static int not_released_error(const dmvf_filter *f, dmvf_error *err)
+{
+    return dmvf__seterr(err, DMVF_EREFUSED, "request not released: %s", f->reason);
+}
+
 static int subject_nomem(dmvf_filter *f, dmvf_error *err)
 {
     dmvf__seterr(err, DMVF_ENOMEM, "out of memory keeping the subjects of request '%s'", f->request_id);
@@ -396,7 +409,7 @@ static int over_limit(dmvf_filter *f, const dmvf_plan *plan, const uint8_t *in, 
 static int not_released(dmvf_filter *f, const uint8_t *in, size_t in_len, int *dropped, dmvf_error *err)
 {
     if (f->mode == MODE_REFUSE)
-        return dmvf__seterr(err, DMVF_EREFUSED, "request not released: %s", f->reason);
+        return not_released_error(f, err);
     if (in_len > f->max_record_bytes && over_limit(f, dmvf__plan_none(), in, in_len, err))
         return DMVF_ETOOBIG;
     /* the same checks a release makes, writing nothing */
@@ -419,8 +432,7 @@ static int filter_record(dmvf_filter *f, const void *in, size_t in_len,
     if (dropped)
         *dropped = 0;
     if (f->sticky)
-        return dmvf__seterr(err, DMVF_ESTATE, "filter is in an error state (%s): reset it",
-                            dmvf_strerror(f->sticky));
+        return in_error_state(f, err);
     if (DMVF_UNLIKELY(f->mode != MODE_REWRITE))
         return not_released(f, in, in_len, dropped, err);
     if (DMVF_UNLIKELY(in_len > f->max_record_bytes) && over_limit(f, f->plan, in, in_len, err))
@@ -467,10 +479,9 @@ static int filter_stream(dmvf_filter *f, dmvf_out_buffer *out, dmvf_in_buffer *i
                          int end, dmvf_error *err)
 {
     if (f->sticky)
-        return dmvf__seterr(err, DMVF_ESTATE, "filter is in an error state (%s): reset it",
-                            dmvf_strerror(f->sticky));
+        return in_error_state(f, err);
     if (f->mode == MODE_REFUSE)
-        return dmvf__seterr(err, DMVF_EREFUSED, "request not released: %s", f->reason);
+        return not_released_error(f, err);
     for (;;) {
         if (dmvf__outq_flush(&f->oq, out))
             return DMVF_ESPACE;
@@ -641,33 +652,35 @@ int dmvf__filter_refuses(const dmvf_filter *f)
     return f->mode == MODE_REFUSE;
 }
 
+/* The filter's error just became sticky with code outside the public
+ * calls (which keep it themselves): f->first as err says it, or the code's
+ * text when there is no err. */
+static void keep_first(dmvf_filter *f, int code, const dmvf_error *err)
+{
+    if (err)
+        dmvf__error_keep(&f->first, code, err);
+    else
+        dmvf__seterr(&f->first, code, "%s", dmvf_strerror(code));
+}
+
 int dmvf__filter_bad_record(dmvf_filter *f, int code, int *dropped, dmvf_error *err)
 {
     *dropped = 0;
     if (f->sticky)
-        return dmvf__seterr(err, DMVF_ESTATE, "filter is in an error state (%s): reset it",
-                            dmvf_strerror(f->sticky));
+        return in_error_state(f, err);
     if (f->mode == MODE_REFUSE)
-        return dmvf__seterr(err, DMVF_EREFUSED, "request not released: %s", f->reason);
-    if (err)
-        err->record = f->in;
-    if (f->drop_malformed && code == DMVF_EMALFORMED) {
-        f->in++;
-        f->dropped++;
-        *dropped = 1;
-        return DMVF_OK;
-    }
-    return dmvf__filter_fail(f, code, err);
+        return not_released_error(f, err);
+    int rc = bad_rewrite(f, code, dropped, err);
+    if (rc)
+        keep_first(f, rc, err);
+    return rc;
 }
 
 int dmvf__filter_fail(dmvf_filter *f, int code, const dmvf_error *err)
 {
     if (!f->sticky) {
         f->sticky = code;
-        if (err)
-            dmvf__error_keep(&f->first, code, err);
-        else
-            dmvf__seterr(&f->first, code, "%s", dmvf_strerror(code));
+        keep_first(f, code, err);
     }
     return code;
 }
