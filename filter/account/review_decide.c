@@ -202,23 +202,18 @@ int dmvf_review_approve_as(const char *spool, const char *id, const char *secret
     }
     ProtobufCBinaryData conv = {0, NULL};
     size_t conv_cap = 0;
+    char *tmp = NULL;   /* the release, written aside until the decision is logged */
     const ProtobufCBinaryData *rel = &it.body->release;
     if (fmt != DMVF_FORMAT_RECORDS) {
         rc = convert_release(rel, it.body->records_out, fmt, columns, &conv.data, &conv.len, &conv_cap, err);
-        if (rc != DMVF_OK) {
-            if (conv.data)
-                sodium_memzero(conv.data, conv_cap);
-            free(conv.data);
-            dmvf__review_item_close(&it);
-            return rc;
-        }
+        if (rc != DMVF_OK)
+            goto done;
         rel = &conv;
     }
     int to_stdout = strcmp(out_path, "-") == 0;
     /* a device or FIFO (/dev/null, a pipe) is written in place, never replaced */
     struct stat ost;
     int direct = to_stdout || (stat(out_path, &ost) == 0 && !S_ISREG(ost.st_mode));
-    char *tmp = NULL;   /* the release, written aside until the decision is logged */
     int st;
 
     if (!direct && (st = dmvf__file_aside(out_path, rel->data, rel->len, 0600, &tmp))) {
