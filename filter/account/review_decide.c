@@ -32,11 +32,6 @@
 #include "filter/core/reqmap.h"
 #include "filter/account/review_int.h"
 
-static int by_hash(const void *a, const void *b)
-{
-    return memcmp(a, b, DMVF_SUBJECT_HASH_LEN);
-}
-
 /* The event for a decision on it (fields and subjects filled for approve). */
 static int audit_decision(dmvf_audit *a, const dmvf_keyring *kr, const dmvf__review_item *it,
                           dmvf_audit_kind kind, const char *reviewer, const char *note,
@@ -84,16 +79,7 @@ static int audit_decision(dmvf_audit *a, const dmvf_keyring *kr, const dmvf__rev
             if (*s)
                 dmvf_keyring_subject_hash(kr, s, strlen(s), subj + nsub++ * DMVF_SUBJECT_HASH_LEN);
         }
-        if (nsub > 1) {
-            qsort(subj, nsub, DMVF_SUBJECT_HASH_LEN, by_hash);
-            size_t w = 1;
-            for (size_t i = 1; i < nsub; i++)
-                if (memcmp(subj + i * DMVF_SUBJECT_HASH_LEN, subj + (w - 1) * DMVF_SUBJECT_HASH_LEN,
-                           DMVF_SUBJECT_HASH_LEN) != 0)
-                    memmove(subj + w++ * DMVF_SUBJECT_HASH_LEN, subj + i * DMVF_SUBJECT_HASH_LEN,
-                            DMVF_SUBJECT_HASH_LEN);
-            nsub = w;
-        }
+        /* sorted and without repeats by the entry's writer (audit_entry.c) */
         ev.subjects = nsub ? subj : NULL;
         ev.nsubjects = nsub;
     }
