@@ -99,13 +99,11 @@ int dmvf__notices_append(int fd, const char *path, uint64_t size, const dmvf__te
 {
     if (size > 0) {
         char last = 0;
-        ssize_t r;
-        do
-            r = pread(fd, &last, 1, (off_t)(size - 1));
-        while (r < 0 && errno == EINTR);
-        if (r != 1)
+        size_t got = 0;
+        int r = dmvf__pread_full(fd, &last, 1, size - 1, &got);
+        if (r != 0 || got != 1)
             return dmvf__seterr(err, DMVF_EIO, "notice queue %s: cannot read its last byte: %s",
-                                path, r < 0 ? strerror(errno) : "short read");
+                                path, r != 0 ? strerror(errno) : "short read");
         if (last != '\n')
             return dmvf__seterr(err, DMVF_EIO,
                                 "notice queue %s: ends inside a line (byte %llu is not a newline); "

@@ -116,17 +116,24 @@ static int in_window(const dmvf__report *r, uint64_t t)
     return t >= r->from_ns && (r->to_ns == 0 || t < r->to_ns);
 }
 
+/* The rowmap's key of row (bd, key, name): the breakdown's byte, then key
+ * and, for agencies only, name (NULL: "") as parts. */
+static void row_key(buf *k, int bd, const char *key, const char *name)
+{
+    unsigned char b = (unsigned char)bd;
+    buf_add(k, &b, 1);
+    buf_part(k, key);
+    if (bd == DMVF__BD_AGENCY)
+        buf_part(k, name ? name : "");
+}
+
 /* The index of row (bd, key, name), created when new; UINT32_MAX when out
  * of memory. */
 static uint32_t row_get(dmvf__report *r, int bd, uint64_t order, const char *key,
                         const char *name)
 {
     buf k = {0};
-    unsigned char b = (unsigned char)bd;
-    buf_add(&k, &b, 1);
-    buf_part(&k, key);
-    if (bd == DMVF__BD_AGENCY)
-        buf_part(&k, name);
+    row_key(&k, bd, key, name);
     if (k.oom)
         return UINT32_MAX;
     dmvf__sslot *s = dmvf__smap_slot(&r->rowmap, k.p, k.n);
@@ -493,11 +500,7 @@ const uint64_t *dmvf__report_figures(const dmvf__report *r, int bd, const char *
     if (bd < 0 || bd > DMVF__BD_COUNT || !key)
         return NULL;
     buf k = {0};
-    unsigned char b = (unsigned char)bd;
-    buf_add(&k, &b, 1);
-    buf_part(&k, key);
-    if (bd == DMVF__BD_AGENCY)
-        buf_part(&k, name ? name : "");
+    row_key(&k, bd, key, name);
     const dmvf__sslot *s = k.oom ? NULL : dmvf__smap_find(&r->rowmap, k.p, k.n);
     free(k.p);
     return s ? r->rows[s->v].fig : NULL;

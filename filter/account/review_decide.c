@@ -32,11 +32,6 @@
 #include "filter/core/reqmap.h"
 #include "filter/account/review_int.h"
 
-static int by_hash(const void *a, const void *b)
-{
-    return memcmp(a, b, DMVF_SUBJECT_HASH_LEN);
-}
-
 /* The event for a decision on it (fields and subjects filled for approve). */
 static int audit_decision(dmvf_audit *a, const dmvf_keyring *kr, const dmvf__review_item *it,
                           dmvf_audit_kind kind, const char *reviewer, const char *note,
@@ -84,16 +79,7 @@ static int audit_decision(dmvf_audit *a, const dmvf_keyring *kr, const dmvf__rev
             if (*s)
                 dmvf_keyring_subject_hash(kr, s, strlen(s), subj + nsub++ * DMVF_SUBJECT_HASH_LEN);
         }
-        if (nsub > 1) {
-            qsort(subj, nsub, DMVF_SUBJECT_HASH_LEN, by_hash);
-            size_t w = 1;
-            for (size_t i = 1; i < nsub; i++)
-                if (memcmp(subj + i * DMVF_SUBJECT_HASH_LEN, subj + (w - 1) * DMVF_SUBJECT_HASH_LEN,
-                           DMVF_SUBJECT_HASH_LEN) != 0)
-                    memmove(subj + w++ * DMVF_SUBJECT_HASH_LEN, subj + i * DMVF_SUBJECT_HASH_LEN,
-                            DMVF_SUBJECT_HASH_LEN);
-            nsub = w;
-        }
+        /* sorted and without repeats by the entry's writer (audit_entry.c) */
         ev.subjects = nsub ? subj : NULL;
         ev.nsubjects = nsub;
     }
@@ -202,23 +188,18 @@ int dmvf_review_approve_as(const char *spool, const char *id, const char *secret
     }
     ProtobufCBinaryData conv = {0, NULL};
     size_t conv_cap = 0;
+    char *tmp = NULL;   /* the release, written aside until the decision is logged */
     const ProtobufCBinaryData *rel = &it.body->release;
     if (fmt != DMVF_FORMAT_RECORDS) {
         rc = convert_release(rel, it.body->records_out, fmt, columns, &conv.data, &conv.len, &conv_cap, err);
-        if (rc != DMVF_OK) {
-            if (conv.data)
-                sodium_memzero(conv.data, conv_cap);
-            free(conv.data);
-            dmvf__review_item_close(&it);
-            return rc;
-        }
+        if (rc != DMVF_OK)
+            goto done;
         rel = &conv;
     }
     int to_stdout = strcmp(out_path, "-") == 0;
     /* a device or FIFO (/dev/null, a pipe) is written in place, never replaced */
     struct stat ost;
     int direct = to_stdout || (stat(out_path, &ost) == 0 && !S_ISREG(ost.st_mode));
-    char *tmp = NULL;   /* the release, written aside until the decision is logged */
     int st;
 
     if (!direct && (st = dmvf__file_aside(out_path, rel->data, rel->len, 0600, &tmp))) {

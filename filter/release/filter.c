@@ -310,6 +310,19 @@ int dmvf_filter_notify_subject(const dmvf_filter *f)
     return f->v.notify_subject;
 }
 
+/* What a call on a filter that holds a sticky error says: DMVF_ESTATE. */
+static int in_error_state(const dmvf_filter *f, dmvf_error *err)
+{
+    return dmvf__seterr(err, DMVF_ESTATE, "filter is in an error state (%s): reset it",
+                        dmvf_strerror(f->sticky));
+}
+
+/* What a record of a request refused outright says: DMVF_EREFUSED. */
+static int not_released_error(const dmvf_filter *f, dmvf_error *err)
+{
+    return dmvf__seterr(err, DMVF_EREFUSED, "request not released: %s", f->reason);
+}
+
 static int subject_nomem(dmvf_filter *f, dmvf_error *err)
 {
     dmvf__seterr(err, DMVF_ENOMEM, "out of memory keeping the subjects of request '%s'", f->request_id);
@@ -334,12 +347,11 @@ static int bad_rewrite(dmvf_filter *f, int rc, int *dropped, dmvf_error *err)
     return f->sticky = rc;
 }
 
-/* 1 when rec has a non-empty record_id: a subject that can be notified. */
-static int has_subject(const uint8_t *rec, size_t n)
+/* 1 when rec has a non-empty record_id, a subject that can be notified and
+ * kept: it is id[0..len); else 0. */
+static int record_subject(const uint8_t *rec, size_t n, const uint8_t **id, size_t *len)
 {
-    const uint8_t *id;
-    size_t len;
-    return dmvf__record_id(rec, n, &id, &len) > 0 && len > 0;
+    return dmvf__record_id(rec, n, id, len) > 0 && *len > 0;
 }
 
 /* Keeps the record_id of rec (when it has a non-empty one). 0 or -1. */
@@ -347,7 +359,7 @@ static int keep_subject(dmvf_filter *f, const uint8_t *rec, size_t n)
 {
     const uint8_t *id;
     size_t len;
-    if (dmvf__record_id(rec, n, &id, &len) > 0 && len > 0)
+    if (record_subject(rec, n, &id, &len))
         return dmvf__acct_subject(&f->acct, id, len);
     return 0;
 }
@@ -397,7 +409,7 @@ static int over_limit(dmvf_filter *f, const dmvf_plan *plan, const uint8_t *in, 
 static int not_released(dmvf_filter *f, const uint8_t *in, size_t in_len, int *dropped, dmvf_error *err)
 {
     if (f->mode == MODE_REFUSE)
-        return dmvf__seterr(err, DMVF_EREFUSED, "request not released: %s", f->reason);
+        return not_released_error(f, err);
     if (in_len > f->max_record_bytes && over_limit(f, dmvf__plan_none(), in, in_len, err))
         return DMVF_ETOOBIG;
     /* the same checks a release makes, writing nothing */
@@ -420,8 +432,7 @@ static int filter_record(dmvf_filter *f, const void *in, size_t in_len,
     if (dropped)
         *dropped = 0;
     if (f->sticky)
-        return dmvf__seterr(err, DMVF_ESTATE, "filter is in an error state (%s): reset it",
-                            dmvf_strerror(f->sticky));
+        return in_error_state(f, err);
     if (DMVF_UNLIKELY(f->mode != MODE_REWRITE))
         return not_released(f, in, in_len, dropped, err);
     if (DMVF_UNLIKELY(in_len > f->max_record_bytes) && over_limit(f, f->plan, in, in_len, err))
@@ -431,7 +442,10 @@ static int filter_record(dmvf_filter *f, const void *in, size_t in_len,
         return rc;
     if (rc)
         return bad_rewrite(f, rc, dropped, err);
-    if (DMVF_UNLIKELY(f->v.notify_subject) && !has_subject(in, in_len)) {
+    /* the subject, looked up once: id is set (non-empty) once it was */
+    const uint8_t *id = NULL;
+    size_t idlen = 0;
+    if (DMVF_UNLIKELY(f->v.notify_subject) && !record_subject(in, in_len, &id, &idlen)) {
         *out_len = 0;
         dmvf__seterr(err, DMVF_ENOSUBJECT,
                      "the record has no record_id (or an empty one) and rule '%s' notifies "
@@ -449,7 +463,8 @@ static int filter_record(dmvf_filter *f, const void *in, size_t in_len,
     }
     if (DMVF_UNLIKELY(f->acct_on)) {
         /* the subject first: a record whose subject cannot be kept is not released */
-        if (f->acct.collect && keep_subject(f, in, in_len) != 0) {
+        if (f->acct.collect && (id || record_subject(in, in_len, &id, &idlen)) &&
+            dmvf__acct_subject(&f->acct, id, idlen) != 0) {
             *out_len = 0;
             return subject_nomem(f, err);
         }
@@ -464,10 +479,9 @@ static int filter_stream(dmvf_filter *f, dmvf_out_buffer *out, dmvf_in_buffer *i
                          int end, dmvf_error *err)
 {
     if (f->sticky)
-        return dmvf__seterr(err, DMVF_ESTATE, "filter is in an error state (%s): reset it",
-                            dmvf_strerror(f->sticky));
+        return in_error_state(f, err);
     if (f->mode == MODE_REFUSE)
-        return dmvf__seterr(err, DMVF_EREFUSED, "request not released: %s", f->reason);
+        return not_released_error(f, err);
     for (;;) {
         if (dmvf__outq_flush(&f->oq, out))
             return DMVF_ESPACE;
@@ -638,33 +652,35 @@ int dmvf__filter_refuses(const dmvf_filter *f)
     return f->mode == MODE_REFUSE;
 }
 
+/* The filter's error just became sticky with code outside the public
+ * calls (which keep it themselves): f->first as err says it, or the code's
+ * text when there is no err. */
+static void keep_first(dmvf_filter *f, int code, const dmvf_error *err)
+{
+    if (err)
+        dmvf__error_keep(&f->first, code, err);
+    else
+        dmvf__seterr(&f->first, code, "%s", dmvf_strerror(code));
+}
+
 int dmvf__filter_bad_record(dmvf_filter *f, int code, int *dropped, dmvf_error *err)
 {
     *dropped = 0;
     if (f->sticky)
-        return dmvf__seterr(err, DMVF_ESTATE, "filter is in an error state (%s): reset it",
-                            dmvf_strerror(f->sticky));
+        return in_error_state(f, err);
     if (f->mode == MODE_REFUSE)
-        return dmvf__seterr(err, DMVF_EREFUSED, "request not released: %s", f->reason);
-    if (err)
-        err->record = f->in;
-    if (f->drop_malformed && code == DMVF_EMALFORMED) {
-        f->in++;
-        f->dropped++;
-        *dropped = 1;
-        return DMVF_OK;
-    }
-    return dmvf__filter_fail(f, code, err);
+        return not_released_error(f, err);
+    int rc = bad_rewrite(f, code, dropped, err);
+    if (rc)
+        keep_first(f, rc, err);
+    return rc;
 }
 
 int dmvf__filter_fail(dmvf_filter *f, int code, const dmvf_error *err)
 {
     if (!f->sticky) {
         f->sticky = code;
-        if (err)
-            dmvf__error_keep(&f->first, code, err);
-        else
-            dmvf__seterr(&f->first, code, "%s", dmvf_strerror(code));
+        keep_first(f, code, err);
     }
     return code;
 }

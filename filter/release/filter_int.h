@@ -35,11 +35,12 @@ int dmvf__filter_refuses(const dmvf_filter *f);
 /* A record that could not be read as its format's text (a line or row
  * that does not parse, one over the size limit: code, with *err filled by
  * the caller, err->record set here), judged as dmvf_filter_record judges a
- * record the rewriter finds malformed: the record limit first (a record
- * past it refuses the request), then with drop_malformed and code
+ * record the rewriter finds malformed (before the record limit, which
+ * counts released records only): with drop_malformed and code
  * DMVF_EMALFORMED the record is counted as received and dropped (DMVF_OK,
  * *dropped 1); otherwise code, sticky (the filter keeps *err). DMVF_ESTATE
- * while f holds a sticky error. */
+ * while f holds a sticky error, DMVF_EREFUSED for a request refused
+ * outright. */
 int dmvf__filter_bad_record(dmvf_filter *f, int code, int *dropped, dmvf_error *err);
 /* An error after a record was released (the output format cannot write
  * it): code becomes f's sticky error, as *err says it. Returns code. */

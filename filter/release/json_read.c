@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "filter/core/base64.h"
+#include "filter/core/hex.h"
 #include "filter/core/varint.h"
 #include "filter/release/format_int.h"
 
@@ -67,16 +68,10 @@ static inline int peek(const jr *r)
 
 static int hex4(const uint8_t *p, unsigned *v)
 {
-    unsigned x = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned c = p[i], d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return -1;
-        x = x << 4 | d;
-    }
-    *v = x;
+    uint64_t x;
+    if (dmvf__hex_u64((const char *)p, 4, 0, &x) != 0)
+        return -1;
+    *v = (unsigned)x;
     return 0;
 }
 

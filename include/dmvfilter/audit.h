@@ -201,7 +201,8 @@ typedef struct dmvf_audit_event {
     int decision;                   /* DMVF_DECISION_*; 0: the kind's own (above) */
     const char *client;             /* the client that asked (dmvf_filter_client); may be NULL */
 } dmvf_audit_event;
-/* Writes the event as one entry, fsync'd. NULL strings are written as "".
+/* Writes the event as one entry, fsync'd. NULL strings are written as "";
+ * the subjects sorted, without repeats (in any order, repeated, in ev).
  * @return  DMVF_OK with *seq its sequence number; the writing calls'
  *          errors (above): DMVF_EIO, DMVF_ETAMPER, DMVF_ETOOBIG,
  *          DMVF_ENOMEM, DMVF_EINVAL (a NULL tag or field in ev->request).
