@@ -145,15 +145,15 @@ int dmvf__cli_cmd_serve(int argc, char **argv)
         } else if (dmvf__cli_switch(&a, "--insecure-tcp")) {
             cfg.insecure_tcp = 1;
         } else if (dmvf__cli_value(&a, "--audit", &v)) {
-            cfg.audit_dir = v;
+            cfg.acct.audit_dir = v;
         } else if (dmvf__cli_switch(&a, "--audit-subjects")) {
-            cfg.audit_subjects = 1;
+            cfg.acct.audit_subjects = 1;
         } else if (dmvf__cli_value(&a, "--notices", &v)) {
-            cfg.notices = v;
+            cfg.acct.notices = v;
         } else if (dmvf__cli_value(&a, "--review-spool", &v)) {
-            cfg.review_spool = v;
+            cfg.acct.review_spool = v;
         } else if (dmvf__cli_value(&a, "--review-public-key", &v)) {
-            cfg.review_pub = v;
+            cfg.acct.review_pub = v;
         } else if (dmvf__cli_value(&a, "--threads", &v)) {
             if (!count(&a, "--threads", v, 256, &n))
                 cfg.threads = (unsigned)n;

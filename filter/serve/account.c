@@ -22,31 +22,20 @@
 int dmvf__acct_open(dmvf__acct *a, const dmvf_serve_config *cfg, const dmvf__snap *sn, char *msg, size_t cap)
 {
     memset(a, 0, sizeof *a);
-    dmvf_policy_audit as;
-    dmvf_policy_audit_settings(sn->pol, &as);
-    const char *dir = cfg->audit_dir ? cfg->audit_dir : as.dir;
-    if (!dir && as.required) {
-        snprintf(msg, cap, "the policy requires an audit log (audit: {required: true}) and none is given: "
-                 "set audit: {dir: ...} in the policy or pass --audit DIR");
-        return DMVF_EPOLICY;
-    }
-    a->subjects = cfg->audit_subjects || as.subjects;
-    if (!dir)
-        return DMVF_OK;
-    dmvf_audit_options ao;
-    memset(&ao, 0, sizeof ao);
-    ao.rotate_bytes = as.rotate_bytes;
-    ao.rotate_seconds = as.rotate_seconds;
-    ao.compress = as.compress;
-    ao.subjects = a->subjects;
     dmvf_error err;
     memset(&err, 0, sizeof err);
-    a->audit = dmvf_audit_open(dir, sn->kr, &ao, &err);
-    if (!a->audit) {
-        snprintf(msg, cap, "audit log %s: %s", dir, err.msg[0] ? err.msg : dmvf_strerror(err.code));
-        return err.code ? err.code : DMVF_EIO;
+    const char *dir;
+    int st = dmvf__reqacct_audit_open(sn->pol, sn->kr, &cfg->acct, &a->audit, &dir, &a->subjects, &err);
+    if (st == DMVF_EPOLICY && !dir) {
+        snprintf(msg, cap, "the policy requires an audit log (audit: {required: true}) and none is given: "
+                 "set audit: {dir: ...} in the policy or pass --audit DIR");
+        return st;
     }
-    a->dir = dir;
+    if (st != DMVF_OK) {
+        snprintf(msg, cap, "audit log %s: %s", dir, err.msg[0] ? err.msg : dmvf_strerror(err.code));
+        return st;
+    }
+    a->dir = a->audit ? dir : NULL;
     return DMVF_OK;
 }
 
@@ -69,11 +58,8 @@ void dmvf__racct_init(dmvf__racct *ra, dmvf__acct *a, const dmvf__snap *sn)
 {
     memset(ra, 0, sizeof *ra);
     ra->a = a;
+    ra->w = sn->where;
     ra->w.audit = a->audit;
-    ra->w.notices = sn->notices;
-    ra->w.ns = &sn->ns;
-    ra->w.spool = sn->spool;
-    ra->w.review_pub = sn->review_pub;
     dmvf__reqacct_init(&ra->r, &ra->w);
 }
 

@@ -133,7 +133,7 @@ void dmvf__serve_release(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__rep
     fo.hold_for_review = 1;
     fo.client = c->client->name;
     fo.count_fields = c->acct->audit != NULL;
-    fo.collect_subjects = (c->acct->audit && c->acct->subjects) || c->sn->notices;
+    fo.collect_subjects = (c->acct->audit && c->acct->subjects) || c->sn->where.notices;
     dmvf_error err;
     memset(&err, 0, sizeof err);
     dmvf_framed *fr = dmvf_framed_create(c->sn->pol, c->sn->kr, &fo, &err);

@@ -27,10 +27,10 @@ typedef struct dmvf__snap {
     dmvf_policy *pol;
     dmvf_keyring *kr;
     uint64_t gen;                   /* 1 for the first load, +1 a reload */
-    /* where notices and review holds go: the flags, else this policy */
-    const char *notices;
+    /* where notices and review holds go: the flags, else this policy (its
+     * audit is the service's, set per request) */
+    dmvf__reqacct_where where;
     dmvf_policy_notices ns;
-    const char *spool, *review_pub;
 } dmvf__snap;
 
 typedef struct dmvf__snaps {

@@ -27,12 +27,7 @@ static dmvf__snap *load(const dmvf_serve_config *cfg, uint64_t gen, char *msg, s
     sn->pol = pol;
     sn->kr = kr;
     sn->gen = gen;
-    dmvf_policy_review rs;
-    dmvf_policy_notice_settings(pol, &sn->ns);
-    dmvf_policy_review_settings(pol, &rs);
-    sn->notices = cfg->notices ? cfg->notices : sn->ns.queue;
-    sn->spool = cfg->review_spool ? cfg->review_spool : rs.spool;
-    sn->review_pub = cfg->review_pub ? cfg->review_pub : rs.public_key;
+    dmvf__reqacct_where_set(&sn->where, &sn->ns, pol, &cfg->acct);
     return sn;
 }
 
