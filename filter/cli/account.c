@@ -23,6 +23,24 @@
 #include <string.h>
 #include "filter/cli/cli.h"
 
+int dmvf__cli_acct_flag(dmvf_cli_args *a, dmvf__reqacct_flags *fl)
+{
+    const char *v;
+    if (dmvf__cli_value(a, "--audit", &v))
+        fl->audit_dir = v;
+    else if (dmvf__cli_switch(a, "--audit-subjects"))
+        fl->audit_subjects = 1;
+    else if (dmvf__cli_value(a, "--notices", &v))
+        fl->notices = v;
+    else if (dmvf__cli_value(a, "--review-spool", &v))
+        fl->review_spool = v;
+    else if (dmvf__cli_value(a, "--review-public-key", &v))
+        fl->review_pub = v;
+    else
+        return 0;
+    return 1;
+}
+
 int dmvf__cli_acct_open(dmvf_cli_acct *ac, const dmvf__reqacct_flags *fl, const dmvf_policy *pol,
                         const dmvf_keyring *kr)
 {

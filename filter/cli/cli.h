@@ -412,6 +412,12 @@ typedef struct dmvf_cli_acct {
     dmvf_policy_notices ns;
 } dmvf_cli_acct;
 
+/* 1 when the current argument is one of the flags that override the
+ * policy's accountability sections, shared by `filter` and `serve`
+ * (--audit DIR, --audit-subjects, --notices F, --review-spool DIR,
+ * --review-public-key F): consumed into *fl (a missing value: a->bad);
+ * 0 when it is not one. */
+int dmvf__cli_acct_flag(dmvf_cli_args *a, dmvf__reqacct_flags *fl);
 /* Settings from the policy and the flags; opens the audit log. Returns 0 or
  * an exit code (message printed). */
 int dmvf__cli_acct_open(dmvf_cli_acct *ac, const dmvf__reqacct_flags *fl, const dmvf_policy *pol,
