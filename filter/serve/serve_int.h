@@ -26,7 +26,6 @@ typedef struct dmvf__snap {
     atomic_uint refs;
     dmvf_policy *pol;
     dmvf_keyring *kr;
-    uint64_t gen;                   /* 1 for the first load, +1 a reload */
     /* where notices and review holds go: the flags, else this policy (its
      * audit is the service's, set per request) */
     dmvf__reqacct_where where;
