@@ -16,7 +16,6 @@
  * step is put in the log's words (ra->msg) here.
  */
 #include <string.h>
-#include <time.h>
 #include "filter/serve/serve_int.h"
 
 int dmvf__acct_open(dmvf__acct *a, const dmvf_serve_config *cfg, const dmvf__snap *sn, char *msg, size_t cap)
@@ -78,20 +77,13 @@ static int failed(dmvf__racct *ra)
     return -1;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int dmvf__racct_hook(void *ud, dmvf_filter *f, const dmvf_trailer *t)
 {
     dmvf__racct *ra = ud;
-    double t0 = now_s();
+    double t0 = dmvf__metrics_now();
     int rc = dmvf__reqacct_hook(&ra->r, f, t) ? failed(ra) : 0;
     if (ra->a->audit)
-        dmvf__metrics_audit(ra->a->m, now_s() - t0);
+        dmvf__metrics_audit(ra->a->m, dmvf__metrics_now() - t0);
     return rc;
 }
 

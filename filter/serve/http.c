@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -49,15 +48,7 @@ typedef struct call {
     int counted;                    /* in flight */
     int too_big;
     dmvf__text body;
-    double t0;
 } call;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static enum MHD_Result send_bytes(struct MHD_Connection *conn, int status, const char *ctype, const void *p,
                                   size_t n, int close)
@@ -252,7 +243,7 @@ static enum MHD_Result finish_call(dmvf__listener *l, struct MHD_Connection *con
 {
     dmvf__server *s = l->s;
     const char *mname = c->method == DMVF_SERVE_CALL_EXPLAIN ? "Explain" : "Release";
-    c->t0 = now_s();
+    double t0 = dmvf__metrics_now();
     dmvf__reply rp;
     dmvf__reply_init(&rp);
     dmvf__snap *sn = dmvf__snap_acquire(&s->snaps);
@@ -292,7 +283,7 @@ static enum MHD_Result finish_call(dmvf__listener *l, struct MHD_Connection *con
                                                                                           : "refused",
                 rp.decision ? " by " : "", rp.decision ? rp.rule : "");
     dmvf__snap_release(sn);
-    dmvf__metrics_call(s->m, mname, &rp, now_s() - c->t0);
+    dmvf__metrics_call(s->m, mname, &rp, dmvf__metrics_now() - t0);
     enum MHD_Result rc = send_reply(conn, &rp, rp.code != DMVF__C_OK && rp.code != DMVF__C_PERMISSION_DENIED);
     dmvf__reply_free(&rp);
     return rc;

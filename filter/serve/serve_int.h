@@ -135,6 +135,8 @@ void dmvf__serve_explain(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__rep
 typedef struct dmvf__metrics dmvf__metrics;
 dmvf__metrics *dmvf__metrics_create(void);
 void dmvf__metrics_free(dmvf__metrics *m);
+/* The monotonic clock in seconds, for the latencies below. */
+double dmvf__metrics_now(void);
 void dmvf__metrics_call(dmvf__metrics *m, const char *method, const dmvf__reply *r, double seconds);
 void dmvf__metrics_audit(dmvf__metrics *m, double seconds);
 void dmvf__metrics_reload(dmvf__metrics *m, int ok);
