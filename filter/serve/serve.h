@@ -44,7 +44,7 @@ typedef struct dmvf_serve_config {
     const char *socket_group;       /* NULL: the process's group */
     const char *tls_cert, *tls_key, *client_ca;  /* PEM files */
     int insecure_tcp;
-    unsigned threads;               /* workers per listener; 0: the cores */
+    unsigned threads;               /* workers per listener; 0: 2 (http.c) */
     dmvf_serve_limits lim;          /* 0s: the defaults (decode.h) */
     dmvf__reqacct_flags acct;       /* accountability, as the filter command's flags */
     uint32_t as_of;                 /* judge on this day (tests); 0: today */
