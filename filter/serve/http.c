@@ -50,10 +50,10 @@ typedef struct call {
     dmvf__text body;
 } call;
 
-static enum MHD_Result send_bytes(struct MHD_Connection *conn, int status, const char *ctype, const void *p,
-                                  size_t n, int close)
+/* Queues the response r (NULL: none could be made) with its headers. */
+static enum MHD_Result queue(struct MHD_Connection *conn, struct MHD_Response *r, int status, const char *ctype,
+                             int close)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(n, (void *)(uintptr_t)p, MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
@@ -64,10 +64,24 @@ static enum MHD_Result send_bytes(struct MHD_Connection *conn, int status, const
     return rc;
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *conn, const dmvf__reply *rp, int close)
+static enum MHD_Result send_bytes(struct MHD_Connection *conn, int status, const char *ctype, const void *p,
+                                  size_t n, int close)
 {
-    return send_bytes(conn, rp->status, rp->ctype ? rp->ctype : "application/json", rp->body.p, rp->body.len,
-                      close);
+    return queue(conn, MHD_create_response_from_buffer(n, (void *)(uintptr_t)p, MHD_RESPMEM_MUST_COPY), status,
+                 ctype, close);
+}
+
+/* The reply's body is handed to the response (freed by libmicrohttpd once
+ * sent), not copied: rp->body is empty afterwards. */
+static enum MHD_Result send_reply(struct MHD_Connection *conn, dmvf__reply *rp, int close)
+{
+    const char *ctype = rp->ctype ? rp->ctype : "application/json";
+    if (!rp->body.p || !rp->body.len)
+        return send_bytes(conn, rp->status, ctype, rp->body.p, rp->body.len, close);
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(rp->body.len, rp->body.p, free);
+    if (r)
+        rp->body = dmvf__text_mem();
+    return queue(conn, r, rp->status, ctype, close);
 }
 
 static enum MHD_Result send_error(dmvf__server *s, struct MHD_Connection *conn, int method, int code,
