@@ -1,5 +1,6 @@
 # tests/cli_lib.sh - the checks shared by tests/cli/*.sh (sourced, not a test).
-# The script sets T (its temp dir) first; it ends with `finish`.
+# The script sets T (its temp dir) first; it ends by printing "$pass passed, $fail failed"
+# and failing when $fail is not 0.
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   - $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL - $*"; }
