@@ -75,3 +75,39 @@ serve_start() {
     bad "service $name did not become ready: $(tail -3 "$T/$name.log")"
     return 1
 }
+
+# review_policy FILE PUB: the review tests' policy (tests/cli/review.sh,
+# framed_review.sh): requests tagged immigration-enforcement held for review
+# (the spool "spool", the reviewer's public key PUB, both beside FILE), other
+# federal ones released, on one profile; the requesters DHSICE001 (tagged)
+# and DHSFED001, one pseudonym scope
+review_policy() {
+    cat >"$1" <<EOF
+version: 1
+profiles:
+  federal:
+    default: redact
+    fields:
+      record_id: pseudonymize
+      person.family_name: release
+      person.given_name: release
+      person.birth_date: {generalize: year}
+      license.number: release
+      vehicles.*: release
+review:
+  spool: spool
+  public_key: $2
+requesters:     # one agreement, two ORIs: one pseudonym scope
+  - {ori: DHSICE001, name: ICE ERO, kind: federal, tags: [immigration-enforcement], scope: dhs}
+  - {ori: DHSFED001, name: DHS Office of Operations, kind: federal, scope: dhs}
+rules:
+  - name: immigration held for review
+    match: {tags: [immigration-enforcement]}
+    decision: review
+    profile: federal
+  - name: federal
+    match: {agency_kind: [federal]}
+    decision: release
+    profile: federal
+EOF
+}
