@@ -1,5 +1,6 @@
 # tests/cli_lib.sh - the checks shared by tests/cli/*.sh (sourced, not a test).
-# The script sets T (its temp dir) first; it ends with `finish`.
+# The script sets T (its temp dir) first; it ends by printing "$pass passed, $fail failed"
+# and failing when $fail is not 0.
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   - $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL - $*"; }
@@ -73,4 +74,40 @@ serve_start() {
     done
     bad "service $name did not become ready: $(tail -3 "$T/$name.log")"
     return 1
+}
+
+# review_policy FILE PUB: the review tests' policy (tests/cli/review.sh,
+# framed_review.sh): requests tagged immigration-enforcement held for review
+# (the spool "spool", the reviewer's public key PUB, both beside FILE), other
+# federal ones released, on one profile; the requesters DHSICE001 (tagged)
+# and DHSFED001, one pseudonym scope
+review_policy() {
+    cat >"$1" <<EOF
+version: 1
+profiles:
+  federal:
+    default: redact
+    fields:
+      record_id: pseudonymize
+      person.family_name: release
+      person.given_name: release
+      person.birth_date: {generalize: year}
+      license.number: release
+      vehicles.*: release
+review:
+  spool: spool
+  public_key: $2
+requesters:     # one agreement, two ORIs: one pseudonym scope
+  - {ori: DHSICE001, name: ICE ERO, kind: federal, tags: [immigration-enforcement], scope: dhs}
+  - {ori: DHSFED001, name: DHS Office of Operations, kind: federal, scope: dhs}
+rules:
+  - name: immigration held for review
+    match: {tags: [immigration-enforcement]}
+    decision: review
+    profile: federal
+  - name: federal
+    match: {agency_kind: [federal]}
+    decision: release
+    profile: federal
+EOF
 }

@@ -44,6 +44,16 @@ def join(msgs):
     return b"".join(varint(len(m)) + m for m in msgs)
 
 
+def key(field, wt):
+    """A protobuf field key of wire type wt."""
+    return varint(field << 3 | wt)
+
+
+def delim(msg):
+    """One message of a delimited stream: its length, then it."""
+    return varint(len(msg)) + msg
+
+
 def ld(field, payload):
     """A length-delimited protobuf field."""
     return varint(field << 3 | 2) + varint(len(payload)) + payload

@@ -16,6 +16,40 @@ void dmvf__reqacct_init(dmvf__reqacct *ra, const dmvf__reqacct_where *w)
     ra->w = w;
 }
 
+void dmvf__reqacct_where_set(dmvf__reqacct_where *w, dmvf_policy_notices *ns, const dmvf_policy *pol,
+                             const dmvf__reqacct_flags *fl)
+{
+    dmvf_policy_review rs;
+    dmvf_policy_notice_settings(pol, ns);
+    dmvf_policy_review_settings(pol, &rs);
+    w->notices = fl->notices ? fl->notices : ns->queue;
+    w->ns = ns;
+    w->spool = fl->review_spool ? fl->review_spool : rs.spool;
+    w->review_pub = fl->review_pub ? fl->review_pub : rs.public_key;
+}
+
+int dmvf__reqacct_audit_open(const dmvf_policy *pol, const dmvf_keyring *kr, const dmvf__reqacct_flags *fl,
+                             dmvf_audit **audit, const char **dir, int *subjects, dmvf_error *err)
+{
+    dmvf_policy_audit as;
+    dmvf_policy_audit_settings(pol, &as);
+    *audit = NULL;
+    *dir = fl->audit_dir ? fl->audit_dir : as.dir;
+    *subjects = fl->audit_subjects || as.subjects;
+    if (!*dir)
+        return as.required ? DMVF_EPOLICY : DMVF_OK;
+    dmvf_audit_options ao;
+    memset(&ao, 0, sizeof ao);
+    ao.rotate_bytes = as.rotate_bytes;
+    ao.rotate_seconds = as.rotate_seconds;
+    ao.compress = as.compress;
+    ao.subjects = *subjects;
+    *audit = dmvf_audit_open(*dir, kr, &ao, err);
+    if (!*audit)
+        return err->code ? err->code : DMVF_EIO;
+    return DMVF_OK;
+}
+
 /* Notes the failure of step (err copied when given); returns -1. */
 static int fail(dmvf__reqacct *ra, dmvf__reqacct_step step, const char *what, const dmvf_error *err)
 {

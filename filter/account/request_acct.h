@@ -43,6 +43,34 @@ typedef struct dmvf__reqacct_where {
     int make_dirs;                  /* create the notice queue's directories */
 } dmvf__reqacct_where;
 
+/* The caller's overrides of the policy's audit, notices and review
+ * sections (the --audit, --audit-subjects, --notices, --review-spool and
+ * --review-public-key flags of `filter` and `serve`); NULL/0: the policy's. */
+typedef struct dmvf__reqacct_flags {
+    const char *audit_dir;
+    int audit_subjects;
+    const char *notices;
+    const char *review_spool;
+    const char *review_pub;
+} dmvf__reqacct_flags;
+
+/* Where pol's requests send notices and review holds: w's notices, ns
+ * (pointing at *ns, filled from pol), spool and review_pub, each the flag
+ * when given, else the policy's; w's audit and make_dirs are left as they
+ * are. */
+void dmvf__reqacct_where_set(dmvf__reqacct_where *w, dmvf_policy_notices *ns, const dmvf_policy *pol,
+                             const dmvf__reqacct_flags *fl);
+
+/* The audit log pol's requests are accounted in: its directory (*dir, the
+ * flag else the policy's; NULL: none, *audit NULL), whether entries name
+ * subjects (*subjects), opened with kr and the policy's rotation and
+ * compression into *audit.
+ * @return  DMVF_OK; DMVF_EPOLICY (no message) when the policy requires an
+ *          audit log and none is named; else dmvf_audit_open's failure
+ *          (DMVF_EIO when it gave no code) with *err. */
+int dmvf__reqacct_audit_open(const dmvf_policy *pol, const dmvf_keyring *kr, const dmvf__reqacct_flags *fl,
+                             dmvf_audit **audit, const char **dir, int *subjects, dmvf_error *err);
+
 /* The step that failed. */
 typedef enum dmvf__reqacct_step {
     DMVF__RA_OK = 0,

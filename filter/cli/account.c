@@ -23,46 +23,44 @@
 #include <string.h>
 #include "filter/cli/cli.h"
 
-int dmvf__cli_acct_open(dmvf_cli_acct *ac, const dmvf_cli_acct_flags *fl, const dmvf_policy *pol,
+int dmvf__cli_acct_flag(dmvf_cli_args *a, dmvf__reqacct_flags *fl)
+{
+    const char *v;
+    if (dmvf__cli_value(a, "--audit", &v))
+        fl->audit_dir = v;
+    else if (dmvf__cli_switch(a, "--audit-subjects"))
+        fl->audit_subjects = 1;
+    else if (dmvf__cli_value(a, "--notices", &v))
+        fl->notices = v;
+    else if (dmvf__cli_value(a, "--review-spool", &v))
+        fl->review_spool = v;
+    else if (dmvf__cli_value(a, "--review-public-key", &v))
+        fl->review_pub = v;
+    else
+        return 0;
+    return 1;
+}
+
+int dmvf__cli_acct_open(dmvf_cli_acct *ac, const dmvf__reqacct_flags *fl, const dmvf_policy *pol,
                         const dmvf_keyring *kr)
 {
     memset(ac, 0, sizeof *ac);
-    dmvf_policy_audit as;
-    dmvf_policy_review rs;
-    dmvf_policy_audit_settings(pol, &as);
-    dmvf_policy_notice_settings(pol, &ac->ns);
-    dmvf_policy_review_settings(pol, &rs);
-    const char *dir = fl->audit_dir ? fl->audit_dir : as.dir;
-    if (!dir && as.required) {
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    const char *dir;
+    int st = dmvf__reqacct_audit_open(pol, kr, fl, &ac->where.audit, &dir, &ac->subjects, &err);
+    if (st == DMVF_EPOLICY && !dir) {
         dmvf__cli_err("the policy requires an audit log (audit: {required: true}) and none is "
                       "given: set audit: {dir: ...} in the policy or pass --audit DIR; nothing released");
         return DMVF_EXIT_POLICY;
     }
-    dmvf__reqacct_where *w = &ac->where;
-    w->notices = fl->notices ? fl->notices : ac->ns.queue;
-    w->ns = &ac->ns;
-    w->spool = fl->review_spool ? fl->review_spool : rs.spool;
-    w->review_pub = fl->review_pub ? fl->review_pub : rs.public_key;
-    w->make_dirs = 1;
-    ac->subjects = fl->audit_subjects || as.subjects;
-    if (dir) {
-        dmvf_audit_options ao;
-        memset(&ao, 0, sizeof ao);
-        ao.rotate_bytes = as.rotate_bytes;
-        ao.rotate_seconds = as.rotate_seconds;
-        ao.compress = as.compress;
-        ao.subjects = ac->subjects;
-        dmvf_error err;
-        memset(&err, 0, sizeof err);
-        w->audit = dmvf_audit_open(dir, kr, &ao, &err);
-        if (!w->audit) {
-            dmvf__cli_err("audit log %s: %s; nothing released", dir,
-                          err.msg[0] ? err.msg : dmvf_strerror(err.code));
-            return err.code == DMVF_ETAMPER ? DMVF_EXIT_TAMPER
-                   : err.code == DMVF_ENOMEM ? DMVF_EXIT_NOMEM : DMVF_EXIT_IOERR;
-        }
-        ac->dir = dir;
+    if (st != DMVF_OK) {
+        dmvf__cli_err("audit log %s: %s; nothing released", dir, err.msg[0] ? err.msg : dmvf_strerror(err.code));
+        return st == DMVF_ETAMPER ? DMVF_EXIT_TAMPER : st == DMVF_ENOMEM ? DMVF_EXIT_NOMEM : DMVF_EXIT_IOERR;
     }
+    ac->dir = ac->where.audit ? dir : NULL;
+    dmvf__reqacct_where_set(&ac->where, &ac->ns, pol, fl);
+    ac->where.make_dirs = 1;
     return 0;
 }
 

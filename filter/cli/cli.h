@@ -404,14 +404,6 @@ unsigned dmvf__cli_cores(void);
 int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_cli_sink *sink);
 
 /* ---- accountability: audit log, notices, review holds (account.c) ---- */
-typedef struct dmvf_cli_acct_flags {
-    const char *audit_dir;      /* --audit */
-    int audit_subjects;         /* --audit-subjects */
-    const char *notices;        /* --notices */
-    const char *review_spool;   /* --review-spool */
-    const char *review_pub;     /* --review-public-key */
-} dmvf_cli_acct_flags;
-
 typedef struct dmvf_cli_acct {
     dmvf__reqacct_where where;  /* the audit log (NULL: not audited), the notice
                                    queue (NULL: none), the review spool */
@@ -420,9 +412,15 @@ typedef struct dmvf_cli_acct {
     dmvf_policy_notices ns;
 } dmvf_cli_acct;
 
+/* 1 when the current argument is one of the flags that override the
+ * policy's accountability sections, shared by `filter` and `serve`
+ * (--audit DIR, --audit-subjects, --notices F, --review-spool DIR,
+ * --review-public-key F): consumed into *fl (a missing value: a->bad);
+ * 0 when it is not one. */
+int dmvf__cli_acct_flag(dmvf_cli_args *a, dmvf__reqacct_flags *fl);
 /* Settings from the policy and the flags; opens the audit log. Returns 0 or
  * an exit code (message printed). */
-int dmvf__cli_acct_open(dmvf_cli_acct *ac, const dmvf_cli_acct_flags *fl, const dmvf_policy *pol,
+int dmvf__cli_acct_open(dmvf_cli_acct *ac, const dmvf__reqacct_flags *fl, const dmvf_policy *pol,
                         const dmvf_keyring *kr);
 /* Writes the closing checkpoint. 0 or an exit code. */
 int dmvf__cli_acct_close(dmvf_cli_acct *ac);
@@ -458,7 +456,7 @@ typedef struct dmvf_cli_filter_cfg {
     uint64_t max_request_frames; /* 0: the library's default */
     unsigned threads;           /* 0: the cores available */
     uint32_t as_of;             /* --date: judge on this day (YYYYMMDD); 0: today */
-    dmvf_cli_acct_flags acct;
+    dmvf__reqacct_flags acct;   /* --audit, --notices, ... (NULL/0: the policy's) */
 } dmvf_cli_filter_cfg;
 
 /* Messages on stderr (cmd_filter.c): the rule that decided ("rule 'X'",

@@ -598,16 +598,8 @@ int dmvf__cli_cmd_filter(int argc, char **argv)
                                       DMVF_CLI_MAX_THREADS);
             else if (v)
                 cfg.threads = (unsigned)n;
-        } else if (dmvf__cli_value(&a, "--audit", &v)) {
-            cfg.acct.audit_dir = v;
-        } else if (dmvf__cli_switch(&a, "--audit-subjects")) {
-            cfg.acct.audit_subjects = 1;
-        } else if (dmvf__cli_value(&a, "--notices", &v)) {
-            cfg.acct.notices = v;
-        } else if (dmvf__cli_value(&a, "--review-spool", &v)) {
-            cfg.acct.review_spool = v;
-        } else if (dmvf__cli_value(&a, "--review-public-key", &v)) {
-            cfg.acct.review_pub = v;
+        } else if (dmvf__cli_acct_flag(&a, &cfg.acct)) {
+            /* consumed */
         } else if (dmvf__cli_switch(&a, "--quiet") || dmvf__cli_switch(&a, "-q")) {
             cfg.quiet = 1;
         } else if (dmvf__cli_request_flag(&a, &rq)) {

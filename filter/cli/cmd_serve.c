@@ -144,16 +144,8 @@ int dmvf__cli_cmd_serve(int argc, char **argv)
             cfg.client_ca = v;
         } else if (dmvf__cli_switch(&a, "--insecure-tcp")) {
             cfg.insecure_tcp = 1;
-        } else if (dmvf__cli_value(&a, "--audit", &v)) {
-            cfg.audit_dir = v;
-        } else if (dmvf__cli_switch(&a, "--audit-subjects")) {
-            cfg.audit_subjects = 1;
-        } else if (dmvf__cli_value(&a, "--notices", &v)) {
-            cfg.notices = v;
-        } else if (dmvf__cli_value(&a, "--review-spool", &v)) {
-            cfg.review_spool = v;
-        } else if (dmvf__cli_value(&a, "--review-public-key", &v)) {
-            cfg.review_pub = v;
+        } else if (dmvf__cli_acct_flag(&a, &cfg.acct)) {
+            /* consumed */
         } else if (dmvf__cli_value(&a, "--threads", &v)) {
             if (!count(&a, "--threads", v, 256, &n))
                 cfg.threads = (unsigned)n;

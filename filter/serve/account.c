@@ -17,37 +17,25 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include "filter/serve/serve_int.h"
 
 int dmvf__acct_open(dmvf__acct *a, const dmvf_serve_config *cfg, const dmvf__snap *sn, char *msg, size_t cap)
 {
     memset(a, 0, sizeof *a);
-    dmvf_policy_audit as;
-    dmvf_policy_audit_settings(sn->pol, &as);
-    const char *dir = cfg->audit_dir ? cfg->audit_dir : as.dir;
-    if (!dir && as.required) {
-        snprintf(msg, cap, "the policy requires an audit log (audit: {required: true}) and none is given: "
-                 "set audit: {dir: ...} in the policy or pass --audit DIR");
-        return DMVF_EPOLICY;
-    }
-    a->subjects = cfg->audit_subjects || as.subjects;
-    if (!dir)
-        return DMVF_OK;
-    dmvf_audit_options ao;
-    memset(&ao, 0, sizeof ao);
-    ao.rotate_bytes = as.rotate_bytes;
-    ao.rotate_seconds = as.rotate_seconds;
-    ao.compress = as.compress;
-    ao.subjects = a->subjects;
     dmvf_error err;
     memset(&err, 0, sizeof err);
-    a->audit = dmvf_audit_open(dir, sn->kr, &ao, &err);
-    if (!a->audit) {
-        snprintf(msg, cap, "audit log %s: %s", dir, err.msg[0] ? err.msg : dmvf_strerror(err.code));
-        return err.code ? err.code : DMVF_EIO;
+    const char *dir;
+    int st = dmvf__reqacct_audit_open(sn->pol, sn->kr, &cfg->acct, &a->audit, &dir, &a->subjects, &err);
+    if (st == DMVF_EPOLICY && !dir) {
+        snprintf(msg, cap, "the policy requires an audit log (audit: {required: true}) and none is given: "
+                 "set audit: {dir: ...} in the policy or pass --audit DIR");
+        return st;
     }
-    a->dir = dir;
+    if (st != DMVF_OK) {
+        snprintf(msg, cap, "audit log %s: %s", dir, err.msg[0] ? err.msg : dmvf_strerror(err.code));
+        return st;
+    }
+    a->dir = a->audit ? dir : NULL;
     return DMVF_OK;
 }
 
@@ -70,11 +58,8 @@ void dmvf__racct_init(dmvf__racct *ra, dmvf__acct *a, const dmvf__snap *sn)
 {
     memset(ra, 0, sizeof *ra);
     ra->a = a;
+    ra->w = sn->where;
     ra->w.audit = a->audit;
-    ra->w.notices = sn->notices;
-    ra->w.ns = &sn->ns;
-    ra->w.spool = sn->spool;
-    ra->w.review_pub = sn->review_pub;
     dmvf__reqacct_init(&ra->r, &ra->w);
 }
 
@@ -104,20 +89,13 @@ void dmvf__racct_reply(const dmvf__racct *ra, dmvf__reply *r)
                       ra->kind ? ra->kind : "audit log");
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int dmvf__racct_hook(void *ud, dmvf_filter *f, const dmvf_trailer *t)
 {
     dmvf__racct *ra = ud;
-    double t0 = now_s();
+    double t0 = dmvf__metrics_now();
     int rc = dmvf__reqacct_hook(&ra->r, f, t) ? failed(ra) : 0;
     if (ra->a->audit)
-        dmvf__metrics_audit(ra->a->m, now_s() - t0);
+        dmvf__metrics_audit(ra->a->m, dmvf__metrics_now() - t0);
     return rc;
 }
 

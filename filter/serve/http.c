@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -49,20 +48,12 @@ typedef struct call {
     int counted;                    /* in flight */
     int too_big;
     dmvf__text body;
-    double t0;
 } call;
 
-static double now_s(void)
+/* Queues the response r (NULL: none could be made) with its headers. */
+static enum MHD_Result queue(struct MHD_Connection *conn, struct MHD_Response *r, int status, const char *ctype,
+                             int close)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static enum MHD_Result send_bytes(struct MHD_Connection *conn, int status, const char *ctype, const void *p,
-                                  size_t n, int close)
-{
-    struct MHD_Response *r = MHD_create_response_from_buffer(n, (void *)(uintptr_t)p, MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
@@ -73,10 +64,24 @@ static enum MHD_Result send_bytes(struct MHD_Connection *conn, int status, const
     return rc;
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *conn, const dmvf__reply *rp, int close)
+static enum MHD_Result send_bytes(struct MHD_Connection *conn, int status, const char *ctype, const void *p,
+                                  size_t n, int close)
 {
-    return send_bytes(conn, rp->status, rp->ctype ? rp->ctype : "application/json", rp->body.p, rp->body.len,
-                      close);
+    return queue(conn, MHD_create_response_from_buffer(n, (void *)(uintptr_t)p, MHD_RESPMEM_MUST_COPY), status,
+                 ctype, close);
+}
+
+/* The reply's body is handed to the response (freed by libmicrohttpd once
+ * sent), not copied: rp->body is empty afterwards. */
+static enum MHD_Result send_reply(struct MHD_Connection *conn, dmvf__reply *rp, int close)
+{
+    const char *ctype = rp->ctype ? rp->ctype : "application/json";
+    if (!rp->body.p || !rp->body.len)
+        return send_bytes(conn, rp->status, ctype, rp->body.p, rp->body.len, close);
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(rp->body.len, rp->body.p, free);
+    if (r)
+        rp->body = dmvf__text_mem();
+    return queue(conn, r, rp->status, ctype, close);
 }
 
 static enum MHD_Result send_error(dmvf__server *s, struct MHD_Connection *conn, int method, int code,
@@ -252,7 +257,7 @@ static enum MHD_Result finish_call(dmvf__listener *l, struct MHD_Connection *con
 {
     dmvf__server *s = l->s;
     const char *mname = c->method == DMVF_SERVE_CALL_EXPLAIN ? "Explain" : "Release";
-    c->t0 = now_s();
+    double t0 = dmvf__metrics_now();
     dmvf__reply rp;
     dmvf__reply_init(&rp);
     dmvf__snap *sn = dmvf__snap_acquire(&s->snaps);
@@ -292,7 +297,7 @@ static enum MHD_Result finish_call(dmvf__listener *l, struct MHD_Connection *con
                                                                                           : "refused",
                 rp.decision ? " by " : "", rp.decision ? rp.rule : "");
     dmvf__snap_release(sn);
-    dmvf__metrics_call(s->m, mname, &rp, now_s() - c->t0);
+    dmvf__metrics_call(s->m, mname, &rp, dmvf__metrics_now() - t0);
     enum MHD_Result rc = send_reply(conn, &rp, rp.code != DMVF__C_OK && rp.code != DMVF__C_PERMISSION_DENIED);
     dmvf__reply_free(&rp);
     return rc;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "filter/core/error.h"
+#include "filter/core/hex.h"
 #include "filter/core/text.h"
 #include "filter/core/varint.h"
 #include "filter/release/json_record.h"
@@ -104,16 +105,6 @@ static int scan_string(jp *r, const uint8_t **a, const uint8_t **b, int *esc)
     return 0;
 }
 
-static int hexv(int c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-static unsigned hex4(const uint8_t *p)
-{
-    return (unsigned)(hexv(p[0]) << 12 | hexv(p[1]) << 8 | hexv(p[2]) << 4 | hexv(p[3]));
-}
-
 static size_t put_utf8(uint8_t *o, unsigned c)
 {
     if (c < 0x80) {
@@ -161,24 +152,24 @@ static int string_text(jp *r, const uint8_t *a, const uint8_t *b, int esc, uint8
         case 'n': c = '\n'; p++; break;
         case 'r': c = '\r'; p++; break;
         case 't': c = '\t'; p++; break;
-        case 'u':
-            if (b - p < 5 || hexv(p[1]) < 0 || hexv(p[2]) < 0 || hexv(p[3]) < 0 || hexv(p[4]) < 0)
+        case 'u': {
+            uint64_t u, lo;
+            if (b - p < 5 || dmvf__hex_u64((const char *)p + 1, 4, 0, &u) != 0)
                 goto bad;
-            c = hex4(p + 1);
+            c = (unsigned)u;
             p += 5;
             if (c >= 0xd800 && c < 0xdc00) {
-                if (b - p < 6 || p[0] != '\\' || p[1] != 'u' || hexv(p[2]) < 0 || hexv(p[3]) < 0 ||
-                    hexv(p[4]) < 0 || hexv(p[5]) < 0)
+                if (b - p < 6 || p[0] != '\\' || p[1] != 'u' || dmvf__hex_u64((const char *)p + 2, 4, 0, &lo) != 0)
                     goto bad;
-                unsigned lo = hex4(p + 2);
                 if (lo < 0xdc00 || lo > 0xdfff)
                     goto bad;
-                c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+                c = 0x10000 + ((c - 0xd800) << 10) + (unsigned)(lo - 0xdc00);
                 p += 6;
             } else if (c >= 0xdc00 && c < 0xe000) {
                 goto bad;
             }
             break;
+        }
         default:
             goto bad;
         }

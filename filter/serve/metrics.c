@@ -7,12 +7,20 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "filter/serve/serve_int.h"
 
 #define NBUCKETS 14
 static const double bounds[NBUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                         0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
 #define NRULES 64
+
+double dmvf__metrics_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 typedef struct hist {
     uint64_t b[NBUCKETS + 1];

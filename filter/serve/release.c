@@ -96,11 +96,9 @@ static int run_framed(dmvf_framed *fr, const uint8_t *in, size_t n, uint8_t **ou
     return DMVF_OK;
 }
 
-static void note_verdict(const dmvf_framed *fr, dmvf__reply *r)
+/* The request's decision, rule and counts, for metrics and the log. */
+static void note_verdict(const dmvf_filter *f, dmvf__reply *r)
 {
-    const dmvf_filter *f = dmvf_framed_open_request(fr);
-    if (!f)
-        return;
     r->decision = dmvf_filter_decision(f);
     const char *rule = dmvf_filter_rule(f);
     snprintf(r->rule, sizeof r->rule, "%s", rule && *rule ? rule : "(none)");
@@ -111,11 +109,7 @@ static void note_verdict(const dmvf_framed *fr, dmvf__reply *r)
 static void on_done(void *ud, const dmvf_filter *f, const dmvf_trailer *t)
 {
     dmvf__reply *r = ud;
-    r->decision = dmvf_filter_decision(f);
-    const char *rule = dmvf_filter_rule(f);
-    snprintf(r->rule, sizeof r->rule, "%s", rule && *rule ? rule : "(none)");
-    uint64_t dropped;
-    dmvf_filter_counts(f, &r->records_in, &r->records_out, &dropped);
+    note_verdict(f, r);
     if (r->decision != DMVF_DECISION_RELEASE)
         r->records_out = 0;
 }
@@ -133,7 +127,7 @@ void dmvf__serve_release(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__rep
     fo.hold_for_review = 1;
     fo.client = c->client->name;
     fo.count_fields = c->acct->audit != NULL;
-    fo.collect_subjects = (c->acct->audit && c->acct->subjects) || c->sn->notices;
+    fo.collect_subjects = (c->acct->audit && c->acct->subjects) || c->sn->where.notices;
     dmvf_error err;
     memset(&err, 0, sizeof err);
     dmvf_framed *fr = dmvf_framed_create(c->sn->pol, c->sn->kr, &fo, &err);
@@ -149,11 +143,12 @@ void dmvf__serve_release(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__rep
     size_t len = 0;
     int st = run_framed(fr, d->framed, d->framed_len, &out, &len, &err);
     if (st != DMVF_OK) {
-        note_verdict(fr, r);
+        const dmvf_filter *open = dmvf_framed_open_request(fr);
+        if (open)
+            note_verdict(open, r);
         if (ra.failed) {
             dmvf__racct_reply(&ra, r);
         } else {
-            const dmvf_filter *open = dmvf_framed_open_request(fr);
             if (st == DMVF_ENOSUBJECT && open) {
                 uint64_t in, o, dr;
                 dmvf_filter_counts(open, &in, &o, &dr);

@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "dmvfilter/dmvfilter.h"
+#include "filter/account/request_acct.h"
 #include "filter/serve/decode.h"
 
 /* Loads the policy and keyring (at start and on every SIGHUP): 0 with both
@@ -43,11 +44,9 @@ typedef struct dmvf_serve_config {
     const char *socket_group;       /* NULL: the process's group */
     const char *tls_cert, *tls_key, *client_ca;  /* PEM files */
     int insecure_tcp;
-    unsigned threads;               /* workers per listener; 0: the cores */
+    unsigned threads;               /* workers per listener; 0: 2 (http.c) */
     dmvf_serve_limits lim;          /* 0s: the defaults (decode.h) */
-    /* accountability, as the filter command's flags (NULL/0: the policy's) */
-    const char *audit_dir, *notices, *review_spool, *review_pub;
-    int audit_subjects;
+    dmvf__reqacct_flags acct;       /* accountability, as the filter command's flags */
     uint32_t as_of;                 /* judge on this day (tests); 0: today */
     int quiet;                      /* no per-request lines on stderr */
 } dmvf_serve_config;

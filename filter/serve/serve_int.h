@@ -26,11 +26,10 @@ typedef struct dmvf__snap {
     atomic_uint refs;
     dmvf_policy *pol;
     dmvf_keyring *kr;
-    uint64_t gen;                   /* 1 for the first load, +1 a reload */
-    /* where notices and review holds go: the flags, else this policy */
-    const char *notices;
+    /* where notices and review holds go: the flags, else this policy (its
+     * audit is the service's, set per request) */
+    dmvf__reqacct_where where;
     dmvf_policy_notices ns;
-    const char *spool, *review_pub;
 } dmvf__snap;
 
 typedef struct dmvf__snaps {
@@ -142,6 +141,8 @@ void dmvf__serve_explain(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__rep
 typedef struct dmvf__metrics dmvf__metrics;
 dmvf__metrics *dmvf__metrics_create(void);
 void dmvf__metrics_free(dmvf__metrics *m);
+/* The monotonic clock in seconds, for the latencies below. */
+double dmvf__metrics_now(void);
 void dmvf__metrics_call(dmvf__metrics *m, const char *method, const dmvf__reply *r, double seconds);
 void dmvf__metrics_audit(dmvf__metrics *m, double seconds);
 void dmvf__metrics_reload(dmvf__metrics *m, int ok);

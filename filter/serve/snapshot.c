@@ -10,7 +10,7 @@
 #include <string.h>
 #include "filter/serve/serve_int.h"
 
-static dmvf__snap *load(const dmvf_serve_config *cfg, uint64_t gen, char *msg, size_t cap)
+static dmvf__snap *load(const dmvf_serve_config *cfg, char *msg, size_t cap)
 {
     dmvf_policy *pol = NULL;
     dmvf_keyring *kr = NULL;
@@ -26,13 +26,7 @@ static dmvf__snap *load(const dmvf_serve_config *cfg, uint64_t gen, char *msg, s
     atomic_init(&sn->refs, 1);
     sn->pol = pol;
     sn->kr = kr;
-    sn->gen = gen;
-    dmvf_policy_review rs;
-    dmvf_policy_notice_settings(pol, &sn->ns);
-    dmvf_policy_review_settings(pol, &rs);
-    sn->notices = cfg->notices ? cfg->notices : sn->ns.queue;
-    sn->spool = cfg->review_spool ? cfg->review_spool : rs.spool;
-    sn->review_pub = cfg->review_pub ? cfg->review_pub : rs.public_key;
+    dmvf__reqacct_where_set(&sn->where, &sn->ns, pol, &cfg->acct);
     return sn;
 }
 
@@ -41,7 +35,7 @@ int dmvf__snaps_init(dmvf__snaps *s, const dmvf_serve_config *cfg, char *msg, si
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->lock, NULL);
     s->cfg = cfg;
-    s->cur = load(cfg, 1, msg, cap);
+    s->cur = load(cfg, msg, cap);
     return s->cur ? DMVF_OK : DMVF_EPOLICY;
 }
 
@@ -65,7 +59,7 @@ void dmvf__snap_release(dmvf__snap *sn)
 
 int dmvf__snaps_reload(dmvf__snaps *s, char *msg, size_t cap)
 {
-    dmvf__snap *sn = load(s->cfg, s->cur->gen + 1, msg, cap);
+    dmvf__snap *sn = load(s->cfg, msg, cap);
     if (!sn)
         return DMVF_EPOLICY;
     pthread_mutex_lock(&s->lock);

@@ -29,10 +29,8 @@ policy=$DMVF_SRC/examples/policy.yaml
 T=$(mktemp -d "${TMPDIR:-/tmp}/dmvf-cli-badinput.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 unset DMVFILTER_PASSPHRASE
+. "$DMVF_SRC/tests/cli_lib.sh"
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   - $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $*"; }
 # verdict LINE [STDERR]: ok when the array errs is empty, else FAIL with its
 # reasons and the first lines of STDERR (default $T/se)
 verdict() {
@@ -59,55 +57,11 @@ mkdir "$T/c" "$T/out"
 # Writes NAME.rec (records format) and NAME.frm (framed) per case into $T/c,
 # and cases.tsv: name, exit, record index, byte offset (records), why,
 # extra flag, framed?, byte offset (framed), description; "-" where none.
-python3 - "$T/gen.bin" "$T/genf.bin" "$T/c" <<'EOF' || { echo "FAIL - crafting the inputs"; exit 1; }
+py - "$T/gen.bin" "$T/genf.bin" "$T/c" <<'EOF' || { echo "FAIL - crafting the inputs"; exit 1; }
 import gzip, os, sys
+from delimited import delim, key, ld, read_varint, split, varint, vi
 
 records_path, framed_path, outdir = sys.argv[1:4]
-
-
-def varint(n):
-    out = bytearray()
-    while n >= 0x80:
-        out.append(n & 0x7f | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def key(num, wt):
-    return varint(num << 3 | wt)
-
-
-def ld(num, payload):
-    return key(num, 2) + varint(len(payload)) + payload
-
-
-def vi(num, v):
-    return key(num, 0) + varint(v)
-
-
-def delim(m):
-    return varint(len(m)) + m
-
-
-def read_varint(d, i):
-    n = s = 0
-    while True:
-        b = d[i]
-        i += 1
-        n |= (b & 0x7f) << s
-        s += 7
-        if not b & 0x80:
-            return n, i
-
-
-def split_delim(d):
-    out, i = [], 0
-    while i < len(d):
-        n, i = read_varint(d, i)
-        out.append(d[i:i + n])
-        i += n
-    return out
 
 
 def fields(m):
@@ -170,8 +124,8 @@ def replace(m, num, new):
     raise KeyError(num)
 
 
-good = split_delim(open(records_path, "rb").read())
-request_frame = split_delim(open(framed_path, "rb").read())[0]
+good = split(open(records_path, "rb").read())[0]
+request_frame = split(open(framed_path, "rb").read())[0][0]
 assert len(good) == 3 and all(len(r) < 1000 for r in good)
 assert request_frame[0] == 0x0a  # Frame.request
 g0, g1, g2 = good

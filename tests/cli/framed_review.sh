@@ -15,34 +15,7 @@ unset DMVFILTER_PASSPHRASE DMVFILTER_REVIEW_PASSPHRASE
 
 expect_rc 0 "keys init" "$cli" keys init --keyring "$T/kr" --unsealed
 expect_rc 0 "reviewer keys" "$cli" review keygen --secret-key "$T/rev.key" --public-key "$T/rev.pub"
-cat >"$T/policy.yaml" <<'EOF'
-version: 1
-profiles:
-  federal:
-    default: redact
-    fields:
-      record_id: pseudonymize
-      person.family_name: release
-      person.given_name: release
-      person.birth_date: {generalize: year}
-      license.number: release
-      vehicles.*: release
-review:
-  spool: spool
-  public_key: rev.pub
-requesters:     # one agreement, two ORIs: one pseudonym scope
-  - {ori: DHSICE001, name: ICE ERO, kind: federal, tags: [immigration-enforcement], scope: dhs}
-  - {ori: DHSFED001, name: DHS Office of Operations, kind: federal, scope: dhs}
-rules:
-  - name: immigration held for review
-    match: {tags: [immigration-enforcement]}
-    decision: review
-    profile: federal
-  - name: federal
-    match: {agency_kind: [federal]}
-    decision: release
-    profile: federal
-EOF
+review_policy "$T/policy.yaml" rev.pub
 expect_rc 0 "policy check" "$cli" policy check "$T/policy.yaml"
 g=(--framed --count 6 --seed 5 --agency-kind federal --legal-process administrative_subpoena
    --query-kind by_name_dob --date 20261122)

@@ -91,34 +91,7 @@ expect_rc 0 "another DMV's keyring" "$cli" keys init --keyring "$T/kr2" --unseal
 expect_rc 0 "its public key" "$cli" keys export-public --keyring "$T/kr2" --out "$T/dmv2.pub"
 expect_rc 74 "review list: no such spool" "$cli" review list --spool "$T/nospool" \
     --public-key "$T/dmv.pub"
-cat >"$T/policy.yaml" <<'EOF'
-version: 1
-profiles:
-  federal:
-    default: redact
-    fields:
-      record_id: pseudonymize
-      person.family_name: release
-      person.given_name: release
-      person.birth_date: {generalize: year}
-      license.number: release
-      vehicles.*: release
-review:
-  spool: spool
-  public_key: ur.pub
-requesters:     # one agreement, two ORIs: one pseudonym scope
-  - {ori: DHSICE001, name: ICE ERO, kind: federal, tags: [immigration-enforcement], scope: dhs}
-  - {ori: DHSFED001, name: DHS Office of Operations, kind: federal, scope: dhs}
-rules:
-  - name: immigration held for review
-    match: {tags: [immigration-enforcement]}
-    decision: review
-    profile: federal
-  - name: federal
-    match: {agency_kind: [federal]}
-    decision: release
-    profile: federal
-EOF
+review_policy "$T/policy.yaml" ur.pub
 { cat "$T/policy.yaml"; printf 'audit:\n  dir: audit\n  required: true\n'; } >"$T/policy-audit.yaml"
 expect_rc 0 "policy check" "$cli" policy check "$T/policy.yaml"
 expect_rc 0 "generate 6 records" "$gen" --count 6 --seed 5 --out "$T/rec.bin"

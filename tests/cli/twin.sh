@@ -28,34 +28,12 @@ expect_rc 0 "keys init --unsealed" "$cli" keys init --keyring "$T/kr" --unsealed
 
 # Writes NAME.rec (a records stream) and NAME.POLICE.frm / NAME.research.frm
 # (the same records after that requester's request frame) for each input.
-python3 - "$T" <<'EOF' || { echo "FAIL - crafting the records"; exit 1; }
+py - "$T" <<'EOF' || { echo "FAIL - crafting the records"; exit 1; }
 import os, sys
 T = sys.argv[1]
 
 
-def varint(n):
-    out = bytearray()
-    while n >= 0x80:
-        out.append(n & 0x7f | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def key(num, wt):
-    return varint(num << 3 | wt)
-
-
-def ld(num, payload):
-    return key(num, 2) + varint(len(payload)) + payload
-
-
-def vi(num, v):
-    return key(num, 0) + varint(v)
-
-
-def delim(m):
-    return varint(len(m)) + m
+from delimited import delim, key, ld, varint, vi
 
 
 def first_frame(path):
