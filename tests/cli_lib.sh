@@ -52,6 +52,14 @@ PY
 
 # The `dmvfilter serve` tests (tests/cli/serve*.sh): they set cli (the CLI), T,
 # a keyring in $T/kr and an array pids (killed by their cleanup).
+# serve_prelude NAME: the temp dir T (dmvf-cli-NAME.*), the array pids of
+# services started, and a trap that kills them and removes T on exit
+serve_prelude() {
+    T=$(mktemp -d "${TMPDIR:-/tmp}/dmvf-cli-$1.XXXXXX") || exit 1
+    pids=()
+    trap 'for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
+    unset DMVFILTER_PASSPHRASE
+}
 # serve_policy FILE UID: the example policy with one client, message-switch,
 # the Unix-socket peer UID, for the ORIs beginning NY or DC
 serve_policy() {

@@ -13,12 +13,8 @@ set -u
 : "${DMVF_CLI:?}" "${DMVF_GEN:?}" "${DMVF_SRC:?}"
 cli=$DMVF_CLI gen=$DMVF_GEN
 C=$DMVF_SRC/tests/connect
-T=$(mktemp -d "${TMPDIR:-/tmp}/dmvf-cli-serve-connect.XXXXXX") || exit 1
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-unset DMVFILTER_PASSPHRASE
 . "$DMVF_SRC/tests/cli_lib.sh"
+serve_prelude serve-connect
 
 # No silent pass: the client is part of the suite, installed by `scripts/dev test`.
 missing() { echo "FAIL - $*; run scripts/dev test (it installs npm and runs npm ci in tests/connect)"; exit 1; }

@@ -11,16 +11,11 @@
 set -u
 : "${DMVF_CLI:?}" "${DMVF_GEN:?}" "${DMVF_SRC:?}"
 cli=$DMVF_CLI gen=$DMVF_GEN
-T=$(mktemp -d "${TMPDIR:-/tmp}/dmvf-cli-serve-limits.XXXXXX") || exit 1
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-unset DMVFILTER_PASSPHRASE
 . "$DMVF_SRC/tests/cli_lib.sh"
+serve_prelude serve-limits
 command -v curl >/dev/null || { echo "ok   - # SKIP curl is not installed"; exit 0; }
 
-cp "$DMVF_SRC/examples/policy.yaml" "$T/p.yaml"
-printf 'clients:\n  - name: message-switch\n    unix_uid: %s\n    ori_prefixes: [NY, DC]\n' "$(id -u)" >>"$T/p.yaml"
+serve_policy "$T/p.yaml" "$(id -u)"
 "$cli" keys init --keyring "$T/kr" --unsealed >/dev/null 2>&1 || bad "keys init"
 printf '%s' '{"request":{"requestId":"j1","ori":"NY0300000","purpose":1,"queryKind":"QUERY_KIND_BY_LICENSE"},
   "records":[{"record_id":"X1","person":{"family_name":"Doe"}}]}' >"$T/j1"

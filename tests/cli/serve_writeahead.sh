@@ -15,12 +15,8 @@
 set -u
 : "${DMVF_CLI:?}" "${DMVF_GEN:?}" "${DMVF_SRC:?}"
 cli=$DMVF_CLI gen=$DMVF_GEN
-T=$(mktemp -d "${TMPDIR:-/tmp}/dmvf-cli-serve-wa.XXXXXX") || exit 1
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-unset DMVFILTER_PASSPHRASE
 . "$DMVF_SRC/tests/cli_lib.sh"
+serve_prelude serve-wa
 command -v curl >/dev/null || { echo "ok   - # SKIP curl is not installed"; exit 0; }
 umask 077
 
