@@ -94,9 +94,16 @@ static dmvf_keyctx *derive(const dmvf_keyring *kr, const char *scope, const char
 
     if (npaths > (SIZE_MAX - sizeof *kc) / PSEUD_KEY_BYTES)
         return NULL;
-    kc = dmvf__secure_alloc(sizeof *kc + npaths * PSEUD_KEY_BYTES);
-    if (!kc)
+    size_t bytes = sizeof *kc + npaths * PSEUD_KEY_BYTES, had = 0;
+    /* an evicted context's block when one is big enough: two mprotects
+       instead of a new guarded allocation and the old one's release */
+    kc = kr->cache ? dmvf__kc_cache_take(kr->cache, bytes, &had) : NULL;
+    if (kc) {
+        sodium_mprotect_readwrite(kc);
+        sodium_memzero(kc, had);
+    } else if (!(kc = dmvf__secure_alloc(bytes))) {
         return NULL;
+    }
     e = &kr->epochs[kr->nepochs - 1];
     kc->cache = kr->cache;
     kc->npaths = npaths;
@@ -125,7 +132,8 @@ dmvf_keyctx *dmvf__keyctx_create(const dmvf_keyring *kr, const char *scope,
     kc = derive(kr, scope, paths, npaths);
     if (kc && kr->cache) {
         dmvf_keyctx *drop;
-        kc = dmvf__kc_cache_insert(kr->cache, scope, paths, npaths, kc, &drop);
+        kc = dmvf__kc_cache_insert(kr->cache, scope, paths, npaths, kc,
+                                   sizeof *kc + npaths * PSEUD_KEY_BYTES, &drop);
         sodium_free(drop); /* wipes */
     }
     return kc;

@@ -16,8 +16,12 @@
  * outside the mutex and inserts into an empty slot or the least recently
  * used one that no filter holds (the evicted context handed back, to be
  * wiped and freed after the mutex). With every slot held the new context is
- * the caller's alone and freed at its release. The cache treats contexts
- * as opaque blocks of secure memory: it calls nothing of crypto.c.
+ * the caller's alone and freed at its release. When no slot is empty, a
+ * miss first takes the least recently used unheld context whose block is
+ * big enough (dmvf__kc_cache_take): crypto.c wipes it and derives into it,
+ * two mprotects where a new block costs mmap, mprotect, mlock and the old
+ * one's release. The cache treats contexts as opaque blocks of secure
+ * memory: it calls nothing of crypto.c.
  * All of it is wiped and freed with the keyring (dmvf_keyring_free, which
  * has checked that no filter holds a use of it).
  */
@@ -36,6 +40,7 @@ typedef struct kc_slot {
     uint64_t hash;
     uint64_t used;          /* tick of the last lookup */
     size_t refs;            /* filters holding kc */
+    size_t bytes;           /* kc's block */
     char *scope;
     char **paths;
     size_t npaths;
@@ -147,8 +152,32 @@ dmvf_keyctx *dmvf__kc_cache_find(dmvf__kc_cache *c, const char *scope, const cha
     return kc;
 }
 
+dmvf_keyctx *dmvf__kc_cache_take(dmvf__kc_cache *c, size_t bytes, size_t *had)
+{
+    dmvf_keyctx *kc = NULL;
+    kc_slot *victim = NULL;
+    *had = 0;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < DMVF__KC_SLOTS; i++) {
+        kc_slot *s = &c->slot[i];
+        if (!s->kc) {
+            victim = NULL;  /* room left: the new context takes it */
+            break;
+        }
+        if (s->refs == 0 && s->bytes >= bytes && (!victim || s->used < victim->used))
+            victim = s;
+    }
+    if (victim) {
+        kc = victim->kc;
+        *had = victim->bytes;
+        slot_clear(victim);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return kc;
+}
+
 dmvf_keyctx *dmvf__kc_cache_insert(dmvf__kc_cache *c, const char *scope, const char *const *paths,
-                                   size_t npaths, dmvf_keyctx *mine, dmvf_keyctx **drop)
+                                   size_t npaths, dmvf_keyctx *mine, size_t bytes, dmvf_keyctx **drop)
 {
     uint64_t h = key_hash(scope, paths, npaths);
     dmvf_keyctx *kc;
@@ -175,6 +204,7 @@ dmvf_keyctx *dmvf__kc_cache_insert(dmvf__kc_cache *c, const char *scope, const c
             slot_clear(victim);
             *victim = fresh;
             victim->kc = kc;
+            victim->bytes = bytes;
             victim->hash = h;
             victim->refs = 1;
             victim->used = ++c->tick;

@@ -68,17 +68,22 @@ dmvf_keyring *dmvf__keyring_alloc(size_t nepochs);
 /* ---- keyctx_cache.c: key contexts kept per (scope, paths) ----
  * new: NULL when out of memory. free: wipes and frees every context; aborts
  * if one is still held. find: the cached context for scope and paths, held
- * until put, or NULL. insert: after a miss, mine (just derived) goes into a
- * slot and is returned held, or the context another thread inserted
- * meanwhile is; *drop is then a context to sodium_free (evicted, or mine),
- * or NULL; with no slot free, mine is returned and stays the caller's.
+ * until put, or NULL. insert: after a miss, mine (just derived, a block of
+ * `bytes`) goes into a slot and is returned held, or the context another
+ * thread inserted meanwhile is; *drop is then a context to sodium_free
+ * (evicted, or mine), or NULL; with no slot free, mine is returned and stays
+ * the caller's.
+ * take: when no slot is empty, the least recently used unheld context
+ * whose block holds at least `bytes`, removed from the cache for the
+ * caller to wipe (*had: its block's size) and derive into; else NULL.
  * put: releases a context; 0, or -1 when the cache does not hold it (the
  * caller frees it). */
 dmvf__kc_cache *dmvf__kc_cache_new(void);
 void dmvf__kc_cache_free(dmvf__kc_cache *c);
 dmvf_keyctx *dmvf__kc_cache_find(dmvf__kc_cache *c, const char *scope, const char *const *paths, size_t npaths);
+dmvf_keyctx *dmvf__kc_cache_take(dmvf__kc_cache *c, size_t bytes, size_t *had);
 dmvf_keyctx *dmvf__kc_cache_insert(dmvf__kc_cache *c, const char *scope, const char *const *paths,
-                                   size_t npaths, dmvf_keyctx *mine, dmvf_keyctx **drop);
+                                   size_t npaths, dmvf_keyctx *mine, size_t bytes, dmvf_keyctx **drop);
 int dmvf__kc_cache_put(dmvf__kc_cache *c, const dmvf_keyctx *kc);
 
 /* The epoch entry numbered `epoch`, or NULL if the keyring has none. */
