@@ -139,6 +139,7 @@ void dmvf__serve_release(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__rep
     dmvf_framed_set_audit(fr, dmvf__racct_hook, &ra);
     dmvf_framed_set_callback(fr, on_done, r);
     dmvf_framed_set_max_request_frames(fr, c->cfg->lim.max_records);
+    dmvf_framed_set_seal(fr, 0); /* the reply is records and the signed trailer */
     uint8_t *out = NULL;
     size_t len = 0;
     int st = run_framed(fr, d->framed, d->framed_len, &out, &len, &err);

@@ -7,7 +7,8 @@
  *   ExplainResponse          0x0a len text  |  {"text":"..."}
  *   error                    HTTP status, {"code":"invalid_argument","message":"..."}
  *
- * The framed release a request made (records, its trailer, the seal) is
+ * The framed release a request made (records and its trailer: the service
+ * asks for no seal, dmvf_framed_set_seal) is
  * read back frame by frame; its records are written as they are (binary)
  * or by the JSON Lines writer, the trailer as the framed format signed it.
  * JSON: proto field names, defaults omitted, uint64 as strings, enums by

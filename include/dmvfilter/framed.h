@@ -130,6 +130,17 @@ DMVF_API void dmvf_framed_set_callback(dmvf_framed *fr, dmvf_framed_cb cb, void 
  * Owns:    ud stays the caller's; fr keeps the pointer until changed. */
 DMVF_API void dmvf_framed_set_audit(dmvf_framed *fr, dmvf_framed_audit_cb cb, void *ud);
 
+/* Whether the release ends with its seal frame (default 1). With 0 the end
+ * completes the release without one: for a caller that hands out each
+ * request's records and signed trailer alone (`dmvfilter serve`'s
+ * ReleaseResponse), to which the seal, a second signature, never goes. The
+ * trailers are signed either way. Set it before the end is given.
+ * @return  nothing.
+ * Threads: fr's thread.
+ * NULL:    fr aborts.
+ * Owns:    nothing (a value). */
+DMVF_API void dmvf_framed_set_seal(dmvf_framed *fr, int seal);
+
 /* The most record frames one request may carry; 0 restores the default
  * (DMVF_DEFAULT_MAX_REQUEST_FRAMES). Applies from the next record frame.
  * @return  nothing.

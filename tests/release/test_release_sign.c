@@ -543,6 +543,50 @@ static void test_empty_and_seal_input(void)
     free(in.p);
 }
 
+/* dmvf_framed_set_seal(fr, 0): the same output but the seal frame, every
+ * trailer still signed and verifying; the release is complete all the same
+ * (more input after the end is refused). */
+static void test_no_seal(const buf *in, const buf *rel)
+{
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    dmvf_framed *fr = dmvf_framed_create(pol, kr, &judged, &err);
+    CHECK(fr != NULL);
+    if (!fr)
+        return;
+    dmvf_framed_set_seal(fr, 0);
+    size_t cap = 4 * in->n + 65536;
+    uint8_t *o = malloc(cap);
+    dmvf_out_buffer ob = {o, cap, 0};
+    dmvf_in_buffer ib = {in->p, in->n, 0};
+    CHECK_EQ_INT(dmvf_framed_stream(fr, &ob, &ib, 1, &err), DMVF_OK);
+    frame fs[64];
+    int n = frames_of(rel->p, rel->n, fs, 64);
+    CHECK(n > 1 && fs[n - 1].key == 0x22);
+    if (n > 1) {
+        CHECK_EQ_INT(ob.pos, fs[n - 1].at);
+        CHECK(memcmp(o, rel->p, fs[n - 1].at) == 0);
+        int m = frames_of(o, ob.pos, fs, 64);
+        CHECK_EQ_INT(count_key(fs, m, 0x22), 0);
+        CHECK(count_key(fs, m, 0x1a) > 0);
+    }
+    /* what is left still verifies as a release once the seal is put back */
+    buf back = {0};
+    put(&back, o, ob.pos);
+    if (n > 1) {
+        frame all[64];
+        frames_of(rel->p, rel->n, all, 64);
+        put(&back, rel->p + all[n - 1].at, all[n - 1].len);
+    }
+    uint64_t req = 0;
+    CHECK_EQ_INT(verify(back.p, back.n, kr, &req, &err), DMVF_OK);
+    dmvf_in_buffer more = {in->p, in->n, 0};
+    CHECK_EQ_INT(dmvf_framed_stream(fr, &ob, &more, 1, &err), DMVF_ESTATE);
+    free(back.p);
+    free(o);
+    dmvf_framed_free(fr);
+}
+
 /* A not-found refusal's output is byte for byte a genuine miss's. */
 static void test_not_found(void)
 {
@@ -702,6 +746,7 @@ int main(void)
         test_keys(&in, &rel);
         test_incremental(&rel);
         test_audit(&in, &rel);
+        test_no_seal(&in, &rel);
     }
     test_empty_and_seal_input();
     test_not_found();
