@@ -11,8 +11,8 @@
 #   1 record+audit the same with --audit (group commit)
 #   50 records     Release of 50 records, no audit log
 #   50 rec+audit   the same with --audit
-# TLS over TCP is not measured: h2load 1.52 (Debian 12) cannot present a client
-# certificate, and the service requires one on TCP.
+# TLS over TCP is bench/tlsbench.sh's: h2load 1.52 (Debian 12) cannot present a client
+# certificate, which the service requires on TCP; curl can.
 #
 # options: --build DIR (default build-bench; configured as a Release build
 #          when it has no CMakeCache.txt, else built as configured)  --seconds N  --clients N (h2load connections, default 16)
