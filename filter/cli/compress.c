@@ -409,7 +409,6 @@ struct dmvf_cz_dec {
     unsigned char hfix[10];
 #endif
     ZSTD_DCtx *zd;
-    int zframe;                 /* zstd: the next input byte starts a frame */
     char msg[160];
 };
 
@@ -442,7 +441,6 @@ dmvf_cz_dec *dmvf__cz_dec_create(dmvf_cz_format f, dmvf_cz_engine eng, int *err)
             dmvf__cz_dec_free(d);
             return NULL;
         }
-        d->zframe = 1;
         return d;
     }
 #ifdef DMVF_HAVE_ISAL
@@ -665,10 +663,9 @@ static int zstd_stream(dmvf_cz_dec *d, dmvf_cz_out *out, dmvf_cz_in *in)
         if (d->ended && in->pos == in->size)
             return 0;
         ZSTD_inBuffer zi = {in->src, in->size, in->pos};
-        if (d->zframe && in->pos < in->size) {
+        /* a frame starts here: after one that ended, or at the stream's start */
+        if ((d->ended || d->call_base + in->pos == 0) && in->pos < in->size)
             zi.size = in->pos + 1;
-            d->zframe = 0;
-        }
         ZSTD_outBuffer zo = {out->dst, out->size, out->pos};
         if (d->ended)
             d->member_in = d->call_base + in->pos;
@@ -683,7 +680,6 @@ static int zstd_stream(dmvf_cz_dec *d, dmvf_cz_out *out, dmvf_cz_in *in)
                             ZSTD_getErrorName(r));
         if (r == 0) {
             d->ended = 1;        /* a frame decoded and flushed whole */
-            d->zframe = 1;
             continue;
         }
         if (used == 0 && made == 0)
