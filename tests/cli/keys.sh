@@ -131,7 +131,11 @@ check "revealed values are the original license numbers" cmp -s "$T/stdout" "$T/
 expect_rc 0 "reveal tokens from stdin" "$cli" reveal --keyring "$T/kr" --ori NYUNIV000 <"$T/tokens.txt"
 check "stdin: same values" cmp -s "$T/stdout" "$T/plain.txt"
 expect_rc 65 "reveal under another requester's ORI" "$cli" reveal --keyring "$T/kr" --ori NY0300000 "${toks[0]}"
-expect_rc 65 "reveal a tampered token" "$cli" reveal --keyring "$T/kr" --ori NYUNIV000 "${toks[0]%?}A"
+# the last character changed (to A, or to B when it is an A: a token ends in A
+# one time in 64, and "changing" it to A would leave it as it was)
+tampered=${toks[0]%?}A
+[ "$tampered" = "${toks[0]}" ] && tampered=${toks[0]%?}B
+expect_rc 65 "reveal a tampered token" "$cli" reveal --keyring "$T/kr" --ori NYUNIV000 "$tampered"
 expect_rc 65 "reveal garbage" "$cli" reveal --keyring "$T/kr" --ori NYUNIV000 "not-a-token"
 expect_rc 0 "keys rotate" "$cli" keys rotate --keyring "$T/kr"
 expect_rc 0 "tokens of an older epoch still reveal after rotation" "$cli" reveal --keyring "$T/kr" \
