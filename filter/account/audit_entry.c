@@ -160,7 +160,7 @@ int dmvf_audit_event_write(dmvf_audit *a, const dmvf_audit_event *ev, uint64_t *
         free(e.fields);
         return dmvf__seterr(err, DMVF_ENOMEM, "out of memory");
     }
-    int rc = dmvf__audit_entry_append(a, &e, seq, err);
+    int rc = dmvf__audit_entry_append(a, &e, 1, seq, err);
     free(fstore);
     free(e.fields);
     free(sstore);
@@ -228,7 +228,7 @@ int dmvf_audit_request(dmvf_audit *a, const dmvf_filter *f, uint64_t *seq, dmvf_
     if (rc != DMVF_OK)
         return rc;
     e.kind = DMV__V1__AUDIT_KIND__AUDIT_KIND_REQUEST;
-    return dmvf__audit_entry_append(a, &e, seq, err);
+    return dmvf__audit_entry_append(a, &e, !a->o.defer_request_sync, seq, err);
 }
 
 int dmvf_audit_release(dmvf_audit *a, const dmvf_filter *f, const dmvf_audit_counts *c,
@@ -282,7 +282,7 @@ int dmvf_audit_release_note(dmvf_audit *a, const dmvf_filter *f, const dmvf_audi
     if (rc != DMVF_OK)
         rc = dmvf__seterr(err, DMVF_ENOMEM, "out of memory");
     else
-        rc = dmvf__audit_entry_append(a, &e, NULL, err);
+        rc = dmvf__audit_entry_append(a, &e, 1, NULL, err);
     free(fstore);
     free(e.fields);
     free(sstore);
@@ -290,4 +290,10 @@ int dmvf_audit_release_note(dmvf_audit *a, const dmvf_filter *f, const dmvf_audi
     free(hashes);
     free(fc);
     return rc;
+}
+
+int dmvf_audit_sync(dmvf_audit *a, dmvf_error *err)
+{
+    DMVF_REQUIRE(a != NULL, "audit handle is NULL");
+    return dmvf__audit_entry_append(a, NULL, 1, NULL, err);
 }

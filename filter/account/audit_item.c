@@ -2,7 +2,8 @@
  * audit_item.c - the active segment: opening it (O_APPEND), and one item
  * of the audit log framed, chained and written to it, or several (a group
  * commit, audit_append.c), each chained after the one before: one write()
- * of all the frames, then one fsync.
+ * of all the frames, then one fsync (none when every entry of the batch is
+ * deferred: a later batch's fsync covers them).
  *
  *   frame   = varint(len) || AuditItem (len bytes) || chain (32 bytes)
  *   chain_i = BLAKE2b-256(key = audit key,
@@ -76,8 +77,19 @@ int dmvf__audit_item_size(const Dmv__V1__AuditItem *item, size_t *n, dmvf_error 
     return DMVF_OK;
 }
 
+int dmvf__audit_fsync(dmvf_audit *a, dmvf_error *err)
+{
+    if (fsync(a->fd) == 0)
+        return DMVF_OK;
+    int e = errno;
+    a->broken = 1;
+    char name[64];
+    dmvf__audit_seg_name(name, sizeof name, a->seg, 0);
+    return dmvf__seterr(err, DMVF_EIO, "%s/%s: fsync failed: %s", a->dir, name, strerror(e));
+}
+
 int dmvf__audit_items_append(dmvf_audit *a, const Dmv__V1__AuditItem *const *items, size_t n,
-                             uint8_t **frames, size_t *frames_len, dmvf_error *err)
+                             int sync, uint8_t **frames, size_t *frames_len, dmvf_error *err)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
@@ -114,11 +126,9 @@ int dmvf__audit_items_append(dmvf_audit *a, const Dmv__V1__AuditItem *const *ite
                             name, strerror(e), a->broken ? " (and the partial item could not be "
                             "removed: verify and inspect the log)" : "");
     }
-    if (fsync(a->fd) != 0) {
-        int e = errno;
-        a->broken = 1;
+    if (sync && dmvf__audit_fsync(a, err) != DMVF_OK) {
         free(buf);
-        return dmvf__seterr(err, DMVF_EIO, "%s/%s: fsync failed: %s", a->dir, name, strerror(e));
+        return DMVF_EIO;
     }
     crypto_generichash_update(&a->h, buf, total);
     a->off += total;
@@ -136,5 +146,5 @@ int dmvf__audit_items_append(dmvf_audit *a, const Dmv__V1__AuditItem *const *ite
 int dmvf__audit_item_append(dmvf_audit *a, const Dmv__V1__AuditItem *item, uint8_t **frame,
                             size_t *frame_len, dmvf_error *err)
 {
-    return dmvf__audit_items_append(a, &item, 1, frame, frame_len, err);
+    return dmvf__audit_items_append(a, &item, 1, 1, frame, frame_len, err);
 }

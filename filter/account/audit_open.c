@@ -41,7 +41,6 @@
 
 static void audit_free(dmvf_audit *a)
 {
-    pthread_cond_destroy(&a->cv);
     pthread_mutex_destroy(&a->mu);
     if (a->fd >= 0)
         close(a->fd);
@@ -170,13 +169,6 @@ dmvf_audit *dmvf_audit_open(const char *dir, const dmvf_keyring *kr, const dmvf_
         free(a->dir);
         free(a);
         dmvf__seterr(err, DMVF_ENOMEM, "cannot create a mutex");
-        return NULL;
-    }
-    if (pthread_cond_init(&a->cv, NULL) != 0) {
-        pthread_mutex_destroy(&a->mu);
-        free(a->dir);
-        free(a);
-        dmvf__seterr(err, DMVF_ENOMEM, "cannot create a condition variable");
         return NULL;
     }
     a->queue_tail = &a->queue;

@@ -23,6 +23,7 @@
 #define DMVF_AUDIT_WRITER_INT_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <sodium.h>
 #include "dmvfilter/dmvfilter.h"
@@ -30,22 +31,29 @@
 #include "filter/account/audit_int.h"
 #include "dmv/v1/audit.pb-c.h"
 
-/* One append waiting in the queue: on its thread's stack. */
+/* One append waiting in the queue, on its thread's stack: an entry, or
+ * (e NULL) a barrier that asks for what was written before it to be made
+ * durable (dmvf_audit_sync). The thread sleeps on sem; the leader of the
+ * batch that took it posts it once done is set, or once lead is. */
 typedef struct dmvf__audit_waiter {
     Dmv__V1__AuditEntry *e;
     uint64_t *seq;
     dmvf_error *err;
-    int rc, done;
+    int rc;
+    int sync;                   /* durable before the call returns (else deferred) */
+    int done, lead;             /* set by a leader before it posts sem */
+    sem_t sem;
     struct dmvf__audit_waiter *next;
 } dmvf__audit_waiter;
 
 struct dmvf_audit {
     pthread_mutex_t mu;
-    pthread_cond_t cv;          /* a batch is done */
     dmvf__audit_waiter *queue, **queue_tail;
     size_t queued;
     int leading;                /* a leader is writing a batch */
-    uint64_t batches;           /* batches written (each one write, one fsync) */
+    int pending;                /* entries written but not yet fsync'd (deferred) */
+    uint64_t batches;           /* batches written (each one write, and one fsync
+                                   unless every entry of it was deferred) */
     char *dir;
     int dirfd, lockfd, fd;
     const dmvf_keyring *kr;
@@ -78,8 +86,12 @@ int dmvf__audit_lock(dmvf_audit *a, dmvf_error *err);
 void dmvf__audit_unlock(dmvf_audit *a);
 /* Appends e (its seq and time_ns are set here) under the lock, in a batch
  * with the entries other threads are appending at the same time; returns
- * when e is durable (or failed). *seq (may be NULL) receives its seq. */
-int dmvf__audit_entry_append(dmvf_audit *a, Dmv__V1__AuditEntry *e, uint64_t *seq,
+ * when e is durable (sync; or failed), or with defer when it is written
+ * (the next batch with an entry that is not deferred, a barrier, a
+ * rotation or close makes it durable). *seq (may be NULL) receives its
+ * seq. e NULL: a barrier (dmvf_audit_sync); returns at once when nothing
+ * written is waiting for an fsync. */
+int dmvf__audit_entry_append(dmvf_audit *a, Dmv__V1__AuditEntry *e, int sync, uint64_t *seq,
                              dmvf_error *err);
 
 /* ---- audit_catch_up.c ---- */
@@ -145,15 +157,19 @@ int dmvf__audit_frame_make(const dmvf_audit *a, const Dmv__V1__AuditItem *item, 
 /* item's packed size into *n: DMVF_OK, or DMVF_ETOOBIG past
  * DMVF__AUDIT_MAX_ITEM. */
 int dmvf__audit_item_size(const Dmv__V1__AuditItem *item, size_t *n, dmvf_error *err);
+/* fsync of the active segment; a failure breaks the handle. DMVF_OK or
+ * DMVF_EIO. */
+int dmvf__audit_fsync(dmvf_audit *a, dmvf_error *err);
 /* Packs items[0..n), chains each after the one before (from a->chain) and
- * appends the frames to the active segment with one write() and one fsync;
+ * appends the frames to the active segment with one write() and, with
+ * sync, one fsync;
  * *frames (may be NULL) receives them, malloc'd. A failed write is cut
  * back off the file; what cannot be undone, and a failed fsync, break the
  * handle (a->broken). DMVF_ETOOBIG (one item too large: nothing written),
  * DMVF_ENOMEM, DMVF_EIO. */
 int dmvf__audit_items_append(dmvf_audit *a, const Dmv__V1__AuditItem *const *items, size_t n,
-                             uint8_t **frames, size_t *frames_len, dmvf_error *err);
-/* dmvf__audit_items_append of the one item. */
+                             int sync, uint8_t **frames, size_t *frames_len, dmvf_error *err);
+/* dmvf__audit_items_append of the one item, fsync'd. */
 int dmvf__audit_item_append(dmvf_audit *a, const Dmv__V1__AuditItem *item, uint8_t **frame,
                             size_t *frame_len, dmvf_error *err);
 

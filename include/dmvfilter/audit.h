@@ -19,7 +19,9 @@
  *
  * Each entry is written and fsync'd before the call returns (entries that
  * several threads append at once share one write() and one fsync: group
- * commit, below); when a call fails nothing may be released (fail closed).
+ * commit, below), but for a handle opened with defer_request_sync, whose
+ * REQUEST entries are made durable later (dmvf_audit_options); when a call
+ * fails nothing may be released (fail closed).
  * Several
  * processes may append to one log at once: appends take an exclusive lock
  * (flock on DIR/LOCK) and continue the chain from the file, not from memory.
@@ -86,6 +88,17 @@ typedef struct dmvf_audit_options {
     int subjects;             /* RELEASE entries list keyed hashes of the
                                  released records' record_ids (needs a filter
                                  created with collect_subjects) */
+    int defer_request_sync;   /* dmvf_audit_request returns once its entry is
+                                 written (in the log, in order, readable by
+                                 every reader and kept if this process dies)
+                                 and leaves its fsync to the next entry that is
+                                 not a REQUEST (the RELEASE entry), to
+                                 dmvf_audit_sync or to close: for a caller that
+                                 sends nothing before the RELEASE entry or a
+                                 dmvf_audit_sync (`dmvfilter serve`), one fsync
+                                 a request instead of two. Only a crash of the
+                                 machine can lose such an entry, and then
+                                 nothing was released for it. */
 } dmvf_audit_options;
 
 /* Opens the log in dir, creating dir (mode 0700) and the first segment when
@@ -134,7 +147,9 @@ DMVF_API int dmvf_audit_close(dmvf_audit *a, dmvf_error *err);
  * that asked (dmvf_filter_client, `dmvfilter serve`), rule, policy
  * id, key epoch, the true decision and reply form, the reason (a refusal
  * before any rule included), whether subjects are to be notified. The
- * RELEASE entry (dmvf_audit_release) holds the same. fsync'd.
+ * RELEASE entry (dmvf_audit_release) holds the same. fsync'd, or with
+ * options.defer_request_sync written, its fsync left to the next entry that
+ * is not a REQUEST, to dmvf_audit_sync or to close.
  * @return  DMVF_OK with *seq its sequence number; the writing calls'
  *          errors (above): DMVF_EIO, DMVF_ETAMPER, DMVF_ETOOBIG,
  *          DMVF_ENOMEM, DMVF_EINVAL.
@@ -143,6 +158,17 @@ DMVF_API int dmvf_audit_close(dmvf_audit *a, dmvf_error *err);
  * Owns:    nothing is kept of f. */
 DMVF_API int dmvf_audit_request(dmvf_audit *a, const dmvf_filter *f, uint64_t *seq,
                                 dmvf_error *err);
+
+/* Makes every entry written on a so far durable: returns at once when none
+ * waits for an fsync (always, without defer_request_sync); else one fsync,
+ * shared with the appends of other threads (group commit). A caller that
+ * deferred a REQUEST entry calls it before anything of that request, a
+ * refusal or an error included, leaves without a RELEASE entry.
+ * @return  DMVF_OK; DMVF_EIO (the fsync failed: the handle fails every
+ *          later call, as above).
+ * Threads: thread-safe on one a.
+ * NULL:    a aborts; err may be NULL. */
+DMVF_API int dmvf_audit_sync(dmvf_audit *a, dmvf_error *err);
 
 /* What a request released. counts: the records in/out/dropped of the whole
  * request (a pipeline sums its workers'); field counts and subjects come

@@ -1388,6 +1388,185 @@ static void test_filter_entries(void)
     free(in);
 }
 
+/* ---- deferred REQUEST entries (defer_request_sync) ---- */
+
+typedef struct deferred_req {
+    dmvf_audit *a;
+    const dmvf_filter *f;
+    int rc;
+    atomic_int returned;
+} deferred_req;
+
+typedef struct flagged_gc {
+    gc_thread t;
+    atomic_int returned;
+} flagged_gc;
+
+static void *flagged_gc_run(void *ud)
+{
+    flagged_gc *g = ud;
+    gc_run(&g->t);
+    atomic_store(&g->returned, 1);
+    return NULL;
+}
+
+static void *deferred_request_run(void *ud)
+{
+    deferred_req *d = ud;
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    d->rc = dmvf_audit_request(d->a, d->f, NULL, &err);
+    atomic_store(&d->returned, 1);
+    return NULL;
+}
+
+/* With defer_request_sync a REQUEST entry is written without an fsync, and
+ * the next entry that is not a REQUEST, a dmvf_audit_sync or close makes
+ * it durable; a deferred entry in a batch that fsyncs is done before that
+ * fsync; without the option nothing changes. */
+static void test_deferred_request(void)
+{
+    dmvf_error err;
+    dmvf_policy *pol = dmvf_policy_load_buffer(k_policy, sizeof k_policy - 1, "test-policy", &err);
+    CHECK_MSG(pol != NULL, "policy: %s", pol ? "" : err.msg);
+    if (!pol)
+        return;
+    dmvf_request r;
+    memset(&r, 0, sizeof r);
+    r.request_id = "rq-d";
+    r.ori = "NY0300000";
+    r.purpose = 1;
+    r.query_kind = DMVF_QUERY_BY_PLATE;
+    dmvf_filter_options fo;
+    memset(&fo, 0, sizeof fo);
+    fo.as_of = 20261122;
+    dmvf_filter *f = dmvf_filter_create(pol, g_kr, &r, &fo, &err);
+    CHECK_MSG(f != NULL, "filter: %s", f ? "" : err.msg);
+    dmvf_audit_options ao;
+    memset(&ao, 0, sizeof ao);
+    ao.defer_request_sync = 1;
+    dmvf_audit *a = f ? dmvf_audit_open(P("deferred"), g_kr, &ao, &err) : NULL;
+    CHECK_MSG(a != NULL, "open: %s", a ? "" : err.msg);
+    if (!a) {
+        dmvf_filter_free(f);
+        dmvf_policy_free(pol);
+        return;
+    }
+    dmvf_audit_counts c;
+    memset(&c, 0, sizeof c);
+    uint64_t seq = UINT64_MAX;
+
+    /* written, no fsync; the RELEASE entry's one fsync covers both */
+    unsigned before = atomic_load(&g_fsyncs);
+    CHECK_EQ_INT(dmvf_audit_request(a, f, &seq, &err), DMVF_OK);
+    CHECK_EQ_INT(atomic_load(&g_fsyncs) - before, 0);
+    CHECK_EQ_INT(count_entries(P("deferred")), 1);   /* readers see it at once */
+    CHECK_EQ_INT(dmvf_audit_release(a, f, &c, seq, &err), DMVF_OK);
+    CHECK_EQ_INT(atomic_load(&g_fsyncs) - before, 1);
+    /* nothing waits: a barrier does no I/O */
+    CHECK_EQ_INT(dmvf_audit_sync(a, &err), DMVF_OK);
+    CHECK_EQ_INT(atomic_load(&g_fsyncs) - before, 1);
+
+    /* a refusal without a RELEASE entry: dmvf_audit_sync makes it durable */
+    before = atomic_load(&g_fsyncs);
+    CHECK_EQ_INT(dmvf_audit_request(a, f, &seq, &err), DMVF_OK);
+    CHECK_EQ_INT(dmvf_audit_request(a, f, &seq, &err), DMVF_OK);
+    CHECK_EQ_INT(atomic_load(&g_fsyncs) - before, 0);
+    CHECK_EQ_INT(dmvf_audit_sync(a, &err), DMVF_OK);
+    CHECK_EQ_INT(atomic_load(&g_fsyncs) - before, 1);
+    CHECK_EQ_INT(dmvf_audit_sync(a, &err), DMVF_OK);
+    CHECK_EQ_INT(atomic_load(&g_fsyncs) - before, 1);
+
+    /* in a batch that fsyncs, the deferred entry is done before the fsync:
+     * an event's fsync is held while another event and then a REQUEST
+     * queue behind it */
+    atomic_store(&g_fs_hold, 1);
+    gc_thread lead;
+    memset(&lead, 0, sizeof lead);
+    lead.a = a;
+    lead.n = 1;
+    CHECK_EQ_INT(pthread_create(&lead.th, NULL, gc_run, &lead), 0);   /* an event: fsync'd */
+    while (atomic_load(&g_fs_hold) != 2)
+        usleep(1000);
+    flagged_gc rel;
+    memset(&rel, 0, sizeof rel);
+    rel.t.a = a;
+    rel.t.id = 7;
+    rel.t.n = 1;
+    CHECK_EQ_INT(pthread_create(&rel.t.th, NULL, flagged_gc_run, &rel), 0);
+    size_t queued = 0;
+    for (int tries = 0; tries < 10000 && queued < 1; tries++) {
+        pthread_mutex_lock(&a->mu);
+        queued = a->queued;
+        pthread_mutex_unlock(&a->mu);
+        if (queued < 1)
+            usleep(1000);
+    }
+    deferred_req d = {a, f, -1, 0};
+    pthread_t dth;
+    CHECK_EQ_INT(pthread_create(&dth, NULL, deferred_request_run, &d), 0);
+    for (int tries = 0; tries < 10000 && queued < 2; tries++) {
+        pthread_mutex_lock(&a->mu);
+        queued = a->queued;
+        pthread_mutex_unlock(&a->mu);
+        if (queued < 2)
+            usleep(1000);
+    }
+    CHECK_EQ_INT(queued, 2);
+    /* the first fsync goes on; the next batch (the event first, which
+     * leads it, then the REQUEST) fsyncs for two seconds: the REQUEST
+     * returns long before that ends, the event only after */
+    atomic_store(&g_fs_delay_us, 2000000);
+    atomic_store(&g_fs_hold, 0);
+    pthread_join(lead.th, NULL);
+    for (int tries = 0; tries < 1000 && !atomic_load(&d.returned); tries++)
+        usleep(1000);
+    CHECK_MSG(atomic_load(&d.returned), "a deferred REQUEST did not return");
+    CHECK_MSG(!atomic_load(&rel.returned),
+              "the RELEASE returned before its batch's fsync ended, or the REQUEST waited for it");
+    pthread_join(dth, NULL);
+    pthread_join(rel.t.th, NULL);
+    atomic_store(&g_fs_delay_us, 0);
+    CHECK_EQ_INT(d.rc, DMVF_OK);
+    CHECK_EQ_INT(lead.rc[0], DMVF_OK);
+    CHECK_EQ_INT(rel.t.rc[0], DMVF_OK);
+
+    CHECK_EQ_INT(dmvf_audit_close(a, &err), DMVF_OK);
+    CHECK_MSG(verify_kr(P("deferred"), &err) == DMVF_OK, "%s", err.msg);
+    CHECK_EQ_INT(count_entries(P("deferred")), 7);
+
+    /* a failed fsync after a deferred entry: its call succeeded (written),
+     * the RELEASE entry that needs the fsync fails, and so does every later
+     * call */
+    a = dmvf_audit_open(P("deferred"), g_kr, &ao, &err);
+    CHECK(a != NULL);
+    if (a) {
+        CHECK_EQ_INT(dmvf_audit_request(a, f, &seq, &err), DMVF_OK);
+        atomic_store(&g_fs_fail, 1);
+        CHECK_EQ_INT(dmvf_audit_release(a, f, &c, seq, &err), DMVF_EIO);
+        CHECK_MSG(strstr(err.msg, "fsync failed") != NULL, "%s", err.msg);
+        atomic_store(&g_fs_fail, 0);
+        CHECK_EQ_INT(dmvf_audit_request(a, f, &seq, &err), DMVF_EIO);
+        CHECK_EQ_INT(dmvf_audit_sync(a, &err), DMVF_EIO);
+        CHECK_EQ_INT(dmvf_audit_close(a, &err), DMVF_EIO);
+    }
+
+    /* without the option, a REQUEST entry is fsync'd before the call
+     * returns, as always */
+    a = dmvf_audit_open(P("undeferred"), g_kr, NULL, &err);
+    CHECK(a != NULL);
+    if (a) {
+        before = atomic_load(&g_fsyncs);
+        CHECK_EQ_INT(dmvf_audit_request(a, f, &seq, &err), DMVF_OK);
+        CHECK_EQ_INT(atomic_load(&g_fsyncs) - before, 1);
+        CHECK_EQ_INT(dmvf_audit_sync(a, &err), DMVF_OK);
+        CHECK_EQ_INT(atomic_load(&g_fsyncs) - before, 1);
+        CHECK_EQ_INT(dmvf_audit_close(a, &err), DMVF_OK);
+    }
+    dmvf_filter_free(f);
+    dmvf_policy_free(pol);
+}
+
 /* ---- several logs: query merged by time, report summed ---- */
 
 /* One event on a fresh handle of dir: kind, decision, ref, records out. */
@@ -1524,6 +1703,7 @@ int main(int argc, char **argv)
     test_query();
     test_several_logs();
     test_filter_entries();
+    test_deferred_request();
 
     dmvf_keyring_free(g_kr);
     dmvf_keyring_free(g_kr2);
