@@ -44,6 +44,7 @@ int dmvf__reqacct_audit_open(const dmvf_policy *pol, const dmvf_keyring *kr, con
     ao.rotate_seconds = as.rotate_seconds;
     ao.compress = as.compress;
     ao.subjects = *subjects;
+    ao.defer_request_sync = fl->defer_request_sync;
     *audit = dmvf_audit_open(*dir, kr, &ao, err);
     if (!*audit)
         return err->code ? err->code : DMVF_EIO;
@@ -99,6 +100,19 @@ int dmvf__reqacct_request(dmvf__reqacct *ra, const dmvf_filter *f)
     memset(&err, 0, sizeof err);
     if (dmvf_audit_request(ra->w->audit, f, &ra->seq, &err) != DMVF_OK)
         return fail(ra, DMVF__RA_AUDIT, "writing the request entry", &err);
+    ra->unsynced = 1;
+    return DMVF_OK;
+}
+
+int dmvf__reqacct_settle(dmvf__reqacct *ra)
+{
+    if (!ra->unsynced)
+        return DMVF_OK;
+    dmvf_error err;
+    memset(&err, 0, sizeof err);
+    if (dmvf_audit_sync(ra->w->audit, &err) != DMVF_OK)
+        return fail(ra, DMVF__RA_AUDIT, "making the request entry durable", &err);
+    ra->unsynced = 0;
     return DMVF_OK;
 }
 
@@ -133,6 +147,7 @@ int dmvf__reqacct_release(dmvf__reqacct *ra, const dmvf_filter *f, const dmvf_au
     memset(&err, 0, sizeof err);
     if (dmvf_audit_release_note(ra->w->audit, f, c, ra->seq, note, &err) != DMVF_OK)
         return fail(ra, DMVF__RA_AUDIT, "writing the release entry", &err);
+    ra->unsynced = 0;   /* its fsync covered the REQUEST entry */
     return DMVF_OK;
 }
 
@@ -159,6 +174,7 @@ int dmvf__reqacct_event(dmvf__reqacct *ra, const dmvf_filter *f, dmvf_audit_kind
     memset(&err, 0, sizeof err);
     if (dmvf_audit_event_write(ra->w->audit, &ev, NULL, &err) != DMVF_OK)
         return fail(ra, DMVF__RA_AUDIT, "writing an entry", &err);
+    ra->unsynced = 0;
     return DMVF_OK;
 }
 

@@ -52,6 +52,9 @@ typedef struct dmvf__reqacct_flags {
     const char *notices;
     const char *review_spool;
     const char *review_pub;
+    int defer_request_sync;         /* serve: REQUEST entries made durable with the
+                                       request's next entry or dmvf__reqacct_settle
+                                       (dmvf_audit_options.defer_request_sync) */
 } dmvf__reqacct_flags;
 
 /* Where pol's requests send notices and review holds: w's notices, ns
@@ -93,6 +96,7 @@ typedef struct dmvf__reqacct {
     const dmvf__reqacct_where *w;
     const dmvf_framed *fr;          /* the hook's stream (its held release) */
     uint64_t seq;                   /* the request's REQUEST entry */
+    int unsynced;                   /* written, no later entry of the request since */
     dmvf_decision decision0;        /* its decision when it was decided */
     char held[DMVF_REVIEW_ID_LEN + 1]; /* its review item, "" if none */
     dmvf__reqacct_fail fail;
@@ -123,6 +127,10 @@ int dmvf__reqacct_hold(dmvf__reqacct *ra, const dmvf_filter *f, const void *rele
 int dmvf__reqacct_event(dmvf__reqacct *ra, const dmvf_filter *f, dmvf_audit_kind kind,
                         const dmvf_audit_counts *c, const char *review_id, const char *note,
                         int decision);
+/* Before anything of the request leaves: its REQUEST entry durable when no
+ * later entry of it made it so (a refusal without a RELEASE entry, an error
+ * reply). At once when it is, or was never deferred. */
+int dmvf__reqacct_settle(dmvf__reqacct *ra);
 /* A request refused because record (its 0-based index) has no record_id
  * under a rule that notifies subjects: a RELEASE entry that releases
  * nothing, as a refusal for the record limit. */

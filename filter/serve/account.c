@@ -3,11 +3,18 @@
  * steps of filter/account/request_acct.h, which the command line takes
  * too (filter/cli/filter_framed.c), in the same order:
  *
- *   decided      audit REQUEST entry, before any output
+ *   decided      audit REQUEST entry, written before the rewrite
  *   its end      notices queued; audit RELEASE entry (refused: an entry
  *                when it notified subjects or passed its record limit;
  *                held: sealed into the review spool, REVIEW_HOLD entry)
  *   then         its trailer; the reply is sent only after all of it
+ *
+ * The service's REQUEST entries are deferred (audit.h: defer_request_sync):
+ * written before the rewrite, made durable by the request's next entry
+ * (its RELEASE entry's fsync) or, for a reply that follows no later entry
+ * (a refusal without one, an error), by dmvf__racct_settle before the reply
+ * is sent: one group commit a call instead of two, and still nothing of a
+ * call leaves before every entry of it is durable.
  *
  * Every entry names the client (dmvf_filter_client). Requests on several
  * threads call these at once: the audit handle commits their entries in
@@ -25,7 +32,9 @@ int dmvf__acct_open(dmvf__acct *a, const dmvf_serve_config *cfg, const dmvf__sna
     dmvf_error err;
     memset(&err, 0, sizeof err);
     const char *dir;
-    int st = dmvf__reqacct_audit_open(sn->pol, sn->kr, &cfg->acct, &a->audit, &dir, &a->subjects, &err);
+    dmvf__reqacct_flags fl = cfg->acct;
+    fl.defer_request_sync = 1;   /* nothing leaves before dmvf__racct_settle */
+    int st = dmvf__reqacct_audit_open(sn->pol, sn->kr, &fl, &a->audit, &dir, &a->subjects, &err);
     if (st == DMVF_EPOLICY && !dir) {
         snprintf(msg, cap, "the policy requires an audit log (audit: {required: true}) and none is given: "
                  "set audit: {dir: ...} in the policy or pass --audit DIR");
@@ -103,6 +112,14 @@ int dmvf__racct_refused(dmvf__racct *ra, const dmvf_filter *f, const char *note)
 {
     return dmvf__reqacct_event(&ra->r, f, DMVF_AUDIT_REQUEST, NULL, NULL, note, DMVF_DECISION_DENY) ? failed(ra)
                                                                                                 : 0;
+}
+
+void dmvf__racct_settle(dmvf__racct *ra, dmvf__reply *r)
+{
+    if (dmvf__reqacct_settle(&ra->r) != DMVF_OK && !ra->failed) {
+        failed(ra);
+        dmvf__racct_reply(ra, r);
+    }
 }
 
 int dmvf__racct_no_subject(dmvf__racct *ra, const dmvf_filter *f, uint64_t record)

@@ -11,7 +11,9 @@
  *                  RELEASE entry, then the signed trailer
  *   reply          only when every step succeeded: its records and trailer
  *                  (reply.c); any failure replies an error and releases
- *                  nothing
+ *                  nothing; either only once the call's entries are
+ *                  durable (dmvf__racct_settle: a REQUEST entry no later
+ *                  entry covered)
  *
  * A refusal is a 200 whose trailer says so; in the not-found form it is a
  * genuine miss's bytes exactly, as the framed format makes it.
@@ -114,11 +116,10 @@ static void on_done(void *ud, const dmvf_filter *f, const dmvf_trailer *t)
         r->records_out = 0;
 }
 
-void dmvf__serve_release(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__reply *r)
+/* The call, judged and accounted into r. */
+static void release(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__racct *ra, dmvf__reply *r)
 {
-    dmvf__racct ra;
-    dmvf__racct_init(&ra, c->acct, c->sn);
-    if (!client_may(c, d, &ra, r))
+    if (!client_may(c, d, ra, r))
         return;
     dmvf_filter_options fo;
     memset(&fo, 0, sizeof fo);
@@ -135,8 +136,8 @@ void dmvf__serve_release(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__rep
         dmvf__reply_error(r, code_for(err.code), "%s", err.msg);
         return;
     }
-    ra.r.fr = fr;
-    dmvf_framed_set_audit(fr, dmvf__racct_hook, &ra);
+    ra->r.fr = fr;
+    dmvf_framed_set_audit(fr, dmvf__racct_hook, ra);
     dmvf_framed_set_callback(fr, on_done, r);
     dmvf_framed_set_max_request_frames(fr, c->cfg->lim.max_records);
     dmvf_framed_set_seal(fr, 0); /* the reply is records and the signed trailer */
@@ -147,14 +148,14 @@ void dmvf__serve_release(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__rep
         const dmvf_filter *open = dmvf_framed_open_request(fr);
         if (open)
             note_verdict(open, r);
-        if (ra.failed) {
-            dmvf__racct_reply(&ra, r);
+        if (ra->failed) {
+            dmvf__racct_reply(ra, r);
         } else {
             if (st == DMVF_ENOSUBJECT && open) {
                 uint64_t in, o, dr;
                 dmvf_filter_counts(open, &in, &o, &dr);
-                if (dmvf__racct_no_subject(&ra, open, in)) {
-                    dmvf__racct_reply(&ra, r);
+                if (dmvf__racct_no_subject(ra, open, in)) {
+                    dmvf__racct_reply(ra, r);
                     dmvf_framed_free(fr);
                     return;
                 }
@@ -170,6 +171,14 @@ void dmvf__serve_release(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__rep
     dmvf_framed_free(fr);
     dmvf__reply_release(r, c->json, out, len);
     free(out);
+}
+
+void dmvf__serve_release(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__reply *r)
+{
+    dmvf__racct ra;
+    dmvf__racct_init(&ra, c->acct, c->sn);
+    release(c, d, &ra, r);
+    dmvf__racct_settle(&ra, r);
 }
 
 void dmvf__serve_explain(const dmvf__call *c, const dmvf_serve_dec *d, dmvf__reply *r)

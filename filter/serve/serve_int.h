@@ -8,6 +8,7 @@
  *   reply.c      reply bodies: binary and JSON messages, Connect errors
  *   metrics.c    counters and histograms, the Prometheus text
  *   http.c       libmicrohttpd: the handlers, peers, limits
+ *   pool.c       the call pool: audited calls run off libmicrohttpd's threads
  *   listen.c     the listeners: Unix sockets, TCP with TLS
  *   serve.c      dmvf__serve_run: start, signals, drain, stop
  */
@@ -86,6 +87,9 @@ int dmvf__racct_no_subject(dmvf__racct *ra, const dmvf_filter *f, uint64_t recor
  * the kind of step (a path or an errno is the DMV's, not the client's). */
 struct dmvf__reply;
 void dmvf__racct_reply(const dmvf__racct *ra, struct dmvf__reply *r);
+/* Before r is sent: the call's REQUEST entry durable when no later entry
+ * made it so; when that fails, r becomes the accounting failure's 500. */
+void dmvf__racct_settle(dmvf__racct *ra, struct dmvf__reply *r);
 
 /* ---- reply.c ---- */
 enum {
@@ -151,6 +155,29 @@ void dmvf__metrics_connections(dmvf__metrics *m, int delta);
 /* The Prometheus text (format 0.0.4) into t. */
 void dmvf__metrics_text(dmvf__metrics *m, dmvf__text *t);
 
+/* ---- pool.c ---- */
+typedef struct dmvf__job {
+    void (*run)(struct dmvf__job *j);
+    struct dmvf__job *next;
+} dmvf__job;
+
+typedef struct dmvf__pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;              /* a job is queued, or stopping */
+    dmvf__job *head, **tail;
+    int stopping;
+    pthread_t *th;                  /* NULL: not started */
+    unsigned n;
+} dmvf__pool;
+
+/* n threads waiting for jobs. DMVF_OK or DMVF_ENOMEM (msg). */
+int dmvf__pool_start(dmvf__pool *p, unsigned n, char *msg, size_t cap);
+/* j->run(j) on a pool thread, in the order pushed. */
+void dmvf__pool_push(dmvf__pool *p, dmvf__job *j);
+/* Runs what is queued, then joins the threads. A pool never started is
+ * left alone. */
+void dmvf__pool_stop(dmvf__pool *p);
+
 /* ---- http.c, listen.c ---- */
 struct MHD_Daemon;
 struct dmvf__server;
@@ -173,6 +200,7 @@ typedef struct dmvf__server {
     dmvf__listener lst[DMVF_SERVE_MAX_LISTEN];
     size_t nd;
     char *cert_pem, *key_pem, *ca_pem;  /* TLS, read once */
+    dmvf__pool pool;                /* with an audit log: Release calls run here */
 } dmvf__server;
 
 /* A daemon on the listening socket fd (http.c): its workers, limits and
