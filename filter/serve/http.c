@@ -1,7 +1,9 @@
 /*
  * http.c - the HTTP side, on libmicrohttpd: each listener is one daemon
  * with a pool of worker threads (epoll); a call is handled on the worker
- * that read it.
+ * that read it, but for a Release call of a service with an audit log: its
+ * connection is suspended and the call runs on the call pool (pool.c),
+ * which resumes it for the worker to send the reply.
  *
  *   connection  its peer, found once: a Unix socket's uid (SO_PEERCRED),
  *               a TLS client certificate's SHA-256 fingerprint (verified
@@ -43,12 +45,22 @@ typedef struct peer {
 } peer;
 
 typedef struct call {
+    dmvf__job job;                  /* on the call pool */
     int method;                     /* DMVF_SERVE_CALL_* */
     int json;
     int counted;                    /* in flight */
     int too_big;
     dmvf__text body;
+    /* once the body is in */
+    dmvf__listener *l;
+    struct MHD_Connection *conn;
+    const peer *pe;
+    double t0;
+    atomic_int state;               /* CALL_* */
+    dmvf__reply rp;
 } call;
+
+enum { CALL_READING = 0, CALL_QUEUED, CALL_ANSWERED };
 
 /* Queues the response r (NULL: none could be made) with its headers. */
 static enum MHD_Result queue(struct MHD_Connection *conn, struct MHD_Response *r, int status, const char *ctype,
@@ -166,6 +178,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         dmvf__metrics_in_flight(l->s->m, -1);
     }
     dmvf__text_free(&c->body);
+    dmvf__reply_free(&c->rp);
     free(c);
     *con_cls = NULL;
 }
@@ -243,6 +256,7 @@ static enum MHD_Result start_call(dmvf__listener *l, struct MHD_Connection *conn
     c->method = m;
     c->json = json;
     c->body = dmvf__text_mem();
+    dmvf__reply_init(&c->rp);
     *con_cls = c;
     return MHD_YES;
 }
@@ -252,25 +266,22 @@ static const dmvf_policy_client *client_of(const dmvf__snap *sn, const peer *pe)
     return pe->by_uid ? dmvf_policy_client_by_uid(sn->pol, pe->uid) : dmvf_policy_client_by_fingerprint(sn->pol, pe->fp);
 }
 
-/* The whole body is in: judge the call on the snapshot in use. */
-static enum MHD_Result finish_call(dmvf__listener *l, struct MHD_Connection *conn, call *c)
+/* The call judged on the snapshot in use, its reply into c->rp: on the
+ * worker that read it, or on the call pool. */
+static void judge(call *c)
 {
-    dmvf__server *s = l->s;
+    dmvf__server *s = c->l->s;
     const char *mname = c->method == DMVF_SERVE_CALL_EXPLAIN ? "Explain" : "Release";
-    double t0 = dmvf__metrics_now();
-    dmvf__reply rp;
-    dmvf__reply_init(&rp);
+    dmvf__reply *rp = &c->rp;
     dmvf__snap *sn = dmvf__snap_acquire(&s->snaps);
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    const peer *pe = ci ? ci->socket_context : NULL;
-    const dmvf_policy_client *client = pe ? client_of(sn, pe) : NULL;
+    const dmvf_policy_client *client = c->pe ? client_of(sn, c->pe) : NULL;
     if (c->too_big) {
-        dmvf__reply_error(&rp, DMVF__C_RESOURCE_EXHAUSTED, "the body is longer than the limit of %zu bytes",
+        dmvf__reply_error(rp, DMVF__C_RESOURCE_EXHAUSTED, "the body is longer than the limit of %zu bytes",
                           s->lim.max_body);
     } else if (!client) {
-        dmvf__reply_error(&rp, DMVF__C_UNAUTHENTICATED, "the peer is not a client of this service");
+        dmvf__reply_error(rp, DMVF__C_UNAUTHENTICATED, "the peer is not a client of this service");
     } else if (c->body.failed) {
-        dmvf__reply_error(&rp, DMVF__C_RESOURCE_EXHAUSTED, "out of memory reading the body");
+        dmvf__reply_error(rp, DMVF__C_RESOURCE_EXHAUSTED, "out of memory reading the body");
     } else {
         dmvf_serve_dec d;
         dmvf__serve_dec_init(&d);
@@ -278,29 +289,64 @@ static enum MHD_Result finish_call(dmvf__listener *l, struct MHD_Connection *con
         memset(&err, 0, sizeof err);
         int st = dmvf__serve_decode(&d, c->method, c->json, (const uint8_t *)c->body.p, c->body.len, &s->lim, &err);
         if (st != DMVF_OK) {
-            dmvf__reply_error(&rp, st == DMVF_ETOOBIG || st == DMVF_ENOMEM ? DMVF__C_RESOURCE_EXHAUSTED
-                                                                             : DMVF__C_INVALID_ARGUMENT,
+            dmvf__reply_error(rp, st == DMVF_ETOOBIG || st == DMVF_ENOMEM ? DMVF__C_RESOURCE_EXHAUSTED
+                                                                            : DMVF__C_INVALID_ARGUMENT,
                               "%s (byte %llu of the body); nothing released", err.msg,
                               (unsigned long long)err.offset);
         } else {
             dmvf__call cl = {s->cfg, &s->acct, sn, client, c->json};
             if (c->method == DMVF_SERVE_CALL_RELEASE)
-                dmvf__serve_release(&cl, &d, &rp);
+                dmvf__serve_release(&cl, &d, rp);
             else
-                dmvf__serve_explain(&cl, &d, &rp);
+                dmvf__serve_explain(&cl, &d, rp);
         }
         dmvf__serve_dec_free(&d);
     }
     if (!s->cfg->quiet && c->method == DMVF_SERVE_CALL_RELEASE)
         fprintf(stderr, "dmvfilter serve: %s client %s: %s%s%s\n", mname, client ? client->name : "(none)",
-                rp.code ? dmvf__code_name(rp.code) : rp.decision == DMVF_DECISION_RELEASE ? "released"
-                                                                                          : "refused",
-                rp.decision ? " by " : "", rp.decision ? rp.rule : "");
+                rp->code ? dmvf__code_name(rp->code) : rp->decision == DMVF_DECISION_RELEASE ? "released"
+                                                                                           : "refused",
+                rp->decision ? " by " : "", rp->decision ? rp->rule : "");
     dmvf__snap_release(sn);
-    dmvf__metrics_call(s->m, mname, &rp, dmvf__metrics_now() - t0);
-    enum MHD_Result rc = send_reply(conn, &rp, rp.code != DMVF__C_OK && rp.code != DMVF__C_PERMISSION_DENIED);
-    dmvf__reply_free(&rp);
+    dmvf__metrics_call(s->m, mname, rp, dmvf__metrics_now() - c->t0);
+}
+
+static enum MHD_Result answer(struct MHD_Connection *conn, call *c)
+{
+    dmvf__reply *rp = &c->rp;
+    enum MHD_Result rc = send_reply(conn, rp, rp->code != DMVF__C_OK && rp->code != DMVF__C_PERMISSION_DENIED);
+    dmvf__reply_free(rp);
+    dmvf__reply_init(rp);
     return rc;
+}
+
+/* On a pool thread: the call judged, its connection resumed (the worker
+ * then calls on_access again, which answers). */
+static void run_pooled(dmvf__job *j)
+{
+    call *c = (call *)j;
+    judge(c);
+    atomic_store(&c->state, CALL_ANSWERED);
+    MHD_resume_connection(c->conn);
+}
+
+/* The whole body is in. */
+static enum MHD_Result finish_call(dmvf__listener *l, struct MHD_Connection *conn, call *c)
+{
+    c->l = l;
+    c->conn = conn;
+    c->t0 = dmvf__metrics_now();
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    c->pe = ci ? ci->socket_context : NULL;
+    if (l->s->pool.th && c->method == DMVF_SERVE_CALL_RELEASE) {
+        atomic_store(&c->state, CALL_QUEUED);
+        c->job.run = run_pooled;
+        MHD_suspend_connection(conn);
+        dmvf__pool_push(&l->s->pool, &c->job);
+        return MHD_YES;
+    }
+    judge(c);
+    return answer(conn, c);
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -310,6 +356,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     call *c = *con_cls;
     if (!c)
         return start_call(l, conn, url, method, con_cls);
+    int st = atomic_load(&c->state);
+    if (st == CALL_ANSWERED)
+        return answer(conn, c);
+    if (st == CALL_QUEUED)
+        return MHD_YES;   /* not while suspended; nothing to do */
     if (*upload_size) {
         if (!c->too_big && c->body.len + *upload_size > l->s->lim.max_body)
             c->too_big = 1;
@@ -330,7 +381,7 @@ int dmvf__http_start(dmvf__server *s, int fd, int kind, char *msg, size_t cap)
     dmvf__listener *l = &s->lst[s->nd];
     l->s = s;
     l->kind = kind;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     if (kind == DMVF__L_TLS)
         flags |= MHD_USE_TLS;
     unsigned threads = s->cfg->threads ? s->cfg->threads : 2;

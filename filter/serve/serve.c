@@ -2,12 +2,14 @@
  * serve.c - dmvf__serve_run: the service's life.
  *
  *   start   signals blocked (every thread inherits the mask); the first
- *           load; the audit log; each listener with its workers
+ *           load; the audit log and, with one, the call pool (a thread
+ *           for each call that may be in flight, up to 1024); each
+ *           listener with its workers
  *   wait    sigwait: SIGHUP reloads policy and keyring (snapshot.c);
  *           SIGTERM or SIGINT stops
  *   stop    new calls are unavailable, listeners stop accepting; the
- *           calls in flight finish; the daemons stop; the audit log gets
- *           its closing checkpoint
+ *           calls in flight finish; the daemons stop, then the call pool;
+ *           the audit log gets its closing checkpoint
  *
  * The audit log keeps the keyring it was opened with (the first load's)
  * for the life of the process.
@@ -17,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "filter/serve/serve_int.h"
+
+#define MAX_POOL 1024
 
 static void pause_ms(long ms)
 {
@@ -59,11 +63,15 @@ int dmvf__serve_run(const dmvf_serve_config *cfg, char *msg, size_t cap)
     dmvf__snap *audit_snap = dmvf__snap_acquire(&s->snaps);
     rc = dmvf__acct_open(&s->acct, cfg, audit_snap, msg, cap);
     s->acct.m = s->m;
+    if (rc == DMVF_OK && s->acct.audit)
+        rc = dmvf__pool_start(&s->pool, s->lim.max_in_flight < MAX_POOL ? s->lim.max_in_flight : MAX_POOL, msg,
+                              cap);
     for (size_t i = 0; rc == DMVF_OK && i < cfg->nlisten; i++)
         rc = dmvf__listen_start(s, cfg->listen[i], msg, cap);
     if (rc != DMVF_OK) {
         char m2[200];
         dmvf__listen_stop(s);
+        dmvf__pool_stop(&s->pool);
         dmvf__acct_close(&s->acct, m2, sizeof m2);
         dmvf__snap_release(audit_snap);
         dmvf__snaps_free(&s->snaps);
@@ -95,6 +103,7 @@ int dmvf__serve_run(const dmvf_serve_config *cfg, char *msg, size_t cap)
     while (atomic_load(&s->in_flight) > 0)
         pause_ms(5);
     dmvf__listen_stop(s);
+    dmvf__pool_stop(&s->pool);
     rc = dmvf__acct_close(&s->acct, msg, cap);
     dmvf__snap_release(audit_snap);
     dmvf__snaps_free(&s->snaps);

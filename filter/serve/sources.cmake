@@ -6,6 +6,7 @@ set(DMVF_LAYER_SRCS_serve
   json_env.c
   listen.c
   metrics.c
+  pool.c
   release.c
   reply.c
   serve.c
