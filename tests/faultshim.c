@@ -19,6 +19,9 @@
  *   DMVF_FAULT_READ=eintr         every other read() fails with EINTR first
  *   DMVF_FAULT_READ=eio:N         reads fail with EIO once N bytes are in
  *   DMVF_FAULT_FSYNC=eio          fsync() fails with EIO
+ *   DMVF_FAULT_FSYNC_DELAY_MS=N   every fsync() takes N ms more (a slow disk)
+ *   DMVF_FAULT_FSYNC_COUNT=FILE   after every fsync(), FILE holds how many the
+ *                                 process has made (readable while it runs)
  *   DMVF_FAULT_RENAME=eio         rename() fails with EIO
  *   DMVF_FAULT_CLOSE=eio          close() of a descriptor opened for writing
  *                                 closes it, then reports EIO (as NFS may)
@@ -39,6 +42,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +67,8 @@ enum { R_NONE, R_ONE, R_EINTR, R_FAIL };
 
 static int inited;
 static int wmode, werr, rmode, rerr, rfd, fsync_eio, rename_eio, close_eio;
+static unsigned long fsync_delay_ms, fsyncs;
+static const char *fsync_count;
 static unsigned long long wlimit, rlimit, wdone, rdone;
 static unsigned long flip;
 
@@ -109,6 +115,9 @@ static void init(void)
     const char *fd = getenv("DMVF_FAULT_READ_FD");
     rfd = fd ? atoi(fd) : 0;
     fsync_eio = getenv("DMVF_FAULT_FSYNC") != NULL;
+    const char *fd_ms = getenv("DMVF_FAULT_FSYNC_DELAY_MS");
+    fsync_delay_ms = fd_ms ? strtoul(fd_ms, NULL, 10) : 0;
+    fsync_count = getenv("DMVF_FAULT_FSYNC_COUNT");
     rename_eio = getenv("DMVF_FAULT_RENAME") != NULL;
     close_eio = getenv("DMVF_FAULT_CLOSE") != NULL;
 }
@@ -171,6 +180,28 @@ EXPORTED ssize_t read(int fd, void *buf, size_t n)
     return r;
 }
 
+/* FILE of DMVF_FAULT_FSYNC_COUNT rewritten with the count so far (written
+ * aside and renamed, one thread at a time: a reader sees a whole count) */
+static pthread_mutex_t count_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void count_fsync(void)
+{
+    pthread_mutex_lock(&count_mu);
+    unsigned long n = ++fsyncs;
+    if (fsync_count) {
+        char tmp[4096], line[32];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%d", fsync_count, (int)getpid());
+        int len = snprintf(line, sizeof line, "%lu\n", n), fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            if (real_write(fd, line, (size_t)len) == len && real_close(fd) == 0)
+                real_rename(tmp, fsync_count);
+            else
+                unlink(tmp);
+        }
+    }
+    pthread_mutex_unlock(&count_mu);
+}
+
 EXPORTED int fsync(int fd)
 {
     init();
@@ -179,7 +210,11 @@ EXPORTED int fsync(int fd)
         errno = EIO;
         return -1;
     }
-    return real_fsync(fd);
+    if (fsync_delay_ms)
+        usleep((useconds_t)(fsync_delay_ms * 1000));
+    int rc = real_fsync(fd);
+    count_fsync();
+    return rc;
 }
 
 EXPORTED int rename(const char *from, const char *to)
