@@ -8,7 +8,8 @@
 # Scenarios, each --seconds long (default 5) on a fresh service:
 #   healthz        GET /healthz: the HTTP layer alone (no decode, no rewrite)
 #   1 record       Release of one record, no audit log
-#   1 record+audit the same with --audit (group commit)
+#   1 record+audit the same with --audit (group commit; the calls run on the
+#                  service's call pool, a thread per call in flight)
 #   50 records     Release of 50 records, no audit log
 #   50 rec+audit   the same with --audit
 # TLS over TCP is bench/tlsbench.sh's: h2load 1.52 (Debian 12) cannot present a client
@@ -16,8 +17,8 @@
 #
 # options: --build DIR (default build-bench; configured as a Release build
 #          when it has no CMakeCache.txt, else built as configured)  --seconds N  --clients N (h2load connections, default 16)
-#          --threads N (service workers without audit, default 2)
-#          --audit-clients N / --audit-threads N (with audit, default 64 / 32)
+#          --threads N (the service's HTTP workers, default 2)
+#          --audit-clients N (h2load connections with audit, default 24)
 #          --nice N (default 10: the machine is shared)  --out FILE (default
 #          bench/data/results-serve.md)
 # Exit status: 0, or 1 when a step failed or a call was not answered 200.
@@ -28,7 +29,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 cd "$root"
 
-build=build-bench seconds=5 clients=16 threads=2 aclients=64 athreads=32 nice=10 out=bench/data/results-serve.md
+build=build-bench seconds=5 clients=16 threads=2 aclients=24 nice=10 out=bench/data/results-serve.md
 while [ $# -gt 0 ]; do
     case $1 in
     --build) build=$2; shift ;;
@@ -36,7 +37,6 @@ while [ $# -gt 0 ]; do
     --clients) clients=$2; shift ;;
     --threads) threads=$2; shift ;;
     --audit-clients) aclients=$2; shift ;;
-    --audit-threads) athreads=$2; shift ;;
     --nice) nice=$2; shift ;;
     --out) out=$2; shift ;;
     -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -152,9 +152,9 @@ PY
 }
 run "GET /healthz" "$clients" "$threads" -
 run "Release, 1 record" "$clients" "$threads" "$W/body1.pb"
-run "Release, 1 record, audit" "$aclients" "$athreads" "$W/body1.pb" --audit "$W/audit1"
+run "Release, 1 record, audit" "$aclients" "$threads" "$W/body1.pb" --audit "$W/audit1"
 run "Release, 50 records" "$clients" "$threads" "$W/body50.pb"
-run "Release, 50 records, audit" "$aclients" "$athreads" "$W/body50.pb" --audit "$W/audit50"
+run "Release, 50 records, audit" "$aclients" "$threads" "$W/body50.pb" --audit "$W/audit50"
 for a in audit1 audit50; do
     "$cli" audit verify "$W/$a" --keyring "$W/kr" >/dev/null 2>&1 || die "the $a log does not verify"
 done
@@ -165,7 +165,7 @@ mkdir -p "$(dirname "$out")"
     echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; $seconds s per row, nice -n $nice;"
     echo "h2load $(h2load --version | sed 's/.*nghttp2\///') --h1 -t 1 over unix:$W/s.sock, keep-alive"
     echo
-    echo "| scenario | connections | service threads | requests/s | p50 ms | p99 ms | p99.9 ms | service CPU µs/call | calls | not 200 |"
+    echo "| scenario | connections | HTTP threads | requests/s | p50 ms | p99 ms | p99.9 ms | service CPU µs/call | calls | not 200 |"
     echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
     printf '%s\n' "${rows[@]}"
 } | tee "$out"
