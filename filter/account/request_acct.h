@@ -3,7 +3,9 @@
  * filter` (filter/cli) and `dmvfilter serve` (filter/serve): the audit
  * entries, subject notices and review holds of a request, in the order
  * both keep (write-ahead: each step durable before the next, a failure
- * stops the request with nothing released):
+ * stops the request with nothing released; the service's REQUEST entry,
+ * deferred, is durable with the next entry or dmvf__reqacct_settle before
+ * anything leaves):
  *
  *   decided      audit REQUEST entry, before any output
  *                                       dmvf__reqacct_request
