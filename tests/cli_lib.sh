@@ -68,11 +68,13 @@ serve_policy() {
 }
 # serve_start NAME POLICY [flags]: a service on $T/NAME.sock (stderr in
 # $T/NAME.log, judging as of 2026-11-22), its pid in $pid and in pids; returns
-# once /healthz says it is ready (at most 30 s), 1 (and a FAIL) when it never does
+# once /healthz says it is ready (at most 30 s), 1 (and a FAIL) when it never does.
+# The array serve_env, when set, is the service's extra environment (VAR=VALUE
+# each: a preloaded library for the service alone, not for curl)
 serve_start() {
     local name=$1 pol=$2; shift 2
-    "$cli" serve --policy "$pol" --keyring "$T/kr" --listen "unix:$T/$name.sock" --date 2026-11-22 \
-        "$@" 2>"$T/$name.log" &
+    env ${serve_env[@]+"${serve_env[@]}"} "$cli" serve --policy "$pol" --keyring "$T/kr" \
+        --listen "unix:$T/$name.sock" --date 2026-11-22 "$@" 2>"$T/$name.log" &
     pid=$!
     pids+=("$pid")
     for _ in $(seq 1 600); do

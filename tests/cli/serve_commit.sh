@@ -57,8 +57,8 @@ fsyncs() { cat "$T/$1.count" 2>/dev/null || echo 0; }
 kinds() { "$cli" audit query "$T/$1.audit" 2>/dev/null | sed -n 's/.*"kind":"\([a-z_]*\)".*/\1/p' | tr '\n' ' '; }
 
 # ---- one fsync a call ----
-DMVF_FAULT_FSYNC_COUNT=$T/one.count LD_PRELOAD=$PRE serve_start one "$T/p.yaml" --threads 1 \
-    --audit "$T/one.audit" --quiet || exit 1
+serve_env=(DMVF_FAULT_FSYNC_COUNT="$T/one.count" LD_PRELOAD="$PRE")
+serve_start one "$T/p.yaml" --threads 1 --audit "$T/one.audit" --quiet || exit 1
 n0=$(fsyncs one)
 check "released: 200" [ "$(call one police "$T/r1")" = 200 ]
 protoc -I"$DMVF_SRC/schema" --decode dmv.v1.ReleaseResponse dmv/v1/service.proto <"$T/r1" >"$T/r1.txt" 2>/dev/null
@@ -82,8 +82,8 @@ check "the service stops cleanly" [ $? -eq 0 ]
 expect_rc 0 "the log verifies" "$cli" audit verify "$T/one.audit" --keyring "$T/kr"
 
 # ---- the call pool: eight calls at once on one HTTP thread, a slow disk ----
-DMVF_FAULT_FSYNC_COUNT=$T/pool.count DMVF_FAULT_FSYNC_DELAY_MS=300 LD_PRELOAD=$PRE \
-    serve_start pool "$T/p.yaml" --threads 1 --audit "$T/pool.audit" --quiet || exit 1
+serve_env=(DMVF_FAULT_FSYNC_COUNT="$T/pool.count" DMVF_FAULT_FSYNC_DELAY_MS=300 LD_PRELOAD="$PRE")
+serve_start pool "$T/p.yaml" --threads 1 --audit "$T/pool.audit" --quiet || exit 1
 n0=$(fsyncs pool)
 for i in 1 2 3 4 5 6 7 8; do
     call pool police "$T/p$i" >"$T/p$i.status" &
