@@ -160,14 +160,15 @@ static void waiter_sleep(dmvf__audit_waiter *w)
         ;   /* EINTR */
 }
 
-/* Posts every waiter of *list that pick says (not self: it is the leader's
- * own, and returns by itself), unlinking them; b's thread may return once
- * posted, so nothing of it is touched after. */
+/* Posts the waiters of *list (with deferred_only, only the deferred ones
+ * that were written) but self, the leader's own, which returns by itself;
+ * unlinks them. A thread may return once posted: nothing of its waiter is
+ * touched after. */
 static void post_done(dmvf__audit_waiter **list, const dmvf__audit_waiter *self, int deferred_only)
 {
     while (*list) {
         dmvf__audit_waiter *w = *list;
-        if (w == self || (deferred_only && (w->sync || w->rc != DMVF_OK))) {
+        if (w == self || (deferred_only && (w->sync || !w->e || w->rc != DMVF_OK))) {
             list = &w->next;
             continue;
         }
@@ -177,11 +178,19 @@ static void post_done(dmvf__audit_waiter **list, const dmvf__audit_waiter *self,
     }
 }
 
+/* a->pending set (under a->mu) before any waiter is posted: a barrier
+ * called by a thread just posted must see what it waits for. */
+static void set_pending(dmvf_audit *a, int pending)
+{
+    pthread_mutex_lock(&a->mu);
+    a->pending = pending;
+    pthread_mutex_unlock(&a->mu);
+}
+
 /* The leader's batch b: written, the deferred entries posted, fsync'd when
- * an entry asks for it; every waiter but self posted. pending: written
- * entries were waiting for an fsync before it. Returns whether written
- * entries still wait for one afterwards. */
-static int lead(dmvf_audit *a, dmvf__audit_waiter *b, const dmvf__audit_waiter *self, int pending)
+ * an entry asks for it; every waiter but self posted, a->pending set first.
+ * pending: written entries were waiting for an fsync before it. */
+static void lead(dmvf_audit *a, dmvf__audit_waiter *b, const dmvf__audit_waiter *self, int pending)
 {
     dmvf_error berr;
     memset(&berr, 0, sizeof berr);
@@ -192,17 +201,20 @@ static int lead(dmvf_audit *a, dmvf__audit_waiter *b, const dmvf__audit_waiter *
         wrote |= w->e && w->rc == DMVF_OK;
     }
     if (rc == DMVF_OK && sync && (wrote || pending)) {
-        post_done(&b, self, 1);   /* done once written: they need not wait for the disk */
+        /* the deferred entries are done once written: they need not wait
+         * for the disk, but they do wait for an fsync until this one ends */
+        set_pending(a, 1);
+        post_done(&b, self, 1);
         rc = dmvf__audit_fsync(a, &berr);
         if (rc != DMVF_OK)
             for (dmvf__audit_waiter *w = b; w; w = w->next)
                 if (w->rc == DMVF_OK)
                     waiter_fail(w, rc, &berr);
     }
+    /* after a failed fsync what was written stays pending: a barrier then
+     * meets the broken handle and fails, never returns at once */
+    set_pending(a, rc == DMVF_OK && sync ? 0 : pending || wrote);
     post_done(&b, self, 0);
-    if (rc != DMVF_OK)
-        return pending;   /* nothing of it was written, or the handle is broken */
-    return sync ? 0 : pending || wrote;
 }
 
 int dmvf__audit_entry_append(dmvf_audit *a, Dmv__V1__AuditEntry *e, int sync, uint64_t *seq,
@@ -241,9 +253,8 @@ int dmvf__audit_entry_append(dmvf_audit *a, Dmv__V1__AuditEntry *e, int sync, ui
         int pending = a->pending;
         pthread_mutex_unlock(&a->mu);
         /* a->pending is the leader's to change: no other batch runs */
-        pending = lead(a, b, &w, pending);
+        lead(a, b, &w, pending);
         pthread_mutex_lock(&a->mu);
-        a->pending = pending;
         a->batches++;
         dmvf__audit_waiter *next = a->queue;
         if (next)

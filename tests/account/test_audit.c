@@ -49,12 +49,11 @@ static dmvf_keyring *g_kr, *g_kr2;
  * while one batch syncs the others queue). g_fs_hold 1: the next fsync
  * waits (g_fs_hold 2) until the test sets it to 0, then succeeds.
  * g_fs_fail: fsyncs fail with EIO. */
-static atomic_uint g_fsyncs;
+static atomic_uint g_fsyncs, g_fsyncs_ended;
 static atomic_int g_fs_delay_us, g_fs_hold, g_fs_fail;
 
-int fsync(int fd)
+static int fsync_now(int fd)
 {
-    atomic_fetch_add(&g_fsyncs, 1);
     int one = 1;
     if (atomic_compare_exchange_strong(&g_fs_hold, &one, 2)) {
         while (atomic_load(&g_fs_hold) == 2)
@@ -69,6 +68,15 @@ int fsync(int fd)
         return -1;
     }
     return (int)syscall(SYS_fsync, fd);
+}
+
+/* g_fsyncs counts the fsyncs begun, g_fsyncs_ended those that returned */
+int fsync(int fd)
+{
+    atomic_fetch_add(&g_fsyncs, 1);
+    int rc = fsync_now(fd);
+    atomic_fetch_add(&g_fsyncs_ended, 1);
+    return rc;
 }
 static uint8_t g_pub[32], g_pub2[32];
 
@@ -1524,6 +1532,11 @@ static void test_deferred_request(void)
     CHECK_MSG(atomic_load(&d.returned), "a deferred REQUEST did not return");
     CHECK_MSG(!atomic_load(&rel.returned),
               "the RELEASE returned before its batch's fsync ended, or the REQUEST waited for it");
+    /* the REQUEST is done but not yet durable: a barrier now waits for that
+     * fsync to end */
+    unsigned ended = atomic_load(&g_fsyncs_ended);
+    CHECK_EQ_INT(dmvf_audit_sync(a, &err), DMVF_OK);
+    CHECK_MSG(atomic_load(&g_fsyncs_ended) > ended, "dmvf_audit_sync returned before the fsync it waits for ended");
     pthread_join(dth, NULL);
     pthread_join(rel.t.th, NULL);
     atomic_store(&g_fs_delay_us, 0);
