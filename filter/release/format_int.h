@@ -145,9 +145,28 @@ int dmvf__fail_at(dmvf_error *err, int code, uint64_t offset, const char *fmt, .
 int dmvf__not_canonical(dmvf_error *err, uint64_t offset, const char *what, uint32_t num);
 
 /* Wire fields appended to b (room made): key | varint, key | len | bytes.
- * 0, or -1 when b cannot grow. */
-int dmvf__put_varint_field(dmvf__wbuf *b, uint32_t num, uint64_t v);
-int dmvf__put_bytes_field(dmvf__wbuf *b, uint32_t num, const uint8_t *v, size_t n);
+ * 0, or -1 when b cannot grow. Inline: the readers put one a value. */
+static inline int dmvf__put_varint_field(dmvf__wbuf *b, uint32_t num, uint64_t v)
+{
+    if (dmvf__wbuf_reserve(b, 15) != 0)
+        return -1;
+    uint8_t *o = dmvf__put_varint(b->p + b->len, (uint64_t)num << 3);
+    o = dmvf__put_varint(o, v);
+    b->len = (size_t)(o - b->p);
+    return 0;
+}
+
+static inline int dmvf__put_bytes_field(dmvf__wbuf *b, uint32_t num, const uint8_t *v, size_t n)
+{
+    if (dmvf__wbuf_reserve(b, 15 + n) != 0)
+        return -1;
+    uint8_t *o = dmvf__put_varint(b->p + b->len, (uint64_t)num << 3 | 2);
+    o = dmvf__put_varint(o, n);
+    if (n)
+        memcpy(o, v, n);
+    b->len = (size_t)(o - b->p) + n;
+    return 0;
+}
 
 /* Where a decoder reports a key or column it dropped: the path, escaped. */
 typedef void (*dmvf__unknown_fn)(void *ctx, const char *path, size_t len);

@@ -40,28 +40,6 @@ void dmvf__wbuf_free(dmvf__wbuf *b)
     memset(b, 0, sizeof *b);
 }
 
-int dmvf__put_varint_field(dmvf__wbuf *b, uint32_t num, uint64_t v)
-{
-    if (dmvf__wbuf_reserve(b, 15) != 0)
-        return -1;
-    uint8_t *o = dmvf__put_varint(b->p + b->len, (uint64_t)num << 3);
-    o = dmvf__put_varint(o, v);
-    b->len = (size_t)(o - b->p);
-    return 0;
-}
-
-int dmvf__put_bytes_field(dmvf__wbuf *b, uint32_t num, const uint8_t *v, size_t n)
-{
-    if (dmvf__wbuf_reserve(b, 15 + n) != 0)
-        return -1;
-    uint8_t *o = dmvf__put_varint(b->p + b->len, (uint64_t)num << 3 | 2);
-    o = dmvf__put_varint(o, n);
-    if (n)
-        memcpy(o, v, n);
-    b->len = (size_t)(o - b->p) + n;
-    return 0;
-}
-
 /* ---- errors ---- */
 
 int dmvf__fail_at(dmvf_error *err, int code, uint64_t offset, const char *fmt, ...)
