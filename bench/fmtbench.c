@@ -18,7 +18,7 @@
  *
  * usage: fmtbench --policy P --keyring K --in F [--out F] [--from FMT] [--to FMT]
  *                 [--elements SPEC] [--hot] [--convert] --ori ORI --agency-kind KIND
- *                 [--jurisdiction J] [--purpose N] [--query-kind Q] [--date YYYYMMDD]
+ *                 [--jurisdiction J] [--purpose N] [--query-kind Q] [--date YYYY-MM-DD]
  *        fmtbench --parse jansson|libcsv --in F
  * Exit: 0, 3 refused, 64 usage, 65 bad input, 66 no input, 74 I/O, 78 policy, 79 keyring.
  */
@@ -59,7 +59,7 @@ static int usage(const char *why)
     fprintf(stderr, "fmtbench: %s\n"
             "usage: fmtbench --policy P --keyring K --in F [--out F] [--from FMT] [--to FMT]\n"
             "                [--elements SPEC] [--hot] [--convert] --ori ORI --agency-kind KIND\n"
-            "                [--jurisdiction J] [--purpose N] [--query-kind Q] [--date YYYYMMDD]\n"
+            "                [--jurisdiction J] [--purpose N] [--query-kind Q] [--date YYYY-MM-DD]\n"
             "       fmtbench --parse jansson|libcsv --in F\n", why);
     return EX_USAGE;
 }
@@ -172,6 +172,17 @@ static int parse_only(const char *which, const char *path)
     return rc;
 }
 
+/* YYYY-MM-DD or YYYYMMDD as YYYYMMDD (the day requests are judged on, as
+ * `dmvfilter filter --date` sets it); 0 when it is neither */
+static uint32_t parse_day(const char *v)
+{
+    unsigned y, m, d;
+    char end;
+    if (sscanf(v, "%4u-%2u-%2u%c", &y, &m, &d, &end) == 3)
+        return y * 10000 + m * 100 + d;
+    return (uint32_t)strtoul(v, NULL, 10);
+}
+
 /* ---- the codec run ---- */
 
 int main(int argc, char **argv)
@@ -181,6 +192,7 @@ int main(int argc, char **argv)
     dmvf_format from = DMVF_FORMAT_RECORDS, to = DMVF_FORMAT_RECORDS;
     int hot = 0, convert = 0;
     size_t ntags = 0;
+    uint32_t as_of = 0;
     dmvf_request req;
     memset(&req, 0, sizeof req);
     req.request_id = "fmtbench";
@@ -206,7 +218,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--jurisdiction") == 0) req.jurisdiction = v;
         else if (strcmp(a, "--purpose") == 0) req.purpose = (unsigned)atoi(v);
         else if (strcmp(a, "--query-kind") == 0) { if (dmvf_query_kind_parse(v, &req.query_kind)) return usage("bad --query-kind"); }
-        else if (strcmp(a, "--date") == 0) req.date = (uint32_t)strtoul(v, NULL, 10);
+        else if (strcmp(a, "--date") == 0) as_of = parse_day(v);
         else if (strcmp(a, "--tag") == 0) { if (ntags < 8) tags[ntags++] = v; }
         else return usage("unknown option");
     }
@@ -232,7 +244,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "fmtbench: %s\n", err.msg);
             return 79;
         }
-        if (!(f = dmvf_filter_create(pol, kr, &req, NULL, &err))) {
+        dmvf_filter_options fo;
+        memset(&fo, 0, sizeof fo);
+        fo.as_of = as_of;
+        if (!(f = dmvf_filter_create(pol, kr, &req, &fo, &err))) {
             fprintf(stderr, "fmtbench: request: %s\n", err.msg);
             return EX_DATAERR;
         }
