@@ -818,6 +818,21 @@ static int gc_write(dmvf_audit *a, int nt, int per, uint64_t first, int id_base)
     return bad;
 }
 
+/* How many appends wait in a's queue, once n do (or after 10 s). */
+static size_t wait_queued(dmvf_audit *a, size_t n)
+{
+    size_t queued = 0;
+    for (int tries = 0; tries < 10000; tries++) {
+        pthread_mutex_lock(&a->mu);
+        queued = a->queued;
+        pthread_mutex_unlock(&a->mu);
+        if (queued >= n)
+            break;
+        usleep(1000);
+    }
+    return queued;
+}
+
 static void test_group_commit(void)
 {
     dmvf_error err;
@@ -911,14 +926,7 @@ static void test_group_commit(void)
         f[k].n = 1;
         CHECK_EQ_INT(pthread_create(&f[k].th, NULL, gc_run, &f[k]), 0);
     }
-    size_t queued = 0;
-    for (int tries = 0; tries < 10000 && queued < 5; tries++) {
-        pthread_mutex_lock(&a->mu);
-        queued = a->queued;
-        pthread_mutex_unlock(&a->mu);
-        if (queued < 5)
-            usleep(1000);
-    }
+    size_t queued = wait_queued(a, 5);
     CHECK_EQ_INT(queued, 5);
     before = atomic_load(&g_fsyncs);
     atomic_store(&g_fs_fail, 1);
@@ -1502,24 +1510,11 @@ static void test_deferred_request(void)
     rel.t.id = 7;
     rel.t.n = 1;
     CHECK_EQ_INT(pthread_create(&rel.t.th, NULL, flagged_gc_run, &rel), 0);
-    size_t queued = 0;
-    for (int tries = 0; tries < 10000 && queued < 1; tries++) {
-        pthread_mutex_lock(&a->mu);
-        queued = a->queued;
-        pthread_mutex_unlock(&a->mu);
-        if (queued < 1)
-            usleep(1000);
-    }
+    size_t queued = wait_queued(a, 1);
     deferred_req d = {a, f, -1, 0};
     pthread_t dth;
     CHECK_EQ_INT(pthread_create(&dth, NULL, deferred_request_run, &d), 0);
-    for (int tries = 0; tries < 10000 && queued < 2; tries++) {
-        pthread_mutex_lock(&a->mu);
-        queued = a->queued;
-        pthread_mutex_unlock(&a->mu);
-        if (queued < 2)
-            usleep(1000);
-    }
+    queued = wait_queued(a, 2);
     CHECK_EQ_INT(queued, 2);
     /* the first fsync goes on; the next batch (the event first, which
      * leads it, then the REQUEST) fsyncs for two seconds: the REQUEST
