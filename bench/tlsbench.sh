@@ -40,15 +40,9 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/dmvf-tlsbench.XXXXXX")
 pid=
 trap '[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$W"' EXIT
 
-cert() { # cert NAME CN: a P-256 certificate signed by $W/ca
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/$1.key" -out "$W/$1.csr" \
-        -subj "/CN=$2" 2>/dev/null &&
-        openssl x509 -req -in "$W/$1.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial \
-            -out "$W/$1.pem" -days 2 2>/dev/null
-}
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/ca.key" -out "$W/ca.pem" \
-    -days 2 -subj /CN=bench-ca 2>/dev/null || die "openssl: the CA"
-cert srv localhost && cert cl client || die "openssl: the certificates"
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/cli_lib.sh"   # tls_ca, tls_cert
+tls_ca "$W" bench-ca || die "openssl: the CA"
+tls_cert "$W" srv localhost && tls_cert "$W" cl client || die "openssl: the certificates"
 fp=$(openssl x509 -in "$W/cl.pem" -outform der | sha256sum | cut -d' ' -f1)
 cp "$S/p.yaml" "$W/p.yaml"
 printf '  - name: tls-bench\n    tls_fingerprint: "sha256:%s"\n    ori_prefixes: [NY]\n' "$fp" >>"$W/p.yaml"

@@ -86,6 +86,20 @@ serve_start() {
     return 1
 }
 
+# tls_ca DIR CN: a P-256 CA, DIR/ca.key and DIR/ca.pem; tls_cert DIR NAME CN:
+# DIR/NAME.key and DIR/NAME.pem signed by it (openssl, valid two days), for the
+# TLS listener's tests and bench/tlsbench.sh
+tls_ca() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/ca.key" -out "$1/ca.pem" \
+        -days 2 -subj "/CN=$2" 2>/dev/null
+}
+tls_cert() {
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/$2.key" -out "$1/$2.csr" \
+        -subj "/CN=$3" 2>/dev/null &&
+        openssl x509 -req -in "$1/$2.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" -CAcreateserial \
+            -out "$1/$2.pem" -days 2 2>/dev/null
+}
+
 # review_policy FILE PUB: the review tests' policy (tests/cli/review.sh,
 # framed_review.sh): requests tagged immigration-enforcement held for review
 # (the spool "spool", the reviewer's public key PUB, both beside FILE), other

@@ -12,17 +12,10 @@ unset DMVFILTER_PASSPHRASE
 . "$DMVF_SRC/tests/cli_lib.sh"
 command -v curl >/dev/null && command -v openssl >/dev/null ||
     { echo "ok   - # SKIP curl or openssl is not installed"; exit 0; }
-cert() { # cert NAME CN [CA]
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/$1.key" -out "$T/$1.csr" \
-        -subj "/CN=$2" 2>/dev/null &&
-        openssl x509 -req -in "$T/$1.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
-            -out "$T/$1.pem" -days 2 2>/dev/null
-}
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ca.key" -out "$T/ca.pem" \
-    -days 2 -subj /CN=test-ca 2>/dev/null || bad "make a CA"
-cert srv localhost || bad "server certificate"
-cert cl client || bad "client certificate"
-cert other other || bad "a second client certificate"
+tls_ca "$T" test-ca || bad "make a CA"
+tls_cert "$T" srv localhost || bad "server certificate"
+tls_cert "$T" cl client || bad "client certificate"
+tls_cert "$T" other other || bad "a second client certificate"
 fp=$(openssl x509 -in "$T/cl.pem" -outform der | sha256sum | cut -d' ' -f1)
 cp "$DMVF_SRC/examples/policy.yaml" "$T/p.yaml"
 printf 'clients:\n  - name: portal\n    tls_fingerprint: "sha256:%s"\n    oris: [NY0300000]\n' "$fp" >>"$T/p.yaml"
