@@ -311,13 +311,11 @@ static void judge(call *c)
     dmvf__metrics_call(s->m, mname, rp, dmvf__metrics_now() - c->t0);
 }
 
+/* c->rp sent (its body handed over; what is left of it goes with c, in
+ * on_completed) */
 static enum MHD_Result answer(struct MHD_Connection *conn, call *c)
 {
-    dmvf__reply *rp = &c->rp;
-    enum MHD_Result rc = send_reply(conn, rp, rp->code != DMVF__C_OK && rp->code != DMVF__C_PERMISSION_DENIED);
-    dmvf__reply_free(rp);
-    dmvf__reply_init(rp);
-    return rc;
+    return send_reply(conn, &c->rp, c->rp.code != DMVF__C_OK && c->rp.code != DMVF__C_PERMISSION_DENIED);
 }
 
 /* On a pool thread: the call judged, its connection resumed (the worker
