@@ -173,7 +173,6 @@ static void post_done(dmvf__audit_waiter **list, const dmvf__audit_waiter *self,
             continue;
         }
         *list = w->next;
-        w->done = 1;
         sem_post(&w->sem);
     }
 }

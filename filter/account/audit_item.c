@@ -2,8 +2,9 @@
  * audit_item.c - the active segment: opening it (O_APPEND), and one item
  * of the audit log framed, chained and written to it, or several (a group
  * commit, audit_append.c), each chained after the one before: one write()
- * of all the frames, then one fsync (none when every entry of the batch is
- * deferred: a later batch's fsync covers them).
+ * of all the frames; a lone item (a checkpoint) is fsync'd here, a batch by
+ * its leader once it has posted the batch's deferred entries (none when
+ * every entry of it is deferred: a later fsync covers them).
  *
  *   frame   = varint(len) || AuditItem (len bytes) || chain (32 bytes)
  *   chain_i = BLAKE2b-256(key = audit key,

@@ -34,14 +34,15 @@
 /* One append waiting in the queue, on its thread's stack: an entry, or
  * (e NULL) a barrier that asks for what was written before it to be made
  * durable (dmvf_audit_sync). The thread sleeps on sem; the leader of the
- * batch that took it posts it once done is set, or once lead is. */
+ * batch that took it posts it when it is done, or after setting lead when
+ * it is to lead the next batch. */
 typedef struct dmvf__audit_waiter {
     Dmv__V1__AuditEntry *e;
     uint64_t *seq;
     dmvf_error *err;
     int rc;
     int sync;                   /* durable before the call returns (else deferred) */
-    int done, lead;             /* set by a leader before it posts sem */
+    int lead;                   /* set by a leader before it posts sem */
     sem_t sem;
     struct dmvf__audit_waiter *next;
 } dmvf__audit_waiter;
