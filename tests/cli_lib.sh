@@ -50,6 +50,26 @@ with open(sys.argv[1], "wb") as f:
 PY
 }
 
+# faultshim_build: tests/faultshim.c compiled into $T/faultshim.so; PRE is what
+# LD_PRELOAD takes for $cli (the sanitizer's runtime first under ASan, whose
+# library is in $asan). Exits the script: 0 with a SKIP when $cli is no ELF
+# executable (a wrapper such as scripts/valgrind.sh cannot take a preloaded
+# library), 1 with a FAIL when the shim does not compile
+faultshim_build() {
+    if [ "$(head -c 4 "$cli" | od -An -tx1 | tr -d ' \n')" != 7f454c46 ]; then
+        echo "ok   - # SKIP $cli is not an ELF executable (a wrapper?): preloading is not possible"
+        exit 0
+    fi
+    if ! cc -shared -fPIC -O1 -o "$T/faultshim.so" "$DMVF_SRC/tests/faultshim.c" -ldl 2>"$T/cc.err"; then
+        cat "$T/cc.err"
+        bad "compile tests/faultshim.c"
+        exit 1
+    fi
+    asan=$(ldd "$cli" 2>/dev/null | awk '/libasan/ {print $3; exit}')
+    PRE=$T/faultshim.so
+    [ -n "$asan" ] && PRE="$asan:$T/faultshim.so"
+}
+
 # The `dmvfilter serve` tests (tests/cli/serve*.sh): they set cli (the CLI), T,
 # a keyring in $T/kr and an array pids (killed by their cleanup).
 # serve_prelude NAME: the temp dir T (dmvf-cli-NAME.*), the array pids of

@@ -39,19 +39,7 @@ absent() { # absent DESCRIPTION FILE: the file and any temp file beside it are a
     fi
 }
 
-# A wrapper script (scripts/valgrind.sh) cannot take a preloaded library.
-if [ "$(head -c 4 "$cli" | od -An -tx1 | tr -d ' \n')" != 7f454c46 ]; then
-    echo "skip: $cli is not an ELF executable (a wrapper?): preloading is not possible"
-    exit 0
-fi
-if ! cc -shared -fPIC -O1 -o "$T/faultshim.so" "$DMVF_SRC/tests/faultshim.c" -ldl 2>"$T/cc.err"; then
-    cat "$T/cc.err"
-    bad "compile tests/faultshim.c"
-    exit 1
-fi
-asan=$(ldd "$cli" 2>/dev/null | awk '/libasan/ {print $3; exit}')
-PRE=$T/faultshim.so
-[ -n "$asan" ] && PRE="$asan:$T/faultshim.so"
+faultshim_build
 shim() { # shim VAR=VALUE... -- CMD... : CMD with the shim preloaded
     local envs=()
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done

@@ -19,15 +19,7 @@ cli=$DMVF_CLI gen=$DMVF_GEN
 . "$DMVF_SRC/tests/cli_lib.sh"
 serve_prelude serve-commit
 command -v curl >/dev/null || { echo "ok   - # SKIP curl is not installed"; exit 0; }
-if [ "$(head -c 4 "$cli" | od -An -tx1 | tr -d ' \n')" != 7f454c46 ]; then
-    echo "ok   - # SKIP $cli is not an ELF executable (a wrapper?): preloading is not possible"
-    exit 0
-fi
-cc -shared -fPIC -O1 -o "$T/faultshim.so" "$DMVF_SRC/tests/faultshim.c" -ldl 2>"$T/cc.err" ||
-    { cat "$T/cc.err"; bad "compile tests/faultshim.c"; exit 1; }
-asan=$(ldd "$cli" 2>/dev/null | awk '/libasan/ {print $3; exit}')
-PRE=$T/faultshim.so
-[ -n "$asan" ] && PRE="$asan:$T/faultshim.so"
+faultshim_build
 umask 077
 
 serve_policy "$T/p.yaml" "$(id -u)"
