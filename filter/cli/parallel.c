@@ -29,7 +29,11 @@
  * compressed by its worker, in parallel with the others. The writer writes
  * them in order, and the last member (what follows the last end) after
  * everything; so the gzip file is the same for every thread count and
- * chunk size, and for two inputs that release the same bytes.
+ * chunk size, and for two inputs that release the same bytes. With one
+ * worker the writer places and compresses each chunk itself, just before
+ * writing it: the compression of one chunk then overlaps the rewrite of
+ * the next, where on the worker the two would run one after the other
+ * (the same members, so the same bytes).
  *
  * Workers. Each worker owns a dmvf_filter for the same request (policy and
  * keyring are shared, immutable). Per chunk: dmvf_filter_stream(end = 1) on
@@ -292,7 +296,9 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&pl->mu);
         if (!skip)
             process_chunk(w, c);
-        finish_chunk(w, c, seq, !skip);
+        c->skipped = skip;
+        if (!pl->writer_compresses)
+            finish_chunk(w, c, seq, !skip);
         pthread_mutex_lock(&pl->mu);
         if (!skip && (c->status != DMVF_OK || c->exit_rc) && seq < pl->fail_seq)
             pl->fail_seq = seq;
@@ -314,7 +320,10 @@ static void *writer_main(void *arg)
             pthread_cond_wait(&pl->cv_writer, &pl->mu);
         if (pl->stop || pl->next_write == pl->submitted)
             break;
+        uint64_t seq = pl->next_write;
         pthread_mutex_unlock(&pl->mu);
+        if (pl->writer_compresses)
+            finish_chunk(&pl->workers[0], c, seq, !c->skipped);
         int halt = write_chunk(pl, c);
         pthread_mutex_lock(&pl->mu);
         if (halt) {
@@ -690,6 +699,7 @@ int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_c
         }
     }
 
+    pl.writer_compresses = pl.threaded && pl.nworkers == 1 && p->cz.format != DMVF_CZ_NONE;
     if (pl.threaded) {
         int running = sync_init(&pl) == 0;
         if (running && start_threads(&pl) != 0) {
@@ -702,6 +712,7 @@ int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_c
         }
         if (!running && pl.nworkers == 1) {
             pl.threaded = 0;        /* no overlap: the same work, inline */
+            pl.writer_compresses = 0;
             pl.stop = 0;
             for (unsigned i = 0; i < pl.nslots; i++)
                 pl.slots[i].state = SLOT_FREE;

@@ -26,6 +26,7 @@ typedef struct chunk {
     size_t in_cap, in_len;
     int end;                    /* 1: whole records (the stream's end for the library) */
     int read_rc;                /* a read failure right after this chunk: its exit code */
+    int skipped;                /* not rewritten: an earlier chunk failed */
     unsigned char *out;
     size_t out_cap, out_len;
     unsigned char *gz;
@@ -62,6 +63,7 @@ struct pipeline {
     int hdr_done;               /* ... written (or placed, gzip) before the first record */
     unsigned nworkers, nslots;
     int threaded;
+    int writer_compresses;      /* one worker, compressed output: the writer compresses */
     chunk *slots;
     worker *workers;
     pthread_mutex_t mu;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # overlap.sh - `dmvfilter filter --threads 1` reads, rewrites and writes on
-# three threads (parallel.c, "Overlap"); DMVF_NO_OVERLAP (hidden) runs the
-# same pipeline inline, one chunk after the other. Both must give the same
+# three threads (parallel.c, "Overlap"; with gzip the writer compresses);
+# DMVF_NO_OVERLAP (hidden) runs the same pipeline inline, one chunk after
+# the other. Both must give the same
 # bytes (plain, gzip, the text formats, pipes) and the same failure (exit
 # code, message with its byte offset and record index, no output left),
 # and the overlapped run must not hold more than a few chunks in memory.
@@ -51,6 +52,11 @@ twin gzin --in "$T/rec.bin.gz"
 same "gzip input: the plain release" "$T/gzin.o" "$T/plain.o"
 twin csv --output-format csv --in "$T/rec.bin"
 same "CSV output: the same bytes overlapped and inline" "$T/csv.o" "$T/csv.i"
+# with one worker the writer thread compresses (parallel.c): the CSV header
+# is placed there, before the first record, as the inline run places it
+twin gzcsv --output-format csv --gzip --in "$T/rec.bin"
+same "CSV output, gzip: the same bytes overlapped and inline" "$T/gzcsv.o" "$T/gzcsv.i"
+check "CSV output, gzip: gunzips to the CSV release" cmp -s <(gzip -dc "$T/gzcsv.o") "$T/csv.o"
 twin jsonl --format jsonl --in "$T/rec.jsonl"
 same "JSON Lines: the same bytes overlapped and inline" "$T/jsonl.o" "$T/jsonl.i"
 DMVF_CHUNK_BYTES=1 twin tiny --in "$T/rec.bin"
@@ -76,6 +82,11 @@ check "malformed record: exit 65" [ $? -eq 65 ]
 grep -q "record 4000" "$T/bad.o.err" && ok "malformed record: its index in the message" \
     || bad "malformed record: $(cat "$T/bad.o.err")"
 check "malformed record: no output file" [ ! -e "$T/bad.o" ]
+twin gzbad --gzip --in "$T/bad.bin"
+check "malformed record, gzip output: exit 65" [ $? -eq 65 ]
+grep -q "record 4000" "$T/gzbad.o.err" && ok "malformed record, gzip output: its index in the message" \
+    || bad "malformed record, gzip output: $(cat "$T/gzbad.o.err")"
+check "malformed record, gzip output: no output file" [ ! -e "$T/gzbad.o" ]
 head -c $(( $(stat -c %s "$T/rec.bin.gz") * 2 / 3 )) "$T/rec.bin.gz" >"$T/cut.gz"
 twin cut --in "$T/cut.gz"
 check "cut gzip input: exit 65" [ $? -eq 65 ]
