@@ -33,7 +33,7 @@
 # options: --runs N  --records N  --peer-records N  --build DIR (default
 #          build-bench)  --out FILE  --no-memory  --no-peers
 #
-# Steps: bench/setup.sh (Miller, jq, GNU time, fast-redact if missing) ->
+# Steps: bench/setup.sh (Miller, jq, GNU time, igzip, fast-redact if missing) ->
 # Release build (dmvfilter, dmvf-gen, copylimit, refpath, pipeio) -> data
 # under bench/data/ (kept while the generator is unchanged) -> one checking
 # pass (outputs compared and verified) -> N rounds, each running every
@@ -292,6 +292,10 @@ add copypipe baseline "copy limit, pipe→pipe" "$records" "$rec_bytes" wall \
     "$PIPE src $REC | {T} $COPY --quiet | $PIPE sink"
 add copygzin baseline "copy limit, gzip input" "$records" "$rec_bytes" wall \
     "{T} $COPY --quiet --in $REC.gz --out \$O/out.pb" "pb $records"
+# the ceiling of gzip input with one inflating thread: ISA-L's own igzip
+# (Debian's isal package) inflating the same file to /dev/null, no rewrite
+command -v igzip >/dev/null && add inflate baseline "ISA-L inflate alone (igzip -d -c > /dev/null)" \
+    "$records" "$rec_bytes" wall "{T} igzip -d -c $REC.gz > /dev/null"
 add copygzout baseline "copy limit, gzip output" "$records" "$rec_bytes" wall \
     "{T} $COPY --quiet --in $REC --out \$O/out.pb.gz --gzip" "pbgz $records"
 add copyphoto baseline "copy limit, photo records" "$photo_records" "$photo_bytes" wall \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/setup.sh - installs what the benchmark needs and is not there yet:
-# Miller, jq, GNU time, jansson and libcsv (apt-get), and fast-redact into
+# Miller, jq, GNU time, ISA-L's igzip, jansson and libcsv (apt-get), and fast-redact into
 # bench/node_modules (npm ci, from the committed package.json and
 # package-lock.json). node
 # itself is expected on the machine. Safe to run again: it installs only
@@ -12,6 +12,7 @@ missing=()
 command -v mlr >/dev/null 2>&1 || missing+=(miller)
 command -v jq >/dev/null 2>&1 || missing+=(jq)
 [ -x /usr/bin/time ] || missing+=(time)
+command -v igzip >/dev/null 2>&1 || missing+=(isal)   # igzip: the inflate-alone baseline
 # jansson and libcsv: only fmtbench --parse uses them (the parser comparison
 # in bench/README.md, "Formats"); the library has parsers of its own
 for p in libjansson-dev libcsv-dev; do
