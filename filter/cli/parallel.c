@@ -296,7 +296,6 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&pl->mu);
         if (!skip)
             process_chunk(w, c);
-        c->skipped = skip;
         if (!pl->writer_compresses)
             finish_chunk(w, c, seq, !skip);
         pthread_mutex_lock(&pl->mu);
@@ -321,9 +320,10 @@ static void *writer_main(void *arg)
         if (pl->stop || pl->next_write == pl->submitted)
             break;
         uint64_t seq = pl->next_write;
+        int rewritten = seq <= pl->fail_seq;    /* one worker: the chunks come in order */
         pthread_mutex_unlock(&pl->mu);
         if (pl->writer_compresses)
-            finish_chunk(&pl->workers[0], c, seq, !c->skipped);
+            finish_chunk(&pl->workers[0], c, seq, rewritten);
         int halt = write_chunk(pl, c);
         pthread_mutex_lock(&pl->mu);
         if (halt) {

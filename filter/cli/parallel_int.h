@@ -26,7 +26,6 @@ typedef struct chunk {
     size_t in_cap, in_len;
     int end;                    /* 1: whole records (the stream's end for the library) */
     int read_rc;                /* a read failure right after this chunk: its exit code */
-    int skipped;                /* not rewritten: an earlier chunk failed */
     unsigned char *out;
     size_t out_cap, out_len;
     unsigned char *gz;

@@ -2,8 +2,8 @@
 # overlap.sh - `dmvfilter filter --threads 1` reads, rewrites and writes on
 # three threads (parallel.c, "Overlap"; with gzip the writer compresses);
 # DMVF_NO_OVERLAP (hidden) runs the same pipeline inline, one chunk after
-# the other. Both must give the same
-# bytes (plain, gzip, the text formats, pipes) and the same failure (exit
+# the other. Both must give the same bytes (plain, gzip, the text formats,
+# pipes) and the same failure (exit
 # code, message with its byte offset and record index, no output left),
 # and the overlapped run must not hold more than a few chunks in memory.
 set -u
