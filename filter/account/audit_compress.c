@@ -10,9 +10,22 @@
  * Best effort: on any failure the temporary file is removed and the plain
  * segment stays, which readers accept as well; between the rename and the
  * removal both forms exist, which verify checks are the same bytes.
+ *
+ * Rotation queues the closed segment (dmvf__audit_compress_later) for the
+ * handle's compressor, a thread started at the first rotation that takes
+ * the segments in order; it holds neither the handle's mutex nor
+ * DIR/LOCK while it deflates, so appends go on (a closed segment is never
+ * written again, and only the process that closed it compresses it), and
+ * takes DIR/LOCK only for the rename and the removal, as readers take
+ * their snapshot of the directory under it. Close drains the queue and joins the thread, so a closed handle has
+ * compressed every segment it rotated. A process that dies first leaves
+ * the plain segment, as a failed compression does.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +36,7 @@
 #include "filter/account/audit_int.h"
 #include "filter/account/audit_writer_int.h"
 
-void dmvf__audit_compress(dmvf_audit *a, uint64_t n)
+void dmvf__audit_compress(dmvf_audit *a, uint64_t n, int locked)
 {
     char src[4096], dst[4096], tmp[4096], name[64];
     dmvf__audit_seg_path(a, src, sizeof src, n, 0);
@@ -81,11 +94,97 @@ void dmvf__audit_compress(dmvf_audit *a, uint64_t n)
         unlink(tmp);
         return;
     }
+    /* the swap under DIR/LOCK, taken on a descriptor of its own (flock
+     * locks are per open file: the handle's lockfd would not exclude its
+     * own leader): a reader's snapshot lists the segment in one form or
+     * both, never in neither */
+    int lfd = -1;
+    if (!locked) {
+        lfd = openat(a->dirfd, "LOCK", O_RDONLY | O_CLOEXEC);
+        int r = lfd < 0 ? -1 : 0;
+        while (r == 0 && flock(lfd, LOCK_EX) != 0) {
+            if (errno != EINTR)
+                r = -1;
+        }
+        if (r != 0) {
+            if (lfd >= 0)
+                close(lfd);
+            unlink(tmp);
+            return;
+        }
+    }
     if (rename(tmp, dst) != 0) {
         unlink(tmp);
-        return;
+    } else {
+        fsync(a->dirfd);
+        unlink(src);
     }
+    if (lfd >= 0)
+        close(lfd);   /* releases the lock */
     fsync(a->dirfd);
-    unlink(src);
-    fsync(a->dirfd);
+}
+
+static void *compressor(void *arg)
+{
+    dmvf_audit *a = arg;
+    pthread_mutex_lock(&a->zmu);
+    for (;;) {
+        while (a->zhead == a->zn && !a->zstop)
+            pthread_cond_wait(&a->zcv, &a->zmu);
+        if (a->zhead == a->zn)
+            break;   /* stopped, and nothing left */
+        uint64_t n = a->zq[a->zhead++];
+        pthread_mutex_unlock(&a->zmu);
+        dmvf__audit_compress(a, n, 0);
+        pthread_mutex_lock(&a->zmu);
+    }
+    pthread_mutex_unlock(&a->zmu);
+    return NULL;
+}
+
+void dmvf__audit_compress_later(dmvf_audit *a, uint64_t n)
+{
+    pthread_mutex_lock(&a->zmu);
+    if (a->zhead == a->zn)
+        a->zhead = a->zn = 0;
+    int queued = 0;
+    if (a->zn == a->zcap) {
+        size_t cap = a->zcap ? 2 * a->zcap : 8;
+        uint64_t *q = realloc(a->zq, cap * sizeof *q);
+        if (q) {
+            a->zq = q;
+            a->zcap = cap;
+        }
+    }
+    if (a->zn < a->zcap && !a->zstarted) {
+        /* the thread takes no signal: they are the process's other threads' */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        a->zstarted = pthread_create(&a->zth, NULL, compressor, a) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    if (a->zn < a->zcap && a->zstarted) {
+        a->zq[a->zn++] = n;
+        pthread_cond_signal(&a->zcv);
+        queued = 1;
+    }
+    pthread_mutex_unlock(&a->zmu);
+    if (!queued)
+        dmvf__audit_compress(a, n, 1);
+}
+
+void dmvf__audit_compress_drain(dmvf_audit *a)
+{
+    pthread_mutex_lock(&a->zmu);
+    int started = a->zstarted;
+    a->zstop = 1;
+    pthread_cond_signal(&a->zcv);
+    pthread_mutex_unlock(&a->zmu);
+    if (started)
+        pthread_join(a->zth, NULL);
+    a->zstarted = 0;
+    free(a->zq);
+    a->zq = NULL;
+    a->zhead = a->zn = a->zcap = 0;
 }

@@ -113,7 +113,10 @@ int dmvf__audit_segments(const char *dir, dmvf__audit_seg **segs, size_t *n, dmv
                 rc = dmvf__seterr(err, DMVF_EIO, "%s: cannot stat: %s", path, strerror(errno));
                 break;
             } else {
-                continue;   /* compressed and removed since readdir */
+                /* compressed and removed since readdir (the .log.z was
+                 * renamed into place first): listed as compressed */
+                v[len].has_log = 0;
+                v[len].has_z = 1;
             }
         }
         len++;

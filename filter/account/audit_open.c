@@ -18,7 +18,8 @@
  * Close catches up and, unless the log's last item is one, appends a
  * checkpoint (and HEAD), so that a closed log is vouched for whole. It
  * comes after every append has returned (audit.h, Threads:): no batch is
- * being written then, and no entry is queued.
+ * being written then, and no entry is queued. Then the compressor finishes
+ * the segments queued to it and is joined (audit_compress.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +42,10 @@
 
 static void audit_free(dmvf_audit *a)
 {
+    dmvf__audit_compress_drain(a);
     pthread_mutex_destroy(&a->mu);
+    pthread_mutex_destroy(&a->zmu);
+    pthread_cond_destroy(&a->zcv);
     if (a->fd >= 0)
         close(a->fd);
     if (a->lockfd >= 0)
@@ -165,7 +169,13 @@ dmvf_audit *dmvf_audit_open(const char *dir, const dmvf_keyring *kr, const dmvf_
         dmvf__seterr(err, DMVF_ENOMEM, "out of memory");
         return NULL;
     }
-    if (pthread_mutex_init(&a->mu, NULL) != 0) {
+    int m = pthread_mutex_init(&a->mu, NULL) == 0;
+    int zm = m && pthread_mutex_init(&a->zmu, NULL) == 0;
+    if (!zm || pthread_cond_init(&a->zcv, NULL) != 0) {
+        if (zm)
+            pthread_mutex_destroy(&a->zmu);
+        if (m)
+            pthread_mutex_destroy(&a->mu);
         free(a->dir);
         free(a);
         dmvf__seterr(err, DMVF_ENOMEM, "cannot create a mutex");

@@ -2,7 +2,9 @@
  * audit_rotate.c - rotation: when the active segment is rotate_bytes long
  * or rotate_seconds old (by its header's created_ns), a checkpoint ends it,
  * the next segment is created and becomes the active one, and with
- * compress the closed one is rewritten as .log.z (audit_compress.c).
+ * compress the closed one is queued to be rewritten as .log.z by the
+ * compressor thread (audit_compress.c): the batch that rotated does not
+ * wait for a 64 MiB deflate, nor do the appends queued behind it.
  *
  * A new segment holds its header only, written aside and linked into
  * place, so that it never appears half written:
@@ -105,6 +107,6 @@ int dmvf__audit_rotate(dmvf_audit *a, dmvf_error *err)
     if (rc != DMVF_OK)
         return rc;
     if (a->o.compress)
-        dmvf__audit_compress(a, closed);
+        dmvf__audit_compress_later(a, closed);
     return DMVF_OK;
 }

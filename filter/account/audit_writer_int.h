@@ -10,14 +10,17 @@
  *                       catch up, rotate, write
  *   audit_catch_up.c    what other writers appended since, chain checked
  *   audit_rotate.c      a new segment, after a checkpoint
- *   audit_compress.c    a closed segment rewritten as .log.z
+ *   audit_compress.c    a closed segment rewritten as .log.z, on a thread
+ *                       of its own (the compressor), off the lock
  *   audit_checkpoint.c  a signed checkpoint, then HEAD (audit_head.c)
  *   audit_item.c        the active segment opened; one item framed, chained
  *                       and written
  *
  * Every call but open and close runs under flock(DIR/LOCK, LOCK_EX), in
  * the one thread that leads the batch (audit_append.c): the fields below
- * mu are the leader's alone, the queue is under mu.
+ * mu are the leader's alone, the queue is under mu. The compressor's
+ * queue is under zmu; the compressor reads only dir and dirfd, which do
+ * not change while the handle is open.
  */
 #ifndef DMVF_AUDIT_WRITER_INT_H
 #define DMVF_AUDIT_WRITER_INT_H
@@ -69,6 +72,14 @@ struct dmvf_audit {
     crypto_generichash_state h; /* BLAKE2b-256 of the segment's bytes so far */
     int broken;                 /* sticky: reopen */
     dmvf__audit_frame fr;       /* read buffer */
+    /* the compressor (audit_compress.c): closed segments to compress,
+     * queued by rotation, taken by a thread started at the first one */
+    pthread_mutex_t zmu;
+    pthread_cond_t zcv;
+    uint64_t *zq;               /* segment numbers, zq[zhead..zn) waiting */
+    size_t zhead, zn, zcap;
+    int zstarted, zstop;
+    pthread_t zth;
 };
 
 /* DIR/audit-NNNNNNNN.log[.z] */
@@ -128,9 +139,19 @@ int dmvf__audit_rotate(dmvf_audit *a, dmvf_error *err);
 
 /* ---- audit_compress.c ---- */
 
-/* Rewrites closed segment n as .log.z and removes the .log. Best effort:
- * on failure the plain segment stays, which readers accept as well. */
-void dmvf__audit_compress(dmvf_audit *a, uint64_t n);
+/* Rewrites closed segment n as .log.z and removes the .log, the two
+ * under DIR/LOCK (locked: the caller holds it, else it is taken here for
+ * them). Best effort: on failure the plain segment stays, which readers
+ * accept as well. */
+void dmvf__audit_compress(dmvf_audit *a, uint64_t n, int locked);
+/* Queues closed segment n for the compressor thread (started at the
+ * first call) and returns at once, so that appends do not wait on a
+ * segment's deflate. When the thread cannot be started or the queue not
+ * grown, n is compressed here, as before the compressor existed. */
+void dmvf__audit_compress_later(dmvf_audit *a, uint64_t n);
+/* At close: the compressor finishes what is queued and is joined. Safe to
+ * call when it never started. */
+void dmvf__audit_compress_drain(dmvf_audit *a);
 
 /* ---- audit_checkpoint.c ---- */
 

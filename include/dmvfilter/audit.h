@@ -38,7 +38,8 @@
  *
  * Rotation: at an append, a segment rotate_bytes long or rotate_seconds old
  * gets a closing checkpoint (and HEAD), the next segment is started and,
- * with compress, the closed one is rewritten as .log.z. Entries after the
+ * with compress, the closed one is rewritten as .log.z by a thread of the
+ * handle's own, while appends go on (close waits for it). Entries after the
  * newest checkpoint are vouched for by their chain alone: cutting them off
  * cannot be told from a writer that never wrote them, so a long-running
  * writer should rotate often (rotate_seconds) or close and reopen.
@@ -129,7 +130,8 @@ DMVF_API dmvf_audit *dmvf_audit_open(const char *dir, const dmvf_keyring *kr,
                                      const dmvf_audit_options *opts, dmvf_error *err);
 
 /* Writes a signed checkpoint and HEAD (unless nothing was appended since
- * the newest checkpoint), closes and frees.
+ * the newest checkpoint), waits for the compression of the segments the
+ * handle rotated (with compress), closes and frees.
  * @return  DMVF_OK; DMVF_EIO (an earlier append failed, so no checkpoint
  *          is written; or the checkpoint or HEAD cannot be written);
  *          DMVF_ETAMPER (bytes another writer appended do not verify).

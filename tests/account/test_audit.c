@@ -12,7 +12,8 @@
  *
  * The known limit is pinned too: a log cut back to an older checkpoint
  * together with that checkpoint's HEAD verifies (only an outside copy of
- * HEAD can tell). Then: rotation by size with compression, two processes
+ * HEAD can tell). Then: rotation by size with compression (appends going
+ * on while a closed segment is compressed aside), two processes
  * appending 200 entries each at once, group commit (threads appending on
  * one handle share write+fsync: every entry there, the chain verifies,
  * fewer fsyncs than entries; one failed fsync fails every call of its
@@ -48,12 +49,30 @@ static dmvf_keyring *g_kr, *g_kr2;
  * g_fs_delay_us: each fsync takes at least that long (a disk's latency:
  * while one batch syncs the others queue). g_fs_hold 1: the next fsync
  * waits (g_fs_hold 2) until the test sets it to 0, then succeeds.
- * g_fs_fail: fsyncs fail with EIO. */
+ * g_fs_fail: fsyncs fail with EIO. g_fs_hold_z 1: the fsync of a
+ * compressed segment being written aside (.log.z.tmp) waits (g_fs_hold_z
+ * 2) until the test sets it to 0; the others go on. */
 static atomic_uint g_fsyncs, g_fsyncs_ended;
-static atomic_int g_fs_delay_us, g_fs_hold, g_fs_fail;
+static atomic_int g_fs_delay_us, g_fs_hold, g_fs_fail, g_fs_hold_z;
+
+static int is_ztmp(int fd)
+{
+    char link[64], path[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t k = readlink(link, path, sizeof path - 1);
+    if (k < 0)
+        return 0;
+    path[k] = 0;
+    return strstr(path, ".log.z.tmp") != NULL;
+}
 
 static int fsync_now(int fd)
 {
+    if (atomic_load(&g_fs_hold_z) && is_ztmp(fd)) {
+        atomic_store(&g_fs_hold_z, 2);
+        while (atomic_load(&g_fs_hold_z) == 2)
+            usleep(1000);
+    }
     int one = 1;
     if (atomic_compare_exchange_strong(&g_fs_hold, &one, 2)) {
         while (atomic_load(&g_fs_hold) == 2)
@@ -685,6 +704,81 @@ static void test_rotation(void)
     CHECK_EQ_INT(session(good, &o, 5, 61), 0);
     CHECK_MSG(verify_kr(good, &err) == DMVF_OK, "continued: %s", err.msg);
     CHECK_EQ_INT(count_entries(good), 66);
+}
+
+/* Rotation does not make appends wait for the closed segment's deflate:
+ * with the compressor held in its fsync, appends on the handle go on
+ * through further rotations; close then waits for it, and every closed
+ * segment is compressed. (Compressing on the appending thread, the
+ * appender stays stuck behind the held fsync and the wait below times
+ * out.) */
+typedef struct {
+    dmvf_audit *a;
+    int n, bad;
+    atomic_int done;
+} aside_arg;
+
+static void *aside_run(void *p)
+{
+    aside_arg *x = p;
+    x->bad = write_entries(x->a, x->n, 0);
+    atomic_store(&x->done, 1);
+    return NULL;
+}
+
+static void test_rotation_aside(void)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", P("aside"));
+    dmvf_audit_options o;
+    memset(&o, 0, sizeof o);
+    o.rotate_bytes = 2048;
+    o.compress = 1;
+    dmvf_error err;
+    dmvf_audit *a = dmvf_audit_open(dir, g_kr, &o, &err);
+    CHECK_MSG(a != NULL, "open: %s", a ? "" : err.msg);
+    if (!a)
+        return;
+    atomic_store(&g_fs_hold_z, 1);
+    aside_arg x;
+    memset(&x, 0, sizeof x);
+    x.a = a;
+    x.n = 60;
+    pthread_t th;
+    CHECK_EQ_INT(pthread_create(&th, NULL, aside_run, &x), 0);
+    int waited = 0;
+    while (!atomic_load(&x.done) && waited < 20000) {
+        usleep(1000);
+        waited++;
+    }
+    int done = atomic_load(&x.done);
+    CHECK_MSG(done, "appends waited on the held compression (%d ms)", waited);
+    CHECK_MSG(atomic_load(&g_fs_hold_z) == 2, "the compressor was not held meanwhile");
+    dmvf__audit_seg *segs;
+    size_t ns, nz = 0;
+    if (done) {
+        /* the held segment's compression has not happened yet */
+        CHECK_EQ_INT(dmvf__audit_segments(dir, &segs, &ns, &err), DMVF_OK);
+        CHECK_MSG(ns >= 4, "%zu segments", ns);
+        CHECK(segs[0].has_log && !segs[0].has_z);
+        free(segs);
+        /* readers go on meanwhile */
+        CHECK_MSG(verify_kr(dir, &err) == DMVF_OK, "while compressing: %s", err.msg);
+    }
+    atomic_store(&g_fs_hold_z, 0);
+    pthread_join(th, NULL);
+    CHECK_EQ_INT(x.bad, 0);
+    CHECK_EQ_INT(dmvf_audit_close(a, &err), DMVF_OK);
+    CHECK_EQ_INT(dmvf__audit_segments(dir, &segs, &ns, &err), DMVF_OK);
+    for (size_t i = 0; i < ns; i++) {
+        nz += segs[i].has_z;
+        CHECK(!(segs[i].has_z && segs[i].has_log));
+    }
+    CHECK_EQ_INT(nz, ns - 1);   /* close waited: every closed segment compressed */
+    CHECK(ns > 0 && segs[ns - 1].has_log && !segs[ns - 1].has_z);
+    free(segs);
+    CHECK_MSG(verify_kr(dir, &err) == DMVF_OK, "after close: %s", err.msg);
+    CHECK_EQ_INT(count_entries(dir), 60);
 }
 
 /* ---- concurrency and crashes ---- */
@@ -1704,6 +1798,7 @@ int main(int argc, char **argv)
 
     test_basic_and_tamper();
     test_rotation();
+    test_rotation_aside();
     test_two_writers();
     test_group_commit();
     test_killed_writer();
