@@ -2,7 +2,7 @@
 # bench/servebench.sh [options] - `dmvfilter serve` under load: Release calls
 # over the Unix socket with keep-alive, driven by h2load (nghttp2-client)
 # over HTTP/1.1 with a prepared binary body; requests/s and the latency
-# percentiles p50, p99, p99.9 from h2load's per-request log, and the
+# percentiles p50, p99, p99.9 and the slowest call from h2load's per-request log, and the
 # service's CPU time per call (user + system, /proc/PID/stat).
 #
 # Scenarios, each --seconds long (default 5) on a fresh service:
@@ -145,7 +145,7 @@ for line in open(log):
 d.sort()
 pct = lambda p: d[min(len(d) - 1, int(len(d) * p / 100))] / 1000
 cpu = int(ticks) / int(hz) / len(d) * 1e6
-print(f"| {name} | {c} | {t} | {float(rps):,.0f} | {pct(50):.3f} | {pct(99):.3f} | {pct(99.9):.3f} | {cpu:.0f} | {len(d)} | {bad} |")
+print(f"| {name} | {c} | {t} | {float(rps):,.0f} | {pct(50):.3f} | {pct(99):.3f} | {pct(99.9):.3f} | {d[-1] / 1000:.1f} | {cpu:.0f} | {len(d)} | {bad} |")
 PY
 )") || die "no latencies in $log"
     case ${rows[-1]} in *"| 0 |") ;; *) die "$name: calls not answered 200: ${rows[-1]}" ;; esac
@@ -165,8 +165,8 @@ mkdir -p "$(dirname "$out")"
     echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; $seconds s per row, nice -n $nice;"
     echo "h2load $(h2load --version | sed 's/.*nghttp2\///') --h1 -t 1 over unix:$W/s.sock, keep-alive"
     echo
-    echo "| scenario | connections | HTTP threads | requests/s | p50 ms | p99 ms | p99.9 ms | service CPU µs/call | calls | not 200 |"
-    echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+    echo "| scenario | connections | HTTP threads | requests/s | p50 ms | p99 ms | p99.9 ms | max ms | service CPU µs/call | calls | not 200 |"
+    echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
     printf '%s\n' "${rows[@]}"
 } | tee "$out"
 say "written to $out"

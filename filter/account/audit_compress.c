@@ -17,7 +17,8 @@
  * DIR/LOCK while it deflates, so appends go on (a closed segment is never
  * written again, and only the process that closed it compresses it), and
  * takes DIR/LOCK only for the rename and the removal, as readers take
- * their snapshot of the directory under it. Close drains the queue and joins the thread, so a closed handle has
+ * their snapshot of the directory under it. It runs at nice 19, so that
+ * on a loaded machine it takes what the calls leave of the CPU. Close drains the queue and joins the thread, so a closed handle has
  * compressed every segment it rotated. A process that dies first leaves
  * the plain segment, as a failed compression does.
  */
@@ -25,10 +26,12 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <zlib.h>
 #include "dmvfilter/dmvfilter.h"
@@ -127,6 +130,10 @@ void dmvf__audit_compress(dmvf_audit *a, uint64_t n, int locked)
 static void *compressor(void *arg)
 {
     dmvf_audit *a = arg;
+    /* the lowest priority (Linux's nice is per thread): on a busy machine
+     * the deflate takes the CPU the calls leave rather than slowing them
+     * all for as long as it runs; best effort */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     pthread_mutex_lock(&a->zmu);
     for (;;) {
         while (a->zhead == a->zn && !a->zstop)
