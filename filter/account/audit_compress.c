@@ -18,7 +18,8 @@
  * written again, and only the process that closed it compresses it), and
  * takes DIR/LOCK only for the rename and the removal, as readers take
  * their snapshot of the directory under it. It runs at nice 19, so that
- * on a loaded machine it takes what the calls leave of the CPU. Close drains the queue and joins the thread, so a closed handle has
+ * on a loaded machine it takes what the calls leave of the CPU. Close
+ * drains the queue and joins the thread, so a closed handle has
  * compressed every segment it rotated. A process that dies first leaves
  * the plain segment, as a failed compression does.
  */
