@@ -17,9 +17,9 @@
  * DIR/LOCK while it deflates, so appends go on (a closed segment is never
  * written again, and only the process that closed it compresses it), and
  * takes DIR/LOCK only for the rename and the removal, as readers take
- * their snapshot of the directory under it. It runs at nice 19, so that
- * on a loaded machine it takes what the calls leave of the CPU. Close
- * drains the queue and joins the thread, so a closed handle has
+ * their snapshot of the directory under it. (It keeps the process's
+ * priority: a lower one measured no better, and setpriority is among the
+ * calls examples/dmvfilter.service denies.) Close drains the queue and joins the thread, so a closed handle has
  * compressed every segment it rotated. A process that dies first leaves
  * the plain segment, as a failed compression does.
  */
@@ -31,8 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <zlib.h>
 #include "dmvfilter/dmvfilter.h"
@@ -123,18 +121,16 @@ void dmvf__audit_compress(dmvf_audit *a, uint64_t n, int locked)
         fsync(a->dirfd);
         unlink(src);
     }
-    if (lfd >= 0)
-        close(lfd);   /* releases the lock */
+    if (lfd >= 0) {
+        flock(lfd, LOCK_UN);   /* not only close: a child forked meanwhile shares lfd */
+        close(lfd);
+    }
     fsync(a->dirfd);
 }
 
 static void *compressor(void *arg)
 {
     dmvf_audit *a = arg;
-    /* the lowest priority (Linux's nice is per thread): on a busy machine
-     * the deflate takes the CPU the calls leave rather than slowing them
-     * all for as long as it runs; best effort */
-    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     pthread_mutex_lock(&a->zmu);
     for (;;) {
         while (a->zhead == a->zn && !a->zstop)

@@ -113,8 +113,14 @@ int dmvf__audit_segments(const char *dir, dmvf__audit_seg **segs, size_t *n, dmv
                 rc = dmvf__seterr(err, DMVF_EIO, "%s: cannot stat: %s", path, strerror(errno));
                 break;
             } else {
-                /* compressed and removed since readdir (the .log.z was
-                 * renamed into place first): listed as compressed */
+                /* removed since readdir: compressed (the .log.z was
+                 * renamed into place first) it is listed so; else it is
+                 * not listed (verify reports the gap) */
+                snprintf(path, sizeof path, "%s/%s.z", dir, de->d_name);
+                if (stat(path, &st) != 0) {
+                    errno = 0;
+                    continue;
+                }
                 v[len].has_log = 0;
                 v[len].has_z = 1;
             }
