@@ -548,6 +548,73 @@ static int renumber(dmvf_columns *c, dmvf_error *err)
     return DMVF_OK;
 }
 
+/* Sorted, renumbered columns closed downward: for every column, the same
+ * path at every lower element index of each repeated step. The reader
+ * closes gaps between present elements, so a value in element k of a row
+ * can land in any element j < k of the record ("vehicles.0.plate_year,
+ * vehicles.1.plate" and a row with only the plate: the record's element 0
+ * has it), and the output needs a column there. Added, then sorted and
+ * made unique; more than DMVF_MAX_COLUMNS in all is DMVF_ETOOBIG. */
+static int close_down(dmvf_columns *c, dmvf_error *err)
+{
+    size_t total = c->n;
+    for (size_t i = 0; i < c->n; i++) {
+        size_t combos = 1;
+        for (unsigned d = 0; d < c->col[i].depth && combos <= DMVF_MAX_COLUMNS; d++)
+            combos *= (size_t)c->col[i].idx[d] + 1;
+        if (combos > DMVF_MAX_COLUMNS || (total += combos - 1) > 4 * (size_t)DMVF_MAX_COLUMNS)
+            return set_err(err, DMVF_ETOOBIG, "the CSV output would need more than %u columns",
+                           DMVF_MAX_COLUMNS);
+    }
+    if (total == c->n)
+        return DMVF_OK;
+    dmvf__col *v = realloc(c->col, total * sizeof *v);
+    if (!v)
+        return set_err(err, DMVF_ENOMEM, "out of memory for a column list");
+    c->col = v;
+    size_t m = c->n;
+    for (size_t i = 0; i < c->n; i++) {
+        const dmvf__col *src = &v[i];
+        uint32_t at[DMVF__MAX_DEPTH] = {0};
+        for (;;) {   /* every at[d] <= idx[d], odometer-wise from all 0 */
+            int lower = 0;
+            for (unsigned e = 0; e < src->depth; e++)
+                lower |= at[e] != src->idx[e];
+            if (lower) {
+                dmvf__col *n = &v[m++];
+                *n = *src;
+                memcpy(n->idx, at, sizeof at);
+                n->name = NULL;   /* named below, once unique */
+            }
+            unsigned d = 0;
+            while (d < src->depth && at[d] == src->idx[d])
+                at[d++] = 0;
+            if (d == src->depth)
+                break;
+            at[d]++;
+        }
+    }
+    qsort(v, m, sizeof *v, by_steps);
+    size_t o = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (o > 0 && by_steps(&v[o - 1], &v[i]) == 0) {
+            if (!v[o - 1].name)
+                v[o - 1] = v[i];   /* the header's own, named, wins */
+            continue;
+        }
+        v[o++] = v[i];
+    }
+    if (o > DMVF_MAX_COLUMNS)
+        return set_err(err, DMVF_ETOOBIG, "the CSV output would need more than %u columns",
+                       DMVF_MAX_COLUMNS);
+    c->n = o;
+    for (size_t i = 0; i < o; i++) {
+        if (!v[i].name && !(v[i].name = step_name(&c->a, &v[i])))
+            return set_err(err, DMVF_ENOMEM, "out of memory for a column list");
+    }
+    return DMVF_OK;
+}
+
 int dmvf__columns_subset(const dmvf_columns *in, const dmvf_plan *plan, dmvf_columns **out,
                          dmvf_error *err)
 {
@@ -569,6 +636,8 @@ int dmvf__columns_subset(const dmvf_columns *in, const dmvf_plan *plan, dmvf_col
         qsort(c->col, c->n, sizeof *c->col, by_steps);
         rc = renumber(c, err);
     }
+    if (!rc)
+        rc = close_down(c, err);
     if (!rc) {
         for (size_t i = 0; i < c->n; i++)
             c->col[i].cell = (uint32_t)i;   /* a row of these columns */

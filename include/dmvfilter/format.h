@@ -158,9 +158,14 @@ DMVF_API int dmvf_columns_for_filter(const dmvf_filter *f, const dmvf_columns_op
  * output of a CSV input. in's unknown columns are not carried over, and
  * element indexes are numbered from 0 in their order (the reader closes
  * gaps between elements, so in's header "vehicles.1.plate,vehicles.3.plate"
- * gives "vehicles.0.plate,vehicles.1.plate", room for every row).
+ * gives "vehicles.0.plate,vehicles.1.plate", room for every row). For the
+ * same reason a path at element k also gets a column at every lower
+ * element ("vehicles.0.plate_year,vehicles.1.plate" gives
+ * "vehicles.0.plate,vehicles.0.plate_year,vehicles.1.plate": a row whose
+ * element 0 is empty reads as a record whose vehicles[0] has the plate).
  * @return  DMVF_OK with *out; DMVF_EREFUSED when f rewrites no records;
- *          DMVF_ENOMEM.
+ *          DMVF_ETOOBIG when that would be more than DMVF_MAX_COLUMNS
+ *          columns; DMVF_ENOMEM.
  * Threads: thread-safe (in and f are only read).
  * NULL:    in, f and out abort; err may be NULL.
  * Owns:    the caller owns *out; in and f are not kept. */

@@ -464,8 +464,16 @@ static void test_csv_units(void)
     out.len = 0;
     CHECK_EQ_INT(csv_to(DMVF_FORMAT_CSV, "vehicles.3.plate,license.restrictions.1,vehicles.1.plate,vehicles.1.vin,"
                                          "vehicles.3.registered_address.city\nA,,,V,C\n", &out, &err), DMVF_OK);
-    CHECK_EQ_STR((char *)out.p, "license.restrictions.0,vehicles.0.plate,vehicles.0.vin,vehicles.1.plate,"
-                                "vehicles.1.registered_address.city\n,,V,A,C\n");
+    CHECK_EQ_STR((char *)out.p, "license.restrictions.0,vehicles.0.plate,vehicles.0.vin,"
+                                "vehicles.0.registered_address.city,vehicles.1.plate,"
+                                "vehicles.1.registered_address.city\n,,V,,A,C\n");
+    /* ... and closed downward: a value of element k can land in any lower
+     * element (here vehicles.1's plate, element 0 being empty, is the
+     * record's vehicles[0].plate), so the output has a column for it */
+    out.len = 0;
+    CHECK_EQ_INT(csv_to(DMVF_FORMAT_CSV, "vehicles.0.plate_year,vehicles.1.plate\n,X\n1999,Y\n", &out, &err),
+                 DMVF_OK);
+    CHECK_EQ_STR((char *)out.p, "vehicles.0.plate,vehicles.0.plate_year,vehicles.1.plate\nX,,\n,1999,Y\n");
     /* more elements than column groups: an error, never a cut */
     out.len = 0;
     back.len = 0;
