@@ -1452,6 +1452,49 @@ static void check_framed_output(const uint8_t *p, size_t n, const fr_log *lg, co
 
 /* The record frames of each request in an input that was accepted:
  * counts[k] for the k-th request frame. Returns the number of requests. */
+/* Skips the fields of a group whose start key (field num) was read, up to
+ * and past its end key, nested groups included: 1, or 0 when f..fe does
+ * not hold a whole group (protobuf parsers skip an unknown group so). */
+static int skip_group(const uint8_t **pf, const uint8_t *fe, uint64_t num, int depth)
+{
+    const uint8_t *f = *pf;
+    while (f < fe) {
+        uint64_t key, v;
+        size_t k = get_varint(f, fe, &key);
+        if (!k || depth > 64)
+            return 0;
+        f += k;
+        switch (key & 7) {
+        case 0:
+            if (!(k = get_varint(f, fe, &v)))
+                return 0;
+            f += k;
+            break;
+        case 1: f += 8; break;
+        case 5: f += 4; break;
+        case 2:
+            if (!(k = get_varint(f, fe, &v)) || v > (uint64_t)(fe - f - (ptrdiff_t)k))
+                return 0;
+            f += k + (size_t)v;
+            break;
+        case 3:
+            if (!skip_group(&f, fe, key >> 3, depth + 1))
+                return 0;
+            break;
+        case 4:
+            if ((key >> 3) != num)
+                return 0;
+            *pf = f;
+            return 1;
+        default:
+            return 0;
+        }
+        if (f > fe)
+            return 0;
+    }
+    return 0;
+}
+
 static size_t count_input_records(const uint8_t *p, size_t n, uint64_t *counts, size_t max)
 {
     const uint8_t *e = p + n;
@@ -1482,10 +1525,14 @@ static size_t count_input_records(const uint8_t *p, size_t n, uint64_t *counts, 
                     return req;
                 f += k + (size_t)v;
                 break;
+            case 3:   /* an unknown group: skipped, as the library skips it */
+                if (!skip_group(&f, fe, key >> 3, 0))
+                    return req;
+                break;
             default:
                 return req;
             }
-            if ((key >> 3) >= 1 && (key >> 3) <= 3)
+            if ((key & 7) != 3 && (key >> 3) >= 1 && (key >> 3) <= 3)
                 body = (unsigned)(key >> 3);
         }
         if (body == 1) {
