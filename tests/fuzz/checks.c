@@ -1452,47 +1452,50 @@ static void check_framed_output(const uint8_t *p, size_t n, const fr_log *lg, co
 
 /* The record frames of each request in an input that was accepted:
  * counts[k] for the k-th request frame. Returns the number of requests. */
-/* Skips the fields of a group whose start key (field num) was read, up to
- * and past its end key, nested groups included: 1, or 0 when f..fe does
- * not hold a whole group (protobuf parsers skip an unknown group so). */
-static int skip_group(const uint8_t **pf, const uint8_t *fe, uint64_t num, int depth)
+/* Skips the value of the field whose key was just read (f is past it), an
+ * unknown group's fields included (protobuf parsers skip one so, and the
+ * library does): 1, or 0 when f..fe does not hold it whole or key is a
+ * group's end. */
+static int skip_value(const uint8_t **pf, const uint8_t *fe, uint64_t key, int depth)
 {
     const uint8_t *f = *pf;
-    while (f < fe) {
-        uint64_t key, v;
-        size_t k = get_varint(f, fe, &key);
-        if (!k || depth > 64)
+    uint64_t v;
+    size_t k;
+    switch (key & 7) {
+    case 0:
+        if (!(k = get_varint(f, fe, &v)))
             return 0;
         f += k;
-        switch (key & 7) {
-        case 0:
-            if (!(k = get_varint(f, fe, &v)))
+        break;
+    case 1: f += 8; break;
+    case 5: f += 4; break;
+    case 2:
+        if (!(k = get_varint(f, fe, &v)) || v > (uint64_t)(fe - f - (ptrdiff_t)k))
+            return 0;
+        f += k + (size_t)v;
+        break;
+    case 3:   /* to the end key of the same number, nested groups skipped */
+        for (;;) {
+            uint64_t inner;
+            if (depth > 64 || f >= fe || !(k = get_varint(f, fe, &inner)))
                 return 0;
             f += k;
-            break;
-        case 1: f += 8; break;
-        case 5: f += 4; break;
-        case 2:
-            if (!(k = get_varint(f, fe, &v)) || v > (uint64_t)(fe - f - (ptrdiff_t)k))
+            if ((inner & 7) == 4) {
+                if ((inner >> 3) != (key >> 3))
+                    return 0;
+                break;
+            }
+            if (!skip_value(&f, fe, inner, depth + 1))
                 return 0;
-            f += k + (size_t)v;
-            break;
-        case 3:
-            if (!skip_group(&f, fe, key >> 3, depth + 1))
-                return 0;
-            break;
-        case 4:
-            if ((key >> 3) != num)
-                return 0;
-            *pf = f;
-            return 1;
-        default:
-            return 0;
         }
-        if (f > fe)
-            return 0;
+        break;
+    default:
+        return 0;
     }
-    return 0;
+    if (f > fe)
+        return 0;
+    *pf = f;
+    return 1;
 }
 
 static size_t count_input_records(const uint8_t *p, size_t n, uint64_t *counts, size_t max)
@@ -1501,7 +1504,7 @@ static size_t count_input_records(const uint8_t *p, size_t n, uint64_t *counts, 
     size_t req = 0;
     int open = 0;
     while (p < e) {
-        uint64_t len, key, v;
+        uint64_t len, key;
         size_t k = get_varint(p, e, &len);
         if (!k || len > (uint64_t)(e - p - (ptrdiff_t)k))
             return req;
@@ -1512,26 +1515,8 @@ static size_t count_input_records(const uint8_t *p, size_t n, uint64_t *counts, 
             if (!(k = get_varint(f, fe, &key)))
                 return req;
             f += k;
-            switch (key & 7) {
-            case 0:
-                if (!(k = get_varint(f, fe, &v)))
-                    return req;
-                f += k;
-                break;
-            case 1: f += 8; break;
-            case 5: f += 4; break;
-            case 2:
-                if (!(k = get_varint(f, fe, &v)) || v > (uint64_t)(fe - f - (ptrdiff_t)k))
-                    return req;
-                f += k + (size_t)v;
-                break;
-            case 3:   /* an unknown group: skipped, as the library skips it */
-                if (!skip_group(&f, fe, key >> 3, 0))
-                    return req;
-                break;
-            default:
+            if (!skip_value(&f, fe, key, 0))
                 return req;
-            }
             if ((key & 7) != 3 && (key >> 3) >= 1 && (key >> 3) <= 3)
                 body = (unsigned)(key >> 3);
         }
