@@ -128,6 +128,7 @@ struct dmvf_cz_enc {
 #ifdef DMVF_HAVE_ISAL
     struct isal_zstream is;
     unsigned char *level_buf;
+    int is_fresh;               /* ISA-L: nothing of this member handed on yet */
 #endif
     ZSTD_CCtx *zc;
     unsigned char *stage;       /* bytes of the member not yet handed on (< DMVF_CZ_PIECE) */
@@ -150,6 +151,7 @@ static void isal_start(dmvf_cz_enc *e)
     e->is.level_buf_size = (uint32_t)isal_level_buf_size(l);
     e->is.gzip_flag = IGZIP_GZIP;
     e->is.flush = NO_FLUSH;
+    e->is_fresh = 1;
 }
 #endif
 
@@ -249,15 +251,34 @@ static int zlib_piece(dmvf_cz_enc *e, const unsigned char *p, size_t n, int end,
 }
 
 #ifdef DMVF_HAVE_ISAL
-static int isal_piece(dmvf_cz_enc *e, const unsigned char *p, size_t n, int end, unsigned char **dst,
-                      size_t *cap, size_t *len)
+/*
+ * ISA-L 2.30's level 1 and 2 body (igzip_icf_body_h1_gr_bt.asm, the
+ * stream's first byte, .write_first_byte) hashes position 2 from rcx, which
+ * there holds the isal_zstream's own address, where it means the input
+ * (the level 0 body copies the input first: tmp6). Position 2 is then
+ * filed under a bucket chosen by the address's bits 16..47 and, in that
+ * bucket, can hide position 0 or 1 from a later match: the member
+ * decompresses right, but its bytes depend on where the encoder lives
+ * (ASLR, which worker), about once a few thousand members. The body stops
+ * after the first byte when it is handed exactly that byte and the 16 it
+ * keeps back at a flush (MIN_INBUF_PADDING), so a member's first call is
+ * its first ISAL_FIRST_CALL bytes with SYNC_FLUSH: byte 0 alone in the
+ * body, the other 16 through the finish code, which hashes one position at
+ * a time, and the body restarts from the data with its history flag set.
+ * It costs one short block and an empty stored block (about 8 bytes) a
+ * member. tests/cli/test_compress.c places encoders where the old call
+ * gave other bytes. A member of ISAL_FIRST_CALL bytes or fewer never
+ * reaches the second position in the body.
+ */
+#define ISAL_FIRST_CALL 17
+
+static int isal_call(dmvf_cz_enc *e, const unsigned char *p, size_t n, int end, int flush,
+                     unsigned char **dst, size_t *cap, size_t *len)
 {
-    /* a stored block's worst case: the input and a few bytes per 64 KiB */
-    if (room(dst, cap, len, n + n / 64 + 1024) != 0)
-        return DMVF_CZ_ENOMEM;
     e->is.next_in = (uint8_t *)(uintptr_t)p;
     e->is.avail_in = (uint32_t)n;
     e->is.end_of_stream = (uint16_t)(end != 0);
+    e->is.flush = (uint16_t)flush;
     for (;;) {
         if (room(dst, cap, len, OUT_ROOM) != 0)
             return DMVF_CZ_ENOMEM;
@@ -268,11 +289,28 @@ static int isal_piece(dmvf_cz_enc *e, const unsigned char *p, size_t n, int end,
             return DMVF_CZ_EFAIL;
         *len += r - e->is.avail_out;
         if (end ? e->is.internal_state.state == ZSTATE_END : e->is.avail_in == 0)
-            break;
+            return 0;
     }
-    if (end)
+}
+
+static int isal_piece(dmvf_cz_enc *e, const unsigned char *p, size_t n, int end, unsigned char **dst,
+                      size_t *cap, size_t *len)
+{
+    /* a stored block's worst case: the input and a few bytes per 64 KiB */
+    if (room(dst, cap, len, n + n / 64 + 1024) != 0)
+        return DMVF_CZ_ENOMEM;
+    if (e->is_fresh && n > ISAL_FIRST_CALL) {
+        int r = isal_call(e, p, ISAL_FIRST_CALL, 0, SYNC_FLUSH, dst, cap, len);
+        if (r)
+            return r;
+        p += ISAL_FIRST_CALL;
+        n -= ISAL_FIRST_CALL;
+    }
+    e->is_fresh = 0;
+    int r = isal_call(e, p, n, end, NO_FLUSH, dst, cap, len);
+    if (r == 0 && end)
         isal_start(e);
-    return 0;
+    return r;
 }
 #endif
 
