@@ -243,6 +243,44 @@ int main(void)
         free(ref);
     }
 
+    /* members around the first call's 17 bytes and past one piece: each
+     * inflates to its input, and feeding it in small updates gives the
+     * bytes of one update (a member depends on its bytes alone) */
+    const size_t sizes[] = {0, 1, 2, 16, 17, 18, 19, 33, 300, 4096, DMVF_CZ_PIECE, DMVF_CZ_PIECE + 5};
+    unsigned char *big = malloc(DMVF_CZ_PIECE + 5);
+    CHECK(big != NULL);
+    for (size_t i = 0; i < DMVF_CZ_PIECE + 5; i += DATA_LEN)
+        memcpy(big + i, data, DMVF_CZ_PIECE + 5 - i < DATA_LEN ? DMVF_CZ_PIECE + 5 - i : DATA_LEN);
+    for (size_t li = 0; li < sizeof levels / sizeof levels[0]; li++) {
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            size_t n = sizes[si];
+            dmvf_cz_opts o = {DMVF_CZ_GZIP, levels[li], DMVF_CZ_ISAL};
+            int err = 0;
+            dmvf_cz_enc *e = dmvf__cz_enc_create(&o, &err);
+            unsigned char *one = NULL, *many = NULL;
+            size_t one_cap = 0, one_len = 0, many_cap = 0, many_len = 0;
+            CHECK(e && dmvf__cz_enc_member(e, big, n, &one, &one_cap, &one_len) == 0);
+            CHECK_MSG(inflates_to(one, one_len, big, n), "level %d, %zu bytes: does not inflate to the input",
+                      levels[li], n);
+            /* the same encoder again, in updates of 1 byte, then 7, then the rest */
+            int r = 0;
+            size_t pos = 0;
+            for (size_t step = 1; pos < n && r == 0; step = step == 1 ? 7 : n) {
+                size_t k = n - pos < step ? n - pos : step;
+                r = dmvf__cz_enc_update(e, big + pos, k, &many, &many_cap, &many_len);
+                pos += k;
+            }
+            CHECK(r == 0 && dmvf__cz_enc_end(e, &many, &many_cap, &many_len) == 0);
+            CHECK_MSG(many_len == one_len && memcmp(many, one, one_len) == 0,
+                      "level %d, %zu bytes: updates gave %zu bytes, one call %zu", levels[li], n, many_len,
+                      one_len);
+            dmvf__cz_enc_free(e);
+            free(one);
+            free(many);
+        }
+    }
+    free(big);
+
 #ifdef DMVF_HAVE_ISAL
     /* the library alone at the same windows: is the quirk still there? */
     unsigned char *lb = malloc(ISAL_DEF_LVL1_DEFAULT);
