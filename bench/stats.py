@@ -45,6 +45,13 @@ TARGETS = [
     ("gzip input (zlib) vs plain input", "gzinzlib", "police", None, "records/s, 1 thread"),
     ("zstd input vs plain input", "zstdin", "police", None, "records/s, 1 thread"),
     ("gzip output, 2 threads vs 1 thread", "gzout2t", "gzout1", None, "scaling with --threads"),
+    ("gzip input (1 MiB members), 2 threads vs plain input, 2 threads", "gzinm2t", "threads2", 0.7,
+     "records/s, members inflated on the threads"),
+    ("gzip input (1 MiB members), 2 threads vs 1 thread", "gzinm2t", "gzinm", None, "scaling with --threads"),
+    ("gzip input (1 MiB members), minimal profile, 2 threads vs 1 thread", "gzinmmin2t", "gzinmmin", None,
+     "scaling with --threads where the inflate is most of the run"),
+    ("gzip input (gzip -6, one member), 2 threads vs 1 thread", "gzin2t", "gzin", None,
+     "one member: one inflater whatever --threads"),
 ]
 
 TARGETS_FORMATS = [

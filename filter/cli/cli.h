@@ -186,12 +186,14 @@ typedef struct dmvf_cli_src {
     unsigned char *raw;      /* compressed bytes, or the bytes read ahead (plain) */
     size_t raw_cap, raw_len, raw_pos;   /* plain: raw_pos..raw_len still to serve */
     uint64_t raw_base;       /* compressed bytes before raw[0] */
+    uint64_t dec_origin;     /* the compressed offset where the decoder's input starts */
     uint64_t bytes_in;       /* bytes read from the file */
     uint64_t bytes_out;      /* bytes handed out (inflated) */
     uint64_t max_inflate;    /* compressed: the most bytes the input may inflate to;
                                 0: the default rule (below) */
     int defer_errors;        /* 1: keep a read error's message in errmsg */
     char errmsg[600];        /* the kept message, "" if none */
+    struct dmvf_cli_zpar *par; /* gzip members inflated on threads (io.c), or NULL */
 } dmvf_cli_src;
 
 /* A compressed input (gzip or zstd, every decoder) is refused
@@ -215,6 +217,13 @@ int dmvf__cli_src_read(dmvf_cli_src *s, void *buf, size_t cap, size_t *n, int *e
  * pipeline reads ahead of what it has written: an earlier failure may have
  * to be reported instead), then forgets it. */
 void dmvf__cli_src_report(dmvf_cli_src *s);
+/* Inflates a gzip input's members on n threads (n >= 2, before the first
+ * read; otherwise, or for another input, nothing changes): the reader
+ * finds where members start, each thread inflates a run of whole members,
+ * and the bytes are handed out in order, the same bytes and the same
+ * errors as one decoder gives (io.c says how). Returns 0, or
+ * DMVF_EXIT_NOMEM / DMVF_EXIT_SOFTWARE (message printed). */
+int dmvf__cli_src_inflaters(dmvf_cli_src *s, unsigned n);
 void dmvf__cli_src_close(dmvf_cli_src *s);
 
 /* ---- output (sink.c) ---- */

@@ -110,8 +110,10 @@ const char dmvf__cli_filter_help[] =
     "                          available, at most 32); the input is cut into chunks\n"
     "                          written in input order, so the output is the same\n"
     "                          bytes for every N; a reader and a writer run beside\n"
-    "                          the workers (N = 1 too). A request with a record limit\n"
-    "                          (max_records) and --format framed run on one thread.\n"
+    "                          the workers (N = 1 too); a gzip input of many members\n"
+    "                          inflates on N threads too (at most 8). A request with a\n"
+    "                          record limit (max_records) and --format framed run on\n"
+    "                          one thread.\n"
     "  --quiet                 no progress line, no summary (refusals and errors\n"
     "                          are still reported)\n"
     "\n"
@@ -375,7 +377,10 @@ static int run_records(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol, c
         par.out_fmt = cfg->out_fmt;
         par.csv_elements = cfg->csv_elements;
         par.unknown = codec;
-        rc = dmvf__cli_par_run(&par, f, src, &sink);
+        /* a gzip input's members inflate on as many threads as rewrite */
+        rc = dmvf__cli_src_inflaters(src, par.threads);
+        if (!rc)
+            rc = dmvf__cli_par_run(&par, f, src, &sink);
         st = par.status;
         err = par.err;
         n_in = par.records_in;

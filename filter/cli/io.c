@@ -12,6 +12,10 @@
  *                 ^ raw_base counts compressed bytes before raw[0], so an
  *                   error names its compressed byte offset
  *
+ * With dmvf__cli_src_inflaters (--threads 2 and more) a gzip input's
+ * members inflate on threads (the end of this file says how), the bytes
+ * handed out the same.
+ *
  * Pipes: input and output pipes are asked for a 1 MiB buffer (F_SETPIPE_SZ,
  * failure ignored) and are read and written in pieces of up to 1 MiB, so
  * that a pipe costs about what a file costs.
@@ -19,6 +23,7 @@
 #define _GNU_SOURCE     /* F_SETPIPE_SZ */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,7 +161,11 @@ static uint64_t comp_consumed(const dmvf_cli_src *s)
 static int comp_error(dmvf_cli_src *s, const char *what, int decoder)
 {
     uint64_t off = comp_consumed(s);
-    int exact = decoder ? dmvf__cz_dec_where(s->dec, &off) : 1;
+    int exact = 1;
+    if (decoder) {
+        exact = dmvf__cz_dec_where(s->dec, &off);
+        off += s->dec_origin;
+    }
     return src_fail(s, DMVF_EXIT_DATAERR, "input %s: %s: %s %sat compressed byte offset %llu", s->name,
                     dmvf__cz_format_name(s->comp), what, exact ? "" : "in the member starting ",
                     (unsigned long long)off);
@@ -224,10 +233,14 @@ static int comp_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n,
     return 0;
 }
 
+static int par_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n, int *eof);
+
 int dmvf__cli_src_read(dmvf_cli_src *s, void *buf, size_t cap, size_t *n, int *eof)
 {
     *n = 0;
     *eof = 0;
+    if (s->par)
+        return par_read(s, buf, cap, n, eof);
     if (s->comp != DMVF_CZ_NONE)
         return comp_read(s, buf, cap, n, eof);
     if (s->raw_pos < s->raw_len) {
@@ -258,8 +271,11 @@ int dmvf__cli_src_read(dmvf_cli_src *s, void *buf, size_t cap, size_t *n, int *e
     return 0;
 }
 
+static void par_close(dmvf_cli_src *s);
+
 void dmvf__cli_src_close(dmvf_cli_src *s)
 {
+    par_close(s);
     dmvf__cz_dec_free(s->dec);
     s->dec = NULL;
     if (s->fd > STDIN_FILENO)
@@ -267,4 +283,448 @@ void dmvf__cli_src_close(dmvf_cli_src *s)
     s->fd = -1;
     free(s->raw);
     s->raw = NULL;
+}
+
+/* ---- gzip members on threads ----
+ *
+ * A gzip file of many members (dmvfilter's own --gzip output, bgzip's, gzip
+ * files concatenated) can be inflated a run of members per thread, once
+ * the reader knows where members start; it cannot know without inflating,
+ * but it can guess: a member starts 1f 8b 08, reserved flag bits 0, XFL 0,
+ * 2 or 4, OS 0..13 or 255. The reader cuts the compressed input at the
+ * first such place PAR_SEG_MIN bytes or more after the last cut (a
+ * segment: from one cut to the next, or to the end of the file), and a
+ * thread inflates the segment with a decoder of its own. A segment is
+ * handed out only when it inflates to whole members that end exactly at
+ * its last byte, and it starts where the one before it ended (the first at
+ * byte 0): its end is then a member's end, and by induction every segment
+ * handed out is what one decoder inflates there. At the first segment
+ * that does not (a guess inside a member, corrupt or cut or trailing
+ * bytes, a segment over PAR_SEG_MAX compressed bytes or inflating past
+ * PAR_OUT_MAX) the threads stop, and the input from that segment's start
+ * on goes through the one decoder as before, so errors are the same, at
+ * the same compressed offsets.
+ *
+ *   file --read--> scan[] --cut--> jobs (a ring) --threads--> in order --> caller
+ *
+ * The inflate limit is checked as a segment is handed out, at the inflated
+ * and consumed bytes after each of its decoder calls (at most PAR_STEP
+ * out each; the last one ends the segment), as the one decoder checks it
+ * after each call, so a bomb is refused as it refuses it. Memory: the
+ * scan buffer and, for threads + 2 jobs, a segment and what it inflated.
+ */
+#define PAR_SCAN_CAP ((size_t)8 << 20)
+#define PAR_SEG_MIN ((size_t)256 << 10)
+#define PAR_SEG_MAX ((size_t)2 << 20)
+#define PAR_OUT_MAX ((size_t)16 << 20)
+#define PAR_STEP ((size_t)256 << 10)
+#define PAR_THREADS_MAX 8u
+#define PAR_SAMPLES (PAR_OUT_MAX / PAR_STEP + 8)
+#define GZ_HDR_LEN 10
+
+enum { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
+
+typedef struct par_job {
+    int state;
+    uint64_t start, end;            /* compressed offsets of the segment */
+    unsigned char *in, *out;
+    size_t in_len, in_cap, out_len, out_cap;
+    int ok;                         /* whole members, ending at its last byte */
+    unsigned ns;                    /* inflated / consumed bytes after each decoder call */
+    uint64_t s_out[PAR_SAMPLES], s_in[PAR_SAMPLES];
+} par_job;
+
+struct dmvf_cli_zpar {
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done;
+    pthread_t th[PAR_THREADS_MAX];
+    unsigned nth, nth_started;
+    int stop;
+    dmvf_cz_engine engine;
+    par_job *jobs;
+    unsigned njobs;
+    uint64_t seq_next, seq_work, seq_take; /* cut, taken by a thread, handed out */
+    unsigned char *scan;            /* compressed bytes read, scan[0] at offset scan_base */
+    size_t scan_len;
+    uint64_t scan_base;
+    uint64_t seg_start;             /* the next segment starts here */
+    uint64_t looked;                /* searched for member starts up to here */
+    int eof;                        /* the file's end is in scan */
+    int cut_done;                   /* no more segments (the end, or too long) */
+    uint64_t total;                 /* inflated bytes of the segments handed out */
+    uint64_t handed;                /* segments handed out */
+    par_job *cur;                   /* the segment being handed out */
+    size_t cur_pos;
+};
+
+static int member_start(const unsigned char *p)
+{
+    return p[0] == 0x1f && p[1] == 0x8b && p[2] == 8 && (p[3] & 0xe0) == 0 &&
+           (p[8] == 0 || p[8] == 2 || p[8] == 4) && (p[9] <= 13 || p[9] == 255);
+}
+
+/* Inflates a job's segment (a thread, without the lock). */
+static void par_inflate(par_job *j, dmvf_cz_engine engine)
+{
+    j->ok = 0;
+    j->out_len = 0;
+    j->ns = 0;
+    int err;
+    dmvf_cz_dec *d = dmvf__cz_dec_create(DMVF_CZ_GZIP, engine, &err);
+    if (!d)
+        return;
+    dmvf_cz_in in = {j->in, j->in_len, 0};
+    for (;;) {
+        if (j->out_cap - j->out_len < PAR_STEP) {
+            if (j->out_cap >= PAR_OUT_MAX)
+                break; /* past PAR_OUT_MAX: the one decoder takes it */
+            size_t want = j->out_cap ? j->out_cap * 2 : PAR_STEP * 4;
+            want = want > PAR_OUT_MAX ? PAR_OUT_MAX : want;
+            unsigned char *b = realloc(j->out, want);
+            if (!b)
+                break;
+            j->out = b;
+            j->out_cap = want;
+        }
+        size_t room = j->out_cap - j->out_len < PAR_STEP ? j->out_cap - j->out_len : PAR_STEP;
+        dmvf_cz_out out = {j->out, j->out_len + room, j->out_len};
+        size_t in0 = in.pos, out0 = j->out_len;
+        int r = dmvf__cz_dec_stream(d, &out, &in);
+        j->out_len = out.pos;
+        if (r)
+            break;
+        if (j->ns == PAR_SAMPLES)
+            break; /* more calls than a segment needs: the one decoder takes it */
+        j->s_out[j->ns] = j->out_len;
+        j->s_in[j->ns++] = in.pos;
+        if (in.pos == in.size && out.pos < out.size) {
+            j->ok = dmvf__cz_dec_at_end(d);
+            break;
+        }
+        if (in.pos == in0 && out.pos == out0)
+            break;
+    }
+    dmvf__cz_dec_free(d);
+}
+
+static void *par_thread(void *arg)
+{
+    struct dmvf_cli_zpar *z = arg;
+    pthread_mutex_lock(&z->mu);
+    for (;;) {
+        while (!z->stop && z->seq_work == z->seq_next)
+            pthread_cond_wait(&z->cv_work, &z->mu);
+        if (z->stop)
+            break;
+        par_job *j = &z->jobs[z->seq_work % z->njobs];
+        z->seq_work++;
+        j->state = JOB_RUNNING;
+        pthread_mutex_unlock(&z->mu);
+        par_inflate(j, z->engine);
+        pthread_mutex_lock(&z->mu);
+        j->state = JOB_DONE;
+        pthread_cond_broadcast(&z->cv_done);
+    }
+    pthread_mutex_unlock(&z->mu);
+    return NULL;
+}
+
+/* Stops the threads (each finishes the segment it holds). */
+static void par_stop(struct dmvf_cli_zpar *z)
+{
+    pthread_mutex_lock(&z->mu);
+    z->stop = 1;
+    pthread_cond_broadcast(&z->cv_work);
+    pthread_mutex_unlock(&z->mu);
+    for (unsigned i = 0; i < z->nth; i++)
+        pthread_join(z->th[i], NULL);
+    z->nth = 0;
+}
+
+/* DMVF_INFLATE_REPORT set: one line on stderr of how the input was
+ * inflated (the tests see the threads used, and where the one decoder took
+ * over). */
+static void par_report(const dmvf_cli_src *s, const struct dmvf_cli_zpar *z, uint64_t one_from)
+{
+    if (!getenv("DMVF_INFLATE_REPORT"))
+        return;
+    if (one_from == UINT64_MAX)
+        fprintf(stderr, "dmvfilter: gzip input: %llu segments inflated on %u threads\n",
+                (unsigned long long)z->handed, z->nth_started);
+    else
+        fprintf(stderr, "dmvfilter: gzip input: %llu segments inflated on %u threads, one decoder from byte %llu\n",
+                (unsigned long long)z->handed, z->nth_started, (unsigned long long)one_from);
+}
+
+static void par_free(dmvf_cli_src *s)
+{
+    struct dmvf_cli_zpar *z = s->par;
+    if (!z)
+        return;
+    par_stop(z);
+    for (unsigned i = 0; i < z->njobs; i++) {
+        free(z->jobs[i].in);
+        free(z->jobs[i].out);
+    }
+    free(z->jobs);
+    free(z->scan);
+    pthread_cond_destroy(&z->cv_done);
+    pthread_cond_destroy(&z->cv_work);
+    pthread_mutex_destroy(&z->mu);
+    free(z);
+    s->par = NULL;
+}
+
+int dmvf__cli_src_inflaters(dmvf_cli_src *s, unsigned n)
+{
+    if (s->comp != DMVF_CZ_GZIP || n < 2 || s->par || s->bytes_out || s->zin.pos)
+        return 0;
+    int engine = dmvf__cz_engine();
+    if (engine < 0)
+        return 0; /* dmvf__cli_src_open has refused it already */
+    struct dmvf_cli_zpar *z = calloc(1, sizeof *z);
+    if (!z) {
+        dmvf__cli_err("out of memory");
+        return DMVF_EXIT_NOMEM;
+    }
+    z->engine = (dmvf_cz_engine)engine;
+    z->njobs = (n < PAR_THREADS_MAX ? n : PAR_THREADS_MAX) + 2;
+    z->jobs = calloc(z->njobs, sizeof *z->jobs);
+    z->scan = malloc(PAR_SCAN_CAP);
+    if (!z->jobs || !z->scan || s->raw_len > PAR_SCAN_CAP) {
+        free(z->jobs);
+        free(z->scan);
+        free(z);
+        dmvf__cli_err("out of memory");
+        return DMVF_EXIT_NOMEM;
+    }
+    if (pthread_mutex_init(&z->mu, NULL) != 0) {
+        free(z->jobs);
+        free(z->scan);
+        free(z);
+        dmvf__cli_err("cannot start the inflating threads");
+        return DMVF_EXIT_SOFTWARE;
+    }
+    pthread_cond_init(&z->cv_work, NULL);
+    pthread_cond_init(&z->cv_done, NULL);
+    /* what dmvf__cli_src_open read to see the magic bytes */
+    memcpy(z->scan, s->raw, s->raw_len);
+    z->scan_len = s->raw_len;
+    z->eof = s->raw_eof;
+    s->par = z;
+    unsigned want = n < PAR_THREADS_MAX ? n : PAR_THREADS_MAX;
+    for (; z->nth < want; z->nth++)
+        if (pthread_create(&z->th[z->nth], NULL, par_thread, z) != 0)
+            break;
+    z->nth_started = z->nth;
+    if (z->nth == 0) {
+        par_free(s);
+        dmvf__cli_err("cannot start the inflating threads");
+        return DMVF_EXIT_SOFTWARE;
+    }
+    return 0;
+}
+
+/* Reads more of the file into scan, first dropping what lies before the
+ * next segment. 0 or an exit code. */
+static int par_fill(dmvf_cli_src *s, struct dmvf_cli_zpar *z)
+{
+    size_t drop = (size_t)(z->seg_start - z->scan_base);
+    if (drop && (drop >= PAR_SCAN_CAP / 2 || z->scan_len == PAR_SCAN_CAP)) {
+        memmove(z->scan, z->scan + drop, z->scan_len - drop);
+        z->scan_len -= drop;
+        z->scan_base += drop;
+    }
+    if (z->scan_len == PAR_SCAN_CAP || z->eof)
+        return 0;
+    ssize_t r = dmvf__cli_read_retry(s->fd, z->scan + z->scan_len, PAR_SCAN_CAP - z->scan_len);
+    if (r < 0)
+        return src_read_error(s);
+    if (r == 0)
+        z->eof = 1;
+    z->scan_len += (size_t)r;
+    s->bytes_in += (uint64_t)r;
+    return 0;
+}
+
+/* The next cut: 1 with *cut (a member start, or the end of the file), 0
+ * when no cut is possible within PAR_SEG_MAX (the rest goes to the one
+ * decoder), or an exit code (negative: never; read errors are > 0). */
+static int par_next_cut(dmvf_cli_src *s, struct dmvf_cli_zpar *z, uint64_t *cut, int *rc)
+{
+    *rc = 0;
+    uint64_t lim = z->seg_start + PAR_SEG_MAX; /* a cut lies at or before lim */
+    for (;;) {
+        uint64_t end = z->scan_base + z->scan_len;
+        uint64_t stop = end < lim + GZ_HDR_LEN ? end : lim + GZ_HDR_LEN;
+        uint64_t from = z->seg_start + PAR_SEG_MIN;
+        if (from < z->looked)
+            from = z->looked;
+        while (from + GZ_HDR_LEN <= stop) {
+            const unsigned char *p = z->scan + (from - z->scan_base);
+            const unsigned char *q = memchr(p, 0x1f, (size_t)(stop - from) - (GZ_HDR_LEN - 1));
+            if (!q)
+                break;
+            from = z->scan_base + (uint64_t)(q - z->scan);
+            if (member_start(q)) {
+                *cut = from;
+                z->looked = from;
+                return 1;
+            }
+            from++;
+        }
+        /* every place a header fits before stop is searched */
+        if (stop >= GZ_HDR_LEN && stop - (GZ_HDR_LEN - 1) > from)
+            from = stop - (GZ_HDR_LEN - 1);
+        z->looked = from;
+        if (z->eof && end <= lim) {
+            *cut = end; /* the last segment: to the end of the file */
+            return 1;
+        }
+        if (end >= lim + GZ_HDR_LEN || z->eof)
+            return 0;   /* no cut within PAR_SEG_MAX */
+        if ((*rc = par_fill(s, z)) != 0)
+            return 0;
+    }
+}
+
+/* Cuts segments into free jobs. 0 or an exit code. */
+static int par_cut(dmvf_cli_src *s, struct dmvf_cli_zpar *z)
+{
+    while (!z->cut_done && z->seq_next - z->seq_take < z->njobs) {
+        uint64_t cut;
+        int rc;
+        if (!par_next_cut(s, z, &cut, &rc)) {
+            if (rc)
+                return rc;
+            z->cut_done = 1; /* too long: from seg_start the one decoder */
+            break;
+        }
+        par_job *j = &z->jobs[z->seq_next % z->njobs];
+        size_t len = (size_t)(cut - z->seg_start);
+        if (len > j->in_cap) {
+            unsigned char *b = realloc(j->in, len);
+            if (!b)
+                return src_fail(s, DMVF_EXIT_NOMEM, "out of memory");
+            j->in = b;
+            j->in_cap = len;
+        }
+        memcpy(j->in, z->scan + (z->seg_start - z->scan_base), len);
+        j->in_len = len;
+        j->start = z->seg_start;
+        j->end = cut;
+        z->seg_start = cut;
+        if (z->eof && cut == z->scan_base + z->scan_len)
+            z->cut_done = 1;
+        pthread_mutex_lock(&z->mu);
+        j->state = JOB_QUEUED;
+        z->seq_next++;
+        pthread_cond_signal(&z->cv_work);
+        pthread_mutex_unlock(&z->mu);
+    }
+    return 0;
+}
+
+/* From offset x (a segment's start, all before it handed out) the one
+ * decoder reads the input: the threads stop, and the segments cut from x
+ * on and the unread rest of scan become its first compressed bytes. */
+static int par_to_one(dmvf_cli_src *s, uint64_t x)
+{
+    struct dmvf_cli_zpar *z = s->par;
+    par_stop(z);
+    size_t tail = z->scan_len - (size_t)(z->seg_start - z->scan_base), len = tail;
+    for (uint64_t q = z->seq_take; q < z->seq_next; q++)
+        len += z->jobs[q % z->njobs].in_len;
+    size_t cap = len > RAW_CAP ? len : RAW_CAP;
+    unsigned char *raw = malloc(cap);
+    if (!raw)
+        return src_fail(s, DMVF_EXIT_NOMEM, "out of memory");
+    size_t at = 0;
+    for (uint64_t q = z->seq_take; q < z->seq_next; q++) {
+        par_job *j = &z->jobs[q % z->njobs];
+        memcpy(raw + at, j->in, j->in_len);
+        at += j->in_len;
+    }
+    memcpy(raw + at, z->scan + (z->seg_start - z->scan_base), tail);
+    free(s->raw);
+    s->raw = raw;
+    s->raw_cap = cap;
+    s->raw_len = len;
+    s->raw_base = x;
+    s->raw_eof = z->eof;
+    s->zin.src = raw;
+    s->zin.size = len;
+    s->zin.pos = 0;
+    s->dec_origin = x;
+    par_report(s, z, x);
+    par_free(s);
+    return 0;
+}
+
+static int par_limit(dmvf_cli_src *s, uint64_t total, uint64_t consumed)
+{
+    char m[300];
+    if (dmvf__cz_limit(total, consumed, s->max_inflate, m, sizeof m) == 0)
+        return 0;
+    return src_fail(s, DMVF_EXIT_DATAERR, "input %s: %s: %s", s->name, dmvf__cz_format_name(s->comp), m);
+}
+
+static int par_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n, int *eof)
+{
+    struct dmvf_cli_zpar *z = s->par;
+    for (;;) {
+        if (z->cur) {
+            if (z->cur_pos < z->cur->out_len) {
+                size_t k = z->cur->out_len - z->cur_pos;
+                k = k < cap ? k : cap;
+                memcpy(buf, z->cur->out + z->cur_pos, k);
+                z->cur_pos += k;
+                *n = k;
+                s->bytes_out += k;
+                return 0;
+            }
+            pthread_mutex_lock(&z->mu);
+            z->cur->state = JOB_FREE;
+            z->seq_take++;
+            pthread_mutex_unlock(&z->mu);
+            z->cur = NULL;
+        }
+        int rc = par_cut(s, z);
+        if (rc)
+            return rc;
+        if (z->seq_take == z->seq_next) {
+            if (z->seg_start < z->scan_base + z->scan_len || !z->eof) {
+                /* a segment too long to cut: the one decoder from here */
+                if ((rc = par_to_one(s, z->seg_start)) != 0)
+                    return rc;
+                return comp_read(s, buf, cap, n, eof);
+            }
+            *eof = 1;
+            return 0;
+        }
+        par_job *j = &z->jobs[z->seq_take % z->njobs];
+        pthread_mutex_lock(&z->mu);
+        while (j->state != JOB_DONE)
+            pthread_cond_wait(&z->cv_done, &z->mu);
+        pthread_mutex_unlock(&z->mu);
+        if (!j->ok) {
+            if ((rc = par_to_one(s, j->start)) != 0)
+                return rc;
+            return comp_read(s, buf, cap, n, eof);
+        }
+        for (unsigned i = 0; i < j->ns; i++)
+            if (par_limit(s, z->total + j->s_out[i], j->start + j->s_in[i]))
+                return DMVF_EXIT_DATAERR;
+        z->total += j->out_len;
+        z->handed++;
+        z->cur = j;
+        z->cur_pos = 0;
+    }
+}
+
+static void par_close(dmvf_cli_src *s)
+{
+    if (s->par)
+        par_report(s, s->par, UINT64_MAX);
+    par_free(s);
 }
