@@ -37,6 +37,7 @@ expect_rc 0 "the plain input's release" "$cli" filter "${F[@]}" "${police[@]}" -
 # the inputs, written by python's zlib (members of their own sizes)
 py - "$T" <<'EOF'
 import random, struct, sys, zlib
+import delimited
 t = sys.argv[1]
 d = open(t + "/rec.bin", "rb").read()
 rnd = random.Random(7)
@@ -63,27 +64,11 @@ write("multi.gz", parts)
 # guesses: records from the 8,000th on carry an unknown field (dropped by every rule) holding a
 # whole small member and a bare header, in stored members, so that those
 # bytes stand in the compressed stream as they are
-def varint(n):
-    b = bytearray()
-    while True:
-        if n < 0x80:
-            b.append(n); return bytes(b)
-        b.append((n & 0x7f) | 0x80); n >>= 7
-def records(buf):
-    i = 0
-    while i < len(buf):
-        n = s = 0
-        while True:
-            c = buf[i]; i += 1; n |= (c & 0x7f) << s; s += 7
-            if c < 0x80: break
-        yield buf[i:i + n]; i += n
 fake = member(b"not a record", 6) + b"\x1f\x8b\x08\x00\0\0\0\0\0\xff\x1f\x8b"
-field = varint((1000 << 3) | 2) + varint(len(fake)) + fake
-g = bytearray()
-for k, r in enumerate(records(d)):
-    if k >= 8000 and k % 7 == 3:
-        r = r + field
-    g += varint(len(r)) + r
+msgs, whole = delimited.split(d)
+assert whole
+g = delimited.join(r + delimited.ld(1000, fake) if k >= 8000 and k % 7 == 3 else r
+                   for k, r in enumerate(msgs))
 open(t + "/guesses.bin", "wb").write(g)
 parts, i = [], 0
 while i < len(g):
