@@ -171,12 +171,13 @@ static int comp_error(dmvf_cli_src *s, const char *what, int decoder)
                     (unsigned long long)off);
 }
 
-/* The inflate limit: DMVF_EXIT_DATAERR when total inflated bytes are past
- * it (see dmvf__cli_src_open in cli.h), else 0. */
-static int comp_check_limit(dmvf_cli_src *s, uint64_t total)
+/* The inflate limit: DMVF_EXIT_DATAERR when total inflated bytes, after
+ * consumed compressed ones, are past it (see dmvf__cli_src_open in cli.h),
+ * else 0. */
+static int check_limit(dmvf_cli_src *s, uint64_t total, uint64_t consumed)
 {
     char m[300];
-    if (dmvf__cz_limit(total, comp_consumed(s), s->max_inflate, m, sizeof m) == 0)
+    if (dmvf__cz_limit(total, consumed, s->max_inflate, m, sizeof m) == 0)
         return 0;
     return src_fail(s, DMVF_EXIT_DATAERR, "input %s: %s: %s", s->name, dmvf__cz_format_name(s->comp), m);
 }
@@ -212,7 +213,7 @@ static int comp_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n,
             return src_fail(s, DMVF_EXIT_NOMEM, "%s: out of memory", dmvf__cz_format_name(s->comp));
         if (zr)
             return comp_error(s, dmvf__cz_dec_msg(s->dec), 1);
-        if (comp_check_limit(s, s->bytes_out + have))
+        if (check_limit(s, s->bytes_out + have, comp_consumed(s)))
             return DMVF_EXIT_DATAERR;
         if (s->zin.pos == in0 && have == out0) {
             /* no progress: input needed, or the end */
@@ -321,11 +322,10 @@ void dmvf__cli_src_close(dmvf_cli_src *s)
 #define PAR_THREADS_MAX 8u
 #define PAR_SAMPLES (PAR_OUT_MAX / PAR_STEP + 8)
 #define GZ_HDR_LEN 10
-
-enum { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
+_Static_assert(RAW_CAP <= PAR_SCAN_CAP, "the bytes read at open fit the scan buffer");
 
 typedef struct par_job {
-    int state;
+    int done;                       /* inflated (under the lock) */
     uint64_t start, end;            /* compressed offsets of the segment */
     unsigned char *in, *out;
     size_t in_len, in_cap, out_len, out_cap;
@@ -418,11 +418,10 @@ static void *par_thread(void *arg)
             break;
         par_job *j = &z->jobs[z->seq_work % z->njobs];
         z->seq_work++;
-        j->state = JOB_RUNNING;
         pthread_mutex_unlock(&z->mu);
         par_inflate(j, z->engine);
         pthread_mutex_lock(&z->mu);
-        j->state = JOB_DONE;
+        j->done = 1;
         pthread_cond_broadcast(&z->cv_done);
     }
     pthread_mutex_unlock(&z->mu);
@@ -448,12 +447,11 @@ static void par_report(const dmvf_cli_src *s, const struct dmvf_cli_zpar *z, uin
 {
     if (!getenv("DMVF_INFLATE_REPORT"))
         return;
-    if (one_from == UINT64_MAX)
-        fprintf(stderr, "dmvfilter: gzip input: %llu segments inflated on %u threads\n",
-                (unsigned long long)z->handed, z->nth_started);
-    else
-        fprintf(stderr, "dmvfilter: gzip input: %llu segments inflated on %u threads, one decoder from byte %llu\n",
-                (unsigned long long)z->handed, z->nth_started, (unsigned long long)one_from);
+    char from[64] = "";
+    if (one_from != UINT64_MAX)
+        snprintf(from, sizeof from, ", one decoder from byte %llu", (unsigned long long)one_from);
+    fprintf(stderr, "dmvfilter: gzip input: %llu segments inflated on %u threads%s\n",
+            (unsigned long long)z->handed, z->nth_started, from);
 }
 
 static void par_free(dmvf_cli_src *s)
@@ -462,7 +460,7 @@ static void par_free(dmvf_cli_src *s)
     if (!z)
         return;
     par_stop(z);
-    for (unsigned i = 0; i < z->njobs; i++) {
+    for (unsigned i = 0; z->jobs && i < z->njobs; i++) {
         free(z->jobs[i].in);
         free(z->jobs[i].out);
     }
@@ -483,36 +481,28 @@ int dmvf__cli_src_inflaters(dmvf_cli_src *s, unsigned n)
     if (engine < 0)
         return 0; /* dmvf__cli_src_open has refused it already */
     struct dmvf_cli_zpar *z = calloc(1, sizeof *z);
-    if (!z) {
-        dmvf__cli_err("out of memory");
-        return DMVF_EXIT_NOMEM;
-    }
-    z->engine = (dmvf_cz_engine)engine;
-    z->njobs = (n < PAR_THREADS_MAX ? n : PAR_THREADS_MAX) + 2;
-    z->jobs = calloc(z->njobs, sizeof *z->jobs);
-    z->scan = malloc(PAR_SCAN_CAP);
-    if (!z->jobs || !z->scan || s->raw_len > PAR_SCAN_CAP) {
-        free(z->jobs);
-        free(z->scan);
+    if (!z || pthread_mutex_init(&z->mu, NULL) != 0) {
         free(z);
         dmvf__cli_err("out of memory");
         return DMVF_EXIT_NOMEM;
-    }
-    if (pthread_mutex_init(&z->mu, NULL) != 0) {
-        free(z->jobs);
-        free(z->scan);
-        free(z);
-        dmvf__cli_err("cannot start the inflating threads");
-        return DMVF_EXIT_SOFTWARE;
     }
     pthread_cond_init(&z->cv_work, NULL);
     pthread_cond_init(&z->cv_done, NULL);
-    /* what dmvf__cli_src_open read to see the magic bytes */
+    s->par = z; /* par_free takes it back from here on */
+    z->engine = (dmvf_cz_engine)engine;
+    unsigned want = n < PAR_THREADS_MAX ? n : PAR_THREADS_MAX;
+    z->njobs = want + 2;
+    z->jobs = calloc(z->njobs, sizeof *z->jobs);
+    z->scan = malloc(PAR_SCAN_CAP);
+    if (!z->jobs || !z->scan) {
+        par_free(s);
+        dmvf__cli_err("out of memory");
+        return DMVF_EXIT_NOMEM;
+    }
+    /* what dmvf__cli_src_open read to see the magic bytes (RAW_CAP at most) */
     memcpy(z->scan, s->raw, s->raw_len);
     z->scan_len = s->raw_len;
     z->eof = s->raw_eof;
-    s->par = z;
-    unsigned want = n < PAR_THREADS_MAX ? n : PAR_THREADS_MAX;
     for (; z->nth < want; z->nth++)
         if (pthread_create(&z->th[z->nth], NULL, par_thread, z) != 0)
             break;
@@ -617,7 +607,7 @@ static int par_cut(dmvf_cli_src *s, struct dmvf_cli_zpar *z)
         if (z->eof && cut == z->scan_base + z->scan_len)
             z->cut_done = 1;
         pthread_mutex_lock(&z->mu);
-        j->state = JOB_QUEUED;
+        j->done = 0;
         z->seq_next++;
         pthread_cond_signal(&z->cv_work);
         pthread_mutex_unlock(&z->mu);
@@ -661,14 +651,6 @@ static int par_to_one(dmvf_cli_src *s, uint64_t x)
     return 0;
 }
 
-static int par_limit(dmvf_cli_src *s, uint64_t total, uint64_t consumed)
-{
-    char m[300];
-    if (dmvf__cz_limit(total, consumed, s->max_inflate, m, sizeof m) == 0)
-        return 0;
-    return src_fail(s, DMVF_EXIT_DATAERR, "input %s: %s: %s", s->name, dmvf__cz_format_name(s->comp), m);
-}
-
 static int par_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n, int *eof)
 {
     struct dmvf_cli_zpar *z = s->par;
@@ -683,10 +665,7 @@ static int par_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n, 
                 s->bytes_out += k;
                 return 0;
             }
-            pthread_mutex_lock(&z->mu);
-            z->cur->state = JOB_FREE;
-            z->seq_take++;
-            pthread_mutex_unlock(&z->mu);
+            z->seq_take++; /* only the reader reads it */
             z->cur = NULL;
         }
         int rc = par_cut(s, z);
@@ -704,7 +683,7 @@ static int par_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n, 
         }
         par_job *j = &z->jobs[z->seq_take % z->njobs];
         pthread_mutex_lock(&z->mu);
-        while (j->state != JOB_DONE)
+        while (!j->done)
             pthread_cond_wait(&z->cv_done, &z->mu);
         pthread_mutex_unlock(&z->mu);
         if (!j->ok) {
@@ -713,7 +692,7 @@ static int par_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n, 
             return comp_read(s, buf, cap, n, eof);
         }
         for (unsigned i = 0; i < j->ns; i++)
-            if (par_limit(s, z->total + j->s_out[i], j->start + j->s_in[i]))
+            if (check_limit(s, z->total + j->s_out[i], j->start + j->s_in[i]))
                 return DMVF_EXIT_DATAERR;
         z->total += j->out_len;
         z->handed++;
