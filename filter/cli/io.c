@@ -308,10 +308,12 @@ void dmvf__cli_src_close(dmvf_cli_src *s)
  *
  *   file --read--> scan[] --cut--> jobs (a ring) --threads--> in order --> caller
  *
- * The inflate limit is checked as a segment is handed out, at the inflated
- * and consumed bytes after each of its decoder calls (at most PAR_STEP
- * out each; the last one ends the segment), as the one decoder checks it
- * after each call, so a bomb is refused as it refuses it. Memory: the
+ * The inflate limit is looked at before a segment is handed out, at the
+ * inflated and consumed bytes after each of its decoder calls (at most
+ * PAR_STEP out each): a segment past it anywhere goes to the one decoder,
+ * which refuses the input with its own message at its own offset. A read
+ * that fails, or no memory for a segment, stops the cutting the same way.
+ * Memory: the
  * scan buffer and, for threads + 2 jobs, a segment and what it inflated.
  */
 #define PAR_SCAN_CAP ((size_t)8 << 20)
@@ -516,7 +518,8 @@ int dmvf__cli_src_inflaters(dmvf_cli_src *s, unsigned n)
 }
 
 /* Reads more of the file into scan, first dropping what lies before the
- * next segment. 0 or an exit code. */
+ * next segment. 0, or -1 when the read failed (nothing said: the one
+ * decoder reads there again, after the bytes before it, and reports it). */
 static int par_fill(dmvf_cli_src *s, struct dmvf_cli_zpar *z)
 {
     size_t drop = (size_t)(z->seg_start - z->scan_base);
@@ -529,7 +532,7 @@ static int par_fill(dmvf_cli_src *s, struct dmvf_cli_zpar *z)
         return 0;
     ssize_t r = dmvf__cli_read_retry(s->fd, z->scan + z->scan_len, PAR_SCAN_CAP - z->scan_len);
     if (r < 0)
-        return src_read_error(s);
+        return -1;
     if (r == 0)
         z->eof = 1;
     z->scan_len += (size_t)r;
@@ -538,11 +541,10 @@ static int par_fill(dmvf_cli_src *s, struct dmvf_cli_zpar *z)
 }
 
 /* The next cut: 1 with *cut (a member start, or the end of the file), 0
- * when no cut is possible within PAR_SEG_MAX (the rest goes to the one
- * decoder), or an exit code (negative: never; read errors are > 0). */
-static int par_next_cut(dmvf_cli_src *s, struct dmvf_cli_zpar *z, uint64_t *cut, int *rc)
+ * when there is none within PAR_SEG_MAX or the read failed (the rest goes
+ * to the one decoder). */
+static int par_next_cut(dmvf_cli_src *s, struct dmvf_cli_zpar *z, uint64_t *cut)
 {
-    *rc = 0;
     uint64_t lim = z->seg_start + PAR_SEG_MAX; /* a cut lies at or before lim */
     for (;;) {
         uint64_t end = z->scan_base + z->scan_len;
@@ -573,29 +575,31 @@ static int par_next_cut(dmvf_cli_src *s, struct dmvf_cli_zpar *z, uint64_t *cut,
         }
         if (end >= lim + GZ_HDR_LEN || z->eof)
             return 0;   /* no cut within PAR_SEG_MAX */
-        if ((*rc = par_fill(s, z)) != 0)
+        if (par_fill(s, z) != 0)
             return 0;
     }
 }
 
-/* Cuts segments into free jobs. 0 or an exit code. */
-static int par_cut(dmvf_cli_src *s, struct dmvf_cli_zpar *z)
+/* Cuts segments into free jobs. When a segment cannot be cut (too long,
+ * a failed read, no memory for it), cutting stops: from seg_start the one
+ * decoder reads, after the segments already cut are handed out, so what
+ * goes wrong there is reported where one decoder reports it. */
+static void par_cut(dmvf_cli_src *s, struct dmvf_cli_zpar *z)
 {
     while (!z->cut_done && z->seq_next - z->seq_take < z->njobs) {
         uint64_t cut;
-        int rc;
-        if (!par_next_cut(s, z, &cut, &rc)) {
-            if (rc)
-                return rc;
-            z->cut_done = 1; /* too long: from seg_start the one decoder */
+        par_job *j = &z->jobs[z->seq_next % z->njobs];
+        if (!par_next_cut(s, z, &cut)) {
+            z->cut_done = 1;
             break;
         }
-        par_job *j = &z->jobs[z->seq_next % z->njobs];
         size_t len = (size_t)(cut - z->seg_start);
         if (len > j->in_cap) {
             unsigned char *b = realloc(j->in, len);
-            if (!b)
-                return src_fail(s, DMVF_EXIT_NOMEM, "out of memory");
+            if (!b) {
+                z->cut_done = 1;
+                break;
+            }
             j->in = b;
             j->in_cap = len;
         }
@@ -612,7 +616,6 @@ static int par_cut(dmvf_cli_src *s, struct dmvf_cli_zpar *z)
         pthread_cond_signal(&z->cv_work);
         pthread_mutex_unlock(&z->mu);
     }
-    return 0;
 }
 
 /* From offset x (a segment's start, all before it handed out) the one
@@ -668,32 +671,33 @@ static int par_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n, 
             z->seq_take++; /* only the reader reads it */
             z->cur = NULL;
         }
-        int rc = par_cut(s, z);
-        if (rc)
-            return rc;
+        par_cut(s, z);
         if (z->seq_take == z->seq_next) {
-            if (z->seg_start < z->scan_base + z->scan_len || !z->eof) {
-                /* a segment too long to cut: the one decoder from here */
-                if ((rc = par_to_one(s, z->seg_start)) != 0)
-                    return rc;
-                return comp_read(s, buf, cap, n, eof);
+            if (z->seg_start == z->scan_base + z->scan_len && z->eof) {
+                *eof = 1;
+                return 0;
             }
-            *eof = 1;
-            return 0;
+            /* a segment that could not be cut: the one decoder from here */
+            int rc = par_to_one(s, z->seg_start);
+            return rc ? rc : comp_read(s, buf, cap, n, eof);
         }
         par_job *j = &z->jobs[z->seq_take % z->njobs];
         pthread_mutex_lock(&z->mu);
         while (!j->done)
             pthread_cond_wait(&z->cv_done, &z->mu);
         pthread_mutex_unlock(&z->mu);
-        if (!j->ok) {
-            if ((rc = par_to_one(s, j->start)) != 0)
-                return rc;
-            return comp_read(s, buf, cap, n, eof);
+        /* not whole members, or past the inflate limit somewhere inside:
+           the one decoder from its start (it reports the limit where it
+           stands when it passes it) */
+        int ok = j->ok;
+        for (unsigned i = 0; ok && i < j->ns; i++) {
+            char m[300];
+            ok = dmvf__cz_limit(z->total + j->s_out[i], j->start + j->s_in[i], s->max_inflate, m, sizeof m) == 0;
         }
-        for (unsigned i = 0; i < j->ns; i++)
-            if (check_limit(s, z->total + j->s_out[i], j->start + j->s_in[i]))
-                return DMVF_EXIT_DATAERR;
+        if (!ok) {
+            int rc = par_to_one(s, j->start);
+            return rc ? rc : comp_read(s, buf, cap, n, eof);
+        }
         z->total += j->out_len;
         z->handed++;
         z->cur = j;

@@ -14,8 +14,9 @@
 #                from there on, the same release
 #   errors       a flipped byte, a bad CRC, a cut file, trailing garbage,
 #                zero padding, a bomb over --max-inflate, each in a late
-#                member: the same exit status and message (the same
-#                compressed offset) at --threads 1 and 2, nothing written
+#                member, and a read that fails (EIO) after a corrupt member
+#                or in a whole file: the same exit status and message (the
+#                same compressed offset) at --threads 1 and 2, nothing written
 set -u
 : "${DMVF_CLI:?}" "${DMVF_GEN:?}" "${DMVF_SRC:?}"
 cli=$DMVF_CLI gen=$DMVF_GEN
@@ -145,8 +146,28 @@ for n in 1 2; do
     expect_rc 65 "--max-inflate below the input, --threads $n" "$cli" filter "${F[@]}" "${police[@]}" \
         --threads "$n" --max-inflate "$lim" --in "$T/multi.gz" --out "$T/o.bomb"
     check "--threads $n: the limit is named" grep -q "inflates past $lim bytes, the --max-inflate limit" "$T/err"
+    cp "$T/err" "$T/e.bomb.$n"
     check "--threads $n: nothing written" [ ! -e "$T/o.bomb" ]
 done
+same "--max-inflate: the same message (the same offset) at 1 and 2 threads" "$T/e.bomb.1" "$T/e.bomb.2"
+# a read that fails (EIO on standard input, tests/faultshim.c): reported
+# where one decoder reports it, after what it read before (a corrupt member
+# before the failure is what is reported), the same at 1 and 2 threads
+faultshim_build
+for in in multi flip; do
+    at=$(( $(stat -c %s "$T/$in.gz") * 9 / 10 ))
+    for n in 1 2; do
+        DMVF_FAULT_READ=eio:$at LD_PRELOAD=$PRE "$cli" filter "${F[@]}" "${police[@]}" --threads "$n" \
+            --out "$T/o.eio.$in.$n" <"$T/$in.gz" 2>"$T/e.eio.$in.$n"
+        echo $? >"$T/rc.eio.$in.$n"
+    done
+    same "$in, EIO at byte $at: the same exit status at 1 and 2 threads ($(cat "$T/rc.eio.$in.1"))" \
+        "$T/rc.eio.$in.1" "$T/rc.eio.$in.2"
+    same "$in, EIO at byte $at: the same message" "$T/e.eio.$in.1" "$T/e.eio.$in.2"
+    check "$in, EIO: nothing written" [ ! -e "$T/o.eio.$in.2" ]
+done
+check "multi, EIO: the read failure is reported (exit 74)" [ "$(cat "$T/rc.eio.multi.2")" = 74 ]
+check "flip, EIO after the flipped byte: the corruption is reported (exit 65)" [ "$(cat "$T/rc.eio.flip.2")" = 65 ]
 expect_rc 0 "--max-inflate at the input's size, --threads 2" "$cli" filter "${F[@]}" "${police[@]}" \
     --threads 2 --max-inflate "$(stat -c %s "$T/rec.bin")" --in "$T/multi.gz" --out "$T/o.limit"
 same "at the limit: the same release" "$T/plain.out" "$T/o.limit"
