@@ -27,6 +27,23 @@ expect_rc() {
 # protobuf fields, frames)
 py() { PYTHONPATH="$DMVF_SRC/tests${PYTHONPATH:+:$PYTHONPATH}" python3 "$@"; }
 
+# flip_byte FILE OFFSET: complement the byte at OFFSET in place, so the file
+# changes whatever the byte was (writing a fixed value leaves it the same when
+# the byte, in a signature or MAC, happens to be that value)
+flip_byte() {
+    python3 - "$1" "$2" <<'PY'
+import sys
+path, off = sys.argv[1], int(sys.argv[2])
+with open(path, "r+b") as f:
+    f.seek(off)
+    b = f.read(1)
+    if len(b) != 1:
+        sys.exit("flip_byte: %s has no byte at offset %d" % (path, off))
+    f.seek(off)
+    f.write(bytes([b[0] ^ 0xFF]))
+PY
+}
+
 # make_bomb FILE COUNT : a gzip bomb: COUNT records, each with an 8 MiB photo of
 # zeros (redacted by every profile), compressed ~1000:1 as one gzip member
 make_bomb() {

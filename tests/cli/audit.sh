@@ -131,7 +131,7 @@ expect_rc 79 "verify with a missing keyring" "$cli" audit verify "$T/log" --keyr
 seg=audit-00000001.log
 size=$(stat -c %s "$T/log/$seg")
 cp -a "$T/log" "$T/t1"
-printf '\x5a' | dd of="$T/t1/$seg" bs=1 seek=$((size / 2)) conv=notrunc status=none
+flip_byte "$T/t1/$seg" $((size / 2))
 expect_rc 5 "verify: a byte changed mid-log" "$cli" audit verify "$T/t1" --keyring "$T/kr"
 check "the message names the file and byte offset" grep -qE "$seg: byte offset [0-9]+ \((entry [0-9]+|checkpoint|segment header)" "$T/err"
 check "stdout says NOT intact" grep -q "NOT intact" "$T/stdout"

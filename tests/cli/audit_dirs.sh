@@ -57,7 +57,7 @@ check "... 1 of 2" grep -qx "audit logs: 1 of 2 intact" "$T/stdout"
 check "the error names C" grep -q "audit verify $T/C:" "$T/err"
 cp -a "$T/A" "$T/At"
 seg=$T/At/audit-00000001.log
-printf '\x5a' | dd of="$seg" bs=1 seek=$(( $(stat -c %s "$seg") / 2 )) conv=notrunc status=none
+flip_byte "$seg" $(( $(stat -c %s "$seg") / 2 ))
 expect_rc 5 "verify a tampered copy of A, then B" "$cli" audit verify "$T/At" "$T/B" --keyring "$T/kr"
 check "B is verified after the tampered one" grep -q "audit log $T/B: intact" "$T/stdout"
 expect_rc 5 "tampered beats missing" "$cli" audit verify "$T/nolog" "$T/At" --keyring "$T/kr"

@@ -79,15 +79,12 @@ check "it says 0 requests" grep -q "verified: 0 requests" "$T/stdout"
 
 # ---- tampering: exit 5 ----
 cp "$T/rel" "$T/t1"
-printf '\x58' | dd of="$T/t1" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
-if cmp -s "$T/t1" "$T/rel"; then
-    printf '\x59' | dd of="$T/t1" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
-fi
+flip_byte "$T/t1" $((size / 2))
 expect_rc 5 "a changed byte does not verify" "$cli" verify --public-key "$T/pub" --in "$T/t1"
 check "the message names the frame and the byte offset" grep -qE 'frame [0-9]+ at byte offset [0-9]+' "$T/err"
 check "nothing on stdout" [ ! -s "$T/stdout" ]
 cp "$T/rel" "$T/t2"
-printf '\xff' | dd of="$T/t2" bs=1 seek=$((size - 3)) conv=notrunc 2>/dev/null
+flip_byte "$T/t2" $((size - 3))
 expect_rc 5 "a changed seal byte does not verify" "$cli" verify --public-key "$T/pub" --in "$T/t2"
 head -c $((size - 1)) "$T/rel" >"$T/t3"
 expect_rc 5 "a cut release does not verify" "$cli" verify --public-key "$T/pub" --in "$T/t3"
