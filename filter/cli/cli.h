@@ -194,6 +194,7 @@ typedef struct dmvf_cli_src {
     int defer_errors;        /* 1: keep a read error's message in errmsg */
     char errmsg[600];        /* the kept message, "" if none */
     struct dmvf_cli_zpar *par; /* gzip members inflated on threads (io.c), or NULL */
+    int failed;              /* the exit code of the first failed read, else 0 */
 } dmvf_cli_src;
 
 /* A compressed input (gzip or zstd, every decoder) is refused
@@ -211,7 +212,10 @@ typedef struct dmvf_cli_src {
  * (message printed). */
 int dmvf__cli_src_open(dmvf_cli_src *s, const char *path);
 /* Reads up to cap bytes into buf; *n is the count, *eof set at the end of
- * the input (then *n may be 0). Returns 0 or an exit code (message printed). */
+ * the input (then *n may be 0). Returns 0 or an exit code (message printed).
+ * After a failure every later read returns the same code at once (nothing
+ * read, no second message): the input's state past a failure is not one to
+ * read on from. */
 int dmvf__cli_src_read(dmvf_cli_src *s, void *buf, size_t cap, size_t *n, int *eof);
 /* Prints the message of a read error kept while defer_errors was set (a
  * pipeline reads ahead of what it has written: an earlier failure may have
@@ -221,9 +225,10 @@ void dmvf__cli_src_report(dmvf_cli_src *s);
  * read; otherwise, or for another input, nothing changes): the reader
  * finds where members start, each thread inflates a run of whole members,
  * and the bytes are handed out in order, the same bytes and the same
- * errors as one decoder gives (io.c says how). Returns 0, or
- * DMVF_EXIT_NOMEM / DMVF_EXIT_SOFTWARE (message printed). */
-int dmvf__cli_src_inflaters(dmvf_cli_src *s, unsigned n);
+ * errors as one decoder gives (io.c says how). When memory or threads are
+ * short for it, the input stays with the one decoder (the same bytes, more
+ * slowly). */
+void dmvf__cli_src_inflaters(dmvf_cli_src *s, unsigned n);
 void dmvf__cli_src_close(dmvf_cli_src *s);
 
 /* ---- output (sink.c) ---- */

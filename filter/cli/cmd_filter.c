@@ -378,9 +378,8 @@ static int run_records(const dmvf_cli_filter_cfg *cfg, const dmvf_policy *pol, c
         par.csv_elements = cfg->csv_elements;
         par.unknown = codec;
         /* a gzip input's members inflate on as many threads as rewrite */
-        rc = dmvf__cli_src_inflaters(src, par.threads);
-        if (!rc)
-            rc = dmvf__cli_par_run(&par, f, src, &sink);
+        dmvf__cli_src_inflaters(src, par.threads);
+        rc = dmvf__cli_par_run(&par, f, src, &sink);
         st = par.status;
         err = par.err;
         n_in = par.records_in;

@@ -236,10 +236,8 @@ static int comp_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n,
 
 static int par_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n, int *eof);
 
-int dmvf__cli_src_read(dmvf_cli_src *s, void *buf, size_t cap, size_t *n, int *eof)
+static int src_read(dmvf_cli_src *s, void *buf, size_t cap, size_t *n, int *eof)
 {
-    *n = 0;
-    *eof = 0;
     if (s->par)
         return par_read(s, buf, cap, n, eof);
     if (s->comp != DMVF_CZ_NONE)
@@ -270,6 +268,21 @@ int dmvf__cli_src_read(dmvf_cli_src *s, void *buf, size_t cap, size_t *n, int *e
     s->bytes_in += (uint64_t)r;
     s->bytes_out += (uint64_t)r;
     return 0;
+}
+
+int dmvf__cli_src_read(dmvf_cli_src *s, void *buf, size_t cap, size_t *n, int *eof)
+{
+    *n = 0;
+    *eof = 0;
+    if (s->failed)
+        return s->failed;
+    int rc = src_read(s, buf, cap, n, eof);
+    if (rc) {
+        s->failed = rc;
+        *n = 0;
+        *eof = 0;
+    }
+    return rc;
 }
 
 static void par_close(dmvf_cli_src *s);
@@ -475,18 +488,17 @@ static void par_free(dmvf_cli_src *s)
     s->par = NULL;
 }
 
-int dmvf__cli_src_inflaters(dmvf_cli_src *s, unsigned n)
+void dmvf__cli_src_inflaters(dmvf_cli_src *s, unsigned n)
 {
     if (s->comp != DMVF_CZ_GZIP || n < 2 || s->par || s->bytes_out || s->zin.pos)
-        return 0;
+        return;
     int engine = dmvf__cz_engine();
     if (engine < 0)
-        return 0; /* dmvf__cli_src_open has refused it already */
+        return; /* dmvf__cli_src_open has refused it already */
     struct dmvf_cli_zpar *z = calloc(1, sizeof *z);
     if (!z || pthread_mutex_init(&z->mu, NULL) != 0) {
         free(z);
-        dmvf__cli_err("out of memory");
-        return DMVF_EXIT_NOMEM;
+        return; /* the one decoder, which needs none of it */
     }
     pthread_cond_init(&z->cv_work, NULL);
     pthread_cond_init(&z->cv_done, NULL);
@@ -498,8 +510,7 @@ int dmvf__cli_src_inflaters(dmvf_cli_src *s, unsigned n)
     z->scan = malloc(PAR_SCAN_CAP);
     if (!z->jobs || !z->scan) {
         par_free(s);
-        dmvf__cli_err("out of memory");
-        return DMVF_EXIT_NOMEM;
+        return;
     }
     /* what dmvf__cli_src_open read to see the magic bytes (RAW_CAP at most) */
     memcpy(z->scan, s->raw, s->raw_len);
@@ -509,12 +520,8 @@ int dmvf__cli_src_inflaters(dmvf_cli_src *s, unsigned n)
         if (pthread_create(&z->th[z->nth], NULL, par_thread, z) != 0)
             break;
     z->nth_started = z->nth;
-    if (z->nth == 0) {
-        par_free(s);
-        dmvf__cli_err("cannot start the inflating threads");
-        return DMVF_EXIT_SOFTWARE;
-    }
-    return 0;
+    if (z->nth == 0)
+        par_free(s); /* no thread: the one decoder */
 }
 
 /* Reads more of the file into scan, first dropping what lies before the
@@ -630,8 +637,10 @@ static int par_to_one(dmvf_cli_src *s, uint64_t x)
         len += z->jobs[q % z->njobs].in_len;
     size_t cap = len > RAW_CAP ? len : RAW_CAP;
     unsigned char *raw = malloc(cap);
-    if (!raw)
+    if (!raw) {
+        par_free(s);
         return src_fail(s, DMVF_EXIT_NOMEM, "out of memory");
+    }
     size_t at = 0;
     for (uint64_t q = z->seq_take; q < z->seq_next; q++) {
         par_job *j = &z->jobs[q % z->njobs];

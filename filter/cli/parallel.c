@@ -73,6 +73,7 @@
  * with the same output.
  */
 #define _GNU_SOURCE     /* sched_getaffinity, CPU_COUNT */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -604,15 +605,18 @@ static void sync_destroy(pipeline *pl)
 
 /* Starts the workers and the writer; on failure the caller stops and
  * joins those that started. */
+/* 0, or pthread_create's error (EAGAIN: no memory for a stack, or a
+ * thread limit) */
 static int start_threads(pipeline *pl)
 {
+    int e;
     for (unsigned i = 0; i < pl->nworkers; i++) {
-        if (pthread_create(&pl->workers[i].th, NULL, worker_main, &pl->workers[i]) != 0)
-            return -1;
+        if ((e = pthread_create(&pl->workers[i].th, NULL, worker_main, &pl->workers[i])) != 0)
+            return e;
         pl->workers[i].started = 1;
     }
-    if (pthread_create(&pl->writer, NULL, writer_main, pl) != 0)
-        return -1;
+    if ((e = pthread_create(&pl->writer, NULL, writer_main, pl)) != 0)
+        return e;
     pl->writer_started = 1;
     return 0;
 }
@@ -701,8 +705,8 @@ int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_c
 
     pl.writer_compresses = pl.threaded && pl.nworkers == 1 && p->cz.format != DMVF_CZ_NONE;
     if (pl.threaded) {
-        int running = sync_init(&pl) == 0;
-        if (running && start_threads(&pl) != 0) {
+        int running = sync_init(&pl) == 0, e = ENOMEM;
+        if (running && (e = start_threads(&pl)) != 0) {
             pthread_mutex_lock(&pl.mu);
             stop_all(&pl);
             pthread_mutex_unlock(&pl.mu);
@@ -717,9 +721,11 @@ int dmvf__cli_par_run(dmvf_cli_par *p, dmvf_filter *f, dmvf_cli_src *src, dmvf_c
             for (unsigned i = 0; i < pl.nslots; i++)
                 pl.slots[i].state = SLOT_FREE;
         } else if (!running) {
-            dmvf__cli_err("cannot start %u threads; try --threads 1", pl.nworkers);
+            /* the system's resources, not a fault of ours: EX_OSERR */
+            dmvf__cli_err("cannot start %u threads (out of memory or a thread limit): %s; try --threads 1",
+                          pl.nworkers, strerror(e));
             pipeline_free(&pl);
-            return DMVF_EXIT_SOFTWARE;
+            return DMVF_EXIT_NOMEM;
         }
     }
     dmvf__cli_progress_start(&pl.pg, p->quiet);
