@@ -603,10 +603,9 @@ static void sync_destroy(pipeline *pl)
     pthread_mutex_destroy(&pl->mu);
 }
 
-/* Starts the workers and the writer; on failure the caller stops and
- * joins those that started. */
-/* 0, or pthread_create's error (EAGAIN: no memory for a stack, or a
- * thread limit) */
+/* Starts the workers and the writer: 0, or pthread_create's error (EAGAIN:
+ * no memory for a stack, or a thread limit); on failure the caller stops
+ * and joins those that started. */
 static int start_threads(pipeline *pl)
 {
     int e;
