@@ -20,16 +20,23 @@ fp=$(openssl x509 -in "$T/cl.pem" -outform der | sha256sum | cut -d' ' -f1)
 cp "$DMVF_SRC/examples/policy.yaml" "$T/p.yaml"
 printf 'clients:\n  - name: portal\n    tls_fingerprint: "sha256:%s"\n    oris: [NY0300000]\n' "$fp" >>"$T/p.yaml"
 "$cli" keys init --keyring "$T/kr" --unsealed >/dev/null 2>&1 || bad "keys init"
-port=$((20000 + RANDOM % 20000))
-"$cli" serve --policy "$T/p.yaml" --keyring "$T/kr" --listen "tcp:127.0.0.1:$port" --tls-cert "$T/srv.pem" \
-    --tls-key "$T/srv.key" --client-ca "$T/ca.pem" --date 2026-11-22 --quiet 2>"$T/log" &
-pid=$!
-C=(-s --resolve "localhost:$port:127.0.0.1" --cacert "$T/ca.pem")
-U=https://localhost:$port
-for _ in $(seq 1 300); do
-    curl "${C[@]}" --cert "$T/cl.pem" --key "$T/cl.key" -f "$U/healthz" >/dev/null 2>&1 && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
+# a port picked at random, below the kernel's ephemeral range (32768 on);
+# one another process holds is tried again with the next pick (5 at most)
+for try in 1 2 3 4 5; do
+    port=$((20000 + RANDOM % 12000))
+    "$cli" serve --policy "$T/p.yaml" --keyring "$T/kr" --listen "tcp:127.0.0.1:$port" --tls-cert "$T/srv.pem" \
+        --tls-key "$T/srv.key" --client-ca "$T/ca.pem" --date 2026-11-22 --quiet 2>"$T/log" &
+    pid=$!
+    C=(-s --resolve "localhost:$port:127.0.0.1" --cacert "$T/ca.pem")
+    U=https://localhost:$port
+    for _ in $(seq 1 300); do
+        curl "${C[@]}" --cert "$T/cl.pem" --key "$T/cl.key" -f "$U/healthz" >/dev/null 2>&1 && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -0 "$pid" 2>/dev/null && break
+    wait "$pid"
+    grep -q "Address already in use" "$T/log" || break
 done
 J='{"request":{"requestId":"t1","ori":"NY0300000","purpose":1,"queryKind":"QUERY_KIND_BY_LICENSE"},"records":[{"record_id":"X1","person":{"family_name":"Doe"}}]}'
 rel() { curl "${C[@]}" "$@" -o "$T/out" -w '%{http_code}' -H 'Content-Type: application/json' -d "$J" \

@@ -55,7 +55,9 @@ hex=$(cut -d' ' -f2 "$T/pub")
     --tag immigration-enforcement --legal-process administrative_subpoena \
     --query-kind by_license --date 20261122 --out "$T/ice.bin"
 cat "$T/pol.bin" "$T/ice.bin" >"$T/in.bin"
-F=(--policy "$policy" --keyring "$T/kr" --format framed --quiet)
+# judged on the requests' own day: they are dated 2026-11-22, and on another
+# clock every one of them would be refused as backdated
+F=(--policy "$policy" --keyring "$T/kr" --format framed --quiet --date 2026-11-22)
 expect_rc 3 "filter --format framed (one request refused)" "$cli" filter "${F[@]}" --in "$T/in.bin" \
     --out "$T/rel"
 size=$(stat -c %s "$T/rel")
@@ -73,6 +75,8 @@ expect_rc 3 "filter --format framed --gzip" "$cli" filter "${F[@]}" --gzip --in 
     --out "$T/rel2.gz"
 expect_rc 0 "verify the --gzip output" "$cli" verify --public-key "$T/pub" --in "$T/rel2.gz"
 expect_rc 0 "filter framed: empty input" "$cli" filter "${F[@]}" --in /dev/null --out "$T/empty"
+check "the release carries the two police requests' records (not refusals alone)" \
+    [ "$size" -gt $(( $(stat -c %s "$T/empty") + 1000 )) ]
 expect_rc 0 "verify a release of no request (the seal alone)" "$cli" verify --public-key "$T/pub" \
     --in "$T/empty"
 check "it says 0 requests" grep -q "verified: 0 requests" "$T/stdout"
@@ -101,7 +105,7 @@ expect_rc 5 "the framed input is no release" "$cli" verify --public-key "$T/pub"
 "$gen" --count 3 --seed 33 --out "$T/recs.bin"
 expect_rc 0 "records-format output" "$cli" filter --policy "$policy" --keyring "$T/kr" --quiet \
     --ori NY0300000 --agency-kind local --jurisdiction NY --purpose 1 --query-kind by_license \
-    --in "$T/recs.bin" --out "$T/recs.out"
+    --date 2026-11-22 --in "$T/recs.bin" --out "$T/recs.out"
 expect_rc 5 "records-format output is not signed" "$cli" verify --public-key "$T/pub" --in "$T/recs.out"
 check "the message says records-format output is not signed" grep -q "not signed" "$T/err"
 
@@ -110,7 +114,7 @@ expect_rc 0 "a second keyring" "$cli" keys init --keyring "$T/kr2" --unsealed
 expect_rc 0 "its public key" "$cli" keys export-public --keyring "$T/kr2" --out "$T/pub2"
 expect_rc 5 "the wrong public key" "$cli" verify --public-key "$T/pub2" --in "$T/rel"
 expect_rc 3 "a release made with the second keyring" "$cli" filter --policy "$policy" \
-    --keyring "$T/kr2" --format framed --quiet --in "$T/in.bin" --out "$T/rel.kr2"
+    --keyring "$T/kr2" --format framed --quiet --date 2026-11-22 --in "$T/in.bin" --out "$T/rel.kr2"
 expect_rc 0 "verifies under its own key" "$cli" verify --public-key "$T/pub2" --in "$T/rel.kr2"
 expect_rc 5 "not under the first key" "$cli" verify --public-key "$T/pub" --in "$T/rel.kr2"
 
