@@ -13,7 +13,11 @@ while True:
     b=d[i]; i+=1; n|=(b&0x7f)<<s; s+=7
     if not b&0x80: break
 open(sys.argv[2],"wb").write(d[i:i+n])' "$t/one.bin" "$t/rec" || exit 1
-out=$("$DMVF_HOOK" "$DMVF_SRC/examples/policy.yaml" "$t/kr" "$t/rec") || { echo "$out"; exit 1; }
+# the hook judges on the clock, as a switch does: the example's certifications
+# (to 2027-12-31) are moved past this test's lifetime, nothing else changes
+sed 's/certified_until: 2027-12-31/certified_until: 2099-12-31/' "$DMVF_SRC/examples/policy.yaml" >"$t/policy.yaml"
+grep -q 2027-12-31 "$t/policy.yaml" && { echo "the policy still names 2027-12-31"; exit 1; }
+out=$("$DMVF_HOOK" "$t/policy.yaml" "$t/kr" "$t/rec") || { echo "$out"; exit 1; }
 echo "$out"
 pass=0 fail=0
 check() { if echo "$out" | grep -qE "$1"; then pass=$((pass+1)); else fail=$((fail+1)); echo "missing: $1"; fi; }

@@ -68,6 +68,8 @@ else
 fi
 
 # ---- the hook's inputs, as tests/run_hook.sh makes them ----
+# (the hook judges on the clock: the example's certifications moved past 2027)
+sed 's/certified_until: 2027-12-31/certified_until: 2099-12-31/' "$DMVF_SRC/examples/policy.yaml" >"$T/policy.yaml"
 step "installed dmvfilter keys init --unsealed" "$P/bin/dmvfilter" keys init --keyring "$T/kr" --unsealed
 "$DMVF_GEN" --count 1 --seed 5 --out "$T/one.bin" || { bad "dmvf-gen"; finish; }
 python3 -c 'import sys
@@ -81,7 +83,7 @@ open(sys.argv[2],"wb").write(d[i:i+n])' "$T/one.bin" "$T/rec" || { bad "strip th
 # request and the refused immigration request
 run_hook() {
     local out
-    if ! out=$("$2" "$DMVF_SRC/examples/policy.yaml" "$T/kr" "$T/rec" 2>&1); then
+    if ! out=$("$2" "$T/policy.yaml" "$T/kr" "$T/rec" 2>&1); then
         bad "$1: the hook runs"
         echo "$out" | sed 's/^/      /'
         return

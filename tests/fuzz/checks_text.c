@@ -324,7 +324,7 @@ static int text_target(dmvf_format fmt, const uint8_t *data, size_t n)
     /* through the police request */
     static const dmvf_format outs[] = {DMVF_FORMAT_RECORDS, DMVF_FORMAT_JSONL, DMVF_FORMAT_CSV};
     for (int drop = 0; drop < 2; drop++) {
-        dmvf_filter_options fo = {.max_record_bytes = FZ_MAX_RECORD, .drop_malformed = drop};
+        dmvf_filter_options fo = {.max_record_bytes = FZ_MAX_RECORD, .drop_malformed = drop, .as_of = CHECK_AS_OF};
         dmvf_request rq = req_police();
         fbuf rel = {0};
         int rrel = DMVF_OK;

@@ -701,6 +701,7 @@ static void twin_shapes(const char *genargs, const dmvf_policy *pol, const dmvf_
             for (int drop = 0; drop <= 1; drop++) {
                 dmvf_filter_options o;
                 memset(&o, 0, sizeof o);
+                o.as_of = judged.as_of;
                 o.drop_malformed = drop;
                 if (sh == SH_BIG)
                     o.max_record_bytes = 1024;

@@ -168,7 +168,7 @@ static int reference_rc(const dmvf_plan *plan, const dmvf_keyctx *kc, const buf 
 static void test_repeated(void)
 {
     dmvf_verdict v;
-    dmvf__policy_decide(pol, &police, 0, &v);
+    dmvf__policy_decide(pol, &police, judged.as_of, &v);
     CHECK_EQ_INT(v.decision, DMVF_DECISION_RELEASE);
     dmvf_keyctx *kc = dmvf__keyctx_create(kr, "NY0300000", v.plan->pseudo_paths, v.plan->npseudo);
     CHECK(kc != NULL);
