@@ -277,11 +277,8 @@ int dmvf__cli_src_read(dmvf_cli_src *s, void *buf, size_t cap, size_t *n, int *e
     if (s->failed)
         return s->failed;
     int rc = src_read(s, buf, cap, n, eof);
-    if (rc) {
-        s->failed = rc;
-        *n = 0;
-        *eof = 0;
-    }
+    if (rc)
+        s->failed = rc; /* every path that fails returns before setting *n or *eof */
     return rc;
 }
 
@@ -341,7 +338,7 @@ _Static_assert(RAW_CAP <= PAR_SCAN_CAP, "the bytes read at open fit the scan buf
 
 typedef struct par_job {
     int done;                       /* inflated (under the lock) */
-    uint64_t start, end;            /* compressed offsets of the segment */
+    uint64_t start;                 /* the segment's compressed offset */
     unsigned char *in, *out;
     size_t in_len, in_cap, out_len, out_cap;
     int ok;                         /* whole members, ending at its last byte */
@@ -353,8 +350,8 @@ struct dmvf_cli_zpar {
     pthread_mutex_t mu;
     pthread_cond_t cv_work, cv_done;
     pthread_t th[PAR_THREADS_MAX];
-    unsigned nth, nth_started;
-    int stop;
+    unsigned nth;                   /* threads started */
+    int stop, joined;
     dmvf_cz_engine engine;
     par_job *jobs;
     unsigned njobs;
@@ -443,16 +440,18 @@ static void *par_thread(void *arg)
     return NULL;
 }
 
-/* Stops the threads (each finishes the segment it holds). */
+/* Stops the threads (each finishes the segment it holds); once. */
 static void par_stop(struct dmvf_cli_zpar *z)
 {
+    if (z->joined)
+        return;
     pthread_mutex_lock(&z->mu);
     z->stop = 1;
     pthread_cond_broadcast(&z->cv_work);
     pthread_mutex_unlock(&z->mu);
     for (unsigned i = 0; i < z->nth; i++)
         pthread_join(z->th[i], NULL);
-    z->nth = 0;
+    z->joined = 1;
 }
 
 /* DMVF_INFLATE_REPORT set: one line on stderr of how the input was
@@ -466,7 +465,7 @@ static void par_report(const dmvf_cli_src *s, const struct dmvf_cli_zpar *z, uin
     if (one_from != UINT64_MAX)
         snprintf(from, sizeof from, ", one decoder from byte %llu", (unsigned long long)one_from);
     fprintf(stderr, "dmvfilter: gzip input: %llu segments inflated on %u threads%s\n",
-            (unsigned long long)z->handed, z->nth_started, from);
+            (unsigned long long)z->handed, z->nth, from);
 }
 
 static void par_free(dmvf_cli_src *s)
@@ -519,7 +518,6 @@ void dmvf__cli_src_inflaters(dmvf_cli_src *s, unsigned n)
     for (; z->nth < want; z->nth++)
         if (pthread_create(&z->th[z->nth], NULL, par_thread, z) != 0)
             break;
-    z->nth_started = z->nth;
     if (z->nth == 0)
         par_free(s); /* no thread: the one decoder */
 }
@@ -613,7 +611,6 @@ static void par_cut(dmvf_cli_src *s, struct dmvf_cli_zpar *z)
         memcpy(j->in, z->scan + (z->seg_start - z->scan_base), len);
         j->in_len = len;
         j->start = z->seg_start;
-        j->end = cut;
         z->seg_start = cut;
         if (z->eof && cut == z->scan_base + z->scan_len)
             z->cut_done = 1;
@@ -627,16 +624,17 @@ static void par_cut(dmvf_cli_src *s, struct dmvf_cli_zpar *z)
 
 /* From offset x (a segment's start, all before it handed out) the one
  * decoder reads the input: the threads stop, and the segments cut from x
- * on and the unread rest of scan become its first compressed bytes. */
-static int par_to_one(dmvf_cli_src *s, uint64_t x)
+ * on and the unread rest of scan become its first compressed bytes; then
+ * the read goes on through it (comp_read's result). */
+static int par_to_one(dmvf_cli_src *s, uint64_t x, unsigned char *buf, size_t cap, size_t *n, int *eof)
 {
     struct dmvf_cli_zpar *z = s->par;
     par_stop(z);
     size_t tail = z->scan_len - (size_t)(z->seg_start - z->scan_base), len = tail;
     for (uint64_t q = z->seq_take; q < z->seq_next; q++)
         len += z->jobs[q % z->njobs].in_len;
-    size_t cap = len > RAW_CAP ? len : RAW_CAP;
-    unsigned char *raw = malloc(cap);
+    size_t raw_cap = len > RAW_CAP ? len : RAW_CAP;
+    unsigned char *raw = malloc(raw_cap);
     if (!raw) {
         par_free(s);
         return src_fail(s, DMVF_EXIT_NOMEM, "out of memory");
@@ -650,7 +648,7 @@ static int par_to_one(dmvf_cli_src *s, uint64_t x)
     memcpy(raw + at, z->scan + (z->seg_start - z->scan_base), tail);
     free(s->raw);
     s->raw = raw;
-    s->raw_cap = cap;
+    s->raw_cap = raw_cap;
     s->raw_len = len;
     s->raw_base = x;
     s->raw_eof = z->eof;
@@ -660,7 +658,7 @@ static int par_to_one(dmvf_cli_src *s, uint64_t x)
     s->dec_origin = x;
     par_report(s, z, x);
     par_free(s);
-    return 0;
+    return comp_read(s, buf, cap, n, eof);
 }
 
 static int par_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n, int *eof)
@@ -687,8 +685,7 @@ static int par_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n, 
                 return 0;
             }
             /* a segment that could not be cut: the one decoder from here */
-            int rc = par_to_one(s, z->seg_start);
-            return rc ? rc : comp_read(s, buf, cap, n, eof);
+            return par_to_one(s, z->seg_start, buf, cap, n, eof);
         }
         par_job *j = &z->jobs[z->seq_take % z->njobs];
         pthread_mutex_lock(&z->mu);
@@ -703,10 +700,8 @@ static int par_read(dmvf_cli_src *s, unsigned char *buf, size_t cap, size_t *n, 
             char m[300];
             ok = dmvf__cz_limit(z->total + j->s_out[i], j->start + j->s_in[i], s->max_inflate, m, sizeof m) == 0;
         }
-        if (!ok) {
-            int rc = par_to_one(s, j->start);
-            return rc ? rc : comp_read(s, buf, cap, n, eof);
-        }
+        if (!ok)
+            return par_to_one(s, j->start, buf, cap, n, eof);
         z->total += j->out_len;
         z->handed++;
         z->cur = j;
