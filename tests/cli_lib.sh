@@ -87,6 +87,72 @@ faultshim_build() {
     [ -n "$asan" ] && PRE="$asan:$T/faultshim.so"
 }
 
+# shim VAR=VALUE... -- CMD... : CMD with tests/faultshim.c preloaded
+# (faultshim_build first)
+shim() {
+    local envs=()
+    while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+    shift
+    env "${envs[@]}" LD_PRELOAD="$PRE" "$@"
+}
+
+# alloc_torture NAME REF LAST RC CLI-ARGS... : `$cli CLI-ARGS... --out FILE`
+# with its Nth allocation failing (the shim, faultshim_build first; not under
+# ASan), N in turn. A counted run must give REF. LAST 0: every N among the
+# first 40 and the last 80, every 11th in between (policy parsing, which
+# test_alloc_fail covers N by N; DMVF_FAULTS_FULL=1 takes every N); LAST K:
+# every N of the last K, and 2 past the end, where the run succeeds. Each
+# run gives REF, or fails cleanly: no output or temp file, a message that
+# says memory, and exit RC ("": any but 70, internal error, or a signal);
+# a run over 60 s (a hang) is bad too.
+# One check: no run misbehaved, some failed cleanly (with LAST K, some
+# succeeded too).
+alloc_torture() {
+    local name=$1 ref=$2 last=$3 want=$4; shift 4
+    local d=$T/torture
+    rm -rf "$d"; mkdir -p "$d"
+    shim DMVF_FAULT_MALLOC_COUNT="$d/count" -- "$cli" "$@" --out "$d/t.out" >/dev/null 2>&1
+    if ! cmp -s "$d/t.out" "$ref"; then bad "$name: counted run differs"; return; fi
+    rm -f "$d/t.out"
+    local total first=1 end
+    total=$(cat "$d/count" 2>/dev/null || echo 0)
+    if [ "$total" -lt 20 ]; then bad "$name: only $total allocations counted"; return; fi
+    end=$total
+    if [ "$last" -gt 0 ]; then
+        first=$((total > last ? total - last : 1)) end=$((total + 2))
+    fi
+    local n rc okruns=0 failruns=0 badruns=0 runs=0
+    for ((n = first; n <= end; n++)); do
+        if [ "$last" -eq 0 ] && [ -z "${DMVF_FAULTS_FULL:-}" ] && [ "$n" -gt 40 ] &&
+            [ "$n" -lt $((total - 80)) ] && [ $((n % 11)) -ne 0 ]; then
+            continue
+        fi
+        runs=$((runs + 1))
+        # timeout outside the shim: only $cli's allocations are counted
+        timeout 60 env DMVF_FAULT_MALLOC=$n LD_PRELOAD="$PRE" "$cli" "$@" --out "$d/t.out" >/dev/null 2>"$T/err"
+        rc=$?
+        if [ "$rc" -eq 0 ]; then
+            if cmp -s "$d/t.out" "$ref"; then okruns=$((okruns + 1)); else
+                badruns=$((badruns + 1)); echo "      N=$n: exit 0 with different output"; fi
+        elif [ "$rc" -ge 128 ] || [ "$rc" -eq 70 ] || [ "$rc" -eq 124 ] || { [ -n "$want" ] && [ "$rc" -ne "$want" ]; }; then
+            badruns=$((badruns + 1)); echo "      N=$n: exit $rc: $(head -2 "$T/err")"
+        elif [ -e "$d/t.out" ] || ls -A "$d" | grep -q '\.tmp\.'; then
+            badruns=$((badruns + 1)); echo "      N=$n: exit $rc and an output file was left"
+        elif ! grep -qiE "out of memory|cannot allocate memory" "$T/err"; then
+            badruns=$((badruns + 1)); echo "      N=$n: exit $rc, the message does not say memory: $(head -2 "$T/err")"
+        else
+            failruns=$((failruns + 1))
+        fi
+        rm -f "$d/t.out"
+    done
+    echo "      $name: $total allocations, $runs failed in turn: $okruns runs succeeded, $failruns failed cleanly, $badruns bad"
+    if [ "$badruns" -eq 0 ] && [ "$failruns" -gt 0 ] && { [ "$last" -eq 0 ] || [ "$okruns" -gt 0 ]; }; then
+        ok "$name: every allocation failing in turn: clean failure or the same bytes"
+    else
+        bad "$name: $badruns runs misbehaved under allocation failure"
+    fi
+}
+
 # The `dmvfilter serve` tests (tests/cli/serve*.sh): they set cli (the CLI), T,
 # a keyring in $T/kr and an array pids (killed by their cleanup).
 # serve_prelude NAME: the temp dir T (dmvf-cli-NAME.*), the array pids of

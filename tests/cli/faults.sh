@@ -40,12 +40,6 @@ absent() { # absent DESCRIPTION FILE: the file and any temp file beside it are a
 }
 
 faultshim_build
-shim() { # shim VAR=VALUE... -- CMD... : CMD with the shim preloaded
-    local envs=()
-    while [ "$1" != "--" ]; do envs+=("$1"); shift; done
-    shift
-    env "${envs[@]}" LD_PRELOAD="$PRE" "$@"
-}
 
 # frames FILE: checks a (possibly cut) framed output: every trailer frame
 # counts exactly the record frames before it since the previous trailer; a
@@ -229,54 +223,12 @@ for what in FSYNC RENAME CLOSE; do
     rm -f "$T/o/keep2.out"
 done
 
-# ---- every allocation failing in turn ----
-torture() { # torture NAME REF CLI-ARGS...
-    local name=$1 ref=$2; shift 2
-    rm -f "$T/count"
-    shim DMVF_FAULT_MALLOC_COUNT="$T/count" -- "$cli" "$@" --out "$T/o/t.out" >/dev/null 2>&1
-    if ! cmp -s "$T/o/t.out" "$ref"; then bad "$name: counted run differs"; return; fi
-    rm -f "$T/o/t.out"
-    local total
-    total=$(cat "$T/count" 2>/dev/null || echo 0)
-    if [ "$total" -lt 20 ]; then bad "$name: only $total allocations counted"; return; fi
-    # every N at both ends (start-up, the stream, the commit), every 11th in
-    # between (policy parsing, which test_alloc_fail covers N by N);
-    # DMVF_FAULTS_FULL=1 takes every N
-    local n rc okruns=0 failruns=0 badruns=0 runs=0
-    for ((n = 1; n <= total; n++)); do
-        if [ -z "${DMVF_FAULTS_FULL:-}" ] && [ "$n" -gt 40 ] && [ "$n" -lt $((total - 80)) ] &&
-            [ $((n % 11)) -ne 0 ]; then
-            continue
-        fi
-        runs=$((runs + 1))
-        shim DMVF_FAULT_MALLOC=$n -- "$cli" "$@" --out "$T/o/t.out" >/dev/null 2>"$T/err"
-        rc=$?
-        if [ "$rc" -eq 0 ]; then
-            if cmp -s "$T/o/t.out" "$ref"; then okruns=$((okruns + 1)); else
-                badruns=$((badruns + 1)); echo "      N=$n: exit 0 with different output"; fi
-        elif [ "$rc" -ge 128 ] || [ "$rc" -eq 70 ]; then
-            badruns=$((badruns + 1)); echo "      N=$n: exit $rc: $(head -2 "$T/err")"
-        elif [ -e "$T/o/t.out" ] || ls -A "$T/o" | grep -q '\.tmp\.'; then
-            badruns=$((badruns + 1)); echo "      N=$n: exit $rc and an output file was left"
-        elif ! grep -qiE "out of memory|cannot allocate memory" "$T/err"; then
-            badruns=$((badruns + 1)); echo "      N=$n: exit $rc, the message does not say memory: $(head -2 "$T/err")"
-        else
-            failruns=$((failruns + 1))
-        fi
-        rm -f "$T/o/t.out"
-    done
-    echo "      $name: $total allocations, $runs failed in turn: $okruns runs succeeded, $failruns failed cleanly, $badruns bad"
-    if [ "$badruns" -eq 0 ] && [ "$failruns" -gt 0 ]; then
-        ok "$name: every allocation failing in turn: clean failure or the same bytes"
-    else
-        bad "$name: $badruns runs misbehaved under allocation failure"
-    fi
-}
+# ---- every allocation failing in turn (alloc_torture, cli_lib.sh) ----
 if [ -n "$asan" ]; then
     echo "skip: allocation faults under AddressSanitizer"
 else
-    torture "records" "$T/ref.police" filter "${F[@]}" "${police[@]}" --in "$T/rec.bin"
-    torture "framed" "$T/ref.framed" filter "${F[@]}" --format framed --in "$T/framed.bin"
+    alloc_torture "records" "$T/ref.police" 0 "" filter "${F[@]}" "${police[@]}" --in "$T/rec.bin"
+    alloc_torture "framed" "$T/ref.framed" 0 "" filter "${F[@]}" --format framed --in "$T/framed.bin"
 fi
 
 # ---- a gzip bomb: 64 records of 8 MiB of zeros (in a redacted photo), ~1000:1 ----

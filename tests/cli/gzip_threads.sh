@@ -180,35 +180,8 @@ check "flip, EIO after the flipped byte: the corruption is reported (exit 65)" [
 if [ -n "$asan" ]; then
     echo "ok   - # SKIP allocation faults under AddressSanitizer"
 else
-    rm -f "$T/count" "$T/o.count"
-    DMVF_FAULT_MALLOC_COUNT=$T/count LD_PRELOAD=$PRE "$cli" filter "${F[@]}" "${police[@]}" \
-        --threads 2 --in "$T/guesses.gz" --out "$T/o.count" 2>"$T/err"
-    same "allocations counted: the same release" "$T/guesses.out" "$T/o.count"
-    total=$(cat "$T/count" 2>/dev/null || echo 0)
-    # the start-up (policy, keyring) is faults.sh's; its last ~3,300 are the same here
-    first=$((total > 300 ? total - 300 : 1))
-    okruns=0 failruns=0 badruns=0
-    for ((m = first; m <= total + 2; m++)); do
-        rm -f "$T/o.m"
-        DMVF_FAULT_MALLOC=$m LD_PRELOAD=$PRE timeout 60 "$cli" filter "${F[@]}" "${police[@]}" \
-            --threads 2 --in "$T/guesses.gz" --out "$T/o.m" 2>"$T/err"
-        rc=$?
-        if [ "$rc" -eq 0 ]; then
-            if cmp -s "$T/o.m" "$T/guesses.out"; then okruns=$((okruns + 1)); else
-                badruns=$((badruns + 1)); echo "      N=$m: exit 0 with another release"; fi
-        elif [ "$rc" -ne 71 ]; then
-            badruns=$((badruns + 1)); echo "      N=$m: exit $rc: $(head -2 "$T/err")"
-        elif [ -e "$T/o.m" ]; then
-            badruns=$((badruns + 1)); echo "      N=$m: exit 71 and the output was written"
-        elif ! grep -q "out of memory" "$T/err"; then
-            badruns=$((badruns + 1)); echo "      N=$m: exit 71 without saying memory: $(head -2 "$T/err")"
-        else
-            failruns=$((failruns + 1))
-        fi
-    done
-    echo "      allocations $first..$((total + 2)) of $total failing in turn: $okruns released the same, $failruns failed cleanly, $badruns bad"
-    check "every late allocation failing in turn: the same release or exit 71, nothing written" \
-        [ "$badruns" -eq 0 ] && [ "$okruns" -gt 0 ] && [ "$failruns" -gt 0 ]
+    alloc_torture "gzip members on threads, handed to one decoder" "$T/guesses.out" 300 71 \
+        filter "${F[@]}" "${police[@]}" --threads 2 --in "$T/guesses.gz"
 fi
 expect_rc 0 "--max-inflate at the input's size, --threads 2" "$cli" filter "${F[@]}" "${police[@]}" \
     --threads 2 --max-inflate "$(stat -c %s "$T/rec.bin")" --in "$T/multi.gz" --out "$T/o.limit"
