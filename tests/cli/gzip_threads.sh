@@ -17,6 +17,8 @@
 #                member, and a read that fails (EIO) after a corrupt member
 #                or in a whole file: the same exit status and message (the
 #                same compressed offset) at --threads 1 and 2, nothing written
+#   twins        records and their twins, as gzip members, release the same
+#                bytes at --threads 2
 #   memory       each of the run's last allocations failing in turn: the
 #                same release, or exit 71 with nothing written
 set -u
@@ -127,6 +129,32 @@ check "long: the one decoder took over at the long member" \
 DMVF_INFLATE_REPORT=1 expect_rc 0 "plain input, --threads 2" "$cli" filter "${F[@]}" "${police[@]}" \
     --threads 2 --in "$T/rec.bin" --out "$T/plain.2"
 check "plain input: no inflate report" [ ! -s "$T/err" ]
+
+# twins (records differing only in M and C fields): the marking changes the
+# compressed bytes, so where segments are cut and whether the one decoder
+# takes over, but not what is released
+expect_rc 0 "records and their twins" "$gen" --count 20000 --seed 29 --marked 0.3 \
+    --out "$T/tw.a" --twins "$T/tw.b"
+py - "$T" <<'EOF'
+import random, sys, zlib
+t = sys.argv[1]
+for side in "ab":
+    d, rnd, parts, i = open(t + "/tw." + side, "rb").read(), random.Random(11), [], 0
+    while i < len(d):
+        k = rnd.randint(20000, 400000)
+        c = zlib.compressobj(rnd.choice([0, 1, 6]), zlib.DEFLATED, 31)
+        parts.append(c.compress(d[i:i + k]) + c.flush())
+        i += k
+    open(t + "/tw." + side + ".gz", "wb").write(b"".join(parts))
+EOF
+for side in a b; do
+    DMVF_INFLATE_REPORT=1 expect_rc 0 "twins $side: gzip members, --threads 2" "$cli" filter "${F[@]}" \
+        "${police[@]}" --threads 2 --in "$T/tw.$side.gz" --out "$T/tw.$side.out"
+    cp "$T/err" "$T/tw.$side.report"
+done
+check "twins: the inputs differ" ! cmp -s "$T/tw.a.gz" "$T/tw.b.gz"
+check "twins: inflated on threads" grep -q "segments inflated on 2 threads" "$T/tw.a.report"
+same "twins: records and twins release the same bytes on threads" "$T/tw.a.out" "$T/tw.b.out"
 
 # ---- errors: the same status and message either way ----
 for in in flip crc cut garbage zeros; do
